@@ -1,0 +1,82 @@
+package protocol
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Validator collects constraint violations in the wording AWS services use:
+// "1 validation error detected: Value null at 'cluster' failed to satisfy
+// constraint: Member must not be null".
+type Validator struct {
+	violations []string
+}
+
+// Join returns the member path of a child: Join("a", "b") is "a.b".
+func Join(path, member string) string {
+	if path == "" {
+		return member
+	}
+	return path + "." + member
+}
+
+// Add records one violation of value at path.
+func (v *Validator) Add(value any, path, constraint string) {
+	shown := "null"
+	if value != nil {
+		shown = fmt.Sprintf("'%v'", value)
+	}
+	v.violations = append(v.violations,
+		fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", shown, path, constraint))
+}
+
+// Required records a missing required member.
+func (v *Validator) Required(present bool, path string) {
+	if !present {
+		v.Add(nil, path, "Member must not be null")
+	}
+}
+
+// Length checks a string or list length against the model's min and max (-1: none).
+func (v *Validator) Length(value any, n int, path string, min, max int) {
+	if min >= 0 && n < min {
+		v.Add(value, path, fmt.Sprintf("Member must have length greater than or equal to %d", min))
+	}
+	if max >= 0 && n > max {
+		v.Add(value, path, fmt.Sprintf("Member must have length less than or equal to %d", max))
+	}
+}
+
+// Range checks a number against the model's min and max.
+func (v *Validator) Range(value float64, path string, min, max *float64) {
+	if min != nil && value < *min {
+		v.Add(value, path, fmt.Sprintf("Member must have value greater than or equal to %v", *min))
+	}
+	if max != nil && value > *max {
+		v.Add(value, path, fmt.Sprintf("Member must have value less than or equal to %v", *max))
+	}
+}
+
+// Enum checks that value is one of allowed.
+func (v *Validator) Enum(value, path string, allowed []string) {
+	for _, a := range allowed {
+		if value == a {
+			return
+		}
+	}
+	v.Add(value, path, "Member must satisfy enum value set: ["+strings.Join(allowed, ", ")+"]")
+}
+
+// Err returns nil when nothing was violated, or an error with the given
+// code (each service names its own, e.g. ValidationException).
+func (v *Validator) Err(code string) error {
+	n := len(v.violations)
+	if n == 0 {
+		return nil
+	}
+	plural := "error"
+	if n > 1 {
+		plural = "errors"
+	}
+	return ClientError(code, "%d validation %s detected: %s", n, plural, strings.Join(v.violations, "; "))
+}
