@@ -142,7 +142,14 @@ type parser struct {
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
-func (p *parser) next() token { t := p.toks[p.i]; p.i++; return t }
+// next consumes a token; at the end it keeps returning tokEOF.
+func (p *parser) next() token {
+	t := p.toks[p.i]
+	if t.kind != tokEOF {
+		p.i++
+	}
+	return t
+}
 
 func (p *parser) parseOr() (*node, error) {
 	l, err := p.parseAnd()
