@@ -1,0 +1,241 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// metadataAddr is where ECS tasks find the task metadata and credentials
+// endpoints; every task namespace has it on its loopback interface.
+var metadataAddr = netip.MustParsePrefix("169.254.170.2/32")
+
+// taskIfName is the task's interface inside its namespace.
+const taskIfName = "eth0"
+
+// ensureBridge creates the bridge, or adopts an existing one, and makes sure
+// it is up with gateway/subnet as its only IPv4 address.
+func ensureBridge(name string, subnet netip.Prefix) (netlink.Link, error) {
+	link, err := netlink.LinkByName(name)
+	if errors.As(err, new(netlink.LinkNotFoundError)) {
+		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil {
+			return nil, fmt.Errorf("create bridge %s: %w", name, err)
+		}
+		link, err = netlink.LinkByName(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bridge %s: %w", name, err)
+	}
+	if link.Type() != "bridge" {
+		return nil, fmt.Errorf("link %s exists and is a %s, not a bridge", name, link.Type())
+	}
+	if err := setOnlyIPv4(link, netip.PrefixFrom(gatewayOf(subnet), subnet.Bits())); err != nil {
+		return nil, fmt.Errorf("bridge %s: %w", name, err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return nil, fmt.Errorf("bring bridge %s up: %w", name, err)
+	}
+	return link, nil
+}
+
+// setOnlyIPv4 gives link the address want and removes its other IPv4
+// addresses.
+func setOnlyIPv4(link netlink.Link, want netip.Prefix) error {
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("list addresses: %w", err)
+	}
+	found := false
+	for _, a := range addrs {
+		if prefixOf(a.IPNet) == want {
+			found = true
+			continue
+		}
+		if err := netlink.AddrDel(link, &a); err != nil {
+			return fmt.Errorf("remove address %s: %w", a.IPNet, err)
+		}
+	}
+	if found {
+		return nil
+	}
+	if err := netlink.AddrAdd(link, &netlink.Addr{IPNet: ipNet(want)}); err != nil {
+		return fmt.Errorf("add address %s: %w", want, err)
+	}
+	return nil
+}
+
+// bridgeSubnet returns the subnet of an existing bridge's IPv4 address, if
+// the bridge exists and has one.
+func bridgeSubnet(name string) (netip.Prefix, bool) {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	if err != nil || len(addrs) == 0 {
+		return netip.Prefix{}, false
+	}
+	return prefixOf(addrs[0].IPNet).Masked(), true
+}
+
+// deleteBridge deletes the bridge and the veths still attached to it.
+func deleteBridge(name string) error {
+	bridge, err := netlink.LinkByName(name)
+	if errors.As(err, new(netlink.LinkNotFoundError)) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bridge %s: %w", name, err)
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("list links: %w", err)
+	}
+	var errs []error
+	for _, l := range links {
+		if l.Attrs().MasterIndex == bridge.Attrs().Index && l.Type() == "veth" {
+			errs = append(errs, deleteLink(l.Attrs().Name))
+		}
+	}
+	if err := netlink.LinkDel(bridge); err != nil {
+		errs = append(errs, fmt.Errorf("delete bridge %s: %w", name, err))
+	}
+	return errors.Join(errs...)
+}
+
+// routedPrefixes returns the IPv4 destinations the host routes, in every
+// routing table, except those through the link with index skipIndex.
+func routedPrefixes(skipIndex int) ([]netip.Prefix, error) {
+	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4,
+		&netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, fmt.Errorf("list routes: %w", err)
+	}
+	var out []netip.Prefix
+	for _, r := range routes {
+		if r.Dst == nil || (skipIndex != 0 && r.LinkIndex == skipIndex) {
+			continue
+		}
+		out = append(out, prefixOf(r.Dst))
+	}
+	return out, nil
+}
+
+// createVeth creates a veth pair: host end hostName attached to the bridge,
+// other end eth0 inside the namespace at nsPath. It configures eth0 with ip
+// in subnet, a default route through the gateway, and the loopback interface
+// with the metadata address; it returns eth0's MAC address.
+func createVeth(hostName string, bridge netlink.Link, nsPath string, ip netip.Addr, subnet netip.Prefix) (string, error) {
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return "", fmt.Errorf("open netns %s: %w", nsPath, err)
+	}
+	defer ns.Close()
+	veth := &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: hostName, MasterIndex: bridge.Attrs().Index},
+		PeerName:      taskIfName,
+		PeerNamespace: netlink.NsFd(ns),
+	}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return "", fmt.Errorf("create veth %s: %w", hostName, err)
+	}
+	if err := netlink.LinkSetUp(veth); err != nil {
+		return "", fmt.Errorf("bring veth %s up: %w", hostName, err)
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return "", fmt.Errorf("netlink in netns %s: %w", nsPath, err)
+	}
+	defer h.Close()
+	return configureTaskIf(h, netip.PrefixFrom(ip, subnet.Bits()), gatewayOf(subnet))
+}
+
+// configureTaskIf addresses eth0 and routes through the gateway.
+func configureTaskIf(h *netlink.Handle, addr netip.Prefix, gateway netip.Addr) (string, error) {
+	eth0, err := h.LinkByName(taskIfName)
+	if err != nil {
+		return "", fmt.Errorf("find %s: %w", taskIfName, err)
+	}
+	if err := h.AddrAdd(eth0, &netlink.Addr{IPNet: ipNet(addr)}); err != nil {
+		return "", fmt.Errorf("add address %s: %w", addr, err)
+	}
+	if err := h.LinkSetUp(eth0); err != nil {
+		return "", fmt.Errorf("bring %s up: %w", taskIfName, err)
+	}
+	route := &netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: net.IP(gateway.AsSlice())}
+	if err := h.RouteAdd(route); err != nil {
+		return "", fmt.Errorf("add default route via %s: %w", gateway, err)
+	}
+	return eth0.Attrs().HardwareAddr.String(), nil
+}
+
+// configureLoopback brings lo up in the namespace at nsPath and, if
+// withMetadata, adds the task metadata address to it.
+func configureLoopback(nsPath string, withMetadata bool) error {
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return fmt.Errorf("open netns %s: %w", nsPath, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("netlink in netns %s: %w", nsPath, err)
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("find lo: %w", err)
+	}
+	if err := h.LinkSetUp(lo); err != nil {
+		return fmt.Errorf("bring lo up: %w", err)
+	}
+	if !withMetadata {
+		return nil
+	}
+	if err := h.AddrAdd(lo, &netlink.Addr{IPNet: ipNet(metadataAddr)}); err != nil {
+		return fmt.Errorf("add %s to lo: %w", metadataAddr, err)
+	}
+	return nil
+}
+
+// vethAttached reports whether the host end name exists on bridge.
+func vethAttached(name string, bridge netlink.Link) bool {
+	l, err := netlink.LinkByName(name)
+	return err == nil && l.Attrs().MasterIndex == bridge.Attrs().Index
+}
+
+// linkExists reports whether a host link of that name exists.
+func linkExists(name string) bool {
+	_, err := netlink.LinkByName(name)
+	return err == nil
+}
+
+// deleteLink deletes a host link; a missing link is not an error.
+func deleteLink(name string) error {
+	l, err := netlink.LinkByName(name)
+	if errors.As(err, new(netlink.LinkNotFoundError)) {
+		return nil
+	}
+	if err == nil {
+		err = netlink.LinkDel(l)
+	}
+	if err != nil {
+		return fmt.Errorf("delete link %s: %w", name, err)
+	}
+	return nil
+}
+
+func prefixOf(n *net.IPNet) netip.Prefix {
+	a, _ := netip.AddrFromSlice(n.IP)
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), ones)
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
