@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -18,6 +19,18 @@ func Join(path, member string) string {
 		return member
 	}
 	return path + "." + member
+}
+
+// Index returns the path of the i-th (0-based) element of a list, in
+// AWS's 1-based style: Index("containerDefinitions", 0) is
+// "containerDefinitions.1.member".
+func Index(path string, i int) string {
+	return Join(path, strconv.Itoa(i+1)+".member")
+}
+
+// Bound returns a pointer to a model's min or max, for Range.
+func Bound(f float64) *float64 {
+	return &f
 }
 
 // Add records one violation of value at path.
