@@ -1,0 +1,8 @@
+// Package kmswire holds the wire shapes of AWS KMS, generated from the
+// botocore model by tools/wiregen: a struct per structure shape with its
+// codec tags and a Validate method, the values of each enum, the service's
+// wire identity (ServiceName, TargetPrefix...), ErrorShapes, and the
+// Handlers table of its operations. Do not edit wire_gen.go; regenerate it.
+package kmswire
+
+//go:generate go run ../../../tools/wiregen -model kms -sdk github.com/aws/aws-sdk-go-v2/service/kms -package kmswire -out wire_gen.go

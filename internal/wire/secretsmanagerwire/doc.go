@@ -1,0 +1,8 @@
+// Package secretsmanagerwire holds the wire shapes of AWS Secrets Manager, generated from the
+// botocore model by tools/wiregen: a struct per structure shape with its
+// codec tags and a Validate method, the values of each enum, the service's
+// wire identity (ServiceName, TargetPrefix...), ErrorShapes, and the
+// Handlers table of its operations. Do not edit wire_gen.go; regenerate it.
+package secretsmanagerwire
+
+//go:generate go run ../../../tools/wiregen -model secretsmanager -sdk github.com/aws/aws-sdk-go-v2/service/secretsmanager -package secretsmanagerwire -out wire_gen.go
