@@ -1,0 +1,86 @@
+// Package config is the only place that reads kumo's flags and environment;
+// everything else receives a typed Config.
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+)
+
+// Config is how one kumo instance runs.
+type Config struct {
+	// Listen is the address of the AWS endpoint.
+	Listen string
+	// DataDir holds all state: the store, containerd's root, agent files.
+	DataDir string
+	// ContainerdAddress, when set, is an existing containerd to use instead
+	// of the one kumo supervises.
+	ContainerdAddress string
+	// AccountID is the account every resource belongs to.
+	AccountID string
+	// Region answers unsigned requests.
+	Region string
+	// TaskSubnet optionally fixes the CIDR of task addresses.
+	TaskSubnet string
+	// Verbose turns on debug logging.
+	Verbose bool
+}
+
+// InstanceID is a short ID derived from the data dir, so two instances with
+// different data dirs never share a bridge, subnet, cgroup or netns name.
+func (c Config) InstanceID() string {
+	sum := sha256.Sum256([]byte(c.DataDir))
+	return hex.EncodeToString(sum[:])[:8]
+}
+
+var accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+
+// ParseUp reads the flags of `kumo up`; environment variables give the
+// defaults (KUMO_LISTEN, KUMO_DATA_DIR, KUMO_CONTAINERD_ADDRESS,
+// KUMO_ACCOUNT_ID, KUMO_REGION, KUMO_TASK_SUBNET).
+func ParseUp(args []string) (Config, error) {
+	fs := flag.NewFlagSet("kumo up", flag.ContinueOnError)
+	var c Config
+	fs.StringVar(&c.Listen, "listen", env("KUMO_LISTEN", "127.0.0.1:4566"), "address of the AWS endpoint")
+	fs.StringVar(&c.DataDir, "data-dir", env("KUMO_DATA_DIR", "/var/lib/kumo"), "directory for all of kumo's state")
+	fs.StringVar(&c.ContainerdAddress, "containerd-address", env("KUMO_CONTAINERD_ADDRESS", ""), "use this containerd socket instead of starting one")
+	fs.StringVar(&c.AccountID, "account-id", env("KUMO_ACCOUNT_ID", "000000000000"), "AWS account ID of all resources")
+	fs.StringVar(&c.Region, "region", env("KUMO_REGION", "us-east-1"), "region for requests that carry none")
+	fs.StringVar(&c.TaskSubnet, "task-subnet", env("KUMO_TASK_SUBNET", ""), "CIDR for task addresses (default: a free /24 chosen per data dir)")
+	fs.BoolVar(&c.Verbose, "verbose", os.Getenv("KUMO_VERBOSE") != "", "debug logging")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return c.normalize()
+}
+
+func (c Config) normalize() (Config, error) {
+	if !accountPattern.MatchString(c.AccountID) {
+		return c, errors.New("account id must be 12 digits")
+	}
+	if c.DataDir == "" {
+		return c, errors.New("data dir must not be empty")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return c, err
+	}
+	c.DataDir = abs
+	return c, nil
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

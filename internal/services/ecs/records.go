@@ -1,0 +1,52 @@
+package ecs
+
+import (
+	"github.com/kumo-project/kumo/internal/node"
+	"github.com/kumo-project/kumo/internal/wire/ecswire"
+)
+
+// Store tables of the ECS service. Keys start with account/region.
+const (
+	tableClusters  = "ecs/clusters"  // account/region/clusterName
+	tableTaskDefs  = "ecs/taskdefs"  // account/region/family/revision (zero-padded)
+	tableFamilies  = "ecs/families"  // account/region/family → last revision ever used
+	tableTasks     = "ecs/tasks"     // account/region/clusterName/taskID
+	tableTaskIndex = "ecs/taskindex" // taskID → key in tableTasks
+)
+
+// Cluster statuses.
+const (
+	statusActive   = "ACTIVE"
+	statusInactive = "INACTIVE"
+)
+
+// clusterRecord is a stored cluster. Task and service counts are derived
+// when the cluster is described, never stored.
+type clusterRecord struct {
+	Cluster ecswire.Cluster
+}
+
+// taskDefRecord is one revision of a task definition family.
+type taskDefRecord struct {
+	TaskDefinition ecswire.TaskDefinition
+	Tags           []ecswire.Tag
+}
+
+// familyRecord remembers the last revision of a family, so revisions are
+// never reused even after every revision was deleted.
+type familyRecord struct {
+	LastRevision int32
+}
+
+// taskRecord is a task: what DescribeTasks shows, what was sent to the
+// node, and how far the runner got with it.
+type taskRecord struct {
+	Task ecswire.Task
+	Spec node.TaskSpec
+	// Submitted is set once the node accepted the task.
+	Submitted bool
+	// StopSent is set once the node was asked to stop the task.
+	StopSent bool
+	// NodeSeq is the Seq of the last node status applied.
+	NodeSeq uint64
+}

@@ -1,0 +1,140 @@
+// Package ecs is kumo's Amazon ECS: clusters, task definitions and tasks on
+// the ECS JSON 1.1 API, run for real on a node through the node API.
+//
+//	handlers (this package's exported methods, wire shapes in and out)
+//	   │ validate, store desired state
+//	   ▼
+//	store ◄── runner (reconciler): submits tasks to the node, stops them,
+//	              applies the node's status changes to the stored tasks
+//	   ▲
+//	node.Node ── the agent that runs containers
+package ecs
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/kumo-project/kumo/internal/clock"
+	"github.com/kumo-project/kumo/internal/gateway"
+	"github.com/kumo-project/kumo/internal/node"
+	"github.com/kumo-project/kumo/internal/protocol"
+	"github.com/kumo-project/kumo/internal/store"
+	"github.com/kumo-project/kumo/internal/wire/ecswire"
+)
+
+// Config configures the ECS service.
+type Config struct {
+	Store *store.Store
+	Node  node.Node
+	Clock clock.Clock
+	Log   *slog.Logger
+	// AvailabilityZone is reported for tasks (e.g. us-east-1a is derived
+	// from the region when empty).
+	AvailabilityZone string
+}
+
+// Service implements the ECS API.
+type Service struct {
+	store *store.Store
+	node  node.Node
+	clock clock.Clock
+	log   *slog.Logger
+	az    string
+
+	wake chan struct{} // nudges the runner after a change
+	wg   sync.WaitGroup
+}
+
+// New returns the ECS service; Start runs its reconcilers.
+func New(cfg Config) *Service {
+	return &Service{
+		store: cfg.Store,
+		node:  cfg.Node,
+		clock: cfg.Clock,
+		log:   cfg.Log,
+		az:    cfg.AvailabilityZone,
+		wake:  make(chan struct{}, 1),
+	}
+}
+
+// Gateway returns the service's entry for the API gateway: every ECS
+// operation of the model, with the ones kumo implements bound here.
+func (s *Service) Gateway() *gateway.Service {
+	h := &ecswire.Handlers{
+		CreateCluster:              s.CreateCluster,
+		DescribeClusters:           s.DescribeClusters,
+		ListClusters:               s.ListClusters,
+		DeleteCluster:              s.DeleteCluster,
+		UpdateClusterSettings:      s.UpdateClusterSettings,
+		RegisterTaskDefinition:     s.RegisterTaskDefinition,
+		DescribeTaskDefinition:     s.DescribeTaskDefinition,
+		ListTaskDefinitions:        s.ListTaskDefinitions,
+		ListTaskDefinitionFamilies: s.ListTaskDefinitionFamilies,
+		DeregisterTaskDefinition:   s.DeregisterTaskDefinition,
+		DeleteTaskDefinitions:      s.DeleteTaskDefinitions,
+		RunTask:                    s.RunTask,
+		StopTask:                   s.StopTask,
+		DescribeTasks:              s.DescribeTasks,
+		ListTasks:                  s.ListTasks,
+		TagResource:                s.TagResource,
+		UntagResource:              s.UntagResource,
+		ListTagsForResource:        s.ListTagsForResource,
+	}
+	return &gateway.Service{
+		SigningName:         ecswire.SigningName,
+		Protocol:            gateway.ProtocolJSON,
+		TargetPrefix:        ecswire.TargetPrefix,
+		JSONVersion:         ecswire.JSONVersion,
+		APIVersion:          ecswire.APIVersion,
+		Operations:          h.Operations(),
+		ValidationErrorCode: "InvalidParameterException",
+	}
+}
+
+// Start runs the reconcilers until ctx ends or Close is called.
+func (s *Service) Start(ctx context.Context) error {
+	updates, err := s.node.Watch(ctx)
+	if err != nil {
+		return err
+	}
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.applyNodeUpdates(ctx, updates) }()
+	go func() { defer s.wg.Done(); s.runLoop(ctx) }()
+	return nil
+}
+
+// Wait blocks until the reconcilers have ended (after ctx is cancelled).
+func (s *Service) Wait() { s.wg.Wait() }
+
+// nudge wakes the runner without blocking.
+func (s *Service) nudge() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// scope is the account and region a request acts in.
+type scope struct {
+	account string
+	region  string
+}
+
+func scopeOf(ctx context.Context) scope {
+	c := protocol.RequestFrom(ctx).Caller
+	return scope{account: c.AccountID, region: c.Region}
+}
+
+// key prefixes a store key with the scope, so accounts and regions never see
+// each other's resources.
+func (sc scope) key(parts ...string) string {
+	k := sc.account + "/" + sc.region + "/"
+	for i, p := range parts {
+		if i > 0 {
+			k += "/"
+		}
+		k += p
+	}
+	return k
+}
