@@ -9,7 +9,7 @@
 //	│ bridge kumo-<inst>  10.x.y.1/24  │       │ lo   127.0.0.1              │
 //	│   └─ veth kv<hash> ──────────────┼───────┼─ eth0 10.x.y.n/24           │
 //	│                                  │       │      default via 10.x.y.1   │
-//	│ userland TCP proxies (bridge     │       │ lo   169.254.170.2/32       │
+//	│ userland TCP/UDP proxies (bridge │       │ lo   169.254.170.2/32       │
 //	│ mode): 127.0.0.1:<hostPort> and  │       │      (task metadata, served │
 //	│ 10.x.y.1:<hostPort> → task:port  │       │      by ServeInNetNS)       │
 //	└──────────────────────────────────┘       └─────────────────────────────┘
@@ -17,7 +17,7 @@
 // awsvpc and bridge tasks get a named network namespace (visible to
 // `ip netns list`), a veth pair into the instance bridge and an address from
 // the instance subnet; bridge mode also publishes container ports on the host
-// through userland proxies (no iptables). host mode uses the host network;
+// through userland TCP and UDP proxies (no iptables). host mode uses the host network;
 // none mode gets a namespace with only a loopback interface.
 //
 // Every allocation is written to StateDir before its resources are created

@@ -3,6 +3,7 @@ package network
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -47,7 +48,7 @@ type Manager struct {
 
 	mu      sync.Mutex
 	allocs  map[string]*allocation  // by task ID
-	proxies map[string][]*tcpProxy  // by task ID, bridge mode only
+	proxies map[string][]io.Closer  // published port proxies by task ID, bridge mode only
 	servers map[*netnsServer]string // the servers ServeInNetNS started, to their netns path
 	closed  bool
 }
@@ -67,7 +68,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		cfg:        cfg,
 		bridgeName: "kumo-" + cfg.InstanceID,
 		state:      stateDir{dir: cfg.StateDir},
-		proxies:    make(map[string][]*tcpProxy),
+		proxies:    make(map[string][]io.Closer),
 		servers:    make(map[*netnsServer]string),
 	}
 	if err := m.state.init(); err != nil {

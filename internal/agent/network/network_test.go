@@ -112,6 +112,71 @@ func TestBridgePublishesPorts(t *testing.T) {
 	}
 }
 
+func TestBridgePublishesUDPPorts(t *testing.T) {
+	needRoot(t)
+	t.Parallel()
+	m := newTestManager(t, "")
+	ports := []node.PortMapping{
+		{ContainerPort: 5353, Protocol: "udp"},
+		{ContainerPort: 5353, Protocol: "tcp"}, // same number, other protocol
+	}
+	sb, err := m.Setup(context.Background(), newTaskID(t), node.NetworkBridge, ports)
+	if err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+	udp := sb.Bindings[0]
+	if udp.Protocol != "udp" || udp.ContainerPort != 5353 || udp.HostPort < dynamicPortMin || sb.Bindings[1].Protocol != "tcp" {
+		t.Fatalf("bindings = %+v, want udp then tcp for 5353", sb.Bindings)
+	}
+	udpEchoIn(t, sb.NetNSPath, "0.0.0.0:5353")
+	for _, host := range []string{"127.0.0.1", m.BridgeIP()} {
+		t.Run(host, func(t *testing.T) {
+			c, err := net.Dial("udp", net.JoinHostPort(host, strconv.Itoa(udp.HostPort)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			for _, msg := range []string{"first", "second"} {
+				if _, err := c.Write([]byte(msg)); err != nil {
+					t.Fatal(err)
+				}
+				buf := make([]byte, 64)
+				n, err := c.Read(buf)
+				if err != nil || string(buf[:n]) != "echo "+msg {
+					t.Fatalf("reply = %q, %v; want %q", buf[:n], err, "echo "+msg)
+				}
+			}
+		})
+	}
+}
+
+// udpEchoIn answers every datagram sent to addr inside the namespace with
+// "echo " and the datagram.
+func udpEchoIn(t *testing.T, nsPath, addr string) {
+	t.Helper()
+	var pc net.PacketConn
+	err := inNetNS(nsPath, func() error {
+		var err error
+		pc, err = net.ListenPacket("udp", addr)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(append([]byte("echo "), buf[:n]...), from)
+		}
+	}()
+}
+
 // freeHostPort returns a loopback port that nothing listens on right now.
 func freeHostPort(t *testing.T) int {
 	t.Helper()
@@ -419,7 +484,6 @@ func TestSetupRejectsBadInput(t *testing.T) {
 		{"bad task id", "../etc", node.NetworkAWSVPC, nil},
 		{"unknown mode", newTaskID(t), "nat", nil},
 		{"container port 0", newTaskID(t), node.NetworkBridge, []node.PortMapping{{ContainerPort: 0}}},
-		{"udp in bridge mode", newTaskID(t), node.NetworkBridge, []node.PortMapping{{ContainerPort: 53, Protocol: "udp"}}},
 		{"unknown protocol", newTaskID(t), node.NetworkBridge, []node.PortMapping{{ContainerPort: 53, Protocol: "sctp"}}},
 		{"ports in none mode", newTaskID(t), node.NetworkNone, []node.PortMapping{{ContainerPort: 80}}},
 		{"awsvpc host port differs", newTaskID(t), node.NetworkAWSVPC, []node.PortMapping{{ContainerPort: 80, HostPort: 81}}},

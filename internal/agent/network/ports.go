@@ -3,8 +3,8 @@ package network
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 
@@ -17,24 +17,31 @@ const (
 	dynamicPortMax = 61000
 )
 
-// publishPorts listens on a host port for every port mapping of a bridge
-// task and starts a proxy to the task for each; the ports chosen are
-// recorded in a.Bindings. Proxies already started are registered, so
-// release stops them if a later port fails.
+// hostPortKey identifies a published port: TCP and UDP may share a number.
+type hostPortKey struct {
+	proto string
+	port  int
+}
+
+// publishPorts publishes every port mapping of a bridge task on a host port
+// through a proxy to the task; the ports chosen are recorded in a.Bindings.
+// Proxies already started are registered, so release stops them if a later
+// port fails.
 func (m *Manager) publishPorts(a *allocation) error {
 	used := m.usedHostPorts()
 	for _, p := range a.Ports {
-		listeners, hostPort, err := m.listenHostPort(p.HostPort, used)
+		proto := protocolOf(p)
+		proxy, hostPort, err := m.publishOn(proto, p.HostPort, taskAddr(a, p.ContainerPort), used)
 		if err != nil {
 			return err
 		}
-		used[hostPort] = true
-		m.proxies[a.TaskID] = append(m.proxies[a.TaskID], startTCPProxy(listeners, taskAddr(a, p.ContainerPort)))
+		used[hostPortKey{proto, hostPort}] = true
+		m.proxies[a.TaskID] = append(m.proxies[a.TaskID], proxy)
 		a.Bindings = append(a.Bindings, node.NetworkBinding{
 			BindIP:        m.bindingIP(),
 			ContainerPort: p.ContainerPort,
 			HostPort:      hostPort,
-			Protocol:      "tcp",
+			Protocol:      proto,
 		})
 	}
 	return nil
@@ -44,57 +51,80 @@ func (m *Manager) publishPorts(a *allocation) error {
 // host ports it had.
 func (m *Manager) republishPorts(a *allocation) error {
 	for _, b := range a.Bindings {
-		listeners, err := m.listen(b.HostPort)
+		proxy, err := m.startProxy(b.Protocol, b.HostPort, taskAddr(a, b.ContainerPort))
 		if err != nil {
 			m.stopProxies(a.TaskID)
 			return err
 		}
-		m.proxies[a.TaskID] = append(m.proxies[a.TaskID], startTCPProxy(listeners, taskAddr(a, b.ContainerPort)))
+		m.proxies[a.TaskID] = append(m.proxies[a.TaskID], proxy)
 	}
 	return nil
 }
 
-// listenHostPort listens on hostPort, or on a free dynamic port if hostPort
-// is 0. The dynamic search starts at a point derived from the instance ID so
-// that instances rarely compete for the same ports, and skips ports
-// recorded for this instance's tasks even when their proxies are not running.
-func (m *Manager) listenHostPort(hostPort int, used map[int]bool) ([]net.Listener, int, error) {
+// publishOn starts a proxy on hostPort, or on a free dynamic port if
+// hostPort is 0. The dynamic search starts at a point derived from the
+// instance ID so that instances rarely compete for the same ports, and skips
+// ports recorded for this instance's tasks even while their proxies are not
+// running.
+func (m *Manager) publishOn(proto string, hostPort int, target string, used map[hostPortKey]bool) (io.Closer, int, error) {
 	if hostPort != 0 {
-		ls, err := m.listen(hostPort)
-		return ls, hostPort, err
+		proxy, err := m.startProxy(proto, hostPort, target)
+		return proxy, hostPort, err
 	}
 	size := dynamicPortMax - dynamicPortMin + 1
 	sum := sha256.Sum256([]byte(m.cfg.InstanceID))
 	start := int(binary.BigEndian.Uint32(sum[:4]) % uint32(size))
 	for i := 0; i < size; i++ {
 		port := dynamicPortMin + (start+i)%size
-		if used[port] {
+		if used[hostPortKey{proto, port}] {
 			continue
 		}
-		if ls, err := m.listen(port); err == nil {
-			return ls, port, nil
+		if proxy, err := m.startProxy(proto, port, target); err == nil {
+			return proxy, port, nil
 		}
 	}
-	return nil, 0, fmt.Errorf("no free host port in %d-%d", dynamicPortMin, dynamicPortMax)
+	return nil, 0, fmt.Errorf("no free %s host port in %d-%d", proto, dynamicPortMin, dynamicPortMax)
 }
 
-// listen opens port on every publishing address, or none of them.
-func (m *Manager) listen(port int) ([]net.Listener, error) {
+// startProxy listens on port on every publishing address (or fails without
+// holding any) and forwards to target.
+func (m *Manager) startProxy(proto string, port int, target string) (io.Closer, error) {
+	if proto == "udp" {
+		return m.startUDPProxy(port, target)
+	}
 	var listeners []net.Listener
 	for _, ip := range m.publishIPs() {
 		l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 		if err != nil {
-			for _, l := range listeners {
-				l.Close()
-			}
-			return nil, fmt.Errorf("publish host port %d: %w", port, err)
+			closeAll(listeners)
+			return nil, fmt.Errorf("publish tcp host port %d: %w", port, err)
 		}
 		listeners = append(listeners, l)
 	}
-	if len(listeners) == 0 {
-		return nil, errors.New("no address to publish on")
+	return startTCPProxy(listeners, target), nil
+}
+
+func (m *Manager) startUDPProxy(port int, target string) (io.Closer, error) {
+	to, err := net.ResolveUDPAddr("udp", target)
+	if err != nil {
+		return nil, fmt.Errorf("udp target %s: %w", target, err)
 	}
-	return listeners, nil
+	var sockets []*net.UDPConn
+	for _, ip := range m.publishIPs() {
+		s, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip), Port: port})
+		if err != nil {
+			closeAll(sockets)
+			return nil, fmt.Errorf("publish udp host port %d: %w", port, err)
+		}
+		sockets = append(sockets, s)
+	}
+	return startUDPProxy(sockets, to), nil
+}
+
+func closeAll[T io.Closer](cs []T) {
+	for _, c := range cs {
+		c.Close()
+	}
 }
 
 // publishIPs are the host addresses bridge mode publishes ports on.
@@ -114,11 +144,11 @@ func (m *Manager) bindingIP() string {
 }
 
 // usedHostPorts are the host ports recorded for this instance's tasks.
-func (m *Manager) usedHostPorts() map[int]bool {
-	used := make(map[int]bool)
+func (m *Manager) usedHostPorts() map[hostPortKey]bool {
+	used := make(map[hostPortKey]bool)
 	for _, a := range m.allocs {
 		for _, b := range a.Bindings {
-			used[b.HostPort] = true
+			used[hostPortKey{b.Protocol, b.HostPort}] = true
 		}
 	}
 	return used

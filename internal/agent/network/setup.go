@@ -41,8 +41,8 @@ const netnsTaskIDLen = 12
 //     with lo up and 169.254.170.2/32 on it, a veth pair into the bridge, an
 //     address from the instance subnet and a default route via the bridge.
 //   - bridge also publishes each port mapping: HostPort 0 gets a free host
-//     port from 32768-61000, and a userland TCP proxy listens on 127.0.0.1
-//     and the bridge IP (or 0.0.0.0 with PublishAllInterfaces).
+//     port from 32768-61000, and a userland TCP or UDP proxy listens on
+//     127.0.0.1 and the bridge IP (or 0.0.0.0 with PublishAllInterfaces).
 //   - host: no namespace; the bindings are the container ports on the host.
 //   - none: a namespace with only lo.
 func (m *Manager) Setup(ctx context.Context, taskID, mode string, ports []node.PortMapping) (*Sandbox, error) {
@@ -117,8 +117,6 @@ func validatePort(mode string, p node.PortMapping) error {
 		return errors.New("port mappings are not allowed in none mode")
 	case (mode == node.NetworkAWSVPC || mode == node.NetworkHost) && p.HostPort != 0 && p.HostPort != p.ContainerPort:
 		return fmt.Errorf("in %s mode host port %d must equal container port %d", mode, p.HostPort, p.ContainerPort)
-	case mode == node.NetworkBridge && protocolOf(p) == "udp":
-		return fmt.Errorf("port %d: publishing udp ports in bridge mode is not implemented", p.ContainerPort)
 	}
 	return nil
 }
