@@ -215,7 +215,9 @@ func linkExists(name string) bool {
 	return err == nil
 }
 
-// deleteLink deletes a host link; a missing link is not an error.
+// deleteLink deletes a host link; a missing link is not an error. The
+// kernel removes a veth by itself, asynchronously, when the namespace of its
+// peer goes away, so the link may vanish between lookup and delete.
 func deleteLink(name string) error {
 	l, err := netlink.LinkByName(name)
 	if errors.As(err, new(netlink.LinkNotFoundError)) {
@@ -223,6 +225,9 @@ func deleteLink(name string) error {
 	}
 	if err == nil {
 		err = netlink.LinkDel(l)
+	}
+	if errors.Is(err, unix.ENODEV) {
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("delete link %s: %w", name, err)
