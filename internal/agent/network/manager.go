@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // Config configures task networking for one kumo instance.
@@ -79,19 +80,49 @@ func NewManager(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m.allocs = allocs
-	if m.subnet, err = m.resolveSubnet(); err != nil {
-		return nil, err
-	}
-	if err := m.state.saveSubnet(m.subnet.String()); err != nil {
-		return nil, err
-	}
-	if m.bridge, err = ensureBridge(m.bridgeName, m.subnet); err != nil {
+	if err := m.setUpBridge(); err != nil {
 		return nil, err
 	}
 	if err := ensureNetNSDir(); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// hostLockPath serializes subnet choice and bridge creation between the
+// kumo instances of one host.
+const hostLockPath = "/run/kumo-network.lock"
+
+// setUpBridge resolves the subnet, persists it and creates the bridge. It
+// holds the host lock throughout, so that two instances starting together
+// cannot both pick a subnet that neither has routed yet.
+func (m *Manager) setUpBridge() error {
+	unlock, err := lockHost()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if m.subnet, err = m.resolveSubnet(); err != nil {
+		return err
+	}
+	if err := m.state.saveSubnet(m.subnet.String()); err != nil {
+		return err
+	}
+	m.bridge, err = ensureBridge(m.bridgeName, m.subnet)
+	return err
+}
+
+// lockHost takes the host-wide network lock; the returned func releases it.
+func lockHost() (func(), error) {
+	f, err := os.OpenFile(hostLockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", hostLockPath, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", hostLockPath, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // resolveSubnet decides the task subnet: the configured one, else the
