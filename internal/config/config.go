@@ -63,6 +63,20 @@ func ParseUp(args []string) (Config, error) {
 	return c.normalize()
 }
 
+// ParsePurge reads the flags of `kumo purge`.
+func ParsePurge(args []string) (c Config, removeData bool, err error) {
+	fs := flag.NewFlagSet("kumo purge", flag.ContinueOnError)
+	fs.StringVar(&c.DataDir, "data-dir", env("KUMO_DATA_DIR", "/var/lib/kumo"), "data dir of the instance to purge")
+	fs.StringVar(&c.TaskSubnet, "task-subnet", env("KUMO_TASK_SUBNET", ""), "task subnet the instance used, if fixed")
+	fs.BoolVar(&removeData, "remove-data", false, "also delete the data dir")
+	if err := fs.Parse(args); err != nil {
+		return c, false, err
+	}
+	c.AccountID = "000000000000"
+	c, err = c.normalize()
+	return c, removeData, err
+}
+
 func (c Config) normalize() (Config, error) {
 	if !accountPattern.MatchString(c.AccountID) {
 		return c, errors.New("account id must be 12 digits")

@@ -1,0 +1,165 @@
+// Package server assembles one kumo instance: the store, the containerd it
+// supervises, the node agent, the AWS services and the endpoint, with one
+// start order and one shutdown path.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/kumo-project/kumo/internal/agent"
+	ctrd "github.com/kumo-project/kumo/internal/agent/containerd"
+	"github.com/kumo-project/kumo/internal/agent/network"
+	"github.com/kumo-project/kumo/internal/clock"
+	"github.com/kumo-project/kumo/internal/config"
+	"github.com/kumo-project/kumo/internal/gateway"
+	"github.com/kumo-project/kumo/internal/services/ecs"
+	"github.com/kumo-project/kumo/internal/store"
+)
+
+// Server is a running kumo instance.
+type Server struct {
+	cfg   config.Config
+	log   *slog.Logger
+	clock clock.Clock
+
+	store      *store.Store
+	containerd *ctrd.Supervisor
+	network    *network.Manager
+	agent      *agent.Agent
+	ecs        *ecs.Service
+	http       *http.Server
+	listener   net.Listener
+	ready      atomic.Bool
+
+	cancel context.CancelFunc
+}
+
+// New prepares a server; Start brings it up.
+func New(cfg config.Config, log *slog.Logger) *Server {
+	return &Server{cfg: cfg, log: log, clock: clock.Real{}}
+}
+
+// Addr is the address the endpoint listens on (useful with port 0).
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Start brings every part up in dependency order. On error, what was
+// started is shut down again.
+func (s *Server) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	ctx, s.cancel = context.WithCancel(ctx)
+	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+	// Listen first: a taken port is the most common start-up failure.
+	if s.listener, err = net.Listen("tcp", s.cfg.Listen); err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	if s.store, err = store.Open(filepath.Join(s.cfg.DataDir, "state.db")); err != nil {
+		return err
+	}
+	if err := s.startNode(ctx); err != nil {
+		return err
+	}
+	s.ecs = ecs.New(ecs.Config{Store: s.store, Node: s.agent, Clock: s.clock, Log: s.log.With("service", "ecs")})
+	if err := s.ecs.Start(ctx); err != nil {
+		return fmt.Errorf("start ecs: %w", err)
+	}
+	gw := gateway.New(gateway.AnyCredentials{AccountID: s.cfg.AccountID, DefaultRegion: s.cfg.Region}, s.log)
+	gw.Register(s.ecs.Gateway())
+	gw.Handle("/_kumo/health", http.HandlerFunc(s.health))
+	s.http = &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second}
+	go func() {
+		if err := s.http.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("endpoint stopped", "error", err)
+		}
+	}()
+	s.ready.Store(true)
+	s.log.Info("kumo is up", "endpoint", "http://"+s.Addr(), "data-dir", s.cfg.DataDir, "instance", s.cfg.InstanceID())
+	return nil
+}
+
+// startNode starts containerd (unless one was given), task networking and
+// the node agent.
+func (s *Server) startNode(ctx context.Context) error {
+	id := s.cfg.InstanceID()
+	sup, err := ctrd.New(ctrd.Config{InstanceID: id, DataDir: s.cfg.DataDir, Address: s.cfg.ContainerdAddress, Logger: s.log.With("component", "containerd")})
+	if err != nil {
+		return err
+	}
+	s.containerd = sup
+	if err := sup.Start(ctx); err != nil {
+		return fmt.Errorf("start containerd: %w", err)
+	}
+	s.network, err = network.NewManager(network.Config{InstanceID: id, StateDir: filepath.Join(s.cfg.DataDir, "network"), Subnet: s.cfg.TaskSubnet})
+	if err != nil {
+		return fmt.Errorf("task network: %w", err)
+	}
+	namespace := "kumo"
+	if s.cfg.ContainerdAddress != "" {
+		namespace = "kumo-" + id // a shared containerd may serve other instances
+	}
+	s.agent, err = agent.New(agent.Config{
+		InstanceID: id, DataDir: s.cfg.DataDir, ContainerdAddress: sup.Address(), Namespace: namespace,
+		Clock: s.clock, Network: s.network, Logger: s.log.With("component", "agent"),
+	})
+	if err != nil {
+		return err
+	}
+	return s.agent.Start(ctx)
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if !s.ready.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"status":"starting"}`))
+		return
+	}
+	w.Write([]byte(`{"status":"ok"}`))
+}
+
+// Close shuts everything down in reverse order. Running tasks keep running
+// (their containerd shims outlive kumo) and are re-attached on next start.
+func (s *Server) Close() error {
+	s.ready.Store(false)
+	var errs []error
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, s.http.Shutdown(ctx))
+		cancel()
+	} else if s.listener != nil {
+		s.listener.Close()
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.ecs != nil {
+		s.ecs.Wait()
+	}
+	if s.agent != nil {
+		errs = append(errs, s.agent.Close())
+	}
+	if s.network != nil {
+		errs = append(errs, s.network.Close())
+	}
+	if s.containerd != nil {
+		errs = append(errs, s.containerd.Close())
+	}
+	if s.store != nil {
+		errs = append(errs, s.store.Close())
+	}
+	return errors.Join(errs...)
+}
