@@ -68,16 +68,21 @@ func runHelperClient(addr string) int {
 // needRoot skips tests that create namespaces and links.
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
+	if !isRoot() {
 		t.Skip("needs root to create network namespaces")
 	}
 }
 
-func randomHex(t *testing.T, n int) string {
-	t.Helper()
+func isRoot() bool { return os.Geteuid() == 0 }
+
+func randomHex(t *testing.T, n int) string { return randomHexB(t, n) }
+
+// randomHexB returns n random hex digits.
+func randomHexB(tb testing.TB, n int) string {
+	tb.Helper()
 	b := make([]byte, (n+1)/2)
 	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return hex.EncodeToString(b)[:n]
 }
