@@ -142,6 +142,7 @@ type parser struct {
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
+
 // next consumes a token; at the end it keeps returning tokEOF.
 func (p *parser) next() token {
 	t := p.toks[p.i]
