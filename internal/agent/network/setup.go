@@ -34,7 +34,7 @@ const netnsTaskIDLen = 12
 
 // Setup creates the task's network sandbox, or returns it unchanged if the
 // task already has one (also after a restart, when it restarts the task's
-// port proxies). A sandbox that a crash left half-built, or whose namespace
+// port proxies; the ports of a repeated Setup are ignored). A sandbox that a crash left half-built, or whose namespace
 // has vanished, is removed and built again.
 //
 //   - awsvpc, bridge: a named namespace kumo-<InstanceID>-<taskID prefix>
