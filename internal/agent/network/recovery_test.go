@@ -102,3 +102,20 @@ func TestConcurrentSetupsGetDistinctAddresses(t *testing.T) {
 		ips[sb.IPv4], ports[sb.Bindings[0].HostPort] = true, true
 	}
 }
+
+func TestTasksReachEachOther(t *testing.T) {
+	needRoot(t)
+	t.Parallel()
+	m := newTestManager(t, "")
+	ctx := context.Background()
+	a, err := m.Setup(ctx, newTaskID(t), node.NetworkAWSVPC, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Setup(ctx, newTaskID(t), node.NetworkBridge, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveIn(t, m, b.NetNSPath, net.JoinHostPort(b.IPv4, "80"), "task b")
+	mustGet(t, a.NetNSPath, "http://"+b.IPv4+"/", "task b")
+}
