@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -149,7 +150,8 @@ func descriptor(mediaType string, content []byte) map[string]any {
 // (not pushed) with extra top-level members merged in.
 func (s *testServer) pushImage(repo string, layers int, extra map[string]any) testImage {
 	s.t.Helper()
-	config := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	nonce := hex.EncodeToString(randomBytes(s.t, 8)) // distinct configs per image
+	config := []byte(`{"architecture":"amd64","os":"linux","config":{"Labels":{"nonce":"` + nonce + `"}},"rootfs":{"type":"layers","diff_ids":[]}}`)
 	img := testImage{config: s.pushBlob(repo, config)}
 	var descs []any
 	for i := 0; i < layers; i++ {
