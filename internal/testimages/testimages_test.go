@@ -375,3 +375,66 @@ func TestReadStaticBinary(t *testing.T) {
 		})
 	}
 }
+
+// TestAppRootfsRunsInChroot unpacks the testapp image and runs commands
+// inside it with chroot, proving the filesystem is self-contained: the
+// shell, the applet links and the app work with nothing from the host.
+func TestAppRootfsRunsInChroot(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("chroot needs root")
+	}
+	rootfs := t.TempDir()
+	for p, e := range flatten(t, mustImage(t, App)) {
+		unpack(t, rootfs, p, e)
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+	}{
+		{"shell and applets", []string{"/bin/sh", "-c", "echo hi | grep -c hi; id -un; test -d /tmp && echo tmp"}, 0, "1\nroot\ntmp\n"},
+		{"app as entrypoint", []string{"/app/testapp", "exit", "4"}, 4, ""},
+		{"app from shell", []string{"/bin/sh", "-c", "/app/testapp lines 1"}, 0, "line 1\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.CommandContext(t.Context(), "chroot", append([]string{rootfs}, tt.args...)...)
+			cmd.Env = []string{imagePath}
+			out, err := cmd.Output()
+			var exitErr *exec.ExitError
+			if err != nil && !errors.As(err, &exitErr) {
+				t.Fatal(err)
+			}
+			if code := cmd.ProcessState.ExitCode(); code != tt.wantCode || string(out) != tt.wantStdout {
+				t.Errorf("%q = %d %q, want %d %q", tt.args, code, out, tt.wantCode, tt.wantStdout)
+			}
+		})
+	}
+}
+
+// unpack writes one flattened entry under rootfs. Entries come in map
+// order, so parent directories are created as needed.
+func unpack(t *testing.T, rootfs, p string, e fsEntry) {
+	t.Helper()
+	target := filepath.Join(rootfs, p)
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	switch e.hdr.Typeflag {
+	case tar.TypeDir:
+		err = os.MkdirAll(target, 0o755)
+	case tar.TypeReg:
+		err = os.WriteFile(target, e.data, os.FileMode(e.hdr.Mode).Perm())
+	case tar.TypeSymlink:
+		err = os.Symlink(e.hdr.Linkname, target)
+	default:
+		t.Fatalf("%s: unexpected tar type %c", p, e.hdr.Typeflag)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
