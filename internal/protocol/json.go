@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // DecodeJSON decodes a JSON 1.0/1.1 request body into a generated input
@@ -18,7 +19,7 @@ func DecodeJSON(body []byte, into any) error {
 	}
 	err := json.Unmarshal(body, into)
 	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) && typeErr.Value == "number" {
+	if errors.As(err, &typeErr) && strings.HasPrefix(typeErr.Value, "number") {
 		// Perhaps 42.0 for an integer: normalize integral numbers and retry.
 		if normalized, nerr := normalizeIntegralNumbers(body); nerr == nil {
 			err = json.Unmarshal(normalized, into)

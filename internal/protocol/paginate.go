@@ -2,7 +2,8 @@ package protocol
 
 import (
 	"encoding/base64"
-	"encoding/json"
+	"errors"
+	"strings"
 )
 
 // Page returns the part of items after the position a token names, at most
@@ -32,13 +33,12 @@ func Page[T any](items []T, token string, max int, keyOf func(T) string, invalid
 	return page, "", nil
 }
 
-type pageToken struct {
-	After string `json:"a"`
-}
+// tokenVersion starts every token, so kumo can change the format later and
+// still tell its own tokens from garbage.
+const tokenVersion = "k1:"
 
 func encodeToken(after string) string {
-	b, _ := json.Marshal(pageToken{After: after})
-	return base64.RawURLEncoding.EncodeToString(b)
+	return base64.RawURLEncoding.EncodeToString([]byte(tokenVersion + after))
 }
 
 func decodeToken(token string) (string, error) {
@@ -46,9 +46,9 @@ func decodeToken(token string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var t pageToken
-	if err := json.Unmarshal(b, &t); err != nil {
-		return "", err
+	after, ok := strings.CutPrefix(string(b), tokenVersion)
+	if !ok {
+		return "", errors.New("not a kumo token")
 	}
-	return t.After, nil
+	return after, nil
 }
