@@ -1,6 +1,7 @@
 package network
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -19,11 +20,13 @@ var metadataAddr = netip.MustParsePrefix("169.254.170.2/32")
 const taskIfName = "eth0"
 
 // ensureBridge creates the bridge, or adopts an existing one, and makes sure
-// it is up with gateway/subnet as its only IPv4 address.
-func ensureBridge(name string, subnet netip.Prefix) (netlink.Link, error) {
+// it is up, with the MAC address mac and gateway/subnet as its only IPv4
+// address.
+func ensureBridge(name string, mac net.HardwareAddr, subnet netip.Prefix) (netlink.Link, error) {
 	link, err := netlink.LinkByName(name)
 	if errors.As(err, new(netlink.LinkNotFoundError)) {
-		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil {
+		bridge := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, HardwareAddr: mac}}
+		if err := netlink.LinkAdd(bridge); err != nil {
 			return nil, fmt.Errorf("create bridge %s: %w", name, err)
 		}
 		link, err = netlink.LinkByName(name)
@@ -34,6 +37,11 @@ func ensureBridge(name string, subnet netip.Prefix) (netlink.Link, error) {
 	if link.Type() != "bridge" {
 		return nil, fmt.Errorf("link %s exists and is a %s, not a bridge", name, link.Type())
 	}
+	if link.Attrs().HardwareAddr.String() != mac.String() {
+		if err := netlink.LinkSetHardwareAddr(link, mac); err != nil {
+			return nil, fmt.Errorf("set MAC address of bridge %s: %w", name, err)
+		}
+	}
 	if err := setOnlyIPv4(link, netip.PrefixFrom(gatewayOf(subnet), subnet.Bits())); err != nil {
 		return nil, fmt.Errorf("bridge %s: %w", name, err)
 	}
@@ -41,6 +49,15 @@ func ensureBridge(name string, subnet netip.Prefix) (netlink.Link, error) {
 		return nil, fmt.Errorf("bring bridge %s up: %w", name, err)
 	}
 	return link, nil
+}
+
+// bridgeMAC is the fixed, locally administered MAC address of an instance's
+// bridge. Without a fixed address a Linux bridge takes the lowest MAC of its
+// ports, which changes as tasks come and go and leaves the tasks' ARP
+// entries for their gateway stale.
+func bridgeMAC(instanceID string) net.HardwareAddr {
+	sum := sha256.Sum256([]byte("kumo bridge " + instanceID))
+	return net.HardwareAddr{0x02, 0x6b, sum[0], sum[1], sum[2], sum[3]}
 }
 
 // setOnlyIPv4 gives link the address want and removes its other IPv4

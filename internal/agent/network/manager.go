@@ -108,7 +108,7 @@ func (m *Manager) setUpBridge() error {
 	if err := m.state.saveSubnet(m.subnet.String()); err != nil {
 		return err
 	}
-	m.bridge, err = ensureBridge(m.bridgeName, m.subnet)
+	m.bridge, err = ensureBridge(m.bridgeName, bridgeMAC(m.cfg.InstanceID), m.subnet)
 	return err
 }
 

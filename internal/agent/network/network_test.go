@@ -269,6 +269,9 @@ func TestInstancesDoNotCollide(t *testing.T) {
 	if m1.bridgeName == m2.bridgeName || m1.Subnet() == m2.Subnet() {
 		t.Fatalf("instances share bridge or subnet: %s %s, %s %s", m1.bridgeName, m1.Subnet(), m2.bridgeName, m2.Subnet())
 	}
+	if bridgeMAC(m1.cfg.InstanceID).String() == bridgeMAC(m2.cfg.InstanceID).String() {
+		t.Fatalf("instances share the bridge MAC %s", bridgeMAC(m1.cfg.InstanceID))
+	}
 	if netip.MustParsePrefix(m1.Subnet()).Overlaps(netip.MustParsePrefix(m2.Subnet())) {
 		t.Fatalf("subnets %s and %s overlap", m1.Subnet(), m2.Subnet())
 	}

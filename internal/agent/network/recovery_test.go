@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/kumo-project/kumo/internal/node"
+	"github.com/vishvananda/netlink"
 )
 
 func TestSetupRebuildsAnInterruptedSetup(t *testing.T) {
@@ -118,4 +119,30 @@ func TestTasksReachEachOther(t *testing.T) {
 	}
 	serveIn(t, m, b.NetNSPath, net.JoinHostPort(b.IPv4, "80"), "task b")
 	mustGet(t, a.NetNSPath, "http://"+b.IPv4+"/", "task b")
+}
+
+func TestBridgeMACStaysFixed(t *testing.T) {
+	needRoot(t)
+	t.Parallel()
+	m := newTestManager(t, "")
+	if _, err := m.Setup(context.Background(), newTaskID(t), node.NetworkAWSVPC, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A port with a lower MAC than the bridge's would otherwise lend the
+	// bridge its address.
+	low := &netlink.Veth{
+		LinkAttrs: netlink.LinkAttrs{Name: "kv" + randomHex(t, 8), HardwareAddr: net.HardwareAddr{0, 0, 0, 0, 0, 1}, MasterIndex: m.bridge.Attrs().Index},
+		PeerName:  "kv" + randomHex(t, 8),
+	}
+	if err := netlink.LinkAdd(low); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteLink(low.Name) })
+	link, err := netlink.LinkByName(m.bridgeName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := link.Attrs().HardwareAddr.String(), bridgeMAC(m.cfg.InstanceID).String(); got != want {
+		t.Fatalf("bridge MAC = %s, want %s", got, want)
+	}
 }
