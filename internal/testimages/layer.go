@@ -43,19 +43,8 @@ func newLayer(entries []entry) (v1.Layer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range entries {
-		hdr := &tar.Header{
-			Name:     e.name,
-			Typeflag: e.typ,
-			Mode:     e.mode,
-			Size:     int64(len(e.data)),
-			Linkname: e.linkname,
-			ModTime:  buildTime,
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, fmt.Errorf("layer entry %s: %w", e.name, err)
-		}
-		if _, err := tw.Write(e.data); err != nil {
-			return nil, fmt.Errorf("layer entry %s: %w", e.name, err)
+		if err := writeEntry(tw, e); err != nil {
+			return nil, err
 		}
 	}
 	if err := tw.Close(); err != nil {
@@ -64,6 +53,25 @@ func newLayer(entries []entry) (v1.Layer, error) {
 	tarBytes := buf.Bytes()
 	opener := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(tarBytes)), nil }
 	return tarball.LayerFromOpener(opener, tarball.WithMediaType(types.OCILayer), tarball.WithCompressedCaching)
+}
+
+// writeEntry adds e to tw, owned by root and dated buildTime.
+func writeEntry(tw *tar.Writer, e entry) error {
+	hdr := &tar.Header{
+		Name:     e.name,
+		Typeflag: e.typ,
+		Mode:     e.mode,
+		Size:     int64(len(e.data)),
+		Linkname: e.linkname,
+		ModTime:  buildTime,
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("tar entry %s: %w", e.name, err)
+	}
+	if _, err := tw.Write(e.data); err != nil {
+		return fmt.Errorf("tar entry %s: %w", e.name, err)
+	}
+	return nil
 }
 
 // emptyOCIImage is an image with no layers, OCI media types, and a config
