@@ -197,6 +197,11 @@ func (g *generator) writeEnums() {
 // writeStruct declares the Go struct of a structure shape and its Validate method.
 func (g *generator) writeStruct(shapeName string, s *Shape) {
 	typeName := g.types[shapeName]
+	if len(s.Members) == 0 {
+		g.printf("type %s struct{}\n\n", typeName)
+		g.writeValidate(shapeName, s)
+		return
+	}
 	g.printf("type %s struct {\n", typeName)
 	fields := fieldNames(s)
 	for i, mem := range s.Members {

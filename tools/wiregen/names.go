@@ -8,19 +8,26 @@ import (
 
 // exported turns a model name into an exported Go identifier: the first
 // letter upper-cased, the rest kept as the model spells it (so acronyms
-// stay as they are) and characters Go does not allow dropped.
+// stay as they are); characters Go does not allow are dropped and the
+// letter after them upper-cased ("widget-part" becomes "WidgetPart").
 func exported(name string) string {
 	var b strings.Builder
+	upper := true
 	for _, r := range name {
-		if r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) {
-			b.WriteRune(r)
+		if r != '_' && !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			upper = true
+			continue
 		}
+		if upper {
+			r = unicode.ToUpper(r)
+			upper = false
+		}
+		b.WriteRune(r)
 	}
 	s := b.String()
-	if s == "" || !unicode.IsLetter(rune(s[0])) {
+	if s == "" || !unicode.IsLetter([]rune(s)[0]) {
 		s = "X" + s
 	}
-	s = strings.ToUpper(s[:1]) + s[1:]
 	if token.IsKeyword(s) {
 		s += "_"
 	}

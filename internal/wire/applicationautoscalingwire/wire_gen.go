@@ -115,8 +115,7 @@ func (s *DeleteScalingPolicyRequest) Validate(v *protocol.Validator, path string
 	}
 }
 
-type DeleteScalingPolicyResponse struct {
-}
+type DeleteScalingPolicyResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteScalingPolicyResponse) Validate(*protocol.Validator, string) {}
@@ -148,8 +147,7 @@ func (s *DeleteScheduledActionRequest) Validate(v *protocol.Validator, path stri
 	}
 }
 
-type DeleteScheduledActionResponse struct {
-}
+type DeleteScheduledActionResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteScheduledActionResponse) Validate(*protocol.Validator, string) {}
@@ -176,8 +174,7 @@ func (s *DeregisterScalableTargetRequest) Validate(v *protocol.Validator, path s
 	}
 }
 
-type DeregisterScalableTargetResponse struct {
-}
+type DeregisterScalableTargetResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeregisterScalableTargetResponse) Validate(*protocol.Validator, string) {}
@@ -794,8 +791,7 @@ func (s *PutScheduledActionRequest) Validate(v *protocol.Validator, path string)
 	}
 }
 
-type PutScheduledActionResponse struct {
-}
+type PutScheduledActionResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*PutScheduledActionResponse) Validate(*protocol.Validator, string) {}
@@ -1107,8 +1103,7 @@ func (s *TagResourceRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type TagResourceResponse struct {
-}
+type TagResourceResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TagResourceResponse) Validate(*protocol.Validator, string) {}
@@ -1241,8 +1236,7 @@ func (s *UntagResourceRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type UntagResourceResponse struct {
-}
+type UntagResourceResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UntagResourceResponse) Validate(*protocol.Validator, string) {}

@@ -283,8 +283,7 @@ func (s *CompositeAlarm) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type ConcurrentModificationException struct {
-}
+type ConcurrentModificationException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ConcurrentModificationException) Validate(*protocol.Validator, string) {}
@@ -416,8 +415,7 @@ func (s *DeleteAnomalyDetectorInput) Validate(v *protocol.Validator, path string
 	}
 }
 
-type DeleteAnomalyDetectorOutput struct {
-}
+type DeleteAnomalyDetectorOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteAnomalyDetectorOutput) Validate(*protocol.Validator, string) {}
@@ -431,8 +429,7 @@ func (s *DeleteDashboardsInput) Validate(v *protocol.Validator, path string) {
 	v.Required(s.DashboardNames != nil, protocol.Join(path, "dashboardNames"))
 }
 
-type DeleteDashboardsOutput struct {
-}
+type DeleteDashboardsOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteDashboardsOutput) Validate(*protocol.Validator, string) {}
@@ -472,8 +469,7 @@ func (s *DeleteMetricStreamInput) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type DeleteMetricStreamOutput struct {
-}
+type DeleteMetricStreamOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteMetricStreamOutput) Validate(*protocol.Validator, string) {}
@@ -1174,8 +1170,7 @@ type GetMetricWidgetImageOutput struct {
 // Validate records the constraints of the model that s breaks.
 func (*GetMetricWidgetImageOutput) Validate(*protocol.Validator, string) {}
 
-type GetOTelEnrichmentInput struct {
-}
+type GetOTelEnrichmentInput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*GetOTelEnrichmentInput) Validate(*protocol.Validator, string) {}
@@ -1311,8 +1306,7 @@ type LabelOptions struct {
 // Validate records the constraints of the model that s breaks.
 func (*LabelOptions) Validate(*protocol.Validator, string) {}
 
-type LimitExceededException struct {
-}
+type LimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*LimitExceededException) Validate(*protocol.Validator, string) {}
@@ -2022,8 +2016,7 @@ func (s *PutAnomalyDetectorInput) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type PutAnomalyDetectorOutput struct {
-}
+type PutAnomalyDetectorOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*PutAnomalyDetectorOutput) Validate(*protocol.Validator, string) {}
@@ -2133,8 +2126,7 @@ func (s *PutInsightRuleInput) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type PutInsightRuleOutput struct {
-}
+type PutInsightRuleOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*PutInsightRuleOutput) Validate(*protocol.Validator, string) {}
@@ -2477,20 +2469,17 @@ func (s *StartMetricStreamsInput) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type StartMetricStreamsOutput struct {
-}
+type StartMetricStreamsOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*StartMetricStreamsOutput) Validate(*protocol.Validator, string) {}
 
-type StartOTelEnrichmentInput struct {
-}
+type StartOTelEnrichmentInput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*StartOTelEnrichmentInput) Validate(*protocol.Validator, string) {}
 
-type StartOTelEnrichmentOutput struct {
-}
+type StartOTelEnrichmentOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*StartOTelEnrichmentOutput) Validate(*protocol.Validator, string) {}
@@ -2522,20 +2511,17 @@ func (s *StopMetricStreamsInput) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type StopMetricStreamsOutput struct {
-}
+type StopMetricStreamsOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*StopMetricStreamsOutput) Validate(*protocol.Validator, string) {}
 
-type StopOTelEnrichmentInput struct {
-}
+type StopOTelEnrichmentInput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*StopOTelEnrichmentInput) Validate(*protocol.Validator, string) {}
 
-type StopOTelEnrichmentOutput struct {
-}
+type StopOTelEnrichmentOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*StopOTelEnrichmentOutput) Validate(*protocol.Validator, string) {}
@@ -2574,8 +2560,7 @@ func (s *TagResourceInput) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type TagResourceOutput struct {
-}
+type TagResourceOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TagResourceOutput) Validate(*protocol.Validator, string) {}
@@ -2597,8 +2582,7 @@ func (s *UntagResourceInput) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type UntagResourceOutput struct {
-}
+type UntagResourceOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UntagResourceOutput) Validate(*protocol.Validator, string) {}

@@ -95,8 +95,7 @@ func (s *AlarmConfiguration) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type AlarmsLimitExceededException struct {
-}
+type AlarmsLimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*AlarmsLimitExceededException) Validate(*protocol.Validator, string) {}
@@ -109,14 +108,12 @@ type AppSpecContent struct {
 // Validate records the constraints of the model that s breaks.
 func (*AppSpecContent) Validate(*protocol.Validator, string) {}
 
-type ApplicationAlreadyExistsException struct {
-}
+type ApplicationAlreadyExistsException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ApplicationAlreadyExistsException) Validate(*protocol.Validator, string) {}
 
-type ApplicationDoesNotExistException struct {
-}
+type ApplicationDoesNotExistException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ApplicationDoesNotExistException) Validate(*protocol.Validator, string) {}
@@ -140,20 +137,17 @@ func (s *ApplicationInfo) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type ApplicationLimitExceededException struct {
-}
+type ApplicationLimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ApplicationLimitExceededException) Validate(*protocol.Validator, string) {}
 
-type ApplicationNameRequiredException struct {
-}
+type ApplicationNameRequiredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ApplicationNameRequiredException) Validate(*protocol.Validator, string) {}
 
-type ArnNotSupportedException struct {
-}
+type ArnNotSupportedException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ArnNotSupportedException) Validate(*protocol.Validator, string) {}
@@ -349,8 +343,7 @@ func (s *BatchGetOnPremisesInstancesOutput) Validate(v *protocol.Validator, path
 	}
 }
 
-type BatchLimitExceededException struct {
-}
+type BatchLimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*BatchLimitExceededException) Validate(*protocol.Validator, string) {}
@@ -386,8 +379,7 @@ func (s *BlueInstanceTerminationOption) Validate(v *protocol.Validator, path str
 	}
 }
 
-type BucketNameFilterRequiredException struct {
-}
+type BucketNameFilterRequiredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*BucketNameFilterRequiredException) Validate(*protocol.Validator, string) {}
@@ -693,38 +685,32 @@ type DeleteResourcesByExternalIdInput struct {
 // Validate records the constraints of the model that s breaks.
 func (*DeleteResourcesByExternalIdInput) Validate(*protocol.Validator, string) {}
 
-type DeleteResourcesByExternalIdOutput struct {
-}
+type DeleteResourcesByExternalIdOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteResourcesByExternalIdOutput) Validate(*protocol.Validator, string) {}
 
-type DeploymentAlreadyCompletedException struct {
-}
+type DeploymentAlreadyCompletedException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentAlreadyCompletedException) Validate(*protocol.Validator, string) {}
 
-type DeploymentAlreadyStartedException struct {
-}
+type DeploymentAlreadyStartedException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentAlreadyStartedException) Validate(*protocol.Validator, string) {}
 
-type DeploymentConfigAlreadyExistsException struct {
-}
+type DeploymentConfigAlreadyExistsException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentConfigAlreadyExistsException) Validate(*protocol.Validator, string) {}
 
-type DeploymentConfigDoesNotExistException struct {
-}
+type DeploymentConfigDoesNotExistException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentConfigDoesNotExistException) Validate(*protocol.Validator, string) {}
 
-type DeploymentConfigInUseException struct {
-}
+type DeploymentConfigInUseException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentConfigInUseException) Validate(*protocol.Validator, string) {}
@@ -758,32 +744,27 @@ func (s *DeploymentConfigInfo) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type DeploymentConfigLimitExceededException struct {
-}
+type DeploymentConfigLimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentConfigLimitExceededException) Validate(*protocol.Validator, string) {}
 
-type DeploymentConfigNameRequiredException struct {
-}
+type DeploymentConfigNameRequiredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentConfigNameRequiredException) Validate(*protocol.Validator, string) {}
 
-type DeploymentDoesNotExistException struct {
-}
+type DeploymentDoesNotExistException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentDoesNotExistException) Validate(*protocol.Validator, string) {}
 
-type DeploymentGroupAlreadyExistsException struct {
-}
+type DeploymentGroupAlreadyExistsException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentGroupAlreadyExistsException) Validate(*protocol.Validator, string) {}
 
-type DeploymentGroupDoesNotExistException struct {
-}
+type DeploymentGroupDoesNotExistException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentGroupDoesNotExistException) Validate(*protocol.Validator, string) {}
@@ -878,20 +859,17 @@ func (s *DeploymentGroupInfo) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type DeploymentGroupLimitExceededException struct {
-}
+type DeploymentGroupLimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentGroupLimitExceededException) Validate(*protocol.Validator, string) {}
 
-type DeploymentGroupNameRequiredException struct {
-}
+type DeploymentGroupNameRequiredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentGroupNameRequiredException) Validate(*protocol.Validator, string) {}
 
-type DeploymentIdRequiredException struct {
-}
+type DeploymentIdRequiredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentIdRequiredException) Validate(*protocol.Validator, string) {}
@@ -990,20 +968,17 @@ func (s *DeploymentInfo) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type DeploymentIsNotInReadyStateException struct {
-}
+type DeploymentIsNotInReadyStateException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentIsNotInReadyStateException) Validate(*protocol.Validator, string) {}
 
-type DeploymentLimitExceededException struct {
-}
+type DeploymentLimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentLimitExceededException) Validate(*protocol.Validator, string) {}
 
-type DeploymentNotStartedException struct {
-}
+type DeploymentNotStartedException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentNotStartedException) Validate(*protocol.Validator, string) {}
@@ -1074,20 +1049,17 @@ func (s *DeploymentTarget) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type DeploymentTargetDoesNotExistException struct {
-}
+type DeploymentTargetDoesNotExistException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentTargetDoesNotExistException) Validate(*protocol.Validator, string) {}
 
-type DeploymentTargetIdRequiredException struct {
-}
+type DeploymentTargetIdRequiredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentTargetIdRequiredException) Validate(*protocol.Validator, string) {}
 
-type DeploymentTargetListSizeExceededException struct {
-}
+type DeploymentTargetListSizeExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeploymentTargetListSizeExceededException) Validate(*protocol.Validator, string) {}
@@ -1101,8 +1073,7 @@ func (s *DeregisterOnPremisesInstanceInput) Validate(v *protocol.Validator, path
 	v.Required(s.InstanceName != "", protocol.Join(path, "instanceName"))
 }
 
-type DescriptionTooLongException struct {
-}
+type DescriptionTooLongException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DescriptionTooLongException) Validate(*protocol.Validator, string) {}
@@ -1155,8 +1126,7 @@ type ECSService struct {
 // Validate records the constraints of the model that s breaks.
 func (*ECSService) Validate(*protocol.Validator, string) {}
 
-type ECSServiceMappingLimitExceededException struct {
-}
+type ECSServiceMappingLimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ECSServiceMappingLimitExceededException) Validate(*protocol.Validator, string) {}
@@ -1433,14 +1403,12 @@ func (s *GetOnPremisesInstanceOutput) Validate(v *protocol.Validator, path strin
 	}
 }
 
-type GitHubAccountTokenDoesNotExistException struct {
-}
+type GitHubAccountTokenDoesNotExistException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*GitHubAccountTokenDoesNotExistException) Validate(*protocol.Validator, string) {}
 
-type GitHubAccountTokenNameRequiredException struct {
-}
+type GitHubAccountTokenNameRequiredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*GitHubAccountTokenNameRequiredException) Validate(*protocol.Validator, string) {}
@@ -1464,38 +1432,32 @@ func (s *GreenFleetProvisioningOption) Validate(v *protocol.Validator, path stri
 	}
 }
 
-type IamArnRequiredException struct {
-}
+type IamArnRequiredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*IamArnRequiredException) Validate(*protocol.Validator, string) {}
 
-type IamSessionArnAlreadyRegisteredException struct {
-}
+type IamSessionArnAlreadyRegisteredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*IamSessionArnAlreadyRegisteredException) Validate(*protocol.Validator, string) {}
 
-type IamUserArnAlreadyRegisteredException struct {
-}
+type IamUserArnAlreadyRegisteredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*IamUserArnAlreadyRegisteredException) Validate(*protocol.Validator, string) {}
 
-type IamUserArnRequiredException struct {
-}
+type IamUserArnRequiredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*IamUserArnRequiredException) Validate(*protocol.Validator, string) {}
 
-type InstanceDoesNotExistException struct {
-}
+type InstanceDoesNotExistException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InstanceDoesNotExistException) Validate(*protocol.Validator, string) {}
 
-type InstanceIdRequiredException struct {
-}
+type InstanceIdRequiredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InstanceIdRequiredException) Validate(*protocol.Validator, string) {}
@@ -1517,26 +1479,22 @@ func (s *InstanceInfo) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type InstanceLimitExceededException struct {
-}
+type InstanceLimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InstanceLimitExceededException) Validate(*protocol.Validator, string) {}
 
-type InstanceNameAlreadyRegisteredException struct {
-}
+type InstanceNameAlreadyRegisteredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InstanceNameAlreadyRegisteredException) Validate(*protocol.Validator, string) {}
 
-type InstanceNameRequiredException struct {
-}
+type InstanceNameRequiredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InstanceNameRequiredException) Validate(*protocol.Validator, string) {}
 
-type InstanceNotRegisteredException struct {
-}
+type InstanceNotRegisteredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InstanceNotRegisteredException) Validate(*protocol.Validator, string) {}
@@ -1586,344 +1544,287 @@ func (s *InstanceTarget) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type InvalidAlarmConfigException struct {
-}
+type InvalidAlarmConfigException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidAlarmConfigException) Validate(*protocol.Validator, string) {}
 
-type InvalidApplicationNameException struct {
-}
+type InvalidApplicationNameException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidApplicationNameException) Validate(*protocol.Validator, string) {}
 
-type InvalidArnException struct {
-}
+type InvalidArnException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidArnException) Validate(*protocol.Validator, string) {}
 
-type InvalidAutoRollbackConfigException struct {
-}
+type InvalidAutoRollbackConfigException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidAutoRollbackConfigException) Validate(*protocol.Validator, string) {}
 
-type InvalidAutoScalingGroupException struct {
-}
+type InvalidAutoScalingGroupException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidAutoScalingGroupException) Validate(*protocol.Validator, string) {}
 
-type InvalidBlueGreenDeploymentConfigurationException struct {
-}
+type InvalidBlueGreenDeploymentConfigurationException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidBlueGreenDeploymentConfigurationException) Validate(*protocol.Validator, string) {}
 
-type InvalidBucketNameFilterException struct {
-}
+type InvalidBucketNameFilterException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidBucketNameFilterException) Validate(*protocol.Validator, string) {}
 
-type InvalidComputePlatformException struct {
-}
+type InvalidComputePlatformException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidComputePlatformException) Validate(*protocol.Validator, string) {}
 
-type InvalidDeployedStateFilterException struct {
-}
+type InvalidDeployedStateFilterException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidDeployedStateFilterException) Validate(*protocol.Validator, string) {}
 
-type InvalidDeploymentConfigNameException struct {
-}
+type InvalidDeploymentConfigNameException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidDeploymentConfigNameException) Validate(*protocol.Validator, string) {}
 
-type InvalidDeploymentGroupNameException struct {
-}
+type InvalidDeploymentGroupNameException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidDeploymentGroupNameException) Validate(*protocol.Validator, string) {}
 
-type InvalidDeploymentIdException struct {
-}
+type InvalidDeploymentIdException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidDeploymentIdException) Validate(*protocol.Validator, string) {}
 
-type InvalidDeploymentInstanceTypeException struct {
-}
+type InvalidDeploymentInstanceTypeException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidDeploymentInstanceTypeException) Validate(*protocol.Validator, string) {}
 
-type InvalidDeploymentStatusException struct {
-}
+type InvalidDeploymentStatusException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidDeploymentStatusException) Validate(*protocol.Validator, string) {}
 
-type InvalidDeploymentStyleException struct {
-}
+type InvalidDeploymentStyleException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidDeploymentStyleException) Validate(*protocol.Validator, string) {}
 
-type InvalidDeploymentTargetIdException struct {
-}
+type InvalidDeploymentTargetIdException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidDeploymentTargetIdException) Validate(*protocol.Validator, string) {}
 
-type InvalidDeploymentWaitTypeException struct {
-}
+type InvalidDeploymentWaitTypeException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidDeploymentWaitTypeException) Validate(*protocol.Validator, string) {}
 
-type InvalidEC2TagCombinationException struct {
-}
+type InvalidEC2TagCombinationException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidEC2TagCombinationException) Validate(*protocol.Validator, string) {}
 
-type InvalidEC2TagException struct {
-}
+type InvalidEC2TagException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidEC2TagException) Validate(*protocol.Validator, string) {}
 
-type InvalidECSServiceException struct {
-}
+type InvalidECSServiceException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidECSServiceException) Validate(*protocol.Validator, string) {}
 
-type InvalidExternalIdException struct {
-}
+type InvalidExternalIdException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidExternalIdException) Validate(*protocol.Validator, string) {}
 
-type InvalidFileExistsBehaviorException struct {
-}
+type InvalidFileExistsBehaviorException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidFileExistsBehaviorException) Validate(*protocol.Validator, string) {}
 
-type InvalidGitHubAccountTokenException struct {
-}
+type InvalidGitHubAccountTokenException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidGitHubAccountTokenException) Validate(*protocol.Validator, string) {}
 
-type InvalidGitHubAccountTokenNameException struct {
-}
+type InvalidGitHubAccountTokenNameException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidGitHubAccountTokenNameException) Validate(*protocol.Validator, string) {}
 
-type InvalidIamSessionArnException struct {
-}
+type InvalidIamSessionArnException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidIamSessionArnException) Validate(*protocol.Validator, string) {}
 
-type InvalidIamUserArnException struct {
-}
+type InvalidIamUserArnException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidIamUserArnException) Validate(*protocol.Validator, string) {}
 
-type InvalidIgnoreApplicationStopFailuresValueException struct {
-}
+type InvalidIgnoreApplicationStopFailuresValueException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidIgnoreApplicationStopFailuresValueException) Validate(*protocol.Validator, string) {}
 
-type InvalidInputException struct {
-}
+type InvalidInputException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidInputException) Validate(*protocol.Validator, string) {}
 
-type InvalidInstanceIdException struct {
-}
+type InvalidInstanceIdException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidInstanceIdException) Validate(*protocol.Validator, string) {}
 
-type InvalidInstanceNameException struct {
-}
+type InvalidInstanceNameException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidInstanceNameException) Validate(*protocol.Validator, string) {}
 
-type InvalidInstanceStatusException struct {
-}
+type InvalidInstanceStatusException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidInstanceStatusException) Validate(*protocol.Validator, string) {}
 
-type InvalidInstanceTypeException struct {
-}
+type InvalidInstanceTypeException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidInstanceTypeException) Validate(*protocol.Validator, string) {}
 
-type InvalidKeyPrefixFilterException struct {
-}
+type InvalidKeyPrefixFilterException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidKeyPrefixFilterException) Validate(*protocol.Validator, string) {}
 
-type InvalidLifecycleEventHookExecutionIdException struct {
-}
+type InvalidLifecycleEventHookExecutionIdException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidLifecycleEventHookExecutionIdException) Validate(*protocol.Validator, string) {}
 
-type InvalidLifecycleEventHookExecutionStatusException struct {
-}
+type InvalidLifecycleEventHookExecutionStatusException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidLifecycleEventHookExecutionStatusException) Validate(*protocol.Validator, string) {}
 
-type InvalidLoadBalancerInfoException struct {
-}
+type InvalidLoadBalancerInfoException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidLoadBalancerInfoException) Validate(*protocol.Validator, string) {}
 
-type InvalidMinimumHealthyHostValueException struct {
-}
+type InvalidMinimumHealthyHostValueException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidMinimumHealthyHostValueException) Validate(*protocol.Validator, string) {}
 
-type InvalidNextTokenException struct {
-}
+type InvalidNextTokenException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidNextTokenException) Validate(*protocol.Validator, string) {}
 
-type InvalidOnPremisesTagCombinationException struct {
-}
+type InvalidOnPremisesTagCombinationException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidOnPremisesTagCombinationException) Validate(*protocol.Validator, string) {}
 
-type InvalidOperationException struct {
-}
+type InvalidOperationException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidOperationException) Validate(*protocol.Validator, string) {}
 
-type InvalidRegistrationStatusException struct {
-}
+type InvalidRegistrationStatusException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidRegistrationStatusException) Validate(*protocol.Validator, string) {}
 
-type InvalidRevisionException struct {
-}
+type InvalidRevisionException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidRevisionException) Validate(*protocol.Validator, string) {}
 
-type InvalidRoleException struct {
-}
+type InvalidRoleException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidRoleException) Validate(*protocol.Validator, string) {}
 
-type InvalidSortByException struct {
-}
+type InvalidSortByException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidSortByException) Validate(*protocol.Validator, string) {}
 
-type InvalidSortOrderException struct {
-}
+type InvalidSortOrderException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidSortOrderException) Validate(*protocol.Validator, string) {}
 
-type InvalidTagException struct {
-}
+type InvalidTagException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidTagException) Validate(*protocol.Validator, string) {}
 
-type InvalidTagFilterException struct {
-}
+type InvalidTagFilterException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidTagFilterException) Validate(*protocol.Validator, string) {}
 
-type InvalidTagsToAddException struct {
-}
+type InvalidTagsToAddException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidTagsToAddException) Validate(*protocol.Validator, string) {}
 
-type InvalidTargetException struct {
-}
+type InvalidTargetException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidTargetException) Validate(*protocol.Validator, string) {}
 
-type InvalidTargetFilterNameException struct {
-}
+type InvalidTargetFilterNameException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidTargetFilterNameException) Validate(*protocol.Validator, string) {}
 
-type InvalidTargetGroupPairException struct {
-}
+type InvalidTargetGroupPairException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidTargetGroupPairException) Validate(*protocol.Validator, string) {}
 
-type InvalidTargetInstancesException struct {
-}
+type InvalidTargetInstancesException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidTargetInstancesException) Validate(*protocol.Validator, string) {}
 
-type InvalidTimeRangeException struct {
-}
+type InvalidTimeRangeException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidTimeRangeException) Validate(*protocol.Validator, string) {}
 
-type InvalidTrafficRoutingConfigurationException struct {
-}
+type InvalidTrafficRoutingConfigurationException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidTrafficRoutingConfigurationException) Validate(*protocol.Validator, string) {}
 
-type InvalidTriggerConfigException struct {
-}
+type InvalidTriggerConfigException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidTriggerConfigException) Validate(*protocol.Validator, string) {}
 
-type InvalidUpdateOutdatedInstancesOnlyValueException struct {
-}
+type InvalidUpdateOutdatedInstancesOnlyValueException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidUpdateOutdatedInstancesOnlyValueException) Validate(*protocol.Validator, string) {}
 
-type InvalidZonalDeploymentConfigurationException struct {
-}
+type InvalidZonalDeploymentConfigurationException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidZonalDeploymentConfigurationException) Validate(*protocol.Validator, string) {}
@@ -1994,14 +1895,12 @@ func (s *LifecycleEvent) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type LifecycleEventAlreadyCompletedException struct {
-}
+type LifecycleEventAlreadyCompletedException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*LifecycleEventAlreadyCompletedException) Validate(*protocol.Validator, string) {}
 
-type LifecycleHookLimitExceededException struct {
-}
+type LifecycleHookLimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*LifecycleHookLimitExceededException) Validate(*protocol.Validator, string) {}
@@ -2300,8 +2199,7 @@ func (s *MinimumHealthyHostsPerZone) Validate(v *protocol.Validator, path string
 	}
 }
 
-type MultipleIamArnsProvidedException struct {
-}
+type MultipleIamArnsProvidedException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*MultipleIamArnsProvidedException) Validate(*protocol.Validator, string) {}
@@ -2319,8 +2217,7 @@ func (s *OnPremisesTagSet) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type OperationNotSupportedException struct {
-}
+type OperationNotSupportedException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*OperationNotSupportedException) Validate(*protocol.Validator, string) {}
@@ -2404,20 +2301,17 @@ func (s *RemoveTagsFromOnPremisesInstancesInput) Validate(v *protocol.Validator,
 	v.Required(s.InstanceNames != nil, protocol.Join(path, "instanceNames"))
 }
 
-type ResourceArnRequiredException struct {
-}
+type ResourceArnRequiredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ResourceArnRequiredException) Validate(*protocol.Validator, string) {}
 
-type ResourceValidationException struct {
-}
+type ResourceValidationException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ResourceValidationException) Validate(*protocol.Validator, string) {}
 
-type RevisionDoesNotExistException struct {
-}
+type RevisionDoesNotExistException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*RevisionDoesNotExistException) Validate(*protocol.Validator, string) {}
@@ -2464,14 +2358,12 @@ func (s *RevisionLocation) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type RevisionRequiredException struct {
-}
+type RevisionRequiredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*RevisionRequiredException) Validate(*protocol.Validator, string) {}
 
-type RoleRequiredException struct {
-}
+type RoleRequiredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*RoleRequiredException) Validate(*protocol.Validator, string) {}
@@ -2550,14 +2442,12 @@ func (s *TagFilter) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type TagLimitExceededException struct {
-}
+type TagLimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TagLimitExceededException) Validate(*protocol.Validator, string) {}
 
-type TagRequiredException struct {
-}
+type TagRequiredException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TagRequiredException) Validate(*protocol.Validator, string) {}
@@ -2579,14 +2469,12 @@ func (s *TagResourceInput) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type TagResourceOutput struct {
-}
+type TagResourceOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TagResourceOutput) Validate(*protocol.Validator, string) {}
 
-type TagSetListLimitExceededException struct {
-}
+type TagSetListLimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TagSetListLimitExceededException) Validate(*protocol.Validator, string) {}
@@ -2633,8 +2521,7 @@ func (s *TargetInstances) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type ThrottlingException struct {
-}
+type ThrottlingException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ThrottlingException) Validate(*protocol.Validator, string) {}
@@ -2702,14 +2589,12 @@ func (s *TriggerConfig) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type TriggerTargetsLimitExceededException struct {
-}
+type TriggerTargetsLimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TriggerTargetsLimitExceededException) Validate(*protocol.Validator, string) {}
 
-type UnsupportedActionForDeploymentTypeException struct {
-}
+type UnsupportedActionForDeploymentTypeException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UnsupportedActionForDeploymentTypeException) Validate(*protocol.Validator, string) {}
@@ -2728,8 +2613,7 @@ func (s *UntagResourceInput) Validate(v *protocol.Validator, path string) {
 	v.Required(s.TagKeys != nil, protocol.Join(path, "TagKeys"))
 }
 
-type UntagResourceOutput struct {
-}
+type UntagResourceOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UntagResourceOutput) Validate(*protocol.Validator, string) {}

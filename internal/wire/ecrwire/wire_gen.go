@@ -566,8 +566,7 @@ func (s *DeletePullThroughCacheRuleResponse) Validate(v *protocol.Validator, pat
 	}
 }
 
-type DeleteRegistryPolicyRequest struct {
-}
+type DeleteRegistryPolicyRequest struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteRegistryPolicyRequest) Validate(*protocol.Validator, string) {}
@@ -662,8 +661,7 @@ func (s *DeleteRepositoryResponse) Validate(v *protocol.Validator, path string) 
 	}
 }
 
-type DeleteSigningConfigurationRequest struct {
-}
+type DeleteSigningConfigurationRequest struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteSigningConfigurationRequest) Validate(*protocol.Validator, string) {}
@@ -914,8 +912,7 @@ func (s *DescribePullThroughCacheRulesResponse) Validate(v *protocol.Validator, 
 	}
 }
 
-type DescribeRegistryRequest struct {
-}
+type DescribeRegistryRequest struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DescribeRegistryRequest) Validate(*protocol.Validator, string) {}
@@ -1242,8 +1239,7 @@ func (s *GetLifecyclePolicyResponse) Validate(v *protocol.Validator, path string
 	}
 }
 
-type GetRegistryPolicyRequest struct {
-}
+type GetRegistryPolicyRequest struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*GetRegistryPolicyRequest) Validate(*protocol.Validator, string) {}
@@ -1260,8 +1256,7 @@ func (s *GetRegistryPolicyResponse) Validate(v *protocol.Validator, path string)
 	}
 }
 
-type GetRegistryScanningConfigurationRequest struct {
-}
+type GetRegistryScanningConfigurationRequest struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*GetRegistryScanningConfigurationRequest) Validate(*protocol.Validator, string) {}
@@ -1307,8 +1302,7 @@ func (s *GetRepositoryPolicyResponse) Validate(v *protocol.Validator, path strin
 	}
 }
 
-type GetSigningConfigurationRequest struct {
-}
+type GetSigningConfigurationRequest struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*GetSigningConfigurationRequest) Validate(*protocol.Validator, string) {}
@@ -2919,8 +2913,7 @@ func (s *TagResourceRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type TagResourceResponse struct {
-}
+type TagResourceResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TagResourceResponse) Validate(*protocol.Validator, string) {}
@@ -3021,8 +3014,7 @@ func (s *UntagResourceRequest) Validate(v *protocol.Validator, path string) {
 	v.Required(s.TagKeys != nil, protocol.Join(path, "tagKeys"))
 }
 
-type UntagResourceResponse struct {
-}
+type UntagResourceResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UntagResourceResponse) Validate(*protocol.Validator, string) {}

@@ -5281,8 +5281,7 @@ func (s *TagResourceRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type TagResourceResponse struct {
-}
+type TagResourceResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TagResourceResponse) Validate(*protocol.Validator, string) {}
@@ -5691,8 +5690,7 @@ func (s *UntagResourceRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type UntagResourceResponse struct {
-}
+type UntagResourceResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UntagResourceResponse) Validate(*protocol.Validator, string) {}

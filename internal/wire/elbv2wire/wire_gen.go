@@ -55,8 +55,7 @@ var (
 	TrustStoreStatusValues                                         = []string{"ACTIVE", "CREATING"}
 )
 
-type ALPNPolicyNotSupportedException struct {
-}
+type ALPNPolicyNotSupportedException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ALPNPolicyNotSupportedException) Validate(*protocol.Validator, string) {}
@@ -144,8 +143,7 @@ func (s *AddTagsInput) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type AddTagsOutput struct {
-}
+type AddTagsOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*AddTagsOutput) Validate(*protocol.Validator, string) {}
@@ -190,8 +188,7 @@ func (s *AdministrativeOverride) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type AllocationIdNotFoundException struct {
-}
+type AllocationIdNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*AllocationIdNotFoundException) Validate(*protocol.Validator, string) {}
@@ -274,26 +271,22 @@ func (s *AvailabilityZone) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type AvailabilityZoneNotSupportedException struct {
-}
+type AvailabilityZoneNotSupportedException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*AvailabilityZoneNotSupportedException) Validate(*protocol.Validator, string) {}
 
-type CaCertificatesBundleNotFoundException struct {
-}
+type CaCertificatesBundleNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*CaCertificatesBundleNotFoundException) Validate(*protocol.Validator, string) {}
 
-type CapacityDecreaseRequestsLimitExceededException struct {
-}
+type CapacityDecreaseRequestsLimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*CapacityDecreaseRequestsLimitExceededException) Validate(*protocol.Validator, string) {}
 
-type CapacityReservationPendingException struct {
-}
+type CapacityReservationPendingException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*CapacityReservationPendingException) Validate(*protocol.Validator, string) {}
@@ -310,8 +303,7 @@ func (s *CapacityReservationStatus) Validate(v *protocol.Validator, path string)
 	}
 }
 
-type CapacityUnitsLimitExceededException struct {
-}
+type CapacityUnitsLimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*CapacityUnitsLimitExceededException) Validate(*protocol.Validator, string) {}
@@ -324,8 +316,7 @@ type Certificate struct {
 // Validate records the constraints of the model that s breaks.
 func (*Certificate) Validate(*protocol.Validator, string) {}
 
-type CertificateNotFoundException struct {
-}
+type CertificateNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*CertificateNotFoundException) Validate(*protocol.Validator, string) {}
@@ -605,8 +596,7 @@ func (s *CreateTrustStoreOutput) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type DeleteAssociationSameAccountException struct {
-}
+type DeleteAssociationSameAccountException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteAssociationSameAccountException) Validate(*protocol.Validator, string) {}
@@ -620,8 +610,7 @@ func (s *DeleteListenerInput) Validate(v *protocol.Validator, path string) {
 	v.Required(s.ListenerArn != "", protocol.Join(path, "listenerArn"))
 }
 
-type DeleteListenerOutput struct {
-}
+type DeleteListenerOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteListenerOutput) Validate(*protocol.Validator, string) {}
@@ -635,8 +624,7 @@ func (s *DeleteLoadBalancerInput) Validate(v *protocol.Validator, path string) {
 	v.Required(s.LoadBalancerArn != "", protocol.Join(path, "loadBalancerArn"))
 }
 
-type DeleteLoadBalancerOutput struct {
-}
+type DeleteLoadBalancerOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteLoadBalancerOutput) Validate(*protocol.Validator, string) {}
@@ -650,8 +638,7 @@ func (s *DeleteRuleInput) Validate(v *protocol.Validator, path string) {
 	v.Required(s.RuleArn != "", protocol.Join(path, "ruleArn"))
 }
 
-type DeleteRuleOutput struct {
-}
+type DeleteRuleOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteRuleOutput) Validate(*protocol.Validator, string) {}
@@ -667,8 +654,7 @@ func (s *DeleteSharedTrustStoreAssociationInput) Validate(v *protocol.Validator,
 	v.Required(s.ResourceArn != "", protocol.Join(path, "resourceArn"))
 }
 
-type DeleteSharedTrustStoreAssociationOutput struct {
-}
+type DeleteSharedTrustStoreAssociationOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteSharedTrustStoreAssociationOutput) Validate(*protocol.Validator, string) {}
@@ -682,8 +668,7 @@ func (s *DeleteTargetGroupInput) Validate(v *protocol.Validator, path string) {
 	v.Required(s.TargetGroupArn != "", protocol.Join(path, "targetGroupArn"))
 }
 
-type DeleteTargetGroupOutput struct {
-}
+type DeleteTargetGroupOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteTargetGroupOutput) Validate(*protocol.Validator, string) {}
@@ -697,8 +682,7 @@ func (s *DeleteTrustStoreInput) Validate(v *protocol.Validator, path string) {
 	v.Required(s.TrustStoreArn != "", protocol.Join(path, "trustStoreArn"))
 }
 
-type DeleteTrustStoreOutput struct {
-}
+type DeleteTrustStoreOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteTrustStoreOutput) Validate(*protocol.Validator, string) {}
@@ -717,8 +701,7 @@ func (s *DeregisterTargetsInput) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type DeregisterTargetsOutput struct {
-}
+type DeregisterTargetsOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeregisterTargetsOutput) Validate(*protocol.Validator, string) {}
@@ -1140,32 +1123,27 @@ func (s *DescribeTrustStoresOutput) Validate(v *protocol.Validator, path string)
 	}
 }
 
-type DuplicateListenerException struct {
-}
+type DuplicateListenerException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DuplicateListenerException) Validate(*protocol.Validator, string) {}
 
-type DuplicateLoadBalancerNameException struct {
-}
+type DuplicateLoadBalancerNameException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DuplicateLoadBalancerNameException) Validate(*protocol.Validator, string) {}
 
-type DuplicateTagKeysException struct {
-}
+type DuplicateTagKeysException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DuplicateTagKeysException) Validate(*protocol.Validator, string) {}
 
-type DuplicateTargetGroupNameException struct {
-}
+type DuplicateTargetGroupNameException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DuplicateTargetGroupNameException) Validate(*protocol.Validator, string) {}
 
-type DuplicateTrustStoreNameException struct {
-}
+type DuplicateTrustStoreNameException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DuplicateTrustStoreNameException) Validate(*protocol.Validator, string) {}
@@ -1252,8 +1230,7 @@ type GetTrustStoreRevocationContentOutput struct {
 // Validate records the constraints of the model that s breaks.
 func (*GetTrustStoreRevocationContentOutput) Validate(*protocol.Validator, string) {}
 
-type HealthUnavailableException struct {
-}
+type HealthUnavailableException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*HealthUnavailableException) Validate(*protocol.Validator, string) {}
@@ -1293,62 +1270,52 @@ type HttpRequestMethodConditionConfig struct {
 // Validate records the constraints of the model that s breaks.
 func (*HttpRequestMethodConditionConfig) Validate(*protocol.Validator, string) {}
 
-type IncompatibleProtocolsException struct {
-}
+type IncompatibleProtocolsException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*IncompatibleProtocolsException) Validate(*protocol.Validator, string) {}
 
-type InsufficientCapacityException struct {
-}
+type InsufficientCapacityException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InsufficientCapacityException) Validate(*protocol.Validator, string) {}
 
-type InvalidCaCertificatesBundleException struct {
-}
+type InvalidCaCertificatesBundleException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidCaCertificatesBundleException) Validate(*protocol.Validator, string) {}
 
-type InvalidConfigurationRequestException struct {
-}
+type InvalidConfigurationRequestException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidConfigurationRequestException) Validate(*protocol.Validator, string) {}
 
-type InvalidLoadBalancerActionException struct {
-}
+type InvalidLoadBalancerActionException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidLoadBalancerActionException) Validate(*protocol.Validator, string) {}
 
-type InvalidRevocationContentException struct {
-}
+type InvalidRevocationContentException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidRevocationContentException) Validate(*protocol.Validator, string) {}
 
-type InvalidSchemeException struct {
-}
+type InvalidSchemeException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidSchemeException) Validate(*protocol.Validator, string) {}
 
-type InvalidSecurityGroupException struct {
-}
+type InvalidSecurityGroupException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidSecurityGroupException) Validate(*protocol.Validator, string) {}
 
-type InvalidSubnetException struct {
-}
+type InvalidSubnetException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidSubnetException) Validate(*protocol.Validator, string) {}
 
-type InvalidTargetException struct {
-}
+type InvalidTargetException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidTargetException) Validate(*protocol.Validator, string) {}
@@ -1446,8 +1413,7 @@ func (s *ListenerAttribute) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type ListenerNotFoundException struct {
-}
+type ListenerNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ListenerNotFoundException) Validate(*protocol.Validator, string) {}
@@ -1524,8 +1490,7 @@ func (s *LoadBalancerAttribute) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type LoadBalancerNotFoundException struct {
-}
+type LoadBalancerNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*LoadBalancerNotFoundException) Validate(*protocol.Validator, string) {}
@@ -1865,8 +1830,7 @@ func (s *MutualAuthenticationAttributes) Validate(v *protocol.Validator, path st
 	}
 }
 
-type OperationNotPermittedException struct {
-}
+type OperationNotPermittedException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*OperationNotPermittedException) Validate(*protocol.Validator, string) {}
@@ -1879,14 +1843,12 @@ type PathPatternConditionConfig struct {
 // Validate records the constraints of the model that s breaks.
 func (*PathPatternConditionConfig) Validate(*protocol.Validator, string) {}
 
-type PriorRequestNotCompleteException struct {
-}
+type PriorRequestNotCompleteException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*PriorRequestNotCompleteException) Validate(*protocol.Validator, string) {}
 
-type PriorityInUseException struct {
-}
+type PriorityInUseException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*PriorityInUseException) Validate(*protocol.Validator, string) {}
@@ -1950,8 +1912,7 @@ func (s *RegisterTargetsInput) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type RegisterTargetsOutput struct {
-}
+type RegisterTargetsOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*RegisterTargetsOutput) Validate(*protocol.Validator, string) {}
@@ -1970,8 +1931,7 @@ func (s *RemoveListenerCertificatesInput) Validate(v *protocol.Validator, path s
 	}
 }
 
-type RemoveListenerCertificatesOutput struct {
-}
+type RemoveListenerCertificatesOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*RemoveListenerCertificatesOutput) Validate(*protocol.Validator, string) {}
@@ -1990,8 +1950,7 @@ func (s *RemoveTagsInput) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type RemoveTagsOutput struct {
-}
+type RemoveTagsOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*RemoveTagsOutput) Validate(*protocol.Validator, string) {}
@@ -2007,20 +1966,17 @@ func (s *RemoveTrustStoreRevocationsInput) Validate(v *protocol.Validator, path 
 	v.Required(s.RevocationIds != nil, protocol.Join(path, "revocationIds"))
 }
 
-type RemoveTrustStoreRevocationsOutput struct {
-}
+type RemoveTrustStoreRevocationsOutput struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*RemoveTrustStoreRevocationsOutput) Validate(*protocol.Validator, string) {}
 
-type ResourceInUseException struct {
-}
+type ResourceInUseException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ResourceInUseException) Validate(*protocol.Validator, string) {}
 
-type ResourceNotFoundException struct {
-}
+type ResourceNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ResourceNotFoundException) Validate(*protocol.Validator, string) {}
@@ -2039,14 +1995,12 @@ func (s *RevocationContent) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type RevocationContentNotFoundException struct {
-}
+type RevocationContentNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*RevocationContentNotFoundException) Validate(*protocol.Validator, string) {}
 
-type RevocationIdNotFoundException struct {
-}
+type RevocationIdNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*RevocationIdNotFoundException) Validate(*protocol.Validator, string) {}
@@ -2121,8 +2075,7 @@ func (s *RuleCondition) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type RuleNotFoundException struct {
-}
+type RuleNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*RuleNotFoundException) Validate(*protocol.Validator, string) {}
@@ -2159,8 +2112,7 @@ func (s *RuleTransform) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type SSLPolicyNotFoundException struct {
-}
+type SSLPolicyNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*SSLPolicyNotFoundException) Validate(*protocol.Validator, string) {}
@@ -2313,8 +2265,7 @@ type SubnetMapping struct {
 // Validate records the constraints of the model that s breaks.
 func (*SubnetMapping) Validate(*protocol.Validator, string) {}
 
-type SubnetNotFoundException struct {
-}
+type SubnetNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*SubnetNotFoundException) Validate(*protocol.Validator, string) {}
@@ -2430,8 +2381,7 @@ func (s *TargetGroup) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type TargetGroupAssociationLimitException struct {
-}
+type TargetGroupAssociationLimitException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TargetGroupAssociationLimitException) Validate(*protocol.Validator, string) {}
@@ -2448,8 +2398,7 @@ func (s *TargetGroupAttribute) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type TargetGroupNotFoundException struct {
-}
+type TargetGroupNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TargetGroupNotFoundException) Validate(*protocol.Validator, string) {}
@@ -2510,74 +2459,62 @@ func (s *TargetHealthDescription) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type TooManyActionsException struct {
-}
+type TooManyActionsException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TooManyActionsException) Validate(*protocol.Validator, string) {}
 
-type TooManyCertificatesException struct {
-}
+type TooManyCertificatesException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TooManyCertificatesException) Validate(*protocol.Validator, string) {}
 
-type TooManyListenersException struct {
-}
+type TooManyListenersException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TooManyListenersException) Validate(*protocol.Validator, string) {}
 
-type TooManyLoadBalancersException struct {
-}
+type TooManyLoadBalancersException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TooManyLoadBalancersException) Validate(*protocol.Validator, string) {}
 
-type TooManyRegistrationsForTargetIdException struct {
-}
+type TooManyRegistrationsForTargetIdException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TooManyRegistrationsForTargetIdException) Validate(*protocol.Validator, string) {}
 
-type TooManyRulesException struct {
-}
+type TooManyRulesException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TooManyRulesException) Validate(*protocol.Validator, string) {}
 
-type TooManyTagsException struct {
-}
+type TooManyTagsException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TooManyTagsException) Validate(*protocol.Validator, string) {}
 
-type TooManyTargetGroupsException struct {
-}
+type TooManyTargetGroupsException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TooManyTargetGroupsException) Validate(*protocol.Validator, string) {}
 
-type TooManyTargetsException struct {
-}
+type TooManyTargetsException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TooManyTargetsException) Validate(*protocol.Validator, string) {}
 
-type TooManyTrustStoreRevocationEntriesException struct {
-}
+type TooManyTrustStoreRevocationEntriesException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TooManyTrustStoreRevocationEntriesException) Validate(*protocol.Validator, string) {}
 
-type TooManyTrustStoresException struct {
-}
+type TooManyTrustStoresException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TooManyTrustStoresException) Validate(*protocol.Validator, string) {}
 
-type TooManyUniqueTargetGroupsPerLoadBalancerException struct {
-}
+type TooManyUniqueTargetGroupsPerLoadBalancerException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TooManyUniqueTargetGroupsPerLoadBalancerException) Validate(*protocol.Validator, string) {}
@@ -2607,26 +2544,22 @@ type TrustStoreAssociation struct {
 // Validate records the constraints of the model that s breaks.
 func (*TrustStoreAssociation) Validate(*protocol.Validator, string) {}
 
-type TrustStoreAssociationNotFoundException struct {
-}
+type TrustStoreAssociationNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TrustStoreAssociationNotFoundException) Validate(*protocol.Validator, string) {}
 
-type TrustStoreInUseException struct {
-}
+type TrustStoreInUseException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TrustStoreInUseException) Validate(*protocol.Validator, string) {}
 
-type TrustStoreNotFoundException struct {
-}
+type TrustStoreNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TrustStoreNotFoundException) Validate(*protocol.Validator, string) {}
 
-type TrustStoreNotReadyException struct {
-}
+type TrustStoreNotReadyException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TrustStoreNotReadyException) Validate(*protocol.Validator, string) {}
@@ -2645,8 +2578,7 @@ func (s *TrustStoreRevocation) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type UnsupportedProtocolException struct {
-}
+type UnsupportedProtocolException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UnsupportedProtocolException) Validate(*protocol.Validator, string) {}

@@ -45,8 +45,7 @@ var (
 	RuleStateValues                   = []string{"ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"}
 )
 
-type AccessDeniedException struct {
-}
+type AccessDeniedException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*AccessDeniedException) Validate(*protocol.Validator, string) {}
@@ -239,8 +238,7 @@ func (s *CapacityProviderStrategyItem) Validate(v *protocol.Validator, path stri
 	}
 }
 
-type ConcurrentModificationException struct {
-}
+type ConcurrentModificationException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ConcurrentModificationException) Validate(*protocol.Validator, string) {}
@@ -948,8 +946,7 @@ func (s *DeleteApiDestinationRequest) Validate(v *protocol.Validator, path strin
 	}
 }
 
-type DeleteApiDestinationResponse struct {
-}
+type DeleteApiDestinationResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteApiDestinationResponse) Validate(*protocol.Validator, string) {}
@@ -966,8 +963,7 @@ func (s *DeleteArchiveRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type DeleteArchiveResponse struct {
-}
+type DeleteArchiveResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteArchiveResponse) Validate(*protocol.Validator, string) {}
@@ -1014,8 +1010,7 @@ func (s *DeleteEndpointRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type DeleteEndpointResponse struct {
-}
+type DeleteEndpointResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteEndpointResponse) Validate(*protocol.Validator, string) {}
@@ -1770,8 +1765,7 @@ func (s *HttpParameters) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type IllegalStatusException struct {
-}
+type IllegalStatusException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*IllegalStatusException) Validate(*protocol.Validator, string) {}
@@ -1796,20 +1790,17 @@ func (s *InputTransformer) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type InternalException struct {
-}
+type InternalException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InternalException) Validate(*protocol.Validator, string) {}
 
-type InvalidEventPatternException struct {
-}
+type InvalidEventPatternException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidEventPatternException) Validate(*protocol.Validator, string) {}
 
-type InvalidStateException struct {
-}
+type InvalidStateException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidStateException) Validate(*protocol.Validator, string) {}
@@ -1826,8 +1817,7 @@ func (s *KinesisParameters) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type LimitExceededException struct {
-}
+type LimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*LimitExceededException) Validate(*protocol.Validator, string) {}
@@ -2325,8 +2315,7 @@ func (s *LogConfig) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type ManagedRuleException struct {
-}
+type ManagedRuleException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ManagedRuleException) Validate(*protocol.Validator, string) {}
@@ -2342,8 +2331,7 @@ func (s *NetworkConfiguration) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type OperationDisabledException struct {
-}
+type OperationDisabledException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*OperationDisabledException) Validate(*protocol.Validator, string) {}
@@ -2403,8 +2391,7 @@ func (s *PlacementStrategy) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type PolicyLengthExceededException struct {
-}
+type PolicyLengthExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*PolicyLengthExceededException) Validate(*protocol.Validator, string) {}
@@ -2831,14 +2818,12 @@ func (s *ReplicationConfig) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type ResourceAlreadyExistsException struct {
-}
+type ResourceAlreadyExistsException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ResourceAlreadyExistsException) Validate(*protocol.Validator, string) {}
 
-type ResourceNotFoundException struct {
-}
+type ResourceNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ResourceNotFoundException) Validate(*protocol.Validator, string) {}
@@ -3086,8 +3071,7 @@ func (s *TagResourceRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type TagResourceResponse struct {
-}
+type TagResourceResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TagResourceResponse) Validate(*protocol.Validator, string) {}
@@ -3190,8 +3174,7 @@ type TestEventPatternResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (*TestEventPatternResponse) Validate(*protocol.Validator, string) {}
 
-type ThrottlingException struct {
-}
+type ThrottlingException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ThrottlingException) Validate(*protocol.Validator, string) {}
@@ -3213,8 +3196,7 @@ func (s *UntagResourceRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type UntagResourceResponse struct {
-}
+type UntagResourceResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UntagResourceResponse) Validate(*protocol.Validator, string) {}

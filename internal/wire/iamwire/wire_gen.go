@@ -144,8 +144,7 @@ func (s *AccessKeyMetadata) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type AccountNotManagementOrDelegatedAdministratorException struct {
-}
+type AccountNotManagementOrDelegatedAdministratorException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*AccountNotManagementOrDelegatedAdministratorException) Validate(*protocol.Validator, string) {}
@@ -294,8 +293,7 @@ func (s *AttachedPolicy) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type CallerIsNotManagementAccountException struct {
-}
+type CallerIsNotManagementAccountException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*CallerIsNotManagementAccountException) Validate(*protocol.Validator, string) {}
@@ -1375,8 +1373,7 @@ func (s *DetachUserPolicyRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type DisableOrganizationsRootCredentialsManagementRequest struct {
-}
+type DisableOrganizationsRootCredentialsManagementRequest struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DisableOrganizationsRootCredentialsManagementRequest) Validate(*protocol.Validator, string) {}
@@ -1396,8 +1393,7 @@ func (s *DisableOrganizationsRootCredentialsManagementResponse) Validate(v *prot
 	}
 }
 
-type DisableOrganizationsRootSessionsRequest struct {
-}
+type DisableOrganizationsRootSessionsRequest struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DisableOrganizationsRootSessionsRequest) Validate(*protocol.Validator, string) {}
@@ -1458,8 +1454,7 @@ func (s *EnableMFADeviceRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type EnableOrganizationsRootCredentialsManagementRequest struct {
-}
+type EnableOrganizationsRootCredentialsManagementRequest struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*EnableOrganizationsRootCredentialsManagementRequest) Validate(*protocol.Validator, string) {}
@@ -1479,8 +1474,7 @@ func (s *EnableOrganizationsRootCredentialsManagementResponse) Validate(v *proto
 	}
 }
 
-type EnableOrganizationsRootSessionsRequest struct {
-}
+type EnableOrganizationsRootSessionsRequest struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*EnableOrganizationsRootSessionsRequest) Validate(*protocol.Validator, string) {}
@@ -3308,8 +3302,7 @@ func (s *ListOpenIDConnectProviderTagsResponse) Validate(v *protocol.Validator, 
 	}
 }
 
-type ListOpenIDConnectProvidersRequest struct {
-}
+type ListOpenIDConnectProvidersRequest struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ListOpenIDConnectProvidersRequest) Validate(*protocol.Validator, string) {}
@@ -3325,8 +3318,7 @@ func (s *ListOpenIDConnectProvidersResponse) Validate(v *protocol.Validator, pat
 	}
 }
 
-type ListOrganizationsFeaturesRequest struct {
-}
+type ListOrganizationsFeaturesRequest struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ListOrganizationsFeaturesRequest) Validate(*protocol.Validator, string) {}
@@ -3651,8 +3643,7 @@ func (s *ListSAMLProviderTagsResponse) Validate(v *protocol.Validator, path stri
 	}
 }
 
-type ListSAMLProvidersRequest struct {
-}
+type ListSAMLProvidersRequest struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ListSAMLProvidersRequest) Validate(*protocol.Validator, string) {}
@@ -4084,14 +4075,12 @@ type OpenIdIdpCommunicationErrorException struct {
 // Validate records the constraints of the model that s breaks.
 func (*OpenIdIdpCommunicationErrorException) Validate(*protocol.Validator, string) {}
 
-type OrganizationNotFoundException struct {
-}
+type OrganizationNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*OrganizationNotFoundException) Validate(*protocol.Validator, string) {}
 
-type OrganizationNotInAllFeaturesModeException struct {
-}
+type OrganizationNotInAllFeaturesModeException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*OrganizationNotInAllFeaturesModeException) Validate(*protocol.Validator, string) {}
@@ -4871,8 +4860,7 @@ func (s *ServerCertificateMetadata) Validate(v *protocol.Validator, path string)
 	}
 }
 
-type ServiceAccessNotEnabledException struct {
-}
+type ServiceAccessNotEnabledException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ServiceAccessNotEnabledException) Validate(*protocol.Validator, string) {}
@@ -5731,8 +5719,7 @@ func (s *UpdateRoleRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type UpdateRoleResponse struct {
-}
+type UpdateRoleResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UpdateRoleResponse) Validate(*protocol.Validator, string) {}

@@ -162,8 +162,7 @@ func (s *ConnectCustomKeyStoreRequest) Validate(v *protocol.Validator, path stri
 	}
 }
 
-type ConnectCustomKeyStoreResponse struct {
-}
+type ConnectCustomKeyStoreResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ConnectCustomKeyStoreResponse) Validate(*protocol.Validator, string) {}
@@ -516,8 +515,7 @@ func (s *DeleteCustomKeyStoreRequest) Validate(v *protocol.Validator, path strin
 	}
 }
 
-type DeleteCustomKeyStoreResponse struct {
-}
+type DeleteCustomKeyStoreResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteCustomKeyStoreResponse) Validate(*protocol.Validator, string) {}
@@ -733,8 +731,7 @@ func (s *DisconnectCustomKeyStoreRequest) Validate(v *protocol.Validator, path s
 	}
 }
 
-type DisconnectCustomKeyStoreResponse struct {
-}
+type DisconnectCustomKeyStoreResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DisconnectCustomKeyStoreResponse) Validate(*protocol.Validator, string) {}
@@ -2443,8 +2440,7 @@ func (s *UpdateCustomKeyStoreRequest) Validate(v *protocol.Validator, path strin
 	}
 }
 
-type UpdateCustomKeyStoreResponse struct {
-}
+type UpdateCustomKeyStoreResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UpdateCustomKeyStoreResponse) Validate(*protocol.Validator, string) {}

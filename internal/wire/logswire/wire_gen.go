@@ -67,8 +67,7 @@ var (
 	TypeValues                                       = []string{"boolean", "integer", "double", "string"}
 )
 
-type AccessDeniedException struct {
-}
+type AccessDeniedException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*AccessDeniedException) Validate(*protocol.Validator, string) {}
@@ -455,8 +454,7 @@ func (s *ConfigurationTemplateDeliveryConfigValues) Validate(v *protocol.Validat
 	}
 }
 
-type ConflictException struct {
-}
+type ConflictException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ConflictException) Validate(*protocol.Validator, string) {}
@@ -987,8 +985,7 @@ func (s *DeleteIndexPolicyRequest) Validate(v *protocol.Validator, path string) 
 	}
 }
 
-type DeleteIndexPolicyResponse struct {
-}
+type DeleteIndexPolicyResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteIndexPolicyResponse) Validate(*protocol.Validator, string) {}
@@ -1006,8 +1003,7 @@ func (s *DeleteIntegrationRequest) Validate(v *protocol.Validator, path string) 
 	}
 }
 
-type DeleteIntegrationResponse struct {
-}
+type DeleteIntegrationResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteIntegrationResponse) Validate(*protocol.Validator, string) {}
@@ -1137,8 +1133,7 @@ func (s *DeleteScheduledQueryRequest) Validate(v *protocol.Validator, path strin
 	v.Required(s.Identifier != "", protocol.Join(path, "identifier"))
 }
 
-type DeleteScheduledQueryResponse struct {
-}
+type DeleteScheduledQueryResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteScheduledQueryResponse) Validate(*protocol.Validator, string) {}
@@ -3023,8 +3018,7 @@ func (s *IntegrationSummary) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type InternalServerException struct {
-}
+type InternalServerException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InternalServerException) Validate(*protocol.Validator, string) {}
@@ -3036,14 +3030,12 @@ type InternalStreamingException struct {
 // Validate records the constraints of the model that s breaks.
 func (*InternalStreamingException) Validate(*protocol.Validator, string) {}
 
-type InvalidOperationException struct {
-}
+type InvalidOperationException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidOperationException) Validate(*protocol.Validator, string) {}
 
-type InvalidParameterException struct {
-}
+type InvalidParameterException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidParameterException) Validate(*protocol.Validator, string) {}
@@ -3055,8 +3047,7 @@ type InvalidSequenceTokenException struct {
 // Validate records the constraints of the model that s breaks.
 func (*InvalidSequenceTokenException) Validate(*protocol.Validator, string) {}
 
-type LimitExceededException struct {
-}
+type LimitExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*LimitExceededException) Validate(*protocol.Validator, string) {}
@@ -4020,8 +4011,7 @@ func (s *OpenSearchWorkspace) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type OperationAbortedException struct {
-}
+type OperationAbortedException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*OperationAbortedException) Validate(*protocol.Validator, string) {}
@@ -5030,8 +5020,7 @@ func (s *RenameKeys) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type ResourceAlreadyExistsException struct {
-}
+type ResourceAlreadyExistsException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ResourceAlreadyExistsException) Validate(*protocol.Validator, string) {}
@@ -5047,8 +5036,7 @@ func (s *ResourceConfig) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type ResourceNotFoundException struct {
-}
+type ResourceNotFoundException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ResourceNotFoundException) Validate(*protocol.Validator, string) {}
@@ -5231,14 +5219,12 @@ func (s *SearchedLogStream) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type ServiceQuotaExceededException struct {
-}
+type ServiceQuotaExceededException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ServiceQuotaExceededException) Validate(*protocol.Validator, string) {}
 
-type ServiceUnavailableException struct {
-}
+type ServiceUnavailableException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ServiceUnavailableException) Validate(*protocol.Validator, string) {}
@@ -5632,8 +5618,7 @@ func (s *TestTransformerResponse) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type ThrottlingException struct {
-}
+type ThrottlingException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ThrottlingException) Validate(*protocol.Validator, string) {}
@@ -5727,8 +5712,7 @@ func (s *TypeConverterEntry) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type UnrecognizedClientException struct {
-}
+type UnrecognizedClientException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UnrecognizedClientException) Validate(*protocol.Validator, string) {}
@@ -5826,8 +5810,7 @@ func (s *UpdateDeliveryConfigurationRequest) Validate(v *protocol.Validator, pat
 	}
 }
 
-type UpdateDeliveryConfigurationResponse struct {
-}
+type UpdateDeliveryConfigurationResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UpdateDeliveryConfigurationResponse) Validate(*protocol.Validator, string) {}
@@ -6026,8 +6009,7 @@ func (s *UpperCaseString) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type ValidationException struct {
-}
+type ValidationException struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ValidationException) Validate(*protocol.Validator, string) {}

@@ -275,8 +275,7 @@ func (s *DeleteServiceAttributesRequest) Validate(v *protocol.Validator, path st
 	}
 }
 
-type DeleteServiceAttributesResponse struct {
-}
+type DeleteServiceAttributesResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteServiceAttributesResponse) Validate(*protocol.Validator, string) {}
@@ -293,8 +292,7 @@ func (s *DeleteServiceRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type DeleteServiceResponse struct {
-}
+type DeleteServiceResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteServiceResponse) Validate(*protocol.Validator, string) {}
@@ -1614,8 +1612,7 @@ func (s *TagResourceRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type TagResourceResponse struct {
-}
+type TagResourceResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TagResourceResponse) Validate(*protocol.Validator, string) {}
@@ -1652,8 +1649,7 @@ func (s *UntagResourceRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type UntagResourceResponse struct {
-}
+type UntagResourceResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UntagResourceResponse) Validate(*protocol.Validator, string) {}
@@ -1797,8 +1793,7 @@ func (s *UpdateServiceAttributesRequest) Validate(v *protocol.Validator, path st
 	}
 }
 
-type UpdateServiceAttributesResponse struct {
-}
+type UpdateServiceAttributesResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UpdateServiceAttributesResponse) Validate(*protocol.Validator, string) {}

@@ -206,8 +206,7 @@ func (s *AddTagsToResourceRequest) Validate(v *protocol.Validator, path string) 
 	}
 }
 
-type AddTagsToResourceResult struct {
-}
+type AddTagsToResourceResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*AddTagsToResourceResult) Validate(*protocol.Validator, string) {}
@@ -286,8 +285,7 @@ type AssociateOpsItemRelatedItemResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (*AssociateOpsItemRelatedItemResponse) Validate(*protocol.Validator, string) {}
 
-type AssociatedInstances struct {
-}
+type AssociatedInstances struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*AssociatedInstances) Validate(*protocol.Validator, string) {}
@@ -347,8 +345,7 @@ func (s *Association) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type AssociationAlreadyExists struct {
-}
+type AssociationAlreadyExists struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*AssociationAlreadyExists) Validate(*protocol.Validator, string) {}
@@ -576,8 +573,7 @@ func (s *AssociationFilter) Validate(v *protocol.Validator, path string) {
 	v.Required(s.Value != "", protocol.Join(path, "value"))
 }
 
-type AssociationLimitExceeded struct {
-}
+type AssociationLimitExceeded struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*AssociationLimitExceeded) Validate(*protocol.Validator, string) {}
@@ -1239,8 +1235,7 @@ func (s *CancelCommandRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type CancelCommandResult struct {
-}
+type CancelCommandResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*CancelCommandResult) Validate(*protocol.Validator, string) {}
@@ -2232,8 +2227,7 @@ func (s *CreateResourceDataSyncRequest) Validate(v *protocol.Validator, path str
 	}
 }
 
-type CreateResourceDataSyncResult struct {
-}
+type CreateResourceDataSyncResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*CreateResourceDataSyncResult) Validate(*protocol.Validator, string) {}
@@ -2269,8 +2263,7 @@ func (s *DeleteActivationRequest) Validate(v *protocol.Validator, path string) {
 	v.Required(s.ActivationId != "", protocol.Join(path, "ActivationId"))
 }
 
-type DeleteActivationResult struct {
-}
+type DeleteActivationResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteActivationResult) Validate(*protocol.Validator, string) {}
@@ -2284,8 +2277,7 @@ type DeleteAssociationRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (*DeleteAssociationRequest) Validate(*protocol.Validator, string) {}
 
-type DeleteAssociationResult struct {
-}
+type DeleteAssociationResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteAssociationResult) Validate(*protocol.Validator, string) {}
@@ -2302,8 +2294,7 @@ func (s *DeleteDocumentRequest) Validate(v *protocol.Validator, path string) {
 	v.Required(s.Name != "", protocol.Join(path, "Name"))
 }
 
-type DeleteDocumentResult struct {
-}
+type DeleteDocumentResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteDocumentResult) Validate(*protocol.Validator, string) {}
@@ -2374,8 +2365,7 @@ func (s *DeleteOpsItemRequest) Validate(v *protocol.Validator, path string) {
 	v.Required(s.OpsItemId != "", protocol.Join(path, "OpsItemId"))
 }
 
-type DeleteOpsItemResponse struct {
-}
+type DeleteOpsItemResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteOpsItemResponse) Validate(*protocol.Validator, string) {}
@@ -2392,8 +2382,7 @@ func (s *DeleteOpsMetadataRequest) Validate(v *protocol.Validator, path string) 
 	}
 }
 
-type DeleteOpsMetadataResult struct {
-}
+type DeleteOpsMetadataResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteOpsMetadataResult) Validate(*protocol.Validator, string) {}
@@ -2410,8 +2399,7 @@ func (s *DeleteParameterRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type DeleteParameterResult struct {
-}
+type DeleteParameterResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteParameterResult) Validate(*protocol.Validator, string) {}
@@ -2491,8 +2479,7 @@ func (s *DeleteResourceDataSyncRequest) Validate(v *protocol.Validator, path str
 	}
 }
 
-type DeleteResourceDataSyncResult struct {
-}
+type DeleteResourceDataSyncResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteResourceDataSyncResult) Validate(*protocol.Validator, string) {}
@@ -2513,8 +2500,7 @@ func (s *DeleteResourcePolicyRequest) Validate(v *protocol.Validator, path strin
 	v.Required(s.PolicyHash != "", protocol.Join(path, "PolicyHash"))
 }
 
-type DeleteResourcePolicyResponse struct {
-}
+type DeleteResourcePolicyResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeleteResourcePolicyResponse) Validate(*protocol.Validator, string) {}
@@ -2531,8 +2517,7 @@ func (s *DeregisterManagedInstanceRequest) Validate(v *protocol.Validator, path 
 	}
 }
 
-type DeregisterManagedInstanceResult struct {
-}
+type DeregisterManagedInstanceResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DeregisterManagedInstanceResult) Validate(*protocol.Validator, string) {}
@@ -3737,8 +3722,7 @@ func (s *DisassociateOpsItemRelatedItemRequest) Validate(v *protocol.Validator, 
 	v.Required(s.AssociationId != "", protocol.Join(path, "AssociationId"))
 }
 
-type DisassociateOpsItemRelatedItemResponse struct {
-}
+type DisassociateOpsItemRelatedItemResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DisassociateOpsItemRelatedItemResponse) Validate(*protocol.Validator, string) {}
@@ -4109,8 +4093,7 @@ type DuplicateDocumentVersionName struct {
 // Validate records the constraints of the model that s breaks.
 func (*DuplicateDocumentVersionName) Validate(*protocol.Validator, string) {}
 
-type DuplicateInstanceId struct {
-}
+type DuplicateInstanceId struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*DuplicateInstanceId) Validate(*protocol.Validator, string) {}
@@ -5825,8 +5808,7 @@ type InvalidAutomationStatusUpdateException struct {
 // Validate records the constraints of the model that s breaks.
 func (*InvalidAutomationStatusUpdateException) Validate(*protocol.Validator, string) {}
 
-type InvalidCommandId struct {
-}
+type InvalidCommandId struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidCommandId) Validate(*protocol.Validator, string) {}
@@ -5894,8 +5876,7 @@ type InvalidFilter struct {
 // Validate records the constraints of the model that s breaks.
 func (*InvalidFilter) Validate(*protocol.Validator, string) {}
 
-type InvalidFilterKey struct {
-}
+type InvalidFilterKey struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidFilterKey) Validate(*protocol.Validator, string) {}
@@ -5996,14 +5977,12 @@ type InvalidOptionException struct {
 // Validate records the constraints of the model that s breaks.
 func (*InvalidOptionException) Validate(*protocol.Validator, string) {}
 
-type InvalidOutputFolder struct {
-}
+type InvalidOutputFolder struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidOutputFolder) Validate(*protocol.Validator, string) {}
 
-type InvalidOutputLocation struct {
-}
+type InvalidOutputLocation struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidOutputLocation) Validate(*protocol.Validator, string) {}
@@ -6022,8 +6001,7 @@ type InvalidPermissionType struct {
 // Validate records the constraints of the model that s breaks.
 func (*InvalidPermissionType) Validate(*protocol.Validator, string) {}
 
-type InvalidPluginName struct {
-}
+type InvalidPluginName struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidPluginName) Validate(*protocol.Validator, string) {}
@@ -6042,14 +6020,12 @@ type InvalidPolicyTypeException struct {
 // Validate records the constraints of the model that s breaks.
 func (*InvalidPolicyTypeException) Validate(*protocol.Validator, string) {}
 
-type InvalidResourceId struct {
-}
+type InvalidResourceId struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidResourceId) Validate(*protocol.Validator, string) {}
 
-type InvalidResourceType struct {
-}
+type InvalidResourceType struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvalidResourceType) Validate(*protocol.Validator, string) {}
@@ -6343,8 +6319,7 @@ func (s *InventoryResultItem) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type InvocationDoesNotExist struct {
-}
+type InvocationDoesNotExist struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*InvocationDoesNotExist) Validate(*protocol.Validator, string) {}
@@ -7524,8 +7499,7 @@ func (s *ModifyDocumentPermissionRequest) Validate(v *protocol.Validator, path s
 	}
 }
 
-type ModifyDocumentPermissionResponse struct {
-}
+type ModifyDocumentPermissionResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*ModifyDocumentPermissionResponse) Validate(*protocol.Validator, string) {}
@@ -8682,8 +8656,7 @@ func (s *PutComplianceItemsRequest) Validate(v *protocol.Validator, path string)
 	}
 }
 
-type PutComplianceItemsResult struct {
-}
+type PutComplianceItemsResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*PutComplianceItemsResult) Validate(*protocol.Validator, string) {}
@@ -9036,8 +9009,7 @@ func (s *RemoveTagsFromResourceRequest) Validate(v *protocol.Validator, path str
 	}
 }
 
-type RemoveTagsFromResourceResult struct {
-}
+type RemoveTagsFromResourceResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*RemoveTagsFromResourceResult) Validate(*protocol.Validator, string) {}
@@ -9562,8 +9534,7 @@ func (s *SendAutomationSignalRequest) Validate(v *protocol.Validator, path strin
 	}
 }
 
-type SendAutomationSignalResult struct {
-}
+type SendAutomationSignalResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*SendAutomationSignalResult) Validate(*protocol.Validator, string) {}
@@ -9827,8 +9798,7 @@ func (s *StartAssociationsOnceRequest) Validate(v *protocol.Validator, path stri
 	}
 }
 
-type StartAssociationsOnceResult struct {
-}
+type StartAssociationsOnceResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*StartAssociationsOnceResult) Validate(*protocol.Validator, string) {}
@@ -10060,8 +10030,7 @@ func (s *StartSessionResponse) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type StatusUnchanged struct {
-}
+type StatusUnchanged struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*StatusUnchanged) Validate(*protocol.Validator, string) {}
@@ -10184,8 +10153,7 @@ func (s *StopAutomationExecutionRequest) Validate(v *protocol.Validator, path st
 	}
 }
 
-type StopAutomationExecutionResult struct {
-}
+type StopAutomationExecutionResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*StopAutomationExecutionResult) Validate(*protocol.Validator, string) {}
@@ -10339,8 +10307,7 @@ func (s *ThrottlingException) Validate(v *protocol.Validator, path string) {
 	v.Required(s.Message != "", protocol.Join(path, "Message"))
 }
 
-type TooManyTagsError struct {
-}
+type TooManyTagsError struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*TooManyTagsError) Validate(*protocol.Validator, string) {}
@@ -10630,8 +10597,7 @@ func (s *UpdateDocumentMetadataRequest) Validate(v *protocol.Validator, path str
 	}
 }
 
-type UpdateDocumentMetadataResponse struct {
-}
+type UpdateDocumentMetadataResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UpdateDocumentMetadataResponse) Validate(*protocol.Validator, string) {}
@@ -10988,8 +10954,7 @@ func (s *UpdateManagedInstanceRoleRequest) Validate(v *protocol.Validator, path 
 	}
 }
 
-type UpdateManagedInstanceRoleResult struct {
-}
+type UpdateManagedInstanceRoleResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UpdateManagedInstanceRoleResult) Validate(*protocol.Validator, string) {}
@@ -11049,8 +11014,7 @@ func (s *UpdateOpsItemRequest) Validate(v *protocol.Validator, path string) {
 	}
 }
 
-type UpdateOpsItemResponse struct {
-}
+type UpdateOpsItemResponse struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UpdateOpsItemResponse) Validate(*protocol.Validator, string) {}
@@ -11245,8 +11209,7 @@ func (s *UpdateResourceDataSyncRequest) Validate(v *protocol.Validator, path str
 	}
 }
 
-type UpdateResourceDataSyncResult struct {
-}
+type UpdateResourceDataSyncResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UpdateResourceDataSyncResult) Validate(*protocol.Validator, string) {}
@@ -11268,8 +11231,7 @@ func (s *UpdateServiceSettingRequest) Validate(v *protocol.Validator, path strin
 	}
 }
 
-type UpdateServiceSettingResult struct {
-}
+type UpdateServiceSettingResult struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*UpdateServiceSettingResult) Validate(*protocol.Validator, string) {}

@@ -378,8 +378,7 @@ type GetAccessKeyInfoResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (*GetAccessKeyInfoResponse) Validate(*protocol.Validator, string) {}
 
-type GetCallerIdentityRequest struct {
-}
+type GetCallerIdentityRequest struct{}
 
 // Validate records the constraints of the model that s breaks.
 func (*GetCallerIdentityRequest) Validate(*protocol.Validator, string) {}
