@@ -27,9 +27,9 @@ var testappSources embed.FS
 // testappPort is the port the test app listens on in the image.
 const testappPort = "8080"
 
-// buildArgs are the go build flags of the test app: a static, stripped,
-// reproducible linux/amd64 binary.
-var buildArgs = []string{"build", "-trimpath", "-ldflags=-s -w", "-o"}
+// buildFlags and buildEnv make the test app a static, stripped,
+// reproducible linux/amd64 binary built only with the local toolchain.
+var buildFlags = []string{"-trimpath", "-ldflags=-s -w"}
 
 var buildEnv = []string{
 	"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64",
@@ -145,7 +145,7 @@ func cachedTestappBuild(dir string, sources map[string][]byte) (string, error) {
 // sourceHash identifies a build: the sources, the Go version and the flags.
 func sourceHash(sources map[string][]byte) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%q\x00%q\x00", runtime.Version(), buildArgs, buildEnv)
+	fmt.Fprintf(h, "%s\x00%q\x00%q\x00", runtime.Version(), buildFlags, buildEnv)
 	names := make([]string, 0, len(sources))
 	for name := range sources {
 		names = append(names, name)
@@ -178,7 +178,8 @@ func goBuild(sources map[string][]byte, out string) error {
 			return err
 		}
 	}
-	cmd := exec.Command(goCmd, append(buildArgs, out, ".")...)
+	args := append(append([]string{"build"}, buildFlags...), "-o", out, ".")
+	cmd := exec.Command(goCmd, args...)
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), buildEnv...)
 	if output, err := cmd.CombinedOutput(); err != nil {
