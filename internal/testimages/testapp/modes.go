@@ -136,7 +136,10 @@ func getMode(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// No proxy from the environment: the targets are local (localhost, the
+	// task metadata endpoint, other tasks), never the internet.
+	client := &http.Client{Transport: &http.Transport{}}
+	resp, err := client.Do(req)
 	if err != nil {
 		fmt.Fprintf(stderr, "GET %s: %v\n", args[0], err)
 		return 1, nil

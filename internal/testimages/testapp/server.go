@@ -75,10 +75,7 @@ type echoResponse struct {
 
 // echo describes the request back to the caller, plus who answered it.
 func (s *server) echo(w http.ResponseWriter, r *http.Request) {
-	hostname, err := os.Hostname()
-	if err != nil {
-		hostname = ""
-	}
+	hostname, _ := os.Hostname() // "" if unknown
 	writeJSON(w, http.StatusOK, echoResponse{
 		Method:     r.Method,
 		Path:       r.URL.Path,
