@@ -1,0 +1,248 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kumo-project/kumo/internal/node"
+)
+
+// statusOrder ranks task statuses; a task never moves backwards.
+var statusOrder = []string{node.StatusProvisioning, node.StatusPending, node.StatusRunning,
+	node.StatusStopping, node.StatusDeprovisioning, node.StatusStopped}
+
+func TestEssentialExitStopsTaskAndKeepsLogs(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	watch, err := e.agent.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := e.run(sh("app", true, "echo to stdout; echo to stderr >&2; sleep 0.5; exit 3"))
+
+	var seen []node.TaskStatus
+	for st := range watch {
+		if st.TaskID != id {
+			continue
+		}
+		seen = append(seen, st)
+		if st.Status == node.StatusStopped {
+			break
+		}
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i].Seq <= seen[i-1].Seq {
+			t.Errorf("Seq did not grow: %d then %d", seen[i-1].Seq, seen[i].Seq)
+		}
+		if slices.Index(statusOrder, seen[i].Status) < slices.Index(statusOrder, seen[i-1].Status) {
+			t.Errorf("status went back from %s to %s", seen[i-1].Status, seen[i].Status)
+		}
+	}
+	st := seen[len(seen)-1]
+	app := container(st, "app")
+	if exitCode(app) != 3 || st.StopCode != node.StopEssentialContainerExited || st.StoppedReason != reasonEssentialExited {
+		t.Fatalf("stopped task = %+v", st)
+	}
+	for name, ts := range map[string]time.Time{"PullStartedAt": st.PullStartedAt, "PullStoppedAt": st.PullStoppedAt,
+		"StartedAt": st.StartedAt, "StoppingAt": st.StoppingAt, "ExecutionStoppedAt": st.ExecutionStoppedAt, "StoppedAt": st.StoppedAt} {
+		if ts.IsZero() {
+			t.Errorf("%s not set", name)
+		}
+	}
+	if st.PrivateIPv4 == "" || app.ImageDigest == "" || app.RuntimeID == "" {
+		t.Errorf("task lacks IP, image digest or runtime ID: %+v", st)
+	}
+	if got := e.logLines(id, "app", "stdout"); !slices.Equal(got, []string{"to stdout"}) {
+		t.Errorf("stdout log = %q", got)
+	}
+	if got := e.logLines(id, "app", "stderr"); !slices.Equal(got, []string{"to stderr"}) {
+		t.Errorf("stderr log = %q", got)
+	}
+}
+
+func TestNonEssentialExitLeavesTaskRunning(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, "")
+	app := sh("app", true, "trap 'exit 0' TERM; while true; do sleep 0.1; done")
+	id := e.run(app, sh("side", false, "exit 0"))
+	st := e.waitFor(id, time.Minute, func(s node.TaskStatus) bool { return container(s, "side").Status == node.StatusStopped })
+	time.Sleep(500 * time.Millisecond)
+	st, _ = e.agent.TaskStatus(context.Background(), id)
+	if st.Status != node.StatusRunning || exitCode(container(st, "side")) != 0 {
+		t.Fatalf("after the non-essential container exited: %+v", st)
+	}
+	if err := e.agent.StopTask(context.Background(), id, "done testing"); err != nil {
+		t.Fatal(err)
+	}
+	st = e.waitStopped(id)
+	if st.StopCode != node.StopUserInitiated || st.StoppedReason != "done testing" || exitCode(container(st, "app")) != 0 {
+		t.Fatalf("stopped task = %+v", st)
+	}
+}
+
+func TestDependsOn(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, "")
+	t.Run("order", func(t *testing.T) {
+		t.Parallel()
+		migrate := sh("migrate", false, "sleep 0.3; exit 0")
+		check := sh("check", false, "exit 1")
+		app := sh("app", true, "sleep 0.3; exit 0")
+		app.DependsOn = []node.Dependency{{ContainerName: "migrate", Condition: node.ConditionSuccess},
+			{ContainerName: "check", Condition: node.ConditionComplete}}
+		sidecar := sh("sidecar", false, "sleep 5")
+		sidecar.StopTimeout = time.Second
+		sidecar.DependsOn = []node.Dependency{{ContainerName: "app", Condition: node.ConditionStart}}
+		id := e.run(sidecar, app, migrate, check)
+		st := e.waitStopped(id)
+		if exitCode(container(st, "app")) != 0 || st.StopCode != node.StopEssentialContainerExited {
+			t.Fatalf("task = %+v", st)
+		}
+		if !container(st, "app").StartedAt.After(container(st, "migrate").FinishedAt) {
+			t.Errorf("app started at %v, before migrate finished at %v", container(st, "app").StartedAt, container(st, "migrate").FinishedAt)
+		}
+		if container(st, "sidecar").StartedAt.Before(container(st, "app").StartedAt) {
+			t.Errorf("sidecar started before app")
+		}
+	})
+	t.Run("success not met", func(t *testing.T) {
+		t.Parallel()
+		app := sh("app", true, "exit 0")
+		app.DependsOn = []node.Dependency{{ContainerName: "migrate", Condition: node.ConditionSuccess}}
+		id := e.run(app, sh("migrate", false, "exit 2"))
+		st := e.waitStopped(id)
+		a := container(st, "app")
+		if !a.StartedAt.IsZero() || !strings.HasPrefix(a.Reason, "DependencyConditionNotMet") || st.StopCode != node.StopTaskFailedToStart {
+			t.Fatalf("task = %+v", st)
+		}
+	})
+}
+
+func TestHealthCheck(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, "")
+	loop := "trap 'exit 0' TERM; while true; do sleep 0.1; done"
+	healthy := sh("healthy", true, loop)
+	healthy.HealthCheck = &node.HealthCheck{Command: []string{"CMD-SHELL", "test -d /bin"}, Interval: 300 * time.Millisecond, Timeout: 2 * time.Second, Retries: 2}
+	sick := sh("sick", false, loop)
+	sick.HealthCheck = &node.HealthCheck{Command: []string{"CMD", "false"}, Interval: 300 * time.Millisecond, Timeout: 2 * time.Second, Retries: 2}
+	waiter := sh("waiter", false, loop)
+	waiter.DependsOn = []node.Dependency{{ContainerName: "healthy", Condition: node.ConditionHealthy}}
+	id := e.run(healthy, sick, waiter)
+
+	st := e.waitFor(id, time.Minute, func(s node.TaskStatus) bool {
+		return container(s, "sick").HealthStatus == node.HealthUnhealthy && container(s, "waiter").Status == node.StatusRunning
+	})
+	if container(st, "healthy").HealthStatus != node.HealthHealthy || st.HealthStatus != node.HealthHealthy {
+		t.Fatalf("healthy container or task not HEALTHY (the unhealthy one is not essential): %+v", st)
+	}
+	if container(st, "waiter").StartedAt.Before(container(st, "healthy").StartedAt) {
+		t.Errorf("HEALTHY dependency started early")
+	}
+
+	// An unhealthy essential container makes the task UNHEALTHY.
+	sickEssential := sick
+	sickEssential.Essential = true
+	id2 := e.run(sickEssential)
+	e.waitFor(id2, time.Minute, func(s node.TaskStatus) bool { return s.HealthStatus == node.HealthUnhealthy })
+}
+
+func TestOutOfMemory(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, "")
+	hog := sh("hog", true, "dd if=/dev/zero of=/dev/null bs=64M count=1")
+	hog.MemoryMB = 16
+	id := e.run(hog)
+	st := e.waitStopped(id)
+	c := container(st, "hog")
+	if exitCode(c) != 137 || c.Reason != reasonOOM {
+		t.Fatalf("container = %+v", c)
+	}
+}
+
+func TestStopTimeoutThenKill(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, "")
+	stubborn := sh("stubborn", true, "trap 'echo got TERM' TERM; while true; do sleep 0.1; done")
+	stubborn.StopTimeout = 2 * time.Second
+	id := e.run(stubborn)
+	e.waitRunning(id)
+	if err := e.agent.StopTask(context.Background(), id, "stop"); err != nil {
+		t.Fatal(err)
+	}
+	st := e.waitStopped(id)
+	c := container(st, "stubborn")
+	if exitCode(c) != 137 {
+		t.Fatalf("exit code %d, want 137 (SIGKILL after the stop timeout)", exitCode(c))
+	}
+	if waited := c.FinishedAt.Sub(st.StoppingAt); waited < stubborn.StopTimeout {
+		t.Errorf("killed after %s, before the stop timeout %s", waited, stubborn.StopTimeout)
+	}
+	if got := e.logLines(id, "stubborn", "stdout"); !slices.Contains(got, "got TERM") {
+		t.Errorf("container never saw SIGTERM: log %q", got)
+	}
+}
+
+func TestImagePullFailure(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, "")
+	bad := sh("app", true, "true")
+	bad.Image = strings.Replace(busyboxImage, "busybox:1", "missing:1", 1)
+	id := e.run(bad)
+	st := e.waitStopped(id)
+	c := container(st, "app")
+	if st.StopCode != node.StopTaskFailedToStart || !strings.HasPrefix(st.StoppedReason, "CannotPullContainerError:") ||
+		!strings.HasPrefix(c.Reason, "CannotPullContainerError:") {
+		t.Fatalf("task = %+v", st)
+	}
+}
+
+func TestMetadataEndpoint(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, "")
+	id := e.run(sh("app", true, "sleep 1; wget -qO- $ECS_CONTAINER_METADATA_URI_V4/task"))
+	st := e.waitStopped(id)
+	if exitCode(container(st, "app")) != 0 {
+		t.Fatalf("wget failed: %+v, stderr %q", st, e.logLines(id, "app", "stderr"))
+	}
+	var meta struct {
+		TaskARN     string
+		KnownStatus string
+		Containers  []struct {
+			Name     string
+			DockerId string
+			Networks []struct{ IPv4Addresses []string }
+		}
+	}
+	out := strings.Join(e.logLines(id, "app", "stdout"), "\n")
+	if err := json.Unmarshal([]byte(out), &meta); err != nil {
+		t.Fatalf("metadata %q: %v", out, err)
+	}
+	if !strings.HasSuffix(meta.TaskARN, id) || meta.KnownStatus != node.StatusRunning || len(meta.Containers) != 1 ||
+		meta.Containers[0].DockerId != container(st, "app").RuntimeID ||
+		meta.Containers[0].Networks[0].IPv4Addresses[0] != st.PrivateIPv4 {
+		t.Fatalf("metadata = %+v", meta)
+	}
+}
+
+func TestTaskStats(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, "")
+	app := sh("app", true, "trap 'exit 0' TERM; while true; do sleep 0.1; done")
+	app.MemoryMB = 64
+	id := e.run(app)
+	e.waitRunning(id)
+	stats, err := e.agent.TaskStats(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats.Containers) != 1 || stats.Containers[0].MemoryLimitBytes != 64<<20 || stats.Containers[0].MemoryUsageBytes == 0 {
+		t.Fatalf("stats = %+v", stats)
+	}
+}
