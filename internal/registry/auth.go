@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/kumo-project/kumo/internal/clock"
 )
 
 // Principal is who a request authenticated as.
@@ -46,7 +48,7 @@ var errBadCredentials = errors.New("invalid credentials")
 // does; kumo keeps the key in its state.
 type TokenAuth struct {
 	key      []byte
-	clock    Clock
+	clock    clock.Clock
 	required bool
 	// BearerTTL is the lifetime of bearer tokens; 15 minutes by default.
 	BearerTTL time.Duration
@@ -56,11 +58,11 @@ var _ Authenticator = (*TokenAuth)(nil)
 
 // NewTokenAuth returns a TokenAuth signing with key. required refuses
 // anonymous requests.
-func NewTokenAuth(key []byte, clock Clock, required bool) *TokenAuth {
-	if clock == nil {
-		clock = wallClock{}
+func NewTokenAuth(key []byte, clk clock.Clock, required bool) *TokenAuth {
+	if clk == nil {
+		clk = clock.Real{}
 	}
-	return &TokenAuth{key: key, clock: clock, required: required, BearerTTL: 15 * time.Minute}
+	return &TokenAuth{key: key, clock: clk, required: required, BearerTTL: 15 * time.Minute}
 }
 
 type tokenPayload struct {

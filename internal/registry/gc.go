@@ -60,3 +60,20 @@ func (r *Registry) GC(ctx context.Context) (GCResult, error) {
 	}
 	return res, err
 }
+
+// RunGC collects garbage every interval until ctx ends. kumo runs it in
+// the goroutine that owns the registry.
+func (r *Registry) RunGC(ctx context.Context, every time.Duration) {
+	t := r.clock.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+			if _, err := r.GC(ctx); err != nil && ctx.Err() == nil {
+				slog.Error("registry: garbage collection failed", "err", err)
+			}
+		}
+	}
+}

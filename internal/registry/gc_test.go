@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sync"
@@ -131,4 +132,28 @@ func TestGCDuringPushes(t *testing.T) {
 		}
 		expect(t, s.do("GET", "/v2/"+repo+"/manifests/"+img.digest.String(), nil), http.StatusOK, "")
 	}
+}
+
+func TestRunGCCollectsOnSchedule(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, Config{GCGrace: time.Millisecond})
+	orphan := s.pushBlob("orphan", randomBytes(t, 100))
+	ctx, cancel := context.WithCancel(t.Context())
+	stopped := make(chan struct{})
+	go func() {
+		s.reg.RunGC(ctx, 10*time.Millisecond)
+		close(stopped)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, _, err := s.reg.blobs.stat(orphan); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("RunGC never collected the orphan blob")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-stopped
 }

@@ -99,7 +99,7 @@ func (r *Registry) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	rt, ok := parseRoute(req.URL.Path)
 	if !ok {
-		writeError(w, newError(CodeNameInvalid, "no registry endpoint at %s", req.URL.Path))
+		writeError(w, newError(CodeNameUnknown, "no registry endpoint at %s", req.URL.Path))
 		return
 	}
 	if _, ok := r.authenticate(req); !ok {

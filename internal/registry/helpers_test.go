@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kumo-project/kumo/internal/clock"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -28,6 +29,10 @@ func (c *fakeClock) Now() time.Time {
 	defer c.mu.Unlock()
 	return c.now
 }
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+func (c *fakeClock) NewTicker(d time.Duration) clock.Ticker { return clock.Real{}.NewTicker(d) }
 
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()

@@ -208,6 +208,9 @@ func TestImagesForECR(t *testing.T) {
 	if _, err := s.reg.Images(ctx, "ecr/app"); !isCode(err, CodeNameUnknown) {
 		t.Fatalf("images of deleted repository: %v", err)
 	}
+	if err := s.reg.DeleteRepository(ctx, "never/pushed"); err != nil {
+		t.Fatalf("deleting an empty repository: %v", err)
+	}
 }
 
 func isCode(err error, code Code) bool {

@@ -291,11 +291,11 @@ func (m *meta) deleteTag(repo, tag string) (d digest.Digest, err error) {
 	return d, err
 }
 
-// deleteRepo removes repo with all its links, manifests and tags.
+// deleteRepo removes repo with all its links, manifests and tags, if it exists.
 func (m *meta) deleteRepo(repo string) error {
 	return m.db.Update(func(tx *bolt.Tx) error {
 		if repoBucket(tx, repo) == nil {
-			return newError(CodeNameUnknown, "repository %q is not known", repo)
+			return nil
 		}
 		return tx.Bucket(bucketRepos).DeleteBucket([]byte(repo))
 	})

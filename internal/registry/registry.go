@@ -12,18 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kumo-project/kumo/internal/clock"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
-
-// Clock tells the time; kumo's clock.Clock satisfies it.
-type Clock interface {
-	Now() time.Time
-}
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now().UTC() }
 
 // Policy lets the layer above (ECR) decide what may be pushed. Errors it
 // returns reach the client: a *Error keeps its code (NAME_UNKNOWN for a
@@ -65,8 +57,8 @@ type Event struct {
 type Config struct {
 	// Root is the directory holding blobs, uploads and registry.db. Required.
 	Root string
-	// Clock stamps push times; the wall clock when nil.
-	Clock Clock
+	// Clock stamps push times and paces RunGC; the wall clock when nil.
+	Clock clock.Clock
 	// Policy is consulted before pushes; nil accepts everything.
 	Policy Policy
 	// OnEvent is called synchronously after a manifest push, delete or
@@ -88,7 +80,7 @@ type Config struct {
 // in bbolt, and the operations the HTTP handler and the ECR API share.
 type Registry struct {
 	cfg     Config
-	clock   Clock
+	clock   clock.Clock
 	blobs   *blobStore
 	uploads *uploadSet
 	meta    *meta
@@ -108,7 +100,7 @@ func Open(cfg Config) (*Registry, error) {
 		return nil, errors.New("registry: Config.Root is required")
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = wallClock{}
+		cfg.Clock = clock.Real{}
 	}
 	if cfg.Service == "" {
 		cfg.Service = "kumo"
@@ -645,7 +637,8 @@ func (r *Registry) Repositories(ctx context.Context, last string, n int) ([]stri
 }
 
 // DeleteRepository removes repo and everything it holds; blobs no other
-// repository needs go at the next GC.
+// repository needs go at the next GC. A repository that never held
+// anything is not an error, as ECR repositories exist before any push.
 func (r *Registry) DeleteRepository(ctx context.Context, repo string) error {
 	if err := ValidateName(repo); err != nil {
 		return err
