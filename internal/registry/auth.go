@@ -181,20 +181,37 @@ type tokenResponse struct {
 	IssuedAt    string `json:"issued_at"`
 }
 
-// serveToken is the token endpoint: it validates Basic credentials (or
-// serves anonymous callers when auth is optional) and returns a bearer token.
+// serveToken is the token endpoint of the Docker token flow. GET takes
+// Basic credentials; POST takes the OAuth2 password grant as a form, which
+// containerd tries first. Anonymous callers get a token when auth is
+// optional.
 func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) {
-	if req.Method != http.MethodGet {
-		writeError(w, newError(CodeUnsupported, "method %s not allowed", req.Method))
-		return
-	}
 	a := r.cfg.Auth
 	if a == nil {
 		writeError(w, newError(CodeUnsupported, "registry authentication is not enabled"))
 		return
 	}
+	var user, pass, service string
+	var scopes []string
+	var hasCreds bool
+	switch req.Method {
+	case http.MethodGet:
+		user, pass, hasCreds = req.BasicAuth()
+		q := req.URL.Query()
+		service, scopes = q.Get("service"), q["scope"]
+	case http.MethodPost:
+		if err := req.ParseForm(); err != nil || req.PostForm.Get("grant_type") != "password" {
+			writeError(w, &Error{Code: CodeUnsupported, Message: "only the password grant is supported", Status: http.StatusBadRequest})
+			return
+		}
+		user, pass, hasCreds = req.PostForm.Get("username"), req.PostForm.Get("password"), true
+		service, scopes = req.PostForm.Get("service"), strings.Fields(req.PostForm.Get("scope"))
+	default:
+		writeError(w, newError(CodeUnsupported, "method %s not allowed", req.Method))
+		return
+	}
 	var p Principal
-	if user, pass, ok := req.BasicAuth(); ok {
+	if hasCreds {
 		var err error
 		if p, err = a.CheckBasic(req.Context(), user, pass); err != nil {
 			w.Header().Set("WWW-Authenticate", `Basic realm="kumo"`)
@@ -206,8 +223,7 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) {
 		writeError(w, newError(CodeUnauthorized, "credentials required"))
 		return
 	}
-	q := req.URL.Query()
-	token, ttl, err := a.IssueBearer(req.Context(), p, q.Get("service"), q["scope"])
+	token, ttl, err := a.IssueBearer(req.Context(), p, service, scopes)
 	if err != nil {
 		writeError(w, err)
 		return

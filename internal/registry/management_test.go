@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -259,6 +260,20 @@ func TestAuth(t *testing.T) {
 		t.Fatalf("token response %s", r.body)
 	}
 	expect(t, s.do("GET", "/v2/", nil, "Authorization", "Bearer "+tok.Token), http.StatusOK, "")
+
+	// The OAuth2 password grant containerd sends first.
+	form := url.Values{"grant_type": {"password"}, "username": {"AWS"}, "password": {password}, "service": {"kumo"}, "scope": {"repository:app:pull"}}
+	r = s.do("POST", TokenPath, []byte(form.Encode()), "Content-Type", "application/x-www-form-urlencoded")
+	expect(t, r, http.StatusOK, "")
+	var oauth tokenResponse
+	if err := json.Unmarshal(r.body, &oauth); err != nil || oauth.AccessToken == "" {
+		t.Fatalf("oauth token response %s", r.body)
+	}
+	expect(t, s.do("GET", "/v2/", nil, "Authorization", "Bearer "+oauth.AccessToken), http.StatusOK, "")
+	form.Set("password", "wrong")
+	expect(t, s.do("POST", TokenPath, []byte(form.Encode()), "Content-Type", "application/x-www-form-urlencoded"), http.StatusUnauthorized, CodeUnauthorized)
+	form.Set("grant_type", "refresh_token")
+	expect(t, s.do("POST", TokenPath, []byte(form.Encode()), "Content-Type", "application/x-www-form-urlencoded"), http.StatusBadRequest, CodeUnsupported)
 	clk.Advance(16 * time.Minute)
 	expect(t, s.do("GET", "/v2/", nil, "Authorization", "Bearer "+tok.Token), http.StatusUnauthorized, "")
 	clk.Advance(time.Hour)

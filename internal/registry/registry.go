@@ -112,12 +112,15 @@ func Open(cfg Config) (*Registry, error) {
 	if err := os.MkdirAll(blobDir, 0o755); err != nil {
 		return nil, err
 	}
-	ups, err := newUploadSet(filepath.Join(cfg.Root, "uploads"))
+	// The metadata store's file lock keeps a second process off this root,
+	// so it is taken before the leftover uploads are cleared.
+	m, err := openMeta(filepath.Join(cfg.Root, "registry.db"))
 	if err != nil {
 		return nil, err
 	}
-	m, err := openMeta(filepath.Join(cfg.Root, "registry.db"))
+	ups, err := newUploadSet(filepath.Join(cfg.Root, "uploads"))
 	if err != nil {
+		m.close()
 		return nil, err
 	}
 	return &Registry{cfg: cfg, clock: cfg.Clock, blobs: &blobStore{dir: blobDir}, uploads: ups, meta: m}, nil
@@ -210,6 +213,7 @@ func (r *Registry) CompleteUpload(ctx context.Context, repo, id string, d digest
 	r.gcMu.RLock()
 	defer r.gcMu.RUnlock()
 	if err := r.blobs.commit(tmp, d); err != nil {
+		os.Remove(tmp)
 		return 0, err
 	}
 	return size, r.meta.linkBlob(repo, d, size, r.clock.Now())
