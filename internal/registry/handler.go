@@ -283,6 +283,9 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 	if res.Subject != "" {
 		h.Set("OCI-Subject", res.Subject.String())
 	}
+	for _, t := range res.Tags {
+		h.Add("OCI-Tag", t)
+	}
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusCreated)
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -154,6 +155,9 @@ func TestManifestByDigestAndTagParams(t *testing.T) {
 			get := s.do("GET", "/v2/d/manifests/"+tc.want.String(), nil)
 			expect(t, get, http.StatusOK, "")
 			checkManifestHeaders(t, get, MediaTypeOCIManifest, tc.want, len(img.manifest))
+			if got := r.header.Values("OCI-Tag"); !reflect.DeepEqual(got, tc.tags) {
+				t.Fatalf("OCI-Tag = %v, want %v", got, tc.tags)
+			}
 			for _, tag := range tc.tags {
 				expect(t, s.do("HEAD", "/v2/d/manifests/"+tag, nil), http.StatusOK, "")
 			}

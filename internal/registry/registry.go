@@ -358,6 +358,8 @@ type PutResult struct {
 	Digest digest.Digest
 	// Subject is the digest of the manifest's subject, if it has one.
 	Subject digest.Digest
+	// Tags are the tags now pointing at the manifest by this push.
+	Tags []string
 }
 
 // PutManifest validates body and stores it in repo under ref (a tag or
@@ -399,7 +401,7 @@ func (r *Registry) PutManifest(ctx context.Context, repo, ref, contentType strin
 		return PutResult{}, err
 	}
 	r.emit(ctx, Event{Kind: EventManifestPushed, Repository: repo, Digest: d, MediaType: rec.MediaType, Tags: tags})
-	return PutResult{Digest: d, Subject: rec.Subject}, nil
+	return PutResult{Digest: d, Subject: rec.Subject, Tags: tags}, nil
 }
 
 // manifestDigestAndTags computes the manifest digest (with the algorithm
