@@ -27,6 +27,10 @@ const (
 	CodeDenied              Code = "DENIED"
 	CodeUnsupported         Code = "UNSUPPORTED"
 	CodeTooManyRequests     Code = "TOOMANYREQUESTS"
+	// CodeTagInvalid is not in the OCI spec but in Docker's registry API;
+	// ECR answers it for a push to an existing tag of an immutable
+	// repository, and clients print it as "tag invalid: <message>".
+	CodeTagInvalid Code = "TAG_INVALID"
 )
 
 // status is the HTTP status each code travels with unless an Error says otherwise.
@@ -45,6 +49,7 @@ var status = map[Code]int{
 	CodeDenied:              http.StatusForbidden,
 	CodeUnsupported:         http.StatusMethodNotAllowed,
 	CodeTooManyRequests:     http.StatusTooManyRequests,
+	CodeTagInvalid:          http.StatusBadRequest,
 }
 
 // Error is a registry error: a spec code, a message for people and an
@@ -94,6 +99,7 @@ var (
 	ErrDenied              = &Error{Code: CodeDenied}
 	ErrUnsupported         = &Error{Code: CodeUnsupported}
 	ErrTooManyRequests     = &Error{Code: CodeTooManyRequests}
+	ErrTagInvalid          = &Error{Code: CodeTagInvalid}
 )
 
 // errRangeInvalid marks an upload chunk that does not start where the

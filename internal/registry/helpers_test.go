@@ -214,7 +214,7 @@ func (p *recordingPolicy) CheckRepository(ctx context.Context, repo string) erro
 
 func (p *recordingPolicy) CheckTagPush(ctx context.Context, repo, tag string, current, next digest.Digest) error {
 	if p.immutable && current != "" {
-		return NewError(CodeDenied, "tag invalid: the image tag '"+tag+"' already exists in the '"+repo+"' repository and cannot be overwritten because the repository is immutable")
+		return NewError(CodeTagInvalid, "The image tag '"+tag+"' already exists in the '"+repo+"' repository and cannot be overwritten because the repository is immutable.")
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -110,7 +111,7 @@ func TestPolicyAndEvents(t *testing.T) {
 	expect(t, s.putManifest("web", "v1", MediaTypeOCIManifest, img.manifest), http.StatusCreated, "")
 	other := s.pushImage("web", 2, nil)
 	// An immutable tag cannot move; the manifest is not stored either.
-	expect(t, s.putManifest("web", "v1", MediaTypeOCIManifest, other.manifest), http.StatusForbidden, CodeDenied)
+	expect(t, s.putManifest("web", "v1", MediaTypeOCIManifest, other.manifest), http.StatusBadRequest, CodeTagInvalid)
 	expect(t, s.do("HEAD", "/v2/web/manifests/"+other.digest.String(), nil), http.StatusNotFound, "")
 	// A new tag is fine.
 	expect(t, s.putManifest("web", "v2", MediaTypeOCIManifest, other.manifest), http.StatusCreated, "")
@@ -293,5 +294,26 @@ func TestAnonymousAllowedWhenAuthOptional(t *testing.T) {
 	}
 	if _, err := auth.CheckBearer(context.Background(), tok.Token); err != nil {
 		t.Fatalf("anonymous token does not verify: %v", err)
+	}
+}
+
+// denyAll is a policy whose refusals are plain errors.
+type denyAll struct{}
+
+func (denyAll) CheckRepository(ctx context.Context, repo string) error {
+	return errors.New("pushes are disabled")
+}
+
+func (denyAll) CheckTagPush(ctx context.Context, repo, tag string, current, next digest.Digest) error {
+	return nil
+}
+
+func TestPolicyPlainErrorIsDenied(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, Config{Policy: denyAll{}})
+	r := s.do("POST", "/v2/any/blobs/uploads/", nil)
+	expect(t, r, http.StatusForbidden, CodeDenied)
+	if !strings.Contains(string(r.body), "pushes are disabled") {
+		t.Fatalf("body %s", r.body)
 	}
 }

@@ -19,8 +19,8 @@ import (
 
 // Policy lets the layer above (ECR) decide what may be pushed. Errors it
 // returns reach the client: a *Error keeps its code (NAME_UNKNOWN for a
-// repository that was never created, DENIED for an immutable tag), any
-// other error is answered as DENIED with its text.
+// repository that was never created, TAG_INVALID for an immutable tag, as
+// ECR answers); any other error is answered as DENIED with its text.
 type Policy interface {
 	// CheckRepository is consulted before any write to repo: starting an
 	// upload, mounting a blob, putting or deleting a manifest.
