@@ -1,0 +1,389 @@
+package insights
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// expr is an expression evaluated against one record.
+type expr interface {
+	eval(r *record) Value
+}
+
+type literal struct{ v Value }
+type fieldRef struct{ name string }
+type unary struct {
+	op string // "not" or "-"
+	x  expr
+}
+type binaryExpr struct {
+	op   string // and or = != < <= > >= + - * / %
+	l, r expr
+}
+type likeExpr struct {
+	x      expr
+	re     *regexp.Regexp // regex form
+	sub    string         // string form: substring match
+	negate bool
+}
+type inExpr struct {
+	x      expr
+	list   []expr
+	negate bool
+}
+type call struct {
+	fn   *function
+	args []expr
+}
+
+func (l literal) eval(*record) Value    { return l.v }
+func (f fieldRef) eval(r *record) Value { return r.get(f.name) }
+
+func (u unary) eval(r *record) Value {
+	v := u.x.eval(r)
+	if u.op == "not" {
+		return boolean(!v.truthy())
+	}
+	if n, ok := v.number(); ok {
+		return num(-n)
+	}
+	return Value{}
+}
+
+func (b binaryExpr) eval(r *record) Value {
+	switch b.op {
+	case "and":
+		return boolean(b.l.eval(r).truthy() && b.r.eval(r).truthy())
+	case "or":
+		return boolean(b.l.eval(r).truthy() || b.r.eval(r).truthy())
+	}
+	l, rv := b.l.eval(r), b.r.eval(r)
+	switch b.op {
+	case "+", "-", "*", "/", "%":
+		return arithmetic(b.op, l, rv)
+	}
+	c, ok := compareValues(l, rv)
+	if !ok {
+		return boolean(false)
+	}
+	switch b.op {
+	case "=", "==":
+		return boolean(c == 0)
+	case "!=":
+		return boolean(c != 0)
+	case "<":
+		return boolean(c < 0)
+	case "<=":
+		return boolean(c <= 0)
+	case ">":
+		return boolean(c > 0)
+	}
+	return boolean(c >= 0) // ">="
+}
+
+func arithmetic(op string, l, r Value) Value {
+	a, aok := l.number()
+	b, bok := r.number()
+	if !aok || !bok {
+		return Value{}
+	}
+	switch op {
+	case "+":
+		return num(a + b)
+	case "-":
+		return num(a - b)
+	case "*":
+		return num(a * b)
+	case "/":
+		if b == 0 {
+			return Value{}
+		}
+		return num(a / b)
+	}
+	if b == 0 {
+		return Value{}
+	}
+	return num(float64(int64(a) % int64(b)))
+}
+
+func (l likeExpr) eval(r *record) Value {
+	v := l.x.eval(r)
+	if v.Kind == Null {
+		return boolean(false)
+	}
+	s := v.String()
+	var m bool
+	if l.re != nil {
+		m = l.re.MatchString(s)
+	} else {
+		m = strings.Contains(s, l.sub)
+	}
+	return boolean(m != l.negate)
+}
+
+func (in inExpr) eval(r *record) Value {
+	v := in.x.eval(r)
+	if v.Kind == Null {
+		return boolean(false)
+	}
+	for _, e := range in.list {
+		if c, ok := compareValues(v, e.eval(r)); ok && c == 0 {
+			return boolean(!in.negate)
+		}
+	}
+	return boolean(in.negate)
+}
+
+func (c call) eval(r *record) Value {
+	args := make([]Value, len(c.args))
+	for i, a := range c.args {
+		args[i] = a.eval(r)
+	}
+	return c.fn.apply(r, args)
+}
+
+// Expression grammar, loosest first:
+//
+//	or      := and { "or" and }
+//	and     := not { "and" not }
+//	not     := "not" not | compare
+//	compare := sum [ op sum | ["not"] "like" (string|regex) | "=~" regex | ["not"] "in" "[" list "]" ]
+//	sum     := product { ("+"|"-") product }
+//	product := unary { ("*"|"/"|"%") unary }
+//	unary   := "-" unary | primary
+//	primary := number | duration | string | field | function "(" args ")" | "(" or ")"
+func (p *parser) expr() (expr, error) {
+	return p.binaryLevel(0)
+}
+
+var levels = [][]string{{"or"}, {"and"}}
+
+// binaryLevel parses the and/or levels, which share a shape.
+func (p *parser) binaryLevel(level int) (expr, error) {
+	if level == len(levels) {
+		return p.notExpr()
+	}
+	l, err := p.binaryLevel(level + 1)
+	for err == nil && p.acceptKeyword(levels[level][0]) {
+		var r expr
+		if r, err = p.binaryLevel(level + 1); err == nil {
+			l = binaryExpr{op: levels[level][0], l: l, r: r}
+		}
+	}
+	return l, err
+}
+
+func (p *parser) notExpr() (expr, error) {
+	if p.acceptKeyword("not") {
+		x, err := p.notExpr()
+		return unary{op: "not", x: x}, err
+	}
+	return p.compare()
+}
+
+func (p *parser) compare() (expr, error) {
+	l, err := p.arith(0)
+	if err != nil {
+		return nil, err
+	}
+	t := p.peek()
+	if t.kind == tSymbol {
+		switch t.text {
+		case "=", "==", "!=", "<", "<=", ">", ">=":
+			p.next()
+			r, err := p.arith(0)
+			return binaryExpr{op: t.text, l: l, r: r}, err
+		case "=~":
+			p.next()
+			return p.likeRHS(l, false, true)
+		}
+	}
+	negate := false
+	if p.isKeyword(t, "not") && (p.isKeyword(p.toks[p.i+1], "like") || p.isKeyword(p.toks[p.i+1], "in")) {
+		p.next()
+		negate = true
+	}
+	switch {
+	case p.acceptKeyword("like"):
+		return p.likeRHS(l, negate, false)
+	case p.acceptKeyword("in"):
+		list, err := p.list()
+		return inExpr{x: l, list: list, negate: negate}, err
+	}
+	return l, nil
+}
+
+// likeRHS parses what follows like or =~: a /regex/ or (for like) a string.
+func (p *parser) likeRHS(x expr, negate, regexOnly bool) (expr, error) {
+	t := p.next()
+	switch {
+	case t.kind == tRegex:
+		re, err := regexp.Compile(t.text)
+		if err != nil {
+			return nil, newError(p.src, t.pos, t.end, "invalid regular expression %s", t.text)
+		}
+		return likeExpr{x: x, re: re, negate: negate}, nil
+	case t.kind == tString && !regexOnly:
+		return likeExpr{x: x, sub: t.text, negate: negate}, nil
+	}
+	return nil, p.unexpected(t)
+}
+
+func (p *parser) list() ([]expr, error) {
+	if err := p.expect("["); err != nil {
+		return nil, err
+	}
+	var list []expr
+	if p.accept("]") {
+		return list, nil
+	}
+	for {
+		e, err := p.arith(0)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, e)
+		if p.accept("]") {
+			return list, nil
+		}
+		if err := p.expect(","); err != nil {
+			return nil, err
+		}
+	}
+}
+
+var arithLevels = [][]string{{"+", "-"}, {"*", "/", "%"}}
+
+func (p *parser) arith(level int) (expr, error) {
+	if level == len(arithLevels) {
+		return p.unaryExpr()
+	}
+	l, err := p.arith(level + 1)
+	for err == nil {
+		t := p.peek()
+		if t.kind != tSymbol || !contains(arithLevels[level], t.text) {
+			break
+		}
+		p.next()
+		var r expr
+		if r, err = p.arith(level + 1); err == nil {
+			l = binaryExpr{op: t.text, l: l, r: r}
+		}
+	}
+	return l, err
+}
+
+func (p *parser) unaryExpr() (expr, error) {
+	if p.accept("-") {
+		x, err := p.unaryExpr()
+		return unary{op: "-", x: x}, err
+	}
+	return p.primary()
+}
+
+func (p *parser) primary() (expr, error) {
+	t := p.next()
+	switch t.kind {
+	case tNumber:
+		n, err := strconv.ParseFloat(t.text, 64)
+		if err != nil {
+			return nil, newError(p.src, t.pos, t.end, "invalid number %s", t.text)
+		}
+		return literal{num(n)}, nil
+	case tDuration:
+		ms, ok := parseDuration(t.text)
+		if !ok {
+			return nil, newError(p.src, t.pos, t.end, "invalid time period %s", t.text)
+		}
+		return literal{numText(float64(ms), t.text)}, nil
+	case tString:
+		return literal{str(t.text)}, nil
+	case tIdent:
+		if isReserved(t.text) {
+			return nil, p.unexpected(t)
+		}
+		if p.isSymbol(p.peek(), "(") {
+			return p.functionCall(t)
+		}
+		return fieldRef{name: t.text}, nil
+	case tSymbol:
+		if t.text == "(" {
+			e, err := p.expr()
+			if err != nil {
+				return nil, err
+			}
+			return e, p.expect(")")
+		}
+	}
+	return nil, p.unexpected(t)
+}
+
+func (p *parser) functionCall(name token) (expr, error) {
+	fn, ok := functions[strings.ToLower(name.text)]
+	if !ok {
+		if _, isAgg := aggregations[strings.ToLower(name.text)]; isAgg {
+			return nil, newError(p.src, name.pos, name.end, "aggregation %s is only allowed in stats", name.text)
+		}
+		return nil, newError(p.src, name.pos, name.end, "unknown function %s", name.text)
+	}
+	p.next() // (
+	var args []expr
+	if !p.accept(")") {
+		for {
+			a, err := p.expr()
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, a)
+			if p.accept(")") {
+				break
+			}
+			if err := p.expect(","); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(args) < fn.minArgs || fn.maxArgs >= 0 && len(args) > fn.maxArgs {
+		return nil, newError(p.src, name.pos, p.toks[p.i-1].end, "wrong number of arguments for %s", name.text)
+	}
+	return call{fn: fn, args: args}, nil
+}
+
+// isReserved reports keywords that cannot start an operand.
+func isReserved(s string) bool {
+	switch strings.ToLower(s) {
+	case "and", "or", "like", "in", "as", "by", "asc", "desc":
+		return true
+	}
+	return false
+}
+
+// parseDuration reads a bin() period such as 30s, 5m, 1h, 1d, 1w.
+func parseDuration(s string) (int64, bool) {
+	i := 0
+	for i < len(s) && (isDigit(s[i]) || s[i] == '.') {
+		i++
+	}
+	n, err := strconv.ParseFloat(s[:i], 64)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	unit := map[string]float64{
+		"ms": 1, "s": 1e3, "sec": 1e3, "m": 60e3, "min": 60e3, "h": 3600e3, "hr": 3600e3,
+		"d": 86400e3, "w": 7 * 86400e3,
+	}[strings.ToLower(s[i:])]
+	if unit == 0 || n*unit < 1 {
+		return 0, false
+	}
+	return int64(n * unit), true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

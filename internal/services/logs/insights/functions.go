@@ -1,0 +1,181 @@
+package insights
+
+import (
+	"math"
+	"strings"
+	"unicode/utf8"
+)
+
+// function is a scalar function usable in fields, filter, sort and stats'
+// by clause.
+type function struct {
+	minArgs, maxArgs int // maxArgs -1: any number
+	apply            func(r *record, args []Value) Value
+}
+
+var functions map[string]*function
+
+func init() {
+	functions = map[string]*function{
+		// Strings.
+		"strlen":      {1, 1, strFn(func(s string) Value { return num(float64(utf8.RuneCountInString(s))) })},
+		"tolower":     {1, 1, strFn(func(s string) Value { return str(strings.ToLower(s)) })},
+		"toupper":     {1, 1, strFn(func(s string) Value { return str(strings.ToUpper(s)) })},
+		"trim":        {1, 1, strFn(func(s string) Value { return str(strings.TrimSpace(s)) })},
+		"ltrim":       {1, 1, strFn(func(s string) Value { return str(strings.TrimLeft(s, " \t\r\n")) })},
+		"rtrim":       {1, 1, strFn(func(s string) Value { return str(strings.TrimRight(s, " \t\r\n")) })},
+		"concat":      {1, -1, concat},
+		"substr":      {2, 3, substr},
+		"replace":     {3, 3, replace},
+		"strcontains": {2, 2, strcontains},
+		"isempty":     {1, 1, func(_ *record, a []Value) Value { return boolean(a[0].Kind == Null || a[0].String() == "") }},
+		"isblank":     {1, 1, func(_ *record, a []Value) Value { return boolean(strings.TrimSpace(a[0].String()) == "") }},
+		// General.
+		"ispresent": {1, 1, func(_ *record, a []Value) Value { return boolean(a[0].Kind != Null) }},
+		"coalesce":  {1, -1, coalesce},
+		// Numbers.
+		"abs":      {1, 1, numFn(math.Abs)},
+		"ceil":     {1, 1, numFn(math.Ceil)},
+		"floor":    {1, 1, numFn(math.Floor)},
+		"sqrt":     {1, 1, numFn(math.Sqrt)},
+		"log":      {1, 1, numFn(math.Log)},
+		"greatest": {1, -1, extreme(1)},
+		"least":    {1, -1, extreme(-1)},
+		// Time.
+		"bin":        {1, 1, bin},
+		"datefloor":  {2, 2, func(_ *record, a []Value) Value { return roundTime(a[0], a[1], false) }},
+		"dateceil":   {2, 2, func(_ *record, a []Value) Value { return roundTime(a[0], a[1], true) }},
+		"frommillis": {1, 1, fromMillis},
+		"tomillis":   {1, 1, toMillis},
+	}
+}
+
+func strFn(f func(string) Value) func(*record, []Value) Value {
+	return func(_ *record, a []Value) Value {
+		if a[0].Kind == Null {
+			return Value{}
+		}
+		return f(a[0].String())
+	}
+}
+
+func numFn(f func(float64) float64) func(*record, []Value) Value {
+	return func(_ *record, a []Value) Value {
+		n, ok := a[0].number()
+		if !ok {
+			return Value{}
+		}
+		r := f(n)
+		if math.IsNaN(r) || math.IsInf(r, 0) {
+			return Value{}
+		}
+		return num(r)
+	}
+}
+
+func concat(_ *record, a []Value) Value {
+	var b strings.Builder
+	for _, v := range a {
+		b.WriteString(v.String())
+	}
+	return str(b.String())
+}
+
+// substr(s, start[, length]) counts characters from 0.
+func substr(_ *record, a []Value) Value {
+	if a[0].Kind == Null {
+		return Value{}
+	}
+	runes := []rune(a[0].String())
+	start, ok := a[1].number()
+	if !ok {
+		return Value{}
+	}
+	from := clamp(int(start), 0, len(runes))
+	to := len(runes)
+	if len(a) == 3 {
+		n, ok := a[2].number()
+		if !ok {
+			return Value{}
+		}
+		to = clamp(from+int(n), from, len(runes))
+	}
+	return str(string(runes[from:to]))
+}
+
+func clamp(n, lo, hi int) int { return max(lo, min(n, hi)) }
+
+func replace(_ *record, a []Value) Value {
+	if a[0].Kind == Null {
+		return Value{}
+	}
+	return str(strings.ReplaceAll(a[0].String(), a[1].String(), a[2].String()))
+}
+
+func strcontains(_ *record, a []Value) Value {
+	if a[0].Kind == Null {
+		return boolean(false)
+	}
+	return boolean(strings.Contains(a[0].String(), a[1].String()))
+}
+
+func coalesce(_ *record, a []Value) Value {
+	for _, v := range a {
+		if v.Kind != Null {
+			return v
+		}
+	}
+	return Value{}
+}
+
+// extreme returns greatest (sign 1) or least (sign -1) of its numeric
+// arguments.
+func extreme(sign float64) func(*record, []Value) Value {
+	return func(_ *record, a []Value) Value {
+		best, found := 0.0, false
+		for _, v := range a {
+			if n, ok := v.number(); ok && (!found || (n-best)*sign > 0) {
+				best, found = n, true
+			}
+		}
+		if !found {
+			return Value{}
+		}
+		return num(best)
+	}
+}
+
+// bin(period) is the record's @timestamp rounded down to the period.
+func bin(r *record, a []Value) Value {
+	return roundTime(r.get("@timestamp"), a[0], false)
+}
+
+// roundTime rounds a time down (or up) to a multiple of period (ms).
+func roundTime(t, period Value, up bool) Value {
+	ms, ok := t.number()
+	p, pok := period.number()
+	if !ok || !pok || p <= 0 {
+		return Value{}
+	}
+	floor := math.Floor(ms/p) * p
+	if up && floor < ms {
+		floor += p
+	}
+	return timeMillis(int64(floor))
+}
+
+func fromMillis(_ *record, a []Value) Value {
+	n, ok := a[0].number()
+	if !ok {
+		return Value{}
+	}
+	return timeMillis(int64(n))
+}
+
+func toMillis(_ *record, a []Value) Value {
+	n, ok := a[0].number()
+	if !ok {
+		return Value{}
+	}
+	return num(n)
+}
