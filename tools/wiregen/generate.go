@@ -391,7 +391,8 @@ func (g *generator) writeHandlers() {
 // writeErrors declares the HTTP status of every error code of the model.
 func (g *generator) writeErrors() {
 	codes := map[string]int{}
-	for name, s := range g.m.Shapes {
+	for _, name := range sortedKeys(g.m.Shapes) {
+		s := g.m.Shapes[name]
 		if !s.Exception {
 			continue
 		}
@@ -407,7 +408,9 @@ func (g *generator) writeErrors() {
 				status = s.Error.HTTPStatusCode
 			}
 		}
-		codes[code] = status
+		if _, dup := codes[code]; !dup { // several shapes may share a code: the first by name wins
+			codes[code] = status
+		}
 	}
 	g.printf("// ErrorShapes maps each error code of the model to the HTTP status it travels with.\n")
 	g.printf("var ErrorShapes = map[string]int{\n")
