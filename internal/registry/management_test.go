@@ -317,3 +317,34 @@ func TestPolicyPlainErrorIsDenied(t *testing.T) {
 		t.Fatalf("body %s", r.body)
 	}
 }
+
+// TestEventCallbackMayCallRegistry checks that events are emitted with no
+// lock held: a callback deleting what was just pushed (as a lifecycle rule
+// might) and running GC completes.
+func TestEventCallbackMayCallRegistry(t *testing.T) {
+	t.Parallel()
+	var reg *Registry
+	deleted := make(chan error, 1)
+	onEvent := func(ctx context.Context, e Event) {
+		if e.Kind != EventManifestPushed {
+			return
+		}
+		_, gcErr := reg.GC(ctx)
+		deleted <- errors.Join(gcErr, reg.DeleteManifest(ctx, e.Repository, e.Digest.String()))
+	}
+	s := newTestServer(t, Config{OnEvent: onEvent})
+	reg = s.reg
+	img := s.pushImage("cb", 1, nil)
+	r := make(chan response, 1)
+	go func() { r <- s.do("PUT", "/v2/cb/manifests/v1", img.manifest, "Content-Type", MediaTypeOCIManifest) }()
+	select {
+	case resp := <-r:
+		expect(t, resp, http.StatusCreated, "")
+	case <-time.After(10 * time.Second):
+		t.Fatal("manifest push deadlocked in the event callback")
+	}
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
+	}
+	expect(t, s.do("HEAD", "/v2/cb/manifests/v1", nil), http.StatusNotFound, "")
+}

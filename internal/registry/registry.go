@@ -62,7 +62,9 @@ type Config struct {
 	// Policy is consulted before pushes; nil accepts everything.
 	Policy Policy
 	// OnEvent is called synchronously after a manifest push, delete or
-	// pull is committed; it must not block. Optional.
+	// pull is committed, with no registry lock held (it may call back into
+	// the registry); it delays the client's response, so it should be
+	// quick. Optional.
 	OnEvent func(context.Context, Event)
 	// Auth checks credentials; nil serves everyone anonymously.
 	Auth Authenticator
@@ -378,30 +380,39 @@ func (r *Registry) PutManifest(ctx context.Context, repo, ref, contentType strin
 	if err != nil {
 		return PutResult{}, err
 	}
+	rec, err := r.storeManifest(ctx, repo, d, p, body, tags)
+	if err != nil {
+		return PutResult{}, err
+	}
+	r.emit(ctx, Event{Kind: EventManifestPushed, Repository: repo, Digest: d, MediaType: rec.MediaType, Tags: tags})
+	return PutResult{Digest: d, Subject: rec.Subject, Tags: tags}, nil
+}
+
+// storeManifest checks references and tag policy and stores manifest d,
+// holding the locks that keep GC and other manifest writes out. Events are
+// emitted by the caller after the locks are released, so a callback may
+// call back into the registry.
+func (r *Registry) storeManifest(ctx context.Context, repo string, d digest.Digest, p *parsedManifest, body []byte, tags []string) (manifestRecord, error) {
 	r.gcMu.RLock()
 	defer r.gcMu.RUnlock()
 	r.manifestMu.Lock()
 	defer r.manifestMu.Unlock()
 	rec, err := r.recordFor(repo, p, int64(len(body)))
 	if err != nil {
-		return PutResult{}, err
+		return rec, err
 	}
 	if err := r.checkTags(ctx, repo, tags, d); err != nil {
-		return PutResult{}, err
+		return rec, err
 	}
 	if old, ok, err := r.meta.manifest(repo, d); err != nil {
-		return PutResult{}, err
+		return rec, err
 	} else if ok {
 		rec.PushedAt = old.PushedAt
 	}
 	if err := r.storeBytes(d, body); err != nil {
-		return PutResult{}, err
+		return rec, err
 	}
-	if err := r.meta.putManifest(repo, d, rec, tags); err != nil {
-		return PutResult{}, err
-	}
-	r.emit(ctx, Event{Kind: EventManifestPushed, Repository: repo, Digest: d, MediaType: rec.MediaType, Tags: tags})
-	return PutResult{Digest: d, Subject: rec.Subject, Tags: tags}, nil
+	return rec, r.meta.putManifest(repo, d, rec, tags)
 }
 
 // manifestDigestAndTags computes the manifest digest (with the algorithm
@@ -589,29 +600,38 @@ func (r *Registry) DeleteManifest(ctx context.Context, repo, ref string) error {
 	if err := r.checkWrite(ctx, repo); err != nil {
 		return err
 	}
+	ev, err := r.deleteRef(repo, ref)
+	if err != nil {
+		return err
+	}
+	r.emit(ctx, ev)
+	return nil
+}
+
+// deleteRef deletes a tag or a manifest under manifestMu and returns the
+// event to report once the lock is released.
+func (r *Registry) deleteRef(repo, ref string) (Event, error) {
 	r.manifestMu.Lock()
 	defer r.manifestMu.Unlock()
 	if !isDigestRef(ref) {
 		if err := ValidateTag(ref); err != nil {
-			return newError(CodeManifestUnknown, "invalid tag %q", ref)
+			return Event{}, newError(CodeManifestUnknown, "invalid tag %q", ref)
 		}
 		d, err := r.meta.deleteTag(repo, ref)
 		if err != nil {
-			return err
+			return Event{}, err
 		}
-		r.emit(ctx, Event{Kind: EventTagDeleted, Repository: repo, Digest: d, Tags: []string{ref}})
-		return nil
+		return Event{Kind: EventTagDeleted, Repository: repo, Digest: d, Tags: []string{ref}}, nil
 	}
 	d, err := ParseDigest(ref)
 	if err != nil {
-		return err
+		return Event{}, err
 	}
 	rec, tags, err := r.meta.deleteManifest(repo, d)
 	if err != nil {
-		return err
+		return Event{}, err
 	}
-	r.emit(ctx, Event{Kind: EventManifestDeleted, Repository: repo, Digest: d, MediaType: rec.MediaType, Tags: tags})
-	return nil
+	return Event{Kind: EventManifestDeleted, Repository: repo, Digest: d, MediaType: rec.MediaType, Tags: tags}, nil
 }
 
 // Images lists every manifest of repo with its tags, oldest push first.
