@@ -55,6 +55,9 @@ func TestDeleteBlob(t *testing.T) {
 	content := randomBytes(t, 100)
 	d := s.pushBlob("x", content)
 	s.pushBlob("y", content)
+	if n := countBlobFiles(t, s.reg); n != 1 {
+		t.Fatalf("the same content pushed to two repositories is stored %d times", n)
+	}
 	expect(t, s.do("DELETE", "/v2/x/blobs/"+d.String(), nil), http.StatusAccepted, "")
 	expect(t, s.do("HEAD", "/v2/x/blobs/"+d.String(), nil), http.StatusNotFound, "")
 	expect(t, s.do("GET", "/v2/x/blobs/"+d.String(), nil), http.StatusNotFound, CodeBlobUnknown)
