@@ -40,7 +40,7 @@ func (s *Store) Maintain() error {
 func (st *stream) maintain(cutoff int64) error {
 	st.wmu.Lock()
 	defer st.wmu.Unlock()
-	if st.removed {
+	if st.removed || st.closed {
 		return nil
 	}
 	st.mu.RLock()

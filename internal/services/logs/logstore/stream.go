@@ -32,7 +32,8 @@ type stream struct {
 
 	wmu     sync.Mutex
 	active  *os.File // append handle of the last segment; nil until needed
-	removed bool
+	removed bool     // deleted: appends fail with ErrNotFound
+	closed  bool     // store closed: appends fail with ErrClosed
 
 	mu      sync.RWMutex
 	segs    []*segment
@@ -182,6 +183,9 @@ func (st *stream) write(batch []*appendReq) ([]blockInfo, *segment, error) {
 	if st.removed {
 		return nil, nil, fmt.Errorf("log stream %q: %w", st.name, ErrNotFound)
 	}
+	if st.closed {
+		return nil, nil, ErrClosed
+	}
 	sg, err := st.activeSegment()
 	if err != nil {
 		return nil, nil, err
@@ -292,6 +296,7 @@ func (st *stream) startSegment(firstSeq uint64) (*segment, error) {
 func (st *stream) close() {
 	st.wmu.Lock()
 	defer st.wmu.Unlock()
+	st.closed = true
 	st.closeFiles()
 }
 
