@@ -554,7 +554,7 @@ func TestTimeIndexSkipsBlocks(t *testing.T) {
 	clk := newClock()
 	s := openStore(t, dir, clk, 0)
 	mustCreate(t, s, "g", "s", "other")
-	appendN(t, s, "g", "s", "first", 100, 100, 1000, 1) // block 1: 1000..1099
+	appendN(t, s, "g", "s", "first", 100, 100, 1000, 1)  // block 1: 1000..1099
 	appendN(t, s, "g", "s", "second", 100, 100, 5000, 1) // block 2: 5000..5099
 	appendN(t, s, "g", "other", "o", 10, 10, 6000, 1)
 	s.Close()
