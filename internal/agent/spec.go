@@ -225,8 +225,12 @@ func withRlimits(ulimits []node.Ulimit) oci.SpecOpts {
 // withPrivileged gives the container every capability and device, and
 // unmasks /proc and /sys, like `docker run --privileged`.
 func withPrivileged(ctx context.Context, client oci.Client, c *containers.Container, s *oci.Spec) error {
+	caps, err := cap.Current() // all kumo itself holds: more would fail in a restricted host
+	if err != nil {
+		return err
+	}
 	for _, opt := range []oci.SpecOpts{
-		oci.WithCapabilities(cap.Known()),
+		oci.WithCapabilities(caps),
 		oci.WithHostDevices,
 		oci.WithAllDevicesAllowed,
 		oci.WithMaskedPaths(nil),
