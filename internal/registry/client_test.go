@@ -88,6 +88,10 @@ func TestGoContainerRegistryRoundTrip(t *testing.T) {
 	}
 }
 
+func basicAuth(password string) authn.Authenticator {
+	return &authn.Basic{Username: "AWS", Password: password}
+}
+
 // sameImage compares manifests and every layer's content digest.
 func sameImage(t *testing.T, want, got v1.Image) {
 	t.Helper()
