@@ -33,14 +33,24 @@ func Bound(f float64) *float64 {
 	return &f
 }
 
+// Redacted stands for the value of a member the model marks sensitive
+// (passwords, secrets, key material), which AWS leaves out of messages:
+// "Value at 'secretString' failed to satisfy constraint: ...".
+var Redacted any = redacted{}
+
+type redacted struct{}
+
 // Add records one violation of value at path.
 func (v *Validator) Add(value any, path, constraint string) {
-	shown := "null"
-	if value != nil {
-		shown = fmt.Sprintf("'%v'", value)
+	shown := "Value null"
+	switch {
+	case value == Redacted:
+		shown = "Value"
+	case value != nil:
+		shown = fmt.Sprintf("Value '%v'", value)
 	}
 	v.violations = append(v.violations,
-		fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", shown, path, constraint))
+		fmt.Sprintf("%s at '%s' failed to satisfy constraint: %s", shown, path, constraint))
 }
 
 // Required records a missing required member.

@@ -21,9 +21,6 @@ type generator struct {
 	opts Options
 	// jsonTags, queryTags: which codecs the structs carry tags for.
 	jsonTags, queryTags bool
-	// lowerPaths: validation paths spell members lowerCamel, as services
-	// that began as Query services do.
-	lowerPaths bool
 	// boxMarksNullable: the model marks nullable numbers with box, so the
 	// unmarked ones are plain values.
 	boxMarksNullable bool
@@ -61,12 +58,11 @@ var reservedNames = []string{
 // the numeric members that the SDK package (when given) lacks.
 func Generate(m *Model, opts Options) (src []byte, notInSDK []string, err error) {
 	g := &generator{
-		m:          m,
-		opts:       opts,
-		notInSDK:   map[string]bool{},
-		jsonTags:   m.HasProtocol("json") || m.HasProtocol("rest-json") || m.HasProtocol("smithy-rpc-v2-cbor"),
-		queryTags:  m.HasProtocol("query"),
-		lowerPaths: m.HasProtocol("query"),
+		m:         m,
+		opts:      opts,
+		notInSDK:  map[string]bool{},
+		jsonTags:  m.HasProtocol("json") || m.HasProtocol("rest-json") || m.HasProtocol("smithy-rpc-v2-cbor"),
+		queryTags: m.HasProtocol("query"),
 	}
 	if !g.jsonTags && !g.queryTags {
 		return nil, nil, fmt.Errorf("protocol %q is not supported (json, rest-json, smithy-rpc-v2-cbor, query)", m.Metadata.Protocol)

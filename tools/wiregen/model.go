@@ -73,6 +73,7 @@ type Shape struct {
 	Box       bool        `json:"box"`
 	Flattened bool        `json:"flattened"`
 	Document  bool        `json:"document"`
+	Sensitive bool        `json:"sensitive"`
 	Exception bool        `json:"exception"`
 	Fault     bool        `json:"fault"`
 	Error     *ErrorTrait `json:"error"`

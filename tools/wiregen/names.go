@@ -35,8 +35,7 @@ func exported(name string) string {
 }
 
 // lowerFirst lower-cases the first letter: "LoadBalancerArns" becomes
-// "loadBalancerArns", the spelling AWS uses in validation messages of
-// services that started as Query services.
+// "loadBalancerArns", the spelling AWS uses in validation messages.
 func lowerFirst(name string) string {
 	if name == "" {
 		return name

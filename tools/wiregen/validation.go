@@ -43,12 +43,10 @@ func (g *generator) writeValidate(shapeName string, s *Shape) {
 	g.printf("func (s *%s) Validate(v *protocol.Validator, path string) {\n%s}\n\n", typeName, body.String())
 }
 
-// pathName is how validation messages name a member.
+// pathName is how validation messages name a member: lowerCamel whatever
+// the wire spelling, as AWS does ('tableName' for DynamoDB's TableName).
 func (g *generator) pathName(mem Member) string {
-	if g.lowerPaths {
-		return lowerFirst(mem.Name)
-	}
-	return wireName(mem)
+	return lowerFirst(mem.Name)
 }
 
 // fieldForm tells whether a numeric or boolean field is a pointer.
@@ -143,9 +141,13 @@ func (g *generator) mapChecks(s *Shape, expr, path string, depth int) string {
 }
 
 // lengthCheck checks n, the length of expr, against the shape's min and max.
+// Messages leave out the values of sensitive members and of blobs.
 func lengthCheck(s *Shape, expr, n, path string) string {
 	if s.Min == nil && s.Max == nil || s.Min != nil && *s.Min <= 0 && s.Max == nil {
 		return ""
+	}
+	if s.Sensitive || s.Type == "blob" {
+		expr = "protocol.Redacted"
 	}
 	min, max := -1, -1
 	if s.Min != nil {

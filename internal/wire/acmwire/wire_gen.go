@@ -73,25 +73,25 @@ type AcmCertificateMetadata struct {
 // Validate records the constraints of the model that s breaks.
 func (s *AcmCertificateMetadata) Validate(v *protocol.Validator, path string) {
 	if s.RenewalEligibility != "" {
-		v.Enum(s.RenewalEligibility, protocol.Join(path, "RenewalEligibility"), RenewalEligibilityValues)
+		v.Enum(s.RenewalEligibility, protocol.Join(path, "renewalEligibility"), RenewalEligibilityValues)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), CertificateStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), CertificateStatusValues)
 	}
 	if s.RenewalStatus != "" {
-		v.Enum(s.RenewalStatus, protocol.Join(path, "RenewalStatus"), RenewalStatusValues)
+		v.Enum(s.RenewalStatus, protocol.Join(path, "renewalStatus"), RenewalStatusValues)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), CertificateTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), CertificateTypeValues)
 	}
 	if s.ExportOption != "" {
-		v.Enum(s.ExportOption, protocol.Join(path, "ExportOption"), CertificateExportValues)
+		v.Enum(s.ExportOption, protocol.Join(path, "exportOption"), CertificateExportValues)
 	}
 	if s.ManagedBy != "" {
-		v.Enum(s.ManagedBy, protocol.Join(path, "ManagedBy"), CertificateManagedByValues)
+		v.Enum(s.ManagedBy, protocol.Join(path, "managedBy"), CertificateManagedByValues)
 	}
 	if s.ValidationMethod != "" {
-		v.Enum(s.ValidationMethod, protocol.Join(path, "ValidationMethod"), ValidationMethodValues)
+		v.Enum(s.ValidationMethod, protocol.Join(path, "validationMethod"), ValidationMethodValues)
 	}
 }
 
@@ -109,22 +109,22 @@ type AcmCertificateMetadataFilter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *AcmCertificateMetadataFilter) Validate(v *protocol.Validator, path string) {
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), CertificateStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), CertificateStatusValues)
 	}
 	if s.RenewalStatus != "" {
-		v.Enum(s.RenewalStatus, protocol.Join(path, "RenewalStatus"), RenewalStatusValues)
+		v.Enum(s.RenewalStatus, protocol.Join(path, "renewalStatus"), RenewalStatusValues)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), CertificateTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), CertificateTypeValues)
 	}
 	if s.ExportOption != "" {
-		v.Enum(s.ExportOption, protocol.Join(path, "ExportOption"), CertificateExportValues)
+		v.Enum(s.ExportOption, protocol.Join(path, "exportOption"), CertificateExportValues)
 	}
 	if s.ManagedBy != "" {
-		v.Enum(s.ManagedBy, protocol.Join(path, "ManagedBy"), CertificateManagedByValues)
+		v.Enum(s.ManagedBy, protocol.Join(path, "managedBy"), CertificateManagedByValues)
 	}
 	if s.ValidationMethod != "" {
-		v.Enum(s.ValidationMethod, protocol.Join(path, "ValidationMethod"), ValidationMethodValues)
+		v.Enum(s.ValidationMethod, protocol.Join(path, "validationMethod"), ValidationMethodValues)
 	}
 }
 
@@ -135,16 +135,16 @@ type AddTagsToCertificateRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *AddTagsToCertificateRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CertificateArn != "", protocol.Join(path, "CertificateArn"))
+	v.Required(s.CertificateArn != "", protocol.Join(path, "certificateArn"))
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
-	v.Required(s.Tags != nil, protocol.Join(path, "Tags"))
+	v.Required(s.Tags != nil, protocol.Join(path, "tags"))
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), 1, 50)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), 1, 50)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -181,58 +181,58 @@ type CertificateDetail struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CertificateDetail) Validate(v *protocol.Validator, path string) {
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
 	if s.DomainName != "" {
-		v.Length(s.DomainName, utf8.RuneCountInString(s.DomainName), protocol.Join(path, "DomainName"), 1, 253)
+		v.Length(s.DomainName, utf8.RuneCountInString(s.DomainName), protocol.Join(path, "domainName"), 1, 253)
 	}
 	if s.SubjectAlternativeNames != nil {
-		v.Length(s.SubjectAlternativeNames, len(s.SubjectAlternativeNames), protocol.Join(path, "SubjectAlternativeNames"), 1, 100)
+		v.Length(s.SubjectAlternativeNames, len(s.SubjectAlternativeNames), protocol.Join(path, "subjectAlternativeNames"), 1, 100)
 	}
 	for i0 := range s.SubjectAlternativeNames {
-		v.Length(s.SubjectAlternativeNames[i0], utf8.RuneCountInString(s.SubjectAlternativeNames[i0]), protocol.Index(protocol.Join(path, "SubjectAlternativeNames"), i0), 1, 253)
+		v.Length(s.SubjectAlternativeNames[i0], utf8.RuneCountInString(s.SubjectAlternativeNames[i0]), protocol.Index(protocol.Join(path, "subjectAlternativeNames"), i0), 1, 253)
 	}
 	if s.ManagedBy != "" {
-		v.Enum(s.ManagedBy, protocol.Join(path, "ManagedBy"), CertificateManagedByValues)
+		v.Enum(s.ManagedBy, protocol.Join(path, "managedBy"), CertificateManagedByValues)
 	}
 	if s.DomainValidationOptions != nil {
-		v.Length(s.DomainValidationOptions, len(s.DomainValidationOptions), protocol.Join(path, "DomainValidationOptions"), 1, 1000)
+		v.Length(s.DomainValidationOptions, len(s.DomainValidationOptions), protocol.Join(path, "domainValidationOptions"), 1, 1000)
 	}
 	for i0 := range s.DomainValidationOptions {
-		s.DomainValidationOptions[i0].Validate(v, protocol.Index(protocol.Join(path, "DomainValidationOptions"), i0))
+		s.DomainValidationOptions[i0].Validate(v, protocol.Index(protocol.Join(path, "domainValidationOptions"), i0))
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), CertificateStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), CertificateStatusValues)
 	}
 	if s.RevocationReason != "" {
-		v.Enum(s.RevocationReason, protocol.Join(path, "RevocationReason"), RevocationReasonValues)
+		v.Enum(s.RevocationReason, protocol.Join(path, "revocationReason"), RevocationReasonValues)
 	}
 	if s.KeyAlgorithm != "" {
-		v.Enum(s.KeyAlgorithm, protocol.Join(path, "KeyAlgorithm"), KeyAlgorithmValues)
+		v.Enum(s.KeyAlgorithm, protocol.Join(path, "keyAlgorithm"), KeyAlgorithmValues)
 	}
 	if s.FailureReason != "" {
-		v.Enum(s.FailureReason, protocol.Join(path, "FailureReason"), FailureReasonValues)
+		v.Enum(s.FailureReason, protocol.Join(path, "failureReason"), FailureReasonValues)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), CertificateTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), CertificateTypeValues)
 	}
 	if s.RenewalSummary != nil {
-		s.RenewalSummary.Validate(v, protocol.Join(path, "RenewalSummary"))
+		s.RenewalSummary.Validate(v, protocol.Join(path, "renewalSummary"))
 	}
 	for i0 := range s.KeyUsages {
-		s.KeyUsages[i0].Validate(v, protocol.Index(protocol.Join(path, "KeyUsages"), i0))
+		s.KeyUsages[i0].Validate(v, protocol.Index(protocol.Join(path, "keyUsages"), i0))
 	}
 	for i0 := range s.ExtendedKeyUsages {
-		s.ExtendedKeyUsages[i0].Validate(v, protocol.Index(protocol.Join(path, "ExtendedKeyUsages"), i0))
+		s.ExtendedKeyUsages[i0].Validate(v, protocol.Index(protocol.Join(path, "extendedKeyUsages"), i0))
 	}
 	if s.CertificateAuthorityArn != "" {
-		v.Length(s.CertificateAuthorityArn, utf8.RuneCountInString(s.CertificateAuthorityArn), protocol.Join(path, "CertificateAuthorityArn"), 20, 2048)
+		v.Length(s.CertificateAuthorityArn, utf8.RuneCountInString(s.CertificateAuthorityArn), protocol.Join(path, "certificateAuthorityArn"), 20, 2048)
 	}
 	if s.RenewalEligibility != "" {
-		v.Enum(s.RenewalEligibility, protocol.Join(path, "RenewalEligibility"), RenewalEligibilityValues)
+		v.Enum(s.RenewalEligibility, protocol.Join(path, "renewalEligibility"), RenewalEligibilityValues)
 	}
 	if s.Options != nil {
-		s.Options.Validate(v, protocol.Join(path, "Options"))
+		s.Options.Validate(v, protocol.Join(path, "options"))
 	}
 }
 
@@ -245,13 +245,13 @@ type CertificateFilter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CertificateFilter) Validate(v *protocol.Validator, path string) {
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
 	if s.X509AttributeFilter != nil {
-		s.X509AttributeFilter.Validate(v, protocol.Join(path, "X509AttributeFilter"))
+		s.X509AttributeFilter.Validate(v, protocol.Join(path, "x509AttributeFilter"))
 	}
 	if s.AcmCertificateMetadataFilter != nil {
-		s.AcmCertificateMetadataFilter.Validate(v, protocol.Join(path, "AcmCertificateMetadataFilter"))
+		s.AcmCertificateMetadataFilter.Validate(v, protocol.Join(path, "acmCertificateMetadataFilter"))
 	}
 }
 
@@ -265,22 +265,22 @@ type CertificateFilterStatement struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CertificateFilterStatement) Validate(v *protocol.Validator, path string) {
 	if s.And != nil {
-		v.Length(s.And, len(s.And), protocol.Join(path, "And"), 1, 15)
+		v.Length(s.And, len(s.And), protocol.Join(path, "and"), 1, 15)
 	}
 	for i0 := range s.And {
-		s.And[i0].Validate(v, protocol.Index(protocol.Join(path, "And"), i0))
+		s.And[i0].Validate(v, protocol.Index(protocol.Join(path, "and"), i0))
 	}
 	if s.Or != nil {
-		v.Length(s.Or, len(s.Or), protocol.Join(path, "Or"), 1, 15)
+		v.Length(s.Or, len(s.Or), protocol.Join(path, "or"), 1, 15)
 	}
 	for i0 := range s.Or {
-		s.Or[i0].Validate(v, protocol.Index(protocol.Join(path, "Or"), i0))
+		s.Or[i0].Validate(v, protocol.Index(protocol.Join(path, "or"), i0))
 	}
 	if s.Not != nil {
-		s.Not.Validate(v, protocol.Join(path, "Not"))
+		s.Not.Validate(v, protocol.Join(path, "not"))
 	}
 	if s.Filter != nil {
-		s.Filter.Validate(v, protocol.Join(path, "Filter"))
+		s.Filter.Validate(v, protocol.Join(path, "filter"))
 	}
 }
 
@@ -291,7 +291,7 @@ type CertificateMetadata struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CertificateMetadata) Validate(v *protocol.Validator, path string) {
 	if s.AcmCertificateMetadata != nil {
-		s.AcmCertificateMetadata.Validate(v, protocol.Join(path, "AcmCertificateMetadata"))
+		s.AcmCertificateMetadata.Validate(v, protocol.Join(path, "acmCertificateMetadata"))
 	}
 }
 
@@ -303,10 +303,10 @@ type CertificateOptions struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CertificateOptions) Validate(v *protocol.Validator, path string) {
 	if s.CertificateTransparencyLoggingPreference != "" {
-		v.Enum(s.CertificateTransparencyLoggingPreference, protocol.Join(path, "CertificateTransparencyLoggingPreference"), CertificateTransparencyLoggingPreferenceValues)
+		v.Enum(s.CertificateTransparencyLoggingPreference, protocol.Join(path, "certificateTransparencyLoggingPreference"), CertificateTransparencyLoggingPreferenceValues)
 	}
 	if s.Export != "" {
-		v.Enum(s.Export, protocol.Join(path, "Export"), CertificateExportValues)
+		v.Enum(s.Export, protocol.Join(path, "export"), CertificateExportValues)
 	}
 }
 
@@ -319,13 +319,13 @@ type CertificateSearchResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CertificateSearchResult) Validate(v *protocol.Validator, path string) {
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
 	if s.X509Attributes != nil {
-		s.X509Attributes.Validate(v, protocol.Join(path, "X509Attributes"))
+		s.X509Attributes.Validate(v, protocol.Join(path, "x509Attributes"))
 	}
 	if s.CertificateMetadata != nil {
-		s.CertificateMetadata.Validate(v, protocol.Join(path, "CertificateMetadata"))
+		s.CertificateMetadata.Validate(v, protocol.Join(path, "certificateMetadata"))
 	}
 }
 
@@ -355,40 +355,40 @@ type CertificateSummary struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CertificateSummary) Validate(v *protocol.Validator, path string) {
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
 	if s.DomainName != "" {
-		v.Length(s.DomainName, utf8.RuneCountInString(s.DomainName), protocol.Join(path, "DomainName"), 1, 253)
+		v.Length(s.DomainName, utf8.RuneCountInString(s.DomainName), protocol.Join(path, "domainName"), 1, 253)
 	}
 	if s.SubjectAlternativeNameSummaries != nil {
-		v.Length(s.SubjectAlternativeNameSummaries, len(s.SubjectAlternativeNameSummaries), protocol.Join(path, "SubjectAlternativeNameSummaries"), 1, 100)
+		v.Length(s.SubjectAlternativeNameSummaries, len(s.SubjectAlternativeNameSummaries), protocol.Join(path, "subjectAlternativeNameSummaries"), 1, 100)
 	}
 	for i0 := range s.SubjectAlternativeNameSummaries {
-		v.Length(s.SubjectAlternativeNameSummaries[i0], utf8.RuneCountInString(s.SubjectAlternativeNameSummaries[i0]), protocol.Index(protocol.Join(path, "SubjectAlternativeNameSummaries"), i0), 1, 253)
+		v.Length(s.SubjectAlternativeNameSummaries[i0], utf8.RuneCountInString(s.SubjectAlternativeNameSummaries[i0]), protocol.Index(protocol.Join(path, "subjectAlternativeNameSummaries"), i0), 1, 253)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), CertificateStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), CertificateStatusValues)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), CertificateTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), CertificateTypeValues)
 	}
 	if s.KeyAlgorithm != "" {
-		v.Enum(s.KeyAlgorithm, protocol.Join(path, "KeyAlgorithm"), KeyAlgorithmValues)
+		v.Enum(s.KeyAlgorithm, protocol.Join(path, "keyAlgorithm"), KeyAlgorithmValues)
 	}
 	for i0 := range s.KeyUsages {
-		v.Enum(s.KeyUsages[i0], protocol.Index(protocol.Join(path, "KeyUsages"), i0), KeyUsageNameValues)
+		v.Enum(s.KeyUsages[i0], protocol.Index(protocol.Join(path, "keyUsages"), i0), KeyUsageNameValues)
 	}
 	for i0 := range s.ExtendedKeyUsages {
-		v.Enum(s.ExtendedKeyUsages[i0], protocol.Index(protocol.Join(path, "ExtendedKeyUsages"), i0), ExtendedKeyUsageNameValues)
+		v.Enum(s.ExtendedKeyUsages[i0], protocol.Index(protocol.Join(path, "extendedKeyUsages"), i0), ExtendedKeyUsageNameValues)
 	}
 	if s.ExportOption != "" {
-		v.Enum(s.ExportOption, protocol.Join(path, "ExportOption"), CertificateExportValues)
+		v.Enum(s.ExportOption, protocol.Join(path, "exportOption"), CertificateExportValues)
 	}
 	if s.RenewalEligibility != "" {
-		v.Enum(s.RenewalEligibility, protocol.Join(path, "RenewalEligibility"), RenewalEligibilityValues)
+		v.Enum(s.RenewalEligibility, protocol.Join(path, "renewalEligibility"), RenewalEligibilityValues)
 	}
 	if s.ManagedBy != "" {
-		v.Enum(s.ManagedBy, protocol.Join(path, "ManagedBy"), CertificateManagedByValues)
+		v.Enum(s.ManagedBy, protocol.Join(path, "managedBy"), CertificateManagedByValues)
 	}
 }
 
@@ -399,13 +399,13 @@ type CommonNameFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CommonNameFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Value != "", protocol.Join(path, "Value"))
+	v.Required(s.Value != "", protocol.Join(path, "value"))
 	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "Value"), 1, 256)
+		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), 1, 256)
 	}
-	v.Required(s.ComparisonOperator != "", protocol.Join(path, "ComparisonOperator"))
+	v.Required(s.ComparisonOperator != "", protocol.Join(path, "comparisonOperator"))
 	if s.ComparisonOperator != "" {
-		v.Enum(s.ComparisonOperator, protocol.Join(path, "ComparisonOperator"), ComparisonOperatorValues)
+		v.Enum(s.ComparisonOperator, protocol.Join(path, "comparisonOperator"), ComparisonOperatorValues)
 	}
 }
 
@@ -430,9 +430,9 @@ type DeleteCertificateRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteCertificateRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CertificateArn != "", protocol.Join(path, "CertificateArn"))
+	v.Required(s.CertificateArn != "", protocol.Join(path, "certificateArn"))
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
 }
 
@@ -442,9 +442,9 @@ type DescribeCertificateRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeCertificateRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CertificateArn != "", protocol.Join(path, "CertificateArn"))
+	v.Required(s.CertificateArn != "", protocol.Join(path, "certificateArn"))
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
 }
 
@@ -455,7 +455,7 @@ type DescribeCertificateResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeCertificateResponse) Validate(v *protocol.Validator, path string) {
 	if s.Certificate != nil {
-		s.Certificate.Validate(v, protocol.Join(path, "Certificate"))
+		s.Certificate.Validate(v, protocol.Join(path, "certificate"))
 	}
 }
 
@@ -481,7 +481,7 @@ type DistinguishedName struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DistinguishedName) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.CustomAttributes {
-		s.CustomAttributes[i0].Validate(v, protocol.Index(protocol.Join(path, "CustomAttributes"), i0))
+		s.CustomAttributes[i0].Validate(v, protocol.Index(protocol.Join(path, "customAttributes"), i0))
 	}
 }
 
@@ -492,13 +492,13 @@ type DnsNameFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DnsNameFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Value != "", protocol.Join(path, "Value"))
+	v.Required(s.Value != "", protocol.Join(path, "value"))
 	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "Value"), 1, 256)
+		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), 1, 256)
 	}
-	v.Required(s.ComparisonOperator != "", protocol.Join(path, "ComparisonOperator"))
+	v.Required(s.ComparisonOperator != "", protocol.Join(path, "comparisonOperator"))
 	if s.ComparisonOperator != "" {
-		v.Enum(s.ComparisonOperator, protocol.Join(path, "ComparisonOperator"), ComparisonOperatorValues)
+		v.Enum(s.ComparisonOperator, protocol.Join(path, "comparisonOperator"), ComparisonOperatorValues)
 	}
 }
 
@@ -514,24 +514,24 @@ type DomainValidation struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DomainValidation) Validate(v *protocol.Validator, path string) {
-	v.Required(s.DomainName != "", protocol.Join(path, "DomainName"))
+	v.Required(s.DomainName != "", protocol.Join(path, "domainName"))
 	if s.DomainName != "" {
-		v.Length(s.DomainName, utf8.RuneCountInString(s.DomainName), protocol.Join(path, "DomainName"), 1, 253)
+		v.Length(s.DomainName, utf8.RuneCountInString(s.DomainName), protocol.Join(path, "domainName"), 1, 253)
 	}
 	if s.ValidationDomain != "" {
-		v.Length(s.ValidationDomain, utf8.RuneCountInString(s.ValidationDomain), protocol.Join(path, "ValidationDomain"), 1, 253)
+		v.Length(s.ValidationDomain, utf8.RuneCountInString(s.ValidationDomain), protocol.Join(path, "validationDomain"), 1, 253)
 	}
 	if s.ValidationStatus != "" {
-		v.Enum(s.ValidationStatus, protocol.Join(path, "ValidationStatus"), DomainStatusValues)
+		v.Enum(s.ValidationStatus, protocol.Join(path, "validationStatus"), DomainStatusValues)
 	}
 	if s.ResourceRecord != nil {
-		s.ResourceRecord.Validate(v, protocol.Join(path, "ResourceRecord"))
+		s.ResourceRecord.Validate(v, protocol.Join(path, "resourceRecord"))
 	}
 	if s.HttpRedirect != nil {
-		s.HttpRedirect.Validate(v, protocol.Join(path, "HttpRedirect"))
+		s.HttpRedirect.Validate(v, protocol.Join(path, "httpRedirect"))
 	}
 	if s.ValidationMethod != "" {
-		v.Enum(s.ValidationMethod, protocol.Join(path, "ValidationMethod"), ValidationMethodValues)
+		v.Enum(s.ValidationMethod, protocol.Join(path, "validationMethod"), ValidationMethodValues)
 	}
 }
 
@@ -542,13 +542,13 @@ type DomainValidationOption struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DomainValidationOption) Validate(v *protocol.Validator, path string) {
-	v.Required(s.DomainName != "", protocol.Join(path, "DomainName"))
+	v.Required(s.DomainName != "", protocol.Join(path, "domainName"))
 	if s.DomainName != "" {
-		v.Length(s.DomainName, utf8.RuneCountInString(s.DomainName), protocol.Join(path, "DomainName"), 1, 253)
+		v.Length(s.DomainName, utf8.RuneCountInString(s.DomainName), protocol.Join(path, "domainName"), 1, 253)
 	}
-	v.Required(s.ValidationDomain != "", protocol.Join(path, "ValidationDomain"))
+	v.Required(s.ValidationDomain != "", protocol.Join(path, "validationDomain"))
 	if s.ValidationDomain != "" {
-		v.Length(s.ValidationDomain, utf8.RuneCountInString(s.ValidationDomain), protocol.Join(path, "ValidationDomain"), 1, 253)
+		v.Length(s.ValidationDomain, utf8.RuneCountInString(s.ValidationDomain), protocol.Join(path, "validationDomain"), 1, 253)
 	}
 }
 
@@ -559,7 +559,7 @@ type ExpiryEventsConfiguration struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ExpiryEventsConfiguration) Validate(v *protocol.Validator, path string) {
 	if s.DaysBeforeExpiry != nil {
-		v.Range(float64(*s.DaysBeforeExpiry), protocol.Join(path, "DaysBeforeExpiry"), protocol.Bound(1), nil)
+		v.Range(float64(*s.DaysBeforeExpiry), protocol.Join(path, "daysBeforeExpiry"), protocol.Bound(1), nil)
 	}
 }
 
@@ -570,13 +570,13 @@ type ExportCertificateRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ExportCertificateRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CertificateArn != "", protocol.Join(path, "CertificateArn"))
+	v.Required(s.CertificateArn != "", protocol.Join(path, "certificateArn"))
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
-	v.Required(s.Passphrase != nil, protocol.Join(path, "Passphrase"))
+	v.Required(s.Passphrase != nil, protocol.Join(path, "passphrase"))
 	if s.Passphrase != nil {
-		v.Length(s.Passphrase, len(s.Passphrase), protocol.Join(path, "Passphrase"), 4, 128)
+		v.Length(protocol.Redacted, len(s.Passphrase), protocol.Join(path, "passphrase"), 4, 128)
 	}
 }
 
@@ -589,13 +589,13 @@ type ExportCertificateResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ExportCertificateResponse) Validate(v *protocol.Validator, path string) {
 	if s.Certificate != "" {
-		v.Length(s.Certificate, utf8.RuneCountInString(s.Certificate), protocol.Join(path, "Certificate"), 1, 32768)
+		v.Length(s.Certificate, utf8.RuneCountInString(s.Certificate), protocol.Join(path, "certificate"), 1, 32768)
 	}
 	if s.CertificateChain != "" {
-		v.Length(s.CertificateChain, utf8.RuneCountInString(s.CertificateChain), protocol.Join(path, "CertificateChain"), 1, 2097152)
+		v.Length(s.CertificateChain, utf8.RuneCountInString(s.CertificateChain), protocol.Join(path, "certificateChain"), 1, 2097152)
 	}
 	if s.PrivateKey != "" {
-		v.Length(s.PrivateKey, utf8.RuneCountInString(s.PrivateKey), protocol.Join(path, "PrivateKey"), 1, 524288)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.PrivateKey), protocol.Join(path, "privateKey"), 1, 524288)
 	}
 }
 
@@ -607,7 +607,7 @@ type ExtendedKeyUsage struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ExtendedKeyUsage) Validate(v *protocol.Validator, path string) {
 	if s.Name != "" {
-		v.Enum(s.Name, protocol.Join(path, "Name"), ExtendedKeyUsageNameValues)
+		v.Enum(s.Name, protocol.Join(path, "name"), ExtendedKeyUsageNameValues)
 	}
 }
 
@@ -651,10 +651,10 @@ type GeneralName struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GeneralName) Validate(v *protocol.Validator, path string) {
 	if s.DirectoryName != nil {
-		s.DirectoryName.Validate(v, protocol.Join(path, "DirectoryName"))
+		s.DirectoryName.Validate(v, protocol.Join(path, "directoryName"))
 	}
 	if s.OtherName != nil {
-		s.OtherName.Validate(v, protocol.Join(path, "OtherName"))
+		s.OtherName.Validate(v, protocol.Join(path, "otherName"))
 	}
 }
 
@@ -665,7 +665,7 @@ type GetAccountConfigurationResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetAccountConfigurationResponse) Validate(v *protocol.Validator, path string) {
 	if s.ExpiryEvents != nil {
-		s.ExpiryEvents.Validate(v, protocol.Join(path, "ExpiryEvents"))
+		s.ExpiryEvents.Validate(v, protocol.Join(path, "expiryEvents"))
 	}
 }
 
@@ -675,9 +675,9 @@ type GetCertificateRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetCertificateRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CertificateArn != "", protocol.Join(path, "CertificateArn"))
+	v.Required(s.CertificateArn != "", protocol.Join(path, "certificateArn"))
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
 }
 
@@ -689,10 +689,10 @@ type GetCertificateResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetCertificateResponse) Validate(v *protocol.Validator, path string) {
 	if s.Certificate != "" {
-		v.Length(s.Certificate, utf8.RuneCountInString(s.Certificate), protocol.Join(path, "Certificate"), 1, 32768)
+		v.Length(s.Certificate, utf8.RuneCountInString(s.Certificate), protocol.Join(path, "certificate"), 1, 32768)
 	}
 	if s.CertificateChain != "" {
-		v.Length(s.CertificateChain, utf8.RuneCountInString(s.CertificateChain), protocol.Join(path, "CertificateChain"), 1, 2097152)
+		v.Length(s.CertificateChain, utf8.RuneCountInString(s.CertificateChain), protocol.Join(path, "certificateChain"), 1, 2097152)
 	}
 }
 
@@ -715,24 +715,24 @@ type ImportCertificateRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ImportCertificateRequest) Validate(v *protocol.Validator, path string) {
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
-	v.Required(s.Certificate != nil, protocol.Join(path, "Certificate"))
+	v.Required(s.Certificate != nil, protocol.Join(path, "certificate"))
 	if s.Certificate != nil {
-		v.Length(s.Certificate, len(s.Certificate), protocol.Join(path, "Certificate"), 1, 32768)
+		v.Length(protocol.Redacted, len(s.Certificate), protocol.Join(path, "certificate"), 1, 32768)
 	}
-	v.Required(s.PrivateKey != nil, protocol.Join(path, "PrivateKey"))
+	v.Required(s.PrivateKey != nil, protocol.Join(path, "privateKey"))
 	if s.PrivateKey != nil {
-		v.Length(s.PrivateKey, len(s.PrivateKey), protocol.Join(path, "PrivateKey"), 1, 5120)
+		v.Length(protocol.Redacted, len(s.PrivateKey), protocol.Join(path, "privateKey"), 1, 5120)
 	}
 	if s.CertificateChain != nil {
-		v.Length(s.CertificateChain, len(s.CertificateChain), protocol.Join(path, "CertificateChain"), 1, 2097152)
+		v.Length(protocol.Redacted, len(s.CertificateChain), protocol.Join(path, "certificateChain"), 1, 2097152)
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), 1, 50)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), 1, 50)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -743,7 +743,7 @@ type ImportCertificateResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ImportCertificateResponse) Validate(v *protocol.Validator, path string) {
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
 }
 
@@ -796,7 +796,7 @@ type KeyUsage struct {
 // Validate records the constraints of the model that s breaks.
 func (s *KeyUsage) Validate(v *protocol.Validator, path string) {
 	if s.Name != "" {
-		v.Enum(s.Name, protocol.Join(path, "Name"), KeyUsageNameValues)
+		v.Enum(s.Name, protocol.Join(path, "name"), KeyUsageNameValues)
 	}
 }
 
@@ -819,22 +819,22 @@ type ListCertificatesRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListCertificatesRequest) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.CertificateStatuses {
-		v.Enum(s.CertificateStatuses[i0], protocol.Index(protocol.Join(path, "CertificateStatuses"), i0), CertificateStatusValues)
+		v.Enum(s.CertificateStatuses[i0], protocol.Index(protocol.Join(path, "certificateStatuses"), i0), CertificateStatusValues)
 	}
 	if s.Includes != nil {
-		s.Includes.Validate(v, protocol.Join(path, "Includes"))
+		s.Includes.Validate(v, protocol.Join(path, "includes"))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 10000)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 10000)
 	}
 	if s.MaxItems != nil {
-		v.Range(float64(*s.MaxItems), protocol.Join(path, "MaxItems"), protocol.Bound(1), protocol.Bound(1000))
+		v.Range(float64(*s.MaxItems), protocol.Join(path, "maxItems"), protocol.Bound(1), protocol.Bound(1000))
 	}
 	if s.SortBy != "" {
-		v.Enum(s.SortBy, protocol.Join(path, "SortBy"), SortByValues)
+		v.Enum(s.SortBy, protocol.Join(path, "sortBy"), SortByValues)
 	}
 	if s.SortOrder != "" {
-		v.Enum(s.SortOrder, protocol.Join(path, "SortOrder"), SortOrderValues)
+		v.Enum(s.SortOrder, protocol.Join(path, "sortOrder"), SortOrderValues)
 	}
 }
 
@@ -846,10 +846,10 @@ type ListCertificatesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListCertificatesResponse) Validate(v *protocol.Validator, path string) {
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 10000)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 10000)
 	}
 	for i0 := range s.CertificateSummaryList {
-		s.CertificateSummaryList[i0].Validate(v, protocol.Index(protocol.Join(path, "CertificateSummaryList"), i0))
+		s.CertificateSummaryList[i0].Validate(v, protocol.Index(protocol.Join(path, "certificateSummaryList"), i0))
 	}
 }
 
@@ -859,9 +859,9 @@ type ListTagsForCertificateRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListTagsForCertificateRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CertificateArn != "", protocol.Join(path, "CertificateArn"))
+	v.Required(s.CertificateArn != "", protocol.Join(path, "certificateArn"))
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
 }
 
@@ -872,10 +872,10 @@ type ListTagsForCertificateResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListTagsForCertificateResponse) Validate(v *protocol.Validator, path string) {
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), 1, 50)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), 1, 50)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -895,11 +895,11 @@ type PutAccountConfigurationRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PutAccountConfigurationRequest) Validate(v *protocol.Validator, path string) {
 	if s.ExpiryEvents != nil {
-		s.ExpiryEvents.Validate(v, protocol.Join(path, "ExpiryEvents"))
+		s.ExpiryEvents.Validate(v, protocol.Join(path, "expiryEvents"))
 	}
-	v.Required(s.IdempotencyToken != "", protocol.Join(path, "IdempotencyToken"))
+	v.Required(s.IdempotencyToken != "", protocol.Join(path, "idempotencyToken"))
 	if s.IdempotencyToken != "" {
-		v.Length(s.IdempotencyToken, utf8.RuneCountInString(s.IdempotencyToken), protocol.Join(path, "IdempotencyToken"), 1, 32)
+		v.Length(s.IdempotencyToken, utf8.RuneCountInString(s.IdempotencyToken), protocol.Join(path, "idempotencyToken"), 1, 32)
 	}
 }
 
@@ -910,16 +910,16 @@ type RemoveTagsFromCertificateRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RemoveTagsFromCertificateRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CertificateArn != "", protocol.Join(path, "CertificateArn"))
+	v.Required(s.CertificateArn != "", protocol.Join(path, "certificateArn"))
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
-	v.Required(s.Tags != nil, protocol.Join(path, "Tags"))
+	v.Required(s.Tags != nil, protocol.Join(path, "tags"))
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), 1, 50)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), 1, 50)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -929,9 +929,9 @@ type RenewCertificateRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RenewCertificateRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CertificateArn != "", protocol.Join(path, "CertificateArn"))
+	v.Required(s.CertificateArn != "", protocol.Join(path, "certificateArn"))
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
 }
 
@@ -944,21 +944,21 @@ type RenewalSummary struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RenewalSummary) Validate(v *protocol.Validator, path string) {
-	v.Required(s.RenewalStatus != "", protocol.Join(path, "RenewalStatus"))
+	v.Required(s.RenewalStatus != "", protocol.Join(path, "renewalStatus"))
 	if s.RenewalStatus != "" {
-		v.Enum(s.RenewalStatus, protocol.Join(path, "RenewalStatus"), RenewalStatusValues)
+		v.Enum(s.RenewalStatus, protocol.Join(path, "renewalStatus"), RenewalStatusValues)
 	}
-	v.Required(s.DomainValidationOptions != nil, protocol.Join(path, "DomainValidationOptions"))
+	v.Required(s.DomainValidationOptions != nil, protocol.Join(path, "domainValidationOptions"))
 	if s.DomainValidationOptions != nil {
-		v.Length(s.DomainValidationOptions, len(s.DomainValidationOptions), protocol.Join(path, "DomainValidationOptions"), 1, 1000)
+		v.Length(s.DomainValidationOptions, len(s.DomainValidationOptions), protocol.Join(path, "domainValidationOptions"), 1, 1000)
 	}
 	for i0 := range s.DomainValidationOptions {
-		s.DomainValidationOptions[i0].Validate(v, protocol.Index(protocol.Join(path, "DomainValidationOptions"), i0))
+		s.DomainValidationOptions[i0].Validate(v, protocol.Index(protocol.Join(path, "domainValidationOptions"), i0))
 	}
 	if s.RenewalStatusReason != "" {
-		v.Enum(s.RenewalStatusReason, protocol.Join(path, "RenewalStatusReason"), FailureReasonValues)
+		v.Enum(s.RenewalStatusReason, protocol.Join(path, "renewalStatusReason"), FailureReasonValues)
 	}
-	v.Required(s.UpdatedAt != nil, protocol.Join(path, "UpdatedAt"))
+	v.Required(s.UpdatedAt != nil, protocol.Join(path, "updatedAt"))
 }
 
 type RequestCertificateRequest struct {
@@ -976,45 +976,45 @@ type RequestCertificateRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RequestCertificateRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.DomainName != "", protocol.Join(path, "DomainName"))
+	v.Required(s.DomainName != "", protocol.Join(path, "domainName"))
 	if s.DomainName != "" {
-		v.Length(s.DomainName, utf8.RuneCountInString(s.DomainName), protocol.Join(path, "DomainName"), 1, 253)
+		v.Length(s.DomainName, utf8.RuneCountInString(s.DomainName), protocol.Join(path, "domainName"), 1, 253)
 	}
 	if s.ValidationMethod != "" {
-		v.Enum(s.ValidationMethod, protocol.Join(path, "ValidationMethod"), ValidationMethodValues)
+		v.Enum(s.ValidationMethod, protocol.Join(path, "validationMethod"), ValidationMethodValues)
 	}
 	if s.SubjectAlternativeNames != nil {
-		v.Length(s.SubjectAlternativeNames, len(s.SubjectAlternativeNames), protocol.Join(path, "SubjectAlternativeNames"), 1, 100)
+		v.Length(s.SubjectAlternativeNames, len(s.SubjectAlternativeNames), protocol.Join(path, "subjectAlternativeNames"), 1, 100)
 	}
 	for i0 := range s.SubjectAlternativeNames {
-		v.Length(s.SubjectAlternativeNames[i0], utf8.RuneCountInString(s.SubjectAlternativeNames[i0]), protocol.Index(protocol.Join(path, "SubjectAlternativeNames"), i0), 1, 253)
+		v.Length(s.SubjectAlternativeNames[i0], utf8.RuneCountInString(s.SubjectAlternativeNames[i0]), protocol.Index(protocol.Join(path, "subjectAlternativeNames"), i0), 1, 253)
 	}
 	if s.IdempotencyToken != "" {
-		v.Length(s.IdempotencyToken, utf8.RuneCountInString(s.IdempotencyToken), protocol.Join(path, "IdempotencyToken"), 1, 32)
+		v.Length(s.IdempotencyToken, utf8.RuneCountInString(s.IdempotencyToken), protocol.Join(path, "idempotencyToken"), 1, 32)
 	}
 	if s.DomainValidationOptions != nil {
-		v.Length(s.DomainValidationOptions, len(s.DomainValidationOptions), protocol.Join(path, "DomainValidationOptions"), 1, 100)
+		v.Length(s.DomainValidationOptions, len(s.DomainValidationOptions), protocol.Join(path, "domainValidationOptions"), 1, 100)
 	}
 	for i0 := range s.DomainValidationOptions {
-		s.DomainValidationOptions[i0].Validate(v, protocol.Index(protocol.Join(path, "DomainValidationOptions"), i0))
+		s.DomainValidationOptions[i0].Validate(v, protocol.Index(protocol.Join(path, "domainValidationOptions"), i0))
 	}
 	if s.Options != nil {
-		s.Options.Validate(v, protocol.Join(path, "Options"))
+		s.Options.Validate(v, protocol.Join(path, "options"))
 	}
 	if s.CertificateAuthorityArn != "" {
-		v.Length(s.CertificateAuthorityArn, utf8.RuneCountInString(s.CertificateAuthorityArn), protocol.Join(path, "CertificateAuthorityArn"), 20, 2048)
+		v.Length(s.CertificateAuthorityArn, utf8.RuneCountInString(s.CertificateAuthorityArn), protocol.Join(path, "certificateAuthorityArn"), 20, 2048)
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), 1, 50)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), 1, 50)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	if s.KeyAlgorithm != "" {
-		v.Enum(s.KeyAlgorithm, protocol.Join(path, "KeyAlgorithm"), KeyAlgorithmValues)
+		v.Enum(s.KeyAlgorithm, protocol.Join(path, "keyAlgorithm"), KeyAlgorithmValues)
 	}
 	if s.ManagedBy != "" {
-		v.Enum(s.ManagedBy, protocol.Join(path, "ManagedBy"), CertificateManagedByValues)
+		v.Enum(s.ManagedBy, protocol.Join(path, "managedBy"), CertificateManagedByValues)
 	}
 }
 
@@ -1025,7 +1025,7 @@ type RequestCertificateResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RequestCertificateResponse) Validate(v *protocol.Validator, path string) {
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
 }
 
@@ -1044,17 +1044,17 @@ type ResendValidationEmailRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ResendValidationEmailRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CertificateArn != "", protocol.Join(path, "CertificateArn"))
+	v.Required(s.CertificateArn != "", protocol.Join(path, "certificateArn"))
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
-	v.Required(s.Domain != "", protocol.Join(path, "Domain"))
+	v.Required(s.Domain != "", protocol.Join(path, "domain"))
 	if s.Domain != "" {
-		v.Length(s.Domain, utf8.RuneCountInString(s.Domain), protocol.Join(path, "Domain"), 1, 253)
+		v.Length(s.Domain, utf8.RuneCountInString(s.Domain), protocol.Join(path, "domain"), 1, 253)
 	}
-	v.Required(s.ValidationDomain != "", protocol.Join(path, "ValidationDomain"))
+	v.Required(s.ValidationDomain != "", protocol.Join(path, "validationDomain"))
 	if s.ValidationDomain != "" {
-		v.Length(s.ValidationDomain, utf8.RuneCountInString(s.ValidationDomain), protocol.Join(path, "ValidationDomain"), 1, 253)
+		v.Length(s.ValidationDomain, utf8.RuneCountInString(s.ValidationDomain), protocol.Join(path, "validationDomain"), 1, 253)
 	}
 }
 
@@ -1080,12 +1080,12 @@ type ResourceRecord struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ResourceRecord) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
-	v.Required(s.Type != "", protocol.Join(path, "Type"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
+	v.Required(s.Type != "", protocol.Join(path, "type"))
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), RecordTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), RecordTypeValues)
 	}
-	v.Required(s.Value != "", protocol.Join(path, "Value"))
+	v.Required(s.Value != "", protocol.Join(path, "value"))
 }
 
 type RevokeCertificateRequest struct {
@@ -1095,13 +1095,13 @@ type RevokeCertificateRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RevokeCertificateRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CertificateArn != "", protocol.Join(path, "CertificateArn"))
+	v.Required(s.CertificateArn != "", protocol.Join(path, "certificateArn"))
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
-	v.Required(s.RevocationReason != "", protocol.Join(path, "RevocationReason"))
+	v.Required(s.RevocationReason != "", protocol.Join(path, "revocationReason"))
 	if s.RevocationReason != "" {
-		v.Enum(s.RevocationReason, protocol.Join(path, "RevocationReason"), RevocationReasonValues)
+		v.Enum(s.RevocationReason, protocol.Join(path, "revocationReason"), RevocationReasonValues)
 	}
 }
 
@@ -1112,7 +1112,7 @@ type RevokeCertificateResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RevokeCertificateResponse) Validate(v *protocol.Validator, path string) {
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
 }
 
@@ -1127,19 +1127,19 @@ type SearchCertificatesRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *SearchCertificatesRequest) Validate(v *protocol.Validator, path string) {
 	if s.FilterStatement != nil {
-		s.FilterStatement.Validate(v, protocol.Join(path, "FilterStatement"))
+		s.FilterStatement.Validate(v, protocol.Join(path, "filterStatement"))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(500))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(500))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 10000)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 10000)
 	}
 	if s.SortBy != "" {
-		v.Enum(s.SortBy, protocol.Join(path, "SortBy"), SearchCertificatesSortByValues)
+		v.Enum(s.SortBy, protocol.Join(path, "sortBy"), SearchCertificatesSortByValues)
 	}
 	if s.SortOrder != "" {
-		v.Enum(s.SortOrder, protocol.Join(path, "SortOrder"), SearchCertificatesSortOrderValues)
+		v.Enum(s.SortOrder, protocol.Join(path, "sortOrder"), SearchCertificatesSortOrderValues)
 	}
 }
 
@@ -1151,10 +1151,10 @@ type SearchCertificatesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *SearchCertificatesResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Results {
-		s.Results[i0].Validate(v, protocol.Index(protocol.Join(path, "Results"), i0))
+		s.Results[i0].Validate(v, protocol.Index(protocol.Join(path, "results"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 10000)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 10000)
 	}
 }
 
@@ -1165,7 +1165,7 @@ type SubjectAlternativeNameFilter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *SubjectAlternativeNameFilter) Validate(v *protocol.Validator, path string) {
 	if s.DnsName != nil {
-		s.DnsName.Validate(v, protocol.Join(path, "DnsName"))
+		s.DnsName.Validate(v, protocol.Join(path, "dnsName"))
 	}
 }
 
@@ -1176,7 +1176,7 @@ type SubjectFilter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *SubjectFilter) Validate(v *protocol.Validator, path string) {
 	if s.CommonName != nil {
-		s.CommonName.Validate(v, protocol.Join(path, "CommonName"))
+		s.CommonName.Validate(v, protocol.Join(path, "commonName"))
 	}
 }
 
@@ -1187,12 +1187,12 @@ type Tag struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *Tag) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 128)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 128)
 	}
 	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "Value"), 0, 256)
+		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), 0, 256)
 	}
 }
 
@@ -1245,13 +1245,13 @@ type UpdateCertificateOptionsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateCertificateOptionsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CertificateArn != "", protocol.Join(path, "CertificateArn"))
+	v.Required(s.CertificateArn != "", protocol.Join(path, "certificateArn"))
 	if s.CertificateArn != "" {
-		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "CertificateArn"), 20, 2048)
+		v.Length(s.CertificateArn, utf8.RuneCountInString(s.CertificateArn), protocol.Join(path, "certificateArn"), 20, 2048)
 	}
-	v.Required(s.Options != nil, protocol.Join(path, "Options"))
+	v.Required(s.Options != nil, protocol.Join(path, "options"))
 	if s.Options != nil {
-		s.Options.Validate(v, protocol.Join(path, "Options"))
+		s.Options.Validate(v, protocol.Join(path, "options"))
 	}
 }
 
@@ -1276,28 +1276,28 @@ type X509AttributeFilter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *X509AttributeFilter) Validate(v *protocol.Validator, path string) {
 	if s.Subject != nil {
-		s.Subject.Validate(v, protocol.Join(path, "Subject"))
+		s.Subject.Validate(v, protocol.Join(path, "subject"))
 	}
 	if s.SubjectAlternativeName != nil {
-		s.SubjectAlternativeName.Validate(v, protocol.Join(path, "SubjectAlternativeName"))
+		s.SubjectAlternativeName.Validate(v, protocol.Join(path, "subjectAlternativeName"))
 	}
 	if s.ExtendedKeyUsage != "" {
-		v.Enum(s.ExtendedKeyUsage, protocol.Join(path, "ExtendedKeyUsage"), ExtendedKeyUsageNameValues)
+		v.Enum(s.ExtendedKeyUsage, protocol.Join(path, "extendedKeyUsage"), ExtendedKeyUsageNameValues)
 	}
 	if s.KeyUsage != "" {
-		v.Enum(s.KeyUsage, protocol.Join(path, "KeyUsage"), KeyUsageNameValues)
+		v.Enum(s.KeyUsage, protocol.Join(path, "keyUsage"), KeyUsageNameValues)
 	}
 	if s.KeyAlgorithm != "" {
-		v.Enum(s.KeyAlgorithm, protocol.Join(path, "KeyAlgorithm"), KeyAlgorithmValues)
+		v.Enum(s.KeyAlgorithm, protocol.Join(path, "keyAlgorithm"), KeyAlgorithmValues)
 	}
 	if s.SerialNumber != "" {
-		v.Length(s.SerialNumber, utf8.RuneCountInString(s.SerialNumber), protocol.Join(path, "SerialNumber"), 2, 59)
+		v.Length(s.SerialNumber, utf8.RuneCountInString(s.SerialNumber), protocol.Join(path, "serialNumber"), 2, 59)
 	}
 	if s.NotAfter != nil {
-		s.NotAfter.Validate(v, protocol.Join(path, "NotAfter"))
+		s.NotAfter.Validate(v, protocol.Join(path, "notAfter"))
 	}
 	if s.NotBefore != nil {
-		s.NotBefore.Validate(v, protocol.Join(path, "NotBefore"))
+		s.NotBefore.Validate(v, protocol.Join(path, "notBefore"))
 	}
 }
 
@@ -1316,25 +1316,25 @@ type X509Attributes struct {
 // Validate records the constraints of the model that s breaks.
 func (s *X509Attributes) Validate(v *protocol.Validator, path string) {
 	if s.Issuer != nil {
-		s.Issuer.Validate(v, protocol.Join(path, "Issuer"))
+		s.Issuer.Validate(v, protocol.Join(path, "issuer"))
 	}
 	if s.Subject != nil {
-		s.Subject.Validate(v, protocol.Join(path, "Subject"))
+		s.Subject.Validate(v, protocol.Join(path, "subject"))
 	}
 	for i0 := range s.SubjectAlternativeNames {
-		s.SubjectAlternativeNames[i0].Validate(v, protocol.Index(protocol.Join(path, "SubjectAlternativeNames"), i0))
+		s.SubjectAlternativeNames[i0].Validate(v, protocol.Index(protocol.Join(path, "subjectAlternativeNames"), i0))
 	}
 	for i0 := range s.ExtendedKeyUsages {
-		v.Enum(s.ExtendedKeyUsages[i0], protocol.Index(protocol.Join(path, "ExtendedKeyUsages"), i0), ExtendedKeyUsageNameValues)
+		v.Enum(s.ExtendedKeyUsages[i0], protocol.Index(protocol.Join(path, "extendedKeyUsages"), i0), ExtendedKeyUsageNameValues)
 	}
 	if s.KeyAlgorithm != "" {
-		v.Enum(s.KeyAlgorithm, protocol.Join(path, "KeyAlgorithm"), KeyAlgorithmValues)
+		v.Enum(s.KeyAlgorithm, protocol.Join(path, "keyAlgorithm"), KeyAlgorithmValues)
 	}
 	for i0 := range s.KeyUsages {
-		v.Enum(s.KeyUsages[i0], protocol.Index(protocol.Join(path, "KeyUsages"), i0), KeyUsageNameValues)
+		v.Enum(s.KeyUsages[i0], protocol.Index(protocol.Join(path, "keyUsages"), i0), KeyUsageNameValues)
 	}
 	if s.SerialNumber != "" {
-		v.Length(s.SerialNumber, utf8.RuneCountInString(s.SerialNumber), protocol.Join(path, "SerialNumber"), 2, 59)
+		v.Length(s.SerialNumber, utf8.RuneCountInString(s.SerialNumber), protocol.Join(path, "serialNumber"), 2, 59)
 	}
 }
 

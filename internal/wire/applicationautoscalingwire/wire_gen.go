@@ -44,8 +44,8 @@ type Alarm struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *Alarm) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AlarmName != "", protocol.Join(path, "AlarmName"))
-	v.Required(s.AlarmARN != "", protocol.Join(path, "AlarmARN"))
+	v.Required(s.AlarmName != "", protocol.Join(path, "alarmName"))
+	v.Required(s.AlarmARN != "", protocol.Join(path, "alarmARN"))
 }
 
 type CapacityForecast struct {
@@ -55,8 +55,8 @@ type CapacityForecast struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CapacityForecast) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Timestamps != nil, protocol.Join(path, "Timestamps"))
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Timestamps != nil, protocol.Join(path, "timestamps"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 }
 
 type ConcurrentUpdateException struct {
@@ -78,13 +78,13 @@ type CustomizedMetricSpecification struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CustomizedMetricSpecification) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Dimensions {
-		s.Dimensions[i0].Validate(v, protocol.Index(protocol.Join(path, "Dimensions"), i0))
+		s.Dimensions[i0].Validate(v, protocol.Index(protocol.Join(path, "dimensions"), i0))
 	}
 	if s.Statistic != "" {
-		v.Enum(s.Statistic, protocol.Join(path, "Statistic"), MetricStatisticValues)
+		v.Enum(s.Statistic, protocol.Join(path, "statistic"), MetricStatisticValues)
 	}
 	for i0 := range s.Metrics {
-		s.Metrics[i0].Validate(v, protocol.Index(protocol.Join(path, "Metrics"), i0))
+		s.Metrics[i0].Validate(v, protocol.Index(protocol.Join(path, "metrics"), i0))
 	}
 }
 
@@ -97,21 +97,21 @@ type DeleteScalingPolicyRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteScalingPolicyRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.PolicyName != "", protocol.Join(path, "PolicyName"))
+	v.Required(s.PolicyName != "", protocol.Join(path, "policyName"))
 	if s.PolicyName != "" {
-		v.Length(s.PolicyName, utf8.RuneCountInString(s.PolicyName), protocol.Join(path, "PolicyName"), 1, 1600)
+		v.Length(s.PolicyName, utf8.RuneCountInString(s.PolicyName), protocol.Join(path, "policyName"), 1, 1600)
 	}
-	v.Required(s.ServiceNamespace != "", protocol.Join(path, "ServiceNamespace"))
+	v.Required(s.ServiceNamespace != "", protocol.Join(path, "serviceNamespace"))
 	if s.ServiceNamespace != "" {
-		v.Enum(s.ServiceNamespace, protocol.Join(path, "ServiceNamespace"), ServiceNamespaceValues)
+		v.Enum(s.ServiceNamespace, protocol.Join(path, "serviceNamespace"), ServiceNamespaceValues)
 	}
-	v.Required(s.ResourceId != "", protocol.Join(path, "ResourceId"))
+	v.Required(s.ResourceId != "", protocol.Join(path, "resourceId"))
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1600)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1600)
 	}
-	v.Required(s.ScalableDimension != "", protocol.Join(path, "ScalableDimension"))
+	v.Required(s.ScalableDimension != "", protocol.Join(path, "scalableDimension"))
 	if s.ScalableDimension != "" {
-		v.Enum(s.ScalableDimension, protocol.Join(path, "ScalableDimension"), ScalableDimensionValues)
+		v.Enum(s.ScalableDimension, protocol.Join(path, "scalableDimension"), ScalableDimensionValues)
 	}
 }
 
@@ -129,21 +129,21 @@ type DeleteScheduledActionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteScheduledActionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceNamespace != "", protocol.Join(path, "ServiceNamespace"))
+	v.Required(s.ServiceNamespace != "", protocol.Join(path, "serviceNamespace"))
 	if s.ServiceNamespace != "" {
-		v.Enum(s.ServiceNamespace, protocol.Join(path, "ServiceNamespace"), ServiceNamespaceValues)
+		v.Enum(s.ServiceNamespace, protocol.Join(path, "serviceNamespace"), ServiceNamespaceValues)
 	}
-	v.Required(s.ScheduledActionName != "", protocol.Join(path, "ScheduledActionName"))
+	v.Required(s.ScheduledActionName != "", protocol.Join(path, "scheduledActionName"))
 	if s.ScheduledActionName != "" {
-		v.Length(s.ScheduledActionName, utf8.RuneCountInString(s.ScheduledActionName), protocol.Join(path, "ScheduledActionName"), 1, 1600)
+		v.Length(s.ScheduledActionName, utf8.RuneCountInString(s.ScheduledActionName), protocol.Join(path, "scheduledActionName"), 1, 1600)
 	}
-	v.Required(s.ResourceId != "", protocol.Join(path, "ResourceId"))
+	v.Required(s.ResourceId != "", protocol.Join(path, "resourceId"))
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1600)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1600)
 	}
-	v.Required(s.ScalableDimension != "", protocol.Join(path, "ScalableDimension"))
+	v.Required(s.ScalableDimension != "", protocol.Join(path, "scalableDimension"))
 	if s.ScalableDimension != "" {
-		v.Enum(s.ScalableDimension, protocol.Join(path, "ScalableDimension"), ScalableDimensionValues)
+		v.Enum(s.ScalableDimension, protocol.Join(path, "scalableDimension"), ScalableDimensionValues)
 	}
 }
 
@@ -160,17 +160,17 @@ type DeregisterScalableTargetRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeregisterScalableTargetRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceNamespace != "", protocol.Join(path, "ServiceNamespace"))
+	v.Required(s.ServiceNamespace != "", protocol.Join(path, "serviceNamespace"))
 	if s.ServiceNamespace != "" {
-		v.Enum(s.ServiceNamespace, protocol.Join(path, "ServiceNamespace"), ServiceNamespaceValues)
+		v.Enum(s.ServiceNamespace, protocol.Join(path, "serviceNamespace"), ServiceNamespaceValues)
 	}
-	v.Required(s.ResourceId != "", protocol.Join(path, "ResourceId"))
+	v.Required(s.ResourceId != "", protocol.Join(path, "resourceId"))
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1600)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1600)
 	}
-	v.Required(s.ScalableDimension != "", protocol.Join(path, "ScalableDimension"))
+	v.Required(s.ScalableDimension != "", protocol.Join(path, "scalableDimension"))
 	if s.ScalableDimension != "" {
-		v.Enum(s.ScalableDimension, protocol.Join(path, "ScalableDimension"), ScalableDimensionValues)
+		v.Enum(s.ScalableDimension, protocol.Join(path, "scalableDimension"), ScalableDimensionValues)
 	}
 }
 
@@ -189,18 +189,18 @@ type DescribeScalableTargetsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeScalableTargetsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceNamespace != "", protocol.Join(path, "ServiceNamespace"))
+	v.Required(s.ServiceNamespace != "", protocol.Join(path, "serviceNamespace"))
 	if s.ServiceNamespace != "" {
-		v.Enum(s.ServiceNamespace, protocol.Join(path, "ServiceNamespace"), ServiceNamespaceValues)
+		v.Enum(s.ServiceNamespace, protocol.Join(path, "serviceNamespace"), ServiceNamespaceValues)
 	}
 	if s.ResourceIds != nil {
-		v.Length(s.ResourceIds, len(s.ResourceIds), protocol.Join(path, "ResourceIds"), -1, 50)
+		v.Length(s.ResourceIds, len(s.ResourceIds), protocol.Join(path, "resourceIds"), -1, 50)
 	}
 	for i0 := range s.ResourceIds {
-		v.Length(s.ResourceIds[i0], utf8.RuneCountInString(s.ResourceIds[i0]), protocol.Index(protocol.Join(path, "ResourceIds"), i0), 1, 1600)
+		v.Length(s.ResourceIds[i0], utf8.RuneCountInString(s.ResourceIds[i0]), protocol.Index(protocol.Join(path, "resourceIds"), i0), 1, 1600)
 	}
 	if s.ScalableDimension != "" {
-		v.Enum(s.ScalableDimension, protocol.Join(path, "ScalableDimension"), ScalableDimensionValues)
+		v.Enum(s.ScalableDimension, protocol.Join(path, "scalableDimension"), ScalableDimensionValues)
 	}
 }
 
@@ -212,7 +212,7 @@ type DescribeScalableTargetsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeScalableTargetsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.ScalableTargets {
-		s.ScalableTargets[i0].Validate(v, protocol.Index(protocol.Join(path, "ScalableTargets"), i0))
+		s.ScalableTargets[i0].Validate(v, protocol.Index(protocol.Join(path, "scalableTargets"), i0))
 	}
 }
 
@@ -227,15 +227,15 @@ type DescribeScalingActivitiesRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeScalingActivitiesRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceNamespace != "", protocol.Join(path, "ServiceNamespace"))
+	v.Required(s.ServiceNamespace != "", protocol.Join(path, "serviceNamespace"))
 	if s.ServiceNamespace != "" {
-		v.Enum(s.ServiceNamespace, protocol.Join(path, "ServiceNamespace"), ServiceNamespaceValues)
+		v.Enum(s.ServiceNamespace, protocol.Join(path, "serviceNamespace"), ServiceNamespaceValues)
 	}
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1600)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1600)
 	}
 	if s.ScalableDimension != "" {
-		v.Enum(s.ScalableDimension, protocol.Join(path, "ScalableDimension"), ScalableDimensionValues)
+		v.Enum(s.ScalableDimension, protocol.Join(path, "scalableDimension"), ScalableDimensionValues)
 	}
 }
 
@@ -247,7 +247,7 @@ type DescribeScalingActivitiesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeScalingActivitiesResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.ScalingActivities {
-		s.ScalingActivities[i0].Validate(v, protocol.Index(protocol.Join(path, "ScalingActivities"), i0))
+		s.ScalingActivities[i0].Validate(v, protocol.Index(protocol.Join(path, "scalingActivities"), i0))
 	}
 }
 
@@ -263,20 +263,20 @@ type DescribeScalingPoliciesRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeScalingPoliciesRequest) Validate(v *protocol.Validator, path string) {
 	if s.PolicyNames != nil {
-		v.Length(s.PolicyNames, len(s.PolicyNames), protocol.Join(path, "PolicyNames"), -1, 50)
+		v.Length(s.PolicyNames, len(s.PolicyNames), protocol.Join(path, "policyNames"), -1, 50)
 	}
 	for i0 := range s.PolicyNames {
-		v.Length(s.PolicyNames[i0], utf8.RuneCountInString(s.PolicyNames[i0]), protocol.Index(protocol.Join(path, "PolicyNames"), i0), 1, 1600)
+		v.Length(s.PolicyNames[i0], utf8.RuneCountInString(s.PolicyNames[i0]), protocol.Index(protocol.Join(path, "policyNames"), i0), 1, 1600)
 	}
-	v.Required(s.ServiceNamespace != "", protocol.Join(path, "ServiceNamespace"))
+	v.Required(s.ServiceNamespace != "", protocol.Join(path, "serviceNamespace"))
 	if s.ServiceNamespace != "" {
-		v.Enum(s.ServiceNamespace, protocol.Join(path, "ServiceNamespace"), ServiceNamespaceValues)
+		v.Enum(s.ServiceNamespace, protocol.Join(path, "serviceNamespace"), ServiceNamespaceValues)
 	}
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1600)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1600)
 	}
 	if s.ScalableDimension != "" {
-		v.Enum(s.ScalableDimension, protocol.Join(path, "ScalableDimension"), ScalableDimensionValues)
+		v.Enum(s.ScalableDimension, protocol.Join(path, "scalableDimension"), ScalableDimensionValues)
 	}
 }
 
@@ -288,7 +288,7 @@ type DescribeScalingPoliciesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeScalingPoliciesResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.ScalingPolicies {
-		s.ScalingPolicies[i0].Validate(v, protocol.Index(protocol.Join(path, "ScalingPolicies"), i0))
+		s.ScalingPolicies[i0].Validate(v, protocol.Index(protocol.Join(path, "scalingPolicies"), i0))
 	}
 }
 
@@ -304,20 +304,20 @@ type DescribeScheduledActionsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeScheduledActionsRequest) Validate(v *protocol.Validator, path string) {
 	if s.ScheduledActionNames != nil {
-		v.Length(s.ScheduledActionNames, len(s.ScheduledActionNames), protocol.Join(path, "ScheduledActionNames"), -1, 50)
+		v.Length(s.ScheduledActionNames, len(s.ScheduledActionNames), protocol.Join(path, "scheduledActionNames"), -1, 50)
 	}
 	for i0 := range s.ScheduledActionNames {
-		v.Length(s.ScheduledActionNames[i0], utf8.RuneCountInString(s.ScheduledActionNames[i0]), protocol.Index(protocol.Join(path, "ScheduledActionNames"), i0), 1, 1600)
+		v.Length(s.ScheduledActionNames[i0], utf8.RuneCountInString(s.ScheduledActionNames[i0]), protocol.Index(protocol.Join(path, "scheduledActionNames"), i0), 1, 1600)
 	}
-	v.Required(s.ServiceNamespace != "", protocol.Join(path, "ServiceNamespace"))
+	v.Required(s.ServiceNamespace != "", protocol.Join(path, "serviceNamespace"))
 	if s.ServiceNamespace != "" {
-		v.Enum(s.ServiceNamespace, protocol.Join(path, "ServiceNamespace"), ServiceNamespaceValues)
+		v.Enum(s.ServiceNamespace, protocol.Join(path, "serviceNamespace"), ServiceNamespaceValues)
 	}
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1600)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1600)
 	}
 	if s.ScalableDimension != "" {
-		v.Enum(s.ScalableDimension, protocol.Join(path, "ScalableDimension"), ScalableDimensionValues)
+		v.Enum(s.ScalableDimension, protocol.Join(path, "scalableDimension"), ScalableDimensionValues)
 	}
 }
 
@@ -329,7 +329,7 @@ type DescribeScheduledActionsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeScheduledActionsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.ScheduledActions {
-		s.ScheduledActions[i0].Validate(v, protocol.Index(protocol.Join(path, "ScheduledActions"), i0))
+		s.ScheduledActions[i0].Validate(v, protocol.Index(protocol.Join(path, "scheduledActions"), i0))
 	}
 }
 
@@ -351,24 +351,24 @@ type GetPredictiveScalingForecastRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetPredictiveScalingForecastRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceNamespace != "", protocol.Join(path, "ServiceNamespace"))
+	v.Required(s.ServiceNamespace != "", protocol.Join(path, "serviceNamespace"))
 	if s.ServiceNamespace != "" {
-		v.Enum(s.ServiceNamespace, protocol.Join(path, "ServiceNamespace"), ServiceNamespaceValues)
+		v.Enum(s.ServiceNamespace, protocol.Join(path, "serviceNamespace"), ServiceNamespaceValues)
 	}
-	v.Required(s.ResourceId != "", protocol.Join(path, "ResourceId"))
+	v.Required(s.ResourceId != "", protocol.Join(path, "resourceId"))
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1600)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1600)
 	}
-	v.Required(s.ScalableDimension != "", protocol.Join(path, "ScalableDimension"))
+	v.Required(s.ScalableDimension != "", protocol.Join(path, "scalableDimension"))
 	if s.ScalableDimension != "" {
-		v.Enum(s.ScalableDimension, protocol.Join(path, "ScalableDimension"), ScalableDimensionValues)
+		v.Enum(s.ScalableDimension, protocol.Join(path, "scalableDimension"), ScalableDimensionValues)
 	}
-	v.Required(s.PolicyName != "", protocol.Join(path, "PolicyName"))
+	v.Required(s.PolicyName != "", protocol.Join(path, "policyName"))
 	if s.PolicyName != "" {
-		v.Length(s.PolicyName, utf8.RuneCountInString(s.PolicyName), protocol.Join(path, "PolicyName"), 1, 256)
+		v.Length(s.PolicyName, utf8.RuneCountInString(s.PolicyName), protocol.Join(path, "policyName"), 1, 256)
 	}
-	v.Required(s.StartTime != nil, protocol.Join(path, "StartTime"))
-	v.Required(s.EndTime != nil, protocol.Join(path, "EndTime"))
+	v.Required(s.StartTime != nil, protocol.Join(path, "startTime"))
+	v.Required(s.EndTime != nil, protocol.Join(path, "endTime"))
 }
 
 type GetPredictiveScalingForecastResponse struct {
@@ -380,10 +380,10 @@ type GetPredictiveScalingForecastResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetPredictiveScalingForecastResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.LoadForecast {
-		s.LoadForecast[i0].Validate(v, protocol.Index(protocol.Join(path, "LoadForecast"), i0))
+		s.LoadForecast[i0].Validate(v, protocol.Index(protocol.Join(path, "loadForecast"), i0))
 	}
 	if s.CapacityForecast != nil {
-		s.CapacityForecast.Validate(v, protocol.Join(path, "CapacityForecast"))
+		s.CapacityForecast.Validate(v, protocol.Join(path, "capacityForecast"))
 	}
 }
 
@@ -414,9 +414,9 @@ type ListTagsForResourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListTagsForResourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceARN != "", protocol.Join(path, "ResourceARN"))
+	v.Required(s.ResourceARN != "", protocol.Join(path, "resourceARN"))
 	if s.ResourceARN != "" {
-		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "ResourceARN"), 1, 1011)
+		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "resourceARN"), 1, 1011)
 	}
 }
 
@@ -427,8 +427,8 @@ type ListTagsForResourceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListTagsForResourceResponse) Validate(v *protocol.Validator, path string) {
 	for k0, e0 := range s.Tags {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Tags"), k0), 1, 128)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "Tags"), k0), 0, 256)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "tags"), k0), 1, 128)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "tags"), k0), 0, 256)
 	}
 }
 
@@ -440,11 +440,11 @@ type LoadForecast struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *LoadForecast) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Timestamps != nil, protocol.Join(path, "Timestamps"))
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
-	v.Required(s.MetricSpecification != nil, protocol.Join(path, "MetricSpecification"))
+	v.Required(s.Timestamps != nil, protocol.Join(path, "timestamps"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
+	v.Required(s.MetricSpecification != nil, protocol.Join(path, "metricSpecification"))
 	if s.MetricSpecification != nil {
-		s.MetricSpecification.Validate(v, protocol.Join(path, "MetricSpecification"))
+		s.MetricSpecification.Validate(v, protocol.Join(path, "metricSpecification"))
 	}
 }
 
@@ -455,8 +455,8 @@ type MetricDimension struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *MetricDimension) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
-	v.Required(s.Value != "", protocol.Join(path, "Value"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
+	v.Required(s.Value != "", protocol.Join(path, "value"))
 }
 
 type NotScaledReason struct {
@@ -468,7 +468,7 @@ type NotScaledReason struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *NotScaledReason) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Code != "", protocol.Join(path, "Code"))
+	v.Required(s.Code != "", protocol.Join(path, "code"))
 }
 
 type ObjectNotFoundException struct {
@@ -485,12 +485,12 @@ type PredefinedMetricSpecification struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PredefinedMetricSpecification) Validate(v *protocol.Validator, path string) {
-	v.Required(s.PredefinedMetricType != "", protocol.Join(path, "PredefinedMetricType"))
+	v.Required(s.PredefinedMetricType != "", protocol.Join(path, "predefinedMetricType"))
 	if s.PredefinedMetricType != "" {
-		v.Enum(s.PredefinedMetricType, protocol.Join(path, "PredefinedMetricType"), MetricTypeValues)
+		v.Enum(s.PredefinedMetricType, protocol.Join(path, "predefinedMetricType"), MetricTypeValues)
 	}
 	if s.ResourceLabel != "" {
-		v.Length(s.ResourceLabel, utf8.RuneCountInString(s.ResourceLabel), protocol.Join(path, "ResourceLabel"), 1, 1023)
+		v.Length(s.ResourceLabel, utf8.RuneCountInString(s.ResourceLabel), protocol.Join(path, "resourceLabel"), 1, 1023)
 	}
 }
 
@@ -500,9 +500,9 @@ type PredictiveScalingCustomizedMetricSpecification struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PredictiveScalingCustomizedMetricSpecification) Validate(v *protocol.Validator, path string) {
-	v.Required(s.MetricDataQueries != nil, protocol.Join(path, "MetricDataQueries"))
+	v.Required(s.MetricDataQueries != nil, protocol.Join(path, "metricDataQueries"))
 	for i0 := range s.MetricDataQueries {
-		s.MetricDataQueries[i0].Validate(v, protocol.Index(protocol.Join(path, "MetricDataQueries"), i0))
+		s.MetricDataQueries[i0].Validate(v, protocol.Index(protocol.Join(path, "metricDataQueries"), i0))
 	}
 }
 
@@ -515,13 +515,13 @@ type PredictiveScalingMetric struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PredictiveScalingMetric) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Dimensions {
-		s.Dimensions[i0].Validate(v, protocol.Index(protocol.Join(path, "Dimensions"), i0))
+		s.Dimensions[i0].Validate(v, protocol.Index(protocol.Join(path, "dimensions"), i0))
 	}
 	if s.MetricName != "" {
-		v.Length(s.MetricName, utf8.RuneCountInString(s.MetricName), protocol.Join(path, "MetricName"), 1, 255)
+		v.Length(s.MetricName, utf8.RuneCountInString(s.MetricName), protocol.Join(path, "metricName"), 1, 255)
 	}
 	if s.Namespace != "" {
-		v.Length(s.Namespace, utf8.RuneCountInString(s.Namespace), protocol.Join(path, "Namespace"), 1, 255)
+		v.Length(s.Namespace, utf8.RuneCountInString(s.Namespace), protocol.Join(path, "namespace"), 1, 255)
 	}
 }
 
@@ -535,15 +535,15 @@ type PredictiveScalingMetricDataQuery struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PredictiveScalingMetricDataQuery) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Id != "", protocol.Join(path, "Id"))
+	v.Required(s.Id != "", protocol.Join(path, "id"))
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), 1, 255)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), 1, 255)
 	}
 	if s.Expression != "" {
-		v.Length(s.Expression, utf8.RuneCountInString(s.Expression), protocol.Join(path, "Expression"), 1, 2048)
+		v.Length(s.Expression, utf8.RuneCountInString(s.Expression), protocol.Join(path, "expression"), 1, 2048)
 	}
 	if s.MetricStat != nil {
-		s.MetricStat.Validate(v, protocol.Join(path, "MetricStat"))
+		s.MetricStat.Validate(v, protocol.Join(path, "metricStat"))
 	}
 }
 
@@ -554,13 +554,13 @@ type PredictiveScalingMetricDimension struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PredictiveScalingMetricDimension) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 255)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 255)
 	}
-	v.Required(s.Value != "", protocol.Join(path, "Value"))
+	v.Required(s.Value != "", protocol.Join(path, "value"))
 	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "Value"), 1, 1024)
+		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), 1, 1024)
 	}
 }
 
@@ -576,24 +576,24 @@ type PredictiveScalingMetricSpecification struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PredictiveScalingMetricSpecification) Validate(v *protocol.Validator, path string) {
-	v.Required(s.TargetValue != nil, protocol.Join(path, "TargetValue"))
+	v.Required(s.TargetValue != nil, protocol.Join(path, "targetValue"))
 	if s.PredefinedMetricPairSpecification != nil {
-		s.PredefinedMetricPairSpecification.Validate(v, protocol.Join(path, "PredefinedMetricPairSpecification"))
+		s.PredefinedMetricPairSpecification.Validate(v, protocol.Join(path, "predefinedMetricPairSpecification"))
 	}
 	if s.PredefinedScalingMetricSpecification != nil {
-		s.PredefinedScalingMetricSpecification.Validate(v, protocol.Join(path, "PredefinedScalingMetricSpecification"))
+		s.PredefinedScalingMetricSpecification.Validate(v, protocol.Join(path, "predefinedScalingMetricSpecification"))
 	}
 	if s.PredefinedLoadMetricSpecification != nil {
-		s.PredefinedLoadMetricSpecification.Validate(v, protocol.Join(path, "PredefinedLoadMetricSpecification"))
+		s.PredefinedLoadMetricSpecification.Validate(v, protocol.Join(path, "predefinedLoadMetricSpecification"))
 	}
 	if s.CustomizedScalingMetricSpecification != nil {
-		s.CustomizedScalingMetricSpecification.Validate(v, protocol.Join(path, "CustomizedScalingMetricSpecification"))
+		s.CustomizedScalingMetricSpecification.Validate(v, protocol.Join(path, "customizedScalingMetricSpecification"))
 	}
 	if s.CustomizedLoadMetricSpecification != nil {
-		s.CustomizedLoadMetricSpecification.Validate(v, protocol.Join(path, "CustomizedLoadMetricSpecification"))
+		s.CustomizedLoadMetricSpecification.Validate(v, protocol.Join(path, "customizedLoadMetricSpecification"))
 	}
 	if s.CustomizedCapacityMetricSpecification != nil {
-		s.CustomizedCapacityMetricSpecification.Validate(v, protocol.Join(path, "CustomizedCapacityMetricSpecification"))
+		s.CustomizedCapacityMetricSpecification.Validate(v, protocol.Join(path, "customizedCapacityMetricSpecification"))
 	}
 }
 
@@ -605,13 +605,13 @@ type PredictiveScalingMetricStat struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PredictiveScalingMetricStat) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Metric != nil, protocol.Join(path, "Metric"))
+	v.Required(s.Metric != nil, protocol.Join(path, "metric"))
 	if s.Metric != nil {
-		s.Metric.Validate(v, protocol.Join(path, "Metric"))
+		s.Metric.Validate(v, protocol.Join(path, "metric"))
 	}
-	v.Required(s.Stat != "", protocol.Join(path, "Stat"))
+	v.Required(s.Stat != "", protocol.Join(path, "stat"))
 	if s.Unit != "" {
-		v.Length(s.Unit, utf8.RuneCountInString(s.Unit), protocol.Join(path, "Unit"), 1, 1023)
+		v.Length(s.Unit, utf8.RuneCountInString(s.Unit), protocol.Join(path, "unit"), 1, 1023)
 	}
 }
 
@@ -625,21 +625,21 @@ type PredictiveScalingPolicyConfiguration struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PredictiveScalingPolicyConfiguration) Validate(v *protocol.Validator, path string) {
-	v.Required(s.MetricSpecifications != nil, protocol.Join(path, "MetricSpecifications"))
+	v.Required(s.MetricSpecifications != nil, protocol.Join(path, "metricSpecifications"))
 	for i0 := range s.MetricSpecifications {
-		s.MetricSpecifications[i0].Validate(v, protocol.Index(protocol.Join(path, "MetricSpecifications"), i0))
+		s.MetricSpecifications[i0].Validate(v, protocol.Index(protocol.Join(path, "metricSpecifications"), i0))
 	}
 	if s.Mode != "" {
-		v.Enum(s.Mode, protocol.Join(path, "Mode"), PredictiveScalingModeValues)
+		v.Enum(s.Mode, protocol.Join(path, "mode"), PredictiveScalingModeValues)
 	}
 	if s.SchedulingBufferTime != nil {
-		v.Range(float64(*s.SchedulingBufferTime), protocol.Join(path, "SchedulingBufferTime"), protocol.Bound(0), protocol.Bound(3600))
+		v.Range(float64(*s.SchedulingBufferTime), protocol.Join(path, "schedulingBufferTime"), protocol.Bound(0), protocol.Bound(3600))
 	}
 	if s.MaxCapacityBreachBehavior != "" {
-		v.Enum(s.MaxCapacityBreachBehavior, protocol.Join(path, "MaxCapacityBreachBehavior"), PredictiveScalingMaxCapacityBreachBehaviorValues)
+		v.Enum(s.MaxCapacityBreachBehavior, protocol.Join(path, "maxCapacityBreachBehavior"), PredictiveScalingMaxCapacityBreachBehaviorValues)
 	}
 	if s.MaxCapacityBuffer != nil {
-		v.Range(float64(*s.MaxCapacityBuffer), protocol.Join(path, "MaxCapacityBuffer"), protocol.Bound(0), protocol.Bound(100))
+		v.Range(float64(*s.MaxCapacityBuffer), protocol.Join(path, "maxCapacityBuffer"), protocol.Bound(0), protocol.Bound(100))
 	}
 }
 
@@ -650,12 +650,12 @@ type PredictiveScalingPredefinedLoadMetricSpecification struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PredictiveScalingPredefinedLoadMetricSpecification) Validate(v *protocol.Validator, path string) {
-	v.Required(s.PredefinedMetricType != "", protocol.Join(path, "PredefinedMetricType"))
+	v.Required(s.PredefinedMetricType != "", protocol.Join(path, "predefinedMetricType"))
 	if s.PredefinedMetricType != "" {
-		v.Length(s.PredefinedMetricType, utf8.RuneCountInString(s.PredefinedMetricType), protocol.Join(path, "PredefinedMetricType"), 1, 128)
+		v.Length(s.PredefinedMetricType, utf8.RuneCountInString(s.PredefinedMetricType), protocol.Join(path, "predefinedMetricType"), 1, 128)
 	}
 	if s.ResourceLabel != "" {
-		v.Length(s.ResourceLabel, utf8.RuneCountInString(s.ResourceLabel), protocol.Join(path, "ResourceLabel"), 1, 1023)
+		v.Length(s.ResourceLabel, utf8.RuneCountInString(s.ResourceLabel), protocol.Join(path, "resourceLabel"), 1, 1023)
 	}
 }
 
@@ -666,12 +666,12 @@ type PredictiveScalingPredefinedMetricPairSpecification struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PredictiveScalingPredefinedMetricPairSpecification) Validate(v *protocol.Validator, path string) {
-	v.Required(s.PredefinedMetricType != "", protocol.Join(path, "PredefinedMetricType"))
+	v.Required(s.PredefinedMetricType != "", protocol.Join(path, "predefinedMetricType"))
 	if s.PredefinedMetricType != "" {
-		v.Length(s.PredefinedMetricType, utf8.RuneCountInString(s.PredefinedMetricType), protocol.Join(path, "PredefinedMetricType"), 1, 128)
+		v.Length(s.PredefinedMetricType, utf8.RuneCountInString(s.PredefinedMetricType), protocol.Join(path, "predefinedMetricType"), 1, 128)
 	}
 	if s.ResourceLabel != "" {
-		v.Length(s.ResourceLabel, utf8.RuneCountInString(s.ResourceLabel), protocol.Join(path, "ResourceLabel"), 1, 1023)
+		v.Length(s.ResourceLabel, utf8.RuneCountInString(s.ResourceLabel), protocol.Join(path, "resourceLabel"), 1, 1023)
 	}
 }
 
@@ -682,12 +682,12 @@ type PredictiveScalingPredefinedScalingMetricSpecification struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PredictiveScalingPredefinedScalingMetricSpecification) Validate(v *protocol.Validator, path string) {
-	v.Required(s.PredefinedMetricType != "", protocol.Join(path, "PredefinedMetricType"))
+	v.Required(s.PredefinedMetricType != "", protocol.Join(path, "predefinedMetricType"))
 	if s.PredefinedMetricType != "" {
-		v.Length(s.PredefinedMetricType, utf8.RuneCountInString(s.PredefinedMetricType), protocol.Join(path, "PredefinedMetricType"), 1, 128)
+		v.Length(s.PredefinedMetricType, utf8.RuneCountInString(s.PredefinedMetricType), protocol.Join(path, "predefinedMetricType"), 1, 128)
 	}
 	if s.ResourceLabel != "" {
-		v.Length(s.ResourceLabel, utf8.RuneCountInString(s.ResourceLabel), protocol.Join(path, "ResourceLabel"), 1, 1023)
+		v.Length(s.ResourceLabel, utf8.RuneCountInString(s.ResourceLabel), protocol.Join(path, "resourceLabel"), 1, 1023)
 	}
 }
 
@@ -704,33 +704,33 @@ type PutScalingPolicyRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PutScalingPolicyRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.PolicyName != "", protocol.Join(path, "PolicyName"))
+	v.Required(s.PolicyName != "", protocol.Join(path, "policyName"))
 	if s.PolicyName != "" {
-		v.Length(s.PolicyName, utf8.RuneCountInString(s.PolicyName), protocol.Join(path, "PolicyName"), 1, 256)
+		v.Length(s.PolicyName, utf8.RuneCountInString(s.PolicyName), protocol.Join(path, "policyName"), 1, 256)
 	}
-	v.Required(s.ServiceNamespace != "", protocol.Join(path, "ServiceNamespace"))
+	v.Required(s.ServiceNamespace != "", protocol.Join(path, "serviceNamespace"))
 	if s.ServiceNamespace != "" {
-		v.Enum(s.ServiceNamespace, protocol.Join(path, "ServiceNamespace"), ServiceNamespaceValues)
+		v.Enum(s.ServiceNamespace, protocol.Join(path, "serviceNamespace"), ServiceNamespaceValues)
 	}
-	v.Required(s.ResourceId != "", protocol.Join(path, "ResourceId"))
+	v.Required(s.ResourceId != "", protocol.Join(path, "resourceId"))
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1600)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1600)
 	}
-	v.Required(s.ScalableDimension != "", protocol.Join(path, "ScalableDimension"))
+	v.Required(s.ScalableDimension != "", protocol.Join(path, "scalableDimension"))
 	if s.ScalableDimension != "" {
-		v.Enum(s.ScalableDimension, protocol.Join(path, "ScalableDimension"), ScalableDimensionValues)
+		v.Enum(s.ScalableDimension, protocol.Join(path, "scalableDimension"), ScalableDimensionValues)
 	}
 	if s.PolicyType != "" {
-		v.Enum(s.PolicyType, protocol.Join(path, "PolicyType"), PolicyTypeValues)
+		v.Enum(s.PolicyType, protocol.Join(path, "policyType"), PolicyTypeValues)
 	}
 	if s.StepScalingPolicyConfiguration != nil {
-		s.StepScalingPolicyConfiguration.Validate(v, protocol.Join(path, "StepScalingPolicyConfiguration"))
+		s.StepScalingPolicyConfiguration.Validate(v, protocol.Join(path, "stepScalingPolicyConfiguration"))
 	}
 	if s.TargetTrackingScalingPolicyConfiguration != nil {
-		s.TargetTrackingScalingPolicyConfiguration.Validate(v, protocol.Join(path, "TargetTrackingScalingPolicyConfiguration"))
+		s.TargetTrackingScalingPolicyConfiguration.Validate(v, protocol.Join(path, "targetTrackingScalingPolicyConfiguration"))
 	}
 	if s.PredictiveScalingPolicyConfiguration != nil {
-		s.PredictiveScalingPolicyConfiguration.Validate(v, protocol.Join(path, "PredictiveScalingPolicyConfiguration"))
+		s.PredictiveScalingPolicyConfiguration.Validate(v, protocol.Join(path, "predictiveScalingPolicyConfiguration"))
 	}
 }
 
@@ -741,12 +741,12 @@ type PutScalingPolicyResponse struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PutScalingPolicyResponse) Validate(v *protocol.Validator, path string) {
-	v.Required(s.PolicyARN != "", protocol.Join(path, "PolicyARN"))
+	v.Required(s.PolicyARN != "", protocol.Join(path, "policyARN"))
 	if s.PolicyARN != "" {
-		v.Length(s.PolicyARN, utf8.RuneCountInString(s.PolicyARN), protocol.Join(path, "PolicyARN"), 1, 1600)
+		v.Length(s.PolicyARN, utf8.RuneCountInString(s.PolicyARN), protocol.Join(path, "policyARN"), 1, 1600)
 	}
 	for i0 := range s.Alarms {
-		s.Alarms[i0].Validate(v, protocol.Index(protocol.Join(path, "Alarms"), i0))
+		s.Alarms[i0].Validate(v, protocol.Index(protocol.Join(path, "alarms"), i0))
 	}
 }
 
@@ -764,30 +764,30 @@ type PutScheduledActionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PutScheduledActionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceNamespace != "", protocol.Join(path, "ServiceNamespace"))
+	v.Required(s.ServiceNamespace != "", protocol.Join(path, "serviceNamespace"))
 	if s.ServiceNamespace != "" {
-		v.Enum(s.ServiceNamespace, protocol.Join(path, "ServiceNamespace"), ServiceNamespaceValues)
+		v.Enum(s.ServiceNamespace, protocol.Join(path, "serviceNamespace"), ServiceNamespaceValues)
 	}
 	if s.Schedule != "" {
-		v.Length(s.Schedule, utf8.RuneCountInString(s.Schedule), protocol.Join(path, "Schedule"), 1, 1600)
+		v.Length(s.Schedule, utf8.RuneCountInString(s.Schedule), protocol.Join(path, "schedule"), 1, 1600)
 	}
 	if s.Timezone != "" {
-		v.Length(s.Timezone, utf8.RuneCountInString(s.Timezone), protocol.Join(path, "Timezone"), 1, 1600)
+		v.Length(s.Timezone, utf8.RuneCountInString(s.Timezone), protocol.Join(path, "timezone"), 1, 1600)
 	}
-	v.Required(s.ScheduledActionName != "", protocol.Join(path, "ScheduledActionName"))
+	v.Required(s.ScheduledActionName != "", protocol.Join(path, "scheduledActionName"))
 	if s.ScheduledActionName != "" {
-		v.Length(s.ScheduledActionName, utf8.RuneCountInString(s.ScheduledActionName), protocol.Join(path, "ScheduledActionName"), 1, 256)
+		v.Length(s.ScheduledActionName, utf8.RuneCountInString(s.ScheduledActionName), protocol.Join(path, "scheduledActionName"), 1, 256)
 	}
-	v.Required(s.ResourceId != "", protocol.Join(path, "ResourceId"))
+	v.Required(s.ResourceId != "", protocol.Join(path, "resourceId"))
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1600)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1600)
 	}
-	v.Required(s.ScalableDimension != "", protocol.Join(path, "ScalableDimension"))
+	v.Required(s.ScalableDimension != "", protocol.Join(path, "scalableDimension"))
 	if s.ScalableDimension != "" {
-		v.Enum(s.ScalableDimension, protocol.Join(path, "ScalableDimension"), ScalableDimensionValues)
+		v.Enum(s.ScalableDimension, protocol.Join(path, "scalableDimension"), ScalableDimensionValues)
 	}
 	if s.ScalableTargetAction != nil {
-		s.ScalableTargetAction.Validate(v, protocol.Join(path, "ScalableTargetAction"))
+		s.ScalableTargetAction.Validate(v, protocol.Join(path, "scalableTargetAction"))
 	}
 }
 
@@ -809,27 +809,27 @@ type RegisterScalableTargetRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RegisterScalableTargetRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceNamespace != "", protocol.Join(path, "ServiceNamespace"))
+	v.Required(s.ServiceNamespace != "", protocol.Join(path, "serviceNamespace"))
 	if s.ServiceNamespace != "" {
-		v.Enum(s.ServiceNamespace, protocol.Join(path, "ServiceNamespace"), ServiceNamespaceValues)
+		v.Enum(s.ServiceNamespace, protocol.Join(path, "serviceNamespace"), ServiceNamespaceValues)
 	}
-	v.Required(s.ResourceId != "", protocol.Join(path, "ResourceId"))
+	v.Required(s.ResourceId != "", protocol.Join(path, "resourceId"))
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1600)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1600)
 	}
-	v.Required(s.ScalableDimension != "", protocol.Join(path, "ScalableDimension"))
+	v.Required(s.ScalableDimension != "", protocol.Join(path, "scalableDimension"))
 	if s.ScalableDimension != "" {
-		v.Enum(s.ScalableDimension, protocol.Join(path, "ScalableDimension"), ScalableDimensionValues)
+		v.Enum(s.ScalableDimension, protocol.Join(path, "scalableDimension"), ScalableDimensionValues)
 	}
 	if s.RoleARN != "" {
-		v.Length(s.RoleARN, utf8.RuneCountInString(s.RoleARN), protocol.Join(path, "RoleARN"), 1, 1600)
+		v.Length(s.RoleARN, utf8.RuneCountInString(s.RoleARN), protocol.Join(path, "roleARN"), 1, 1600)
 	}
 	if s.SuspendedState != nil {
-		s.SuspendedState.Validate(v, protocol.Join(path, "SuspendedState"))
+		s.SuspendedState.Validate(v, protocol.Join(path, "suspendedState"))
 	}
 	for k0, e0 := range s.Tags {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Tags"), k0), 1, 128)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "Tags"), k0), 0, 256)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "tags"), k0), 1, 128)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "tags"), k0), 0, 256)
 	}
 }
 
@@ -848,7 +848,7 @@ type ResourceNotFoundException struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ResourceNotFoundException) Validate(v *protocol.Validator, path string) {
 	if s.ResourceName != "" {
-		v.Length(s.ResourceName, utf8.RuneCountInString(s.ResourceName), protocol.Join(path, "ResourceName"), 1, 1011)
+		v.Length(s.ResourceName, utf8.RuneCountInString(s.ResourceName), protocol.Join(path, "resourceName"), 1, 1011)
 	}
 }
 
@@ -867,27 +867,27 @@ type ScalableTarget struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ScalableTarget) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceNamespace != "", protocol.Join(path, "ServiceNamespace"))
+	v.Required(s.ServiceNamespace != "", protocol.Join(path, "serviceNamespace"))
 	if s.ServiceNamespace != "" {
-		v.Enum(s.ServiceNamespace, protocol.Join(path, "ServiceNamespace"), ServiceNamespaceValues)
+		v.Enum(s.ServiceNamespace, protocol.Join(path, "serviceNamespace"), ServiceNamespaceValues)
 	}
-	v.Required(s.ResourceId != "", protocol.Join(path, "ResourceId"))
+	v.Required(s.ResourceId != "", protocol.Join(path, "resourceId"))
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1600)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1600)
 	}
-	v.Required(s.ScalableDimension != "", protocol.Join(path, "ScalableDimension"))
+	v.Required(s.ScalableDimension != "", protocol.Join(path, "scalableDimension"))
 	if s.ScalableDimension != "" {
-		v.Enum(s.ScalableDimension, protocol.Join(path, "ScalableDimension"), ScalableDimensionValues)
+		v.Enum(s.ScalableDimension, protocol.Join(path, "scalableDimension"), ScalableDimensionValues)
 	}
-	v.Required(s.MinCapacity != nil, protocol.Join(path, "MinCapacity"))
-	v.Required(s.MaxCapacity != nil, protocol.Join(path, "MaxCapacity"))
-	v.Required(s.RoleARN != "", protocol.Join(path, "RoleARN"))
+	v.Required(s.MinCapacity != nil, protocol.Join(path, "minCapacity"))
+	v.Required(s.MaxCapacity != nil, protocol.Join(path, "maxCapacity"))
+	v.Required(s.RoleARN != "", protocol.Join(path, "roleARN"))
 	if s.RoleARN != "" {
-		v.Length(s.RoleARN, utf8.RuneCountInString(s.RoleARN), protocol.Join(path, "RoleARN"), 1, 1600)
+		v.Length(s.RoleARN, utf8.RuneCountInString(s.RoleARN), protocol.Join(path, "roleARN"), 1, 1600)
 	}
-	v.Required(s.CreationTime != nil, protocol.Join(path, "CreationTime"))
+	v.Required(s.CreationTime != nil, protocol.Join(path, "creationTime"))
 	if s.SuspendedState != nil {
-		s.SuspendedState.Validate(v, protocol.Join(path, "SuspendedState"))
+		s.SuspendedState.Validate(v, protocol.Join(path, "suspendedState"))
 	}
 }
 
@@ -916,28 +916,28 @@ type ScalingActivity struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ScalingActivity) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ActivityId != "", protocol.Join(path, "ActivityId"))
-	v.Required(s.ServiceNamespace != "", protocol.Join(path, "ServiceNamespace"))
+	v.Required(s.ActivityId != "", protocol.Join(path, "activityId"))
+	v.Required(s.ServiceNamespace != "", protocol.Join(path, "serviceNamespace"))
 	if s.ServiceNamespace != "" {
-		v.Enum(s.ServiceNamespace, protocol.Join(path, "ServiceNamespace"), ServiceNamespaceValues)
+		v.Enum(s.ServiceNamespace, protocol.Join(path, "serviceNamespace"), ServiceNamespaceValues)
 	}
-	v.Required(s.ResourceId != "", protocol.Join(path, "ResourceId"))
+	v.Required(s.ResourceId != "", protocol.Join(path, "resourceId"))
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1600)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1600)
 	}
-	v.Required(s.ScalableDimension != "", protocol.Join(path, "ScalableDimension"))
+	v.Required(s.ScalableDimension != "", protocol.Join(path, "scalableDimension"))
 	if s.ScalableDimension != "" {
-		v.Enum(s.ScalableDimension, protocol.Join(path, "ScalableDimension"), ScalableDimensionValues)
+		v.Enum(s.ScalableDimension, protocol.Join(path, "scalableDimension"), ScalableDimensionValues)
 	}
-	v.Required(s.Description != "", protocol.Join(path, "Description"))
-	v.Required(s.Cause != "", protocol.Join(path, "Cause"))
-	v.Required(s.StartTime != nil, protocol.Join(path, "StartTime"))
-	v.Required(s.StatusCode != "", protocol.Join(path, "StatusCode"))
+	v.Required(s.Description != "", protocol.Join(path, "description"))
+	v.Required(s.Cause != "", protocol.Join(path, "cause"))
+	v.Required(s.StartTime != nil, protocol.Join(path, "startTime"))
+	v.Required(s.StatusCode != "", protocol.Join(path, "statusCode"))
 	if s.StatusCode != "" {
-		v.Enum(s.StatusCode, protocol.Join(path, "StatusCode"), ScalingActivityStatusCodeValues)
+		v.Enum(s.StatusCode, protocol.Join(path, "statusCode"), ScalingActivityStatusCodeValues)
 	}
 	for i0 := range s.NotScaledReasons {
-		s.NotScaledReasons[i0].Validate(v, protocol.Index(protocol.Join(path, "NotScaledReasons"), i0))
+		s.NotScaledReasons[i0].Validate(v, protocol.Index(protocol.Join(path, "notScaledReasons"), i0))
 	}
 }
 
@@ -957,43 +957,43 @@ type ScalingPolicy struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ScalingPolicy) Validate(v *protocol.Validator, path string) {
-	v.Required(s.PolicyARN != "", protocol.Join(path, "PolicyARN"))
+	v.Required(s.PolicyARN != "", protocol.Join(path, "policyARN"))
 	if s.PolicyARN != "" {
-		v.Length(s.PolicyARN, utf8.RuneCountInString(s.PolicyARN), protocol.Join(path, "PolicyARN"), 1, 1600)
+		v.Length(s.PolicyARN, utf8.RuneCountInString(s.PolicyARN), protocol.Join(path, "policyARN"), 1, 1600)
 	}
-	v.Required(s.PolicyName != "", protocol.Join(path, "PolicyName"))
+	v.Required(s.PolicyName != "", protocol.Join(path, "policyName"))
 	if s.PolicyName != "" {
-		v.Length(s.PolicyName, utf8.RuneCountInString(s.PolicyName), protocol.Join(path, "PolicyName"), 1, 256)
+		v.Length(s.PolicyName, utf8.RuneCountInString(s.PolicyName), protocol.Join(path, "policyName"), 1, 256)
 	}
-	v.Required(s.ServiceNamespace != "", protocol.Join(path, "ServiceNamespace"))
+	v.Required(s.ServiceNamespace != "", protocol.Join(path, "serviceNamespace"))
 	if s.ServiceNamespace != "" {
-		v.Enum(s.ServiceNamespace, protocol.Join(path, "ServiceNamespace"), ServiceNamespaceValues)
+		v.Enum(s.ServiceNamespace, protocol.Join(path, "serviceNamespace"), ServiceNamespaceValues)
 	}
-	v.Required(s.ResourceId != "", protocol.Join(path, "ResourceId"))
+	v.Required(s.ResourceId != "", protocol.Join(path, "resourceId"))
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1600)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1600)
 	}
-	v.Required(s.ScalableDimension != "", protocol.Join(path, "ScalableDimension"))
+	v.Required(s.ScalableDimension != "", protocol.Join(path, "scalableDimension"))
 	if s.ScalableDimension != "" {
-		v.Enum(s.ScalableDimension, protocol.Join(path, "ScalableDimension"), ScalableDimensionValues)
+		v.Enum(s.ScalableDimension, protocol.Join(path, "scalableDimension"), ScalableDimensionValues)
 	}
-	v.Required(s.PolicyType != "", protocol.Join(path, "PolicyType"))
+	v.Required(s.PolicyType != "", protocol.Join(path, "policyType"))
 	if s.PolicyType != "" {
-		v.Enum(s.PolicyType, protocol.Join(path, "PolicyType"), PolicyTypeValues)
+		v.Enum(s.PolicyType, protocol.Join(path, "policyType"), PolicyTypeValues)
 	}
 	if s.StepScalingPolicyConfiguration != nil {
-		s.StepScalingPolicyConfiguration.Validate(v, protocol.Join(path, "StepScalingPolicyConfiguration"))
+		s.StepScalingPolicyConfiguration.Validate(v, protocol.Join(path, "stepScalingPolicyConfiguration"))
 	}
 	if s.TargetTrackingScalingPolicyConfiguration != nil {
-		s.TargetTrackingScalingPolicyConfiguration.Validate(v, protocol.Join(path, "TargetTrackingScalingPolicyConfiguration"))
+		s.TargetTrackingScalingPolicyConfiguration.Validate(v, protocol.Join(path, "targetTrackingScalingPolicyConfiguration"))
 	}
 	if s.PredictiveScalingPolicyConfiguration != nil {
-		s.PredictiveScalingPolicyConfiguration.Validate(v, protocol.Join(path, "PredictiveScalingPolicyConfiguration"))
+		s.PredictiveScalingPolicyConfiguration.Validate(v, protocol.Join(path, "predictiveScalingPolicyConfiguration"))
 	}
 	for i0 := range s.Alarms {
-		s.Alarms[i0].Validate(v, protocol.Index(protocol.Join(path, "Alarms"), i0))
+		s.Alarms[i0].Validate(v, protocol.Index(protocol.Join(path, "alarms"), i0))
 	}
-	v.Required(s.CreationTime != nil, protocol.Join(path, "CreationTime"))
+	v.Required(s.CreationTime != nil, protocol.Join(path, "creationTime"))
 }
 
 type ScheduledAction struct {
@@ -1012,36 +1012,36 @@ type ScheduledAction struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ScheduledAction) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ScheduledActionName != "", protocol.Join(path, "ScheduledActionName"))
+	v.Required(s.ScheduledActionName != "", protocol.Join(path, "scheduledActionName"))
 	if s.ScheduledActionName != "" {
-		v.Length(s.ScheduledActionName, utf8.RuneCountInString(s.ScheduledActionName), protocol.Join(path, "ScheduledActionName"), 1, 256)
+		v.Length(s.ScheduledActionName, utf8.RuneCountInString(s.ScheduledActionName), protocol.Join(path, "scheduledActionName"), 1, 256)
 	}
-	v.Required(s.ScheduledActionARN != "", protocol.Join(path, "ScheduledActionARN"))
+	v.Required(s.ScheduledActionARN != "", protocol.Join(path, "scheduledActionARN"))
 	if s.ScheduledActionARN != "" {
-		v.Length(s.ScheduledActionARN, utf8.RuneCountInString(s.ScheduledActionARN), protocol.Join(path, "ScheduledActionARN"), 1, 1600)
+		v.Length(s.ScheduledActionARN, utf8.RuneCountInString(s.ScheduledActionARN), protocol.Join(path, "scheduledActionARN"), 1, 1600)
 	}
-	v.Required(s.ServiceNamespace != "", protocol.Join(path, "ServiceNamespace"))
+	v.Required(s.ServiceNamespace != "", protocol.Join(path, "serviceNamespace"))
 	if s.ServiceNamespace != "" {
-		v.Enum(s.ServiceNamespace, protocol.Join(path, "ServiceNamespace"), ServiceNamespaceValues)
+		v.Enum(s.ServiceNamespace, protocol.Join(path, "serviceNamespace"), ServiceNamespaceValues)
 	}
-	v.Required(s.Schedule != "", protocol.Join(path, "Schedule"))
+	v.Required(s.Schedule != "", protocol.Join(path, "schedule"))
 	if s.Schedule != "" {
-		v.Length(s.Schedule, utf8.RuneCountInString(s.Schedule), protocol.Join(path, "Schedule"), 1, 1600)
+		v.Length(s.Schedule, utf8.RuneCountInString(s.Schedule), protocol.Join(path, "schedule"), 1, 1600)
 	}
 	if s.Timezone != "" {
-		v.Length(s.Timezone, utf8.RuneCountInString(s.Timezone), protocol.Join(path, "Timezone"), 1, 1600)
+		v.Length(s.Timezone, utf8.RuneCountInString(s.Timezone), protocol.Join(path, "timezone"), 1, 1600)
 	}
-	v.Required(s.ResourceId != "", protocol.Join(path, "ResourceId"))
+	v.Required(s.ResourceId != "", protocol.Join(path, "resourceId"))
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1600)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1600)
 	}
 	if s.ScalableDimension != "" {
-		v.Enum(s.ScalableDimension, protocol.Join(path, "ScalableDimension"), ScalableDimensionValues)
+		v.Enum(s.ScalableDimension, protocol.Join(path, "scalableDimension"), ScalableDimensionValues)
 	}
 	if s.ScalableTargetAction != nil {
-		s.ScalableTargetAction.Validate(v, protocol.Join(path, "ScalableTargetAction"))
+		s.ScalableTargetAction.Validate(v, protocol.Join(path, "scalableTargetAction"))
 	}
-	v.Required(s.CreationTime != nil, protocol.Join(path, "CreationTime"))
+	v.Required(s.CreationTime != nil, protocol.Join(path, "creationTime"))
 }
 
 type StepAdjustment struct {
@@ -1052,7 +1052,7 @@ type StepAdjustment struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *StepAdjustment) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ScalingAdjustment != nil, protocol.Join(path, "ScalingAdjustment"))
+	v.Required(s.ScalingAdjustment != nil, protocol.Join(path, "scalingAdjustment"))
 }
 
 type StepScalingPolicyConfiguration struct {
@@ -1066,13 +1066,13 @@ type StepScalingPolicyConfiguration struct {
 // Validate records the constraints of the model that s breaks.
 func (s *StepScalingPolicyConfiguration) Validate(v *protocol.Validator, path string) {
 	if s.AdjustmentType != "" {
-		v.Enum(s.AdjustmentType, protocol.Join(path, "AdjustmentType"), AdjustmentTypeValues)
+		v.Enum(s.AdjustmentType, protocol.Join(path, "adjustmentType"), AdjustmentTypeValues)
 	}
 	for i0 := range s.StepAdjustments {
-		s.StepAdjustments[i0].Validate(v, protocol.Index(protocol.Join(path, "StepAdjustments"), i0))
+		s.StepAdjustments[i0].Validate(v, protocol.Index(protocol.Join(path, "stepAdjustments"), i0))
 	}
 	if s.MetricAggregationType != "" {
-		v.Enum(s.MetricAggregationType, protocol.Join(path, "MetricAggregationType"), MetricAggregationTypeValues)
+		v.Enum(s.MetricAggregationType, protocol.Join(path, "metricAggregationType"), MetricAggregationTypeValues)
 	}
 }
 
@@ -1092,14 +1092,14 @@ type TagResourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *TagResourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceARN != "", protocol.Join(path, "ResourceARN"))
+	v.Required(s.ResourceARN != "", protocol.Join(path, "resourceARN"))
 	if s.ResourceARN != "" {
-		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "ResourceARN"), 1, 1011)
+		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "resourceARN"), 1, 1011)
 	}
-	v.Required(s.Tags != nil, protocol.Join(path, "Tags"))
+	v.Required(s.Tags != nil, protocol.Join(path, "tags"))
 	for k0, e0 := range s.Tags {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Tags"), k0), 1, 128)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "Tags"), k0), 0, 256)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "tags"), k0), 1, 128)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "tags"), k0), 0, 256)
 	}
 }
 
@@ -1117,13 +1117,13 @@ type TargetTrackingMetric struct {
 // Validate records the constraints of the model that s breaks.
 func (s *TargetTrackingMetric) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Dimensions {
-		s.Dimensions[i0].Validate(v, protocol.Index(protocol.Join(path, "Dimensions"), i0))
+		s.Dimensions[i0].Validate(v, protocol.Index(protocol.Join(path, "dimensions"), i0))
 	}
 	if s.MetricName != "" {
-		v.Length(s.MetricName, utf8.RuneCountInString(s.MetricName), protocol.Join(path, "MetricName"), 1, 255)
+		v.Length(s.MetricName, utf8.RuneCountInString(s.MetricName), protocol.Join(path, "metricName"), 1, 255)
 	}
 	if s.Namespace != "" {
-		v.Length(s.Namespace, utf8.RuneCountInString(s.Namespace), protocol.Join(path, "Namespace"), 1, 255)
+		v.Length(s.Namespace, utf8.RuneCountInString(s.Namespace), protocol.Join(path, "namespace"), 1, 255)
 	}
 }
 
@@ -1138,14 +1138,14 @@ type TargetTrackingMetricDataQuery struct {
 // Validate records the constraints of the model that s breaks.
 func (s *TargetTrackingMetricDataQuery) Validate(v *protocol.Validator, path string) {
 	if s.Expression != "" {
-		v.Length(s.Expression, utf8.RuneCountInString(s.Expression), protocol.Join(path, "Expression"), 1, 2048)
+		v.Length(s.Expression, utf8.RuneCountInString(s.Expression), protocol.Join(path, "expression"), 1, 2048)
 	}
-	v.Required(s.Id != "", protocol.Join(path, "Id"))
+	v.Required(s.Id != "", protocol.Join(path, "id"))
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), 1, 255)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), 1, 255)
 	}
 	if s.MetricStat != nil {
-		s.MetricStat.Validate(v, protocol.Join(path, "MetricStat"))
+		s.MetricStat.Validate(v, protocol.Join(path, "metricStat"))
 	}
 }
 
@@ -1156,13 +1156,13 @@ type TargetTrackingMetricDimension struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *TargetTrackingMetricDimension) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 255)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 255)
 	}
-	v.Required(s.Value != "", protocol.Join(path, "Value"))
+	v.Required(s.Value != "", protocol.Join(path, "value"))
 	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "Value"), 1, 1024)
+		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), 1, 1024)
 	}
 }
 
@@ -1174,13 +1174,13 @@ type TargetTrackingMetricStat struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *TargetTrackingMetricStat) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Metric != nil, protocol.Join(path, "Metric"))
+	v.Required(s.Metric != nil, protocol.Join(path, "metric"))
 	if s.Metric != nil {
-		s.Metric.Validate(v, protocol.Join(path, "Metric"))
+		s.Metric.Validate(v, protocol.Join(path, "metric"))
 	}
-	v.Required(s.Stat != "", protocol.Join(path, "Stat"))
+	v.Required(s.Stat != "", protocol.Join(path, "stat"))
 	if s.Unit != "" {
-		v.Length(s.Unit, utf8.RuneCountInString(s.Unit), protocol.Join(path, "Unit"), 1, 1023)
+		v.Length(s.Unit, utf8.RuneCountInString(s.Unit), protocol.Join(path, "unit"), 1, 1023)
 	}
 }
 
@@ -1195,12 +1195,12 @@ type TargetTrackingScalingPolicyConfiguration struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *TargetTrackingScalingPolicyConfiguration) Validate(v *protocol.Validator, path string) {
-	v.Required(s.TargetValue != nil, protocol.Join(path, "TargetValue"))
+	v.Required(s.TargetValue != nil, protocol.Join(path, "targetValue"))
 	if s.PredefinedMetricSpecification != nil {
-		s.PredefinedMetricSpecification.Validate(v, protocol.Join(path, "PredefinedMetricSpecification"))
+		s.PredefinedMetricSpecification.Validate(v, protocol.Join(path, "predefinedMetricSpecification"))
 	}
 	if s.CustomizedMetricSpecification != nil {
-		s.CustomizedMetricSpecification.Validate(v, protocol.Join(path, "CustomizedMetricSpecification"))
+		s.CustomizedMetricSpecification.Validate(v, protocol.Join(path, "customizedMetricSpecification"))
 	}
 }
 
@@ -1212,7 +1212,7 @@ type TooManyTagsException struct {
 // Validate records the constraints of the model that s breaks.
 func (s *TooManyTagsException) Validate(v *protocol.Validator, path string) {
 	if s.ResourceName != "" {
-		v.Length(s.ResourceName, utf8.RuneCountInString(s.ResourceName), protocol.Join(path, "ResourceName"), 1, 1011)
+		v.Length(s.ResourceName, utf8.RuneCountInString(s.ResourceName), protocol.Join(path, "resourceName"), 1, 1011)
 	}
 }
 
@@ -1223,16 +1223,16 @@ type UntagResourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UntagResourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceARN != "", protocol.Join(path, "ResourceARN"))
+	v.Required(s.ResourceARN != "", protocol.Join(path, "resourceARN"))
 	if s.ResourceARN != "" {
-		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "ResourceARN"), 1, 1011)
+		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "resourceARN"), 1, 1011)
 	}
-	v.Required(s.TagKeys != nil, protocol.Join(path, "TagKeys"))
+	v.Required(s.TagKeys != nil, protocol.Join(path, "tagKeys"))
 	if s.TagKeys != nil {
-		v.Length(s.TagKeys, len(s.TagKeys), protocol.Join(path, "TagKeys"), 0, 200)
+		v.Length(s.TagKeys, len(s.TagKeys), protocol.Join(path, "tagKeys"), 0, 200)
 	}
 	for i0 := range s.TagKeys {
-		v.Length(s.TagKeys[i0], utf8.RuneCountInString(s.TagKeys[i0]), protocol.Index(protocol.Join(path, "TagKeys"), i0), 1, 128)
+		v.Length(s.TagKeys[i0], utf8.RuneCountInString(s.TagKeys[i0]), protocol.Index(protocol.Join(path, "tagKeys"), i0), 1, 128)
 	}
 }
 

@@ -1101,7 +1101,7 @@ type EC2TagFilter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *EC2TagFilter) Validate(v *protocol.Validator, path string) {
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), EC2TagFilterTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), EC2TagFilterTypeValues)
 	}
 }
 
@@ -2138,9 +2138,9 @@ type ListTagsForResourceInput struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListTagsForResourceInput) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceArn != "", protocol.Join(path, "ResourceArn"))
+	v.Required(s.ResourceArn != "", protocol.Join(path, "resourceArn"))
 	if s.ResourceArn != "" {
-		v.Length(s.ResourceArn, utf8.RuneCountInString(s.ResourceArn), protocol.Join(path, "ResourceArn"), 1, 1011)
+		v.Length(s.ResourceArn, utf8.RuneCountInString(s.ResourceArn), protocol.Join(path, "resourceArn"), 1, 1011)
 	}
 }
 
@@ -2152,7 +2152,7 @@ type ListTagsForResourceOutput struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListTagsForResourceOutput) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -2438,7 +2438,7 @@ type TagFilter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *TagFilter) Validate(v *protocol.Validator, path string) {
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), TagFilterTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), TagFilterTypeValues)
 	}
 }
 
@@ -2459,13 +2459,13 @@ type TagResourceInput struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *TagResourceInput) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceArn != "", protocol.Join(path, "ResourceArn"))
+	v.Required(s.ResourceArn != "", protocol.Join(path, "resourceArn"))
 	if s.ResourceArn != "" {
-		v.Length(s.ResourceArn, utf8.RuneCountInString(s.ResourceArn), protocol.Join(path, "ResourceArn"), 1, 1011)
+		v.Length(s.ResourceArn, utf8.RuneCountInString(s.ResourceArn), protocol.Join(path, "resourceArn"), 1, 1011)
 	}
-	v.Required(s.Tags != nil, protocol.Join(path, "Tags"))
+	v.Required(s.Tags != nil, protocol.Join(path, "tags"))
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -2606,11 +2606,11 @@ type UntagResourceInput struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UntagResourceInput) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceArn != "", protocol.Join(path, "ResourceArn"))
+	v.Required(s.ResourceArn != "", protocol.Join(path, "resourceArn"))
 	if s.ResourceArn != "" {
-		v.Length(s.ResourceArn, utf8.RuneCountInString(s.ResourceArn), protocol.Join(path, "ResourceArn"), 1, 1011)
+		v.Length(s.ResourceArn, utf8.RuneCountInString(s.ResourceArn), protocol.Join(path, "resourceArn"), 1, 1011)
 	}
-	v.Required(s.TagKeys != nil, protocol.Join(path, "TagKeys"))
+	v.Required(s.TagKeys != nil, protocol.Join(path, "tagKeys"))
 }
 
 type UntagResourceOutput struct{}

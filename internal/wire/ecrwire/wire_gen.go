@@ -2895,8 +2895,8 @@ type Tag struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *Tag) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
-	v.Required(s.Value != "", protocol.Join(path, "Value"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
+	v.Required(s.Value != "", protocol.Join(path, "value"))
 }
 
 type TagResourceRequest struct {
@@ -3197,7 +3197,7 @@ func (s *UploadLayerPartRequest) Validate(v *protocol.Validator, path string) {
 	}
 	v.Required(s.LayerPartBlob != nil, protocol.Join(path, "layerPartBlob"))
 	if s.LayerPartBlob != nil {
-		v.Length(s.LayerPartBlob, len(s.LayerPartBlob), protocol.Join(path, "layerPartBlob"), 0, 20971520)
+		v.Length(protocol.Redacted, len(s.LayerPartBlob), protocol.Join(path, "layerPartBlob"), 0, 20971520)
 	}
 }
 

@@ -56,9 +56,9 @@ type ActivateEventSourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ActivateEventSourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 }
 
@@ -77,25 +77,25 @@ type ApiDestination struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ApiDestination) Validate(v *protocol.Validator, path string) {
 	if s.ApiDestinationArn != "" {
-		v.Length(s.ApiDestinationArn, utf8.RuneCountInString(s.ApiDestinationArn), protocol.Join(path, "ApiDestinationArn"), 1, 1600)
+		v.Length(s.ApiDestinationArn, utf8.RuneCountInString(s.ApiDestinationArn), protocol.Join(path, "apiDestinationArn"), 1, 1600)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.ApiDestinationState != "" {
-		v.Enum(s.ApiDestinationState, protocol.Join(path, "ApiDestinationState"), ApiDestinationStateValues)
+		v.Enum(s.ApiDestinationState, protocol.Join(path, "apiDestinationState"), ApiDestinationStateValues)
 	}
 	if s.ConnectionArn != "" {
-		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "ConnectionArn"), 1, 1600)
+		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "connectionArn"), 1, 1600)
 	}
 	if s.InvocationEndpoint != "" {
-		v.Length(s.InvocationEndpoint, utf8.RuneCountInString(s.InvocationEndpoint), protocol.Join(path, "InvocationEndpoint"), 1, 2048)
+		v.Length(s.InvocationEndpoint, utf8.RuneCountInString(s.InvocationEndpoint), protocol.Join(path, "invocationEndpoint"), 1, 2048)
 	}
 	if s.HttpMethod != "" {
-		v.Enum(s.HttpMethod, protocol.Join(path, "HttpMethod"), ApiDestinationHttpMethodValues)
+		v.Enum(s.HttpMethod, protocol.Join(path, "httpMethod"), ApiDestinationHttpMethodValues)
 	}
 	if s.InvocationRateLimitPerSecond != nil {
-		v.Range(float64(*s.InvocationRateLimitPerSecond), protocol.Join(path, "InvocationRateLimitPerSecond"), protocol.Bound(1), nil)
+		v.Range(float64(*s.InvocationRateLimitPerSecond), protocol.Join(path, "invocationRateLimitPerSecond"), protocol.Bound(1), nil)
 	}
 }
 
@@ -106,7 +106,7 @@ type AppSyncParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *AppSyncParameters) Validate(v *protocol.Validator, path string) {
 	if s.GraphQLOperation != "" {
-		v.Length(s.GraphQLOperation, utf8.RuneCountInString(s.GraphQLOperation), protocol.Join(path, "GraphQLOperation"), 1, 1048576)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.GraphQLOperation), protocol.Join(path, "graphQLOperation"), 1, 1048576)
 	}
 }
 
@@ -124,19 +124,19 @@ type Archive struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Archive) Validate(v *protocol.Validator, path string) {
 	if s.ArchiveName != "" {
-		v.Length(s.ArchiveName, utf8.RuneCountInString(s.ArchiveName), protocol.Join(path, "ArchiveName"), 1, 48)
+		v.Length(s.ArchiveName, utf8.RuneCountInString(s.ArchiveName), protocol.Join(path, "archiveName"), 1, 48)
 	}
 	if s.EventSourceArn != "" {
-		v.Length(s.EventSourceArn, utf8.RuneCountInString(s.EventSourceArn), protocol.Join(path, "EventSourceArn"), 1, 1600)
+		v.Length(s.EventSourceArn, utf8.RuneCountInString(s.EventSourceArn), protocol.Join(path, "eventSourceArn"), 1, 1600)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), ArchiveStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), ArchiveStateValues)
 	}
 	if s.StateReason != "" {
-		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "StateReason"), -1, 512)
+		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "stateReason"), -1, 512)
 	}
 	if s.RetentionDays != nil {
-		v.Range(float64(*s.RetentionDays), protocol.Join(path, "RetentionDays"), protocol.Bound(0), nil)
+		v.Range(float64(*s.RetentionDays), protocol.Join(path, "retentionDays"), protocol.Bound(0), nil)
 	}
 }
 
@@ -148,9 +148,9 @@ type AwsVpcConfiguration struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *AwsVpcConfiguration) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Subnets != nil, protocol.Join(path, "Subnets"))
+	v.Required(s.Subnets != nil, protocol.Join(path, "subnets"))
 	if s.AssignPublicIp != "" {
-		v.Enum(s.AssignPublicIp, protocol.Join(path, "AssignPublicIp"), AssignPublicIpValues)
+		v.Enum(s.AssignPublicIp, protocol.Join(path, "assignPublicIp"), AssignPublicIpValues)
 	}
 }
 
@@ -170,13 +170,13 @@ type BatchParameters struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *BatchParameters) Validate(v *protocol.Validator, path string) {
-	v.Required(s.JobDefinition != "", protocol.Join(path, "JobDefinition"))
-	v.Required(s.JobName != "", protocol.Join(path, "JobName"))
+	v.Required(s.JobDefinition != "", protocol.Join(path, "jobDefinition"))
+	v.Required(s.JobName != "", protocol.Join(path, "jobName"))
 	if s.ArrayProperties != nil {
-		s.ArrayProperties.Validate(v, protocol.Join(path, "ArrayProperties"))
+		s.ArrayProperties.Validate(v, protocol.Join(path, "arrayProperties"))
 	}
 	if s.RetryStrategy != nil {
-		s.RetryStrategy.Validate(v, protocol.Join(path, "RetryStrategy"))
+		s.RetryStrategy.Validate(v, protocol.Join(path, "retryStrategy"))
 	}
 }
 
@@ -193,9 +193,9 @@ type CancelReplayRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CancelReplayRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ReplayName != "", protocol.Join(path, "ReplayName"))
+	v.Required(s.ReplayName != "", protocol.Join(path, "replayName"))
 	if s.ReplayName != "" {
-		v.Length(s.ReplayName, utf8.RuneCountInString(s.ReplayName), protocol.Join(path, "ReplayName"), 1, 64)
+		v.Length(s.ReplayName, utf8.RuneCountInString(s.ReplayName), protocol.Join(path, "replayName"), 1, 64)
 	}
 }
 
@@ -208,13 +208,13 @@ type CancelReplayResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CancelReplayResponse) Validate(v *protocol.Validator, path string) {
 	if s.ReplayArn != "" {
-		v.Length(s.ReplayArn, utf8.RuneCountInString(s.ReplayArn), protocol.Join(path, "ReplayArn"), 1, 1600)
+		v.Length(s.ReplayArn, utf8.RuneCountInString(s.ReplayArn), protocol.Join(path, "replayArn"), 1, 1600)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), ReplayStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), ReplayStateValues)
 	}
 	if s.StateReason != "" {
-		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "StateReason"), -1, 512)
+		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "stateReason"), -1, 512)
 	}
 }
 
@@ -251,9 +251,9 @@ type Condition struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *Condition) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Type != "", protocol.Join(path, "Type"))
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
-	v.Required(s.Value != "", protocol.Join(path, "Value"))
+	v.Required(s.Type != "", protocol.Join(path, "type"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
+	v.Required(s.Value != "", protocol.Join(path, "value"))
 }
 
 type Connection struct {
@@ -270,19 +270,19 @@ type Connection struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Connection) Validate(v *protocol.Validator, path string) {
 	if s.ConnectionArn != "" {
-		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "ConnectionArn"), 1, 1600)
+		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "connectionArn"), 1, 1600)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.ConnectionState != "" {
-		v.Enum(s.ConnectionState, protocol.Join(path, "ConnectionState"), ConnectionStateValues)
+		v.Enum(s.ConnectionState, protocol.Join(path, "connectionState"), ConnectionStateValues)
 	}
 	if s.StateReason != "" {
-		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "StateReason"), -1, 512)
+		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "stateReason"), -1, 512)
 	}
 	if s.AuthorizationType != "" {
-		v.Enum(s.AuthorizationType, protocol.Join(path, "AuthorizationType"), ConnectionAuthorizationTypeValues)
+		v.Enum(s.AuthorizationType, protocol.Join(path, "authorizationType"), ConnectionAuthorizationTypeValues)
 	}
 }
 
@@ -293,7 +293,7 @@ type ConnectionApiKeyAuthResponseParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ConnectionApiKeyAuthResponseParameters) Validate(v *protocol.Validator, path string) {
 	if s.ApiKeyName != "" {
-		v.Length(s.ApiKeyName, utf8.RuneCountInString(s.ApiKeyName), protocol.Join(path, "ApiKeyName"), 1, 512)
+		v.Length(s.ApiKeyName, utf8.RuneCountInString(s.ApiKeyName), protocol.Join(path, "apiKeyName"), 1, 512)
 	}
 }
 
@@ -308,19 +308,19 @@ type ConnectionAuthResponseParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ConnectionAuthResponseParameters) Validate(v *protocol.Validator, path string) {
 	if s.BasicAuthParameters != nil {
-		s.BasicAuthParameters.Validate(v, protocol.Join(path, "BasicAuthParameters"))
+		s.BasicAuthParameters.Validate(v, protocol.Join(path, "basicAuthParameters"))
 	}
 	if s.OAuthParameters != nil {
-		s.OAuthParameters.Validate(v, protocol.Join(path, "OAuthParameters"))
+		s.OAuthParameters.Validate(v, protocol.Join(path, "oAuthParameters"))
 	}
 	if s.ApiKeyAuthParameters != nil {
-		s.ApiKeyAuthParameters.Validate(v, protocol.Join(path, "ApiKeyAuthParameters"))
+		s.ApiKeyAuthParameters.Validate(v, protocol.Join(path, "apiKeyAuthParameters"))
 	}
 	if s.InvocationHttpParameters != nil {
-		s.InvocationHttpParameters.Validate(v, protocol.Join(path, "InvocationHttpParameters"))
+		s.InvocationHttpParameters.Validate(v, protocol.Join(path, "invocationHttpParameters"))
 	}
 	if s.ConnectivityParameters != nil {
-		s.ConnectivityParameters.Validate(v, protocol.Join(path, "ConnectivityParameters"))
+		s.ConnectivityParameters.Validate(v, protocol.Join(path, "connectivityParameters"))
 	}
 }
 
@@ -331,7 +331,7 @@ type ConnectionBasicAuthResponseParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ConnectionBasicAuthResponseParameters) Validate(v *protocol.Validator, path string) {
 	if s.Username != "" {
-		v.Length(s.Username, utf8.RuneCountInString(s.Username), protocol.Join(path, "Username"), 1, 512)
+		v.Length(s.Username, utf8.RuneCountInString(s.Username), protocol.Join(path, "username"), 1, 512)
 	}
 }
 
@@ -353,10 +353,10 @@ type ConnectionHeaderParameter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ConnectionHeaderParameter) Validate(v *protocol.Validator, path string) {
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), -1, 512)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), -1, 512)
 	}
 	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "Value"), -1, 512)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), -1, 512)
 	}
 }
 
@@ -369,22 +369,22 @@ type ConnectionHttpParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ConnectionHttpParameters) Validate(v *protocol.Validator, path string) {
 	if s.HeaderParameters != nil {
-		v.Length(s.HeaderParameters, len(s.HeaderParameters), protocol.Join(path, "HeaderParameters"), 0, 100)
+		v.Length(s.HeaderParameters, len(s.HeaderParameters), protocol.Join(path, "headerParameters"), 0, 100)
 	}
 	for i0 := range s.HeaderParameters {
-		s.HeaderParameters[i0].Validate(v, protocol.Index(protocol.Join(path, "HeaderParameters"), i0))
+		s.HeaderParameters[i0].Validate(v, protocol.Index(protocol.Join(path, "headerParameters"), i0))
 	}
 	if s.QueryStringParameters != nil {
-		v.Length(s.QueryStringParameters, len(s.QueryStringParameters), protocol.Join(path, "QueryStringParameters"), 0, 100)
+		v.Length(s.QueryStringParameters, len(s.QueryStringParameters), protocol.Join(path, "queryStringParameters"), 0, 100)
 	}
 	for i0 := range s.QueryStringParameters {
-		s.QueryStringParameters[i0].Validate(v, protocol.Index(protocol.Join(path, "QueryStringParameters"), i0))
+		s.QueryStringParameters[i0].Validate(v, protocol.Index(protocol.Join(path, "queryStringParameters"), i0))
 	}
 	if s.BodyParameters != nil {
-		v.Length(s.BodyParameters, len(s.BodyParameters), protocol.Join(path, "BodyParameters"), 0, 100)
+		v.Length(s.BodyParameters, len(s.BodyParameters), protocol.Join(path, "bodyParameters"), 0, 100)
 	}
 	for i0 := range s.BodyParameters {
-		s.BodyParameters[i0].Validate(v, protocol.Index(protocol.Join(path, "BodyParameters"), i0))
+		s.BodyParameters[i0].Validate(v, protocol.Index(protocol.Join(path, "bodyParameters"), i0))
 	}
 }
 
@@ -395,7 +395,7 @@ type ConnectionOAuthClientResponseParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ConnectionOAuthClientResponseParameters) Validate(v *protocol.Validator, path string) {
 	if s.ClientID != "" {
-		v.Length(s.ClientID, utf8.RuneCountInString(s.ClientID), protocol.Join(path, "ClientID"), 1, 512)
+		v.Length(s.ClientID, utf8.RuneCountInString(s.ClientID), protocol.Join(path, "clientID"), 1, 512)
 	}
 }
 
@@ -409,16 +409,16 @@ type ConnectionOAuthResponseParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ConnectionOAuthResponseParameters) Validate(v *protocol.Validator, path string) {
 	if s.ClientParameters != nil {
-		s.ClientParameters.Validate(v, protocol.Join(path, "ClientParameters"))
+		s.ClientParameters.Validate(v, protocol.Join(path, "clientParameters"))
 	}
 	if s.AuthorizationEndpoint != "" {
-		v.Length(s.AuthorizationEndpoint, utf8.RuneCountInString(s.AuthorizationEndpoint), protocol.Join(path, "AuthorizationEndpoint"), 1, 2048)
+		v.Length(s.AuthorizationEndpoint, utf8.RuneCountInString(s.AuthorizationEndpoint), protocol.Join(path, "authorizationEndpoint"), 1, 2048)
 	}
 	if s.HttpMethod != "" {
-		v.Enum(s.HttpMethod, protocol.Join(path, "HttpMethod"), ConnectionOAuthHttpMethodValues)
+		v.Enum(s.HttpMethod, protocol.Join(path, "httpMethod"), ConnectionOAuthHttpMethodValues)
 	}
 	if s.OAuthHttpParameters != nil {
-		s.OAuthHttpParameters.Validate(v, protocol.Join(path, "OAuthHttpParameters"))
+		s.OAuthHttpParameters.Validate(v, protocol.Join(path, "oAuthHttpParameters"))
 	}
 }
 
@@ -431,10 +431,10 @@ type ConnectionQueryStringParameter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ConnectionQueryStringParameter) Validate(v *protocol.Validator, path string) {
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), -1, 512)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), -1, 512)
 	}
 	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "Value"), -1, 512)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), -1, 512)
 	}
 }
 
@@ -444,9 +444,9 @@ type ConnectivityResourceConfigurationArn struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ConnectivityResourceConfigurationArn) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceConfigurationArn != "", protocol.Join(path, "ResourceConfigurationArn"))
+	v.Required(s.ResourceConfigurationArn != "", protocol.Join(path, "resourceConfigurationArn"))
 	if s.ResourceConfigurationArn != "" {
-		v.Length(s.ResourceConfigurationArn, utf8.RuneCountInString(s.ResourceConfigurationArn), protocol.Join(path, "ResourceConfigurationArn"), 0, 2048)
+		v.Length(s.ResourceConfigurationArn, utf8.RuneCountInString(s.ResourceConfigurationArn), protocol.Join(path, "resourceConfigurationArn"), 0, 2048)
 	}
 }
 
@@ -456,9 +456,9 @@ type ConnectivityResourceParameters struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ConnectivityResourceParameters) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceParameters != nil, protocol.Join(path, "ResourceParameters"))
+	v.Required(s.ResourceParameters != nil, protocol.Join(path, "resourceParameters"))
 	if s.ResourceParameters != nil {
-		s.ResourceParameters.Validate(v, protocol.Join(path, "ResourceParameters"))
+		s.ResourceParameters.Validate(v, protocol.Join(path, "resourceParameters"))
 	}
 }
 
@@ -473,27 +473,27 @@ type CreateApiDestinationRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateApiDestinationRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
-	v.Required(s.ConnectionArn != "", protocol.Join(path, "ConnectionArn"))
+	v.Required(s.ConnectionArn != "", protocol.Join(path, "connectionArn"))
 	if s.ConnectionArn != "" {
-		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "ConnectionArn"), 1, 1600)
+		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "connectionArn"), 1, 1600)
 	}
-	v.Required(s.InvocationEndpoint != "", protocol.Join(path, "InvocationEndpoint"))
+	v.Required(s.InvocationEndpoint != "", protocol.Join(path, "invocationEndpoint"))
 	if s.InvocationEndpoint != "" {
-		v.Length(s.InvocationEndpoint, utf8.RuneCountInString(s.InvocationEndpoint), protocol.Join(path, "InvocationEndpoint"), 1, 2048)
+		v.Length(s.InvocationEndpoint, utf8.RuneCountInString(s.InvocationEndpoint), protocol.Join(path, "invocationEndpoint"), 1, 2048)
 	}
-	v.Required(s.HttpMethod != "", protocol.Join(path, "HttpMethod"))
+	v.Required(s.HttpMethod != "", protocol.Join(path, "httpMethod"))
 	if s.HttpMethod != "" {
-		v.Enum(s.HttpMethod, protocol.Join(path, "HttpMethod"), ApiDestinationHttpMethodValues)
+		v.Enum(s.HttpMethod, protocol.Join(path, "httpMethod"), ApiDestinationHttpMethodValues)
 	}
 	if s.InvocationRateLimitPerSecond != nil {
-		v.Range(float64(*s.InvocationRateLimitPerSecond), protocol.Join(path, "InvocationRateLimitPerSecond"), protocol.Bound(1), nil)
+		v.Range(float64(*s.InvocationRateLimitPerSecond), protocol.Join(path, "invocationRateLimitPerSecond"), protocol.Bound(1), nil)
 	}
 }
 
@@ -507,10 +507,10 @@ type CreateApiDestinationResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateApiDestinationResponse) Validate(v *protocol.Validator, path string) {
 	if s.ApiDestinationArn != "" {
-		v.Length(s.ApiDestinationArn, utf8.RuneCountInString(s.ApiDestinationArn), protocol.Join(path, "ApiDestinationArn"), 1, 1600)
+		v.Length(s.ApiDestinationArn, utf8.RuneCountInString(s.ApiDestinationArn), protocol.Join(path, "apiDestinationArn"), 1, 1600)
 	}
 	if s.ApiDestinationState != "" {
-		v.Enum(s.ApiDestinationState, protocol.Join(path, "ApiDestinationState"), ApiDestinationStateValues)
+		v.Enum(s.ApiDestinationState, protocol.Join(path, "apiDestinationState"), ApiDestinationStateValues)
 	}
 }
 
@@ -525,25 +525,25 @@ type CreateArchiveRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateArchiveRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ArchiveName != "", protocol.Join(path, "ArchiveName"))
+	v.Required(s.ArchiveName != "", protocol.Join(path, "archiveName"))
 	if s.ArchiveName != "" {
-		v.Length(s.ArchiveName, utf8.RuneCountInString(s.ArchiveName), protocol.Join(path, "ArchiveName"), 1, 48)
+		v.Length(s.ArchiveName, utf8.RuneCountInString(s.ArchiveName), protocol.Join(path, "archiveName"), 1, 48)
 	}
-	v.Required(s.EventSourceArn != "", protocol.Join(path, "EventSourceArn"))
+	v.Required(s.EventSourceArn != "", protocol.Join(path, "eventSourceArn"))
 	if s.EventSourceArn != "" {
-		v.Length(s.EventSourceArn, utf8.RuneCountInString(s.EventSourceArn), protocol.Join(path, "EventSourceArn"), 1, 1600)
+		v.Length(s.EventSourceArn, utf8.RuneCountInString(s.EventSourceArn), protocol.Join(path, "eventSourceArn"), 1, 1600)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.EventPattern != "" {
-		v.Length(s.EventPattern, utf8.RuneCountInString(s.EventPattern), protocol.Join(path, "EventPattern"), -1, 4096)
+		v.Length(s.EventPattern, utf8.RuneCountInString(s.EventPattern), protocol.Join(path, "eventPattern"), -1, 4096)
 	}
 	if s.RetentionDays != nil {
-		v.Range(float64(*s.RetentionDays), protocol.Join(path, "RetentionDays"), protocol.Bound(0), nil)
+		v.Range(float64(*s.RetentionDays), protocol.Join(path, "retentionDays"), protocol.Bound(0), nil)
 	}
 	if s.KmsKeyIdentifier != "" {
-		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "KmsKeyIdentifier"), -1, 2048)
+		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "kmsKeyIdentifier"), -1, 2048)
 	}
 }
 
@@ -557,13 +557,13 @@ type CreateArchiveResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateArchiveResponse) Validate(v *protocol.Validator, path string) {
 	if s.ArchiveArn != "" {
-		v.Length(s.ArchiveArn, utf8.RuneCountInString(s.ArchiveArn), protocol.Join(path, "ArchiveArn"), 1, 1600)
+		v.Length(s.ArchiveArn, utf8.RuneCountInString(s.ArchiveArn), protocol.Join(path, "archiveArn"), 1, 1600)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), ArchiveStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), ArchiveStateValues)
 	}
 	if s.StateReason != "" {
-		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "StateReason"), -1, 512)
+		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "stateReason"), -1, 512)
 	}
 }
 
@@ -574,13 +574,13 @@ type CreateConnectionApiKeyAuthRequestParameters struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateConnectionApiKeyAuthRequestParameters) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ApiKeyName != "", protocol.Join(path, "ApiKeyName"))
+	v.Required(s.ApiKeyName != "", protocol.Join(path, "apiKeyName"))
 	if s.ApiKeyName != "" {
-		v.Length(s.ApiKeyName, utf8.RuneCountInString(s.ApiKeyName), protocol.Join(path, "ApiKeyName"), 1, 512)
+		v.Length(s.ApiKeyName, utf8.RuneCountInString(s.ApiKeyName), protocol.Join(path, "apiKeyName"), 1, 512)
 	}
-	v.Required(s.ApiKeyValue != "", protocol.Join(path, "ApiKeyValue"))
+	v.Required(s.ApiKeyValue != "", protocol.Join(path, "apiKeyValue"))
 	if s.ApiKeyValue != "" {
-		v.Length(s.ApiKeyValue, utf8.RuneCountInString(s.ApiKeyValue), protocol.Join(path, "ApiKeyValue"), 1, 512)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.ApiKeyValue), protocol.Join(path, "apiKeyValue"), 1, 512)
 	}
 }
 
@@ -595,19 +595,19 @@ type CreateConnectionAuthRequestParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateConnectionAuthRequestParameters) Validate(v *protocol.Validator, path string) {
 	if s.BasicAuthParameters != nil {
-		s.BasicAuthParameters.Validate(v, protocol.Join(path, "BasicAuthParameters"))
+		s.BasicAuthParameters.Validate(v, protocol.Join(path, "basicAuthParameters"))
 	}
 	if s.OAuthParameters != nil {
-		s.OAuthParameters.Validate(v, protocol.Join(path, "OAuthParameters"))
+		s.OAuthParameters.Validate(v, protocol.Join(path, "oAuthParameters"))
 	}
 	if s.ApiKeyAuthParameters != nil {
-		s.ApiKeyAuthParameters.Validate(v, protocol.Join(path, "ApiKeyAuthParameters"))
+		s.ApiKeyAuthParameters.Validate(v, protocol.Join(path, "apiKeyAuthParameters"))
 	}
 	if s.InvocationHttpParameters != nil {
-		s.InvocationHttpParameters.Validate(v, protocol.Join(path, "InvocationHttpParameters"))
+		s.InvocationHttpParameters.Validate(v, protocol.Join(path, "invocationHttpParameters"))
 	}
 	if s.ConnectivityParameters != nil {
-		s.ConnectivityParameters.Validate(v, protocol.Join(path, "ConnectivityParameters"))
+		s.ConnectivityParameters.Validate(v, protocol.Join(path, "connectivityParameters"))
 	}
 }
 
@@ -618,13 +618,13 @@ type CreateConnectionBasicAuthRequestParameters struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateConnectionBasicAuthRequestParameters) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Username != "", protocol.Join(path, "Username"))
+	v.Required(s.Username != "", protocol.Join(path, "username"))
 	if s.Username != "" {
-		v.Length(s.Username, utf8.RuneCountInString(s.Username), protocol.Join(path, "Username"), 1, 512)
+		v.Length(s.Username, utf8.RuneCountInString(s.Username), protocol.Join(path, "username"), 1, 512)
 	}
-	v.Required(s.Password != "", protocol.Join(path, "Password"))
+	v.Required(s.Password != "", protocol.Join(path, "password"))
 	if s.Password != "" {
-		v.Length(s.Password, utf8.RuneCountInString(s.Password), protocol.Join(path, "Password"), 1, 512)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Password), protocol.Join(path, "password"), 1, 512)
 	}
 }
 
@@ -635,13 +635,13 @@ type CreateConnectionOAuthClientRequestParameters struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateConnectionOAuthClientRequestParameters) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ClientID != "", protocol.Join(path, "ClientID"))
+	v.Required(s.ClientID != "", protocol.Join(path, "clientID"))
 	if s.ClientID != "" {
-		v.Length(s.ClientID, utf8.RuneCountInString(s.ClientID), protocol.Join(path, "ClientID"), 1, 512)
+		v.Length(s.ClientID, utf8.RuneCountInString(s.ClientID), protocol.Join(path, "clientID"), 1, 512)
 	}
-	v.Required(s.ClientSecret != "", protocol.Join(path, "ClientSecret"))
+	v.Required(s.ClientSecret != "", protocol.Join(path, "clientSecret"))
 	if s.ClientSecret != "" {
-		v.Length(s.ClientSecret, utf8.RuneCountInString(s.ClientSecret), protocol.Join(path, "ClientSecret"), 1, 512)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.ClientSecret), protocol.Join(path, "clientSecret"), 1, 512)
 	}
 }
 
@@ -654,20 +654,20 @@ type CreateConnectionOAuthRequestParameters struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateConnectionOAuthRequestParameters) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ClientParameters != nil, protocol.Join(path, "ClientParameters"))
+	v.Required(s.ClientParameters != nil, protocol.Join(path, "clientParameters"))
 	if s.ClientParameters != nil {
-		s.ClientParameters.Validate(v, protocol.Join(path, "ClientParameters"))
+		s.ClientParameters.Validate(v, protocol.Join(path, "clientParameters"))
 	}
-	v.Required(s.AuthorizationEndpoint != "", protocol.Join(path, "AuthorizationEndpoint"))
+	v.Required(s.AuthorizationEndpoint != "", protocol.Join(path, "authorizationEndpoint"))
 	if s.AuthorizationEndpoint != "" {
-		v.Length(s.AuthorizationEndpoint, utf8.RuneCountInString(s.AuthorizationEndpoint), protocol.Join(path, "AuthorizationEndpoint"), 1, 2048)
+		v.Length(s.AuthorizationEndpoint, utf8.RuneCountInString(s.AuthorizationEndpoint), protocol.Join(path, "authorizationEndpoint"), 1, 2048)
 	}
-	v.Required(s.HttpMethod != "", protocol.Join(path, "HttpMethod"))
+	v.Required(s.HttpMethod != "", protocol.Join(path, "httpMethod"))
 	if s.HttpMethod != "" {
-		v.Enum(s.HttpMethod, protocol.Join(path, "HttpMethod"), ConnectionOAuthHttpMethodValues)
+		v.Enum(s.HttpMethod, protocol.Join(path, "httpMethod"), ConnectionOAuthHttpMethodValues)
 	}
 	if s.OAuthHttpParameters != nil {
-		s.OAuthHttpParameters.Validate(v, protocol.Join(path, "OAuthHttpParameters"))
+		s.OAuthHttpParameters.Validate(v, protocol.Join(path, "oAuthHttpParameters"))
 	}
 }
 
@@ -682,26 +682,26 @@ type CreateConnectionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateConnectionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
-	v.Required(s.AuthorizationType != "", protocol.Join(path, "AuthorizationType"))
+	v.Required(s.AuthorizationType != "", protocol.Join(path, "authorizationType"))
 	if s.AuthorizationType != "" {
-		v.Enum(s.AuthorizationType, protocol.Join(path, "AuthorizationType"), ConnectionAuthorizationTypeValues)
+		v.Enum(s.AuthorizationType, protocol.Join(path, "authorizationType"), ConnectionAuthorizationTypeValues)
 	}
-	v.Required(s.AuthParameters != nil, protocol.Join(path, "AuthParameters"))
+	v.Required(s.AuthParameters != nil, protocol.Join(path, "authParameters"))
 	if s.AuthParameters != nil {
-		s.AuthParameters.Validate(v, protocol.Join(path, "AuthParameters"))
+		s.AuthParameters.Validate(v, protocol.Join(path, "authParameters"))
 	}
 	if s.InvocationConnectivityParameters != nil {
-		s.InvocationConnectivityParameters.Validate(v, protocol.Join(path, "InvocationConnectivityParameters"))
+		s.InvocationConnectivityParameters.Validate(v, protocol.Join(path, "invocationConnectivityParameters"))
 	}
 	if s.KmsKeyIdentifier != "" {
-		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "KmsKeyIdentifier"), -1, 2048)
+		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "kmsKeyIdentifier"), -1, 2048)
 	}
 }
 
@@ -715,10 +715,10 @@ type CreateConnectionResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateConnectionResponse) Validate(v *protocol.Validator, path string) {
 	if s.ConnectionArn != "" {
-		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "ConnectionArn"), 1, 1600)
+		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "connectionArn"), 1, 1600)
 	}
 	if s.ConnectionState != "" {
-		v.Enum(s.ConnectionState, protocol.Join(path, "ConnectionState"), ConnectionStateValues)
+		v.Enum(s.ConnectionState, protocol.Join(path, "connectionState"), ConnectionStateValues)
 	}
 }
 
@@ -733,29 +733,29 @@ type CreateEndpointRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateEndpointRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
-	v.Required(s.RoutingConfig != nil, protocol.Join(path, "RoutingConfig"))
+	v.Required(s.RoutingConfig != nil, protocol.Join(path, "routingConfig"))
 	if s.RoutingConfig != nil {
-		s.RoutingConfig.Validate(v, protocol.Join(path, "RoutingConfig"))
+		s.RoutingConfig.Validate(v, protocol.Join(path, "routingConfig"))
 	}
 	if s.ReplicationConfig != nil {
-		s.ReplicationConfig.Validate(v, protocol.Join(path, "ReplicationConfig"))
+		s.ReplicationConfig.Validate(v, protocol.Join(path, "replicationConfig"))
 	}
-	v.Required(s.EventBuses != nil, protocol.Join(path, "EventBuses"))
+	v.Required(s.EventBuses != nil, protocol.Join(path, "eventBuses"))
 	if s.EventBuses != nil {
-		v.Length(s.EventBuses, len(s.EventBuses), protocol.Join(path, "EventBuses"), 2, 2)
+		v.Length(s.EventBuses, len(s.EventBuses), protocol.Join(path, "eventBuses"), 2, 2)
 	}
 	for i0 := range s.EventBuses {
-		s.EventBuses[i0].Validate(v, protocol.Index(protocol.Join(path, "EventBuses"), i0))
+		s.EventBuses[i0].Validate(v, protocol.Index(protocol.Join(path, "eventBuses"), i0))
 	}
 	if s.RoleArn != "" {
-		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "RoleArn"), 1, 256)
+		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "roleArn"), 1, 256)
 	}
 }
 
@@ -772,28 +772,28 @@ type CreateEndpointResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateEndpointResponse) Validate(v *protocol.Validator, path string) {
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.Arn != "" {
-		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "Arn"), 1, 1600)
+		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "arn"), 1, 1600)
 	}
 	if s.RoutingConfig != nil {
-		s.RoutingConfig.Validate(v, protocol.Join(path, "RoutingConfig"))
+		s.RoutingConfig.Validate(v, protocol.Join(path, "routingConfig"))
 	}
 	if s.ReplicationConfig != nil {
-		s.ReplicationConfig.Validate(v, protocol.Join(path, "ReplicationConfig"))
+		s.ReplicationConfig.Validate(v, protocol.Join(path, "replicationConfig"))
 	}
 	if s.EventBuses != nil {
-		v.Length(s.EventBuses, len(s.EventBuses), protocol.Join(path, "EventBuses"), 2, 2)
+		v.Length(s.EventBuses, len(s.EventBuses), protocol.Join(path, "eventBuses"), 2, 2)
 	}
 	for i0 := range s.EventBuses {
-		s.EventBuses[i0].Validate(v, protocol.Index(protocol.Join(path, "EventBuses"), i0))
+		s.EventBuses[i0].Validate(v, protocol.Index(protocol.Join(path, "eventBuses"), i0))
 	}
 	if s.RoleArn != "" {
-		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "RoleArn"), 1, 256)
+		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "roleArn"), 1, 256)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), EndpointStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), EndpointStateValues)
 	}
 }
 
@@ -809,27 +809,27 @@ type CreateEventBusRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateEventBusRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 	if s.EventSourceName != "" {
-		v.Length(s.EventSourceName, utf8.RuneCountInString(s.EventSourceName), protocol.Join(path, "EventSourceName"), 1, 256)
+		v.Length(s.EventSourceName, utf8.RuneCountInString(s.EventSourceName), protocol.Join(path, "eventSourceName"), 1, 256)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.KmsKeyIdentifier != "" {
-		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "KmsKeyIdentifier"), -1, 2048)
+		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "kmsKeyIdentifier"), -1, 2048)
 	}
 	if s.DeadLetterConfig != nil {
-		s.DeadLetterConfig.Validate(v, protocol.Join(path, "DeadLetterConfig"))
+		s.DeadLetterConfig.Validate(v, protocol.Join(path, "deadLetterConfig"))
 	}
 	if s.LogConfig != nil {
-		s.LogConfig.Validate(v, protocol.Join(path, "LogConfig"))
+		s.LogConfig.Validate(v, protocol.Join(path, "logConfig"))
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -844,16 +844,16 @@ type CreateEventBusResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateEventBusResponse) Validate(v *protocol.Validator, path string) {
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.KmsKeyIdentifier != "" {
-		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "KmsKeyIdentifier"), -1, 2048)
+		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "kmsKeyIdentifier"), -1, 2048)
 	}
 	if s.DeadLetterConfig != nil {
-		s.DeadLetterConfig.Validate(v, protocol.Join(path, "DeadLetterConfig"))
+		s.DeadLetterConfig.Validate(v, protocol.Join(path, "deadLetterConfig"))
 	}
 	if s.LogConfig != nil {
-		s.LogConfig.Validate(v, protocol.Join(path, "LogConfig"))
+		s.LogConfig.Validate(v, protocol.Join(path, "logConfig"))
 	}
 }
 
@@ -864,13 +864,13 @@ type CreatePartnerEventSourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreatePartnerEventSourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
-	v.Required(s.Account != "", protocol.Join(path, "Account"))
+	v.Required(s.Account != "", protocol.Join(path, "account"))
 	if s.Account != "" {
-		v.Length(s.Account, utf8.RuneCountInString(s.Account), protocol.Join(path, "Account"), 12, 12)
+		v.Length(s.Account, utf8.RuneCountInString(s.Account), protocol.Join(path, "account"), 12, 12)
 	}
 }
 
@@ -887,9 +887,9 @@ type DeactivateEventSourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeactivateEventSourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 }
 
@@ -900,7 +900,7 @@ type DeadLetterConfig struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DeadLetterConfig) Validate(v *protocol.Validator, path string) {
 	if s.Arn != "" {
-		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "Arn"), 1, 1600)
+		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "arn"), 1, 1600)
 	}
 }
 
@@ -910,9 +910,9 @@ type DeauthorizeConnectionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeauthorizeConnectionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 }
 
@@ -927,10 +927,10 @@ type DeauthorizeConnectionResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DeauthorizeConnectionResponse) Validate(v *protocol.Validator, path string) {
 	if s.ConnectionArn != "" {
-		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "ConnectionArn"), 1, 1600)
+		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "connectionArn"), 1, 1600)
 	}
 	if s.ConnectionState != "" {
-		v.Enum(s.ConnectionState, protocol.Join(path, "ConnectionState"), ConnectionStateValues)
+		v.Enum(s.ConnectionState, protocol.Join(path, "connectionState"), ConnectionStateValues)
 	}
 }
 
@@ -940,9 +940,9 @@ type DeleteApiDestinationRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteApiDestinationRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 }
 
@@ -957,9 +957,9 @@ type DeleteArchiveRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteArchiveRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ArchiveName != "", protocol.Join(path, "ArchiveName"))
+	v.Required(s.ArchiveName != "", protocol.Join(path, "archiveName"))
 	if s.ArchiveName != "" {
-		v.Length(s.ArchiveName, utf8.RuneCountInString(s.ArchiveName), protocol.Join(path, "ArchiveName"), 1, 48)
+		v.Length(s.ArchiveName, utf8.RuneCountInString(s.ArchiveName), protocol.Join(path, "archiveName"), 1, 48)
 	}
 }
 
@@ -974,9 +974,9 @@ type DeleteConnectionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteConnectionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 }
 
@@ -991,10 +991,10 @@ type DeleteConnectionResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteConnectionResponse) Validate(v *protocol.Validator, path string) {
 	if s.ConnectionArn != "" {
-		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "ConnectionArn"), 1, 1600)
+		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "connectionArn"), 1, 1600)
 	}
 	if s.ConnectionState != "" {
-		v.Enum(s.ConnectionState, protocol.Join(path, "ConnectionState"), ConnectionStateValues)
+		v.Enum(s.ConnectionState, protocol.Join(path, "connectionState"), ConnectionStateValues)
 	}
 }
 
@@ -1004,9 +1004,9 @@ type DeleteEndpointRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteEndpointRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 }
 
@@ -1021,9 +1021,9 @@ type DeleteEventBusRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteEventBusRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 }
 
@@ -1034,13 +1034,13 @@ type DeletePartnerEventSourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeletePartnerEventSourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
-	v.Required(s.Account != "", protocol.Join(path, "Account"))
+	v.Required(s.Account != "", protocol.Join(path, "account"))
 	if s.Account != "" {
-		v.Length(s.Account, utf8.RuneCountInString(s.Account), protocol.Join(path, "Account"), 12, 12)
+		v.Length(s.Account, utf8.RuneCountInString(s.Account), protocol.Join(path, "account"), 12, 12)
 	}
 }
 
@@ -1052,12 +1052,12 @@ type DeleteRuleRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteRuleRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.EventBusName != "" {
-		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "EventBusName"), 1, 1600)
+		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "eventBusName"), 1, 1600)
 	}
 }
 
@@ -1067,9 +1067,9 @@ type DescribeApiDestinationRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeApiDestinationRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 }
 
@@ -1089,28 +1089,28 @@ type DescribeApiDestinationResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeApiDestinationResponse) Validate(v *protocol.Validator, path string) {
 	if s.ApiDestinationArn != "" {
-		v.Length(s.ApiDestinationArn, utf8.RuneCountInString(s.ApiDestinationArn), protocol.Join(path, "ApiDestinationArn"), 1, 1600)
+		v.Length(s.ApiDestinationArn, utf8.RuneCountInString(s.ApiDestinationArn), protocol.Join(path, "apiDestinationArn"), 1, 1600)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.ApiDestinationState != "" {
-		v.Enum(s.ApiDestinationState, protocol.Join(path, "ApiDestinationState"), ApiDestinationStateValues)
+		v.Enum(s.ApiDestinationState, protocol.Join(path, "apiDestinationState"), ApiDestinationStateValues)
 	}
 	if s.ConnectionArn != "" {
-		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "ConnectionArn"), 1, 1600)
+		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "connectionArn"), 1, 1600)
 	}
 	if s.InvocationEndpoint != "" {
-		v.Length(s.InvocationEndpoint, utf8.RuneCountInString(s.InvocationEndpoint), protocol.Join(path, "InvocationEndpoint"), 1, 2048)
+		v.Length(s.InvocationEndpoint, utf8.RuneCountInString(s.InvocationEndpoint), protocol.Join(path, "invocationEndpoint"), 1, 2048)
 	}
 	if s.HttpMethod != "" {
-		v.Enum(s.HttpMethod, protocol.Join(path, "HttpMethod"), ApiDestinationHttpMethodValues)
+		v.Enum(s.HttpMethod, protocol.Join(path, "httpMethod"), ApiDestinationHttpMethodValues)
 	}
 	if s.InvocationRateLimitPerSecond != nil {
-		v.Range(float64(*s.InvocationRateLimitPerSecond), protocol.Join(path, "InvocationRateLimitPerSecond"), protocol.Bound(1), nil)
+		v.Range(float64(*s.InvocationRateLimitPerSecond), protocol.Join(path, "invocationRateLimitPerSecond"), protocol.Bound(1), nil)
 	}
 }
 
@@ -1120,9 +1120,9 @@ type DescribeArchiveRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeArchiveRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ArchiveName != "", protocol.Join(path, "ArchiveName"))
+	v.Required(s.ArchiveName != "", protocol.Join(path, "archiveName"))
 	if s.ArchiveName != "" {
-		v.Length(s.ArchiveName, utf8.RuneCountInString(s.ArchiveName), protocol.Join(path, "ArchiveName"), 1, 48)
+		v.Length(s.ArchiveName, utf8.RuneCountInString(s.ArchiveName), protocol.Join(path, "archiveName"), 1, 48)
 	}
 }
 
@@ -1144,31 +1144,31 @@ type DescribeArchiveResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeArchiveResponse) Validate(v *protocol.Validator, path string) {
 	if s.ArchiveArn != "" {
-		v.Length(s.ArchiveArn, utf8.RuneCountInString(s.ArchiveArn), protocol.Join(path, "ArchiveArn"), 1, 1600)
+		v.Length(s.ArchiveArn, utf8.RuneCountInString(s.ArchiveArn), protocol.Join(path, "archiveArn"), 1, 1600)
 	}
 	if s.ArchiveName != "" {
-		v.Length(s.ArchiveName, utf8.RuneCountInString(s.ArchiveName), protocol.Join(path, "ArchiveName"), 1, 48)
+		v.Length(s.ArchiveName, utf8.RuneCountInString(s.ArchiveName), protocol.Join(path, "archiveName"), 1, 48)
 	}
 	if s.EventSourceArn != "" {
-		v.Length(s.EventSourceArn, utf8.RuneCountInString(s.EventSourceArn), protocol.Join(path, "EventSourceArn"), 1, 1600)
+		v.Length(s.EventSourceArn, utf8.RuneCountInString(s.EventSourceArn), protocol.Join(path, "eventSourceArn"), 1, 1600)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.EventPattern != "" {
-		v.Length(s.EventPattern, utf8.RuneCountInString(s.EventPattern), protocol.Join(path, "EventPattern"), -1, 4096)
+		v.Length(s.EventPattern, utf8.RuneCountInString(s.EventPattern), protocol.Join(path, "eventPattern"), -1, 4096)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), ArchiveStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), ArchiveStateValues)
 	}
 	if s.StateReason != "" {
-		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "StateReason"), -1, 512)
+		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "stateReason"), -1, 512)
 	}
 	if s.KmsKeyIdentifier != "" {
-		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "KmsKeyIdentifier"), -1, 2048)
+		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "kmsKeyIdentifier"), -1, 2048)
 	}
 	if s.RetentionDays != nil {
-		v.Range(float64(*s.RetentionDays), protocol.Join(path, "RetentionDays"), protocol.Bound(0), nil)
+		v.Range(float64(*s.RetentionDays), protocol.Join(path, "retentionDays"), protocol.Bound(0), nil)
 	}
 }
 
@@ -1178,9 +1178,9 @@ type DescribeConnectionConnectivityParameters struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeConnectionConnectivityParameters) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceParameters != nil, protocol.Join(path, "ResourceParameters"))
+	v.Required(s.ResourceParameters != nil, protocol.Join(path, "resourceParameters"))
 	if s.ResourceParameters != nil {
-		s.ResourceParameters.Validate(v, protocol.Join(path, "ResourceParameters"))
+		s.ResourceParameters.Validate(v, protocol.Join(path, "resourceParameters"))
 	}
 }
 
@@ -1190,9 +1190,9 @@ type DescribeConnectionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeConnectionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 }
 
@@ -1203,13 +1203,13 @@ type DescribeConnectionResourceParameters struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeConnectionResourceParameters) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceConfigurationArn != "", protocol.Join(path, "ResourceConfigurationArn"))
+	v.Required(s.ResourceConfigurationArn != "", protocol.Join(path, "resourceConfigurationArn"))
 	if s.ResourceConfigurationArn != "" {
-		v.Length(s.ResourceConfigurationArn, utf8.RuneCountInString(s.ResourceConfigurationArn), protocol.Join(path, "ResourceConfigurationArn"), 0, 2048)
+		v.Length(s.ResourceConfigurationArn, utf8.RuneCountInString(s.ResourceConfigurationArn), protocol.Join(path, "resourceConfigurationArn"), 0, 2048)
 	}
-	v.Required(s.ResourceAssociationArn != "", protocol.Join(path, "ResourceAssociationArn"))
+	v.Required(s.ResourceAssociationArn != "", protocol.Join(path, "resourceAssociationArn"))
 	if s.ResourceAssociationArn != "" {
-		v.Length(s.ResourceAssociationArn, utf8.RuneCountInString(s.ResourceAssociationArn), protocol.Join(path, "ResourceAssociationArn"), 17, 2048)
+		v.Length(s.ResourceAssociationArn, utf8.RuneCountInString(s.ResourceAssociationArn), protocol.Join(path, "resourceAssociationArn"), 17, 2048)
 	}
 }
 
@@ -1232,34 +1232,34 @@ type DescribeConnectionResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeConnectionResponse) Validate(v *protocol.Validator, path string) {
 	if s.ConnectionArn != "" {
-		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "ConnectionArn"), 1, 1600)
+		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "connectionArn"), 1, 1600)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.InvocationConnectivityParameters != nil {
-		s.InvocationConnectivityParameters.Validate(v, protocol.Join(path, "InvocationConnectivityParameters"))
+		s.InvocationConnectivityParameters.Validate(v, protocol.Join(path, "invocationConnectivityParameters"))
 	}
 	if s.ConnectionState != "" {
-		v.Enum(s.ConnectionState, protocol.Join(path, "ConnectionState"), ConnectionStateValues)
+		v.Enum(s.ConnectionState, protocol.Join(path, "connectionState"), ConnectionStateValues)
 	}
 	if s.StateReason != "" {
-		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "StateReason"), -1, 512)
+		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "stateReason"), -1, 512)
 	}
 	if s.AuthorizationType != "" {
-		v.Enum(s.AuthorizationType, protocol.Join(path, "AuthorizationType"), ConnectionAuthorizationTypeValues)
+		v.Enum(s.AuthorizationType, protocol.Join(path, "authorizationType"), ConnectionAuthorizationTypeValues)
 	}
 	if s.SecretArn != "" {
-		v.Length(s.SecretArn, utf8.RuneCountInString(s.SecretArn), protocol.Join(path, "SecretArn"), 20, 2048)
+		v.Length(s.SecretArn, utf8.RuneCountInString(s.SecretArn), protocol.Join(path, "secretArn"), 20, 2048)
 	}
 	if s.KmsKeyIdentifier != "" {
-		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "KmsKeyIdentifier"), -1, 2048)
+		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "kmsKeyIdentifier"), -1, 2048)
 	}
 	if s.AuthParameters != nil {
-		s.AuthParameters.Validate(v, protocol.Join(path, "AuthParameters"))
+		s.AuthParameters.Validate(v, protocol.Join(path, "authParameters"))
 	}
 }
 
@@ -1270,12 +1270,12 @@ type DescribeEndpointRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeEndpointRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.HomeRegion != "" {
-		v.Length(s.HomeRegion, utf8.RuneCountInString(s.HomeRegion), protocol.Join(path, "HomeRegion"), 9, 20)
+		v.Length(s.HomeRegion, utf8.RuneCountInString(s.HomeRegion), protocol.Join(path, "homeRegion"), 9, 20)
 	}
 }
 
@@ -1298,40 +1298,40 @@ type DescribeEndpointResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeEndpointResponse) Validate(v *protocol.Validator, path string) {
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.Arn != "" {
-		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "Arn"), 1, 1600)
+		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "arn"), 1, 1600)
 	}
 	if s.RoutingConfig != nil {
-		s.RoutingConfig.Validate(v, protocol.Join(path, "RoutingConfig"))
+		s.RoutingConfig.Validate(v, protocol.Join(path, "routingConfig"))
 	}
 	if s.ReplicationConfig != nil {
-		s.ReplicationConfig.Validate(v, protocol.Join(path, "ReplicationConfig"))
+		s.ReplicationConfig.Validate(v, protocol.Join(path, "replicationConfig"))
 	}
 	if s.EventBuses != nil {
-		v.Length(s.EventBuses, len(s.EventBuses), protocol.Join(path, "EventBuses"), 2, 2)
+		v.Length(s.EventBuses, len(s.EventBuses), protocol.Join(path, "eventBuses"), 2, 2)
 	}
 	for i0 := range s.EventBuses {
-		s.EventBuses[i0].Validate(v, protocol.Index(protocol.Join(path, "EventBuses"), i0))
+		s.EventBuses[i0].Validate(v, protocol.Index(protocol.Join(path, "eventBuses"), i0))
 	}
 	if s.RoleArn != "" {
-		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "RoleArn"), 1, 256)
+		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "roleArn"), 1, 256)
 	}
 	if s.EndpointId != "" {
-		v.Length(s.EndpointId, utf8.RuneCountInString(s.EndpointId), protocol.Join(path, "EndpointId"), 1, 50)
+		v.Length(s.EndpointId, utf8.RuneCountInString(s.EndpointId), protocol.Join(path, "endpointId"), 1, 50)
 	}
 	if s.EndpointUrl != "" {
-		v.Length(s.EndpointUrl, utf8.RuneCountInString(s.EndpointUrl), protocol.Join(path, "EndpointUrl"), 1, 256)
+		v.Length(s.EndpointUrl, utf8.RuneCountInString(s.EndpointUrl), protocol.Join(path, "endpointUrl"), 1, 256)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), EndpointStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), EndpointStateValues)
 	}
 	if s.StateReason != "" {
-		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "StateReason"), 1, 512)
+		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "stateReason"), 1, 512)
 	}
 }
 
@@ -1342,7 +1342,7 @@ type DescribeEventBusRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeEventBusRequest) Validate(v *protocol.Validator, path string) {
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 1600)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 1600)
 	}
 }
 
@@ -1361,16 +1361,16 @@ type DescribeEventBusResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeEventBusResponse) Validate(v *protocol.Validator, path string) {
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.KmsKeyIdentifier != "" {
-		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "KmsKeyIdentifier"), -1, 2048)
+		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "kmsKeyIdentifier"), -1, 2048)
 	}
 	if s.DeadLetterConfig != nil {
-		s.DeadLetterConfig.Validate(v, protocol.Join(path, "DeadLetterConfig"))
+		s.DeadLetterConfig.Validate(v, protocol.Join(path, "deadLetterConfig"))
 	}
 	if s.LogConfig != nil {
-		s.LogConfig.Validate(v, protocol.Join(path, "LogConfig"))
+		s.LogConfig.Validate(v, protocol.Join(path, "logConfig"))
 	}
 }
 
@@ -1380,9 +1380,9 @@ type DescribeEventSourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeEventSourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 }
 
@@ -1398,7 +1398,7 @@ type DescribeEventSourceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeEventSourceResponse) Validate(v *protocol.Validator, path string) {
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), EventSourceStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), EventSourceStateValues)
 	}
 }
 
@@ -1408,9 +1408,9 @@ type DescribePartnerEventSourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribePartnerEventSourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 }
 
@@ -1428,9 +1428,9 @@ type DescribeReplayRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeReplayRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ReplayName != "", protocol.Join(path, "ReplayName"))
+	v.Required(s.ReplayName != "", protocol.Join(path, "replayName"))
 	if s.ReplayName != "" {
-		v.Length(s.ReplayName, utf8.RuneCountInString(s.ReplayName), protocol.Join(path, "ReplayName"), 1, 64)
+		v.Length(s.ReplayName, utf8.RuneCountInString(s.ReplayName), protocol.Join(path, "replayName"), 1, 64)
 	}
 }
 
@@ -1452,25 +1452,25 @@ type DescribeReplayResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeReplayResponse) Validate(v *protocol.Validator, path string) {
 	if s.ReplayName != "" {
-		v.Length(s.ReplayName, utf8.RuneCountInString(s.ReplayName), protocol.Join(path, "ReplayName"), 1, 64)
+		v.Length(s.ReplayName, utf8.RuneCountInString(s.ReplayName), protocol.Join(path, "replayName"), 1, 64)
 	}
 	if s.ReplayArn != "" {
-		v.Length(s.ReplayArn, utf8.RuneCountInString(s.ReplayArn), protocol.Join(path, "ReplayArn"), 1, 1600)
+		v.Length(s.ReplayArn, utf8.RuneCountInString(s.ReplayArn), protocol.Join(path, "replayArn"), 1, 1600)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), ReplayStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), ReplayStateValues)
 	}
 	if s.StateReason != "" {
-		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "StateReason"), -1, 512)
+		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "stateReason"), -1, 512)
 	}
 	if s.EventSourceArn != "" {
-		v.Length(s.EventSourceArn, utf8.RuneCountInString(s.EventSourceArn), protocol.Join(path, "EventSourceArn"), 1, 1600)
+		v.Length(s.EventSourceArn, utf8.RuneCountInString(s.EventSourceArn), protocol.Join(path, "eventSourceArn"), 1, 1600)
 	}
 	if s.Destination != nil {
-		s.Destination.Validate(v, protocol.Join(path, "Destination"))
+		s.Destination.Validate(v, protocol.Join(path, "destination"))
 	}
 }
 
@@ -1481,12 +1481,12 @@ type DescribeRuleRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeRuleRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.EventBusName != "" {
-		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "EventBusName"), 1, 1600)
+		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "eventBusName"), 1, 1600)
 	}
 }
 
@@ -1506,34 +1506,34 @@ type DescribeRuleResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeRuleResponse) Validate(v *protocol.Validator, path string) {
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.Arn != "" {
-		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "Arn"), 1, 1600)
+		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "arn"), 1, 1600)
 	}
 	if s.EventPattern != "" {
-		v.Length(s.EventPattern, utf8.RuneCountInString(s.EventPattern), protocol.Join(path, "EventPattern"), -1, 4096)
+		v.Length(s.EventPattern, utf8.RuneCountInString(s.EventPattern), protocol.Join(path, "eventPattern"), -1, 4096)
 	}
 	if s.ScheduleExpression != "" {
-		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "ScheduleExpression"), -1, 256)
+		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "scheduleExpression"), -1, 256)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), RuleStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), RuleStateValues)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.RoleArn != "" {
-		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "RoleArn"), 1, 1600)
+		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "roleArn"), 1, 1600)
 	}
 	if s.ManagedBy != "" {
-		v.Length(s.ManagedBy, utf8.RuneCountInString(s.ManagedBy), protocol.Join(path, "ManagedBy"), 1, 128)
+		v.Length(s.ManagedBy, utf8.RuneCountInString(s.ManagedBy), protocol.Join(path, "managedBy"), 1, 128)
 	}
 	if s.EventBusName != "" {
-		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "EventBusName"), 1, 256)
+		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "eventBusName"), 1, 256)
 	}
 	if s.CreatedBy != "" {
-		v.Length(s.CreatedBy, utf8.RuneCountInString(s.CreatedBy), protocol.Join(path, "CreatedBy"), 1, 128)
+		v.Length(s.CreatedBy, utf8.RuneCountInString(s.CreatedBy), protocol.Join(path, "createdBy"), 1, 128)
 	}
 }
 
@@ -1544,12 +1544,12 @@ type DisableRuleRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DisableRuleRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.EventBusName != "" {
-		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "EventBusName"), 1, 1600)
+		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "eventBusName"), 1, 1600)
 	}
 }
 
@@ -1572,45 +1572,45 @@ type EcsParameters struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *EcsParameters) Validate(v *protocol.Validator, path string) {
-	v.Required(s.TaskDefinitionArn != "", protocol.Join(path, "TaskDefinitionArn"))
+	v.Required(s.TaskDefinitionArn != "", protocol.Join(path, "taskDefinitionArn"))
 	if s.TaskDefinitionArn != "" {
-		v.Length(s.TaskDefinitionArn, utf8.RuneCountInString(s.TaskDefinitionArn), protocol.Join(path, "TaskDefinitionArn"), 1, 1600)
+		v.Length(s.TaskDefinitionArn, utf8.RuneCountInString(s.TaskDefinitionArn), protocol.Join(path, "taskDefinitionArn"), 1, 1600)
 	}
 	if s.TaskCount != nil {
-		v.Range(float64(*s.TaskCount), protocol.Join(path, "TaskCount"), protocol.Bound(1), nil)
+		v.Range(float64(*s.TaskCount), protocol.Join(path, "taskCount"), protocol.Bound(1), nil)
 	}
 	if s.LaunchType != "" {
-		v.Enum(s.LaunchType, protocol.Join(path, "LaunchType"), LaunchTypeValues)
+		v.Enum(s.LaunchType, protocol.Join(path, "launchType"), LaunchTypeValues)
 	}
 	if s.NetworkConfiguration != nil {
-		s.NetworkConfiguration.Validate(v, protocol.Join(path, "NetworkConfiguration"))
+		s.NetworkConfiguration.Validate(v, protocol.Join(path, "networkConfiguration"))
 	}
 	if s.CapacityProviderStrategy != nil {
-		v.Length(s.CapacityProviderStrategy, len(s.CapacityProviderStrategy), protocol.Join(path, "CapacityProviderStrategy"), -1, 6)
+		v.Length(s.CapacityProviderStrategy, len(s.CapacityProviderStrategy), protocol.Join(path, "capacityProviderStrategy"), -1, 6)
 	}
 	for i0 := range s.CapacityProviderStrategy {
-		s.CapacityProviderStrategy[i0].Validate(v, protocol.Index(protocol.Join(path, "CapacityProviderStrategy"), i0))
+		s.CapacityProviderStrategy[i0].Validate(v, protocol.Index(protocol.Join(path, "capacityProviderStrategy"), i0))
 	}
 	if s.PlacementConstraints != nil {
-		v.Length(s.PlacementConstraints, len(s.PlacementConstraints), protocol.Join(path, "PlacementConstraints"), -1, 10)
+		v.Length(s.PlacementConstraints, len(s.PlacementConstraints), protocol.Join(path, "placementConstraints"), -1, 10)
 	}
 	for i0 := range s.PlacementConstraints {
-		s.PlacementConstraints[i0].Validate(v, protocol.Index(protocol.Join(path, "PlacementConstraints"), i0))
+		s.PlacementConstraints[i0].Validate(v, protocol.Index(protocol.Join(path, "placementConstraints"), i0))
 	}
 	if s.PlacementStrategy != nil {
-		v.Length(s.PlacementStrategy, len(s.PlacementStrategy), protocol.Join(path, "PlacementStrategy"), -1, 5)
+		v.Length(s.PlacementStrategy, len(s.PlacementStrategy), protocol.Join(path, "placementStrategy"), -1, 5)
 	}
 	for i0 := range s.PlacementStrategy {
-		s.PlacementStrategy[i0].Validate(v, protocol.Index(protocol.Join(path, "PlacementStrategy"), i0))
+		s.PlacementStrategy[i0].Validate(v, protocol.Index(protocol.Join(path, "placementStrategy"), i0))
 	}
 	if s.PropagateTags != "" {
-		v.Enum(s.PropagateTags, protocol.Join(path, "PropagateTags"), PropagateTagsValues)
+		v.Enum(s.PropagateTags, protocol.Join(path, "propagateTags"), PropagateTagsValues)
 	}
 	if s.ReferenceId != "" {
-		v.Length(s.ReferenceId, utf8.RuneCountInString(s.ReferenceId), protocol.Join(path, "ReferenceId"), -1, 1024)
+		v.Length(s.ReferenceId, utf8.RuneCountInString(s.ReferenceId), protocol.Join(path, "referenceId"), -1, 1024)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -1621,12 +1621,12 @@ type EnableRuleRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *EnableRuleRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.EventBusName != "" {
-		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "EventBusName"), 1, 1600)
+		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "eventBusName"), 1, 1600)
 	}
 }
 
@@ -1649,40 +1649,40 @@ type Endpoint struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Endpoint) Validate(v *protocol.Validator, path string) {
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.Arn != "" {
-		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "Arn"), 1, 1600)
+		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "arn"), 1, 1600)
 	}
 	if s.RoutingConfig != nil {
-		s.RoutingConfig.Validate(v, protocol.Join(path, "RoutingConfig"))
+		s.RoutingConfig.Validate(v, protocol.Join(path, "routingConfig"))
 	}
 	if s.ReplicationConfig != nil {
-		s.ReplicationConfig.Validate(v, protocol.Join(path, "ReplicationConfig"))
+		s.ReplicationConfig.Validate(v, protocol.Join(path, "replicationConfig"))
 	}
 	if s.EventBuses != nil {
-		v.Length(s.EventBuses, len(s.EventBuses), protocol.Join(path, "EventBuses"), 2, 2)
+		v.Length(s.EventBuses, len(s.EventBuses), protocol.Join(path, "eventBuses"), 2, 2)
 	}
 	for i0 := range s.EventBuses {
-		s.EventBuses[i0].Validate(v, protocol.Index(protocol.Join(path, "EventBuses"), i0))
+		s.EventBuses[i0].Validate(v, protocol.Index(protocol.Join(path, "eventBuses"), i0))
 	}
 	if s.RoleArn != "" {
-		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "RoleArn"), 1, 256)
+		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "roleArn"), 1, 256)
 	}
 	if s.EndpointId != "" {
-		v.Length(s.EndpointId, utf8.RuneCountInString(s.EndpointId), protocol.Join(path, "EndpointId"), 1, 50)
+		v.Length(s.EndpointId, utf8.RuneCountInString(s.EndpointId), protocol.Join(path, "endpointId"), 1, 50)
 	}
 	if s.EndpointUrl != "" {
-		v.Length(s.EndpointUrl, utf8.RuneCountInString(s.EndpointUrl), protocol.Join(path, "EndpointUrl"), 1, 256)
+		v.Length(s.EndpointUrl, utf8.RuneCountInString(s.EndpointUrl), protocol.Join(path, "endpointUrl"), 1, 256)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), EndpointStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), EndpointStateValues)
 	}
 	if s.StateReason != "" {
-		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "StateReason"), 1, 512)
+		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "stateReason"), 1, 512)
 	}
 }
 
@@ -1692,9 +1692,9 @@ type EndpointEventBus struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *EndpointEventBus) Validate(v *protocol.Validator, path string) {
-	v.Required(s.EventBusArn != "", protocol.Join(path, "EventBusArn"))
+	v.Required(s.EventBusArn != "", protocol.Join(path, "eventBusArn"))
 	if s.EventBusArn != "" {
-		v.Length(s.EventBusArn, utf8.RuneCountInString(s.EventBusArn), protocol.Join(path, "EventBusArn"), 1, 512)
+		v.Length(s.EventBusArn, utf8.RuneCountInString(s.EventBusArn), protocol.Join(path, "eventBusArn"), 1, 512)
 	}
 }
 
@@ -1710,7 +1710,7 @@ type EventBus struct {
 // Validate records the constraints of the model that s breaks.
 func (s *EventBus) Validate(v *protocol.Validator, path string) {
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 }
 
@@ -1726,7 +1726,7 @@ type EventSource struct {
 // Validate records the constraints of the model that s breaks.
 func (s *EventSource) Validate(v *protocol.Validator, path string) {
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), EventSourceStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), EventSourceStateValues)
 	}
 }
 
@@ -1737,13 +1737,13 @@ type FailoverConfig struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *FailoverConfig) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Primary != nil, protocol.Join(path, "Primary"))
+	v.Required(s.Primary != nil, protocol.Join(path, "primary"))
 	if s.Primary != nil {
-		s.Primary.Validate(v, protocol.Join(path, "Primary"))
+		s.Primary.Validate(v, protocol.Join(path, "primary"))
 	}
-	v.Required(s.Secondary != nil, protocol.Join(path, "Secondary"))
+	v.Required(s.Secondary != nil, protocol.Join(path, "secondary"))
 	if s.Secondary != nil {
-		s.Secondary.Validate(v, protocol.Join(path, "Secondary"))
+		s.Secondary.Validate(v, protocol.Join(path, "secondary"))
 	}
 }
 
@@ -1756,12 +1756,12 @@ type HttpParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *HttpParameters) Validate(v *protocol.Validator, path string) {
 	for k0, e0 := range s.HeaderParameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "HeaderParameters"), k0), -1, 512)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "HeaderParameters"), k0), -1, 512)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "headerParameters"), k0), -1, 512)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "headerParameters"), k0), -1, 512)
 	}
 	for k0, e0 := range s.QueryStringParameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "QueryStringParameters"), k0), -1, 512)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "QueryStringParameters"), k0), -1, 512)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "queryStringParameters"), k0), -1, 512)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "queryStringParameters"), k0), -1, 512)
 	}
 }
 
@@ -1778,15 +1778,15 @@ type InputTransformer struct {
 // Validate records the constraints of the model that s breaks.
 func (s *InputTransformer) Validate(v *protocol.Validator, path string) {
 	if s.InputPathsMap != nil {
-		v.Length(s.InputPathsMap, len(s.InputPathsMap), protocol.Join(path, "InputPathsMap"), -1, 100)
+		v.Length(s.InputPathsMap, len(s.InputPathsMap), protocol.Join(path, "inputPathsMap"), -1, 100)
 	}
 	for k0, e0 := range s.InputPathsMap {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "InputPathsMap"), k0), 1, 256)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "InputPathsMap"), k0), -1, 256)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "inputPathsMap"), k0), 1, 256)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "inputPathsMap"), k0), -1, 256)
 	}
-	v.Required(s.InputTemplate != "", protocol.Join(path, "InputTemplate"))
+	v.Required(s.InputTemplate != "", protocol.Join(path, "inputTemplate"))
 	if s.InputTemplate != "" {
-		v.Length(s.InputTemplate, utf8.RuneCountInString(s.InputTemplate), protocol.Join(path, "InputTemplate"), 1, 8192)
+		v.Length(s.InputTemplate, utf8.RuneCountInString(s.InputTemplate), protocol.Join(path, "inputTemplate"), 1, 8192)
 	}
 }
 
@@ -1811,9 +1811,9 @@ type KinesisParameters struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *KinesisParameters) Validate(v *protocol.Validator, path string) {
-	v.Required(s.PartitionKeyPath != "", protocol.Join(path, "PartitionKeyPath"))
+	v.Required(s.PartitionKeyPath != "", protocol.Join(path, "partitionKeyPath"))
 	if s.PartitionKeyPath != "" {
-		v.Length(s.PartitionKeyPath, utf8.RuneCountInString(s.PartitionKeyPath), protocol.Join(path, "PartitionKeyPath"), -1, 256)
+		v.Length(s.PartitionKeyPath, utf8.RuneCountInString(s.PartitionKeyPath), protocol.Join(path, "partitionKeyPath"), -1, 256)
 	}
 }
 
@@ -1832,16 +1832,16 @@ type ListApiDestinationsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListApiDestinationsRequest) Validate(v *protocol.Validator, path string) {
 	if s.NamePrefix != "" {
-		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "NamePrefix"), 1, 64)
+		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "namePrefix"), 1, 64)
 	}
 	if s.ConnectionArn != "" {
-		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "ConnectionArn"), 1, 1600)
+		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "connectionArn"), 1, 1600)
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(100))
 	}
 }
 
@@ -1853,10 +1853,10 @@ type ListApiDestinationsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListApiDestinationsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.ApiDestinations {
-		s.ApiDestinations[i0].Validate(v, protocol.Index(protocol.Join(path, "ApiDestinations"), i0))
+		s.ApiDestinations[i0].Validate(v, protocol.Index(protocol.Join(path, "apiDestinations"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 }
 
@@ -1871,19 +1871,19 @@ type ListArchivesRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListArchivesRequest) Validate(v *protocol.Validator, path string) {
 	if s.NamePrefix != "" {
-		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "NamePrefix"), 1, 48)
+		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "namePrefix"), 1, 48)
 	}
 	if s.EventSourceArn != "" {
-		v.Length(s.EventSourceArn, utf8.RuneCountInString(s.EventSourceArn), protocol.Join(path, "EventSourceArn"), 1, 1600)
+		v.Length(s.EventSourceArn, utf8.RuneCountInString(s.EventSourceArn), protocol.Join(path, "eventSourceArn"), 1, 1600)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), ArchiveStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), ArchiveStateValues)
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(100))
 	}
 }
 
@@ -1895,10 +1895,10 @@ type ListArchivesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListArchivesResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Archives {
-		s.Archives[i0].Validate(v, protocol.Index(protocol.Join(path, "Archives"), i0))
+		s.Archives[i0].Validate(v, protocol.Index(protocol.Join(path, "archives"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 }
 
@@ -1912,16 +1912,16 @@ type ListConnectionsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListConnectionsRequest) Validate(v *protocol.Validator, path string) {
 	if s.NamePrefix != "" {
-		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "NamePrefix"), 1, 64)
+		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "namePrefix"), 1, 64)
 	}
 	if s.ConnectionState != "" {
-		v.Enum(s.ConnectionState, protocol.Join(path, "ConnectionState"), ConnectionStateValues)
+		v.Enum(s.ConnectionState, protocol.Join(path, "connectionState"), ConnectionStateValues)
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(100))
 	}
 }
 
@@ -1933,10 +1933,10 @@ type ListConnectionsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListConnectionsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Connections {
-		s.Connections[i0].Validate(v, protocol.Index(protocol.Join(path, "Connections"), i0))
+		s.Connections[i0].Validate(v, protocol.Index(protocol.Join(path, "connections"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 }
 
@@ -1950,16 +1950,16 @@ type ListEndpointsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListEndpointsRequest) Validate(v *protocol.Validator, path string) {
 	if s.NamePrefix != "" {
-		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "NamePrefix"), 1, 64)
+		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "namePrefix"), 1, 64)
 	}
 	if s.HomeRegion != "" {
-		v.Length(s.HomeRegion, utf8.RuneCountInString(s.HomeRegion), protocol.Join(path, "HomeRegion"), 9, 20)
+		v.Length(s.HomeRegion, utf8.RuneCountInString(s.HomeRegion), protocol.Join(path, "homeRegion"), 9, 20)
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(100))
 	}
 }
 
@@ -1971,10 +1971,10 @@ type ListEndpointsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListEndpointsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Endpoints {
-		s.Endpoints[i0].Validate(v, protocol.Index(protocol.Join(path, "Endpoints"), i0))
+		s.Endpoints[i0].Validate(v, protocol.Index(protocol.Join(path, "endpoints"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 }
 
@@ -1987,13 +1987,13 @@ type ListEventBusesRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListEventBusesRequest) Validate(v *protocol.Validator, path string) {
 	if s.NamePrefix != "" {
-		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "NamePrefix"), 1, 256)
+		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "namePrefix"), 1, 256)
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(100))
 	}
 }
 
@@ -2005,10 +2005,10 @@ type ListEventBusesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListEventBusesResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.EventBuses {
-		s.EventBuses[i0].Validate(v, protocol.Index(protocol.Join(path, "EventBuses"), i0))
+		s.EventBuses[i0].Validate(v, protocol.Index(protocol.Join(path, "eventBuses"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 }
 
@@ -2021,13 +2021,13 @@ type ListEventSourcesRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListEventSourcesRequest) Validate(v *protocol.Validator, path string) {
 	if s.NamePrefix != "" {
-		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "NamePrefix"), 1, 256)
+		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "namePrefix"), 1, 256)
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(100))
 	}
 }
 
@@ -2039,10 +2039,10 @@ type ListEventSourcesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListEventSourcesResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.EventSources {
-		s.EventSources[i0].Validate(v, protocol.Index(protocol.Join(path, "EventSources"), i0))
+		s.EventSources[i0].Validate(v, protocol.Index(protocol.Join(path, "eventSources"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 }
 
@@ -2054,15 +2054,15 @@ type ListPartnerEventSourceAccountsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListPartnerEventSourceAccountsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.EventSourceName != "", protocol.Join(path, "EventSourceName"))
+	v.Required(s.EventSourceName != "", protocol.Join(path, "eventSourceName"))
 	if s.EventSourceName != "" {
-		v.Length(s.EventSourceName, utf8.RuneCountInString(s.EventSourceName), protocol.Join(path, "EventSourceName"), 1, 256)
+		v.Length(s.EventSourceName, utf8.RuneCountInString(s.EventSourceName), protocol.Join(path, "eventSourceName"), 1, 256)
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(100))
 	}
 }
 
@@ -2074,10 +2074,10 @@ type ListPartnerEventSourceAccountsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListPartnerEventSourceAccountsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.PartnerEventSourceAccounts {
-		s.PartnerEventSourceAccounts[i0].Validate(v, protocol.Index(protocol.Join(path, "PartnerEventSourceAccounts"), i0))
+		s.PartnerEventSourceAccounts[i0].Validate(v, protocol.Index(protocol.Join(path, "partnerEventSourceAccounts"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 }
 
@@ -2089,15 +2089,15 @@ type ListPartnerEventSourcesRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListPartnerEventSourcesRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.NamePrefix != "", protocol.Join(path, "NamePrefix"))
+	v.Required(s.NamePrefix != "", protocol.Join(path, "namePrefix"))
 	if s.NamePrefix != "" {
-		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "NamePrefix"), 1, 256)
+		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "namePrefix"), 1, 256)
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(100))
 	}
 }
 
@@ -2109,10 +2109,10 @@ type ListPartnerEventSourcesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListPartnerEventSourcesResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.PartnerEventSources {
-		s.PartnerEventSources[i0].Validate(v, protocol.Index(protocol.Join(path, "PartnerEventSources"), i0))
+		s.PartnerEventSources[i0].Validate(v, protocol.Index(protocol.Join(path, "partnerEventSources"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 }
 
@@ -2127,19 +2127,19 @@ type ListReplaysRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListReplaysRequest) Validate(v *protocol.Validator, path string) {
 	if s.NamePrefix != "" {
-		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "NamePrefix"), 1, 64)
+		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "namePrefix"), 1, 64)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), ReplayStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), ReplayStateValues)
 	}
 	if s.EventSourceArn != "" {
-		v.Length(s.EventSourceArn, utf8.RuneCountInString(s.EventSourceArn), protocol.Join(path, "EventSourceArn"), 1, 1600)
+		v.Length(s.EventSourceArn, utf8.RuneCountInString(s.EventSourceArn), protocol.Join(path, "eventSourceArn"), 1, 1600)
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(100))
 	}
 }
 
@@ -2151,10 +2151,10 @@ type ListReplaysResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListReplaysResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Replays {
-		s.Replays[i0].Validate(v, protocol.Index(protocol.Join(path, "Replays"), i0))
+		s.Replays[i0].Validate(v, protocol.Index(protocol.Join(path, "replays"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 }
 
@@ -2167,18 +2167,18 @@ type ListRuleNamesByTargetRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListRuleNamesByTargetRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.TargetArn != "", protocol.Join(path, "TargetArn"))
+	v.Required(s.TargetArn != "", protocol.Join(path, "targetArn"))
 	if s.TargetArn != "" {
-		v.Length(s.TargetArn, utf8.RuneCountInString(s.TargetArn), protocol.Join(path, "TargetArn"), 1, 1600)
+		v.Length(s.TargetArn, utf8.RuneCountInString(s.TargetArn), protocol.Join(path, "targetArn"), 1, 1600)
 	}
 	if s.EventBusName != "" {
-		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "EventBusName"), 1, 1600)
+		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "eventBusName"), 1, 1600)
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(100))
 	}
 }
 
@@ -2190,10 +2190,10 @@ type ListRuleNamesByTargetResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListRuleNamesByTargetResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.RuleNames {
-		v.Length(s.RuleNames[i0], utf8.RuneCountInString(s.RuleNames[i0]), protocol.Index(protocol.Join(path, "RuleNames"), i0), 1, 64)
+		v.Length(s.RuleNames[i0], utf8.RuneCountInString(s.RuleNames[i0]), protocol.Index(protocol.Join(path, "ruleNames"), i0), 1, 64)
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 }
 
@@ -2207,16 +2207,16 @@ type ListRulesRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListRulesRequest) Validate(v *protocol.Validator, path string) {
 	if s.NamePrefix != "" {
-		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "NamePrefix"), 1, 64)
+		v.Length(s.NamePrefix, utf8.RuneCountInString(s.NamePrefix), protocol.Join(path, "namePrefix"), 1, 64)
 	}
 	if s.EventBusName != "" {
-		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "EventBusName"), 1, 1600)
+		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "eventBusName"), 1, 1600)
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(100))
 	}
 }
 
@@ -2228,10 +2228,10 @@ type ListRulesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListRulesResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Rules {
-		s.Rules[i0].Validate(v, protocol.Index(protocol.Join(path, "Rules"), i0))
+		s.Rules[i0].Validate(v, protocol.Index(protocol.Join(path, "rules"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 }
 
@@ -2241,9 +2241,9 @@ type ListTagsForResourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListTagsForResourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceARN != "", protocol.Join(path, "ResourceARN"))
+	v.Required(s.ResourceARN != "", protocol.Join(path, "resourceARN"))
 	if s.ResourceARN != "" {
-		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "ResourceARN"), 1, 1600)
+		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "resourceARN"), 1, 1600)
 	}
 }
 
@@ -2254,7 +2254,7 @@ type ListTagsForResourceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListTagsForResourceResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -2267,18 +2267,18 @@ type ListTargetsByRuleRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListTargetsByRuleRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Rule != "", protocol.Join(path, "Rule"))
+	v.Required(s.Rule != "", protocol.Join(path, "rule"))
 	if s.Rule != "" {
-		v.Length(s.Rule, utf8.RuneCountInString(s.Rule), protocol.Join(path, "Rule"), 1, 64)
+		v.Length(s.Rule, utf8.RuneCountInString(s.Rule), protocol.Join(path, "rule"), 1, 64)
 	}
 	if s.EventBusName != "" {
-		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "EventBusName"), 1, 1600)
+		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "eventBusName"), 1, 1600)
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(100))
 	}
 }
 
@@ -2290,13 +2290,13 @@ type ListTargetsByRuleResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListTargetsByRuleResponse) Validate(v *protocol.Validator, path string) {
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 1, 100)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 1, 100)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 2048)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 2048)
 	}
 }
 
@@ -2308,10 +2308,10 @@ type LogConfig struct {
 // Validate records the constraints of the model that s breaks.
 func (s *LogConfig) Validate(v *protocol.Validator, path string) {
 	if s.IncludeDetail != "" {
-		v.Enum(s.IncludeDetail, protocol.Join(path, "IncludeDetail"), IncludeDetailValues)
+		v.Enum(s.IncludeDetail, protocol.Join(path, "includeDetail"), IncludeDetailValues)
 	}
 	if s.Level != "" {
-		v.Enum(s.Level, protocol.Join(path, "Level"), LevelValues)
+		v.Enum(s.Level, protocol.Join(path, "level"), LevelValues)
 	}
 }
 
@@ -2354,10 +2354,10 @@ type PartnerEventSourceAccount struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PartnerEventSourceAccount) Validate(v *protocol.Validator, path string) {
 	if s.Account != "" {
-		v.Length(s.Account, utf8.RuneCountInString(s.Account), protocol.Join(path, "Account"), 12, 12)
+		v.Length(s.Account, utf8.RuneCountInString(s.Account), protocol.Join(path, "account"), 12, 12)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), EventSourceStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), EventSourceStateValues)
 	}
 }
 
@@ -2402,9 +2402,9 @@ type Primary struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *Primary) Validate(v *protocol.Validator, path string) {
-	v.Required(s.HealthCheck != "", protocol.Join(path, "HealthCheck"))
+	v.Required(s.HealthCheck != "", protocol.Join(path, "healthCheck"))
 	if s.HealthCheck != "" {
-		v.Length(s.HealthCheck, utf8.RuneCountInString(s.HealthCheck), protocol.Join(path, "HealthCheck"), 1, 1600)
+		v.Length(s.HealthCheck, utf8.RuneCountInString(s.HealthCheck), protocol.Join(path, "healthCheck"), 1, 1600)
 	}
 }
 
@@ -2415,15 +2415,15 @@ type PutEventsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PutEventsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Entries != nil, protocol.Join(path, "Entries"))
+	v.Required(s.Entries != nil, protocol.Join(path, "entries"))
 	if s.Entries != nil {
-		v.Length(s.Entries, len(s.Entries), protocol.Join(path, "Entries"), 1, 10)
+		v.Length(s.Entries, len(s.Entries), protocol.Join(path, "entries"), 1, 10)
 	}
 	for i0 := range s.Entries {
-		s.Entries[i0].Validate(v, protocol.Index(protocol.Join(path, "Entries"), i0))
+		s.Entries[i0].Validate(v, protocol.Index(protocol.Join(path, "entries"), i0))
 	}
 	if s.EndpointId != "" {
-		v.Length(s.EndpointId, utf8.RuneCountInString(s.EndpointId), protocol.Join(path, "EndpointId"), 1, 50)
+		v.Length(s.EndpointId, utf8.RuneCountInString(s.EndpointId), protocol.Join(path, "endpointId"), 1, 50)
 	}
 }
 
@@ -2440,13 +2440,13 @@ type PutEventsRequestEntry struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PutEventsRequestEntry) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Resources {
-		v.Length(s.Resources[i0], utf8.RuneCountInString(s.Resources[i0]), protocol.Index(protocol.Join(path, "Resources"), i0), -1, 2048)
+		v.Length(s.Resources[i0], utf8.RuneCountInString(s.Resources[i0]), protocol.Index(protocol.Join(path, "resources"), i0), -1, 2048)
 	}
 	if s.EventBusName != "" {
-		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "EventBusName"), 1, 1600)
+		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "eventBusName"), 1, 1600)
 	}
 	if s.TraceHeader != "" {
-		v.Length(s.TraceHeader, utf8.RuneCountInString(s.TraceHeader), protocol.Join(path, "TraceHeader"), 1, 500)
+		v.Length(s.TraceHeader, utf8.RuneCountInString(s.TraceHeader), protocol.Join(path, "traceHeader"), 1, 500)
 	}
 }
 
@@ -2458,7 +2458,7 @@ type PutEventsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PutEventsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Entries {
-		s.Entries[i0].Validate(v, protocol.Index(protocol.Join(path, "Entries"), i0))
+		s.Entries[i0].Validate(v, protocol.Index(protocol.Join(path, "entries"), i0))
 	}
 }
 
@@ -2471,7 +2471,7 @@ type PutEventsResultEntry struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PutEventsResultEntry) Validate(v *protocol.Validator, path string) {
 	if s.EventId != "" {
-		v.Length(s.EventId, utf8.RuneCountInString(s.EventId), protocol.Join(path, "EventId"), -1, 64)
+		v.Length(s.EventId, utf8.RuneCountInString(s.EventId), protocol.Join(path, "eventId"), -1, 64)
 	}
 }
 
@@ -2481,12 +2481,12 @@ type PutPartnerEventsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PutPartnerEventsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Entries != nil, protocol.Join(path, "Entries"))
+	v.Required(s.Entries != nil, protocol.Join(path, "entries"))
 	if s.Entries != nil {
-		v.Length(s.Entries, len(s.Entries), protocol.Join(path, "Entries"), 1, 20)
+		v.Length(s.Entries, len(s.Entries), protocol.Join(path, "entries"), 1, 20)
 	}
 	for i0 := range s.Entries {
-		s.Entries[i0].Validate(v, protocol.Index(protocol.Join(path, "Entries"), i0))
+		s.Entries[i0].Validate(v, protocol.Index(protocol.Join(path, "entries"), i0))
 	}
 }
 
@@ -2501,10 +2501,10 @@ type PutPartnerEventsRequestEntry struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PutPartnerEventsRequestEntry) Validate(v *protocol.Validator, path string) {
 	if s.Source != "" {
-		v.Length(s.Source, utf8.RuneCountInString(s.Source), protocol.Join(path, "Source"), 1, 256)
+		v.Length(s.Source, utf8.RuneCountInString(s.Source), protocol.Join(path, "source"), 1, 256)
 	}
 	for i0 := range s.Resources {
-		v.Length(s.Resources[i0], utf8.RuneCountInString(s.Resources[i0]), protocol.Index(protocol.Join(path, "Resources"), i0), -1, 2048)
+		v.Length(s.Resources[i0], utf8.RuneCountInString(s.Resources[i0]), protocol.Index(protocol.Join(path, "resources"), i0), -1, 2048)
 	}
 }
 
@@ -2516,7 +2516,7 @@ type PutPartnerEventsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PutPartnerEventsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Entries {
-		s.Entries[i0].Validate(v, protocol.Index(protocol.Join(path, "Entries"), i0))
+		s.Entries[i0].Validate(v, protocol.Index(protocol.Join(path, "entries"), i0))
 	}
 }
 
@@ -2529,7 +2529,7 @@ type PutPartnerEventsResultEntry struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PutPartnerEventsResultEntry) Validate(v *protocol.Validator, path string) {
 	if s.EventId != "" {
-		v.Length(s.EventId, utf8.RuneCountInString(s.EventId), protocol.Join(path, "EventId"), -1, 64)
+		v.Length(s.EventId, utf8.RuneCountInString(s.EventId), protocol.Join(path, "eventId"), -1, 64)
 	}
 }
 
@@ -2545,19 +2545,19 @@ type PutPermissionRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PutPermissionRequest) Validate(v *protocol.Validator, path string) {
 	if s.EventBusName != "" {
-		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "EventBusName"), 1, 256)
+		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "eventBusName"), 1, 256)
 	}
 	if s.Action != "" {
-		v.Length(s.Action, utf8.RuneCountInString(s.Action), protocol.Join(path, "Action"), 1, 64)
+		v.Length(s.Action, utf8.RuneCountInString(s.Action), protocol.Join(path, "action"), 1, 64)
 	}
 	if s.Principal != "" {
-		v.Length(s.Principal, utf8.RuneCountInString(s.Principal), protocol.Join(path, "Principal"), 1, 12)
+		v.Length(s.Principal, utf8.RuneCountInString(s.Principal), protocol.Join(path, "principal"), 1, 12)
 	}
 	if s.StatementId != "" {
-		v.Length(s.StatementId, utf8.RuneCountInString(s.StatementId), protocol.Join(path, "StatementId"), 1, 64)
+		v.Length(s.StatementId, utf8.RuneCountInString(s.StatementId), protocol.Join(path, "statementId"), 1, 64)
 	}
 	if s.Condition != nil {
-		s.Condition.Validate(v, protocol.Join(path, "Condition"))
+		s.Condition.Validate(v, protocol.Join(path, "condition"))
 	}
 }
 
@@ -2574,30 +2574,30 @@ type PutRuleRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PutRuleRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.ScheduleExpression != "" {
-		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "ScheduleExpression"), -1, 256)
+		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "scheduleExpression"), -1, 256)
 	}
 	if s.EventPattern != "" {
-		v.Length(s.EventPattern, utf8.RuneCountInString(s.EventPattern), protocol.Join(path, "EventPattern"), -1, 4096)
+		v.Length(s.EventPattern, utf8.RuneCountInString(s.EventPattern), protocol.Join(path, "eventPattern"), -1, 4096)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), RuleStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), RuleStateValues)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.RoleArn != "" {
-		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "RoleArn"), 1, 1600)
+		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "roleArn"), 1, 1600)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	if s.EventBusName != "" {
-		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "EventBusName"), 1, 1600)
+		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "eventBusName"), 1, 1600)
 	}
 }
 
@@ -2608,7 +2608,7 @@ type PutRuleResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PutRuleResponse) Validate(v *protocol.Validator, path string) {
 	if s.RuleArn != "" {
-		v.Length(s.RuleArn, utf8.RuneCountInString(s.RuleArn), protocol.Join(path, "RuleArn"), 1, 1600)
+		v.Length(s.RuleArn, utf8.RuneCountInString(s.RuleArn), protocol.Join(path, "ruleArn"), 1, 1600)
 	}
 }
 
@@ -2620,19 +2620,19 @@ type PutTargetsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PutTargetsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Rule != "", protocol.Join(path, "Rule"))
+	v.Required(s.Rule != "", protocol.Join(path, "rule"))
 	if s.Rule != "" {
-		v.Length(s.Rule, utf8.RuneCountInString(s.Rule), protocol.Join(path, "Rule"), 1, 64)
+		v.Length(s.Rule, utf8.RuneCountInString(s.Rule), protocol.Join(path, "rule"), 1, 64)
 	}
 	if s.EventBusName != "" {
-		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "EventBusName"), 1, 1600)
+		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "eventBusName"), 1, 1600)
 	}
-	v.Required(s.Targets != nil, protocol.Join(path, "Targets"))
+	v.Required(s.Targets != nil, protocol.Join(path, "targets"))
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 1, 100)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 1, 100)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 }
 
@@ -2644,7 +2644,7 @@ type PutTargetsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PutTargetsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.FailedEntries {
-		s.FailedEntries[i0].Validate(v, protocol.Index(protocol.Join(path, "FailedEntries"), i0))
+		s.FailedEntries[i0].Validate(v, protocol.Index(protocol.Join(path, "failedEntries"), i0))
 	}
 }
 
@@ -2657,7 +2657,7 @@ type PutTargetsResultEntry struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PutTargetsResultEntry) Validate(v *protocol.Validator, path string) {
 	if s.TargetId != "" {
-		v.Length(s.TargetId, utf8.RuneCountInString(s.TargetId), protocol.Join(path, "TargetId"), 1, 64)
+		v.Length(s.TargetId, utf8.RuneCountInString(s.TargetId), protocol.Join(path, "targetId"), 1, 64)
 	}
 }
 
@@ -2674,26 +2674,26 @@ type RedshiftDataParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RedshiftDataParameters) Validate(v *protocol.Validator, path string) {
 	if s.SecretManagerArn != "" {
-		v.Length(s.SecretManagerArn, utf8.RuneCountInString(s.SecretManagerArn), protocol.Join(path, "SecretManagerArn"), 1, 1600)
+		v.Length(s.SecretManagerArn, utf8.RuneCountInString(s.SecretManagerArn), protocol.Join(path, "secretManagerArn"), 1, 1600)
 	}
-	v.Required(s.Database != "", protocol.Join(path, "Database"))
+	v.Required(s.Database != "", protocol.Join(path, "database"))
 	if s.Database != "" {
-		v.Length(s.Database, utf8.RuneCountInString(s.Database), protocol.Join(path, "Database"), 1, 64)
+		v.Length(s.Database, utf8.RuneCountInString(s.Database), protocol.Join(path, "database"), 1, 64)
 	}
 	if s.DbUser != "" {
-		v.Length(s.DbUser, utf8.RuneCountInString(s.DbUser), protocol.Join(path, "DbUser"), 1, 128)
+		v.Length(s.DbUser, utf8.RuneCountInString(s.DbUser), protocol.Join(path, "dbUser"), 1, 128)
 	}
 	if s.Sql != "" {
-		v.Length(s.Sql, utf8.RuneCountInString(s.Sql), protocol.Join(path, "Sql"), 1, 100000)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Sql), protocol.Join(path, "sql"), 1, 100000)
 	}
 	if s.StatementName != "" {
-		v.Length(s.StatementName, utf8.RuneCountInString(s.StatementName), protocol.Join(path, "StatementName"), 1, 500)
+		v.Length(s.StatementName, utf8.RuneCountInString(s.StatementName), protocol.Join(path, "statementName"), 1, 500)
 	}
 	if s.Sqls != nil {
-		v.Length(s.Sqls, len(s.Sqls), protocol.Join(path, "Sqls"), 0, 40)
+		v.Length(protocol.Redacted, len(s.Sqls), protocol.Join(path, "sqls"), 0, 40)
 	}
 	for i0 := range s.Sqls {
-		v.Length(s.Sqls[i0], utf8.RuneCountInString(s.Sqls[i0]), protocol.Index(protocol.Join(path, "Sqls"), i0), 1, 100000)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Sqls[i0]), protocol.Index(protocol.Join(path, "sqls"), i0), 1, 100000)
 	}
 }
 
@@ -2706,10 +2706,10 @@ type RemovePermissionRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RemovePermissionRequest) Validate(v *protocol.Validator, path string) {
 	if s.StatementId != "" {
-		v.Length(s.StatementId, utf8.RuneCountInString(s.StatementId), protocol.Join(path, "StatementId"), 1, 64)
+		v.Length(s.StatementId, utf8.RuneCountInString(s.StatementId), protocol.Join(path, "statementId"), 1, 64)
 	}
 	if s.EventBusName != "" {
-		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "EventBusName"), 1, 256)
+		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "eventBusName"), 1, 256)
 	}
 }
 
@@ -2722,19 +2722,19 @@ type RemoveTargetsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RemoveTargetsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Rule != "", protocol.Join(path, "Rule"))
+	v.Required(s.Rule != "", protocol.Join(path, "rule"))
 	if s.Rule != "" {
-		v.Length(s.Rule, utf8.RuneCountInString(s.Rule), protocol.Join(path, "Rule"), 1, 64)
+		v.Length(s.Rule, utf8.RuneCountInString(s.Rule), protocol.Join(path, "rule"), 1, 64)
 	}
 	if s.EventBusName != "" {
-		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "EventBusName"), 1, 1600)
+		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "eventBusName"), 1, 1600)
 	}
-	v.Required(s.Ids != nil, protocol.Join(path, "Ids"))
+	v.Required(s.Ids != nil, protocol.Join(path, "ids"))
 	if s.Ids != nil {
-		v.Length(s.Ids, len(s.Ids), protocol.Join(path, "Ids"), 1, 100)
+		v.Length(s.Ids, len(s.Ids), protocol.Join(path, "ids"), 1, 100)
 	}
 	for i0 := range s.Ids {
-		v.Length(s.Ids[i0], utf8.RuneCountInString(s.Ids[i0]), protocol.Index(protocol.Join(path, "Ids"), i0), 1, 64)
+		v.Length(s.Ids[i0], utf8.RuneCountInString(s.Ids[i0]), protocol.Index(protocol.Join(path, "ids"), i0), 1, 64)
 	}
 }
 
@@ -2746,7 +2746,7 @@ type RemoveTargetsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RemoveTargetsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.FailedEntries {
-		s.FailedEntries[i0].Validate(v, protocol.Index(protocol.Join(path, "FailedEntries"), i0))
+		s.FailedEntries[i0].Validate(v, protocol.Index(protocol.Join(path, "failedEntries"), i0))
 	}
 }
 
@@ -2759,7 +2759,7 @@ type RemoveTargetsResultEntry struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RemoveTargetsResultEntry) Validate(v *protocol.Validator, path string) {
 	if s.TargetId != "" {
-		v.Length(s.TargetId, utf8.RuneCountInString(s.TargetId), protocol.Join(path, "TargetId"), 1, 64)
+		v.Length(s.TargetId, utf8.RuneCountInString(s.TargetId), protocol.Join(path, "targetId"), 1, 64)
 	}
 }
 
@@ -2778,16 +2778,16 @@ type Replay struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Replay) Validate(v *protocol.Validator, path string) {
 	if s.ReplayName != "" {
-		v.Length(s.ReplayName, utf8.RuneCountInString(s.ReplayName), protocol.Join(path, "ReplayName"), 1, 64)
+		v.Length(s.ReplayName, utf8.RuneCountInString(s.ReplayName), protocol.Join(path, "replayName"), 1, 64)
 	}
 	if s.EventSourceArn != "" {
-		v.Length(s.EventSourceArn, utf8.RuneCountInString(s.EventSourceArn), protocol.Join(path, "EventSourceArn"), 1, 1600)
+		v.Length(s.EventSourceArn, utf8.RuneCountInString(s.EventSourceArn), protocol.Join(path, "eventSourceArn"), 1, 1600)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), ReplayStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), ReplayStateValues)
 	}
 	if s.StateReason != "" {
-		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "StateReason"), -1, 512)
+		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "stateReason"), -1, 512)
 	}
 }
 
@@ -2798,12 +2798,12 @@ type ReplayDestination struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ReplayDestination) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Arn != "", protocol.Join(path, "Arn"))
+	v.Required(s.Arn != "", protocol.Join(path, "arn"))
 	if s.Arn != "" {
-		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "Arn"), 1, 1600)
+		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "arn"), 1, 1600)
 	}
 	for i0 := range s.FilterArns {
-		v.Length(s.FilterArns[i0], utf8.RuneCountInString(s.FilterArns[i0]), protocol.Index(protocol.Join(path, "FilterArns"), i0), 1, 1600)
+		v.Length(s.FilterArns[i0], utf8.RuneCountInString(s.FilterArns[i0]), protocol.Index(protocol.Join(path, "filterArns"), i0), 1, 1600)
 	}
 }
 
@@ -2814,7 +2814,7 @@ type ReplicationConfig struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ReplicationConfig) Validate(v *protocol.Validator, path string) {
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), ReplicationStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), ReplicationStateValues)
 	}
 }
 
@@ -2836,10 +2836,10 @@ type RetryPolicy struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RetryPolicy) Validate(v *protocol.Validator, path string) {
 	if s.MaximumRetryAttempts != nil {
-		v.Range(float64(*s.MaximumRetryAttempts), protocol.Join(path, "MaximumRetryAttempts"), protocol.Bound(0), protocol.Bound(185))
+		v.Range(float64(*s.MaximumRetryAttempts), protocol.Join(path, "maximumRetryAttempts"), protocol.Bound(0), protocol.Bound(185))
 	}
 	if s.MaximumEventAgeInSeconds != nil {
-		v.Range(float64(*s.MaximumEventAgeInSeconds), protocol.Join(path, "MaximumEventAgeInSeconds"), protocol.Bound(60), protocol.Bound(86400))
+		v.Range(float64(*s.MaximumEventAgeInSeconds), protocol.Join(path, "maximumEventAgeInSeconds"), protocol.Bound(60), protocol.Bound(86400))
 	}
 }
 
@@ -2849,9 +2849,9 @@ type RoutingConfig struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RoutingConfig) Validate(v *protocol.Validator, path string) {
-	v.Required(s.FailoverConfig != nil, protocol.Join(path, "FailoverConfig"))
+	v.Required(s.FailoverConfig != nil, protocol.Join(path, "failoverConfig"))
 	if s.FailoverConfig != nil {
-		s.FailoverConfig.Validate(v, protocol.Join(path, "FailoverConfig"))
+		s.FailoverConfig.Validate(v, protocol.Join(path, "failoverConfig"))
 	}
 }
 
@@ -2870,31 +2870,31 @@ type Rule struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Rule) Validate(v *protocol.Validator, path string) {
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.Arn != "" {
-		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "Arn"), 1, 1600)
+		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "arn"), 1, 1600)
 	}
 	if s.EventPattern != "" {
-		v.Length(s.EventPattern, utf8.RuneCountInString(s.EventPattern), protocol.Join(path, "EventPattern"), -1, 4096)
+		v.Length(s.EventPattern, utf8.RuneCountInString(s.EventPattern), protocol.Join(path, "eventPattern"), -1, 4096)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), RuleStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), RuleStateValues)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.ScheduleExpression != "" {
-		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "ScheduleExpression"), -1, 256)
+		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "scheduleExpression"), -1, 256)
 	}
 	if s.RoleArn != "" {
-		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "RoleArn"), 1, 1600)
+		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "roleArn"), 1, 1600)
 	}
 	if s.ManagedBy != "" {
-		v.Length(s.ManagedBy, utf8.RuneCountInString(s.ManagedBy), protocol.Join(path, "ManagedBy"), 1, 128)
+		v.Length(s.ManagedBy, utf8.RuneCountInString(s.ManagedBy), protocol.Join(path, "managedBy"), 1, 128)
 	}
 	if s.EventBusName != "" {
-		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "EventBusName"), 1, 256)
+		v.Length(s.EventBusName, utf8.RuneCountInString(s.EventBusName), protocol.Join(path, "eventBusName"), 1, 256)
 	}
 }
 
@@ -2904,12 +2904,12 @@ type RunCommandParameters struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RunCommandParameters) Validate(v *protocol.Validator, path string) {
-	v.Required(s.RunCommandTargets != nil, protocol.Join(path, "RunCommandTargets"))
+	v.Required(s.RunCommandTargets != nil, protocol.Join(path, "runCommandTargets"))
 	if s.RunCommandTargets != nil {
-		v.Length(s.RunCommandTargets, len(s.RunCommandTargets), protocol.Join(path, "RunCommandTargets"), 1, 5)
+		v.Length(s.RunCommandTargets, len(s.RunCommandTargets), protocol.Join(path, "runCommandTargets"), 1, 5)
 	}
 	for i0 := range s.RunCommandTargets {
-		s.RunCommandTargets[i0].Validate(v, protocol.Index(protocol.Join(path, "RunCommandTargets"), i0))
+		s.RunCommandTargets[i0].Validate(v, protocol.Index(protocol.Join(path, "runCommandTargets"), i0))
 	}
 }
 
@@ -2920,16 +2920,16 @@ type RunCommandTarget struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RunCommandTarget) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 128)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 128)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 1, 50)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 1, 50)
 	}
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 256)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 256)
 	}
 }
 
@@ -2940,13 +2940,13 @@ type SageMakerPipelineParameter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *SageMakerPipelineParameter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
-	v.Required(s.Value != "", protocol.Join(path, "Value"))
+	v.Required(s.Value != "", protocol.Join(path, "value"))
 	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "Value"), -1, 1024)
+		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), -1, 1024)
 	}
 }
 
@@ -2957,10 +2957,10 @@ type SageMakerPipelineParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *SageMakerPipelineParameters) Validate(v *protocol.Validator, path string) {
 	if s.PipelineParameterList != nil {
-		v.Length(s.PipelineParameterList, len(s.PipelineParameterList), protocol.Join(path, "PipelineParameterList"), 0, 200)
+		v.Length(s.PipelineParameterList, len(s.PipelineParameterList), protocol.Join(path, "pipelineParameterList"), 0, 200)
 	}
 	for i0 := range s.PipelineParameterList {
-		s.PipelineParameterList[i0].Validate(v, protocol.Index(protocol.Join(path, "PipelineParameterList"), i0))
+		s.PipelineParameterList[i0].Validate(v, protocol.Index(protocol.Join(path, "pipelineParameterList"), i0))
 	}
 }
 
@@ -2970,9 +2970,9 @@ type Secondary struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *Secondary) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Route != "", protocol.Join(path, "Route"))
+	v.Required(s.Route != "", protocol.Join(path, "route"))
 	if s.Route != "" {
-		v.Length(s.Route, utf8.RuneCountInString(s.Route), protocol.Join(path, "Route"), 9, 20)
+		v.Length(s.Route, utf8.RuneCountInString(s.Route), protocol.Join(path, "route"), 9, 20)
 	}
 }
 
@@ -2983,7 +2983,7 @@ type SqsParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *SqsParameters) Validate(v *protocol.Validator, path string) {
 	if s.MessageGroupId != "" {
-		v.Length(s.MessageGroupId, utf8.RuneCountInString(s.MessageGroupId), protocol.Join(path, "MessageGroupId"), -1, 100)
+		v.Length(s.MessageGroupId, utf8.RuneCountInString(s.MessageGroupId), protocol.Join(path, "messageGroupId"), -1, 100)
 	}
 }
 
@@ -2998,22 +2998,22 @@ type StartReplayRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *StartReplayRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ReplayName != "", protocol.Join(path, "ReplayName"))
+	v.Required(s.ReplayName != "", protocol.Join(path, "replayName"))
 	if s.ReplayName != "" {
-		v.Length(s.ReplayName, utf8.RuneCountInString(s.ReplayName), protocol.Join(path, "ReplayName"), 1, 64)
+		v.Length(s.ReplayName, utf8.RuneCountInString(s.ReplayName), protocol.Join(path, "replayName"), 1, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
-	v.Required(s.EventSourceArn != "", protocol.Join(path, "EventSourceArn"))
+	v.Required(s.EventSourceArn != "", protocol.Join(path, "eventSourceArn"))
 	if s.EventSourceArn != "" {
-		v.Length(s.EventSourceArn, utf8.RuneCountInString(s.EventSourceArn), protocol.Join(path, "EventSourceArn"), 1, 1600)
+		v.Length(s.EventSourceArn, utf8.RuneCountInString(s.EventSourceArn), protocol.Join(path, "eventSourceArn"), 1, 1600)
 	}
-	v.Required(s.EventStartTime != nil, protocol.Join(path, "EventStartTime"))
-	v.Required(s.EventEndTime != nil, protocol.Join(path, "EventEndTime"))
-	v.Required(s.Destination != nil, protocol.Join(path, "Destination"))
+	v.Required(s.EventStartTime != nil, protocol.Join(path, "eventStartTime"))
+	v.Required(s.EventEndTime != nil, protocol.Join(path, "eventEndTime"))
+	v.Required(s.Destination != nil, protocol.Join(path, "destination"))
 	if s.Destination != nil {
-		s.Destination.Validate(v, protocol.Join(path, "Destination"))
+		s.Destination.Validate(v, protocol.Join(path, "destination"))
 	}
 }
 
@@ -3027,13 +3027,13 @@ type StartReplayResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *StartReplayResponse) Validate(v *protocol.Validator, path string) {
 	if s.ReplayArn != "" {
-		v.Length(s.ReplayArn, utf8.RuneCountInString(s.ReplayArn), protocol.Join(path, "ReplayArn"), 1, 1600)
+		v.Length(s.ReplayArn, utf8.RuneCountInString(s.ReplayArn), protocol.Join(path, "replayArn"), 1, 1600)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), ReplayStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), ReplayStateValues)
 	}
 	if s.StateReason != "" {
-		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "StateReason"), -1, 512)
+		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "stateReason"), -1, 512)
 	}
 }
 
@@ -3044,13 +3044,13 @@ type Tag struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *Tag) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 128)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 128)
 	}
-	v.Required(s.Value != "", protocol.Join(path, "Value"))
+	v.Required(s.Value != "", protocol.Join(path, "value"))
 	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "Value"), 0, 256)
+		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), 0, 256)
 	}
 }
 
@@ -3061,13 +3061,13 @@ type TagResourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *TagResourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceARN != "", protocol.Join(path, "ResourceARN"))
+	v.Required(s.ResourceARN != "", protocol.Join(path, "resourceARN"))
 	if s.ResourceARN != "" {
-		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "ResourceARN"), 1, 1600)
+		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "resourceARN"), 1, 1600)
 	}
-	v.Required(s.Tags != nil, protocol.Join(path, "Tags"))
+	v.Required(s.Tags != nil, protocol.Join(path, "tags"))
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -3098,58 +3098,58 @@ type Target struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *Target) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Id != "", protocol.Join(path, "Id"))
+	v.Required(s.Id != "", protocol.Join(path, "id"))
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), 1, 64)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), 1, 64)
 	}
-	v.Required(s.Arn != "", protocol.Join(path, "Arn"))
+	v.Required(s.Arn != "", protocol.Join(path, "arn"))
 	if s.Arn != "" {
-		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "Arn"), 1, 1600)
+		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "arn"), 1, 1600)
 	}
 	if s.RoleArn != "" {
-		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "RoleArn"), 1, 1600)
+		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "roleArn"), 1, 1600)
 	}
 	if s.Input != "" {
-		v.Length(s.Input, utf8.RuneCountInString(s.Input), protocol.Join(path, "Input"), -1, 8192)
+		v.Length(s.Input, utf8.RuneCountInString(s.Input), protocol.Join(path, "input"), -1, 8192)
 	}
 	if s.InputPath != "" {
-		v.Length(s.InputPath, utf8.RuneCountInString(s.InputPath), protocol.Join(path, "InputPath"), -1, 256)
+		v.Length(s.InputPath, utf8.RuneCountInString(s.InputPath), protocol.Join(path, "inputPath"), -1, 256)
 	}
 	if s.InputTransformer != nil {
-		s.InputTransformer.Validate(v, protocol.Join(path, "InputTransformer"))
+		s.InputTransformer.Validate(v, protocol.Join(path, "inputTransformer"))
 	}
 	if s.KinesisParameters != nil {
-		s.KinesisParameters.Validate(v, protocol.Join(path, "KinesisParameters"))
+		s.KinesisParameters.Validate(v, protocol.Join(path, "kinesisParameters"))
 	}
 	if s.RunCommandParameters != nil {
-		s.RunCommandParameters.Validate(v, protocol.Join(path, "RunCommandParameters"))
+		s.RunCommandParameters.Validate(v, protocol.Join(path, "runCommandParameters"))
 	}
 	if s.EcsParameters != nil {
-		s.EcsParameters.Validate(v, protocol.Join(path, "EcsParameters"))
+		s.EcsParameters.Validate(v, protocol.Join(path, "ecsParameters"))
 	}
 	if s.BatchParameters != nil {
-		s.BatchParameters.Validate(v, protocol.Join(path, "BatchParameters"))
+		s.BatchParameters.Validate(v, protocol.Join(path, "batchParameters"))
 	}
 	if s.SqsParameters != nil {
-		s.SqsParameters.Validate(v, protocol.Join(path, "SqsParameters"))
+		s.SqsParameters.Validate(v, protocol.Join(path, "sqsParameters"))
 	}
 	if s.HttpParameters != nil {
-		s.HttpParameters.Validate(v, protocol.Join(path, "HttpParameters"))
+		s.HttpParameters.Validate(v, protocol.Join(path, "httpParameters"))
 	}
 	if s.RedshiftDataParameters != nil {
-		s.RedshiftDataParameters.Validate(v, protocol.Join(path, "RedshiftDataParameters"))
+		s.RedshiftDataParameters.Validate(v, protocol.Join(path, "redshiftDataParameters"))
 	}
 	if s.SageMakerPipelineParameters != nil {
-		s.SageMakerPipelineParameters.Validate(v, protocol.Join(path, "SageMakerPipelineParameters"))
+		s.SageMakerPipelineParameters.Validate(v, protocol.Join(path, "sageMakerPipelineParameters"))
 	}
 	if s.DeadLetterConfig != nil {
-		s.DeadLetterConfig.Validate(v, protocol.Join(path, "DeadLetterConfig"))
+		s.DeadLetterConfig.Validate(v, protocol.Join(path, "deadLetterConfig"))
 	}
 	if s.RetryPolicy != nil {
-		s.RetryPolicy.Validate(v, protocol.Join(path, "RetryPolicy"))
+		s.RetryPolicy.Validate(v, protocol.Join(path, "retryPolicy"))
 	}
 	if s.AppSyncParameters != nil {
-		s.AppSyncParameters.Validate(v, protocol.Join(path, "AppSyncParameters"))
+		s.AppSyncParameters.Validate(v, protocol.Join(path, "appSyncParameters"))
 	}
 }
 
@@ -3160,11 +3160,11 @@ type TestEventPatternRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *TestEventPatternRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.EventPattern != "", protocol.Join(path, "EventPattern"))
+	v.Required(s.EventPattern != "", protocol.Join(path, "eventPattern"))
 	if s.EventPattern != "" {
-		v.Length(s.EventPattern, utf8.RuneCountInString(s.EventPattern), protocol.Join(path, "EventPattern"), -1, 4096)
+		v.Length(s.EventPattern, utf8.RuneCountInString(s.EventPattern), protocol.Join(path, "eventPattern"), -1, 4096)
 	}
-	v.Required(s.Event != "", protocol.Join(path, "Event"))
+	v.Required(s.Event != "", protocol.Join(path, "event"))
 }
 
 type TestEventPatternResponse struct {
@@ -3186,13 +3186,13 @@ type UntagResourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UntagResourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceARN != "", protocol.Join(path, "ResourceARN"))
+	v.Required(s.ResourceARN != "", protocol.Join(path, "resourceARN"))
 	if s.ResourceARN != "" {
-		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "ResourceARN"), 1, 1600)
+		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "resourceARN"), 1, 1600)
 	}
-	v.Required(s.TagKeys != nil, protocol.Join(path, "TagKeys"))
+	v.Required(s.TagKeys != nil, protocol.Join(path, "tagKeys"))
 	for i0 := range s.TagKeys {
-		v.Length(s.TagKeys[i0], utf8.RuneCountInString(s.TagKeys[i0]), protocol.Index(protocol.Join(path, "TagKeys"), i0), 1, 128)
+		v.Length(s.TagKeys[i0], utf8.RuneCountInString(s.TagKeys[i0]), protocol.Index(protocol.Join(path, "tagKeys"), i0), 1, 128)
 	}
 }
 
@@ -3212,24 +3212,24 @@ type UpdateApiDestinationRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateApiDestinationRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.ConnectionArn != "" {
-		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "ConnectionArn"), 1, 1600)
+		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "connectionArn"), 1, 1600)
 	}
 	if s.InvocationEndpoint != "" {
-		v.Length(s.InvocationEndpoint, utf8.RuneCountInString(s.InvocationEndpoint), protocol.Join(path, "InvocationEndpoint"), 1, 2048)
+		v.Length(s.InvocationEndpoint, utf8.RuneCountInString(s.InvocationEndpoint), protocol.Join(path, "invocationEndpoint"), 1, 2048)
 	}
 	if s.HttpMethod != "" {
-		v.Enum(s.HttpMethod, protocol.Join(path, "HttpMethod"), ApiDestinationHttpMethodValues)
+		v.Enum(s.HttpMethod, protocol.Join(path, "httpMethod"), ApiDestinationHttpMethodValues)
 	}
 	if s.InvocationRateLimitPerSecond != nil {
-		v.Range(float64(*s.InvocationRateLimitPerSecond), protocol.Join(path, "InvocationRateLimitPerSecond"), protocol.Bound(1), nil)
+		v.Range(float64(*s.InvocationRateLimitPerSecond), protocol.Join(path, "invocationRateLimitPerSecond"), protocol.Bound(1), nil)
 	}
 }
 
@@ -3243,10 +3243,10 @@ type UpdateApiDestinationResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateApiDestinationResponse) Validate(v *protocol.Validator, path string) {
 	if s.ApiDestinationArn != "" {
-		v.Length(s.ApiDestinationArn, utf8.RuneCountInString(s.ApiDestinationArn), protocol.Join(path, "ApiDestinationArn"), 1, 1600)
+		v.Length(s.ApiDestinationArn, utf8.RuneCountInString(s.ApiDestinationArn), protocol.Join(path, "apiDestinationArn"), 1, 1600)
 	}
 	if s.ApiDestinationState != "" {
-		v.Enum(s.ApiDestinationState, protocol.Join(path, "ApiDestinationState"), ApiDestinationStateValues)
+		v.Enum(s.ApiDestinationState, protocol.Join(path, "apiDestinationState"), ApiDestinationStateValues)
 	}
 }
 
@@ -3260,21 +3260,21 @@ type UpdateArchiveRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateArchiveRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ArchiveName != "", protocol.Join(path, "ArchiveName"))
+	v.Required(s.ArchiveName != "", protocol.Join(path, "archiveName"))
 	if s.ArchiveName != "" {
-		v.Length(s.ArchiveName, utf8.RuneCountInString(s.ArchiveName), protocol.Join(path, "ArchiveName"), 1, 48)
+		v.Length(s.ArchiveName, utf8.RuneCountInString(s.ArchiveName), protocol.Join(path, "archiveName"), 1, 48)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.EventPattern != "" {
-		v.Length(s.EventPattern, utf8.RuneCountInString(s.EventPattern), protocol.Join(path, "EventPattern"), -1, 4096)
+		v.Length(s.EventPattern, utf8.RuneCountInString(s.EventPattern), protocol.Join(path, "eventPattern"), -1, 4096)
 	}
 	if s.RetentionDays != nil {
-		v.Range(float64(*s.RetentionDays), protocol.Join(path, "RetentionDays"), protocol.Bound(0), nil)
+		v.Range(float64(*s.RetentionDays), protocol.Join(path, "retentionDays"), protocol.Bound(0), nil)
 	}
 	if s.KmsKeyIdentifier != "" {
-		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "KmsKeyIdentifier"), -1, 2048)
+		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "kmsKeyIdentifier"), -1, 2048)
 	}
 }
 
@@ -3288,13 +3288,13 @@ type UpdateArchiveResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateArchiveResponse) Validate(v *protocol.Validator, path string) {
 	if s.ArchiveArn != "" {
-		v.Length(s.ArchiveArn, utf8.RuneCountInString(s.ArchiveArn), protocol.Join(path, "ArchiveArn"), 1, 1600)
+		v.Length(s.ArchiveArn, utf8.RuneCountInString(s.ArchiveArn), protocol.Join(path, "archiveArn"), 1, 1600)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), ArchiveStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), ArchiveStateValues)
 	}
 	if s.StateReason != "" {
-		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "StateReason"), -1, 512)
+		v.Length(s.StateReason, utf8.RuneCountInString(s.StateReason), protocol.Join(path, "stateReason"), -1, 512)
 	}
 }
 
@@ -3306,10 +3306,10 @@ type UpdateConnectionApiKeyAuthRequestParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateConnectionApiKeyAuthRequestParameters) Validate(v *protocol.Validator, path string) {
 	if s.ApiKeyName != "" {
-		v.Length(s.ApiKeyName, utf8.RuneCountInString(s.ApiKeyName), protocol.Join(path, "ApiKeyName"), 1, 512)
+		v.Length(s.ApiKeyName, utf8.RuneCountInString(s.ApiKeyName), protocol.Join(path, "apiKeyName"), 1, 512)
 	}
 	if s.ApiKeyValue != "" {
-		v.Length(s.ApiKeyValue, utf8.RuneCountInString(s.ApiKeyValue), protocol.Join(path, "ApiKeyValue"), 1, 512)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.ApiKeyValue), protocol.Join(path, "apiKeyValue"), 1, 512)
 	}
 }
 
@@ -3324,19 +3324,19 @@ type UpdateConnectionAuthRequestParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateConnectionAuthRequestParameters) Validate(v *protocol.Validator, path string) {
 	if s.BasicAuthParameters != nil {
-		s.BasicAuthParameters.Validate(v, protocol.Join(path, "BasicAuthParameters"))
+		s.BasicAuthParameters.Validate(v, protocol.Join(path, "basicAuthParameters"))
 	}
 	if s.OAuthParameters != nil {
-		s.OAuthParameters.Validate(v, protocol.Join(path, "OAuthParameters"))
+		s.OAuthParameters.Validate(v, protocol.Join(path, "oAuthParameters"))
 	}
 	if s.ApiKeyAuthParameters != nil {
-		s.ApiKeyAuthParameters.Validate(v, protocol.Join(path, "ApiKeyAuthParameters"))
+		s.ApiKeyAuthParameters.Validate(v, protocol.Join(path, "apiKeyAuthParameters"))
 	}
 	if s.InvocationHttpParameters != nil {
-		s.InvocationHttpParameters.Validate(v, protocol.Join(path, "InvocationHttpParameters"))
+		s.InvocationHttpParameters.Validate(v, protocol.Join(path, "invocationHttpParameters"))
 	}
 	if s.ConnectivityParameters != nil {
-		s.ConnectivityParameters.Validate(v, protocol.Join(path, "ConnectivityParameters"))
+		s.ConnectivityParameters.Validate(v, protocol.Join(path, "connectivityParameters"))
 	}
 }
 
@@ -3348,10 +3348,10 @@ type UpdateConnectionBasicAuthRequestParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateConnectionBasicAuthRequestParameters) Validate(v *protocol.Validator, path string) {
 	if s.Username != "" {
-		v.Length(s.Username, utf8.RuneCountInString(s.Username), protocol.Join(path, "Username"), 1, 512)
+		v.Length(s.Username, utf8.RuneCountInString(s.Username), protocol.Join(path, "username"), 1, 512)
 	}
 	if s.Password != "" {
-		v.Length(s.Password, utf8.RuneCountInString(s.Password), protocol.Join(path, "Password"), 1, 512)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Password), protocol.Join(path, "password"), 1, 512)
 	}
 }
 
@@ -3363,10 +3363,10 @@ type UpdateConnectionOAuthClientRequestParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateConnectionOAuthClientRequestParameters) Validate(v *protocol.Validator, path string) {
 	if s.ClientID != "" {
-		v.Length(s.ClientID, utf8.RuneCountInString(s.ClientID), protocol.Join(path, "ClientID"), 1, 512)
+		v.Length(s.ClientID, utf8.RuneCountInString(s.ClientID), protocol.Join(path, "clientID"), 1, 512)
 	}
 	if s.ClientSecret != "" {
-		v.Length(s.ClientSecret, utf8.RuneCountInString(s.ClientSecret), protocol.Join(path, "ClientSecret"), 1, 512)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.ClientSecret), protocol.Join(path, "clientSecret"), 1, 512)
 	}
 }
 
@@ -3380,16 +3380,16 @@ type UpdateConnectionOAuthRequestParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateConnectionOAuthRequestParameters) Validate(v *protocol.Validator, path string) {
 	if s.ClientParameters != nil {
-		s.ClientParameters.Validate(v, protocol.Join(path, "ClientParameters"))
+		s.ClientParameters.Validate(v, protocol.Join(path, "clientParameters"))
 	}
 	if s.AuthorizationEndpoint != "" {
-		v.Length(s.AuthorizationEndpoint, utf8.RuneCountInString(s.AuthorizationEndpoint), protocol.Join(path, "AuthorizationEndpoint"), 1, 2048)
+		v.Length(s.AuthorizationEndpoint, utf8.RuneCountInString(s.AuthorizationEndpoint), protocol.Join(path, "authorizationEndpoint"), 1, 2048)
 	}
 	if s.HttpMethod != "" {
-		v.Enum(s.HttpMethod, protocol.Join(path, "HttpMethod"), ConnectionOAuthHttpMethodValues)
+		v.Enum(s.HttpMethod, protocol.Join(path, "httpMethod"), ConnectionOAuthHttpMethodValues)
 	}
 	if s.OAuthHttpParameters != nil {
-		s.OAuthHttpParameters.Validate(v, protocol.Join(path, "OAuthHttpParameters"))
+		s.OAuthHttpParameters.Validate(v, protocol.Join(path, "oAuthHttpParameters"))
 	}
 }
 
@@ -3404,24 +3404,24 @@ type UpdateConnectionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateConnectionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.AuthorizationType != "" {
-		v.Enum(s.AuthorizationType, protocol.Join(path, "AuthorizationType"), ConnectionAuthorizationTypeValues)
+		v.Enum(s.AuthorizationType, protocol.Join(path, "authorizationType"), ConnectionAuthorizationTypeValues)
 	}
 	if s.AuthParameters != nil {
-		s.AuthParameters.Validate(v, protocol.Join(path, "AuthParameters"))
+		s.AuthParameters.Validate(v, protocol.Join(path, "authParameters"))
 	}
 	if s.InvocationConnectivityParameters != nil {
-		s.InvocationConnectivityParameters.Validate(v, protocol.Join(path, "InvocationConnectivityParameters"))
+		s.InvocationConnectivityParameters.Validate(v, protocol.Join(path, "invocationConnectivityParameters"))
 	}
 	if s.KmsKeyIdentifier != "" {
-		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "KmsKeyIdentifier"), -1, 2048)
+		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "kmsKeyIdentifier"), -1, 2048)
 	}
 }
 
@@ -3436,10 +3436,10 @@ type UpdateConnectionResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateConnectionResponse) Validate(v *protocol.Validator, path string) {
 	if s.ConnectionArn != "" {
-		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "ConnectionArn"), 1, 1600)
+		v.Length(s.ConnectionArn, utf8.RuneCountInString(s.ConnectionArn), protocol.Join(path, "connectionArn"), 1, 1600)
 	}
 	if s.ConnectionState != "" {
-		v.Enum(s.ConnectionState, protocol.Join(path, "ConnectionState"), ConnectionStateValues)
+		v.Enum(s.ConnectionState, protocol.Join(path, "connectionState"), ConnectionStateValues)
 	}
 }
 
@@ -3454,27 +3454,27 @@ type UpdateEndpointRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateEndpointRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.RoutingConfig != nil {
-		s.RoutingConfig.Validate(v, protocol.Join(path, "RoutingConfig"))
+		s.RoutingConfig.Validate(v, protocol.Join(path, "routingConfig"))
 	}
 	if s.ReplicationConfig != nil {
-		s.ReplicationConfig.Validate(v, protocol.Join(path, "ReplicationConfig"))
+		s.ReplicationConfig.Validate(v, protocol.Join(path, "replicationConfig"))
 	}
 	if s.EventBuses != nil {
-		v.Length(s.EventBuses, len(s.EventBuses), protocol.Join(path, "EventBuses"), 2, 2)
+		v.Length(s.EventBuses, len(s.EventBuses), protocol.Join(path, "eventBuses"), 2, 2)
 	}
 	for i0 := range s.EventBuses {
-		s.EventBuses[i0].Validate(v, protocol.Index(protocol.Join(path, "EventBuses"), i0))
+		s.EventBuses[i0].Validate(v, protocol.Index(protocol.Join(path, "eventBuses"), i0))
 	}
 	if s.RoleArn != "" {
-		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "RoleArn"), 1, 256)
+		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "roleArn"), 1, 256)
 	}
 }
 
@@ -3493,34 +3493,34 @@ type UpdateEndpointResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateEndpointResponse) Validate(v *protocol.Validator, path string) {
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 64)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 64)
 	}
 	if s.Arn != "" {
-		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "Arn"), 1, 1600)
+		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "arn"), 1, 1600)
 	}
 	if s.RoutingConfig != nil {
-		s.RoutingConfig.Validate(v, protocol.Join(path, "RoutingConfig"))
+		s.RoutingConfig.Validate(v, protocol.Join(path, "routingConfig"))
 	}
 	if s.ReplicationConfig != nil {
-		s.ReplicationConfig.Validate(v, protocol.Join(path, "ReplicationConfig"))
+		s.ReplicationConfig.Validate(v, protocol.Join(path, "replicationConfig"))
 	}
 	if s.EventBuses != nil {
-		v.Length(s.EventBuses, len(s.EventBuses), protocol.Join(path, "EventBuses"), 2, 2)
+		v.Length(s.EventBuses, len(s.EventBuses), protocol.Join(path, "eventBuses"), 2, 2)
 	}
 	for i0 := range s.EventBuses {
-		s.EventBuses[i0].Validate(v, protocol.Index(protocol.Join(path, "EventBuses"), i0))
+		s.EventBuses[i0].Validate(v, protocol.Index(protocol.Join(path, "eventBuses"), i0))
 	}
 	if s.RoleArn != "" {
-		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "RoleArn"), 1, 256)
+		v.Length(s.RoleArn, utf8.RuneCountInString(s.RoleArn), protocol.Join(path, "roleArn"), 1, 256)
 	}
 	if s.EndpointId != "" {
-		v.Length(s.EndpointId, utf8.RuneCountInString(s.EndpointId), protocol.Join(path, "EndpointId"), 1, 50)
+		v.Length(s.EndpointId, utf8.RuneCountInString(s.EndpointId), protocol.Join(path, "endpointId"), 1, 50)
 	}
 	if s.EndpointUrl != "" {
-		v.Length(s.EndpointUrl, utf8.RuneCountInString(s.EndpointUrl), protocol.Join(path, "EndpointUrl"), 1, 256)
+		v.Length(s.EndpointUrl, utf8.RuneCountInString(s.EndpointUrl), protocol.Join(path, "endpointUrl"), 1, 256)
 	}
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), EndpointStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), EndpointStateValues)
 	}
 }
 
@@ -3535,19 +3535,19 @@ type UpdateEventBusRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateEventBusRequest) Validate(v *protocol.Validator, path string) {
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 	if s.KmsKeyIdentifier != "" {
-		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "KmsKeyIdentifier"), -1, 2048)
+		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "kmsKeyIdentifier"), -1, 2048)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.DeadLetterConfig != nil {
-		s.DeadLetterConfig.Validate(v, protocol.Join(path, "DeadLetterConfig"))
+		s.DeadLetterConfig.Validate(v, protocol.Join(path, "deadLetterConfig"))
 	}
 	if s.LogConfig != nil {
-		s.LogConfig.Validate(v, protocol.Join(path, "LogConfig"))
+		s.LogConfig.Validate(v, protocol.Join(path, "logConfig"))
 	}
 }
 
@@ -3563,19 +3563,19 @@ type UpdateEventBusResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateEventBusResponse) Validate(v *protocol.Validator, path string) {
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 	if s.KmsKeyIdentifier != "" {
-		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "KmsKeyIdentifier"), -1, 2048)
+		v.Length(s.KmsKeyIdentifier, utf8.RuneCountInString(s.KmsKeyIdentifier), protocol.Join(path, "kmsKeyIdentifier"), -1, 2048)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 512)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 512)
 	}
 	if s.DeadLetterConfig != nil {
-		s.DeadLetterConfig.Validate(v, protocol.Join(path, "DeadLetterConfig"))
+		s.DeadLetterConfig.Validate(v, protocol.Join(path, "deadLetterConfig"))
 	}
 	if s.LogConfig != nil {
-		s.LogConfig.Validate(v, protocol.Join(path, "LogConfig"))
+		s.LogConfig.Validate(v, protocol.Join(path, "logConfig"))
 	}
 }
 

@@ -307,11 +307,11 @@ type ChangePasswordRequest struct {
 func (s *ChangePasswordRequest) Validate(v *protocol.Validator, path string) {
 	v.Required(s.OldPassword != "", protocol.Join(path, "oldPassword"))
 	if s.OldPassword != "" {
-		v.Length(s.OldPassword, utf8.RuneCountInString(s.OldPassword), protocol.Join(path, "oldPassword"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.OldPassword), protocol.Join(path, "oldPassword"), 1, 128)
 	}
 	v.Required(s.NewPassword != "", protocol.Join(path, "newPassword"))
 	if s.NewPassword != "" {
-		v.Length(s.NewPassword, utf8.RuneCountInString(s.NewPassword), protocol.Join(path, "newPassword"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.NewPassword), protocol.Join(path, "newPassword"), 1, 128)
 	}
 }
 
@@ -505,7 +505,7 @@ func (s *CreateLoginProfileRequest) Validate(v *protocol.Validator, path string)
 		v.Length(s.UserName, utf8.RuneCountInString(s.UserName), protocol.Join(path, "userName"), 1, 64)
 	}
 	if s.Password != "" {
-		v.Length(s.Password, utf8.RuneCountInString(s.Password), protocol.Join(path, "password"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Password), protocol.Join(path, "password"), 1, 128)
 	}
 }
 
@@ -718,7 +718,7 @@ func (s *CreateSAMLProviderRequest) Validate(v *protocol.Validator, path string)
 		v.Enum(s.AssertionEncryptionMode, protocol.Join(path, "assertionEncryptionMode"), AssertionEncryptionModeTypeValues)
 	}
 	if s.AddPrivateKey != "" {
-		v.Length(s.AddPrivateKey, utf8.RuneCountInString(s.AddPrivateKey), protocol.Join(path, "addPrivateKey"), 1, 16384)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.AddPrivateKey), protocol.Join(path, "addPrivateKey"), 1, 16384)
 	}
 }
 
@@ -5650,7 +5650,7 @@ func (s *UpdateLoginProfileRequest) Validate(v *protocol.Validator, path string)
 		v.Length(s.UserName, utf8.RuneCountInString(s.UserName), protocol.Join(path, "userName"), 1, 64)
 	}
 	if s.Password != "" {
-		v.Length(s.Password, utf8.RuneCountInString(s.Password), protocol.Join(path, "password"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Password), protocol.Join(path, "password"), 1, 128)
 	}
 }
 
@@ -5745,7 +5745,7 @@ func (s *UpdateSAMLProviderRequest) Validate(v *protocol.Validator, path string)
 		v.Enum(s.AssertionEncryptionMode, protocol.Join(path, "assertionEncryptionMode"), AssertionEncryptionModeTypeValues)
 	}
 	if s.AddPrivateKey != "" {
-		v.Length(s.AddPrivateKey, utf8.RuneCountInString(s.AddPrivateKey), protocol.Join(path, "addPrivateKey"), 1, 16384)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.AddPrivateKey), protocol.Join(path, "addPrivateKey"), 1, 16384)
 	}
 	if s.RemovePrivateKey != "" {
 		v.Length(s.RemovePrivateKey, utf8.RuneCountInString(s.RemovePrivateKey), protocol.Join(path, "removePrivateKey"), 22, 64)
@@ -5919,7 +5919,7 @@ func (s *UploadServerCertificateRequest) Validate(v *protocol.Validator, path st
 	}
 	v.Required(s.PrivateKey != "", protocol.Join(path, "privateKey"))
 	if s.PrivateKey != "" {
-		v.Length(s.PrivateKey, utf8.RuneCountInString(s.PrivateKey), protocol.Join(path, "privateKey"), 1, 16384)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.PrivateKey), protocol.Join(path, "privateKey"), 1, 16384)
 	}
 	if s.CertificateChain != "" {
 		v.Length(s.CertificateChain, utf8.RuneCountInString(s.CertificateChain), protocol.Join(path, "certificateChain"), 1, 2097152)

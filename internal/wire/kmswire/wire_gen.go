@@ -68,13 +68,13 @@ type AliasListEntry struct {
 // Validate records the constraints of the model that s breaks.
 func (s *AliasListEntry) Validate(v *protocol.Validator, path string) {
 	if s.AliasName != "" {
-		v.Length(s.AliasName, utf8.RuneCountInString(s.AliasName), protocol.Join(path, "AliasName"), 1, 256)
+		v.Length(s.AliasName, utf8.RuneCountInString(s.AliasName), protocol.Join(path, "aliasName"), 1, 256)
 	}
 	if s.AliasArn != "" {
-		v.Length(s.AliasArn, utf8.RuneCountInString(s.AliasArn), protocol.Join(path, "AliasArn"), 20, 2048)
+		v.Length(s.AliasArn, utf8.RuneCountInString(s.AliasArn), protocol.Join(path, "aliasArn"), 20, 2048)
 	}
 	if s.TargetKeyId != "" {
-		v.Length(s.TargetKeyId, utf8.RuneCountInString(s.TargetKeyId), protocol.Join(path, "TargetKeyId"), 1, 2048)
+		v.Length(s.TargetKeyId, utf8.RuneCountInString(s.TargetKeyId), protocol.Join(path, "targetKeyId"), 1, 2048)
 	}
 }
 
@@ -91,9 +91,9 @@ type CancelKeyDeletionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CancelKeyDeletionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 }
 
@@ -104,7 +104,7 @@ type CancelKeyDeletionResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CancelKeyDeletionResponse) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 }
 
@@ -156,9 +156,9 @@ type ConnectCustomKeyStoreRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ConnectCustomKeyStoreRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CustomKeyStoreId != "", protocol.Join(path, "CustomKeyStoreId"))
+	v.Required(s.CustomKeyStoreId != "", protocol.Join(path, "customKeyStoreId"))
 	if s.CustomKeyStoreId != "" {
-		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "CustomKeyStoreId"), 1, 64)
+		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "customKeyStoreId"), 1, 64)
 	}
 }
 
@@ -174,13 +174,13 @@ type CreateAliasRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateAliasRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AliasName != "", protocol.Join(path, "AliasName"))
+	v.Required(s.AliasName != "", protocol.Join(path, "aliasName"))
 	if s.AliasName != "" {
-		v.Length(s.AliasName, utf8.RuneCountInString(s.AliasName), protocol.Join(path, "AliasName"), 1, 256)
+		v.Length(s.AliasName, utf8.RuneCountInString(s.AliasName), protocol.Join(path, "aliasName"), 1, 256)
 	}
-	v.Required(s.TargetKeyId != "", protocol.Join(path, "TargetKeyId"))
+	v.Required(s.TargetKeyId != "", protocol.Join(path, "targetKeyId"))
 	if s.TargetKeyId != "" {
-		v.Length(s.TargetKeyId, utf8.RuneCountInString(s.TargetKeyId), protocol.Join(path, "TargetKeyId"), 1, 2048)
+		v.Length(s.TargetKeyId, utf8.RuneCountInString(s.TargetKeyId), protocol.Join(path, "targetKeyId"), 1, 2048)
 	}
 }
 
@@ -200,39 +200,39 @@ type CreateCustomKeyStoreRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateCustomKeyStoreRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CustomKeyStoreName != "", protocol.Join(path, "CustomKeyStoreName"))
+	v.Required(s.CustomKeyStoreName != "", protocol.Join(path, "customKeyStoreName"))
 	if s.CustomKeyStoreName != "" {
-		v.Length(s.CustomKeyStoreName, utf8.RuneCountInString(s.CustomKeyStoreName), protocol.Join(path, "CustomKeyStoreName"), 1, 256)
+		v.Length(s.CustomKeyStoreName, utf8.RuneCountInString(s.CustomKeyStoreName), protocol.Join(path, "customKeyStoreName"), 1, 256)
 	}
 	if s.CloudHsmClusterId != "" {
-		v.Length(s.CloudHsmClusterId, utf8.RuneCountInString(s.CloudHsmClusterId), protocol.Join(path, "CloudHsmClusterId"), 19, 24)
+		v.Length(s.CloudHsmClusterId, utf8.RuneCountInString(s.CloudHsmClusterId), protocol.Join(path, "cloudHsmClusterId"), 19, 24)
 	}
 	if s.TrustAnchorCertificate != "" {
-		v.Length(s.TrustAnchorCertificate, utf8.RuneCountInString(s.TrustAnchorCertificate), protocol.Join(path, "TrustAnchorCertificate"), 1, 5000)
+		v.Length(s.TrustAnchorCertificate, utf8.RuneCountInString(s.TrustAnchorCertificate), protocol.Join(path, "trustAnchorCertificate"), 1, 5000)
 	}
 	if s.KeyStorePassword != "" {
-		v.Length(s.KeyStorePassword, utf8.RuneCountInString(s.KeyStorePassword), protocol.Join(path, "KeyStorePassword"), 7, 32)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.KeyStorePassword), protocol.Join(path, "keyStorePassword"), 7, 32)
 	}
 	if s.CustomKeyStoreType != "" {
-		v.Enum(s.CustomKeyStoreType, protocol.Join(path, "CustomKeyStoreType"), CustomKeyStoreTypeValues)
+		v.Enum(s.CustomKeyStoreType, protocol.Join(path, "customKeyStoreType"), CustomKeyStoreTypeValues)
 	}
 	if s.XksProxyUriEndpoint != "" {
-		v.Length(s.XksProxyUriEndpoint, utf8.RuneCountInString(s.XksProxyUriEndpoint), protocol.Join(path, "XksProxyUriEndpoint"), 10, 128)
+		v.Length(s.XksProxyUriEndpoint, utf8.RuneCountInString(s.XksProxyUriEndpoint), protocol.Join(path, "xksProxyUriEndpoint"), 10, 128)
 	}
 	if s.XksProxyUriPath != "" {
-		v.Length(s.XksProxyUriPath, utf8.RuneCountInString(s.XksProxyUriPath), protocol.Join(path, "XksProxyUriPath"), 10, 128)
+		v.Length(s.XksProxyUriPath, utf8.RuneCountInString(s.XksProxyUriPath), protocol.Join(path, "xksProxyUriPath"), 10, 128)
 	}
 	if s.XksProxyVpcEndpointServiceName != "" {
-		v.Length(s.XksProxyVpcEndpointServiceName, utf8.RuneCountInString(s.XksProxyVpcEndpointServiceName), protocol.Join(path, "XksProxyVpcEndpointServiceName"), 20, 64)
+		v.Length(s.XksProxyVpcEndpointServiceName, utf8.RuneCountInString(s.XksProxyVpcEndpointServiceName), protocol.Join(path, "xksProxyVpcEndpointServiceName"), 20, 64)
 	}
 	if s.XksProxyVpcEndpointServiceOwner != "" {
-		v.Length(s.XksProxyVpcEndpointServiceOwner, utf8.RuneCountInString(s.XksProxyVpcEndpointServiceOwner), protocol.Join(path, "XksProxyVpcEndpointServiceOwner"), 12, 12)
+		v.Length(s.XksProxyVpcEndpointServiceOwner, utf8.RuneCountInString(s.XksProxyVpcEndpointServiceOwner), protocol.Join(path, "xksProxyVpcEndpointServiceOwner"), 12, 12)
 	}
 	if s.XksProxyAuthenticationCredential != nil {
-		s.XksProxyAuthenticationCredential.Validate(v, protocol.Join(path, "XksProxyAuthenticationCredential"))
+		s.XksProxyAuthenticationCredential.Validate(v, protocol.Join(path, "xksProxyAuthenticationCredential"))
 	}
 	if s.XksProxyConnectivity != "" {
-		v.Enum(s.XksProxyConnectivity, protocol.Join(path, "XksProxyConnectivity"), XksProxyConnectivityTypeValues)
+		v.Enum(s.XksProxyConnectivity, protocol.Join(path, "xksProxyConnectivity"), XksProxyConnectivityTypeValues)
 	}
 }
 
@@ -243,7 +243,7 @@ type CreateCustomKeyStoreResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateCustomKeyStoreResponse) Validate(v *protocol.Validator, path string) {
 	if s.CustomKeyStoreId != "" {
-		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "CustomKeyStoreId"), 1, 64)
+		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "customKeyStoreId"), 1, 64)
 	}
 }
 
@@ -260,32 +260,32 @@ type CreateGrantRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateGrantRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.GranteePrincipal != "", protocol.Join(path, "GranteePrincipal"))
+	v.Required(s.GranteePrincipal != "", protocol.Join(path, "granteePrincipal"))
 	if s.GranteePrincipal != "" {
-		v.Length(s.GranteePrincipal, utf8.RuneCountInString(s.GranteePrincipal), protocol.Join(path, "GranteePrincipal"), 1, 256)
+		v.Length(s.GranteePrincipal, utf8.RuneCountInString(s.GranteePrincipal), protocol.Join(path, "granteePrincipal"), 1, 256)
 	}
 	if s.RetiringPrincipal != "" {
-		v.Length(s.RetiringPrincipal, utf8.RuneCountInString(s.RetiringPrincipal), protocol.Join(path, "RetiringPrincipal"), 1, 256)
+		v.Length(s.RetiringPrincipal, utf8.RuneCountInString(s.RetiringPrincipal), protocol.Join(path, "retiringPrincipal"), 1, 256)
 	}
-	v.Required(s.Operations != nil, protocol.Join(path, "Operations"))
+	v.Required(s.Operations != nil, protocol.Join(path, "operations"))
 	for i0 := range s.Operations {
-		v.Enum(s.Operations[i0], protocol.Index(protocol.Join(path, "Operations"), i0), GrantOperationValues)
+		v.Enum(s.Operations[i0], protocol.Index(protocol.Join(path, "operations"), i0), GrantOperationValues)
 	}
 	if s.Constraints != nil {
-		s.Constraints.Validate(v, protocol.Join(path, "Constraints"))
+		s.Constraints.Validate(v, protocol.Join(path, "constraints"))
 	}
 	if s.GrantTokens != nil {
-		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "GrantTokens"), 0, 10)
+		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "grantTokens"), 0, 10)
 	}
 	for i0 := range s.GrantTokens {
-		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "GrantTokens"), i0), 1, 8192)
+		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "grantTokens"), i0), 1, 8192)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 }
 
@@ -297,10 +297,10 @@ type CreateGrantResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateGrantResponse) Validate(v *protocol.Validator, path string) {
 	if s.GrantToken != "" {
-		v.Length(s.GrantToken, utf8.RuneCountInString(s.GrantToken), protocol.Join(path, "GrantToken"), 1, 8192)
+		v.Length(s.GrantToken, utf8.RuneCountInString(s.GrantToken), protocol.Join(path, "grantToken"), 1, 8192)
 	}
 	if s.GrantId != "" {
-		v.Length(s.GrantId, utf8.RuneCountInString(s.GrantId), protocol.Join(path, "GrantId"), 1, 128)
+		v.Length(s.GrantId, utf8.RuneCountInString(s.GrantId), protocol.Join(path, "grantId"), 1, 128)
 	}
 }
 
@@ -321,31 +321,31 @@ type CreateKeyRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateKeyRequest) Validate(v *protocol.Validator, path string) {
 	if s.Policy != "" {
-		v.Length(s.Policy, utf8.RuneCountInString(s.Policy), protocol.Join(path, "Policy"), 1, 131072)
+		v.Length(s.Policy, utf8.RuneCountInString(s.Policy), protocol.Join(path, "policy"), 1, 131072)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 0, 8192)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 0, 8192)
 	}
 	if s.KeyUsage != "" {
-		v.Enum(s.KeyUsage, protocol.Join(path, "KeyUsage"), KeyUsageTypeValues)
+		v.Enum(s.KeyUsage, protocol.Join(path, "keyUsage"), KeyUsageTypeValues)
 	}
 	if s.CustomerMasterKeySpec != "" {
-		v.Enum(s.CustomerMasterKeySpec, protocol.Join(path, "CustomerMasterKeySpec"), CustomerMasterKeySpecValues)
+		v.Enum(s.CustomerMasterKeySpec, protocol.Join(path, "customerMasterKeySpec"), CustomerMasterKeySpecValues)
 	}
 	if s.KeySpec != "" {
-		v.Enum(s.KeySpec, protocol.Join(path, "KeySpec"), KeySpecValues)
+		v.Enum(s.KeySpec, protocol.Join(path, "keySpec"), KeySpecValues)
 	}
 	if s.Origin != "" {
-		v.Enum(s.Origin, protocol.Join(path, "Origin"), OriginTypeValues)
+		v.Enum(s.Origin, protocol.Join(path, "origin"), OriginTypeValues)
 	}
 	if s.CustomKeyStoreId != "" {
-		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "CustomKeyStoreId"), 1, 64)
+		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "customKeyStoreId"), 1, 64)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	if s.XksKeyId != "" {
-		v.Length(s.XksKeyId, utf8.RuneCountInString(s.XksKeyId), protocol.Join(path, "XksKeyId"), 1, 128)
+		v.Length(s.XksKeyId, utf8.RuneCountInString(s.XksKeyId), protocol.Join(path, "xksKeyId"), 1, 128)
 	}
 }
 
@@ -356,7 +356,7 @@ type CreateKeyResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateKeyResponse) Validate(v *protocol.Validator, path string) {
 	if s.KeyMetadata != nil {
-		s.KeyMetadata.Validate(v, protocol.Join(path, "KeyMetadata"))
+		s.KeyMetadata.Validate(v, protocol.Join(path, "keyMetadata"))
 	}
 }
 
@@ -403,28 +403,28 @@ type CustomKeyStoresListEntry struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CustomKeyStoresListEntry) Validate(v *protocol.Validator, path string) {
 	if s.CustomKeyStoreId != "" {
-		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "CustomKeyStoreId"), 1, 64)
+		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "customKeyStoreId"), 1, 64)
 	}
 	if s.CustomKeyStoreName != "" {
-		v.Length(s.CustomKeyStoreName, utf8.RuneCountInString(s.CustomKeyStoreName), protocol.Join(path, "CustomKeyStoreName"), 1, 256)
+		v.Length(s.CustomKeyStoreName, utf8.RuneCountInString(s.CustomKeyStoreName), protocol.Join(path, "customKeyStoreName"), 1, 256)
 	}
 	if s.CloudHsmClusterId != "" {
-		v.Length(s.CloudHsmClusterId, utf8.RuneCountInString(s.CloudHsmClusterId), protocol.Join(path, "CloudHsmClusterId"), 19, 24)
+		v.Length(s.CloudHsmClusterId, utf8.RuneCountInString(s.CloudHsmClusterId), protocol.Join(path, "cloudHsmClusterId"), 19, 24)
 	}
 	if s.TrustAnchorCertificate != "" {
-		v.Length(s.TrustAnchorCertificate, utf8.RuneCountInString(s.TrustAnchorCertificate), protocol.Join(path, "TrustAnchorCertificate"), 1, 5000)
+		v.Length(s.TrustAnchorCertificate, utf8.RuneCountInString(s.TrustAnchorCertificate), protocol.Join(path, "trustAnchorCertificate"), 1, 5000)
 	}
 	if s.ConnectionState != "" {
-		v.Enum(s.ConnectionState, protocol.Join(path, "ConnectionState"), ConnectionStateTypeValues)
+		v.Enum(s.ConnectionState, protocol.Join(path, "connectionState"), ConnectionStateTypeValues)
 	}
 	if s.ConnectionErrorCode != "" {
-		v.Enum(s.ConnectionErrorCode, protocol.Join(path, "ConnectionErrorCode"), ConnectionErrorCodeTypeValues)
+		v.Enum(s.ConnectionErrorCode, protocol.Join(path, "connectionErrorCode"), ConnectionErrorCodeTypeValues)
 	}
 	if s.CustomKeyStoreType != "" {
-		v.Enum(s.CustomKeyStoreType, protocol.Join(path, "CustomKeyStoreType"), CustomKeyStoreTypeValues)
+		v.Enum(s.CustomKeyStoreType, protocol.Join(path, "customKeyStoreType"), CustomKeyStoreTypeValues)
 	}
 	if s.XksProxyConfiguration != nil {
-		s.XksProxyConfiguration.Validate(v, protocol.Join(path, "XksProxyConfiguration"))
+		s.XksProxyConfiguration.Validate(v, protocol.Join(path, "xksProxyConfiguration"))
 	}
 }
 
@@ -442,25 +442,25 @@ type DecryptRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DecryptRequest) Validate(v *protocol.Validator, path string) {
 	if s.CiphertextBlob != nil {
-		v.Length(s.CiphertextBlob, len(s.CiphertextBlob), protocol.Join(path, "CiphertextBlob"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.CiphertextBlob), protocol.Join(path, "ciphertextBlob"), 1, 6144)
 	}
 	if s.GrantTokens != nil {
-		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "GrantTokens"), 0, 10)
+		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "grantTokens"), 0, 10)
 	}
 	for i0 := range s.GrantTokens {
-		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "GrantTokens"), i0), 1, 8192)
+		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "grantTokens"), i0), 1, 8192)
 	}
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.EncryptionAlgorithm != "" {
-		v.Enum(s.EncryptionAlgorithm, protocol.Join(path, "EncryptionAlgorithm"), EncryptionAlgorithmSpecValues)
+		v.Enum(s.EncryptionAlgorithm, protocol.Join(path, "encryptionAlgorithm"), EncryptionAlgorithmSpecValues)
 	}
 	if s.Recipient != nil {
-		s.Recipient.Validate(v, protocol.Join(path, "Recipient"))
+		s.Recipient.Validate(v, protocol.Join(path, "recipient"))
 	}
 	for i0 := range s.DryRunModifiers {
-		v.Enum(s.DryRunModifiers[i0], protocol.Index(protocol.Join(path, "DryRunModifiers"), i0), DryRunModifierTypeValues)
+		v.Enum(s.DryRunModifiers[i0], protocol.Index(protocol.Join(path, "dryRunModifiers"), i0), DryRunModifierTypeValues)
 	}
 }
 
@@ -475,19 +475,19 @@ type DecryptResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DecryptResponse) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.Plaintext != nil {
-		v.Length(s.Plaintext, len(s.Plaintext), protocol.Join(path, "Plaintext"), 1, 4096)
+		v.Length(protocol.Redacted, len(s.Plaintext), protocol.Join(path, "plaintext"), 1, 4096)
 	}
 	if s.EncryptionAlgorithm != "" {
-		v.Enum(s.EncryptionAlgorithm, protocol.Join(path, "EncryptionAlgorithm"), EncryptionAlgorithmSpecValues)
+		v.Enum(s.EncryptionAlgorithm, protocol.Join(path, "encryptionAlgorithm"), EncryptionAlgorithmSpecValues)
 	}
 	if s.CiphertextForRecipient != nil {
-		v.Length(s.CiphertextForRecipient, len(s.CiphertextForRecipient), protocol.Join(path, "CiphertextForRecipient"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.CiphertextForRecipient), protocol.Join(path, "ciphertextForRecipient"), 1, 6144)
 	}
 	if s.KeyMaterialId != "" {
-		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "KeyMaterialId"), 64, 64)
+		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "keyMaterialId"), 64, 64)
 	}
 }
 
@@ -497,9 +497,9 @@ type DeleteAliasRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteAliasRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AliasName != "", protocol.Join(path, "AliasName"))
+	v.Required(s.AliasName != "", protocol.Join(path, "aliasName"))
 	if s.AliasName != "" {
-		v.Length(s.AliasName, utf8.RuneCountInString(s.AliasName), protocol.Join(path, "AliasName"), 1, 256)
+		v.Length(s.AliasName, utf8.RuneCountInString(s.AliasName), protocol.Join(path, "aliasName"), 1, 256)
 	}
 }
 
@@ -509,9 +509,9 @@ type DeleteCustomKeyStoreRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteCustomKeyStoreRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CustomKeyStoreId != "", protocol.Join(path, "CustomKeyStoreId"))
+	v.Required(s.CustomKeyStoreId != "", protocol.Join(path, "customKeyStoreId"))
 	if s.CustomKeyStoreId != "" {
-		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "CustomKeyStoreId"), 1, 64)
+		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "customKeyStoreId"), 1, 64)
 	}
 }
 
@@ -527,12 +527,12 @@ type DeleteImportedKeyMaterialRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteImportedKeyMaterialRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.KeyMaterialId != "" {
-		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "KeyMaterialId"), 64, 64)
+		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "keyMaterialId"), 64, 64)
 	}
 }
 
@@ -544,10 +544,10 @@ type DeleteImportedKeyMaterialResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteImportedKeyMaterialResponse) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.KeyMaterialId != "" {
-		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "KeyMaterialId"), 0, 64)
+		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "keyMaterialId"), 0, 64)
 	}
 }
 
@@ -569,26 +569,26 @@ type DeriveSharedSecretRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeriveSharedSecretRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.KeyAgreementAlgorithm != "", protocol.Join(path, "KeyAgreementAlgorithm"))
+	v.Required(s.KeyAgreementAlgorithm != "", protocol.Join(path, "keyAgreementAlgorithm"))
 	if s.KeyAgreementAlgorithm != "" {
-		v.Enum(s.KeyAgreementAlgorithm, protocol.Join(path, "KeyAgreementAlgorithm"), KeyAgreementAlgorithmSpecValues)
+		v.Enum(s.KeyAgreementAlgorithm, protocol.Join(path, "keyAgreementAlgorithm"), KeyAgreementAlgorithmSpecValues)
 	}
-	v.Required(s.PublicKey != nil, protocol.Join(path, "PublicKey"))
+	v.Required(s.PublicKey != nil, protocol.Join(path, "publicKey"))
 	if s.PublicKey != nil {
-		v.Length(s.PublicKey, len(s.PublicKey), protocol.Join(path, "PublicKey"), 1, 8192)
+		v.Length(protocol.Redacted, len(s.PublicKey), protocol.Join(path, "publicKey"), 1, 8192)
 	}
 	if s.GrantTokens != nil {
-		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "GrantTokens"), 0, 10)
+		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "grantTokens"), 0, 10)
 	}
 	for i0 := range s.GrantTokens {
-		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "GrantTokens"), i0), 1, 8192)
+		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "grantTokens"), i0), 1, 8192)
 	}
 	if s.Recipient != nil {
-		s.Recipient.Validate(v, protocol.Join(path, "Recipient"))
+		s.Recipient.Validate(v, protocol.Join(path, "recipient"))
 	}
 }
 
@@ -603,19 +603,19 @@ type DeriveSharedSecretResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DeriveSharedSecretResponse) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.SharedSecret != nil {
-		v.Length(s.SharedSecret, len(s.SharedSecret), protocol.Join(path, "SharedSecret"), 1, 4096)
+		v.Length(protocol.Redacted, len(s.SharedSecret), protocol.Join(path, "sharedSecret"), 1, 4096)
 	}
 	if s.CiphertextForRecipient != nil {
-		v.Length(s.CiphertextForRecipient, len(s.CiphertextForRecipient), protocol.Join(path, "CiphertextForRecipient"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.CiphertextForRecipient), protocol.Join(path, "ciphertextForRecipient"), 1, 6144)
 	}
 	if s.KeyAgreementAlgorithm != "" {
-		v.Enum(s.KeyAgreementAlgorithm, protocol.Join(path, "KeyAgreementAlgorithm"), KeyAgreementAlgorithmSpecValues)
+		v.Enum(s.KeyAgreementAlgorithm, protocol.Join(path, "keyAgreementAlgorithm"), KeyAgreementAlgorithmSpecValues)
 	}
 	if s.KeyOrigin != "" {
-		v.Enum(s.KeyOrigin, protocol.Join(path, "KeyOrigin"), OriginTypeValues)
+		v.Enum(s.KeyOrigin, protocol.Join(path, "keyOrigin"), OriginTypeValues)
 	}
 }
 
@@ -629,16 +629,16 @@ type DescribeCustomKeyStoresRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeCustomKeyStoresRequest) Validate(v *protocol.Validator, path string) {
 	if s.CustomKeyStoreId != "" {
-		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "CustomKeyStoreId"), 1, 64)
+		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "customKeyStoreId"), 1, 64)
 	}
 	if s.CustomKeyStoreName != "" {
-		v.Length(s.CustomKeyStoreName, utf8.RuneCountInString(s.CustomKeyStoreName), protocol.Join(path, "CustomKeyStoreName"), 1, 256)
+		v.Length(s.CustomKeyStoreName, utf8.RuneCountInString(s.CustomKeyStoreName), protocol.Join(path, "customKeyStoreName"), 1, 256)
 	}
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(1000))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(1000))
 	}
 	if s.Marker != "" {
-		v.Length(s.Marker, utf8.RuneCountInString(s.Marker), protocol.Join(path, "Marker"), 1, 1024)
+		v.Length(s.Marker, utf8.RuneCountInString(s.Marker), protocol.Join(path, "marker"), 1, 1024)
 	}
 }
 
@@ -651,10 +651,10 @@ type DescribeCustomKeyStoresResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeCustomKeyStoresResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.CustomKeyStores {
-		s.CustomKeyStores[i0].Validate(v, protocol.Index(protocol.Join(path, "CustomKeyStores"), i0))
+		s.CustomKeyStores[i0].Validate(v, protocol.Index(protocol.Join(path, "customKeyStores"), i0))
 	}
 	if s.NextMarker != "" {
-		v.Length(s.NextMarker, utf8.RuneCountInString(s.NextMarker), protocol.Join(path, "NextMarker"), 1, 1024)
+		v.Length(s.NextMarker, utf8.RuneCountInString(s.NextMarker), protocol.Join(path, "nextMarker"), 1, 1024)
 	}
 }
 
@@ -665,15 +665,15 @@ type DescribeKeyRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeKeyRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.GrantTokens != nil {
-		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "GrantTokens"), 0, 10)
+		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "grantTokens"), 0, 10)
 	}
 	for i0 := range s.GrantTokens {
-		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "GrantTokens"), i0), 1, 8192)
+		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "grantTokens"), i0), 1, 8192)
 	}
 }
 
@@ -684,7 +684,7 @@ type DescribeKeyResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeKeyResponse) Validate(v *protocol.Validator, path string) {
 	if s.KeyMetadata != nil {
-		s.KeyMetadata.Validate(v, protocol.Join(path, "KeyMetadata"))
+		s.KeyMetadata.Validate(v, protocol.Join(path, "keyMetadata"))
 	}
 }
 
@@ -694,9 +694,9 @@ type DisableKeyRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DisableKeyRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 }
 
@@ -706,9 +706,9 @@ type DisableKeyRotationRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DisableKeyRotationRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 }
 
@@ -725,9 +725,9 @@ type DisconnectCustomKeyStoreRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DisconnectCustomKeyStoreRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CustomKeyStoreId != "", protocol.Join(path, "CustomKeyStoreId"))
+	v.Required(s.CustomKeyStoreId != "", protocol.Join(path, "customKeyStoreId"))
 	if s.CustomKeyStoreId != "" {
-		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "CustomKeyStoreId"), 1, 64)
+		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "customKeyStoreId"), 1, 64)
 	}
 }
 
@@ -749,9 +749,9 @@ type EnableKeyRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *EnableKeyRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 }
 
@@ -762,12 +762,12 @@ type EnableKeyRotationRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *EnableKeyRotationRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.RotationPeriodInDays != nil {
-		v.Range(float64(*s.RotationPeriodInDays), protocol.Join(path, "RotationPeriodInDays"), protocol.Bound(90), protocol.Bound(2560))
+		v.Range(float64(*s.RotationPeriodInDays), protocol.Join(path, "rotationPeriodInDays"), protocol.Bound(90), protocol.Bound(2560))
 	}
 }
 
@@ -782,22 +782,22 @@ type EncryptRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *EncryptRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.Plaintext != nil, protocol.Join(path, "Plaintext"))
+	v.Required(s.Plaintext != nil, protocol.Join(path, "plaintext"))
 	if s.Plaintext != nil {
-		v.Length(s.Plaintext, len(s.Plaintext), protocol.Join(path, "Plaintext"), 1, 4096)
+		v.Length(protocol.Redacted, len(s.Plaintext), protocol.Join(path, "plaintext"), 1, 4096)
 	}
 	if s.GrantTokens != nil {
-		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "GrantTokens"), 0, 10)
+		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "grantTokens"), 0, 10)
 	}
 	for i0 := range s.GrantTokens {
-		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "GrantTokens"), i0), 1, 8192)
+		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "grantTokens"), i0), 1, 8192)
 	}
 	if s.EncryptionAlgorithm != "" {
-		v.Enum(s.EncryptionAlgorithm, protocol.Join(path, "EncryptionAlgorithm"), EncryptionAlgorithmSpecValues)
+		v.Enum(s.EncryptionAlgorithm, protocol.Join(path, "encryptionAlgorithm"), EncryptionAlgorithmSpecValues)
 	}
 }
 
@@ -810,13 +810,13 @@ type EncryptResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *EncryptResponse) Validate(v *protocol.Validator, path string) {
 	if s.CiphertextBlob != nil {
-		v.Length(s.CiphertextBlob, len(s.CiphertextBlob), protocol.Join(path, "CiphertextBlob"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.CiphertextBlob), protocol.Join(path, "ciphertextBlob"), 1, 6144)
 	}
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.EncryptionAlgorithm != "" {
-		v.Enum(s.EncryptionAlgorithm, protocol.Join(path, "EncryptionAlgorithm"), EncryptionAlgorithmSpecValues)
+		v.Enum(s.EncryptionAlgorithm, protocol.Join(path, "encryptionAlgorithm"), EncryptionAlgorithmSpecValues)
 	}
 }
 
@@ -838,22 +838,22 @@ type GenerateDataKeyPairRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GenerateDataKeyPairRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.KeyPairSpec != "", protocol.Join(path, "KeyPairSpec"))
+	v.Required(s.KeyPairSpec != "", protocol.Join(path, "keyPairSpec"))
 	if s.KeyPairSpec != "" {
-		v.Enum(s.KeyPairSpec, protocol.Join(path, "KeyPairSpec"), DataKeyPairSpecValues)
+		v.Enum(s.KeyPairSpec, protocol.Join(path, "keyPairSpec"), DataKeyPairSpecValues)
 	}
 	if s.GrantTokens != nil {
-		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "GrantTokens"), 0, 10)
+		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "grantTokens"), 0, 10)
 	}
 	for i0 := range s.GrantTokens {
-		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "GrantTokens"), i0), 1, 8192)
+		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "grantTokens"), i0), 1, 8192)
 	}
 	if s.Recipient != nil {
-		s.Recipient.Validate(v, protocol.Join(path, "Recipient"))
+		s.Recipient.Validate(v, protocol.Join(path, "recipient"))
 	}
 }
 
@@ -870,25 +870,25 @@ type GenerateDataKeyPairResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GenerateDataKeyPairResponse) Validate(v *protocol.Validator, path string) {
 	if s.PrivateKeyCiphertextBlob != nil {
-		v.Length(s.PrivateKeyCiphertextBlob, len(s.PrivateKeyCiphertextBlob), protocol.Join(path, "PrivateKeyCiphertextBlob"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.PrivateKeyCiphertextBlob), protocol.Join(path, "privateKeyCiphertextBlob"), 1, 6144)
 	}
 	if s.PrivateKeyPlaintext != nil {
-		v.Length(s.PrivateKeyPlaintext, len(s.PrivateKeyPlaintext), protocol.Join(path, "PrivateKeyPlaintext"), 1, 4096)
+		v.Length(protocol.Redacted, len(s.PrivateKeyPlaintext), protocol.Join(path, "privateKeyPlaintext"), 1, 4096)
 	}
 	if s.PublicKey != nil {
-		v.Length(s.PublicKey, len(s.PublicKey), protocol.Join(path, "PublicKey"), 1, 8192)
+		v.Length(protocol.Redacted, len(s.PublicKey), protocol.Join(path, "publicKey"), 1, 8192)
 	}
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.KeyPairSpec != "" {
-		v.Enum(s.KeyPairSpec, protocol.Join(path, "KeyPairSpec"), DataKeyPairSpecValues)
+		v.Enum(s.KeyPairSpec, protocol.Join(path, "keyPairSpec"), DataKeyPairSpecValues)
 	}
 	if s.CiphertextForRecipient != nil {
-		v.Length(s.CiphertextForRecipient, len(s.CiphertextForRecipient), protocol.Join(path, "CiphertextForRecipient"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.CiphertextForRecipient), protocol.Join(path, "ciphertextForRecipient"), 1, 6144)
 	}
 	if s.KeyMaterialId != "" {
-		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "KeyMaterialId"), 64, 64)
+		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "keyMaterialId"), 64, 64)
 	}
 }
 
@@ -902,19 +902,19 @@ type GenerateDataKeyPairWithoutPlaintextRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GenerateDataKeyPairWithoutPlaintextRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.KeyPairSpec != "", protocol.Join(path, "KeyPairSpec"))
+	v.Required(s.KeyPairSpec != "", protocol.Join(path, "keyPairSpec"))
 	if s.KeyPairSpec != "" {
-		v.Enum(s.KeyPairSpec, protocol.Join(path, "KeyPairSpec"), DataKeyPairSpecValues)
+		v.Enum(s.KeyPairSpec, protocol.Join(path, "keyPairSpec"), DataKeyPairSpecValues)
 	}
 	if s.GrantTokens != nil {
-		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "GrantTokens"), 0, 10)
+		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "grantTokens"), 0, 10)
 	}
 	for i0 := range s.GrantTokens {
-		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "GrantTokens"), i0), 1, 8192)
+		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "grantTokens"), i0), 1, 8192)
 	}
 }
 
@@ -929,19 +929,19 @@ type GenerateDataKeyPairWithoutPlaintextResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GenerateDataKeyPairWithoutPlaintextResponse) Validate(v *protocol.Validator, path string) {
 	if s.PrivateKeyCiphertextBlob != nil {
-		v.Length(s.PrivateKeyCiphertextBlob, len(s.PrivateKeyCiphertextBlob), protocol.Join(path, "PrivateKeyCiphertextBlob"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.PrivateKeyCiphertextBlob), protocol.Join(path, "privateKeyCiphertextBlob"), 1, 6144)
 	}
 	if s.PublicKey != nil {
-		v.Length(s.PublicKey, len(s.PublicKey), protocol.Join(path, "PublicKey"), 1, 8192)
+		v.Length(protocol.Redacted, len(s.PublicKey), protocol.Join(path, "publicKey"), 1, 8192)
 	}
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.KeyPairSpec != "" {
-		v.Enum(s.KeyPairSpec, protocol.Join(path, "KeyPairSpec"), DataKeyPairSpecValues)
+		v.Enum(s.KeyPairSpec, protocol.Join(path, "keyPairSpec"), DataKeyPairSpecValues)
 	}
 	if s.KeyMaterialId != "" {
-		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "KeyMaterialId"), 64, 64)
+		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "keyMaterialId"), 64, 64)
 	}
 }
 
@@ -957,24 +957,24 @@ type GenerateDataKeyRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GenerateDataKeyRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.NumberOfBytes != nil {
-		v.Range(float64(*s.NumberOfBytes), protocol.Join(path, "NumberOfBytes"), protocol.Bound(1), protocol.Bound(1024))
+		v.Range(float64(*s.NumberOfBytes), protocol.Join(path, "numberOfBytes"), protocol.Bound(1), protocol.Bound(1024))
 	}
 	if s.KeySpec != "" {
-		v.Enum(s.KeySpec, protocol.Join(path, "KeySpec"), DataKeySpecValues)
+		v.Enum(s.KeySpec, protocol.Join(path, "keySpec"), DataKeySpecValues)
 	}
 	if s.GrantTokens != nil {
-		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "GrantTokens"), 0, 10)
+		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "grantTokens"), 0, 10)
 	}
 	for i0 := range s.GrantTokens {
-		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "GrantTokens"), i0), 1, 8192)
+		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "grantTokens"), i0), 1, 8192)
 	}
 	if s.Recipient != nil {
-		s.Recipient.Validate(v, protocol.Join(path, "Recipient"))
+		s.Recipient.Validate(v, protocol.Join(path, "recipient"))
 	}
 }
 
@@ -989,19 +989,19 @@ type GenerateDataKeyResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GenerateDataKeyResponse) Validate(v *protocol.Validator, path string) {
 	if s.CiphertextBlob != nil {
-		v.Length(s.CiphertextBlob, len(s.CiphertextBlob), protocol.Join(path, "CiphertextBlob"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.CiphertextBlob), protocol.Join(path, "ciphertextBlob"), 1, 6144)
 	}
 	if s.Plaintext != nil {
-		v.Length(s.Plaintext, len(s.Plaintext), protocol.Join(path, "Plaintext"), 1, 4096)
+		v.Length(protocol.Redacted, len(s.Plaintext), protocol.Join(path, "plaintext"), 1, 4096)
 	}
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.CiphertextForRecipient != nil {
-		v.Length(s.CiphertextForRecipient, len(s.CiphertextForRecipient), protocol.Join(path, "CiphertextForRecipient"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.CiphertextForRecipient), protocol.Join(path, "ciphertextForRecipient"), 1, 6144)
 	}
 	if s.KeyMaterialId != "" {
-		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "KeyMaterialId"), 64, 64)
+		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "keyMaterialId"), 64, 64)
 	}
 }
 
@@ -1016,21 +1016,21 @@ type GenerateDataKeyWithoutPlaintextRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GenerateDataKeyWithoutPlaintextRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.KeySpec != "" {
-		v.Enum(s.KeySpec, protocol.Join(path, "KeySpec"), DataKeySpecValues)
+		v.Enum(s.KeySpec, protocol.Join(path, "keySpec"), DataKeySpecValues)
 	}
 	if s.NumberOfBytes != nil {
-		v.Range(float64(*s.NumberOfBytes), protocol.Join(path, "NumberOfBytes"), protocol.Bound(1), protocol.Bound(1024))
+		v.Range(float64(*s.NumberOfBytes), protocol.Join(path, "numberOfBytes"), protocol.Bound(1), protocol.Bound(1024))
 	}
 	if s.GrantTokens != nil {
-		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "GrantTokens"), 0, 10)
+		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "grantTokens"), 0, 10)
 	}
 	for i0 := range s.GrantTokens {
-		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "GrantTokens"), i0), 1, 8192)
+		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "grantTokens"), i0), 1, 8192)
 	}
 }
 
@@ -1043,13 +1043,13 @@ type GenerateDataKeyWithoutPlaintextResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GenerateDataKeyWithoutPlaintextResponse) Validate(v *protocol.Validator, path string) {
 	if s.CiphertextBlob != nil {
-		v.Length(s.CiphertextBlob, len(s.CiphertextBlob), protocol.Join(path, "CiphertextBlob"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.CiphertextBlob), protocol.Join(path, "ciphertextBlob"), 1, 6144)
 	}
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.KeyMaterialId != "" {
-		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "KeyMaterialId"), 64, 64)
+		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "keyMaterialId"), 64, 64)
 	}
 }
 
@@ -1063,23 +1063,23 @@ type GenerateMacRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GenerateMacRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Message != nil, protocol.Join(path, "Message"))
+	v.Required(s.Message != nil, protocol.Join(path, "message"))
 	if s.Message != nil {
-		v.Length(s.Message, len(s.Message), protocol.Join(path, "Message"), 1, 4096)
+		v.Length(protocol.Redacted, len(s.Message), protocol.Join(path, "message"), 1, 4096)
 	}
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.MacAlgorithm != "", protocol.Join(path, "MacAlgorithm"))
+	v.Required(s.MacAlgorithm != "", protocol.Join(path, "macAlgorithm"))
 	if s.MacAlgorithm != "" {
-		v.Enum(s.MacAlgorithm, protocol.Join(path, "MacAlgorithm"), MacAlgorithmSpecValues)
+		v.Enum(s.MacAlgorithm, protocol.Join(path, "macAlgorithm"), MacAlgorithmSpecValues)
 	}
 	if s.GrantTokens != nil {
-		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "GrantTokens"), 0, 10)
+		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "grantTokens"), 0, 10)
 	}
 	for i0 := range s.GrantTokens {
-		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "GrantTokens"), i0), 1, 8192)
+		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "grantTokens"), i0), 1, 8192)
 	}
 }
 
@@ -1092,13 +1092,13 @@ type GenerateMacResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GenerateMacResponse) Validate(v *protocol.Validator, path string) {
 	if s.Mac != nil {
-		v.Length(s.Mac, len(s.Mac), protocol.Join(path, "Mac"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.Mac), protocol.Join(path, "mac"), 1, 6144)
 	}
 	if s.MacAlgorithm != "" {
-		v.Enum(s.MacAlgorithm, protocol.Join(path, "MacAlgorithm"), MacAlgorithmSpecValues)
+		v.Enum(s.MacAlgorithm, protocol.Join(path, "macAlgorithm"), MacAlgorithmSpecValues)
 	}
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 }
 
@@ -1111,13 +1111,13 @@ type GenerateRandomRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GenerateRandomRequest) Validate(v *protocol.Validator, path string) {
 	if s.NumberOfBytes != nil {
-		v.Range(float64(*s.NumberOfBytes), protocol.Join(path, "NumberOfBytes"), protocol.Bound(1), protocol.Bound(1024))
+		v.Range(float64(*s.NumberOfBytes), protocol.Join(path, "numberOfBytes"), protocol.Bound(1), protocol.Bound(1024))
 	}
 	if s.CustomKeyStoreId != "" {
-		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "CustomKeyStoreId"), 1, 64)
+		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "customKeyStoreId"), 1, 64)
 	}
 	if s.Recipient != nil {
-		s.Recipient.Validate(v, protocol.Join(path, "Recipient"))
+		s.Recipient.Validate(v, protocol.Join(path, "recipient"))
 	}
 }
 
@@ -1129,10 +1129,10 @@ type GenerateRandomResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GenerateRandomResponse) Validate(v *protocol.Validator, path string) {
 	if s.Plaintext != nil {
-		v.Length(s.Plaintext, len(s.Plaintext), protocol.Join(path, "Plaintext"), 1, 4096)
+		v.Length(protocol.Redacted, len(s.Plaintext), protocol.Join(path, "plaintext"), 1, 4096)
 	}
 	if s.CiphertextForRecipient != nil {
-		v.Length(s.CiphertextForRecipient, len(s.CiphertextForRecipient), protocol.Join(path, "CiphertextForRecipient"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.CiphertextForRecipient), protocol.Join(path, "ciphertextForRecipient"), 1, 6144)
 	}
 }
 
@@ -1142,9 +1142,9 @@ type GetKeyLastUsageRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetKeyLastUsageRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 }
 
@@ -1158,10 +1158,10 @@ type GetKeyLastUsageResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetKeyLastUsageResponse) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.KeyLastUsage != nil {
-		s.KeyLastUsage.Validate(v, protocol.Join(path, "KeyLastUsage"))
+		s.KeyLastUsage.Validate(v, protocol.Join(path, "keyLastUsage"))
 	}
 }
 
@@ -1172,12 +1172,12 @@ type GetKeyPolicyRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetKeyPolicyRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.PolicyName != "" {
-		v.Length(s.PolicyName, utf8.RuneCountInString(s.PolicyName), protocol.Join(path, "PolicyName"), 1, 128)
+		v.Length(s.PolicyName, utf8.RuneCountInString(s.PolicyName), protocol.Join(path, "policyName"), 1, 128)
 	}
 }
 
@@ -1189,10 +1189,10 @@ type GetKeyPolicyResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetKeyPolicyResponse) Validate(v *protocol.Validator, path string) {
 	if s.Policy != "" {
-		v.Length(s.Policy, utf8.RuneCountInString(s.Policy), protocol.Join(path, "Policy"), 1, 131072)
+		v.Length(s.Policy, utf8.RuneCountInString(s.Policy), protocol.Join(path, "policy"), 1, 131072)
 	}
 	if s.PolicyName != "" {
-		v.Length(s.PolicyName, utf8.RuneCountInString(s.PolicyName), protocol.Join(path, "PolicyName"), 1, 128)
+		v.Length(s.PolicyName, utf8.RuneCountInString(s.PolicyName), protocol.Join(path, "policyName"), 1, 128)
 	}
 }
 
@@ -1202,9 +1202,9 @@ type GetKeyRotationStatusRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetKeyRotationStatusRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 }
 
@@ -1219,10 +1219,10 @@ type GetKeyRotationStatusResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetKeyRotationStatusResponse) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.RotationPeriodInDays != nil {
-		v.Range(float64(*s.RotationPeriodInDays), protocol.Join(path, "RotationPeriodInDays"), protocol.Bound(90), protocol.Bound(2560))
+		v.Range(float64(*s.RotationPeriodInDays), protocol.Join(path, "rotationPeriodInDays"), protocol.Bound(90), protocol.Bound(2560))
 	}
 }
 
@@ -1234,17 +1234,17 @@ type GetParametersForImportRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetParametersForImportRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.WrappingAlgorithm != "", protocol.Join(path, "WrappingAlgorithm"))
+	v.Required(s.WrappingAlgorithm != "", protocol.Join(path, "wrappingAlgorithm"))
 	if s.WrappingAlgorithm != "" {
-		v.Enum(s.WrappingAlgorithm, protocol.Join(path, "WrappingAlgorithm"), AlgorithmSpecValues)
+		v.Enum(s.WrappingAlgorithm, protocol.Join(path, "wrappingAlgorithm"), AlgorithmSpecValues)
 	}
-	v.Required(s.WrappingKeySpec != "", protocol.Join(path, "WrappingKeySpec"))
+	v.Required(s.WrappingKeySpec != "", protocol.Join(path, "wrappingKeySpec"))
 	if s.WrappingKeySpec != "" {
-		v.Enum(s.WrappingKeySpec, protocol.Join(path, "WrappingKeySpec"), WrappingKeySpecValues)
+		v.Enum(s.WrappingKeySpec, protocol.Join(path, "wrappingKeySpec"), WrappingKeySpecValues)
 	}
 }
 
@@ -1258,13 +1258,13 @@ type GetParametersForImportResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetParametersForImportResponse) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.ImportToken != nil {
-		v.Length(s.ImportToken, len(s.ImportToken), protocol.Join(path, "ImportToken"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.ImportToken), protocol.Join(path, "importToken"), 1, 6144)
 	}
 	if s.PublicKey != nil {
-		v.Length(s.PublicKey, len(s.PublicKey), protocol.Join(path, "PublicKey"), 1, 4096)
+		v.Length(protocol.Redacted, len(s.PublicKey), protocol.Join(path, "publicKey"), 1, 4096)
 	}
 }
 
@@ -1275,15 +1275,15 @@ type GetPublicKeyRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetPublicKeyRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.GrantTokens != nil {
-		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "GrantTokens"), 0, 10)
+		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "grantTokens"), 0, 10)
 	}
 	for i0 := range s.GrantTokens {
-		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "GrantTokens"), i0), 1, 8192)
+		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "grantTokens"), i0), 1, 8192)
 	}
 }
 
@@ -1301,28 +1301,28 @@ type GetPublicKeyResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetPublicKeyResponse) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.PublicKey != nil {
-		v.Length(s.PublicKey, len(s.PublicKey), protocol.Join(path, "PublicKey"), 1, 8192)
+		v.Length(protocol.Redacted, len(s.PublicKey), protocol.Join(path, "publicKey"), 1, 8192)
 	}
 	if s.CustomerMasterKeySpec != "" {
-		v.Enum(s.CustomerMasterKeySpec, protocol.Join(path, "CustomerMasterKeySpec"), CustomerMasterKeySpecValues)
+		v.Enum(s.CustomerMasterKeySpec, protocol.Join(path, "customerMasterKeySpec"), CustomerMasterKeySpecValues)
 	}
 	if s.KeySpec != "" {
-		v.Enum(s.KeySpec, protocol.Join(path, "KeySpec"), KeySpecValues)
+		v.Enum(s.KeySpec, protocol.Join(path, "keySpec"), KeySpecValues)
 	}
 	if s.KeyUsage != "" {
-		v.Enum(s.KeyUsage, protocol.Join(path, "KeyUsage"), KeyUsageTypeValues)
+		v.Enum(s.KeyUsage, protocol.Join(path, "keyUsage"), KeyUsageTypeValues)
 	}
 	for i0 := range s.EncryptionAlgorithms {
-		v.Enum(s.EncryptionAlgorithms[i0], protocol.Index(protocol.Join(path, "EncryptionAlgorithms"), i0), EncryptionAlgorithmSpecValues)
+		v.Enum(s.EncryptionAlgorithms[i0], protocol.Index(protocol.Join(path, "encryptionAlgorithms"), i0), EncryptionAlgorithmSpecValues)
 	}
 	for i0 := range s.SigningAlgorithms {
-		v.Enum(s.SigningAlgorithms[i0], protocol.Index(protocol.Join(path, "SigningAlgorithms"), i0), SigningAlgorithmSpecValues)
+		v.Enum(s.SigningAlgorithms[i0], protocol.Index(protocol.Join(path, "signingAlgorithms"), i0), SigningAlgorithmSpecValues)
 	}
 	for i0 := range s.KeyAgreementAlgorithms {
-		v.Enum(s.KeyAgreementAlgorithms[i0], protocol.Index(protocol.Join(path, "KeyAgreementAlgorithms"), i0), KeyAgreementAlgorithmSpecValues)
+		v.Enum(s.KeyAgreementAlgorithms[i0], protocol.Index(protocol.Join(path, "keyAgreementAlgorithms"), i0), KeyAgreementAlgorithmSpecValues)
 	}
 }
 
@@ -1349,28 +1349,28 @@ type GrantListEntry struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GrantListEntry) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.GrantId != "" {
-		v.Length(s.GrantId, utf8.RuneCountInString(s.GrantId), protocol.Join(path, "GrantId"), 1, 128)
+		v.Length(s.GrantId, utf8.RuneCountInString(s.GrantId), protocol.Join(path, "grantId"), 1, 128)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 	if s.GranteePrincipal != "" {
-		v.Length(s.GranteePrincipal, utf8.RuneCountInString(s.GranteePrincipal), protocol.Join(path, "GranteePrincipal"), 1, 256)
+		v.Length(s.GranteePrincipal, utf8.RuneCountInString(s.GranteePrincipal), protocol.Join(path, "granteePrincipal"), 1, 256)
 	}
 	if s.RetiringPrincipal != "" {
-		v.Length(s.RetiringPrincipal, utf8.RuneCountInString(s.RetiringPrincipal), protocol.Join(path, "RetiringPrincipal"), 1, 256)
+		v.Length(s.RetiringPrincipal, utf8.RuneCountInString(s.RetiringPrincipal), protocol.Join(path, "retiringPrincipal"), 1, 256)
 	}
 	if s.IssuingAccount != "" {
-		v.Length(s.IssuingAccount, utf8.RuneCountInString(s.IssuingAccount), protocol.Join(path, "IssuingAccount"), 1, 256)
+		v.Length(s.IssuingAccount, utf8.RuneCountInString(s.IssuingAccount), protocol.Join(path, "issuingAccount"), 1, 256)
 	}
 	for i0 := range s.Operations {
-		v.Enum(s.Operations[i0], protocol.Index(protocol.Join(path, "Operations"), i0), GrantOperationValues)
+		v.Enum(s.Operations[i0], protocol.Index(protocol.Join(path, "operations"), i0), GrantOperationValues)
 	}
 	if s.Constraints != nil {
-		s.Constraints.Validate(v, protocol.Join(path, "Constraints"))
+		s.Constraints.Validate(v, protocol.Join(path, "constraints"))
 	}
 }
 
@@ -1387,29 +1387,29 @@ type ImportKeyMaterialRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ImportKeyMaterialRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.ImportToken != nil, protocol.Join(path, "ImportToken"))
+	v.Required(s.ImportToken != nil, protocol.Join(path, "importToken"))
 	if s.ImportToken != nil {
-		v.Length(s.ImportToken, len(s.ImportToken), protocol.Join(path, "ImportToken"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.ImportToken), protocol.Join(path, "importToken"), 1, 6144)
 	}
-	v.Required(s.EncryptedKeyMaterial != nil, protocol.Join(path, "EncryptedKeyMaterial"))
+	v.Required(s.EncryptedKeyMaterial != nil, protocol.Join(path, "encryptedKeyMaterial"))
 	if s.EncryptedKeyMaterial != nil {
-		v.Length(s.EncryptedKeyMaterial, len(s.EncryptedKeyMaterial), protocol.Join(path, "EncryptedKeyMaterial"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.EncryptedKeyMaterial), protocol.Join(path, "encryptedKeyMaterial"), 1, 6144)
 	}
 	if s.ExpirationModel != "" {
-		v.Enum(s.ExpirationModel, protocol.Join(path, "ExpirationModel"), ExpirationModelTypeValues)
+		v.Enum(s.ExpirationModel, protocol.Join(path, "expirationModel"), ExpirationModelTypeValues)
 	}
 	if s.ImportType != "" {
-		v.Enum(s.ImportType, protocol.Join(path, "ImportType"), ImportTypeValues)
+		v.Enum(s.ImportType, protocol.Join(path, "importType"), ImportTypeValues)
 	}
 	if s.KeyMaterialDescription != "" {
-		v.Length(s.KeyMaterialDescription, utf8.RuneCountInString(s.KeyMaterialDescription), protocol.Join(path, "KeyMaterialDescription"), 0, 256)
+		v.Length(s.KeyMaterialDescription, utf8.RuneCountInString(s.KeyMaterialDescription), protocol.Join(path, "keyMaterialDescription"), 0, 256)
 	}
 	if s.KeyMaterialId != "" {
-		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "KeyMaterialId"), 64, 64)
+		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "keyMaterialId"), 64, 64)
 	}
 }
 
@@ -1421,10 +1421,10 @@ type ImportKeyMaterialResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ImportKeyMaterialResponse) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.KeyMaterialId != "" {
-		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "KeyMaterialId"), 64, 64)
+		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "keyMaterialId"), 64, 64)
 	}
 }
 
@@ -1543,7 +1543,7 @@ type KeyLastUsageData struct {
 // Validate records the constraints of the model that s breaks.
 func (s *KeyLastUsageData) Validate(v *protocol.Validator, path string) {
 	if s.Operation != "" {
-		v.Enum(s.Operation, protocol.Join(path, "Operation"), KeyLastUsageTrackingOperationValues)
+		v.Enum(s.Operation, protocol.Join(path, "operation"), KeyLastUsageTrackingOperationValues)
 	}
 }
 
@@ -1555,10 +1555,10 @@ type KeyListEntry struct {
 // Validate records the constraints of the model that s breaks.
 func (s *KeyListEntry) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.KeyArn != "" {
-		v.Length(s.KeyArn, utf8.RuneCountInString(s.KeyArn), protocol.Join(path, "KeyArn"), 20, 2048)
+		v.Length(s.KeyArn, utf8.RuneCountInString(s.KeyArn), protocol.Join(path, "keyArn"), 20, 2048)
 	}
 }
 
@@ -1593,66 +1593,66 @@ type KeyMetadata struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *KeyMetadata) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.Arn != "" {
-		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "Arn"), 20, 2048)
+		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "arn"), 20, 2048)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 0, 8192)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 0, 8192)
 	}
 	if s.KeyUsage != "" {
-		v.Enum(s.KeyUsage, protocol.Join(path, "KeyUsage"), KeyUsageTypeValues)
+		v.Enum(s.KeyUsage, protocol.Join(path, "keyUsage"), KeyUsageTypeValues)
 	}
 	if s.KeyState != "" {
-		v.Enum(s.KeyState, protocol.Join(path, "KeyState"), KeyStateValues)
+		v.Enum(s.KeyState, protocol.Join(path, "keyState"), KeyStateValues)
 	}
 	if s.Origin != "" {
-		v.Enum(s.Origin, protocol.Join(path, "Origin"), OriginTypeValues)
+		v.Enum(s.Origin, protocol.Join(path, "origin"), OriginTypeValues)
 	}
 	if s.CustomKeyStoreId != "" {
-		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "CustomKeyStoreId"), 1, 64)
+		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "customKeyStoreId"), 1, 64)
 	}
 	if s.CloudHsmClusterId != "" {
-		v.Length(s.CloudHsmClusterId, utf8.RuneCountInString(s.CloudHsmClusterId), protocol.Join(path, "CloudHsmClusterId"), 19, 24)
+		v.Length(s.CloudHsmClusterId, utf8.RuneCountInString(s.CloudHsmClusterId), protocol.Join(path, "cloudHsmClusterId"), 19, 24)
 	}
 	if s.ExpirationModel != "" {
-		v.Enum(s.ExpirationModel, protocol.Join(path, "ExpirationModel"), ExpirationModelTypeValues)
+		v.Enum(s.ExpirationModel, protocol.Join(path, "expirationModel"), ExpirationModelTypeValues)
 	}
 	if s.KeyManager != "" {
-		v.Enum(s.KeyManager, protocol.Join(path, "KeyManager"), KeyManagerTypeValues)
+		v.Enum(s.KeyManager, protocol.Join(path, "keyManager"), KeyManagerTypeValues)
 	}
 	if s.CustomerMasterKeySpec != "" {
-		v.Enum(s.CustomerMasterKeySpec, protocol.Join(path, "CustomerMasterKeySpec"), CustomerMasterKeySpecValues)
+		v.Enum(s.CustomerMasterKeySpec, protocol.Join(path, "customerMasterKeySpec"), CustomerMasterKeySpecValues)
 	}
 	if s.KeySpec != "" {
-		v.Enum(s.KeySpec, protocol.Join(path, "KeySpec"), KeySpecValues)
+		v.Enum(s.KeySpec, protocol.Join(path, "keySpec"), KeySpecValues)
 	}
 	for i0 := range s.EncryptionAlgorithms {
-		v.Enum(s.EncryptionAlgorithms[i0], protocol.Index(protocol.Join(path, "EncryptionAlgorithms"), i0), EncryptionAlgorithmSpecValues)
+		v.Enum(s.EncryptionAlgorithms[i0], protocol.Index(protocol.Join(path, "encryptionAlgorithms"), i0), EncryptionAlgorithmSpecValues)
 	}
 	for i0 := range s.SigningAlgorithms {
-		v.Enum(s.SigningAlgorithms[i0], protocol.Index(protocol.Join(path, "SigningAlgorithms"), i0), SigningAlgorithmSpecValues)
+		v.Enum(s.SigningAlgorithms[i0], protocol.Index(protocol.Join(path, "signingAlgorithms"), i0), SigningAlgorithmSpecValues)
 	}
 	for i0 := range s.KeyAgreementAlgorithms {
-		v.Enum(s.KeyAgreementAlgorithms[i0], protocol.Index(protocol.Join(path, "KeyAgreementAlgorithms"), i0), KeyAgreementAlgorithmSpecValues)
+		v.Enum(s.KeyAgreementAlgorithms[i0], protocol.Index(protocol.Join(path, "keyAgreementAlgorithms"), i0), KeyAgreementAlgorithmSpecValues)
 	}
 	if s.MultiRegionConfiguration != nil {
-		s.MultiRegionConfiguration.Validate(v, protocol.Join(path, "MultiRegionConfiguration"))
+		s.MultiRegionConfiguration.Validate(v, protocol.Join(path, "multiRegionConfiguration"))
 	}
 	if s.PendingDeletionWindowInDays != nil {
-		v.Range(float64(*s.PendingDeletionWindowInDays), protocol.Join(path, "PendingDeletionWindowInDays"), protocol.Bound(1), protocol.Bound(365))
+		v.Range(float64(*s.PendingDeletionWindowInDays), protocol.Join(path, "pendingDeletionWindowInDays"), protocol.Bound(1), protocol.Bound(365))
 	}
 	for i0 := range s.MacAlgorithms {
-		v.Enum(s.MacAlgorithms[i0], protocol.Index(protocol.Join(path, "MacAlgorithms"), i0), MacAlgorithmSpecValues)
+		v.Enum(s.MacAlgorithms[i0], protocol.Index(protocol.Join(path, "macAlgorithms"), i0), MacAlgorithmSpecValues)
 	}
 	if s.XksKeyConfiguration != nil {
-		s.XksKeyConfiguration.Validate(v, protocol.Join(path, "XksKeyConfiguration"))
+		s.XksKeyConfiguration.Validate(v, protocol.Join(path, "xksKeyConfiguration"))
 	}
 	if s.CurrentKeyMaterialId != "" {
-		v.Length(s.CurrentKeyMaterialId, utf8.RuneCountInString(s.CurrentKeyMaterialId), protocol.Join(path, "CurrentKeyMaterialId"), 64, 64)
+		v.Length(s.CurrentKeyMaterialId, utf8.RuneCountInString(s.CurrentKeyMaterialId), protocol.Join(path, "currentKeyMaterialId"), 64, 64)
 	}
 }
 
@@ -1679,13 +1679,13 @@ type ListAliasesRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListAliasesRequest) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(1000))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(1000))
 	}
 	if s.Marker != "" {
-		v.Length(s.Marker, utf8.RuneCountInString(s.Marker), protocol.Join(path, "Marker"), 1, 1024)
+		v.Length(s.Marker, utf8.RuneCountInString(s.Marker), protocol.Join(path, "marker"), 1, 1024)
 	}
 }
 
@@ -1698,10 +1698,10 @@ type ListAliasesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListAliasesResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Aliases {
-		s.Aliases[i0].Validate(v, protocol.Index(protocol.Join(path, "Aliases"), i0))
+		s.Aliases[i0].Validate(v, protocol.Index(protocol.Join(path, "aliases"), i0))
 	}
 	if s.NextMarker != "" {
-		v.Length(s.NextMarker, utf8.RuneCountInString(s.NextMarker), protocol.Join(path, "NextMarker"), 1, 1024)
+		v.Length(s.NextMarker, utf8.RuneCountInString(s.NextMarker), protocol.Join(path, "nextMarker"), 1, 1024)
 	}
 }
 
@@ -1716,20 +1716,20 @@ type ListGrantsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListGrantsRequest) Validate(v *protocol.Validator, path string) {
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(1000))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(1000))
 	}
 	if s.Marker != "" {
-		v.Length(s.Marker, utf8.RuneCountInString(s.Marker), protocol.Join(path, "Marker"), 1, 1024)
+		v.Length(s.Marker, utf8.RuneCountInString(s.Marker), protocol.Join(path, "marker"), 1, 1024)
 	}
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.GrantId != "" {
-		v.Length(s.GrantId, utf8.RuneCountInString(s.GrantId), protocol.Join(path, "GrantId"), 1, 128)
+		v.Length(s.GrantId, utf8.RuneCountInString(s.GrantId), protocol.Join(path, "grantId"), 1, 128)
 	}
 	if s.GranteePrincipal != "" {
-		v.Length(s.GranteePrincipal, utf8.RuneCountInString(s.GranteePrincipal), protocol.Join(path, "GranteePrincipal"), 1, 256)
+		v.Length(s.GranteePrincipal, utf8.RuneCountInString(s.GranteePrincipal), protocol.Join(path, "granteePrincipal"), 1, 256)
 	}
 }
 
@@ -1742,10 +1742,10 @@ type ListGrantsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListGrantsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Grants {
-		s.Grants[i0].Validate(v, protocol.Index(protocol.Join(path, "Grants"), i0))
+		s.Grants[i0].Validate(v, protocol.Index(protocol.Join(path, "grants"), i0))
 	}
 	if s.NextMarker != "" {
-		v.Length(s.NextMarker, utf8.RuneCountInString(s.NextMarker), protocol.Join(path, "NextMarker"), 1, 1024)
+		v.Length(s.NextMarker, utf8.RuneCountInString(s.NextMarker), protocol.Join(path, "nextMarker"), 1, 1024)
 	}
 }
 
@@ -1757,15 +1757,15 @@ type ListKeyPoliciesRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListKeyPoliciesRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(1000))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(1000))
 	}
 	if s.Marker != "" {
-		v.Length(s.Marker, utf8.RuneCountInString(s.Marker), protocol.Join(path, "Marker"), 1, 1024)
+		v.Length(s.Marker, utf8.RuneCountInString(s.Marker), protocol.Join(path, "marker"), 1, 1024)
 	}
 }
 
@@ -1778,10 +1778,10 @@ type ListKeyPoliciesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListKeyPoliciesResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.PolicyNames {
-		v.Length(s.PolicyNames[i0], utf8.RuneCountInString(s.PolicyNames[i0]), protocol.Index(protocol.Join(path, "PolicyNames"), i0), 1, 128)
+		v.Length(s.PolicyNames[i0], utf8.RuneCountInString(s.PolicyNames[i0]), protocol.Index(protocol.Join(path, "policyNames"), i0), 1, 128)
 	}
 	if s.NextMarker != "" {
-		v.Length(s.NextMarker, utf8.RuneCountInString(s.NextMarker), protocol.Join(path, "NextMarker"), 1, 1024)
+		v.Length(s.NextMarker, utf8.RuneCountInString(s.NextMarker), protocol.Join(path, "nextMarker"), 1, 1024)
 	}
 }
 
@@ -1794,18 +1794,18 @@ type ListKeyRotationsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListKeyRotationsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.IncludeKeyMaterial != "" {
-		v.Enum(s.IncludeKeyMaterial, protocol.Join(path, "IncludeKeyMaterial"), IncludeKeyMaterialValues)
+		v.Enum(s.IncludeKeyMaterial, protocol.Join(path, "includeKeyMaterial"), IncludeKeyMaterialValues)
 	}
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(1000))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(1000))
 	}
 	if s.Marker != "" {
-		v.Length(s.Marker, utf8.RuneCountInString(s.Marker), protocol.Join(path, "Marker"), 1, 1024)
+		v.Length(s.Marker, utf8.RuneCountInString(s.Marker), protocol.Join(path, "marker"), 1, 1024)
 	}
 }
 
@@ -1818,10 +1818,10 @@ type ListKeyRotationsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListKeyRotationsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Rotations {
-		s.Rotations[i0].Validate(v, protocol.Index(protocol.Join(path, "Rotations"), i0))
+		s.Rotations[i0].Validate(v, protocol.Index(protocol.Join(path, "rotations"), i0))
 	}
 	if s.NextMarker != "" {
-		v.Length(s.NextMarker, utf8.RuneCountInString(s.NextMarker), protocol.Join(path, "NextMarker"), 1, 1024)
+		v.Length(s.NextMarker, utf8.RuneCountInString(s.NextMarker), protocol.Join(path, "nextMarker"), 1, 1024)
 	}
 }
 
@@ -1833,10 +1833,10 @@ type ListKeysRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListKeysRequest) Validate(v *protocol.Validator, path string) {
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(1000))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(1000))
 	}
 	if s.Marker != "" {
-		v.Length(s.Marker, utf8.RuneCountInString(s.Marker), protocol.Join(path, "Marker"), 1, 1024)
+		v.Length(s.Marker, utf8.RuneCountInString(s.Marker), protocol.Join(path, "marker"), 1, 1024)
 	}
 }
 
@@ -1849,10 +1849,10 @@ type ListKeysResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListKeysResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Keys {
-		s.Keys[i0].Validate(v, protocol.Index(protocol.Join(path, "Keys"), i0))
+		s.Keys[i0].Validate(v, protocol.Index(protocol.Join(path, "keys"), i0))
 	}
 	if s.NextMarker != "" {
-		v.Length(s.NextMarker, utf8.RuneCountInString(s.NextMarker), protocol.Join(path, "NextMarker"), 1, 1024)
+		v.Length(s.NextMarker, utf8.RuneCountInString(s.NextMarker), protocol.Join(path, "nextMarker"), 1, 1024)
 	}
 }
 
@@ -1864,15 +1864,15 @@ type ListResourceTagsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListResourceTagsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(1000))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(1000))
 	}
 	if s.Marker != "" {
-		v.Length(s.Marker, utf8.RuneCountInString(s.Marker), protocol.Join(path, "Marker"), 1, 1024)
+		v.Length(s.Marker, utf8.RuneCountInString(s.Marker), protocol.Join(path, "marker"), 1, 1024)
 	}
 }
 
@@ -1885,10 +1885,10 @@ type ListResourceTagsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListResourceTagsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	if s.NextMarker != "" {
-		v.Length(s.NextMarker, utf8.RuneCountInString(s.NextMarker), protocol.Join(path, "NextMarker"), 1, 1024)
+		v.Length(s.NextMarker, utf8.RuneCountInString(s.NextMarker), protocol.Join(path, "nextMarker"), 1, 1024)
 	}
 }
 
@@ -1901,14 +1901,14 @@ type ListRetirableGrantsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListRetirableGrantsRequest) Validate(v *protocol.Validator, path string) {
 	if s.Limit != nil {
-		v.Range(float64(*s.Limit), protocol.Join(path, "Limit"), protocol.Bound(1), protocol.Bound(1000))
+		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(1000))
 	}
 	if s.Marker != "" {
-		v.Length(s.Marker, utf8.RuneCountInString(s.Marker), protocol.Join(path, "Marker"), 1, 1024)
+		v.Length(s.Marker, utf8.RuneCountInString(s.Marker), protocol.Join(path, "marker"), 1, 1024)
 	}
-	v.Required(s.RetiringPrincipal != "", protocol.Join(path, "RetiringPrincipal"))
+	v.Required(s.RetiringPrincipal != "", protocol.Join(path, "retiringPrincipal"))
 	if s.RetiringPrincipal != "" {
-		v.Length(s.RetiringPrincipal, utf8.RuneCountInString(s.RetiringPrincipal), protocol.Join(path, "RetiringPrincipal"), 1, 256)
+		v.Length(s.RetiringPrincipal, utf8.RuneCountInString(s.RetiringPrincipal), protocol.Join(path, "retiringPrincipal"), 1, 256)
 	}
 }
 
@@ -1928,13 +1928,13 @@ type MultiRegionConfiguration struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MultiRegionConfiguration) Validate(v *protocol.Validator, path string) {
 	if s.MultiRegionKeyType != "" {
-		v.Enum(s.MultiRegionKeyType, protocol.Join(path, "MultiRegionKeyType"), MultiRegionKeyTypeValues)
+		v.Enum(s.MultiRegionKeyType, protocol.Join(path, "multiRegionKeyType"), MultiRegionKeyTypeValues)
 	}
 	if s.PrimaryKey != nil {
-		s.PrimaryKey.Validate(v, protocol.Join(path, "PrimaryKey"))
+		s.PrimaryKey.Validate(v, protocol.Join(path, "primaryKey"))
 	}
 	for i0 := range s.ReplicaKeys {
-		s.ReplicaKeys[i0].Validate(v, protocol.Index(protocol.Join(path, "ReplicaKeys"), i0))
+		s.ReplicaKeys[i0].Validate(v, protocol.Index(protocol.Join(path, "replicaKeys"), i0))
 	}
 }
 
@@ -1946,10 +1946,10 @@ type MultiRegionKey struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MultiRegionKey) Validate(v *protocol.Validator, path string) {
 	if s.Arn != "" {
-		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "Arn"), 20, 2048)
+		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "arn"), 20, 2048)
 	}
 	if s.Region != "" {
-		v.Length(s.Region, utf8.RuneCountInString(s.Region), protocol.Join(path, "Region"), 1, 32)
+		v.Length(s.Region, utf8.RuneCountInString(s.Region), protocol.Join(path, "region"), 1, 32)
 	}
 }
 
@@ -1969,16 +1969,16 @@ type PutKeyPolicyRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PutKeyPolicyRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.PolicyName != "" {
-		v.Length(s.PolicyName, utf8.RuneCountInString(s.PolicyName), protocol.Join(path, "PolicyName"), 1, 128)
+		v.Length(s.PolicyName, utf8.RuneCountInString(s.PolicyName), protocol.Join(path, "policyName"), 1, 128)
 	}
-	v.Required(s.Policy != "", protocol.Join(path, "Policy"))
+	v.Required(s.Policy != "", protocol.Join(path, "policy"))
 	if s.Policy != "" {
-		v.Length(s.Policy, utf8.RuneCountInString(s.Policy), protocol.Join(path, "Policy"), 1, 131072)
+		v.Length(s.Policy, utf8.RuneCountInString(s.Policy), protocol.Join(path, "policy"), 1, 131072)
 	}
 }
 
@@ -1998,29 +1998,29 @@ type ReEncryptRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ReEncryptRequest) Validate(v *protocol.Validator, path string) {
 	if s.CiphertextBlob != nil {
-		v.Length(s.CiphertextBlob, len(s.CiphertextBlob), protocol.Join(path, "CiphertextBlob"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.CiphertextBlob), protocol.Join(path, "ciphertextBlob"), 1, 6144)
 	}
 	if s.SourceKeyId != "" {
-		v.Length(s.SourceKeyId, utf8.RuneCountInString(s.SourceKeyId), protocol.Join(path, "SourceKeyId"), 1, 2048)
+		v.Length(s.SourceKeyId, utf8.RuneCountInString(s.SourceKeyId), protocol.Join(path, "sourceKeyId"), 1, 2048)
 	}
-	v.Required(s.DestinationKeyId != "", protocol.Join(path, "DestinationKeyId"))
+	v.Required(s.DestinationKeyId != "", protocol.Join(path, "destinationKeyId"))
 	if s.DestinationKeyId != "" {
-		v.Length(s.DestinationKeyId, utf8.RuneCountInString(s.DestinationKeyId), protocol.Join(path, "DestinationKeyId"), 1, 2048)
+		v.Length(s.DestinationKeyId, utf8.RuneCountInString(s.DestinationKeyId), protocol.Join(path, "destinationKeyId"), 1, 2048)
 	}
 	if s.SourceEncryptionAlgorithm != "" {
-		v.Enum(s.SourceEncryptionAlgorithm, protocol.Join(path, "SourceEncryptionAlgorithm"), EncryptionAlgorithmSpecValues)
+		v.Enum(s.SourceEncryptionAlgorithm, protocol.Join(path, "sourceEncryptionAlgorithm"), EncryptionAlgorithmSpecValues)
 	}
 	if s.DestinationEncryptionAlgorithm != "" {
-		v.Enum(s.DestinationEncryptionAlgorithm, protocol.Join(path, "DestinationEncryptionAlgorithm"), EncryptionAlgorithmSpecValues)
+		v.Enum(s.DestinationEncryptionAlgorithm, protocol.Join(path, "destinationEncryptionAlgorithm"), EncryptionAlgorithmSpecValues)
 	}
 	if s.GrantTokens != nil {
-		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "GrantTokens"), 0, 10)
+		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "grantTokens"), 0, 10)
 	}
 	for i0 := range s.GrantTokens {
-		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "GrantTokens"), i0), 1, 8192)
+		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "grantTokens"), i0), 1, 8192)
 	}
 	for i0 := range s.DryRunModifiers {
-		v.Enum(s.DryRunModifiers[i0], protocol.Index(protocol.Join(path, "DryRunModifiers"), i0), DryRunModifierTypeValues)
+		v.Enum(s.DryRunModifiers[i0], protocol.Index(protocol.Join(path, "dryRunModifiers"), i0), DryRunModifierTypeValues)
 	}
 }
 
@@ -2037,25 +2037,25 @@ type ReEncryptResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ReEncryptResponse) Validate(v *protocol.Validator, path string) {
 	if s.CiphertextBlob != nil {
-		v.Length(s.CiphertextBlob, len(s.CiphertextBlob), protocol.Join(path, "CiphertextBlob"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.CiphertextBlob), protocol.Join(path, "ciphertextBlob"), 1, 6144)
 	}
 	if s.SourceKeyId != "" {
-		v.Length(s.SourceKeyId, utf8.RuneCountInString(s.SourceKeyId), protocol.Join(path, "SourceKeyId"), 1, 2048)
+		v.Length(s.SourceKeyId, utf8.RuneCountInString(s.SourceKeyId), protocol.Join(path, "sourceKeyId"), 1, 2048)
 	}
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.SourceEncryptionAlgorithm != "" {
-		v.Enum(s.SourceEncryptionAlgorithm, protocol.Join(path, "SourceEncryptionAlgorithm"), EncryptionAlgorithmSpecValues)
+		v.Enum(s.SourceEncryptionAlgorithm, protocol.Join(path, "sourceEncryptionAlgorithm"), EncryptionAlgorithmSpecValues)
 	}
 	if s.DestinationEncryptionAlgorithm != "" {
-		v.Enum(s.DestinationEncryptionAlgorithm, protocol.Join(path, "DestinationEncryptionAlgorithm"), EncryptionAlgorithmSpecValues)
+		v.Enum(s.DestinationEncryptionAlgorithm, protocol.Join(path, "destinationEncryptionAlgorithm"), EncryptionAlgorithmSpecValues)
 	}
 	if s.SourceKeyMaterialId != "" {
-		v.Length(s.SourceKeyMaterialId, utf8.RuneCountInString(s.SourceKeyMaterialId), protocol.Join(path, "SourceKeyMaterialId"), 64, 64)
+		v.Length(s.SourceKeyMaterialId, utf8.RuneCountInString(s.SourceKeyMaterialId), protocol.Join(path, "sourceKeyMaterialId"), 64, 64)
 	}
 	if s.DestinationKeyMaterialId != "" {
-		v.Length(s.DestinationKeyMaterialId, utf8.RuneCountInString(s.DestinationKeyMaterialId), protocol.Join(path, "DestinationKeyMaterialId"), 64, 64)
+		v.Length(s.DestinationKeyMaterialId, utf8.RuneCountInString(s.DestinationKeyMaterialId), protocol.Join(path, "destinationKeyMaterialId"), 64, 64)
 	}
 }
 
@@ -2067,10 +2067,10 @@ type RecipientInfo struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RecipientInfo) Validate(v *protocol.Validator, path string) {
 	if s.KeyEncryptionAlgorithm != "" {
-		v.Enum(s.KeyEncryptionAlgorithm, protocol.Join(path, "KeyEncryptionAlgorithm"), KeyEncryptionMechanismValues)
+		v.Enum(s.KeyEncryptionAlgorithm, protocol.Join(path, "keyEncryptionAlgorithm"), KeyEncryptionMechanismValues)
 	}
 	if s.AttestationDocument != nil {
-		v.Length(s.AttestationDocument, len(s.AttestationDocument), protocol.Join(path, "AttestationDocument"), 1, 262144)
+		v.Length(protocol.Redacted, len(s.AttestationDocument), protocol.Join(path, "attestationDocument"), 1, 262144)
 	}
 }
 
@@ -2085,22 +2085,22 @@ type ReplicateKeyRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ReplicateKeyRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.ReplicaRegion != "", protocol.Join(path, "ReplicaRegion"))
+	v.Required(s.ReplicaRegion != "", protocol.Join(path, "replicaRegion"))
 	if s.ReplicaRegion != "" {
-		v.Length(s.ReplicaRegion, utf8.RuneCountInString(s.ReplicaRegion), protocol.Join(path, "ReplicaRegion"), 1, 32)
+		v.Length(s.ReplicaRegion, utf8.RuneCountInString(s.ReplicaRegion), protocol.Join(path, "replicaRegion"), 1, 32)
 	}
 	if s.Policy != "" {
-		v.Length(s.Policy, utf8.RuneCountInString(s.Policy), protocol.Join(path, "Policy"), 1, 131072)
+		v.Length(s.Policy, utf8.RuneCountInString(s.Policy), protocol.Join(path, "policy"), 1, 131072)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 0, 8192)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 0, 8192)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -2113,13 +2113,13 @@ type ReplicateKeyResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ReplicateKeyResponse) Validate(v *protocol.Validator, path string) {
 	if s.ReplicaKeyMetadata != nil {
-		s.ReplicaKeyMetadata.Validate(v, protocol.Join(path, "ReplicaKeyMetadata"))
+		s.ReplicaKeyMetadata.Validate(v, protocol.Join(path, "replicaKeyMetadata"))
 	}
 	if s.ReplicaPolicy != "" {
-		v.Length(s.ReplicaPolicy, utf8.RuneCountInString(s.ReplicaPolicy), protocol.Join(path, "ReplicaPolicy"), 1, 131072)
+		v.Length(s.ReplicaPolicy, utf8.RuneCountInString(s.ReplicaPolicy), protocol.Join(path, "replicaPolicy"), 1, 131072)
 	}
 	for i0 := range s.ReplicaTags {
-		s.ReplicaTags[i0].Validate(v, protocol.Index(protocol.Join(path, "ReplicaTags"), i0))
+		s.ReplicaTags[i0].Validate(v, protocol.Index(protocol.Join(path, "replicaTags"), i0))
 	}
 }
 
@@ -2133,13 +2133,13 @@ type RetireGrantRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RetireGrantRequest) Validate(v *protocol.Validator, path string) {
 	if s.GrantToken != "" {
-		v.Length(s.GrantToken, utf8.RuneCountInString(s.GrantToken), protocol.Join(path, "GrantToken"), 1, 8192)
+		v.Length(s.GrantToken, utf8.RuneCountInString(s.GrantToken), protocol.Join(path, "grantToken"), 1, 8192)
 	}
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.GrantId != "" {
-		v.Length(s.GrantId, utf8.RuneCountInString(s.GrantId), protocol.Join(path, "GrantId"), 1, 128)
+		v.Length(s.GrantId, utf8.RuneCountInString(s.GrantId), protocol.Join(path, "grantId"), 1, 128)
 	}
 }
 
@@ -2151,13 +2151,13 @@ type RevokeGrantRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RevokeGrantRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.GrantId != "", protocol.Join(path, "GrantId"))
+	v.Required(s.GrantId != "", protocol.Join(path, "grantId"))
 	if s.GrantId != "" {
-		v.Length(s.GrantId, utf8.RuneCountInString(s.GrantId), protocol.Join(path, "GrantId"), 1, 128)
+		v.Length(s.GrantId, utf8.RuneCountInString(s.GrantId), protocol.Join(path, "grantId"), 1, 128)
 	}
 }
 
@@ -2167,9 +2167,9 @@ type RotateKeyOnDemandRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RotateKeyOnDemandRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 }
 
@@ -2180,7 +2180,7 @@ type RotateKeyOnDemandResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RotateKeyOnDemandResponse) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 }
 
@@ -2199,25 +2199,25 @@ type RotationsListEntry struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RotationsListEntry) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.KeyMaterialId != "" {
-		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "KeyMaterialId"), 64, 64)
+		v.Length(s.KeyMaterialId, utf8.RuneCountInString(s.KeyMaterialId), protocol.Join(path, "keyMaterialId"), 64, 64)
 	}
 	if s.KeyMaterialDescription != "" {
-		v.Length(s.KeyMaterialDescription, utf8.RuneCountInString(s.KeyMaterialDescription), protocol.Join(path, "KeyMaterialDescription"), 0, 256)
+		v.Length(s.KeyMaterialDescription, utf8.RuneCountInString(s.KeyMaterialDescription), protocol.Join(path, "keyMaterialDescription"), 0, 256)
 	}
 	if s.ImportState != "" {
-		v.Enum(s.ImportState, protocol.Join(path, "ImportState"), ImportStateValues)
+		v.Enum(s.ImportState, protocol.Join(path, "importState"), ImportStateValues)
 	}
 	if s.KeyMaterialState != "" {
-		v.Enum(s.KeyMaterialState, protocol.Join(path, "KeyMaterialState"), KeyMaterialStateValues)
+		v.Enum(s.KeyMaterialState, protocol.Join(path, "keyMaterialState"), KeyMaterialStateValues)
 	}
 	if s.ExpirationModel != "" {
-		v.Enum(s.ExpirationModel, protocol.Join(path, "ExpirationModel"), ExpirationModelTypeValues)
+		v.Enum(s.ExpirationModel, protocol.Join(path, "expirationModel"), ExpirationModelTypeValues)
 	}
 	if s.RotationType != "" {
-		v.Enum(s.RotationType, protocol.Join(path, "RotationType"), RotationTypeValues)
+		v.Enum(s.RotationType, protocol.Join(path, "rotationType"), RotationTypeValues)
 	}
 }
 
@@ -2228,12 +2228,12 @@ type ScheduleKeyDeletionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ScheduleKeyDeletionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.PendingWindowInDays != nil {
-		v.Range(float64(*s.PendingWindowInDays), protocol.Join(path, "PendingWindowInDays"), protocol.Bound(1), protocol.Bound(365))
+		v.Range(float64(*s.PendingWindowInDays), protocol.Join(path, "pendingWindowInDays"), protocol.Bound(1), protocol.Bound(365))
 	}
 }
 
@@ -2247,13 +2247,13 @@ type ScheduleKeyDeletionResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ScheduleKeyDeletionResponse) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.KeyState != "" {
-		v.Enum(s.KeyState, protocol.Join(path, "KeyState"), KeyStateValues)
+		v.Enum(s.KeyState, protocol.Join(path, "keyState"), KeyStateValues)
 	}
 	if s.PendingWindowInDays != nil {
-		v.Range(float64(*s.PendingWindowInDays), protocol.Join(path, "PendingWindowInDays"), protocol.Bound(1), protocol.Bound(365))
+		v.Range(float64(*s.PendingWindowInDays), protocol.Join(path, "pendingWindowInDays"), protocol.Bound(1), protocol.Bound(365))
 	}
 }
 
@@ -2268,26 +2268,26 @@ type SignRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *SignRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.Message != nil, protocol.Join(path, "Message"))
+	v.Required(s.Message != nil, protocol.Join(path, "message"))
 	if s.Message != nil {
-		v.Length(s.Message, len(s.Message), protocol.Join(path, "Message"), 1, 4096)
+		v.Length(protocol.Redacted, len(s.Message), protocol.Join(path, "message"), 1, 4096)
 	}
 	if s.MessageType != "" {
-		v.Enum(s.MessageType, protocol.Join(path, "MessageType"), MessageTypeValues)
+		v.Enum(s.MessageType, protocol.Join(path, "messageType"), MessageTypeValues)
 	}
 	if s.GrantTokens != nil {
-		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "GrantTokens"), 0, 10)
+		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "grantTokens"), 0, 10)
 	}
 	for i0 := range s.GrantTokens {
-		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "GrantTokens"), i0), 1, 8192)
+		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "grantTokens"), i0), 1, 8192)
 	}
-	v.Required(s.SigningAlgorithm != "", protocol.Join(path, "SigningAlgorithm"))
+	v.Required(s.SigningAlgorithm != "", protocol.Join(path, "signingAlgorithm"))
 	if s.SigningAlgorithm != "" {
-		v.Enum(s.SigningAlgorithm, protocol.Join(path, "SigningAlgorithm"), SigningAlgorithmSpecValues)
+		v.Enum(s.SigningAlgorithm, protocol.Join(path, "signingAlgorithm"), SigningAlgorithmSpecValues)
 	}
 }
 
@@ -2300,13 +2300,13 @@ type SignResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *SignResponse) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.Signature != nil {
-		v.Length(s.Signature, len(s.Signature), protocol.Join(path, "Signature"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.Signature), protocol.Join(path, "signature"), 1, 6144)
 	}
 	if s.SigningAlgorithm != "" {
-		v.Enum(s.SigningAlgorithm, protocol.Join(path, "SigningAlgorithm"), SigningAlgorithmSpecValues)
+		v.Enum(s.SigningAlgorithm, protocol.Join(path, "signingAlgorithm"), SigningAlgorithmSpecValues)
 	}
 }
 
@@ -2317,13 +2317,13 @@ type Tag struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *Tag) Validate(v *protocol.Validator, path string) {
-	v.Required(s.TagKey != "", protocol.Join(path, "TagKey"))
+	v.Required(s.TagKey != "", protocol.Join(path, "tagKey"))
 	if s.TagKey != "" {
-		v.Length(s.TagKey, utf8.RuneCountInString(s.TagKey), protocol.Join(path, "TagKey"), 1, 128)
+		v.Length(s.TagKey, utf8.RuneCountInString(s.TagKey), protocol.Join(path, "tagKey"), 1, 128)
 	}
-	v.Required(s.TagValue != "", protocol.Join(path, "TagValue"))
+	v.Required(s.TagValue != "", protocol.Join(path, "tagValue"))
 	if s.TagValue != "" {
-		v.Length(s.TagValue, utf8.RuneCountInString(s.TagValue), protocol.Join(path, "TagValue"), 0, 256)
+		v.Length(s.TagValue, utf8.RuneCountInString(s.TagValue), protocol.Join(path, "tagValue"), 0, 256)
 	}
 }
 
@@ -2341,13 +2341,13 @@ type TagResourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *TagResourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.Tags != nil, protocol.Join(path, "Tags"))
+	v.Required(s.Tags != nil, protocol.Join(path, "tags"))
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -2365,13 +2365,13 @@ type UntagResourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UntagResourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.TagKeys != nil, protocol.Join(path, "TagKeys"))
+	v.Required(s.TagKeys != nil, protocol.Join(path, "tagKeys"))
 	for i0 := range s.TagKeys {
-		v.Length(s.TagKeys[i0], utf8.RuneCountInString(s.TagKeys[i0]), protocol.Index(protocol.Join(path, "TagKeys"), i0), 1, 128)
+		v.Length(s.TagKeys[i0], utf8.RuneCountInString(s.TagKeys[i0]), protocol.Index(protocol.Join(path, "tagKeys"), i0), 1, 128)
 	}
 }
 
@@ -2382,13 +2382,13 @@ type UpdateAliasRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateAliasRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AliasName != "", protocol.Join(path, "AliasName"))
+	v.Required(s.AliasName != "", protocol.Join(path, "aliasName"))
 	if s.AliasName != "" {
-		v.Length(s.AliasName, utf8.RuneCountInString(s.AliasName), protocol.Join(path, "AliasName"), 1, 256)
+		v.Length(s.AliasName, utf8.RuneCountInString(s.AliasName), protocol.Join(path, "aliasName"), 1, 256)
 	}
-	v.Required(s.TargetKeyId != "", protocol.Join(path, "TargetKeyId"))
+	v.Required(s.TargetKeyId != "", protocol.Join(path, "targetKeyId"))
 	if s.TargetKeyId != "" {
-		v.Length(s.TargetKeyId, utf8.RuneCountInString(s.TargetKeyId), protocol.Join(path, "TargetKeyId"), 1, 2048)
+		v.Length(s.TargetKeyId, utf8.RuneCountInString(s.TargetKeyId), protocol.Join(path, "targetKeyId"), 1, 2048)
 	}
 }
 
@@ -2407,36 +2407,36 @@ type UpdateCustomKeyStoreRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateCustomKeyStoreRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CustomKeyStoreId != "", protocol.Join(path, "CustomKeyStoreId"))
+	v.Required(s.CustomKeyStoreId != "", protocol.Join(path, "customKeyStoreId"))
 	if s.CustomKeyStoreId != "" {
-		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "CustomKeyStoreId"), 1, 64)
+		v.Length(s.CustomKeyStoreId, utf8.RuneCountInString(s.CustomKeyStoreId), protocol.Join(path, "customKeyStoreId"), 1, 64)
 	}
 	if s.NewCustomKeyStoreName != "" {
-		v.Length(s.NewCustomKeyStoreName, utf8.RuneCountInString(s.NewCustomKeyStoreName), protocol.Join(path, "NewCustomKeyStoreName"), 1, 256)
+		v.Length(s.NewCustomKeyStoreName, utf8.RuneCountInString(s.NewCustomKeyStoreName), protocol.Join(path, "newCustomKeyStoreName"), 1, 256)
 	}
 	if s.KeyStorePassword != "" {
-		v.Length(s.KeyStorePassword, utf8.RuneCountInString(s.KeyStorePassword), protocol.Join(path, "KeyStorePassword"), 7, 32)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.KeyStorePassword), protocol.Join(path, "keyStorePassword"), 7, 32)
 	}
 	if s.CloudHsmClusterId != "" {
-		v.Length(s.CloudHsmClusterId, utf8.RuneCountInString(s.CloudHsmClusterId), protocol.Join(path, "CloudHsmClusterId"), 19, 24)
+		v.Length(s.CloudHsmClusterId, utf8.RuneCountInString(s.CloudHsmClusterId), protocol.Join(path, "cloudHsmClusterId"), 19, 24)
 	}
 	if s.XksProxyUriEndpoint != "" {
-		v.Length(s.XksProxyUriEndpoint, utf8.RuneCountInString(s.XksProxyUriEndpoint), protocol.Join(path, "XksProxyUriEndpoint"), 10, 128)
+		v.Length(s.XksProxyUriEndpoint, utf8.RuneCountInString(s.XksProxyUriEndpoint), protocol.Join(path, "xksProxyUriEndpoint"), 10, 128)
 	}
 	if s.XksProxyUriPath != "" {
-		v.Length(s.XksProxyUriPath, utf8.RuneCountInString(s.XksProxyUriPath), protocol.Join(path, "XksProxyUriPath"), 10, 128)
+		v.Length(s.XksProxyUriPath, utf8.RuneCountInString(s.XksProxyUriPath), protocol.Join(path, "xksProxyUriPath"), 10, 128)
 	}
 	if s.XksProxyVpcEndpointServiceName != "" {
-		v.Length(s.XksProxyVpcEndpointServiceName, utf8.RuneCountInString(s.XksProxyVpcEndpointServiceName), protocol.Join(path, "XksProxyVpcEndpointServiceName"), 20, 64)
+		v.Length(s.XksProxyVpcEndpointServiceName, utf8.RuneCountInString(s.XksProxyVpcEndpointServiceName), protocol.Join(path, "xksProxyVpcEndpointServiceName"), 20, 64)
 	}
 	if s.XksProxyVpcEndpointServiceOwner != "" {
-		v.Length(s.XksProxyVpcEndpointServiceOwner, utf8.RuneCountInString(s.XksProxyVpcEndpointServiceOwner), protocol.Join(path, "XksProxyVpcEndpointServiceOwner"), 12, 12)
+		v.Length(s.XksProxyVpcEndpointServiceOwner, utf8.RuneCountInString(s.XksProxyVpcEndpointServiceOwner), protocol.Join(path, "xksProxyVpcEndpointServiceOwner"), 12, 12)
 	}
 	if s.XksProxyAuthenticationCredential != nil {
-		s.XksProxyAuthenticationCredential.Validate(v, protocol.Join(path, "XksProxyAuthenticationCredential"))
+		s.XksProxyAuthenticationCredential.Validate(v, protocol.Join(path, "xksProxyAuthenticationCredential"))
 	}
 	if s.XksProxyConnectivity != "" {
-		v.Enum(s.XksProxyConnectivity, protocol.Join(path, "XksProxyConnectivity"), XksProxyConnectivityTypeValues)
+		v.Enum(s.XksProxyConnectivity, protocol.Join(path, "xksProxyConnectivity"), XksProxyConnectivityTypeValues)
 	}
 }
 
@@ -2452,13 +2452,13 @@ type UpdateKeyDescriptionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateKeyDescriptionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.Description != "", protocol.Join(path, "Description"))
+	v.Required(s.Description != "", protocol.Join(path, "description"))
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 0, 8192)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 0, 8192)
 	}
 }
 
@@ -2469,13 +2469,13 @@ type UpdatePrimaryRegionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdatePrimaryRegionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.PrimaryRegion != "", protocol.Join(path, "PrimaryRegion"))
+	v.Required(s.PrimaryRegion != "", protocol.Join(path, "primaryRegion"))
 	if s.PrimaryRegion != "" {
-		v.Length(s.PrimaryRegion, utf8.RuneCountInString(s.PrimaryRegion), protocol.Join(path, "PrimaryRegion"), 1, 32)
+		v.Length(s.PrimaryRegion, utf8.RuneCountInString(s.PrimaryRegion), protocol.Join(path, "primaryRegion"), 1, 32)
 	}
 }
 
@@ -2490,27 +2490,27 @@ type VerifyMacRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *VerifyMacRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Message != nil, protocol.Join(path, "Message"))
+	v.Required(s.Message != nil, protocol.Join(path, "message"))
 	if s.Message != nil {
-		v.Length(s.Message, len(s.Message), protocol.Join(path, "Message"), 1, 4096)
+		v.Length(protocol.Redacted, len(s.Message), protocol.Join(path, "message"), 1, 4096)
 	}
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.MacAlgorithm != "", protocol.Join(path, "MacAlgorithm"))
+	v.Required(s.MacAlgorithm != "", protocol.Join(path, "macAlgorithm"))
 	if s.MacAlgorithm != "" {
-		v.Enum(s.MacAlgorithm, protocol.Join(path, "MacAlgorithm"), MacAlgorithmSpecValues)
+		v.Enum(s.MacAlgorithm, protocol.Join(path, "macAlgorithm"), MacAlgorithmSpecValues)
 	}
-	v.Required(s.Mac != nil, protocol.Join(path, "Mac"))
+	v.Required(s.Mac != nil, protocol.Join(path, "mac"))
 	if s.Mac != nil {
-		v.Length(s.Mac, len(s.Mac), protocol.Join(path, "Mac"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.Mac), protocol.Join(path, "mac"), 1, 6144)
 	}
 	if s.GrantTokens != nil {
-		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "GrantTokens"), 0, 10)
+		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "grantTokens"), 0, 10)
 	}
 	for i0 := range s.GrantTokens {
-		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "GrantTokens"), i0), 1, 8192)
+		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "grantTokens"), i0), 1, 8192)
 	}
 }
 
@@ -2523,10 +2523,10 @@ type VerifyMacResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *VerifyMacResponse) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.MacAlgorithm != "" {
-		v.Enum(s.MacAlgorithm, protocol.Join(path, "MacAlgorithm"), MacAlgorithmSpecValues)
+		v.Enum(s.MacAlgorithm, protocol.Join(path, "macAlgorithm"), MacAlgorithmSpecValues)
 	}
 }
 
@@ -2542,30 +2542,30 @@ type VerifyRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *VerifyRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.KeyId != "", protocol.Join(path, "KeyId"))
+	v.Required(s.KeyId != "", protocol.Join(path, "keyId"))
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
-	v.Required(s.Message != nil, protocol.Join(path, "Message"))
+	v.Required(s.Message != nil, protocol.Join(path, "message"))
 	if s.Message != nil {
-		v.Length(s.Message, len(s.Message), protocol.Join(path, "Message"), 1, 4096)
+		v.Length(protocol.Redacted, len(s.Message), protocol.Join(path, "message"), 1, 4096)
 	}
 	if s.MessageType != "" {
-		v.Enum(s.MessageType, protocol.Join(path, "MessageType"), MessageTypeValues)
+		v.Enum(s.MessageType, protocol.Join(path, "messageType"), MessageTypeValues)
 	}
-	v.Required(s.Signature != nil, protocol.Join(path, "Signature"))
+	v.Required(s.Signature != nil, protocol.Join(path, "signature"))
 	if s.Signature != nil {
-		v.Length(s.Signature, len(s.Signature), protocol.Join(path, "Signature"), 1, 6144)
+		v.Length(protocol.Redacted, len(s.Signature), protocol.Join(path, "signature"), 1, 6144)
 	}
-	v.Required(s.SigningAlgorithm != "", protocol.Join(path, "SigningAlgorithm"))
+	v.Required(s.SigningAlgorithm != "", protocol.Join(path, "signingAlgorithm"))
 	if s.SigningAlgorithm != "" {
-		v.Enum(s.SigningAlgorithm, protocol.Join(path, "SigningAlgorithm"), SigningAlgorithmSpecValues)
+		v.Enum(s.SigningAlgorithm, protocol.Join(path, "signingAlgorithm"), SigningAlgorithmSpecValues)
 	}
 	if s.GrantTokens != nil {
-		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "GrantTokens"), 0, 10)
+		v.Length(s.GrantTokens, len(s.GrantTokens), protocol.Join(path, "grantTokens"), 0, 10)
 	}
 	for i0 := range s.GrantTokens {
-		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "GrantTokens"), i0), 1, 8192)
+		v.Length(s.GrantTokens[i0], utf8.RuneCountInString(s.GrantTokens[i0]), protocol.Index(protocol.Join(path, "grantTokens"), i0), 1, 8192)
 	}
 }
 
@@ -2578,10 +2578,10 @@ type VerifyResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *VerifyResponse) Validate(v *protocol.Validator, path string) {
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 2048)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 2048)
 	}
 	if s.SigningAlgorithm != "" {
-		v.Enum(s.SigningAlgorithm, protocol.Join(path, "SigningAlgorithm"), SigningAlgorithmSpecValues)
+		v.Enum(s.SigningAlgorithm, protocol.Join(path, "signingAlgorithm"), SigningAlgorithmSpecValues)
 	}
 }
 
@@ -2599,7 +2599,7 @@ type XksKeyConfigurationType struct {
 // Validate records the constraints of the model that s breaks.
 func (s *XksKeyConfigurationType) Validate(v *protocol.Validator, path string) {
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), 1, 128)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), 1, 128)
 	}
 }
 
@@ -2624,13 +2624,13 @@ type XksProxyAuthenticationCredentialType struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *XksProxyAuthenticationCredentialType) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AccessKeyId != "", protocol.Join(path, "AccessKeyId"))
+	v.Required(s.AccessKeyId != "", protocol.Join(path, "accessKeyId"))
 	if s.AccessKeyId != "" {
-		v.Length(s.AccessKeyId, utf8.RuneCountInString(s.AccessKeyId), protocol.Join(path, "AccessKeyId"), 20, 30)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.AccessKeyId), protocol.Join(path, "accessKeyId"), 20, 30)
 	}
-	v.Required(s.RawSecretAccessKey != "", protocol.Join(path, "RawSecretAccessKey"))
+	v.Required(s.RawSecretAccessKey != "", protocol.Join(path, "rawSecretAccessKey"))
 	if s.RawSecretAccessKey != "" {
-		v.Length(s.RawSecretAccessKey, utf8.RuneCountInString(s.RawSecretAccessKey), protocol.Join(path, "RawSecretAccessKey"), 43, 64)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.RawSecretAccessKey), protocol.Join(path, "rawSecretAccessKey"), 43, 64)
 	}
 }
 
@@ -2646,22 +2646,22 @@ type XksProxyConfigurationType struct {
 // Validate records the constraints of the model that s breaks.
 func (s *XksProxyConfigurationType) Validate(v *protocol.Validator, path string) {
 	if s.Connectivity != "" {
-		v.Enum(s.Connectivity, protocol.Join(path, "Connectivity"), XksProxyConnectivityTypeValues)
+		v.Enum(s.Connectivity, protocol.Join(path, "connectivity"), XksProxyConnectivityTypeValues)
 	}
 	if s.AccessKeyId != "" {
-		v.Length(s.AccessKeyId, utf8.RuneCountInString(s.AccessKeyId), protocol.Join(path, "AccessKeyId"), 20, 30)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.AccessKeyId), protocol.Join(path, "accessKeyId"), 20, 30)
 	}
 	if s.UriEndpoint != "" {
-		v.Length(s.UriEndpoint, utf8.RuneCountInString(s.UriEndpoint), protocol.Join(path, "UriEndpoint"), 10, 128)
+		v.Length(s.UriEndpoint, utf8.RuneCountInString(s.UriEndpoint), protocol.Join(path, "uriEndpoint"), 10, 128)
 	}
 	if s.UriPath != "" {
-		v.Length(s.UriPath, utf8.RuneCountInString(s.UriPath), protocol.Join(path, "UriPath"), 10, 128)
+		v.Length(s.UriPath, utf8.RuneCountInString(s.UriPath), protocol.Join(path, "uriPath"), 10, 128)
 	}
 	if s.VpcEndpointServiceName != "" {
-		v.Length(s.VpcEndpointServiceName, utf8.RuneCountInString(s.VpcEndpointServiceName), protocol.Join(path, "VpcEndpointServiceName"), 20, 64)
+		v.Length(s.VpcEndpointServiceName, utf8.RuneCountInString(s.VpcEndpointServiceName), protocol.Join(path, "vpcEndpointServiceName"), 20, 64)
 	}
 	if s.VpcEndpointServiceOwner != "" {
-		v.Length(s.VpcEndpointServiceOwner, utf8.RuneCountInString(s.VpcEndpointServiceOwner), protocol.Join(path, "VpcEndpointServiceOwner"), 12, 12)
+		v.Length(s.VpcEndpointServiceOwner, utf8.RuneCountInString(s.VpcEndpointServiceOwner), protocol.Join(path, "vpcEndpointServiceOwner"), 12, 12)
 	}
 }
 

@@ -1485,7 +1485,7 @@ type DescribeDestinationsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeDestinationsRequest) Validate(v *protocol.Validator, path string) {
 	if s.DestinationNamePrefix != "" {
-		v.Length(s.DestinationNamePrefix, utf8.RuneCountInString(s.DestinationNamePrefix), protocol.Join(path, "DestinationNamePrefix"), 1, 512)
+		v.Length(s.DestinationNamePrefix, utf8.RuneCountInString(s.DestinationNamePrefix), protocol.Join(path, "destinationNamePrefix"), 1, 512)
 	}
 	if s.Limit != nil {
 		v.Range(float64(*s.Limit), protocol.Join(path, "limit"), protocol.Bound(1), protocol.Bound(50))
@@ -2571,7 +2571,7 @@ func (s *GetLogObjectResponseStream) Validate(v *protocol.Validator, path string
 		s.Fields.Validate(v, protocol.Join(path, "fields"))
 	}
 	if s.InternalStreamingException != nil {
-		s.InternalStreamingException.Validate(v, protocol.Join(path, "InternalStreamingException"))
+		s.InternalStreamingException.Validate(v, protocol.Join(path, "internalStreamingException"))
 	}
 }
 
@@ -5335,10 +5335,10 @@ func (s *StartLiveTailResponseStream) Validate(v *protocol.Validator, path strin
 		s.SessionUpdate.Validate(v, protocol.Join(path, "sessionUpdate"))
 	}
 	if s.SessionTimeoutException != nil {
-		s.SessionTimeoutException.Validate(v, protocol.Join(path, "SessionTimeoutException"))
+		s.SessionTimeoutException.Validate(v, protocol.Join(path, "sessionTimeoutException"))
 	}
 	if s.SessionStreamingException != nil {
-		s.SessionStreamingException.Validate(v, protocol.Join(path, "SessionStreamingException"))
+		s.SessionStreamingException.Validate(v, protocol.Join(path, "sessionStreamingException"))
 	}
 }
 

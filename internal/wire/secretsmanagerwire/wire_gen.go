@@ -40,7 +40,7 @@ type APIErrorType struct {
 // Validate records the constraints of the model that s breaks.
 func (s *APIErrorType) Validate(v *protocol.Validator, path string) {
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
 }
 
@@ -54,22 +54,22 @@ type BatchGetSecretValueRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *BatchGetSecretValueRequest) Validate(v *protocol.Validator, path string) {
 	if s.SecretIdList != nil {
-		v.Length(s.SecretIdList, len(s.SecretIdList), protocol.Join(path, "SecretIdList"), 1, 20)
+		v.Length(s.SecretIdList, len(s.SecretIdList), protocol.Join(path, "secretIdList"), 1, 20)
 	}
 	for i0 := range s.SecretIdList {
-		v.Length(s.SecretIdList[i0], utf8.RuneCountInString(s.SecretIdList[i0]), protocol.Index(protocol.Join(path, "SecretIdList"), i0), 1, 2048)
+		v.Length(s.SecretIdList[i0], utf8.RuneCountInString(s.SecretIdList[i0]), protocol.Index(protocol.Join(path, "secretIdList"), i0), 1, 2048)
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), -1, 10)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), -1, 10)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(20))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(20))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 4096)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 4096)
 	}
 }
 
@@ -82,13 +82,13 @@ type BatchGetSecretValueResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *BatchGetSecretValueResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.SecretValues {
-		s.SecretValues[i0].Validate(v, protocol.Index(protocol.Join(path, "SecretValues"), i0))
+		s.SecretValues[i0].Validate(v, protocol.Index(protocol.Join(path, "secretValues"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 4096)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 4096)
 	}
 	for i0 := range s.Errors {
-		s.Errors[i0].Validate(v, protocol.Index(protocol.Join(path, "Errors"), i0))
+		s.Errors[i0].Validate(v, protocol.Index(protocol.Join(path, "errors"), i0))
 	}
 }
 
@@ -98,9 +98,9 @@ type CancelRotateSecretRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CancelRotateSecretRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
 }
 
@@ -113,13 +113,13 @@ type CancelRotateSecretResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CancelRotateSecretResponse) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 	if s.VersionId != "" {
-		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "VersionId"), 32, 64)
+		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "versionId"), 32, 64)
 	}
 }
 
@@ -138,36 +138,36 @@ type CreateSecretRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateSecretRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 512)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 512)
 	}
 	if s.ClientRequestToken != "" {
-		v.Length(s.ClientRequestToken, utf8.RuneCountInString(s.ClientRequestToken), protocol.Join(path, "ClientRequestToken"), 32, 64)
+		v.Length(s.ClientRequestToken, utf8.RuneCountInString(s.ClientRequestToken), protocol.Join(path, "clientRequestToken"), 32, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 2048)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 2048)
 	}
 	if s.KmsKeyId != "" {
-		v.Length(s.KmsKeyId, utf8.RuneCountInString(s.KmsKeyId), protocol.Join(path, "KmsKeyId"), 0, 2048)
+		v.Length(s.KmsKeyId, utf8.RuneCountInString(s.KmsKeyId), protocol.Join(path, "kmsKeyId"), 0, 2048)
 	}
 	if s.SecretBinary != nil {
-		v.Length(s.SecretBinary, len(s.SecretBinary), protocol.Join(path, "SecretBinary"), 1, 65536)
+		v.Length(protocol.Redacted, len(s.SecretBinary), protocol.Join(path, "secretBinary"), 1, 65536)
 	}
 	if s.SecretString != "" {
-		v.Length(s.SecretString, utf8.RuneCountInString(s.SecretString), protocol.Join(path, "SecretString"), 1, 65536)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.SecretString), protocol.Join(path, "secretString"), 1, 65536)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	if s.AddReplicaRegions != nil {
-		v.Length(s.AddReplicaRegions, len(s.AddReplicaRegions), protocol.Join(path, "AddReplicaRegions"), 1, -1)
+		v.Length(s.AddReplicaRegions, len(s.AddReplicaRegions), protocol.Join(path, "addReplicaRegions"), 1, -1)
 	}
 	for i0 := range s.AddReplicaRegions {
-		s.AddReplicaRegions[i0].Validate(v, protocol.Index(protocol.Join(path, "AddReplicaRegions"), i0))
+		s.AddReplicaRegions[i0].Validate(v, protocol.Index(protocol.Join(path, "addReplicaRegions"), i0))
 	}
 	if s.Type != "" {
-		v.Length(s.Type, utf8.RuneCountInString(s.Type), protocol.Join(path, "Type"), 0, 256)
+		v.Length(s.Type, utf8.RuneCountInString(s.Type), protocol.Join(path, "type"), 0, 256)
 	}
 }
 
@@ -181,16 +181,16 @@ type CreateSecretResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateSecretResponse) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 	if s.VersionId != "" {
-		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "VersionId"), 32, 64)
+		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "versionId"), 32, 64)
 	}
 	for i0 := range s.ReplicationStatus {
-		s.ReplicationStatus[i0].Validate(v, protocol.Index(protocol.Join(path, "ReplicationStatus"), i0))
+		s.ReplicationStatus[i0].Validate(v, protocol.Index(protocol.Join(path, "replicationStatus"), i0))
 	}
 }
 
@@ -207,9 +207,9 @@ type DeleteResourcePolicyRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteResourcePolicyRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
 }
 
@@ -221,10 +221,10 @@ type DeleteResourcePolicyResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteResourcePolicyResponse) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 512)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 512)
 	}
 }
 
@@ -236,9 +236,9 @@ type DeleteSecretRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteSecretRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
 }
 
@@ -251,10 +251,10 @@ type DeleteSecretResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteSecretResponse) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 }
 
@@ -264,9 +264,9 @@ type DescribeSecretRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeSecretRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
 }
 
@@ -297,52 +297,52 @@ type DescribeSecretResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeSecretResponse) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 	if s.Type != "" {
-		v.Length(s.Type, utf8.RuneCountInString(s.Type), protocol.Join(path, "Type"), 0, 256)
+		v.Length(s.Type, utf8.RuneCountInString(s.Type), protocol.Join(path, "type"), 0, 256)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 2048)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 2048)
 	}
 	if s.KmsKeyId != "" {
-		v.Length(s.KmsKeyId, utf8.RuneCountInString(s.KmsKeyId), protocol.Join(path, "KmsKeyId"), 0, 2048)
+		v.Length(s.KmsKeyId, utf8.RuneCountInString(s.KmsKeyId), protocol.Join(path, "kmsKeyId"), 0, 2048)
 	}
 	if s.RotationLambdaARN != "" {
-		v.Length(s.RotationLambdaARN, utf8.RuneCountInString(s.RotationLambdaARN), protocol.Join(path, "RotationLambdaARN"), 0, 2048)
+		v.Length(s.RotationLambdaARN, utf8.RuneCountInString(s.RotationLambdaARN), protocol.Join(path, "rotationLambdaARN"), 0, 2048)
 	}
 	if s.RotationRules != nil {
-		s.RotationRules.Validate(v, protocol.Join(path, "RotationRules"))
+		s.RotationRules.Validate(v, protocol.Join(path, "rotationRules"))
 	}
 	for i0 := range s.ExternalSecretRotationMetadata {
-		s.ExternalSecretRotationMetadata[i0].Validate(v, protocol.Index(protocol.Join(path, "ExternalSecretRotationMetadata"), i0))
+		s.ExternalSecretRotationMetadata[i0].Validate(v, protocol.Index(protocol.Join(path, "externalSecretRotationMetadata"), i0))
 	}
 	if s.ExternalSecretRotationRoleArn != "" {
-		v.Length(s.ExternalSecretRotationRoleArn, utf8.RuneCountInString(s.ExternalSecretRotationRoleArn), protocol.Join(path, "ExternalSecretRotationRoleArn"), 20, 2048)
+		v.Length(s.ExternalSecretRotationRoleArn, utf8.RuneCountInString(s.ExternalSecretRotationRoleArn), protocol.Join(path, "externalSecretRotationRoleArn"), 20, 2048)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	for k0, e0 := range s.VersionIdsToStages {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "VersionIdsToStages"), k0), 32, 64)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "versionIdsToStages"), k0), 32, 64)
 		if e0 != nil {
-			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "VersionIdsToStages"), k0), 1, 20)
+			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "versionIdsToStages"), k0), 1, 20)
 		}
 		for i1 := range e0 {
-			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "VersionIdsToStages"), k0), i1), 1, 256)
+			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "versionIdsToStages"), k0), i1), 1, 256)
 		}
 	}
 	if s.OwningService != "" {
-		v.Length(s.OwningService, utf8.RuneCountInString(s.OwningService), protocol.Join(path, "OwningService"), 1, 128)
+		v.Length(s.OwningService, utf8.RuneCountInString(s.OwningService), protocol.Join(path, "owningService"), 1, 128)
 	}
 	if s.PrimaryRegion != "" {
-		v.Length(s.PrimaryRegion, utf8.RuneCountInString(s.PrimaryRegion), protocol.Join(path, "PrimaryRegion"), 1, 128)
+		v.Length(s.PrimaryRegion, utf8.RuneCountInString(s.PrimaryRegion), protocol.Join(path, "primaryRegion"), 1, 128)
 	}
 	for i0 := range s.ReplicationStatus {
-		s.ReplicationStatus[i0].Validate(v, protocol.Index(protocol.Join(path, "ReplicationStatus"), i0))
+		s.ReplicationStatus[i0].Validate(v, protocol.Index(protocol.Join(path, "replicationStatus"), i0))
 	}
 }
 
@@ -361,10 +361,10 @@ type ExternalSecretRotationMetadataItem struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ExternalSecretRotationMetadataItem) Validate(v *protocol.Validator, path string) {
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 256)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 256)
 	}
 	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "Value"), 1, 2048)
+		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), 1, 2048)
 	}
 }
 
@@ -376,13 +376,13 @@ type Filter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Filter) Validate(v *protocol.Validator, path string) {
 	if s.Key != "" {
-		v.Enum(s.Key, protocol.Join(path, "Key"), FilterNameStringTypeValues)
+		v.Enum(s.Key, protocol.Join(path, "key"), FilterNameStringTypeValues)
 	}
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 1, 10)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 1, 10)
 	}
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), -1, 512)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), -1, 512)
 	}
 }
 
@@ -400,10 +400,10 @@ type GetRandomPasswordRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetRandomPasswordRequest) Validate(v *protocol.Validator, path string) {
 	if s.PasswordLength != nil {
-		v.Range(float64(*s.PasswordLength), protocol.Join(path, "PasswordLength"), protocol.Bound(1), protocol.Bound(4096))
+		v.Range(float64(*s.PasswordLength), protocol.Join(path, "passwordLength"), protocol.Bound(1), protocol.Bound(4096))
 	}
 	if s.ExcludeCharacters != "" {
-		v.Length(s.ExcludeCharacters, utf8.RuneCountInString(s.ExcludeCharacters), protocol.Join(path, "ExcludeCharacters"), 0, 4096)
+		v.Length(s.ExcludeCharacters, utf8.RuneCountInString(s.ExcludeCharacters), protocol.Join(path, "excludeCharacters"), 0, 4096)
 	}
 }
 
@@ -414,7 +414,7 @@ type GetRandomPasswordResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetRandomPasswordResponse) Validate(v *protocol.Validator, path string) {
 	if s.RandomPassword != "" {
-		v.Length(s.RandomPassword, utf8.RuneCountInString(s.RandomPassword), protocol.Join(path, "RandomPassword"), 0, 4096)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.RandomPassword), protocol.Join(path, "randomPassword"), 0, 4096)
 	}
 }
 
@@ -424,9 +424,9 @@ type GetResourcePolicyRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetResourcePolicyRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
 }
 
@@ -439,13 +439,13 @@ type GetResourcePolicyResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetResourcePolicyResponse) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 512)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 512)
 	}
 	if s.ResourcePolicy != "" {
-		v.Length(s.ResourcePolicy, utf8.RuneCountInString(s.ResourcePolicy), protocol.Join(path, "ResourcePolicy"), 1, 20480)
+		v.Length(s.ResourcePolicy, utf8.RuneCountInString(s.ResourcePolicy), protocol.Join(path, "resourcePolicy"), 1, 20480)
 	}
 }
 
@@ -457,15 +457,15 @@ type GetSecretValueRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetSecretValueRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
 	if s.VersionId != "" {
-		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "VersionId"), 32, 64)
+		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "versionId"), 32, 64)
 	}
 	if s.VersionStage != "" {
-		v.Length(s.VersionStage, utf8.RuneCountInString(s.VersionStage), protocol.Join(path, "VersionStage"), 1, 256)
+		v.Length(s.VersionStage, utf8.RuneCountInString(s.VersionStage), protocol.Join(path, "versionStage"), 1, 256)
 	}
 }
 
@@ -482,25 +482,25 @@ type GetSecretValueResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetSecretValueResponse) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 	if s.VersionId != "" {
-		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "VersionId"), 32, 64)
+		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "versionId"), 32, 64)
 	}
 	if s.SecretBinary != nil {
-		v.Length(s.SecretBinary, len(s.SecretBinary), protocol.Join(path, "SecretBinary"), 1, 65536)
+		v.Length(protocol.Redacted, len(s.SecretBinary), protocol.Join(path, "secretBinary"), 1, 65536)
 	}
 	if s.SecretString != "" {
-		v.Length(s.SecretString, utf8.RuneCountInString(s.SecretString), protocol.Join(path, "SecretString"), 1, 65536)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.SecretString), protocol.Join(path, "secretString"), 1, 65536)
 	}
 	if s.VersionStages != nil {
-		v.Length(s.VersionStages, len(s.VersionStages), protocol.Join(path, "VersionStages"), 1, 20)
+		v.Length(s.VersionStages, len(s.VersionStages), protocol.Join(path, "versionStages"), 1, 20)
 	}
 	for i0 := range s.VersionStages {
-		v.Length(s.VersionStages[i0], utf8.RuneCountInString(s.VersionStages[i0]), protocol.Index(protocol.Join(path, "VersionStages"), i0), 1, 256)
+		v.Length(s.VersionStages[i0], utf8.RuneCountInString(s.VersionStages[i0]), protocol.Index(protocol.Join(path, "versionStages"), i0), 1, 256)
 	}
 }
 
@@ -548,15 +548,15 @@ type ListSecretVersionIdsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListSecretVersionIdsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(100))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 4096)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 4096)
 	}
 }
 
@@ -570,16 +570,16 @@ type ListSecretVersionIdsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListSecretVersionIdsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Versions {
-		s.Versions[i0].Validate(v, protocol.Index(protocol.Join(path, "Versions"), i0))
+		s.Versions[i0].Validate(v, protocol.Index(protocol.Join(path, "versions"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 4096)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 4096)
 	}
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 }
 
@@ -595,22 +595,22 @@ type ListSecretsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListSecretsRequest) Validate(v *protocol.Validator, path string) {
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(100))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 4096)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 4096)
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), -1, 10)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), -1, 10)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.SortOrder != "" {
-		v.Enum(s.SortOrder, protocol.Join(path, "SortOrder"), SortOrderTypeValues)
+		v.Enum(s.SortOrder, protocol.Join(path, "sortOrder"), SortOrderTypeValues)
 	}
 	if s.SortBy != "" {
-		v.Enum(s.SortBy, protocol.Join(path, "SortBy"), SortByTypeValues)
+		v.Enum(s.SortBy, protocol.Join(path, "sortBy"), SortByTypeValues)
 	}
 }
 
@@ -622,10 +622,10 @@ type ListSecretsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListSecretsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.SecretList {
-		s.SecretList[i0].Validate(v, protocol.Index(protocol.Join(path, "SecretList"), i0))
+		s.SecretList[i0].Validate(v, protocol.Index(protocol.Join(path, "secretList"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), 1, 4096)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), 1, 4096)
 	}
 }
 
@@ -658,13 +658,13 @@ type PutResourcePolicyRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PutResourcePolicyRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
-	v.Required(s.ResourcePolicy != "", protocol.Join(path, "ResourcePolicy"))
+	v.Required(s.ResourcePolicy != "", protocol.Join(path, "resourcePolicy"))
 	if s.ResourcePolicy != "" {
-		v.Length(s.ResourcePolicy, utf8.RuneCountInString(s.ResourcePolicy), protocol.Join(path, "ResourcePolicy"), 1, 20480)
+		v.Length(s.ResourcePolicy, utf8.RuneCountInString(s.ResourcePolicy), protocol.Join(path, "resourcePolicy"), 1, 20480)
 	}
 }
 
@@ -676,10 +676,10 @@ type PutResourcePolicyResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PutResourcePolicyResponse) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 512)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 512)
 	}
 }
 
@@ -694,27 +694,27 @@ type PutSecretValueRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PutSecretValueRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
 	if s.ClientRequestToken != "" {
-		v.Length(s.ClientRequestToken, utf8.RuneCountInString(s.ClientRequestToken), protocol.Join(path, "ClientRequestToken"), 32, 64)
+		v.Length(s.ClientRequestToken, utf8.RuneCountInString(s.ClientRequestToken), protocol.Join(path, "clientRequestToken"), 32, 64)
 	}
 	if s.SecretBinary != nil {
-		v.Length(s.SecretBinary, len(s.SecretBinary), protocol.Join(path, "SecretBinary"), 1, 65536)
+		v.Length(protocol.Redacted, len(s.SecretBinary), protocol.Join(path, "secretBinary"), 1, 65536)
 	}
 	if s.SecretString != "" {
-		v.Length(s.SecretString, utf8.RuneCountInString(s.SecretString), protocol.Join(path, "SecretString"), 1, 65536)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.SecretString), protocol.Join(path, "secretString"), 1, 65536)
 	}
 	if s.VersionStages != nil {
-		v.Length(s.VersionStages, len(s.VersionStages), protocol.Join(path, "VersionStages"), 1, 20)
+		v.Length(s.VersionStages, len(s.VersionStages), protocol.Join(path, "versionStages"), 1, 20)
 	}
 	for i0 := range s.VersionStages {
-		v.Length(s.VersionStages[i0], utf8.RuneCountInString(s.VersionStages[i0]), protocol.Index(protocol.Join(path, "VersionStages"), i0), 1, 256)
+		v.Length(s.VersionStages[i0], utf8.RuneCountInString(s.VersionStages[i0]), protocol.Index(protocol.Join(path, "versionStages"), i0), 1, 256)
 	}
 	if s.RotationToken != "" {
-		v.Length(s.RotationToken, utf8.RuneCountInString(s.RotationToken), protocol.Join(path, "RotationToken"), 36, 256)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.RotationToken), protocol.Join(path, "rotationToken"), 36, 256)
 	}
 }
 
@@ -728,19 +728,19 @@ type PutSecretValueResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PutSecretValueResponse) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 	if s.VersionId != "" {
-		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "VersionId"), 32, 64)
+		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "versionId"), 32, 64)
 	}
 	if s.VersionStages != nil {
-		v.Length(s.VersionStages, len(s.VersionStages), protocol.Join(path, "VersionStages"), 1, 20)
+		v.Length(s.VersionStages, len(s.VersionStages), protocol.Join(path, "versionStages"), 1, 20)
 	}
 	for i0 := range s.VersionStages {
-		v.Length(s.VersionStages[i0], utf8.RuneCountInString(s.VersionStages[i0]), protocol.Index(protocol.Join(path, "VersionStages"), i0), 1, 256)
+		v.Length(s.VersionStages[i0], utf8.RuneCountInString(s.VersionStages[i0]), protocol.Index(protocol.Join(path, "versionStages"), i0), 1, 256)
 	}
 }
 
@@ -751,16 +751,16 @@ type RemoveRegionsFromReplicationRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RemoveRegionsFromReplicationRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
-	v.Required(s.RemoveReplicaRegions != nil, protocol.Join(path, "RemoveReplicaRegions"))
+	v.Required(s.RemoveReplicaRegions != nil, protocol.Join(path, "removeReplicaRegions"))
 	if s.RemoveReplicaRegions != nil {
-		v.Length(s.RemoveReplicaRegions, len(s.RemoveReplicaRegions), protocol.Join(path, "RemoveReplicaRegions"), 1, -1)
+		v.Length(s.RemoveReplicaRegions, len(s.RemoveReplicaRegions), protocol.Join(path, "removeReplicaRegions"), 1, -1)
 	}
 	for i0 := range s.RemoveReplicaRegions {
-		v.Length(s.RemoveReplicaRegions[i0], utf8.RuneCountInString(s.RemoveReplicaRegions[i0]), protocol.Index(protocol.Join(path, "RemoveReplicaRegions"), i0), 1, 128)
+		v.Length(s.RemoveReplicaRegions[i0], utf8.RuneCountInString(s.RemoveReplicaRegions[i0]), protocol.Index(protocol.Join(path, "removeReplicaRegions"), i0), 1, 128)
 	}
 }
 
@@ -772,10 +772,10 @@ type RemoveRegionsFromReplicationResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RemoveRegionsFromReplicationResponse) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	for i0 := range s.ReplicationStatus {
-		s.ReplicationStatus[i0].Validate(v, protocol.Index(protocol.Join(path, "ReplicationStatus"), i0))
+		s.ReplicationStatus[i0].Validate(v, protocol.Index(protocol.Join(path, "replicationStatus"), i0))
 	}
 }
 
@@ -787,10 +787,10 @@ type ReplicaRegionType struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ReplicaRegionType) Validate(v *protocol.Validator, path string) {
 	if s.Region != "" {
-		v.Length(s.Region, utf8.RuneCountInString(s.Region), protocol.Join(path, "Region"), 1, 128)
+		v.Length(s.Region, utf8.RuneCountInString(s.Region), protocol.Join(path, "region"), 1, 128)
 	}
 	if s.KmsKeyId != "" {
-		v.Length(s.KmsKeyId, utf8.RuneCountInString(s.KmsKeyId), protocol.Join(path, "KmsKeyId"), 0, 2048)
+		v.Length(s.KmsKeyId, utf8.RuneCountInString(s.KmsKeyId), protocol.Join(path, "kmsKeyId"), 0, 2048)
 	}
 }
 
@@ -802,16 +802,16 @@ type ReplicateSecretToRegionsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ReplicateSecretToRegionsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
-	v.Required(s.AddReplicaRegions != nil, protocol.Join(path, "AddReplicaRegions"))
+	v.Required(s.AddReplicaRegions != nil, protocol.Join(path, "addReplicaRegions"))
 	if s.AddReplicaRegions != nil {
-		v.Length(s.AddReplicaRegions, len(s.AddReplicaRegions), protocol.Join(path, "AddReplicaRegions"), 1, -1)
+		v.Length(s.AddReplicaRegions, len(s.AddReplicaRegions), protocol.Join(path, "addReplicaRegions"), 1, -1)
 	}
 	for i0 := range s.AddReplicaRegions {
-		s.AddReplicaRegions[i0].Validate(v, protocol.Index(protocol.Join(path, "AddReplicaRegions"), i0))
+		s.AddReplicaRegions[i0].Validate(v, protocol.Index(protocol.Join(path, "addReplicaRegions"), i0))
 	}
 }
 
@@ -823,10 +823,10 @@ type ReplicateSecretToRegionsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ReplicateSecretToRegionsResponse) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	for i0 := range s.ReplicationStatus {
-		s.ReplicationStatus[i0].Validate(v, protocol.Index(protocol.Join(path, "ReplicationStatus"), i0))
+		s.ReplicationStatus[i0].Validate(v, protocol.Index(protocol.Join(path, "replicationStatus"), i0))
 	}
 }
 
@@ -841,16 +841,16 @@ type ReplicationStatusType struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ReplicationStatusType) Validate(v *protocol.Validator, path string) {
 	if s.Region != "" {
-		v.Length(s.Region, utf8.RuneCountInString(s.Region), protocol.Join(path, "Region"), 1, 128)
+		v.Length(s.Region, utf8.RuneCountInString(s.Region), protocol.Join(path, "region"), 1, 128)
 	}
 	if s.KmsKeyId != "" {
-		v.Length(s.KmsKeyId, utf8.RuneCountInString(s.KmsKeyId), protocol.Join(path, "KmsKeyId"), 0, 2048)
+		v.Length(s.KmsKeyId, utf8.RuneCountInString(s.KmsKeyId), protocol.Join(path, "kmsKeyId"), 0, 2048)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), StatusTypeValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), StatusTypeValues)
 	}
 	if s.StatusMessage != "" {
-		v.Length(s.StatusMessage, utf8.RuneCountInString(s.StatusMessage), protocol.Join(path, "StatusMessage"), 1, 4096)
+		v.Length(s.StatusMessage, utf8.RuneCountInString(s.StatusMessage), protocol.Join(path, "statusMessage"), 1, 4096)
 	}
 }
 
@@ -874,9 +874,9 @@ type RestoreSecretRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RestoreSecretRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
 }
 
@@ -888,10 +888,10 @@ type RestoreSecretResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RestoreSecretResponse) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 }
 
@@ -907,24 +907,24 @@ type RotateSecretRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RotateSecretRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
 	if s.ClientRequestToken != "" {
-		v.Length(s.ClientRequestToken, utf8.RuneCountInString(s.ClientRequestToken), protocol.Join(path, "ClientRequestToken"), 32, 64)
+		v.Length(s.ClientRequestToken, utf8.RuneCountInString(s.ClientRequestToken), protocol.Join(path, "clientRequestToken"), 32, 64)
 	}
 	if s.RotationLambdaARN != "" {
-		v.Length(s.RotationLambdaARN, utf8.RuneCountInString(s.RotationLambdaARN), protocol.Join(path, "RotationLambdaARN"), 0, 2048)
+		v.Length(s.RotationLambdaARN, utf8.RuneCountInString(s.RotationLambdaARN), protocol.Join(path, "rotationLambdaARN"), 0, 2048)
 	}
 	if s.RotationRules != nil {
-		s.RotationRules.Validate(v, protocol.Join(path, "RotationRules"))
+		s.RotationRules.Validate(v, protocol.Join(path, "rotationRules"))
 	}
 	for i0 := range s.ExternalSecretRotationMetadata {
-		s.ExternalSecretRotationMetadata[i0].Validate(v, protocol.Index(protocol.Join(path, "ExternalSecretRotationMetadata"), i0))
+		s.ExternalSecretRotationMetadata[i0].Validate(v, protocol.Index(protocol.Join(path, "externalSecretRotationMetadata"), i0))
 	}
 	if s.ExternalSecretRotationRoleArn != "" {
-		v.Length(s.ExternalSecretRotationRoleArn, utf8.RuneCountInString(s.ExternalSecretRotationRoleArn), protocol.Join(path, "ExternalSecretRotationRoleArn"), 20, 2048)
+		v.Length(s.ExternalSecretRotationRoleArn, utf8.RuneCountInString(s.ExternalSecretRotationRoleArn), protocol.Join(path, "externalSecretRotationRoleArn"), 20, 2048)
 	}
 }
 
@@ -937,13 +937,13 @@ type RotateSecretResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RotateSecretResponse) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 	if s.VersionId != "" {
-		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "VersionId"), 32, 64)
+		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "versionId"), 32, 64)
 	}
 }
 
@@ -956,13 +956,13 @@ type RotationRulesType struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RotationRulesType) Validate(v *protocol.Validator, path string) {
 	if s.AutomaticallyAfterDays != nil {
-		v.Range(float64(*s.AutomaticallyAfterDays), protocol.Join(path, "AutomaticallyAfterDays"), protocol.Bound(1), protocol.Bound(1000))
+		v.Range(float64(*s.AutomaticallyAfterDays), protocol.Join(path, "automaticallyAfterDays"), protocol.Bound(1), protocol.Bound(1000))
 	}
 	if s.Duration != "" {
-		v.Length(s.Duration, utf8.RuneCountInString(s.Duration), protocol.Join(path, "Duration"), 2, 3)
+		v.Length(s.Duration, utf8.RuneCountInString(s.Duration), protocol.Join(path, "duration"), 2, 3)
 	}
 	if s.ScheduleExpression != "" {
-		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "ScheduleExpression"), 1, 256)
+		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "scheduleExpression"), 1, 256)
 	}
 }
 
@@ -992,49 +992,49 @@ type SecretListEntry struct {
 // Validate records the constraints of the model that s breaks.
 func (s *SecretListEntry) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 	if s.Type != "" {
-		v.Length(s.Type, utf8.RuneCountInString(s.Type), protocol.Join(path, "Type"), 0, 256)
+		v.Length(s.Type, utf8.RuneCountInString(s.Type), protocol.Join(path, "type"), 0, 256)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 2048)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 2048)
 	}
 	if s.KmsKeyId != "" {
-		v.Length(s.KmsKeyId, utf8.RuneCountInString(s.KmsKeyId), protocol.Join(path, "KmsKeyId"), 0, 2048)
+		v.Length(s.KmsKeyId, utf8.RuneCountInString(s.KmsKeyId), protocol.Join(path, "kmsKeyId"), 0, 2048)
 	}
 	if s.RotationLambdaARN != "" {
-		v.Length(s.RotationLambdaARN, utf8.RuneCountInString(s.RotationLambdaARN), protocol.Join(path, "RotationLambdaARN"), 0, 2048)
+		v.Length(s.RotationLambdaARN, utf8.RuneCountInString(s.RotationLambdaARN), protocol.Join(path, "rotationLambdaARN"), 0, 2048)
 	}
 	if s.RotationRules != nil {
-		s.RotationRules.Validate(v, protocol.Join(path, "RotationRules"))
+		s.RotationRules.Validate(v, protocol.Join(path, "rotationRules"))
 	}
 	for i0 := range s.ExternalSecretRotationMetadata {
-		s.ExternalSecretRotationMetadata[i0].Validate(v, protocol.Index(protocol.Join(path, "ExternalSecretRotationMetadata"), i0))
+		s.ExternalSecretRotationMetadata[i0].Validate(v, protocol.Index(protocol.Join(path, "externalSecretRotationMetadata"), i0))
 	}
 	if s.ExternalSecretRotationRoleArn != "" {
-		v.Length(s.ExternalSecretRotationRoleArn, utf8.RuneCountInString(s.ExternalSecretRotationRoleArn), protocol.Join(path, "ExternalSecretRotationRoleArn"), 20, 2048)
+		v.Length(s.ExternalSecretRotationRoleArn, utf8.RuneCountInString(s.ExternalSecretRotationRoleArn), protocol.Join(path, "externalSecretRotationRoleArn"), 20, 2048)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	for k0, e0 := range s.SecretVersionsToStages {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "SecretVersionsToStages"), k0), 32, 64)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "secretVersionsToStages"), k0), 32, 64)
 		if e0 != nil {
-			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "SecretVersionsToStages"), k0), 1, 20)
+			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "secretVersionsToStages"), k0), 1, 20)
 		}
 		for i1 := range e0 {
-			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "SecretVersionsToStages"), k0), i1), 1, 256)
+			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "secretVersionsToStages"), k0), i1), 1, 256)
 		}
 	}
 	if s.OwningService != "" {
-		v.Length(s.OwningService, utf8.RuneCountInString(s.OwningService), protocol.Join(path, "OwningService"), 1, 128)
+		v.Length(s.OwningService, utf8.RuneCountInString(s.OwningService), protocol.Join(path, "owningService"), 1, 128)
 	}
 	if s.PrimaryRegion != "" {
-		v.Length(s.PrimaryRegion, utf8.RuneCountInString(s.PrimaryRegion), protocol.Join(path, "PrimaryRegion"), 1, 128)
+		v.Length(s.PrimaryRegion, utf8.RuneCountInString(s.PrimaryRegion), protocol.Join(path, "primaryRegion"), 1, 128)
 	}
 }
 
@@ -1051,25 +1051,25 @@ type SecretValueEntry struct {
 // Validate records the constraints of the model that s breaks.
 func (s *SecretValueEntry) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 	if s.VersionId != "" {
-		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "VersionId"), 32, 64)
+		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "versionId"), 32, 64)
 	}
 	if s.SecretBinary != nil {
-		v.Length(s.SecretBinary, len(s.SecretBinary), protocol.Join(path, "SecretBinary"), 1, 65536)
+		v.Length(protocol.Redacted, len(s.SecretBinary), protocol.Join(path, "secretBinary"), 1, 65536)
 	}
 	if s.SecretString != "" {
-		v.Length(s.SecretString, utf8.RuneCountInString(s.SecretString), protocol.Join(path, "SecretString"), 1, 65536)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.SecretString), protocol.Join(path, "secretString"), 1, 65536)
 	}
 	if s.VersionStages != nil {
-		v.Length(s.VersionStages, len(s.VersionStages), protocol.Join(path, "VersionStages"), 1, 20)
+		v.Length(s.VersionStages, len(s.VersionStages), protocol.Join(path, "versionStages"), 1, 20)
 	}
 	for i0 := range s.VersionStages {
-		v.Length(s.VersionStages[i0], utf8.RuneCountInString(s.VersionStages[i0]), protocol.Index(protocol.Join(path, "VersionStages"), i0), 1, 256)
+		v.Length(s.VersionStages[i0], utf8.RuneCountInString(s.VersionStages[i0]), protocol.Index(protocol.Join(path, "versionStages"), i0), 1, 256)
 	}
 }
 
@@ -1084,16 +1084,16 @@ type SecretVersionsListEntry struct {
 // Validate records the constraints of the model that s breaks.
 func (s *SecretVersionsListEntry) Validate(v *protocol.Validator, path string) {
 	if s.VersionId != "" {
-		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "VersionId"), 32, 64)
+		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "versionId"), 32, 64)
 	}
 	if s.VersionStages != nil {
-		v.Length(s.VersionStages, len(s.VersionStages), protocol.Join(path, "VersionStages"), 1, 20)
+		v.Length(s.VersionStages, len(s.VersionStages), protocol.Join(path, "versionStages"), 1, 20)
 	}
 	for i0 := range s.VersionStages {
-		v.Length(s.VersionStages[i0], utf8.RuneCountInString(s.VersionStages[i0]), protocol.Index(protocol.Join(path, "VersionStages"), i0), 1, 256)
+		v.Length(s.VersionStages[i0], utf8.RuneCountInString(s.VersionStages[i0]), protocol.Index(protocol.Join(path, "versionStages"), i0), 1, 256)
 	}
 	for i0 := range s.KmsKeyIds {
-		v.Length(s.KmsKeyIds[i0], utf8.RuneCountInString(s.KmsKeyIds[i0]), protocol.Index(protocol.Join(path, "KmsKeyIds"), i0), 0, 2048)
+		v.Length(s.KmsKeyIds[i0], utf8.RuneCountInString(s.KmsKeyIds[i0]), protocol.Index(protocol.Join(path, "kmsKeyIds"), i0), 0, 2048)
 	}
 }
 
@@ -1103,9 +1103,9 @@ type StopReplicationToReplicaRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *StopReplicationToReplicaRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
 }
 
@@ -1116,7 +1116,7 @@ type StopReplicationToReplicaResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *StopReplicationToReplicaResponse) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 }
 
@@ -1128,10 +1128,10 @@ type Tag struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Tag) Validate(v *protocol.Validator, path string) {
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 128)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 128)
 	}
 	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "Value"), 0, 256)
+		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), 0, 256)
 	}
 }
 
@@ -1142,13 +1142,13 @@ type TagResourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *TagResourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
-	v.Required(s.Tags != nil, protocol.Join(path, "Tags"))
+	v.Required(s.Tags != nil, protocol.Join(path, "tags"))
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -1159,13 +1159,13 @@ type UntagResourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UntagResourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
-	v.Required(s.TagKeys != nil, protocol.Join(path, "TagKeys"))
+	v.Required(s.TagKeys != nil, protocol.Join(path, "tagKeys"))
 	for i0 := range s.TagKeys {
-		v.Length(s.TagKeys[i0], utf8.RuneCountInString(s.TagKeys[i0]), protocol.Index(protocol.Join(path, "TagKeys"), i0), 1, 128)
+		v.Length(s.TagKeys[i0], utf8.RuneCountInString(s.TagKeys[i0]), protocol.Index(protocol.Join(path, "tagKeys"), i0), 1, 128)
 	}
 }
 
@@ -1181,27 +1181,27 @@ type UpdateSecretRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateSecretRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
 	if s.ClientRequestToken != "" {
-		v.Length(s.ClientRequestToken, utf8.RuneCountInString(s.ClientRequestToken), protocol.Join(path, "ClientRequestToken"), 32, 64)
+		v.Length(s.ClientRequestToken, utf8.RuneCountInString(s.ClientRequestToken), protocol.Join(path, "clientRequestToken"), 32, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 2048)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 2048)
 	}
 	if s.KmsKeyId != "" {
-		v.Length(s.KmsKeyId, utf8.RuneCountInString(s.KmsKeyId), protocol.Join(path, "KmsKeyId"), 0, 2048)
+		v.Length(s.KmsKeyId, utf8.RuneCountInString(s.KmsKeyId), protocol.Join(path, "kmsKeyId"), 0, 2048)
 	}
 	if s.SecretBinary != nil {
-		v.Length(s.SecretBinary, len(s.SecretBinary), protocol.Join(path, "SecretBinary"), 1, 65536)
+		v.Length(protocol.Redacted, len(s.SecretBinary), protocol.Join(path, "secretBinary"), 1, 65536)
 	}
 	if s.SecretString != "" {
-		v.Length(s.SecretString, utf8.RuneCountInString(s.SecretString), protocol.Join(path, "SecretString"), 1, 65536)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.SecretString), protocol.Join(path, "secretString"), 1, 65536)
 	}
 	if s.Type != "" {
-		v.Length(s.Type, utf8.RuneCountInString(s.Type), protocol.Join(path, "Type"), 0, 256)
+		v.Length(s.Type, utf8.RuneCountInString(s.Type), protocol.Join(path, "type"), 0, 256)
 	}
 }
 
@@ -1214,13 +1214,13 @@ type UpdateSecretResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateSecretResponse) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 	if s.VersionId != "" {
-		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "VersionId"), 32, 64)
+		v.Length(s.VersionId, utf8.RuneCountInString(s.VersionId), protocol.Join(path, "versionId"), 32, 64)
 	}
 }
 
@@ -1233,19 +1233,19 @@ type UpdateSecretVersionStageRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateSecretVersionStageRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SecretId != "", protocol.Join(path, "SecretId"))
+	v.Required(s.SecretId != "", protocol.Join(path, "secretId"))
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
-	v.Required(s.VersionStage != "", protocol.Join(path, "VersionStage"))
+	v.Required(s.VersionStage != "", protocol.Join(path, "versionStage"))
 	if s.VersionStage != "" {
-		v.Length(s.VersionStage, utf8.RuneCountInString(s.VersionStage), protocol.Join(path, "VersionStage"), 1, 256)
+		v.Length(s.VersionStage, utf8.RuneCountInString(s.VersionStage), protocol.Join(path, "versionStage"), 1, 256)
 	}
 	if s.RemoveFromVersionId != "" {
-		v.Length(s.RemoveFromVersionId, utf8.RuneCountInString(s.RemoveFromVersionId), protocol.Join(path, "RemoveFromVersionId"), 32, 64)
+		v.Length(s.RemoveFromVersionId, utf8.RuneCountInString(s.RemoveFromVersionId), protocol.Join(path, "removeFromVersionId"), 32, 64)
 	}
 	if s.MoveToVersionId != "" {
-		v.Length(s.MoveToVersionId, utf8.RuneCountInString(s.MoveToVersionId), protocol.Join(path, "MoveToVersionId"), 32, 64)
+		v.Length(s.MoveToVersionId, utf8.RuneCountInString(s.MoveToVersionId), protocol.Join(path, "moveToVersionId"), 32, 64)
 	}
 }
 
@@ -1257,10 +1257,10 @@ type UpdateSecretVersionStageResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateSecretVersionStageResponse) Validate(v *protocol.Validator, path string) {
 	if s.ARN != "" {
-		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "ARN"), 20, 2048)
+		v.Length(s.ARN, utf8.RuneCountInString(s.ARN), protocol.Join(path, "aRN"), 20, 2048)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 256)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 256)
 	}
 }
 
@@ -1272,11 +1272,11 @@ type ValidateResourcePolicyRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ValidateResourcePolicyRequest) Validate(v *protocol.Validator, path string) {
 	if s.SecretId != "" {
-		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "SecretId"), 1, 2048)
+		v.Length(s.SecretId, utf8.RuneCountInString(s.SecretId), protocol.Join(path, "secretId"), 1, 2048)
 	}
-	v.Required(s.ResourcePolicy != "", protocol.Join(path, "ResourcePolicy"))
+	v.Required(s.ResourcePolicy != "", protocol.Join(path, "resourcePolicy"))
 	if s.ResourcePolicy != "" {
-		v.Length(s.ResourcePolicy, utf8.RuneCountInString(s.ResourcePolicy), protocol.Join(path, "ResourcePolicy"), 1, 20480)
+		v.Length(s.ResourcePolicy, utf8.RuneCountInString(s.ResourcePolicy), protocol.Join(path, "resourcePolicy"), 1, 20480)
 	}
 }
 
@@ -1288,7 +1288,7 @@ type ValidateResourcePolicyResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ValidateResourcePolicyResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.ValidationErrors {
-		s.ValidationErrors[i0].Validate(v, protocol.Index(protocol.Join(path, "ValidationErrors"), i0))
+		s.ValidationErrors[i0].Validate(v, protocol.Index(protocol.Join(path, "validationErrors"), i0))
 	}
 }
 
@@ -1300,7 +1300,7 @@ type ValidationErrorsEntry struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ValidationErrorsEntry) Validate(v *protocol.Validator, path string) {
 	if s.CheckName != "" {
-		v.Length(s.CheckName, utf8.RuneCountInString(s.CheckName), protocol.Join(path, "CheckName"), 1, 512)
+		v.Length(s.CheckName, utf8.RuneCountInString(s.CheckName), protocol.Join(path, "checkName"), 1, 512)
 	}
 }
 

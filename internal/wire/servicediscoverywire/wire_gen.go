@@ -52,21 +52,21 @@ type CreateHttpNamespaceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateHttpNamespaceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), -1, 1024)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), -1, 1024)
 	}
 	if s.CreatorRequestId != "" {
-		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "CreatorRequestId"), -1, 64)
+		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "creatorRequestId"), -1, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 1024)
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), 0, 200)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), 0, 200)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -77,7 +77,7 @@ type CreateHttpNamespaceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateHttpNamespaceResponse) Validate(v *protocol.Validator, path string) {
 	if s.OperationId != "" {
-		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "OperationId"), -1, 255)
+		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "operationId"), -1, 255)
 	}
 }
 
@@ -92,28 +92,28 @@ type CreatePrivateDnsNamespaceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreatePrivateDnsNamespaceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), -1, 253)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), -1, 253)
 	}
 	if s.CreatorRequestId != "" {
-		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "CreatorRequestId"), -1, 64)
+		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "creatorRequestId"), -1, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 1024)
 	}
-	v.Required(s.Vpc != "", protocol.Join(path, "Vpc"))
+	v.Required(s.Vpc != "", protocol.Join(path, "vpc"))
 	if s.Vpc != "" {
-		v.Length(s.Vpc, utf8.RuneCountInString(s.Vpc), protocol.Join(path, "Vpc"), -1, 64)
+		v.Length(s.Vpc, utf8.RuneCountInString(s.Vpc), protocol.Join(path, "vpc"), -1, 64)
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), 0, 200)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), 0, 200)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	if s.Properties != nil {
-		s.Properties.Validate(v, protocol.Join(path, "Properties"))
+		s.Properties.Validate(v, protocol.Join(path, "properties"))
 	}
 }
 
@@ -124,7 +124,7 @@ type CreatePrivateDnsNamespaceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreatePrivateDnsNamespaceResponse) Validate(v *protocol.Validator, path string) {
 	if s.OperationId != "" {
-		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "OperationId"), -1, 255)
+		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "operationId"), -1, 255)
 	}
 }
 
@@ -138,24 +138,24 @@ type CreatePublicDnsNamespaceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreatePublicDnsNamespaceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), -1, 253)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), -1, 253)
 	}
 	if s.CreatorRequestId != "" {
-		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "CreatorRequestId"), -1, 64)
+		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "creatorRequestId"), -1, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 1024)
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), 0, 200)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), 0, 200)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	if s.Properties != nil {
-		s.Properties.Validate(v, protocol.Join(path, "Properties"))
+		s.Properties.Validate(v, protocol.Join(path, "properties"))
 	}
 }
 
@@ -166,7 +166,7 @@ type CreatePublicDnsNamespaceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreatePublicDnsNamespaceResponse) Validate(v *protocol.Validator, path string) {
 	if s.OperationId != "" {
-		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "OperationId"), -1, 255)
+		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "operationId"), -1, 255)
 	}
 }
 
@@ -184,33 +184,33 @@ type CreateServiceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateServiceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.NamespaceId != "" {
-		v.Length(s.NamespaceId, utf8.RuneCountInString(s.NamespaceId), protocol.Join(path, "NamespaceId"), -1, 255)
+		v.Length(s.NamespaceId, utf8.RuneCountInString(s.NamespaceId), protocol.Join(path, "namespaceId"), -1, 255)
 	}
 	if s.CreatorRequestId != "" {
-		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "CreatorRequestId"), -1, 64)
+		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "creatorRequestId"), -1, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 1024)
 	}
 	if s.DnsConfig != nil {
-		s.DnsConfig.Validate(v, protocol.Join(path, "DnsConfig"))
+		s.DnsConfig.Validate(v, protocol.Join(path, "dnsConfig"))
 	}
 	if s.HealthCheckConfig != nil {
-		s.HealthCheckConfig.Validate(v, protocol.Join(path, "HealthCheckConfig"))
+		s.HealthCheckConfig.Validate(v, protocol.Join(path, "healthCheckConfig"))
 	}
 	if s.HealthCheckCustomConfig != nil {
-		s.HealthCheckCustomConfig.Validate(v, protocol.Join(path, "HealthCheckCustomConfig"))
+		s.HealthCheckCustomConfig.Validate(v, protocol.Join(path, "healthCheckCustomConfig"))
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), 0, 200)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), 0, 200)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), ServiceTypeOptionValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), ServiceTypeOptionValues)
 	}
 }
 
@@ -221,7 +221,7 @@ type CreateServiceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateServiceResponse) Validate(v *protocol.Validator, path string) {
 	if s.Service != nil {
-		s.Service.Validate(v, protocol.Join(path, "Service"))
+		s.Service.Validate(v, protocol.Join(path, "service"))
 	}
 }
 
@@ -238,9 +238,9 @@ type DeleteNamespaceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteNamespaceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Id != "", protocol.Join(path, "Id"))
+	v.Required(s.Id != "", protocol.Join(path, "id"))
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), -1, 255)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), -1, 255)
 	}
 }
 
@@ -251,7 +251,7 @@ type DeleteNamespaceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteNamespaceResponse) Validate(v *protocol.Validator, path string) {
 	if s.OperationId != "" {
-		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "OperationId"), -1, 255)
+		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "operationId"), -1, 255)
 	}
 }
 
@@ -262,16 +262,16 @@ type DeleteServiceAttributesRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteServiceAttributesRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceId != "", protocol.Join(path, "ServiceId"))
+	v.Required(s.ServiceId != "", protocol.Join(path, "serviceId"))
 	if s.ServiceId != "" {
-		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "ServiceId"), -1, 255)
+		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "serviceId"), -1, 255)
 	}
-	v.Required(s.Attributes != nil, protocol.Join(path, "Attributes"))
+	v.Required(s.Attributes != nil, protocol.Join(path, "attributes"))
 	if s.Attributes != nil {
-		v.Length(s.Attributes, len(s.Attributes), protocol.Join(path, "Attributes"), 1, 30)
+		v.Length(s.Attributes, len(s.Attributes), protocol.Join(path, "attributes"), 1, 30)
 	}
 	for i0 := range s.Attributes {
-		v.Length(s.Attributes[i0], utf8.RuneCountInString(s.Attributes[i0]), protocol.Index(protocol.Join(path, "Attributes"), i0), -1, 255)
+		v.Length(s.Attributes[i0], utf8.RuneCountInString(s.Attributes[i0]), protocol.Index(protocol.Join(path, "attributes"), i0), -1, 255)
 	}
 }
 
@@ -286,9 +286,9 @@ type DeleteServiceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteServiceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Id != "", protocol.Join(path, "Id"))
+	v.Required(s.Id != "", protocol.Join(path, "id"))
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), -1, 255)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), -1, 255)
 	}
 }
 
@@ -304,13 +304,13 @@ type DeregisterInstanceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeregisterInstanceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceId != "", protocol.Join(path, "ServiceId"))
+	v.Required(s.ServiceId != "", protocol.Join(path, "serviceId"))
 	if s.ServiceId != "" {
-		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "ServiceId"), -1, 255)
+		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "serviceId"), -1, 255)
 	}
-	v.Required(s.InstanceId != "", protocol.Join(path, "InstanceId"))
+	v.Required(s.InstanceId != "", protocol.Join(path, "instanceId"))
 	if s.InstanceId != "" {
-		v.Length(s.InstanceId, utf8.RuneCountInString(s.InstanceId), protocol.Join(path, "InstanceId"), -1, 64)
+		v.Length(s.InstanceId, utf8.RuneCountInString(s.InstanceId), protocol.Join(path, "instanceId"), -1, 64)
 	}
 }
 
@@ -321,7 +321,7 @@ type DeregisterInstanceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DeregisterInstanceResponse) Validate(v *protocol.Validator, path string) {
 	if s.OperationId != "" {
-		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "OperationId"), -1, 255)
+		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "operationId"), -1, 255)
 	}
 }
 
@@ -337,27 +337,27 @@ type DiscoverInstancesRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DiscoverInstancesRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.NamespaceName != "", protocol.Join(path, "NamespaceName"))
+	v.Required(s.NamespaceName != "", protocol.Join(path, "namespaceName"))
 	if s.NamespaceName != "" {
-		v.Length(s.NamespaceName, utf8.RuneCountInString(s.NamespaceName), protocol.Join(path, "NamespaceName"), -1, 1024)
+		v.Length(s.NamespaceName, utf8.RuneCountInString(s.NamespaceName), protocol.Join(path, "namespaceName"), -1, 1024)
 	}
-	v.Required(s.ServiceName != "", protocol.Join(path, "ServiceName"))
+	v.Required(s.ServiceName != "", protocol.Join(path, "serviceName"))
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(1000))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(1000))
 	}
 	for k0, e0 := range s.QueryParameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "QueryParameters"), k0), -1, 255)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "QueryParameters"), k0), -1, 1024)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "queryParameters"), k0), -1, 255)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "queryParameters"), k0), -1, 1024)
 	}
 	for k0, e0 := range s.OptionalParameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "OptionalParameters"), k0), -1, 255)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "OptionalParameters"), k0), -1, 1024)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "optionalParameters"), k0), -1, 255)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "optionalParameters"), k0), -1, 1024)
 	}
 	if s.HealthStatus != "" {
-		v.Enum(s.HealthStatus, protocol.Join(path, "HealthStatus"), HealthStatusFilterValues)
+		v.Enum(s.HealthStatus, protocol.Join(path, "healthStatus"), HealthStatusFilterValues)
 	}
 	if s.OwnerAccount != "" {
-		v.Length(s.OwnerAccount, utf8.RuneCountInString(s.OwnerAccount), protocol.Join(path, "OwnerAccount"), 12, 12)
+		v.Length(s.OwnerAccount, utf8.RuneCountInString(s.OwnerAccount), protocol.Join(path, "ownerAccount"), 12, 12)
 	}
 }
 
@@ -369,7 +369,7 @@ type DiscoverInstancesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DiscoverInstancesResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Instances {
-		s.Instances[i0].Validate(v, protocol.Index(protocol.Join(path, "Instances"), i0))
+		s.Instances[i0].Validate(v, protocol.Index(protocol.Join(path, "instances"), i0))
 	}
 }
 
@@ -381,13 +381,13 @@ type DiscoverInstancesRevisionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DiscoverInstancesRevisionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.NamespaceName != "", protocol.Join(path, "NamespaceName"))
+	v.Required(s.NamespaceName != "", protocol.Join(path, "namespaceName"))
 	if s.NamespaceName != "" {
-		v.Length(s.NamespaceName, utf8.RuneCountInString(s.NamespaceName), protocol.Join(path, "NamespaceName"), -1, 1024)
+		v.Length(s.NamespaceName, utf8.RuneCountInString(s.NamespaceName), protocol.Join(path, "namespaceName"), -1, 1024)
 	}
-	v.Required(s.ServiceName != "", protocol.Join(path, "ServiceName"))
+	v.Required(s.ServiceName != "", protocol.Join(path, "serviceName"))
 	if s.OwnerAccount != "" {
-		v.Length(s.OwnerAccount, utf8.RuneCountInString(s.OwnerAccount), protocol.Join(path, "OwnerAccount"), 12, 12)
+		v.Length(s.OwnerAccount, utf8.RuneCountInString(s.OwnerAccount), protocol.Join(path, "ownerAccount"), 12, 12)
 	}
 }
 
@@ -407,14 +407,14 @@ type DnsConfig struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DnsConfig) Validate(v *protocol.Validator, path string) {
 	if s.NamespaceId != "" {
-		v.Length(s.NamespaceId, utf8.RuneCountInString(s.NamespaceId), protocol.Join(path, "NamespaceId"), -1, 64)
+		v.Length(s.NamespaceId, utf8.RuneCountInString(s.NamespaceId), protocol.Join(path, "namespaceId"), -1, 64)
 	}
 	if s.RoutingPolicy != "" {
-		v.Enum(s.RoutingPolicy, protocol.Join(path, "RoutingPolicy"), RoutingPolicyValues)
+		v.Enum(s.RoutingPolicy, protocol.Join(path, "routingPolicy"), RoutingPolicyValues)
 	}
-	v.Required(s.DnsRecords != nil, protocol.Join(path, "DnsRecords"))
+	v.Required(s.DnsRecords != nil, protocol.Join(path, "dnsRecords"))
 	for i0 := range s.DnsRecords {
-		s.DnsRecords[i0].Validate(v, protocol.Index(protocol.Join(path, "DnsRecords"), i0))
+		s.DnsRecords[i0].Validate(v, protocol.Index(protocol.Join(path, "dnsRecords"), i0))
 	}
 }
 
@@ -424,9 +424,9 @@ type DnsConfigChange struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DnsConfigChange) Validate(v *protocol.Validator, path string) {
-	v.Required(s.DnsRecords != nil, protocol.Join(path, "DnsRecords"))
+	v.Required(s.DnsRecords != nil, protocol.Join(path, "dnsRecords"))
 	for i0 := range s.DnsRecords {
-		s.DnsRecords[i0].Validate(v, protocol.Index(protocol.Join(path, "DnsRecords"), i0))
+		s.DnsRecords[i0].Validate(v, protocol.Index(protocol.Join(path, "dnsRecords"), i0))
 	}
 }
 
@@ -438,10 +438,10 @@ type DnsProperties struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DnsProperties) Validate(v *protocol.Validator, path string) {
 	if s.HostedZoneId != "" {
-		v.Length(s.HostedZoneId, utf8.RuneCountInString(s.HostedZoneId), protocol.Join(path, "HostedZoneId"), -1, 64)
+		v.Length(s.HostedZoneId, utf8.RuneCountInString(s.HostedZoneId), protocol.Join(path, "hostedZoneId"), -1, 64)
 	}
 	if s.SOA != nil {
-		s.SOA.Validate(v, protocol.Join(path, "SOA"))
+		s.SOA.Validate(v, protocol.Join(path, "sOA"))
 	}
 }
 
@@ -452,13 +452,13 @@ type DnsRecord struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DnsRecord) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Type != "", protocol.Join(path, "Type"))
+	v.Required(s.Type != "", protocol.Join(path, "type"))
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), RecordTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), RecordTypeValues)
 	}
-	v.Required(s.TTL != nil, protocol.Join(path, "TTL"))
+	v.Required(s.TTL != nil, protocol.Join(path, "tTL"))
 	if s.TTL != nil {
-		v.Range(float64(*s.TTL), protocol.Join(path, "TTL"), protocol.Bound(0), protocol.Bound(2.147483647e+09))
+		v.Range(float64(*s.TTL), protocol.Join(path, "tTL"), protocol.Bound(0), protocol.Bound(2.147483647e+09))
 	}
 }
 
@@ -470,7 +470,7 @@ type DuplicateRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DuplicateRequest) Validate(v *protocol.Validator, path string) {
 	if s.DuplicateOperationId != "" {
-		v.Length(s.DuplicateOperationId, utf8.RuneCountInString(s.DuplicateOperationId), protocol.Join(path, "DuplicateOperationId"), -1, 255)
+		v.Length(s.DuplicateOperationId, utf8.RuneCountInString(s.DuplicateOperationId), protocol.Join(path, "duplicateOperationId"), -1, 255)
 	}
 }
 
@@ -481,13 +481,13 @@ type GetInstanceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetInstanceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceId != "", protocol.Join(path, "ServiceId"))
+	v.Required(s.ServiceId != "", protocol.Join(path, "serviceId"))
 	if s.ServiceId != "" {
-		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "ServiceId"), -1, 255)
+		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "serviceId"), -1, 255)
 	}
-	v.Required(s.InstanceId != "", protocol.Join(path, "InstanceId"))
+	v.Required(s.InstanceId != "", protocol.Join(path, "instanceId"))
 	if s.InstanceId != "" {
-		v.Length(s.InstanceId, utf8.RuneCountInString(s.InstanceId), protocol.Join(path, "InstanceId"), -1, 64)
+		v.Length(s.InstanceId, utf8.RuneCountInString(s.InstanceId), protocol.Join(path, "instanceId"), -1, 64)
 	}
 }
 
@@ -499,10 +499,10 @@ type GetInstanceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetInstanceResponse) Validate(v *protocol.Validator, path string) {
 	if s.ResourceOwner != "" {
-		v.Length(s.ResourceOwner, utf8.RuneCountInString(s.ResourceOwner), protocol.Join(path, "ResourceOwner"), 12, 12)
+		v.Length(s.ResourceOwner, utf8.RuneCountInString(s.ResourceOwner), protocol.Join(path, "resourceOwner"), 12, 12)
 	}
 	if s.Instance != nil {
-		s.Instance.Validate(v, protocol.Join(path, "Instance"))
+		s.Instance.Validate(v, protocol.Join(path, "instance"))
 	}
 }
 
@@ -515,21 +515,21 @@ type GetInstancesHealthStatusRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetInstancesHealthStatusRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceId != "", protocol.Join(path, "ServiceId"))
+	v.Required(s.ServiceId != "", protocol.Join(path, "serviceId"))
 	if s.ServiceId != "" {
-		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "ServiceId"), -1, 255)
+		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "serviceId"), -1, 255)
 	}
 	if s.Instances != nil {
-		v.Length(s.Instances, len(s.Instances), protocol.Join(path, "Instances"), 1, -1)
+		v.Length(s.Instances, len(s.Instances), protocol.Join(path, "instances"), 1, -1)
 	}
 	for i0 := range s.Instances {
-		v.Length(s.Instances[i0], utf8.RuneCountInString(s.Instances[i0]), protocol.Index(protocol.Join(path, "Instances"), i0), -1, 64)
+		v.Length(s.Instances[i0], utf8.RuneCountInString(s.Instances[i0]), protocol.Index(protocol.Join(path, "instances"), i0), -1, 64)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(100))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), -1, 4096)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), -1, 4096)
 	}
 }
 
@@ -541,11 +541,11 @@ type GetInstancesHealthStatusResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetInstancesHealthStatusResponse) Validate(v *protocol.Validator, path string) {
 	for k0, e0 := range s.Status {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Status"), k0), -1, 64)
-		v.Enum(e0, protocol.Join(protocol.Join(path, "Status"), k0), HealthStatusValues)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "status"), k0), -1, 64)
+		v.Enum(e0, protocol.Join(protocol.Join(path, "status"), k0), HealthStatusValues)
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), -1, 4096)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), -1, 4096)
 	}
 }
 
@@ -555,9 +555,9 @@ type GetNamespaceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetNamespaceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Id != "", protocol.Join(path, "Id"))
+	v.Required(s.Id != "", protocol.Join(path, "id"))
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), -1, 255)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), -1, 255)
 	}
 }
 
@@ -568,7 +568,7 @@ type GetNamespaceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetNamespaceResponse) Validate(v *protocol.Validator, path string) {
 	if s.Namespace != nil {
-		s.Namespace.Validate(v, protocol.Join(path, "Namespace"))
+		s.Namespace.Validate(v, protocol.Join(path, "namespace"))
 	}
 }
 
@@ -579,12 +579,12 @@ type GetOperationRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetOperationRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.OperationId != "", protocol.Join(path, "OperationId"))
+	v.Required(s.OperationId != "", protocol.Join(path, "operationId"))
 	if s.OperationId != "" {
-		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "OperationId"), -1, 255)
+		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "operationId"), -1, 255)
 	}
 	if s.OwnerAccount != "" {
-		v.Length(s.OwnerAccount, utf8.RuneCountInString(s.OwnerAccount), protocol.Join(path, "OwnerAccount"), 12, 12)
+		v.Length(s.OwnerAccount, utf8.RuneCountInString(s.OwnerAccount), protocol.Join(path, "ownerAccount"), 12, 12)
 	}
 }
 
@@ -595,7 +595,7 @@ type GetOperationResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetOperationResponse) Validate(v *protocol.Validator, path string) {
 	if s.Operation != nil {
-		s.Operation.Validate(v, protocol.Join(path, "Operation"))
+		s.Operation.Validate(v, protocol.Join(path, "operation"))
 	}
 }
 
@@ -605,9 +605,9 @@ type GetServiceAttributesRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetServiceAttributesRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceId != "", protocol.Join(path, "ServiceId"))
+	v.Required(s.ServiceId != "", protocol.Join(path, "serviceId"))
 	if s.ServiceId != "" {
-		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "ServiceId"), -1, 255)
+		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "serviceId"), -1, 255)
 	}
 }
 
@@ -618,7 +618,7 @@ type GetServiceAttributesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetServiceAttributesResponse) Validate(v *protocol.Validator, path string) {
 	if s.ServiceAttributes != nil {
-		s.ServiceAttributes.Validate(v, protocol.Join(path, "ServiceAttributes"))
+		s.ServiceAttributes.Validate(v, protocol.Join(path, "serviceAttributes"))
 	}
 }
 
@@ -628,9 +628,9 @@ type GetServiceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetServiceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Id != "", protocol.Join(path, "Id"))
+	v.Required(s.Id != "", protocol.Join(path, "id"))
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), -1, 255)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), -1, 255)
 	}
 }
 
@@ -641,7 +641,7 @@ type GetServiceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetServiceResponse) Validate(v *protocol.Validator, path string) {
 	if s.Service != nil {
-		s.Service.Validate(v, protocol.Join(path, "Service"))
+		s.Service.Validate(v, protocol.Join(path, "service"))
 	}
 }
 
@@ -653,15 +653,15 @@ type HealthCheckConfig struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *HealthCheckConfig) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Type != "", protocol.Join(path, "Type"))
+	v.Required(s.Type != "", protocol.Join(path, "type"))
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), HealthCheckTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), HealthCheckTypeValues)
 	}
 	if s.ResourcePath != "" {
-		v.Length(s.ResourcePath, utf8.RuneCountInString(s.ResourcePath), protocol.Join(path, "ResourcePath"), -1, 255)
+		v.Length(s.ResourcePath, utf8.RuneCountInString(s.ResourcePath), protocol.Join(path, "resourcePath"), -1, 255)
 	}
 	if s.FailureThreshold != nil {
-		v.Range(float64(*s.FailureThreshold), protocol.Join(path, "FailureThreshold"), protocol.Bound(1), protocol.Bound(10))
+		v.Range(float64(*s.FailureThreshold), protocol.Join(path, "failureThreshold"), protocol.Bound(1), protocol.Bound(10))
 	}
 }
 
@@ -672,7 +672,7 @@ type HealthCheckCustomConfig struct {
 // Validate records the constraints of the model that s breaks.
 func (s *HealthCheckCustomConfig) Validate(v *protocol.Validator, path string) {
 	if s.FailureThreshold != nil {
-		v.Range(float64(*s.FailureThreshold), protocol.Join(path, "FailureThreshold"), protocol.Bound(1), protocol.Bound(10))
+		v.Range(float64(*s.FailureThreshold), protocol.Join(path, "failureThreshold"), protocol.Bound(1), protocol.Bound(10))
 	}
 }
 
@@ -687,17 +687,17 @@ type HttpInstanceSummary struct {
 // Validate records the constraints of the model that s breaks.
 func (s *HttpInstanceSummary) Validate(v *protocol.Validator, path string) {
 	if s.InstanceId != "" {
-		v.Length(s.InstanceId, utf8.RuneCountInString(s.InstanceId), protocol.Join(path, "InstanceId"), -1, 64)
+		v.Length(s.InstanceId, utf8.RuneCountInString(s.InstanceId), protocol.Join(path, "instanceId"), -1, 64)
 	}
 	if s.NamespaceName != "" {
-		v.Length(s.NamespaceName, utf8.RuneCountInString(s.NamespaceName), protocol.Join(path, "NamespaceName"), -1, 1024)
+		v.Length(s.NamespaceName, utf8.RuneCountInString(s.NamespaceName), protocol.Join(path, "namespaceName"), -1, 1024)
 	}
 	if s.HealthStatus != "" {
-		v.Enum(s.HealthStatus, protocol.Join(path, "HealthStatus"), HealthStatusValues)
+		v.Enum(s.HealthStatus, protocol.Join(path, "healthStatus"), HealthStatusValues)
 	}
 	for k0, e0 := range s.Attributes {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Attributes"), k0), -1, 255)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "Attributes"), k0), -1, 1024)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "attributes"), k0), -1, 255)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "attributes"), k0), -1, 1024)
 	}
 }
 
@@ -707,9 +707,9 @@ type HttpNamespaceChange struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *HttpNamespaceChange) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Description != "", protocol.Join(path, "Description"))
+	v.Required(s.Description != "", protocol.Join(path, "description"))
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 1024)
 	}
 }
 
@@ -720,7 +720,7 @@ type HttpProperties struct {
 // Validate records the constraints of the model that s breaks.
 func (s *HttpProperties) Validate(v *protocol.Validator, path string) {
 	if s.HttpName != "" {
-		v.Length(s.HttpName, utf8.RuneCountInString(s.HttpName), protocol.Join(path, "HttpName"), -1, 1024)
+		v.Length(s.HttpName, utf8.RuneCountInString(s.HttpName), protocol.Join(path, "httpName"), -1, 1024)
 	}
 }
 
@@ -733,19 +733,19 @@ type Instance struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *Instance) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Id != "", protocol.Join(path, "Id"))
+	v.Required(s.Id != "", protocol.Join(path, "id"))
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), -1, 64)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), -1, 64)
 	}
 	if s.CreatorRequestId != "" {
-		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "CreatorRequestId"), -1, 64)
+		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "creatorRequestId"), -1, 64)
 	}
 	for k0, e0 := range s.Attributes {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Attributes"), k0), -1, 255)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "Attributes"), k0), -1, 1024)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "attributes"), k0), -1, 255)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "attributes"), k0), -1, 1024)
 	}
 	if s.CreatedByAccount != "" {
-		v.Length(s.CreatedByAccount, utf8.RuneCountInString(s.CreatedByAccount), protocol.Join(path, "CreatedByAccount"), 12, 12)
+		v.Length(s.CreatedByAccount, utf8.RuneCountInString(s.CreatedByAccount), protocol.Join(path, "createdByAccount"), 12, 12)
 	}
 }
 
@@ -765,14 +765,14 @@ type InstanceSummary struct {
 // Validate records the constraints of the model that s breaks.
 func (s *InstanceSummary) Validate(v *protocol.Validator, path string) {
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), -1, 64)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), -1, 64)
 	}
 	for k0, e0 := range s.Attributes {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Attributes"), k0), -1, 255)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "Attributes"), k0), -1, 1024)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "attributes"), k0), -1, 255)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "attributes"), k0), -1, 1024)
 	}
 	if s.CreatedByAccount != "" {
-		v.Length(s.CreatedByAccount, utf8.RuneCountInString(s.CreatedByAccount), protocol.Join(path, "CreatedByAccount"), 12, 12)
+		v.Length(s.CreatedByAccount, utf8.RuneCountInString(s.CreatedByAccount), protocol.Join(path, "createdByAccount"), 12, 12)
 	}
 }
 
@@ -791,15 +791,15 @@ type ListInstancesRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListInstancesRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceId != "", protocol.Join(path, "ServiceId"))
+	v.Required(s.ServiceId != "", protocol.Join(path, "serviceId"))
 	if s.ServiceId != "" {
-		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "ServiceId"), -1, 255)
+		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "serviceId"), -1, 255)
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), -1, 4096)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), -1, 4096)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(100))
 	}
 }
 
@@ -812,13 +812,13 @@ type ListInstancesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListInstancesResponse) Validate(v *protocol.Validator, path string) {
 	if s.ResourceOwner != "" {
-		v.Length(s.ResourceOwner, utf8.RuneCountInString(s.ResourceOwner), protocol.Join(path, "ResourceOwner"), 12, 12)
+		v.Length(s.ResourceOwner, utf8.RuneCountInString(s.ResourceOwner), protocol.Join(path, "resourceOwner"), 12, 12)
 	}
 	for i0 := range s.Instances {
-		s.Instances[i0].Validate(v, protocol.Index(protocol.Join(path, "Instances"), i0))
+		s.Instances[i0].Validate(v, protocol.Index(protocol.Join(path, "instances"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), -1, 4096)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), -1, 4096)
 	}
 }
 
@@ -831,13 +831,13 @@ type ListNamespacesRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListNamespacesRequest) Validate(v *protocol.Validator, path string) {
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), -1, 4096)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), -1, 4096)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(100))
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 }
 
@@ -849,10 +849,10 @@ type ListNamespacesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListNamespacesResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Namespaces {
-		s.Namespaces[i0].Validate(v, protocol.Index(protocol.Join(path, "Namespaces"), i0))
+		s.Namespaces[i0].Validate(v, protocol.Index(protocol.Join(path, "namespaces"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), -1, 4096)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), -1, 4096)
 	}
 }
 
@@ -865,13 +865,13 @@ type ListOperationsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListOperationsRequest) Validate(v *protocol.Validator, path string) {
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), -1, 4096)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), -1, 4096)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(100))
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 }
 
@@ -883,10 +883,10 @@ type ListOperationsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListOperationsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Operations {
-		s.Operations[i0].Validate(v, protocol.Index(protocol.Join(path, "Operations"), i0))
+		s.Operations[i0].Validate(v, protocol.Index(protocol.Join(path, "operations"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), -1, 4096)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), -1, 4096)
 	}
 }
 
@@ -899,13 +899,13 @@ type ListServicesRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListServicesRequest) Validate(v *protocol.Validator, path string) {
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), -1, 4096)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), -1, 4096)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(100))
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 }
 
@@ -917,10 +917,10 @@ type ListServicesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListServicesResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Services {
-		s.Services[i0].Validate(v, protocol.Index(protocol.Join(path, "Services"), i0))
+		s.Services[i0].Validate(v, protocol.Index(protocol.Join(path, "services"), i0))
 	}
 	if s.NextToken != "" {
-		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "NextToken"), -1, 4096)
+		v.Length(s.NextToken, utf8.RuneCountInString(s.NextToken), protocol.Join(path, "nextToken"), -1, 4096)
 	}
 }
 
@@ -930,9 +930,9 @@ type ListTagsForResourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListTagsForResourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceARN != "", protocol.Join(path, "ResourceARN"))
+	v.Required(s.ResourceARN != "", protocol.Join(path, "resourceARN"))
 	if s.ResourceARN != "" {
-		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "ResourceARN"), 1, 1011)
+		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "resourceARN"), 1, 1011)
 	}
 }
 
@@ -943,10 +943,10 @@ type ListTagsForResourceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListTagsForResourceResponse) Validate(v *protocol.Validator, path string) {
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), 0, 200)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), 0, 200)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -966,28 +966,28 @@ type Namespace struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Namespace) Validate(v *protocol.Validator, path string) {
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), -1, 64)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), -1, 64)
 	}
 	if s.Arn != "" {
-		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "Arn"), -1, 255)
+		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "arn"), -1, 255)
 	}
 	if s.ResourceOwner != "" {
-		v.Length(s.ResourceOwner, utf8.RuneCountInString(s.ResourceOwner), protocol.Join(path, "ResourceOwner"), 12, 12)
+		v.Length(s.ResourceOwner, utf8.RuneCountInString(s.ResourceOwner), protocol.Join(path, "resourceOwner"), 12, 12)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), -1, 1024)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), -1, 1024)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), NamespaceTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), NamespaceTypeValues)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 1024)
 	}
 	if s.Properties != nil {
-		s.Properties.Validate(v, protocol.Join(path, "Properties"))
+		s.Properties.Validate(v, protocol.Join(path, "properties"))
 	}
 	if s.CreatorRequestId != "" {
-		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "CreatorRequestId"), -1, 64)
+		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "creatorRequestId"), -1, 64)
 	}
 }
 
@@ -1000,10 +1000,10 @@ type NamespaceAlreadyExists struct {
 // Validate records the constraints of the model that s breaks.
 func (s *NamespaceAlreadyExists) Validate(v *protocol.Validator, path string) {
 	if s.CreatorRequestId != "" {
-		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "CreatorRequestId"), -1, 64)
+		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "creatorRequestId"), -1, 64)
 	}
 	if s.NamespaceId != "" {
-		v.Length(s.NamespaceId, utf8.RuneCountInString(s.NamespaceId), protocol.Join(path, "NamespaceId"), -1, 64)
+		v.Length(s.NamespaceId, utf8.RuneCountInString(s.NamespaceId), protocol.Join(path, "namespaceId"), -1, 64)
 	}
 }
 
@@ -1015,16 +1015,16 @@ type NamespaceFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *NamespaceFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Enum(s.Name, protocol.Join(path, "Name"), NamespaceFilterNameValues)
+		v.Enum(s.Name, protocol.Join(path, "name"), NamespaceFilterNameValues)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 255)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 255)
 	}
 	if s.Condition != "" {
-		v.Enum(s.Condition, protocol.Join(path, "Condition"), FilterConditionValues)
+		v.Enum(s.Condition, protocol.Join(path, "condition"), FilterConditionValues)
 	}
 }
 
@@ -1043,10 +1043,10 @@ type NamespaceProperties struct {
 // Validate records the constraints of the model that s breaks.
 func (s *NamespaceProperties) Validate(v *protocol.Validator, path string) {
 	if s.DnsProperties != nil {
-		s.DnsProperties.Validate(v, protocol.Join(path, "DnsProperties"))
+		s.DnsProperties.Validate(v, protocol.Join(path, "dnsProperties"))
 	}
 	if s.HttpProperties != nil {
-		s.HttpProperties.Validate(v, protocol.Join(path, "HttpProperties"))
+		s.HttpProperties.Validate(v, protocol.Join(path, "httpProperties"))
 	}
 }
 
@@ -1065,25 +1065,25 @@ type NamespaceSummary struct {
 // Validate records the constraints of the model that s breaks.
 func (s *NamespaceSummary) Validate(v *protocol.Validator, path string) {
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), -1, 64)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), -1, 64)
 	}
 	if s.Arn != "" {
-		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "Arn"), -1, 255)
+		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "arn"), -1, 255)
 	}
 	if s.ResourceOwner != "" {
-		v.Length(s.ResourceOwner, utf8.RuneCountInString(s.ResourceOwner), protocol.Join(path, "ResourceOwner"), 12, 12)
+		v.Length(s.ResourceOwner, utf8.RuneCountInString(s.ResourceOwner), protocol.Join(path, "resourceOwner"), 12, 12)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), -1, 1024)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), -1, 1024)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), NamespaceTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), NamespaceTypeValues)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 1024)
 	}
 	if s.Properties != nil {
-		s.Properties.Validate(v, protocol.Join(path, "Properties"))
+		s.Properties.Validate(v, protocol.Join(path, "properties"))
 	}
 }
 
@@ -1102,20 +1102,20 @@ type Operation struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Operation) Validate(v *protocol.Validator, path string) {
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), -1, 255)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), -1, 255)
 	}
 	if s.OwnerAccount != "" {
-		v.Length(s.OwnerAccount, utf8.RuneCountInString(s.OwnerAccount), protocol.Join(path, "OwnerAccount"), 12, 12)
+		v.Length(s.OwnerAccount, utf8.RuneCountInString(s.OwnerAccount), protocol.Join(path, "ownerAccount"), 12, 12)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), OperationTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), OperationTypeValues)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), OperationStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), OperationStatusValues)
 	}
 	for k0, e0 := range s.Targets {
-		v.Enum(k0, protocol.Join(protocol.Join(path, "Targets"), k0), OperationTargetTypeValues)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "Targets"), k0), -1, 64)
+		v.Enum(k0, protocol.Join(protocol.Join(path, "targets"), k0), OperationTargetTypeValues)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "targets"), k0), -1, 64)
 	}
 }
 
@@ -1127,16 +1127,16 @@ type OperationFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *OperationFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Enum(s.Name, protocol.Join(path, "Name"), OperationFilterNameValues)
+		v.Enum(s.Name, protocol.Join(path, "name"), OperationFilterNameValues)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 255)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 255)
 	}
 	if s.Condition != "" {
-		v.Enum(s.Condition, protocol.Join(path, "Condition"), FilterConditionValues)
+		v.Enum(s.Condition, protocol.Join(path, "condition"), FilterConditionValues)
 	}
 }
 
@@ -1155,10 +1155,10 @@ type OperationSummary struct {
 // Validate records the constraints of the model that s breaks.
 func (s *OperationSummary) Validate(v *protocol.Validator, path string) {
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), -1, 255)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), -1, 255)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), OperationStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), OperationStatusValues)
 	}
 }
 
@@ -1170,10 +1170,10 @@ type PrivateDnsNamespaceChange struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PrivateDnsNamespaceChange) Validate(v *protocol.Validator, path string) {
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 1024)
 	}
 	if s.Properties != nil {
-		s.Properties.Validate(v, protocol.Join(path, "Properties"))
+		s.Properties.Validate(v, protocol.Join(path, "properties"))
 	}
 }
 
@@ -1183,9 +1183,9 @@ type PrivateDnsNamespaceProperties struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PrivateDnsNamespaceProperties) Validate(v *protocol.Validator, path string) {
-	v.Required(s.DnsProperties != nil, protocol.Join(path, "DnsProperties"))
+	v.Required(s.DnsProperties != nil, protocol.Join(path, "dnsProperties"))
 	if s.DnsProperties != nil {
-		s.DnsProperties.Validate(v, protocol.Join(path, "DnsProperties"))
+		s.DnsProperties.Validate(v, protocol.Join(path, "dnsProperties"))
 	}
 }
 
@@ -1195,9 +1195,9 @@ type PrivateDnsNamespacePropertiesChange struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PrivateDnsNamespacePropertiesChange) Validate(v *protocol.Validator, path string) {
-	v.Required(s.DnsProperties != nil, protocol.Join(path, "DnsProperties"))
+	v.Required(s.DnsProperties != nil, protocol.Join(path, "dnsProperties"))
 	if s.DnsProperties != nil {
-		s.DnsProperties.Validate(v, protocol.Join(path, "DnsProperties"))
+		s.DnsProperties.Validate(v, protocol.Join(path, "dnsProperties"))
 	}
 }
 
@@ -1207,9 +1207,9 @@ type PrivateDnsPropertiesMutable struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PrivateDnsPropertiesMutable) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SOA != nil, protocol.Join(path, "SOA"))
+	v.Required(s.SOA != nil, protocol.Join(path, "sOA"))
 	if s.SOA != nil {
-		s.SOA.Validate(v, protocol.Join(path, "SOA"))
+		s.SOA.Validate(v, protocol.Join(path, "sOA"))
 	}
 }
 
@@ -1219,9 +1219,9 @@ type PrivateDnsPropertiesMutableChange struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PrivateDnsPropertiesMutableChange) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SOA != nil, protocol.Join(path, "SOA"))
+	v.Required(s.SOA != nil, protocol.Join(path, "sOA"))
 	if s.SOA != nil {
-		s.SOA.Validate(v, protocol.Join(path, "SOA"))
+		s.SOA.Validate(v, protocol.Join(path, "sOA"))
 	}
 }
 
@@ -1233,10 +1233,10 @@ type PublicDnsNamespaceChange struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PublicDnsNamespaceChange) Validate(v *protocol.Validator, path string) {
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 1024)
 	}
 	if s.Properties != nil {
-		s.Properties.Validate(v, protocol.Join(path, "Properties"))
+		s.Properties.Validate(v, protocol.Join(path, "properties"))
 	}
 }
 
@@ -1246,9 +1246,9 @@ type PublicDnsNamespaceProperties struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PublicDnsNamespaceProperties) Validate(v *protocol.Validator, path string) {
-	v.Required(s.DnsProperties != nil, protocol.Join(path, "DnsProperties"))
+	v.Required(s.DnsProperties != nil, protocol.Join(path, "dnsProperties"))
 	if s.DnsProperties != nil {
-		s.DnsProperties.Validate(v, protocol.Join(path, "DnsProperties"))
+		s.DnsProperties.Validate(v, protocol.Join(path, "dnsProperties"))
 	}
 }
 
@@ -1258,9 +1258,9 @@ type PublicDnsNamespacePropertiesChange struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PublicDnsNamespacePropertiesChange) Validate(v *protocol.Validator, path string) {
-	v.Required(s.DnsProperties != nil, protocol.Join(path, "DnsProperties"))
+	v.Required(s.DnsProperties != nil, protocol.Join(path, "dnsProperties"))
 	if s.DnsProperties != nil {
-		s.DnsProperties.Validate(v, protocol.Join(path, "DnsProperties"))
+		s.DnsProperties.Validate(v, protocol.Join(path, "dnsProperties"))
 	}
 }
 
@@ -1270,9 +1270,9 @@ type PublicDnsPropertiesMutable struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PublicDnsPropertiesMutable) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SOA != nil, protocol.Join(path, "SOA"))
+	v.Required(s.SOA != nil, protocol.Join(path, "sOA"))
 	if s.SOA != nil {
-		s.SOA.Validate(v, protocol.Join(path, "SOA"))
+		s.SOA.Validate(v, protocol.Join(path, "sOA"))
 	}
 }
 
@@ -1282,9 +1282,9 @@ type PublicDnsPropertiesMutableChange struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PublicDnsPropertiesMutableChange) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SOA != nil, protocol.Join(path, "SOA"))
+	v.Required(s.SOA != nil, protocol.Join(path, "sOA"))
 	if s.SOA != nil {
-		s.SOA.Validate(v, protocol.Join(path, "SOA"))
+		s.SOA.Validate(v, protocol.Join(path, "sOA"))
 	}
 }
 
@@ -1297,21 +1297,21 @@ type RegisterInstanceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RegisterInstanceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceId != "", protocol.Join(path, "ServiceId"))
+	v.Required(s.ServiceId != "", protocol.Join(path, "serviceId"))
 	if s.ServiceId != "" {
-		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "ServiceId"), -1, 255)
+		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "serviceId"), -1, 255)
 	}
-	v.Required(s.InstanceId != "", protocol.Join(path, "InstanceId"))
+	v.Required(s.InstanceId != "", protocol.Join(path, "instanceId"))
 	if s.InstanceId != "" {
-		v.Length(s.InstanceId, utf8.RuneCountInString(s.InstanceId), protocol.Join(path, "InstanceId"), -1, 64)
+		v.Length(s.InstanceId, utf8.RuneCountInString(s.InstanceId), protocol.Join(path, "instanceId"), -1, 64)
 	}
 	if s.CreatorRequestId != "" {
-		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "CreatorRequestId"), -1, 64)
+		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "creatorRequestId"), -1, 64)
 	}
-	v.Required(s.Attributes != nil, protocol.Join(path, "Attributes"))
+	v.Required(s.Attributes != nil, protocol.Join(path, "attributes"))
 	for k0, e0 := range s.Attributes {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Attributes"), k0), -1, 255)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "Attributes"), k0), -1, 1024)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "attributes"), k0), -1, 255)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "attributes"), k0), -1, 1024)
 	}
 }
 
@@ -1322,7 +1322,7 @@ type RegisterInstanceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RegisterInstanceResponse) Validate(v *protocol.Validator, path string) {
 	if s.OperationId != "" {
-		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "OperationId"), -1, 255)
+		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "operationId"), -1, 255)
 	}
 }
 
@@ -1360,9 +1360,9 @@ type SOA struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *SOA) Validate(v *protocol.Validator, path string) {
-	v.Required(s.TTL != nil, protocol.Join(path, "TTL"))
+	v.Required(s.TTL != nil, protocol.Join(path, "tTL"))
 	if s.TTL != nil {
-		v.Range(float64(*s.TTL), protocol.Join(path, "TTL"), protocol.Bound(0), protocol.Bound(2.147483647e+09))
+		v.Range(float64(*s.TTL), protocol.Join(path, "tTL"), protocol.Bound(0), protocol.Bound(2.147483647e+09))
 	}
 }
 
@@ -1372,9 +1372,9 @@ type SOAChange struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *SOAChange) Validate(v *protocol.Validator, path string) {
-	v.Required(s.TTL != nil, protocol.Join(path, "TTL"))
+	v.Required(s.TTL != nil, protocol.Join(path, "tTL"))
 	if s.TTL != nil {
-		v.Range(float64(*s.TTL), protocol.Join(path, "TTL"), protocol.Bound(0), protocol.Bound(2.147483647e+09))
+		v.Range(float64(*s.TTL), protocol.Join(path, "tTL"), protocol.Bound(0), protocol.Bound(2.147483647e+09))
 	}
 }
 
@@ -1398,37 +1398,37 @@ type Service struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Service) Validate(v *protocol.Validator, path string) {
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), -1, 64)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), -1, 64)
 	}
 	if s.Arn != "" {
-		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "Arn"), -1, 255)
+		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "arn"), -1, 255)
 	}
 	if s.ResourceOwner != "" {
-		v.Length(s.ResourceOwner, utf8.RuneCountInString(s.ResourceOwner), protocol.Join(path, "ResourceOwner"), 12, 12)
+		v.Length(s.ResourceOwner, utf8.RuneCountInString(s.ResourceOwner), protocol.Join(path, "resourceOwner"), 12, 12)
 	}
 	if s.NamespaceId != "" {
-		v.Length(s.NamespaceId, utf8.RuneCountInString(s.NamespaceId), protocol.Join(path, "NamespaceId"), -1, 64)
+		v.Length(s.NamespaceId, utf8.RuneCountInString(s.NamespaceId), protocol.Join(path, "namespaceId"), -1, 64)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 1024)
 	}
 	if s.DnsConfig != nil {
-		s.DnsConfig.Validate(v, protocol.Join(path, "DnsConfig"))
+		s.DnsConfig.Validate(v, protocol.Join(path, "dnsConfig"))
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), ServiceTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), ServiceTypeValues)
 	}
 	if s.HealthCheckConfig != nil {
-		s.HealthCheckConfig.Validate(v, protocol.Join(path, "HealthCheckConfig"))
+		s.HealthCheckConfig.Validate(v, protocol.Join(path, "healthCheckConfig"))
 	}
 	if s.HealthCheckCustomConfig != nil {
-		s.HealthCheckCustomConfig.Validate(v, protocol.Join(path, "HealthCheckCustomConfig"))
+		s.HealthCheckCustomConfig.Validate(v, protocol.Join(path, "healthCheckCustomConfig"))
 	}
 	if s.CreatorRequestId != "" {
-		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "CreatorRequestId"), -1, 64)
+		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "creatorRequestId"), -1, 64)
 	}
 	if s.CreatedByAccount != "" {
-		v.Length(s.CreatedByAccount, utf8.RuneCountInString(s.CreatedByAccount), protocol.Join(path, "CreatedByAccount"), 12, 12)
+		v.Length(s.CreatedByAccount, utf8.RuneCountInString(s.CreatedByAccount), protocol.Join(path, "createdByAccount"), 12, 12)
 	}
 }
 
@@ -1442,13 +1442,13 @@ type ServiceAlreadyExists struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ServiceAlreadyExists) Validate(v *protocol.Validator, path string) {
 	if s.CreatorRequestId != "" {
-		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "CreatorRequestId"), -1, 64)
+		v.Length(s.CreatorRequestId, utf8.RuneCountInString(s.CreatorRequestId), protocol.Join(path, "creatorRequestId"), -1, 64)
 	}
 	if s.ServiceId != "" {
-		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "ServiceId"), -1, 64)
+		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "serviceId"), -1, 64)
 	}
 	if s.ServiceArn != "" {
-		v.Length(s.ServiceArn, utf8.RuneCountInString(s.ServiceArn), protocol.Join(path, "ServiceArn"), -1, 255)
+		v.Length(s.ServiceArn, utf8.RuneCountInString(s.ServiceArn), protocol.Join(path, "serviceArn"), -1, 255)
 	}
 }
 
@@ -1461,17 +1461,17 @@ type ServiceAttributes struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ServiceAttributes) Validate(v *protocol.Validator, path string) {
 	if s.ServiceArn != "" {
-		v.Length(s.ServiceArn, utf8.RuneCountInString(s.ServiceArn), protocol.Join(path, "ServiceArn"), -1, 255)
+		v.Length(s.ServiceArn, utf8.RuneCountInString(s.ServiceArn), protocol.Join(path, "serviceArn"), -1, 255)
 	}
 	if s.ResourceOwner != "" {
-		v.Length(s.ResourceOwner, utf8.RuneCountInString(s.ResourceOwner), protocol.Join(path, "ResourceOwner"), 12, 12)
+		v.Length(s.ResourceOwner, utf8.RuneCountInString(s.ResourceOwner), protocol.Join(path, "resourceOwner"), 12, 12)
 	}
 	if s.Attributes != nil {
-		v.Length(s.Attributes, len(s.Attributes), protocol.Join(path, "Attributes"), 1, 30)
+		v.Length(s.Attributes, len(s.Attributes), protocol.Join(path, "attributes"), 1, 30)
 	}
 	for k0, e0 := range s.Attributes {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Attributes"), k0), -1, 255)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "Attributes"), k0), -1, 1024)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "attributes"), k0), -1, 255)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "attributes"), k0), -1, 1024)
 	}
 }
 
@@ -1491,13 +1491,13 @@ type ServiceChange struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ServiceChange) Validate(v *protocol.Validator, path string) {
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 1024)
 	}
 	if s.DnsConfig != nil {
-		s.DnsConfig.Validate(v, protocol.Join(path, "DnsConfig"))
+		s.DnsConfig.Validate(v, protocol.Join(path, "dnsConfig"))
 	}
 	if s.HealthCheckConfig != nil {
-		s.HealthCheckConfig.Validate(v, protocol.Join(path, "HealthCheckConfig"))
+		s.HealthCheckConfig.Validate(v, protocol.Join(path, "healthCheckConfig"))
 	}
 }
 
@@ -1509,16 +1509,16 @@ type ServiceFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ServiceFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Enum(s.Name, protocol.Join(path, "Name"), ServiceFilterNameValues)
+		v.Enum(s.Name, protocol.Join(path, "name"), ServiceFilterNameValues)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 255)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 255)
 	}
 	if s.Condition != "" {
-		v.Enum(s.Condition, protocol.Join(path, "Condition"), FilterConditionValues)
+		v.Enum(s.Condition, protocol.Join(path, "condition"), FilterConditionValues)
 	}
 }
 
@@ -1547,31 +1547,31 @@ type ServiceSummary struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ServiceSummary) Validate(v *protocol.Validator, path string) {
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), -1, 64)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), -1, 64)
 	}
 	if s.Arn != "" {
-		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "Arn"), -1, 255)
+		v.Length(s.Arn, utf8.RuneCountInString(s.Arn), protocol.Join(path, "arn"), -1, 255)
 	}
 	if s.ResourceOwner != "" {
-		v.Length(s.ResourceOwner, utf8.RuneCountInString(s.ResourceOwner), protocol.Join(path, "ResourceOwner"), 12, 12)
+		v.Length(s.ResourceOwner, utf8.RuneCountInString(s.ResourceOwner), protocol.Join(path, "resourceOwner"), 12, 12)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), ServiceTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), ServiceTypeValues)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), -1, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), -1, 1024)
 	}
 	if s.DnsConfig != nil {
-		s.DnsConfig.Validate(v, protocol.Join(path, "DnsConfig"))
+		s.DnsConfig.Validate(v, protocol.Join(path, "dnsConfig"))
 	}
 	if s.HealthCheckConfig != nil {
-		s.HealthCheckConfig.Validate(v, protocol.Join(path, "HealthCheckConfig"))
+		s.HealthCheckConfig.Validate(v, protocol.Join(path, "healthCheckConfig"))
 	}
 	if s.HealthCheckCustomConfig != nil {
-		s.HealthCheckCustomConfig.Validate(v, protocol.Join(path, "HealthCheckCustomConfig"))
+		s.HealthCheckCustomConfig.Validate(v, protocol.Join(path, "healthCheckCustomConfig"))
 	}
 	if s.CreatedByAccount != "" {
-		v.Length(s.CreatedByAccount, utf8.RuneCountInString(s.CreatedByAccount), protocol.Join(path, "CreatedByAccount"), 12, 12)
+		v.Length(s.CreatedByAccount, utf8.RuneCountInString(s.CreatedByAccount), protocol.Join(path, "createdByAccount"), 12, 12)
 	}
 }
 
@@ -1582,13 +1582,13 @@ type Tag struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *Tag) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 128)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 128)
 	}
-	v.Required(s.Value != "", protocol.Join(path, "Value"))
+	v.Required(s.Value != "", protocol.Join(path, "value"))
 	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "Value"), 0, 256)
+		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), 0, 256)
 	}
 }
 
@@ -1599,16 +1599,16 @@ type TagResourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *TagResourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceARN != "", protocol.Join(path, "ResourceARN"))
+	v.Required(s.ResourceARN != "", protocol.Join(path, "resourceARN"))
 	if s.ResourceARN != "" {
-		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "ResourceARN"), 1, 1011)
+		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "resourceARN"), 1, 1011)
 	}
-	v.Required(s.Tags != nil, protocol.Join(path, "Tags"))
+	v.Required(s.Tags != nil, protocol.Join(path, "tags"))
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), 0, 200)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), 0, 200)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -1625,7 +1625,7 @@ type TooManyTagsException struct {
 // Validate records the constraints of the model that s breaks.
 func (s *TooManyTagsException) Validate(v *protocol.Validator, path string) {
 	if s.ResourceName != "" {
-		v.Length(s.ResourceName, utf8.RuneCountInString(s.ResourceName), protocol.Join(path, "ResourceName"), 1, 1011)
+		v.Length(s.ResourceName, utf8.RuneCountInString(s.ResourceName), protocol.Join(path, "resourceName"), 1, 1011)
 	}
 }
 
@@ -1636,16 +1636,16 @@ type UntagResourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UntagResourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceARN != "", protocol.Join(path, "ResourceARN"))
+	v.Required(s.ResourceARN != "", protocol.Join(path, "resourceARN"))
 	if s.ResourceARN != "" {
-		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "ResourceARN"), 1, 1011)
+		v.Length(s.ResourceARN, utf8.RuneCountInString(s.ResourceARN), protocol.Join(path, "resourceARN"), 1, 1011)
 	}
-	v.Required(s.TagKeys != nil, protocol.Join(path, "TagKeys"))
+	v.Required(s.TagKeys != nil, protocol.Join(path, "tagKeys"))
 	if s.TagKeys != nil {
-		v.Length(s.TagKeys, len(s.TagKeys), protocol.Join(path, "TagKeys"), 0, 200)
+		v.Length(s.TagKeys, len(s.TagKeys), protocol.Join(path, "tagKeys"), 0, 200)
 	}
 	for i0 := range s.TagKeys {
-		v.Length(s.TagKeys[i0], utf8.RuneCountInString(s.TagKeys[i0]), protocol.Index(protocol.Join(path, "TagKeys"), i0), 1, 128)
+		v.Length(s.TagKeys[i0], utf8.RuneCountInString(s.TagKeys[i0]), protocol.Index(protocol.Join(path, "tagKeys"), i0), 1, 128)
 	}
 }
 
@@ -1662,16 +1662,16 @@ type UpdateHttpNamespaceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateHttpNamespaceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Id != "", protocol.Join(path, "Id"))
+	v.Required(s.Id != "", protocol.Join(path, "id"))
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), -1, 255)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), -1, 255)
 	}
 	if s.UpdaterRequestId != "" {
-		v.Length(s.UpdaterRequestId, utf8.RuneCountInString(s.UpdaterRequestId), protocol.Join(path, "UpdaterRequestId"), -1, 64)
+		v.Length(s.UpdaterRequestId, utf8.RuneCountInString(s.UpdaterRequestId), protocol.Join(path, "updaterRequestId"), -1, 64)
 	}
-	v.Required(s.Namespace != nil, protocol.Join(path, "Namespace"))
+	v.Required(s.Namespace != nil, protocol.Join(path, "namespace"))
 	if s.Namespace != nil {
-		s.Namespace.Validate(v, protocol.Join(path, "Namespace"))
+		s.Namespace.Validate(v, protocol.Join(path, "namespace"))
 	}
 }
 
@@ -1682,7 +1682,7 @@ type UpdateHttpNamespaceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateHttpNamespaceResponse) Validate(v *protocol.Validator, path string) {
 	if s.OperationId != "" {
-		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "OperationId"), -1, 255)
+		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "operationId"), -1, 255)
 	}
 }
 
@@ -1694,17 +1694,17 @@ type UpdateInstanceCustomHealthStatusRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateInstanceCustomHealthStatusRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceId != "", protocol.Join(path, "ServiceId"))
+	v.Required(s.ServiceId != "", protocol.Join(path, "serviceId"))
 	if s.ServiceId != "" {
-		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "ServiceId"), -1, 255)
+		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "serviceId"), -1, 255)
 	}
-	v.Required(s.InstanceId != "", protocol.Join(path, "InstanceId"))
+	v.Required(s.InstanceId != "", protocol.Join(path, "instanceId"))
 	if s.InstanceId != "" {
-		v.Length(s.InstanceId, utf8.RuneCountInString(s.InstanceId), protocol.Join(path, "InstanceId"), -1, 64)
+		v.Length(s.InstanceId, utf8.RuneCountInString(s.InstanceId), protocol.Join(path, "instanceId"), -1, 64)
 	}
-	v.Required(s.Status != "", protocol.Join(path, "Status"))
+	v.Required(s.Status != "", protocol.Join(path, "status"))
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), CustomHealthStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), CustomHealthStatusValues)
 	}
 }
 
@@ -1716,16 +1716,16 @@ type UpdatePrivateDnsNamespaceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdatePrivateDnsNamespaceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Id != "", protocol.Join(path, "Id"))
+	v.Required(s.Id != "", protocol.Join(path, "id"))
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), -1, 255)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), -1, 255)
 	}
 	if s.UpdaterRequestId != "" {
-		v.Length(s.UpdaterRequestId, utf8.RuneCountInString(s.UpdaterRequestId), protocol.Join(path, "UpdaterRequestId"), -1, 64)
+		v.Length(s.UpdaterRequestId, utf8.RuneCountInString(s.UpdaterRequestId), protocol.Join(path, "updaterRequestId"), -1, 64)
 	}
-	v.Required(s.Namespace != nil, protocol.Join(path, "Namespace"))
+	v.Required(s.Namespace != nil, protocol.Join(path, "namespace"))
 	if s.Namespace != nil {
-		s.Namespace.Validate(v, protocol.Join(path, "Namespace"))
+		s.Namespace.Validate(v, protocol.Join(path, "namespace"))
 	}
 }
 
@@ -1736,7 +1736,7 @@ type UpdatePrivateDnsNamespaceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdatePrivateDnsNamespaceResponse) Validate(v *protocol.Validator, path string) {
 	if s.OperationId != "" {
-		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "OperationId"), -1, 255)
+		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "operationId"), -1, 255)
 	}
 }
 
@@ -1748,16 +1748,16 @@ type UpdatePublicDnsNamespaceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdatePublicDnsNamespaceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Id != "", protocol.Join(path, "Id"))
+	v.Required(s.Id != "", protocol.Join(path, "id"))
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), -1, 255)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), -1, 255)
 	}
 	if s.UpdaterRequestId != "" {
-		v.Length(s.UpdaterRequestId, utf8.RuneCountInString(s.UpdaterRequestId), protocol.Join(path, "UpdaterRequestId"), -1, 64)
+		v.Length(s.UpdaterRequestId, utf8.RuneCountInString(s.UpdaterRequestId), protocol.Join(path, "updaterRequestId"), -1, 64)
 	}
-	v.Required(s.Namespace != nil, protocol.Join(path, "Namespace"))
+	v.Required(s.Namespace != nil, protocol.Join(path, "namespace"))
 	if s.Namespace != nil {
-		s.Namespace.Validate(v, protocol.Join(path, "Namespace"))
+		s.Namespace.Validate(v, protocol.Join(path, "namespace"))
 	}
 }
 
@@ -1768,7 +1768,7 @@ type UpdatePublicDnsNamespaceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdatePublicDnsNamespaceResponse) Validate(v *protocol.Validator, path string) {
 	if s.OperationId != "" {
-		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "OperationId"), -1, 255)
+		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "operationId"), -1, 255)
 	}
 }
 
@@ -1779,17 +1779,17 @@ type UpdateServiceAttributesRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateServiceAttributesRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ServiceId != "", protocol.Join(path, "ServiceId"))
+	v.Required(s.ServiceId != "", protocol.Join(path, "serviceId"))
 	if s.ServiceId != "" {
-		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "ServiceId"), -1, 255)
+		v.Length(s.ServiceId, utf8.RuneCountInString(s.ServiceId), protocol.Join(path, "serviceId"), -1, 255)
 	}
-	v.Required(s.Attributes != nil, protocol.Join(path, "Attributes"))
+	v.Required(s.Attributes != nil, protocol.Join(path, "attributes"))
 	if s.Attributes != nil {
-		v.Length(s.Attributes, len(s.Attributes), protocol.Join(path, "Attributes"), 1, 30)
+		v.Length(s.Attributes, len(s.Attributes), protocol.Join(path, "attributes"), 1, 30)
 	}
 	for k0, e0 := range s.Attributes {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Attributes"), k0), -1, 255)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "Attributes"), k0), -1, 1024)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "attributes"), k0), -1, 255)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "attributes"), k0), -1, 1024)
 	}
 }
 
@@ -1805,13 +1805,13 @@ type UpdateServiceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateServiceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Id != "", protocol.Join(path, "Id"))
+	v.Required(s.Id != "", protocol.Join(path, "id"))
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), -1, 255)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), -1, 255)
 	}
-	v.Required(s.Service != nil, protocol.Join(path, "Service"))
+	v.Required(s.Service != nil, protocol.Join(path, "service"))
 	if s.Service != nil {
-		s.Service.Validate(v, protocol.Join(path, "Service"))
+		s.Service.Validate(v, protocol.Join(path, "service"))
 	}
 }
 
@@ -1822,7 +1822,7 @@ type UpdateServiceResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateServiceResponse) Validate(v *protocol.Validator, path string) {
 	if s.OperationId != "" {
-		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "OperationId"), -1, 255)
+		v.Length(s.OperationId, utf8.RuneCountInString(s.OperationId), protocol.Join(path, "operationId"), -1, 255)
 	}
 }
 

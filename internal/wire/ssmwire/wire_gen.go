@@ -131,7 +131,7 @@ type AccessDeniedException struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *AccessDeniedException) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Message != "", protocol.Join(path, "Message"))
+	v.Required(s.Message != "", protocol.Join(path, "message"))
 }
 
 type AccountSharingInfo struct {
@@ -142,7 +142,7 @@ type AccountSharingInfo struct {
 // Validate records the constraints of the model that s breaks.
 func (s *AccountSharingInfo) Validate(v *protocol.Validator, path string) {
 	if s.SharedDocumentVersion != "" {
-		v.Length(s.SharedDocumentVersion, utf8.RuneCountInString(s.SharedDocumentVersion), protocol.Join(path, "SharedDocumentVersion"), -1, 8)
+		v.Length(s.SharedDocumentVersion, utf8.RuneCountInString(s.SharedDocumentVersion), protocol.Join(path, "sharedDocumentVersion"), -1, 8)
 	}
 }
 
@@ -162,25 +162,25 @@ type Activation struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Activation) Validate(v *protocol.Validator, path string) {
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 0, 256)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 0, 256)
 	}
 	if s.DefaultInstanceName != "" {
-		v.Length(s.DefaultInstanceName, utf8.RuneCountInString(s.DefaultInstanceName), protocol.Join(path, "DefaultInstanceName"), 0, 256)
+		v.Length(s.DefaultInstanceName, utf8.RuneCountInString(s.DefaultInstanceName), protocol.Join(path, "defaultInstanceName"), 0, 256)
 	}
 	if s.IamRole != "" {
-		v.Length(s.IamRole, utf8.RuneCountInString(s.IamRole), protocol.Join(path, "IamRole"), -1, 64)
+		v.Length(s.IamRole, utf8.RuneCountInString(s.IamRole), protocol.Join(path, "iamRole"), -1, 64)
 	}
 	if s.RegistrationLimit != nil {
-		v.Range(float64(*s.RegistrationLimit), protocol.Join(path, "RegistrationLimit"), protocol.Bound(1), protocol.Bound(1000))
+		v.Range(float64(*s.RegistrationLimit), protocol.Join(path, "registrationLimit"), protocol.Bound(1), protocol.Bound(1000))
 	}
 	if s.RegistrationsCount != nil {
-		v.Range(float64(*s.RegistrationsCount), protocol.Join(path, "RegistrationsCount"), protocol.Bound(1), protocol.Bound(1000))
+		v.Range(float64(*s.RegistrationsCount), protocol.Join(path, "registrationsCount"), protocol.Bound(1), protocol.Bound(1000))
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), -1, 1000)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), -1, 1000)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -192,17 +192,17 @@ type AddTagsToResourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *AddTagsToResourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceType != "", protocol.Join(path, "ResourceType"))
+	v.Required(s.ResourceType != "", protocol.Join(path, "resourceType"))
 	if s.ResourceType != "" {
-		v.Enum(s.ResourceType, protocol.Join(path, "ResourceType"), ResourceTypeForTaggingValues)
+		v.Enum(s.ResourceType, protocol.Join(path, "resourceType"), ResourceTypeForTaggingValues)
 	}
-	v.Required(s.ResourceId != "", protocol.Join(path, "ResourceId"))
-	v.Required(s.Tags != nil, protocol.Join(path, "Tags"))
+	v.Required(s.ResourceId != "", protocol.Join(path, "resourceId"))
+	v.Required(s.Tags != nil, protocol.Join(path, "tags"))
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), -1, 1000)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), -1, 1000)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -217,9 +217,9 @@ type Alarm struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *Alarm) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 255)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 255)
 	}
 }
 
@@ -230,12 +230,12 @@ type AlarmConfiguration struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *AlarmConfiguration) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Alarms != nil, protocol.Join(path, "Alarms"))
+	v.Required(s.Alarms != nil, protocol.Join(path, "alarms"))
 	if s.Alarms != nil {
-		v.Length(s.Alarms, len(s.Alarms), protocol.Join(path, "Alarms"), 1, 1)
+		v.Length(s.Alarms, len(s.Alarms), protocol.Join(path, "alarms"), 1, 1)
 	}
 	for i0 := range s.Alarms {
-		s.Alarms[i0].Validate(v, protocol.Index(protocol.Join(path, "Alarms"), i0))
+		s.Alarms[i0].Validate(v, protocol.Index(protocol.Join(path, "alarms"), i0))
 	}
 }
 
@@ -246,13 +246,13 @@ type AlarmStateInformation struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *AlarmStateInformation) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 255)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 255)
 	}
-	v.Required(s.State != "", protocol.Join(path, "State"))
+	v.Required(s.State != "", protocol.Join(path, "state"))
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), ExternalAlarmStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), ExternalAlarmStateValues)
 	}
 }
 
@@ -272,10 +272,10 @@ type AssociateOpsItemRelatedItemRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *AssociateOpsItemRelatedItemRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.OpsItemId != "", protocol.Join(path, "OpsItemId"))
-	v.Required(s.AssociationType != "", protocol.Join(path, "AssociationType"))
-	v.Required(s.ResourceType != "", protocol.Join(path, "ResourceType"))
-	v.Required(s.ResourceUri != "", protocol.Join(path, "ResourceUri"))
+	v.Required(s.OpsItemId != "", protocol.Join(path, "opsItemId"))
+	v.Required(s.AssociationType != "", protocol.Join(path, "associationType"))
+	v.Required(s.ResourceType != "", protocol.Join(path, "resourceType"))
+	v.Required(s.ResourceUri != "", protocol.Join(path, "resourceUri"))
 }
 
 type AssociateOpsItemRelatedItemResponse struct {
@@ -309,37 +309,37 @@ type Association struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Association) Validate(v *protocol.Validator, path string) {
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.Overview != nil {
-		s.Overview.Validate(v, protocol.Join(path, "Overview"))
+		s.Overview.Validate(v, protocol.Join(path, "overview"))
 	}
 	if s.ScheduleExpression != "" {
-		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "ScheduleExpression"), 1, 256)
+		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "scheduleExpression"), 1, 256)
 	}
 	if s.ScheduleOffset != nil {
-		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "ScheduleOffset"), protocol.Bound(1), protocol.Bound(6))
+		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "scheduleOffset"), protocol.Bound(1), protocol.Bound(6))
 	}
 	if s.Duration != nil {
-		v.Range(float64(*s.Duration), protocol.Join(path, "Duration"), protocol.Bound(1), protocol.Bound(24))
+		v.Range(float64(*s.Duration), protocol.Join(path, "duration"), protocol.Bound(1), protocol.Bound(24))
 	}
 	if s.TargetMaps != nil {
-		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "TargetMaps"), 0, 300)
+		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "targetMaps"), 0, 300)
 	}
 	for i0 := range s.TargetMaps {
 		if s.TargetMaps[i0] != nil {
-			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "TargetMaps"), i0), 1, 20)
+			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "targetMaps"), i0), 1, 20)
 		}
 		for k1, e1 := range s.TargetMaps[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 1, 50)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 1, 50)
 			if e1 != nil {
-				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 0, 25)
+				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 0, 25)
 			}
 			for i2 := range e1 {
-				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), i2), 1, 50)
+				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), i2), 1, 50)
 			}
 		}
 	}
@@ -386,78 +386,78 @@ type AssociationDescription struct {
 // Validate records the constraints of the model that s breaks.
 func (s *AssociationDescription) Validate(v *protocol.Validator, path string) {
 	if s.Status != nil {
-		s.Status.Validate(v, protocol.Join(path, "Status"))
+		s.Status.Validate(v, protocol.Join(path, "status"))
 	}
 	if s.Overview != nil {
-		s.Overview.Validate(v, protocol.Join(path, "Overview"))
+		s.Overview.Validate(v, protocol.Join(path, "overview"))
 	}
 	if s.AutomationTargetParameterName != "" {
-		v.Length(s.AutomationTargetParameterName, utf8.RuneCountInString(s.AutomationTargetParameterName), protocol.Join(path, "AutomationTargetParameterName"), 1, 50)
+		v.Length(s.AutomationTargetParameterName, utf8.RuneCountInString(s.AutomationTargetParameterName), protocol.Join(path, "automationTargetParameterName"), 1, 50)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.ScheduleExpression != "" {
-		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "ScheduleExpression"), 1, 256)
+		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "scheduleExpression"), 1, 256)
 	}
 	if s.OutputLocation != nil {
-		s.OutputLocation.Validate(v, protocol.Join(path, "OutputLocation"))
+		s.OutputLocation.Validate(v, protocol.Join(path, "outputLocation"))
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.ComplianceSeverity != "" {
-		v.Enum(s.ComplianceSeverity, protocol.Join(path, "ComplianceSeverity"), AssociationComplianceSeverityValues)
+		v.Enum(s.ComplianceSeverity, protocol.Join(path, "complianceSeverity"), AssociationComplianceSeverityValues)
 	}
 	if s.SyncCompliance != "" {
-		v.Enum(s.SyncCompliance, protocol.Join(path, "SyncCompliance"), AssociationSyncComplianceValues)
+		v.Enum(s.SyncCompliance, protocol.Join(path, "syncCompliance"), AssociationSyncComplianceValues)
 	}
 	if s.TargetLocations != nil {
-		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "TargetLocations"), 1, 100)
+		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "targetLocations"), 1, 100)
 	}
 	for i0 := range s.TargetLocations {
-		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "TargetLocations"), i0))
+		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "targetLocations"), i0))
 	}
 	if s.ScheduleOffset != nil {
-		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "ScheduleOffset"), protocol.Bound(1), protocol.Bound(6))
+		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "scheduleOffset"), protocol.Bound(1), protocol.Bound(6))
 	}
 	if s.Duration != nil {
-		v.Range(float64(*s.Duration), protocol.Join(path, "Duration"), protocol.Bound(1), protocol.Bound(24))
+		v.Range(float64(*s.Duration), protocol.Join(path, "duration"), protocol.Bound(1), protocol.Bound(24))
 	}
 	if s.TargetMaps != nil {
-		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "TargetMaps"), 0, 300)
+		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "targetMaps"), 0, 300)
 	}
 	for i0 := range s.TargetMaps {
 		if s.TargetMaps[i0] != nil {
-			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "TargetMaps"), i0), 1, 20)
+			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "targetMaps"), i0), 1, 20)
 		}
 		for k1, e1 := range s.TargetMaps[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 1, 50)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 1, 50)
 			if e1 != nil {
-				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 0, 25)
+				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 0, 25)
 			}
 			for i2 := range e1 {
-				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), i2), 1, 50)
+				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), i2), 1, 50)
 			}
 		}
 	}
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 	if s.TriggeredAlarms != nil {
-		v.Length(s.TriggeredAlarms, len(s.TriggeredAlarms), protocol.Join(path, "TriggeredAlarms"), 1, 1)
+		v.Length(s.TriggeredAlarms, len(s.TriggeredAlarms), protocol.Join(path, "triggeredAlarms"), 1, 1)
 	}
 	for i0 := range s.TriggeredAlarms {
-		s.TriggeredAlarms[i0].Validate(v, protocol.Index(protocol.Join(path, "TriggeredAlarms"), i0))
+		s.TriggeredAlarms[i0].Validate(v, protocol.Index(protocol.Join(path, "triggeredAlarms"), i0))
 	}
 	if s.AssociationDispatchAssumeRole != "" {
-		v.Length(s.AssociationDispatchAssumeRole, utf8.RuneCountInString(s.AssociationDispatchAssumeRole), protocol.Join(path, "AssociationDispatchAssumeRole"), 1, 512)
+		v.Length(s.AssociationDispatchAssumeRole, utf8.RuneCountInString(s.AssociationDispatchAssumeRole), protocol.Join(path, "associationDispatchAssumeRole"), 1, 512)
 	}
 }
 
@@ -484,13 +484,13 @@ type AssociationExecution struct {
 // Validate records the constraints of the model that s breaks.
 func (s *AssociationExecution) Validate(v *protocol.Validator, path string) {
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 	if s.TriggeredAlarms != nil {
-		v.Length(s.TriggeredAlarms, len(s.TriggeredAlarms), protocol.Join(path, "TriggeredAlarms"), 1, 1)
+		v.Length(s.TriggeredAlarms, len(s.TriggeredAlarms), protocol.Join(path, "triggeredAlarms"), 1, 1)
 	}
 	for i0 := range s.TriggeredAlarms {
-		s.TriggeredAlarms[i0].Validate(v, protocol.Index(protocol.Join(path, "TriggeredAlarms"), i0))
+		s.TriggeredAlarms[i0].Validate(v, protocol.Index(protocol.Join(path, "triggeredAlarms"), i0))
 	}
 }
 
@@ -509,14 +509,14 @@ type AssociationExecutionFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *AssociationExecutionFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Enum(s.Key, protocol.Join(path, "Key"), AssociationExecutionFilterKeyValues)
+		v.Enum(s.Key, protocol.Join(path, "key"), AssociationExecutionFilterKeyValues)
 	}
-	v.Required(s.Value != "", protocol.Join(path, "Value"))
-	v.Required(s.Type != "", protocol.Join(path, "Type"))
+	v.Required(s.Value != "", protocol.Join(path, "value"))
+	v.Required(s.Type != "", protocol.Join(path, "type"))
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), AssociationFilterOperatorTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), AssociationFilterOperatorTypeValues)
 	}
 }
 
@@ -535,13 +535,13 @@ type AssociationExecutionTarget struct {
 // Validate records the constraints of the model that s breaks.
 func (s *AssociationExecutionTarget) Validate(v *protocol.Validator, path string) {
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 100)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 100)
 	}
 	if s.ResourceType != "" {
-		v.Length(s.ResourceType, utf8.RuneCountInString(s.ResourceType), protocol.Join(path, "ResourceType"), 1, 50)
+		v.Length(s.ResourceType, utf8.RuneCountInString(s.ResourceType), protocol.Join(path, "resourceType"), 1, 50)
 	}
 	if s.OutputSource != nil {
-		s.OutputSource.Validate(v, protocol.Join(path, "OutputSource"))
+		s.OutputSource.Validate(v, protocol.Join(path, "outputSource"))
 	}
 }
 
@@ -552,11 +552,11 @@ type AssociationExecutionTargetsFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *AssociationExecutionTargetsFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Enum(s.Key, protocol.Join(path, "Key"), AssociationExecutionTargetsFilterKeyValues)
+		v.Enum(s.Key, protocol.Join(path, "key"), AssociationExecutionTargetsFilterKeyValues)
 	}
-	v.Required(s.Value != "", protocol.Join(path, "Value"))
+	v.Required(s.Value != "", protocol.Join(path, "value"))
 }
 
 type AssociationFilter struct {
@@ -596,17 +596,17 @@ type AssociationStatus struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *AssociationStatus) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Date != nil, protocol.Join(path, "Date"))
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Date != nil, protocol.Join(path, "date"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Enum(s.Name, protocol.Join(path, "Name"), AssociationStatusNameValues)
+		v.Enum(s.Name, protocol.Join(path, "name"), AssociationStatusNameValues)
 	}
-	v.Required(s.Message != "", protocol.Join(path, "Message"))
+	v.Required(s.Message != "", protocol.Join(path, "message"))
 	if s.Message != "" {
-		v.Length(s.Message, utf8.RuneCountInString(s.Message), protocol.Join(path, "Message"), 1, 1024)
+		v.Length(s.Message, utf8.RuneCountInString(s.Message), protocol.Join(path, "message"), 1, 1024)
 	}
 	if s.AdditionalInfo != "" {
-		v.Length(s.AdditionalInfo, utf8.RuneCountInString(s.AdditionalInfo), protocol.Join(path, "AdditionalInfo"), -1, 1024)
+		v.Length(s.AdditionalInfo, utf8.RuneCountInString(s.AdditionalInfo), protocol.Join(path, "additionalInfo"), -1, 1024)
 	}
 }
 
@@ -637,60 +637,60 @@ type AssociationVersionInfo struct {
 // Validate records the constraints of the model that s breaks.
 func (s *AssociationVersionInfo) Validate(v *protocol.Validator, path string) {
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.ScheduleExpression != "" {
-		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "ScheduleExpression"), 1, 256)
+		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "scheduleExpression"), 1, 256)
 	}
 	if s.OutputLocation != nil {
-		s.OutputLocation.Validate(v, protocol.Join(path, "OutputLocation"))
+		s.OutputLocation.Validate(v, protocol.Join(path, "outputLocation"))
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.ComplianceSeverity != "" {
-		v.Enum(s.ComplianceSeverity, protocol.Join(path, "ComplianceSeverity"), AssociationComplianceSeverityValues)
+		v.Enum(s.ComplianceSeverity, protocol.Join(path, "complianceSeverity"), AssociationComplianceSeverityValues)
 	}
 	if s.SyncCompliance != "" {
-		v.Enum(s.SyncCompliance, protocol.Join(path, "SyncCompliance"), AssociationSyncComplianceValues)
+		v.Enum(s.SyncCompliance, protocol.Join(path, "syncCompliance"), AssociationSyncComplianceValues)
 	}
 	if s.TargetLocations != nil {
-		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "TargetLocations"), 1, 100)
+		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "targetLocations"), 1, 100)
 	}
 	for i0 := range s.TargetLocations {
-		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "TargetLocations"), i0))
+		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "targetLocations"), i0))
 	}
 	if s.ScheduleOffset != nil {
-		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "ScheduleOffset"), protocol.Bound(1), protocol.Bound(6))
+		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "scheduleOffset"), protocol.Bound(1), protocol.Bound(6))
 	}
 	if s.Duration != nil {
-		v.Range(float64(*s.Duration), protocol.Join(path, "Duration"), protocol.Bound(1), protocol.Bound(24))
+		v.Range(float64(*s.Duration), protocol.Join(path, "duration"), protocol.Bound(1), protocol.Bound(24))
 	}
 	if s.TargetMaps != nil {
-		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "TargetMaps"), 0, 300)
+		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "targetMaps"), 0, 300)
 	}
 	for i0 := range s.TargetMaps {
 		if s.TargetMaps[i0] != nil {
-			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "TargetMaps"), i0), 1, 20)
+			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "targetMaps"), i0), 1, 20)
 		}
 		for k1, e1 := range s.TargetMaps[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 1, 50)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 1, 50)
 			if e1 != nil {
-				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 0, 25)
+				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 0, 25)
 			}
 			for i2 := range e1 {
-				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), i2), 1, 50)
+				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), i2), 1, 50)
 			}
 		}
 	}
 	if s.AssociationDispatchAssumeRole != "" {
-		v.Length(s.AssociationDispatchAssumeRole, utf8.RuneCountInString(s.AssociationDispatchAssumeRole), protocol.Join(path, "AssociationDispatchAssumeRole"), 1, 512)
+		v.Length(s.AssociationDispatchAssumeRole, utf8.RuneCountInString(s.AssociationDispatchAssumeRole), protocol.Join(path, "associationDispatchAssumeRole"), 1, 512)
 	}
 }
 
@@ -712,10 +712,10 @@ type AttachmentContent struct {
 // Validate records the constraints of the model that s breaks.
 func (s *AttachmentContent) Validate(v *protocol.Validator, path string) {
 	if s.Hash != "" {
-		v.Length(s.Hash, utf8.RuneCountInString(s.Hash), protocol.Join(path, "Hash"), -1, 256)
+		v.Length(s.Hash, utf8.RuneCountInString(s.Hash), protocol.Join(path, "hash"), -1, 256)
 	}
 	if s.HashType != "" {
-		v.Enum(s.HashType, protocol.Join(path, "HashType"), AttachmentHashTypeValues)
+		v.Enum(s.HashType, protocol.Join(path, "hashType"), AttachmentHashTypeValues)
 	}
 }
 
@@ -735,13 +735,13 @@ type AttachmentsSource struct {
 // Validate records the constraints of the model that s breaks.
 func (s *AttachmentsSource) Validate(v *protocol.Validator, path string) {
 	if s.Key != "" {
-		v.Enum(s.Key, protocol.Join(path, "Key"), AttachmentsSourceKeyValues)
+		v.Enum(s.Key, protocol.Join(path, "key"), AttachmentsSourceKeyValues)
 	}
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 1, 1)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 1, 1)
 	}
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 1024)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 1024)
 	}
 }
 
@@ -807,119 +807,119 @@ type AutomationExecution struct {
 // Validate records the constraints of the model that s breaks.
 func (s *AutomationExecution) Validate(v *protocol.Validator, path string) {
 	if s.AutomationExecutionId != "" {
-		v.Length(s.AutomationExecutionId, utf8.RuneCountInString(s.AutomationExecutionId), protocol.Join(path, "AutomationExecutionId"), 36, 36)
+		v.Length(s.AutomationExecutionId, utf8.RuneCountInString(s.AutomationExecutionId), protocol.Join(path, "automationExecutionId"), 36, 36)
 	}
 	if s.AutomationExecutionStatus != "" {
-		v.Enum(s.AutomationExecutionStatus, protocol.Join(path, "AutomationExecutionStatus"), AutomationExecutionStatusValues)
+		v.Enum(s.AutomationExecutionStatus, protocol.Join(path, "automationExecutionStatus"), AutomationExecutionStatusValues)
 	}
 	for i0 := range s.StepExecutions {
-		s.StepExecutions[i0].Validate(v, protocol.Index(protocol.Join(path, "StepExecutions"), i0))
+		s.StepExecutions[i0].Validate(v, protocol.Index(protocol.Join(path, "stepExecutions"), i0))
 	}
 	if s.Parameters != nil {
-		v.Length(s.Parameters, len(s.Parameters), protocol.Join(path, "Parameters"), 1, 200)
+		v.Length(s.Parameters, len(s.Parameters), protocol.Join(path, "parameters"), 1, 200)
 	}
 	for k0, e0 := range s.Parameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Parameters"), k0), 1, 50)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "parameters"), k0), 1, 50)
 		if e0 != nil {
-			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "Parameters"), k0), 0, 50)
+			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "parameters"), k0), 0, 50)
 		}
 		for i1 := range e0 {
-			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "Parameters"), k0), i1), 1, 512)
+			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "parameters"), k0), i1), 1, 512)
 		}
 	}
 	if s.Outputs != nil {
-		v.Length(s.Outputs, len(s.Outputs), protocol.Join(path, "Outputs"), 1, 200)
+		v.Length(s.Outputs, len(s.Outputs), protocol.Join(path, "outputs"), 1, 200)
 	}
 	for k0, e0 := range s.Outputs {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Outputs"), k0), 1, 50)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "outputs"), k0), 1, 50)
 		if e0 != nil {
-			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "Outputs"), k0), 0, 50)
+			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "outputs"), k0), 0, 50)
 		}
 		for i1 := range e0 {
-			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "Outputs"), k0), i1), 1, 512)
+			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "outputs"), k0), i1), 1, 512)
 		}
 	}
 	if s.Mode != "" {
-		v.Enum(s.Mode, protocol.Join(path, "Mode"), ExecutionModeValues)
+		v.Enum(s.Mode, protocol.Join(path, "mode"), ExecutionModeValues)
 	}
 	if s.ParentAutomationExecutionId != "" {
-		v.Length(s.ParentAutomationExecutionId, utf8.RuneCountInString(s.ParentAutomationExecutionId), protocol.Join(path, "ParentAutomationExecutionId"), 36, 36)
+		v.Length(s.ParentAutomationExecutionId, utf8.RuneCountInString(s.ParentAutomationExecutionId), protocol.Join(path, "parentAutomationExecutionId"), 36, 36)
 	}
 	if s.TargetParameterName != "" {
-		v.Length(s.TargetParameterName, utf8.RuneCountInString(s.TargetParameterName), protocol.Join(path, "TargetParameterName"), 1, 50)
+		v.Length(s.TargetParameterName, utf8.RuneCountInString(s.TargetParameterName), protocol.Join(path, "targetParameterName"), 1, 50)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.TargetMaps != nil {
-		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "TargetMaps"), 0, 300)
+		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "targetMaps"), 0, 300)
 	}
 	for i0 := range s.TargetMaps {
 		if s.TargetMaps[i0] != nil {
-			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "TargetMaps"), i0), 1, 20)
+			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "targetMaps"), i0), 1, 20)
 		}
 		for k1, e1 := range s.TargetMaps[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 1, 50)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 1, 50)
 			if e1 != nil {
-				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 0, 25)
+				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 0, 25)
 			}
 			for i2 := range e1 {
-				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), i2), 1, 50)
+				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), i2), 1, 50)
 			}
 		}
 	}
 	if s.ResolvedTargets != nil {
-		s.ResolvedTargets.Validate(v, protocol.Join(path, "ResolvedTargets"))
+		s.ResolvedTargets.Validate(v, protocol.Join(path, "resolvedTargets"))
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.TargetLocations != nil {
-		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "TargetLocations"), 1, 100)
+		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "targetLocations"), 1, 100)
 	}
 	for i0 := range s.TargetLocations {
-		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "TargetLocations"), i0))
+		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "targetLocations"), i0))
 	}
 	if s.ProgressCounters != nil {
-		s.ProgressCounters.Validate(v, protocol.Join(path, "ProgressCounters"))
+		s.ProgressCounters.Validate(v, protocol.Join(path, "progressCounters"))
 	}
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 	if s.TriggeredAlarms != nil {
-		v.Length(s.TriggeredAlarms, len(s.TriggeredAlarms), protocol.Join(path, "TriggeredAlarms"), 1, 1)
+		v.Length(s.TriggeredAlarms, len(s.TriggeredAlarms), protocol.Join(path, "triggeredAlarms"), 1, 1)
 	}
 	for i0 := range s.TriggeredAlarms {
-		s.TriggeredAlarms[i0].Validate(v, protocol.Index(protocol.Join(path, "TriggeredAlarms"), i0))
+		s.TriggeredAlarms[i0].Validate(v, protocol.Index(protocol.Join(path, "triggeredAlarms"), i0))
 	}
 	if s.AutomationSubtype != "" {
-		v.Enum(s.AutomationSubtype, protocol.Join(path, "AutomationSubtype"), AutomationSubtypeValues)
+		v.Enum(s.AutomationSubtype, protocol.Join(path, "automationSubtype"), AutomationSubtypeValues)
 	}
 	if s.Runbooks != nil {
-		v.Length(s.Runbooks, len(s.Runbooks), protocol.Join(path, "Runbooks"), 1, 1)
+		v.Length(s.Runbooks, len(s.Runbooks), protocol.Join(path, "runbooks"), 1, 1)
 	}
 	for i0 := range s.Runbooks {
-		s.Runbooks[i0].Validate(v, protocol.Index(protocol.Join(path, "Runbooks"), i0))
+		s.Runbooks[i0].Validate(v, protocol.Index(protocol.Join(path, "runbooks"), i0))
 	}
 	if s.ChangeRequestName != "" {
-		v.Length(s.ChangeRequestName, utf8.RuneCountInString(s.ChangeRequestName), protocol.Join(path, "ChangeRequestName"), 1, 1024)
+		v.Length(s.ChangeRequestName, utf8.RuneCountInString(s.ChangeRequestName), protocol.Join(path, "changeRequestName"), 1, 1024)
 	}
 	if s.Variables != nil {
-		v.Length(s.Variables, len(s.Variables), protocol.Join(path, "Variables"), 1, 200)
+		v.Length(s.Variables, len(s.Variables), protocol.Join(path, "variables"), 1, 200)
 	}
 	for k0, e0 := range s.Variables {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Variables"), k0), 1, 50)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "variables"), k0), 1, 50)
 		if e0 != nil {
-			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "Variables"), k0), 0, 50)
+			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "variables"), k0), 0, 50)
 		}
 		for i1 := range e0 {
-			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "Variables"), k0), i1), 1, 512)
+			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "variables"), k0), i1), 1, 512)
 		}
 	}
 }
@@ -931,16 +931,16 @@ type AutomationExecutionFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *AutomationExecutionFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Enum(s.Key, protocol.Join(path, "Key"), AutomationExecutionFilterKeyValues)
+		v.Enum(s.Key, protocol.Join(path, "key"), AutomationExecutionFilterKeyValues)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 1, 10)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 1, 10)
 	}
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 150)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 150)
 	}
 }
 
@@ -956,48 +956,48 @@ type AutomationExecutionInputs struct {
 // Validate records the constraints of the model that s breaks.
 func (s *AutomationExecutionInputs) Validate(v *protocol.Validator, path string) {
 	if s.Parameters != nil {
-		v.Length(s.Parameters, len(s.Parameters), protocol.Join(path, "Parameters"), 1, 200)
+		v.Length(s.Parameters, len(s.Parameters), protocol.Join(path, "parameters"), 1, 200)
 	}
 	for k0, e0 := range s.Parameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Parameters"), k0), 1, 50)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "parameters"), k0), 1, 50)
 		if e0 != nil {
-			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "Parameters"), k0), 0, 50)
+			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "parameters"), k0), 0, 50)
 		}
 		for i1 := range e0 {
-			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "Parameters"), k0), i1), 1, 512)
+			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "parameters"), k0), i1), 1, 512)
 		}
 	}
 	if s.TargetParameterName != "" {
-		v.Length(s.TargetParameterName, utf8.RuneCountInString(s.TargetParameterName), protocol.Join(path, "TargetParameterName"), 1, 50)
+		v.Length(s.TargetParameterName, utf8.RuneCountInString(s.TargetParameterName), protocol.Join(path, "targetParameterName"), 1, 50)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.TargetMaps != nil {
-		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "TargetMaps"), 0, 300)
+		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "targetMaps"), 0, 300)
 	}
 	for i0 := range s.TargetMaps {
 		if s.TargetMaps[i0] != nil {
-			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "TargetMaps"), i0), 1, 20)
+			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "targetMaps"), i0), 1, 20)
 		}
 		for k1, e1 := range s.TargetMaps[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 1, 50)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 1, 50)
 			if e1 != nil {
-				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 0, 25)
+				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 0, 25)
 			}
 			for i2 := range e1 {
-				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), i2), 1, 50)
+				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), i2), 1, 50)
 			}
 		}
 	}
 	if s.TargetLocations != nil {
-		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "TargetLocations"), 1, 100)
+		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "targetLocations"), 1, 100)
 	}
 	for i0 := range s.TargetLocations {
-		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "TargetLocations"), i0))
+		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "targetLocations"), i0))
 	}
 }
 
@@ -1045,87 +1045,87 @@ type AutomationExecutionMetadata struct {
 // Validate records the constraints of the model that s breaks.
 func (s *AutomationExecutionMetadata) Validate(v *protocol.Validator, path string) {
 	if s.AutomationExecutionId != "" {
-		v.Length(s.AutomationExecutionId, utf8.RuneCountInString(s.AutomationExecutionId), protocol.Join(path, "AutomationExecutionId"), 36, 36)
+		v.Length(s.AutomationExecutionId, utf8.RuneCountInString(s.AutomationExecutionId), protocol.Join(path, "automationExecutionId"), 36, 36)
 	}
 	if s.AutomationExecutionStatus != "" {
-		v.Enum(s.AutomationExecutionStatus, protocol.Join(path, "AutomationExecutionStatus"), AutomationExecutionStatusValues)
+		v.Enum(s.AutomationExecutionStatus, protocol.Join(path, "automationExecutionStatus"), AutomationExecutionStatusValues)
 	}
 	if s.Outputs != nil {
-		v.Length(s.Outputs, len(s.Outputs), protocol.Join(path, "Outputs"), 1, 200)
+		v.Length(s.Outputs, len(s.Outputs), protocol.Join(path, "outputs"), 1, 200)
 	}
 	for k0, e0 := range s.Outputs {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Outputs"), k0), 1, 50)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "outputs"), k0), 1, 50)
 		if e0 != nil {
-			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "Outputs"), k0), 0, 50)
+			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "outputs"), k0), 0, 50)
 		}
 		for i1 := range e0 {
-			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "Outputs"), k0), i1), 1, 512)
+			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "outputs"), k0), i1), 1, 512)
 		}
 	}
 	if s.Mode != "" {
-		v.Enum(s.Mode, protocol.Join(path, "Mode"), ExecutionModeValues)
+		v.Enum(s.Mode, protocol.Join(path, "mode"), ExecutionModeValues)
 	}
 	if s.ParentAutomationExecutionId != "" {
-		v.Length(s.ParentAutomationExecutionId, utf8.RuneCountInString(s.ParentAutomationExecutionId), protocol.Join(path, "ParentAutomationExecutionId"), 36, 36)
+		v.Length(s.ParentAutomationExecutionId, utf8.RuneCountInString(s.ParentAutomationExecutionId), protocol.Join(path, "parentAutomationExecutionId"), 36, 36)
 	}
 	if s.TargetParameterName != "" {
-		v.Length(s.TargetParameterName, utf8.RuneCountInString(s.TargetParameterName), protocol.Join(path, "TargetParameterName"), 1, 50)
+		v.Length(s.TargetParameterName, utf8.RuneCountInString(s.TargetParameterName), protocol.Join(path, "targetParameterName"), 1, 50)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.TargetMaps != nil {
-		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "TargetMaps"), 0, 300)
+		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "targetMaps"), 0, 300)
 	}
 	for i0 := range s.TargetMaps {
 		if s.TargetMaps[i0] != nil {
-			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "TargetMaps"), i0), 1, 20)
+			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "targetMaps"), i0), 1, 20)
 		}
 		for k1, e1 := range s.TargetMaps[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 1, 50)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 1, 50)
 			if e1 != nil {
-				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 0, 25)
+				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 0, 25)
 			}
 			for i2 := range e1 {
-				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), i2), 1, 50)
+				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), i2), 1, 50)
 			}
 		}
 	}
 	if s.ResolvedTargets != nil {
-		s.ResolvedTargets.Validate(v, protocol.Join(path, "ResolvedTargets"))
+		s.ResolvedTargets.Validate(v, protocol.Join(path, "resolvedTargets"))
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.AutomationType != "" {
-		v.Enum(s.AutomationType, protocol.Join(path, "AutomationType"), AutomationTypeValues)
+		v.Enum(s.AutomationType, protocol.Join(path, "automationType"), AutomationTypeValues)
 	}
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 	if s.TriggeredAlarms != nil {
-		v.Length(s.TriggeredAlarms, len(s.TriggeredAlarms), protocol.Join(path, "TriggeredAlarms"), 1, 1)
+		v.Length(s.TriggeredAlarms, len(s.TriggeredAlarms), protocol.Join(path, "triggeredAlarms"), 1, 1)
 	}
 	for i0 := range s.TriggeredAlarms {
-		s.TriggeredAlarms[i0].Validate(v, protocol.Index(protocol.Join(path, "TriggeredAlarms"), i0))
+		s.TriggeredAlarms[i0].Validate(v, protocol.Index(protocol.Join(path, "triggeredAlarms"), i0))
 	}
 	if s.AutomationSubtype != "" {
-		v.Enum(s.AutomationSubtype, protocol.Join(path, "AutomationSubtype"), AutomationSubtypeValues)
+		v.Enum(s.AutomationSubtype, protocol.Join(path, "automationSubtype"), AutomationSubtypeValues)
 	}
 	if s.Runbooks != nil {
-		v.Length(s.Runbooks, len(s.Runbooks), protocol.Join(path, "Runbooks"), 1, 1)
+		v.Length(s.Runbooks, len(s.Runbooks), protocol.Join(path, "runbooks"), 1, 1)
 	}
 	for i0 := range s.Runbooks {
-		s.Runbooks[i0].Validate(v, protocol.Index(protocol.Join(path, "Runbooks"), i0))
+		s.Runbooks[i0].Validate(v, protocol.Index(protocol.Join(path, "runbooks"), i0))
 	}
 	if s.ChangeRequestName != "" {
-		v.Length(s.ChangeRequestName, utf8.RuneCountInString(s.ChangeRequestName), protocol.Join(path, "ChangeRequestName"), 1, 1024)
+		v.Length(s.ChangeRequestName, utf8.RuneCountInString(s.ChangeRequestName), protocol.Join(path, "changeRequestName"), 1, 1024)
 	}
 }
 
@@ -1146,16 +1146,16 @@ type AutomationExecutionPreview struct {
 // Validate records the constraints of the model that s breaks.
 func (s *AutomationExecutionPreview) Validate(v *protocol.Validator, path string) {
 	for k0 := range s.StepPreviews {
-		v.Enum(k0, protocol.Join(protocol.Join(path, "StepPreviews"), k0), ImpactTypeValues)
+		v.Enum(k0, protocol.Join(protocol.Join(path, "stepPreviews"), k0), ImpactTypeValues)
 	}
 	if s.Regions != nil {
-		v.Length(s.Regions, len(s.Regions), protocol.Join(path, "Regions"), 1, 50)
+		v.Length(s.Regions, len(s.Regions), protocol.Join(path, "regions"), 1, 50)
 	}
 	if s.TargetPreviews != nil {
-		v.Length(s.TargetPreviews, len(s.TargetPreviews), protocol.Join(path, "TargetPreviews"), 0, 50)
+		v.Length(s.TargetPreviews, len(s.TargetPreviews), protocol.Join(path, "targetPreviews"), 0, 50)
 	}
 	for i0 := range s.TargetPreviews {
-		s.TargetPreviews[i0].Validate(v, protocol.Index(protocol.Join(path, "TargetPreviews"), i0))
+		s.TargetPreviews[i0].Validate(v, protocol.Index(protocol.Join(path, "targetPreviews"), i0))
 	}
 }
 
@@ -1182,40 +1182,40 @@ type BaselineOverride struct {
 // Validate records the constraints of the model that s breaks.
 func (s *BaselineOverride) Validate(v *protocol.Validator, path string) {
 	if s.OperatingSystem != "" {
-		v.Enum(s.OperatingSystem, protocol.Join(path, "OperatingSystem"), OperatingSystemValues)
+		v.Enum(s.OperatingSystem, protocol.Join(path, "operatingSystem"), OperatingSystemValues)
 	}
 	if s.GlobalFilters != nil {
-		s.GlobalFilters.Validate(v, protocol.Join(path, "GlobalFilters"))
+		s.GlobalFilters.Validate(v, protocol.Join(path, "globalFilters"))
 	}
 	if s.ApprovalRules != nil {
-		s.ApprovalRules.Validate(v, protocol.Join(path, "ApprovalRules"))
+		s.ApprovalRules.Validate(v, protocol.Join(path, "approvalRules"))
 	}
 	if s.ApprovedPatches != nil {
-		v.Length(s.ApprovedPatches, len(s.ApprovedPatches), protocol.Join(path, "ApprovedPatches"), 0, 50)
+		v.Length(s.ApprovedPatches, len(s.ApprovedPatches), protocol.Join(path, "approvedPatches"), 0, 50)
 	}
 	for i0 := range s.ApprovedPatches {
-		v.Length(s.ApprovedPatches[i0], utf8.RuneCountInString(s.ApprovedPatches[i0]), protocol.Index(protocol.Join(path, "ApprovedPatches"), i0), 1, 100)
+		v.Length(s.ApprovedPatches[i0], utf8.RuneCountInString(s.ApprovedPatches[i0]), protocol.Index(protocol.Join(path, "approvedPatches"), i0), 1, 100)
 	}
 	if s.ApprovedPatchesComplianceLevel != "" {
-		v.Enum(s.ApprovedPatchesComplianceLevel, protocol.Join(path, "ApprovedPatchesComplianceLevel"), PatchComplianceLevelValues)
+		v.Enum(s.ApprovedPatchesComplianceLevel, protocol.Join(path, "approvedPatchesComplianceLevel"), PatchComplianceLevelValues)
 	}
 	if s.RejectedPatches != nil {
-		v.Length(s.RejectedPatches, len(s.RejectedPatches), protocol.Join(path, "RejectedPatches"), 0, 50)
+		v.Length(s.RejectedPatches, len(s.RejectedPatches), protocol.Join(path, "rejectedPatches"), 0, 50)
 	}
 	for i0 := range s.RejectedPatches {
-		v.Length(s.RejectedPatches[i0], utf8.RuneCountInString(s.RejectedPatches[i0]), protocol.Index(protocol.Join(path, "RejectedPatches"), i0), 1, 100)
+		v.Length(s.RejectedPatches[i0], utf8.RuneCountInString(s.RejectedPatches[i0]), protocol.Index(protocol.Join(path, "rejectedPatches"), i0), 1, 100)
 	}
 	if s.RejectedPatchesAction != "" {
-		v.Enum(s.RejectedPatchesAction, protocol.Join(path, "RejectedPatchesAction"), PatchActionValues)
+		v.Enum(s.RejectedPatchesAction, protocol.Join(path, "rejectedPatchesAction"), PatchActionValues)
 	}
 	if s.Sources != nil {
-		v.Length(s.Sources, len(s.Sources), protocol.Join(path, "Sources"), 0, 20)
+		v.Length(s.Sources, len(s.Sources), protocol.Join(path, "sources"), 0, 20)
 	}
 	for i0 := range s.Sources {
-		s.Sources[i0].Validate(v, protocol.Index(protocol.Join(path, "Sources"), i0))
+		s.Sources[i0].Validate(v, protocol.Index(protocol.Join(path, "sources"), i0))
 	}
 	if s.AvailableSecurityUpdatesComplianceStatus != "" {
-		v.Enum(s.AvailableSecurityUpdatesComplianceStatus, protocol.Join(path, "AvailableSecurityUpdatesComplianceStatus"), PatchComplianceStatusValues)
+		v.Enum(s.AvailableSecurityUpdatesComplianceStatus, protocol.Join(path, "availableSecurityUpdatesComplianceStatus"), PatchComplianceStatusValues)
 	}
 }
 
@@ -1226,12 +1226,12 @@ type CancelCommandRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CancelCommandRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CommandId != "", protocol.Join(path, "CommandId"))
+	v.Required(s.CommandId != "", protocol.Join(path, "commandId"))
 	if s.CommandId != "" {
-		v.Length(s.CommandId, utf8.RuneCountInString(s.CommandId), protocol.Join(path, "CommandId"), 36, 36)
+		v.Length(s.CommandId, utf8.RuneCountInString(s.CommandId), protocol.Join(path, "commandId"), 36, 36)
 	}
 	if s.InstanceIds != nil {
-		v.Length(s.InstanceIds, len(s.InstanceIds), protocol.Join(path, "InstanceIds"), 0, 50)
+		v.Length(s.InstanceIds, len(s.InstanceIds), protocol.Join(path, "instanceIds"), 0, 50)
 	}
 }
 
@@ -1246,9 +1246,9 @@ type CancelMaintenanceWindowExecutionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CancelMaintenanceWindowExecutionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowExecutionId != "", protocol.Join(path, "WindowExecutionId"))
+	v.Required(s.WindowExecutionId != "", protocol.Join(path, "windowExecutionId"))
 	if s.WindowExecutionId != "" {
-		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "WindowExecutionId"), 36, 36)
+		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "windowExecutionId"), 36, 36)
 	}
 }
 
@@ -1259,7 +1259,7 @@ type CancelMaintenanceWindowExecutionResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CancelMaintenanceWindowExecutionResult) Validate(v *protocol.Validator, path string) {
 	if s.WindowExecutionId != "" {
-		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "WindowExecutionId"), 36, 36)
+		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "windowExecutionId"), 36, 36)
 	}
 }
 
@@ -1271,7 +1271,7 @@ type CloudWatchOutputConfig struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CloudWatchOutputConfig) Validate(v *protocol.Validator, path string) {
 	if s.CloudWatchLogGroupName != "" {
-		v.Length(s.CloudWatchLogGroupName, utf8.RuneCountInString(s.CloudWatchLogGroupName), protocol.Join(path, "CloudWatchLogGroupName"), 1, 512)
+		v.Length(s.CloudWatchLogGroupName, utf8.RuneCountInString(s.CloudWatchLogGroupName), protocol.Join(path, "cloudWatchLogGroupName"), 1, 512)
 	}
 }
 
@@ -1307,58 +1307,58 @@ type Command struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Command) Validate(v *protocol.Validator, path string) {
 	if s.CommandId != "" {
-		v.Length(s.CommandId, utf8.RuneCountInString(s.CommandId), protocol.Join(path, "CommandId"), 36, 36)
+		v.Length(s.CommandId, utf8.RuneCountInString(s.CommandId), protocol.Join(path, "commandId"), 36, 36)
 	}
 	if s.Comment != "" {
-		v.Length(s.Comment, utf8.RuneCountInString(s.Comment), protocol.Join(path, "Comment"), -1, 100)
+		v.Length(s.Comment, utf8.RuneCountInString(s.Comment), protocol.Join(path, "comment"), -1, 100)
 	}
 	if s.InstanceIds != nil {
-		v.Length(s.InstanceIds, len(s.InstanceIds), protocol.Join(path, "InstanceIds"), 0, 50)
+		v.Length(s.InstanceIds, len(s.InstanceIds), protocol.Join(path, "instanceIds"), 0, 50)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), CommandStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), CommandStatusValues)
 	}
 	if s.StatusDetails != "" {
-		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "StatusDetails"), 0, 100)
+		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "statusDetails"), 0, 100)
 	}
 	if s.OutputS3Region != "" {
-		v.Length(s.OutputS3Region, utf8.RuneCountInString(s.OutputS3Region), protocol.Join(path, "OutputS3Region"), 3, 20)
+		v.Length(s.OutputS3Region, utf8.RuneCountInString(s.OutputS3Region), protocol.Join(path, "outputS3Region"), 3, 20)
 	}
 	if s.OutputS3BucketName != "" {
-		v.Length(s.OutputS3BucketName, utf8.RuneCountInString(s.OutputS3BucketName), protocol.Join(path, "OutputS3BucketName"), 3, 63)
+		v.Length(s.OutputS3BucketName, utf8.RuneCountInString(s.OutputS3BucketName), protocol.Join(path, "outputS3BucketName"), 3, 63)
 	}
 	if s.OutputS3KeyPrefix != "" {
-		v.Length(s.OutputS3KeyPrefix, utf8.RuneCountInString(s.OutputS3KeyPrefix), protocol.Join(path, "OutputS3KeyPrefix"), -1, 500)
+		v.Length(s.OutputS3KeyPrefix, utf8.RuneCountInString(s.OutputS3KeyPrefix), protocol.Join(path, "outputS3KeyPrefix"), -1, 500)
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.NotificationConfig != nil {
-		s.NotificationConfig.Validate(v, protocol.Join(path, "NotificationConfig"))
+		s.NotificationConfig.Validate(v, protocol.Join(path, "notificationConfig"))
 	}
 	if s.CloudWatchOutputConfig != nil {
-		s.CloudWatchOutputConfig.Validate(v, protocol.Join(path, "CloudWatchOutputConfig"))
+		s.CloudWatchOutputConfig.Validate(v, protocol.Join(path, "cloudWatchOutputConfig"))
 	}
 	if s.TimeoutSeconds != nil {
-		v.Range(float64(*s.TimeoutSeconds), protocol.Join(path, "TimeoutSeconds"), protocol.Bound(30), protocol.Bound(2.592e+06))
+		v.Range(float64(*s.TimeoutSeconds), protocol.Join(path, "timeoutSeconds"), protocol.Bound(30), protocol.Bound(2.592e+06))
 	}
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 	if s.TriggeredAlarms != nil {
-		v.Length(s.TriggeredAlarms, len(s.TriggeredAlarms), protocol.Join(path, "TriggeredAlarms"), 1, 1)
+		v.Length(s.TriggeredAlarms, len(s.TriggeredAlarms), protocol.Join(path, "triggeredAlarms"), 1, 1)
 	}
 	for i0 := range s.TriggeredAlarms {
-		s.TriggeredAlarms[i0].Validate(v, protocol.Index(protocol.Join(path, "TriggeredAlarms"), i0))
+		s.TriggeredAlarms[i0].Validate(v, protocol.Index(protocol.Join(path, "triggeredAlarms"), i0))
 	}
 }
 
@@ -1401,31 +1401,31 @@ type CommandInvocation struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CommandInvocation) Validate(v *protocol.Validator, path string) {
 	if s.CommandId != "" {
-		v.Length(s.CommandId, utf8.RuneCountInString(s.CommandId), protocol.Join(path, "CommandId"), 36, 36)
+		v.Length(s.CommandId, utf8.RuneCountInString(s.CommandId), protocol.Join(path, "commandId"), 36, 36)
 	}
 	if s.InstanceName != "" {
-		v.Length(s.InstanceName, utf8.RuneCountInString(s.InstanceName), protocol.Join(path, "InstanceName"), -1, 255)
+		v.Length(s.InstanceName, utf8.RuneCountInString(s.InstanceName), protocol.Join(path, "instanceName"), -1, 255)
 	}
 	if s.Comment != "" {
-		v.Length(s.Comment, utf8.RuneCountInString(s.Comment), protocol.Join(path, "Comment"), -1, 100)
+		v.Length(s.Comment, utf8.RuneCountInString(s.Comment), protocol.Join(path, "comment"), -1, 100)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), CommandInvocationStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), CommandInvocationStatusValues)
 	}
 	if s.StatusDetails != "" {
-		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "StatusDetails"), 0, 100)
+		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "statusDetails"), 0, 100)
 	}
 	if s.TraceOutput != "" {
-		v.Length(s.TraceOutput, utf8.RuneCountInString(s.TraceOutput), protocol.Join(path, "TraceOutput"), -1, 2500)
+		v.Length(s.TraceOutput, utf8.RuneCountInString(s.TraceOutput), protocol.Join(path, "traceOutput"), -1, 2500)
 	}
 	for i0 := range s.CommandPlugins {
-		s.CommandPlugins[i0].Validate(v, protocol.Index(protocol.Join(path, "CommandPlugins"), i0))
+		s.CommandPlugins[i0].Validate(v, protocol.Index(protocol.Join(path, "commandPlugins"), i0))
 	}
 	if s.NotificationConfig != nil {
-		s.NotificationConfig.Validate(v, protocol.Join(path, "NotificationConfig"))
+		s.NotificationConfig.Validate(v, protocol.Join(path, "notificationConfig"))
 	}
 	if s.CloudWatchOutputConfig != nil {
-		s.CloudWatchOutputConfig.Validate(v, protocol.Join(path, "CloudWatchOutputConfig"))
+		s.CloudWatchOutputConfig.Validate(v, protocol.Join(path, "cloudWatchOutputConfig"))
 	}
 }
 
@@ -1447,25 +1447,25 @@ type CommandPlugin struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CommandPlugin) Validate(v *protocol.Validator, path string) {
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 4, -1)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 4, -1)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), CommandPluginStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), CommandPluginStatusValues)
 	}
 	if s.StatusDetails != "" {
-		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "StatusDetails"), 0, 100)
+		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "statusDetails"), 0, 100)
 	}
 	if s.Output != "" {
-		v.Length(s.Output, utf8.RuneCountInString(s.Output), protocol.Join(path, "Output"), -1, 2500)
+		v.Length(s.Output, utf8.RuneCountInString(s.Output), protocol.Join(path, "output"), -1, 2500)
 	}
 	if s.OutputS3Region != "" {
-		v.Length(s.OutputS3Region, utf8.RuneCountInString(s.OutputS3Region), protocol.Join(path, "OutputS3Region"), 3, 20)
+		v.Length(s.OutputS3Region, utf8.RuneCountInString(s.OutputS3Region), protocol.Join(path, "outputS3Region"), 3, 20)
 	}
 	if s.OutputS3BucketName != "" {
-		v.Length(s.OutputS3BucketName, utf8.RuneCountInString(s.OutputS3BucketName), protocol.Join(path, "OutputS3BucketName"), 3, 63)
+		v.Length(s.OutputS3BucketName, utf8.RuneCountInString(s.OutputS3BucketName), protocol.Join(path, "outputS3BucketName"), 3, 63)
 	}
 	if s.OutputS3KeyPrefix != "" {
-		v.Length(s.OutputS3KeyPrefix, utf8.RuneCountInString(s.OutputS3KeyPrefix), protocol.Join(path, "OutputS3KeyPrefix"), -1, 500)
+		v.Length(s.OutputS3KeyPrefix, utf8.RuneCountInString(s.OutputS3KeyPrefix), protocol.Join(path, "outputS3KeyPrefix"), -1, 500)
 	}
 }
 
@@ -1477,12 +1477,12 @@ type ComplianceExecutionSummary struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ComplianceExecutionSummary) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ExecutionTime != nil, protocol.Join(path, "ExecutionTime"))
+	v.Required(s.ExecutionTime != nil, protocol.Join(path, "executionTime"))
 	if s.ExecutionId != "" {
-		v.Length(s.ExecutionId, utf8.RuneCountInString(s.ExecutionId), protocol.Join(path, "ExecutionId"), -1, 100)
+		v.Length(s.ExecutionId, utf8.RuneCountInString(s.ExecutionId), protocol.Join(path, "executionId"), -1, 100)
 	}
 	if s.ExecutionType != "" {
-		v.Length(s.ExecutionType, utf8.RuneCountInString(s.ExecutionType), protocol.Join(path, "ExecutionType"), -1, 50)
+		v.Length(s.ExecutionType, utf8.RuneCountInString(s.ExecutionType), protocol.Join(path, "executionType"), -1, 50)
 	}
 }
 
@@ -1501,29 +1501,29 @@ type ComplianceItem struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ComplianceItem) Validate(v *protocol.Validator, path string) {
 	if s.ComplianceType != "" {
-		v.Length(s.ComplianceType, utf8.RuneCountInString(s.ComplianceType), protocol.Join(path, "ComplianceType"), 1, 100)
+		v.Length(s.ComplianceType, utf8.RuneCountInString(s.ComplianceType), protocol.Join(path, "complianceType"), 1, 100)
 	}
 	if s.ResourceType != "" {
-		v.Length(s.ResourceType, utf8.RuneCountInString(s.ResourceType), protocol.Join(path, "ResourceType"), 1, 50)
+		v.Length(s.ResourceType, utf8.RuneCountInString(s.ResourceType), protocol.Join(path, "resourceType"), 1, 50)
 	}
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 100)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 100)
 	}
 	if s.Title != "" {
-		v.Length(s.Title, utf8.RuneCountInString(s.Title), protocol.Join(path, "Title"), -1, 500)
+		v.Length(s.Title, utf8.RuneCountInString(s.Title), protocol.Join(path, "title"), -1, 500)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), ComplianceStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), ComplianceStatusValues)
 	}
 	if s.Severity != "" {
-		v.Enum(s.Severity, protocol.Join(path, "Severity"), ComplianceSeverityValues)
+		v.Enum(s.Severity, protocol.Join(path, "severity"), ComplianceSeverityValues)
 	}
 	if s.ExecutionSummary != nil {
-		s.ExecutionSummary.Validate(v, protocol.Join(path, "ExecutionSummary"))
+		s.ExecutionSummary.Validate(v, protocol.Join(path, "executionSummary"))
 	}
 	for k0, e0 := range s.Details {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Details"), k0), 1, 64)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "Details"), k0), 0, 4096)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "details"), k0), 1, 64)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "details"), k0), 0, 4096)
 	}
 }
 
@@ -1538,19 +1538,19 @@ type ComplianceItemEntry struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ComplianceItemEntry) Validate(v *protocol.Validator, path string) {
 	if s.Title != "" {
-		v.Length(s.Title, utf8.RuneCountInString(s.Title), protocol.Join(path, "Title"), -1, 500)
+		v.Length(s.Title, utf8.RuneCountInString(s.Title), protocol.Join(path, "title"), -1, 500)
 	}
-	v.Required(s.Severity != "", protocol.Join(path, "Severity"))
+	v.Required(s.Severity != "", protocol.Join(path, "severity"))
 	if s.Severity != "" {
-		v.Enum(s.Severity, protocol.Join(path, "Severity"), ComplianceSeverityValues)
+		v.Enum(s.Severity, protocol.Join(path, "severity"), ComplianceSeverityValues)
 	}
-	v.Required(s.Status != "", protocol.Join(path, "Status"))
+	v.Required(s.Status != "", protocol.Join(path, "status"))
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), ComplianceStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), ComplianceStatusValues)
 	}
 	for k0, e0 := range s.Details {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Details"), k0), 1, 64)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "Details"), k0), 0, 4096)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "details"), k0), 1, 64)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "details"), k0), 0, 4096)
 	}
 }
 
@@ -1563,13 +1563,13 @@ type ComplianceStringFilter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ComplianceStringFilter) Validate(v *protocol.Validator, path string) {
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 200)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 200)
 	}
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 1, 20)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 1, 20)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), ComplianceQueryOperatorTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), ComplianceQueryOperatorTypeValues)
 	}
 }
 
@@ -1582,13 +1582,13 @@ type ComplianceSummaryItem struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ComplianceSummaryItem) Validate(v *protocol.Validator, path string) {
 	if s.ComplianceType != "" {
-		v.Length(s.ComplianceType, utf8.RuneCountInString(s.ComplianceType), protocol.Join(path, "ComplianceType"), 1, 100)
+		v.Length(s.ComplianceType, utf8.RuneCountInString(s.ComplianceType), protocol.Join(path, "complianceType"), 1, 100)
 	}
 	if s.CompliantSummary != nil {
-		s.CompliantSummary.Validate(v, protocol.Join(path, "CompliantSummary"))
+		s.CompliantSummary.Validate(v, protocol.Join(path, "compliantSummary"))
 	}
 	if s.NonCompliantSummary != nil {
-		s.NonCompliantSummary.Validate(v, protocol.Join(path, "NonCompliantSummary"))
+		s.NonCompliantSummary.Validate(v, protocol.Join(path, "nonCompliantSummary"))
 	}
 }
 
@@ -1607,7 +1607,7 @@ type CompliantSummary struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CompliantSummary) Validate(v *protocol.Validator, path string) {
 	if s.SeveritySummary != nil {
-		s.SeveritySummary.Validate(v, protocol.Join(path, "SeveritySummary"))
+		s.SeveritySummary.Validate(v, protocol.Join(path, "severitySummary"))
 	}
 }
 
@@ -1624,26 +1624,26 @@ type CreateActivationRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateActivationRequest) Validate(v *protocol.Validator, path string) {
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 0, 256)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 0, 256)
 	}
 	if s.DefaultInstanceName != "" {
-		v.Length(s.DefaultInstanceName, utf8.RuneCountInString(s.DefaultInstanceName), protocol.Join(path, "DefaultInstanceName"), 0, 256)
+		v.Length(s.DefaultInstanceName, utf8.RuneCountInString(s.DefaultInstanceName), protocol.Join(path, "defaultInstanceName"), 0, 256)
 	}
-	v.Required(s.IamRole != "", protocol.Join(path, "IamRole"))
+	v.Required(s.IamRole != "", protocol.Join(path, "iamRole"))
 	if s.IamRole != "" {
-		v.Length(s.IamRole, utf8.RuneCountInString(s.IamRole), protocol.Join(path, "IamRole"), -1, 64)
+		v.Length(s.IamRole, utf8.RuneCountInString(s.IamRole), protocol.Join(path, "iamRole"), -1, 64)
 	}
 	if s.RegistrationLimit != nil {
-		v.Range(float64(*s.RegistrationLimit), protocol.Join(path, "RegistrationLimit"), protocol.Bound(1), protocol.Bound(1000))
+		v.Range(float64(*s.RegistrationLimit), protocol.Join(path, "registrationLimit"), protocol.Bound(1), protocol.Bound(1000))
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), -1, 1000)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), -1, 1000)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	for i0 := range s.RegistrationMetadata {
-		s.RegistrationMetadata[i0].Validate(v, protocol.Index(protocol.Join(path, "RegistrationMetadata"), i0))
+		s.RegistrationMetadata[i0].Validate(v, protocol.Index(protocol.Join(path, "registrationMetadata"), i0))
 	}
 }
 
@@ -1655,7 +1655,7 @@ type CreateActivationResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateActivationResult) Validate(v *protocol.Validator, path string) {
 	if s.ActivationCode != "" {
-		v.Length(s.ActivationCode, utf8.RuneCountInString(s.ActivationCode), protocol.Join(path, "ActivationCode"), 20, 250)
+		v.Length(s.ActivationCode, utf8.RuneCountInString(s.ActivationCode), protocol.Join(path, "activationCode"), 20, 250)
 	}
 }
 
@@ -1666,15 +1666,15 @@ type CreateAssociationBatchRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateAssociationBatchRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Entries != nil, protocol.Join(path, "Entries"))
+	v.Required(s.Entries != nil, protocol.Join(path, "entries"))
 	if s.Entries != nil {
-		v.Length(s.Entries, len(s.Entries), protocol.Join(path, "Entries"), 1, -1)
+		v.Length(s.Entries, len(s.Entries), protocol.Join(path, "entries"), 1, -1)
 	}
 	for i0 := range s.Entries {
-		s.Entries[i0].Validate(v, protocol.Index(protocol.Join(path, "Entries"), i0))
+		s.Entries[i0].Validate(v, protocol.Index(protocol.Join(path, "entries"), i0))
 	}
 	if s.AssociationDispatchAssumeRole != "" {
-		v.Length(s.AssociationDispatchAssumeRole, utf8.RuneCountInString(s.AssociationDispatchAssumeRole), protocol.Join(path, "AssociationDispatchAssumeRole"), 1, 512)
+		v.Length(s.AssociationDispatchAssumeRole, utf8.RuneCountInString(s.AssociationDispatchAssumeRole), protocol.Join(path, "associationDispatchAssumeRole"), 1, 512)
 	}
 }
 
@@ -1703,65 +1703,65 @@ type CreateAssociationBatchRequestEntry struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateAssociationBatchRequestEntry) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.AutomationTargetParameterName != "" {
-		v.Length(s.AutomationTargetParameterName, utf8.RuneCountInString(s.AutomationTargetParameterName), protocol.Join(path, "AutomationTargetParameterName"), 1, 50)
+		v.Length(s.AutomationTargetParameterName, utf8.RuneCountInString(s.AutomationTargetParameterName), protocol.Join(path, "automationTargetParameterName"), 1, 50)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.ScheduleExpression != "" {
-		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "ScheduleExpression"), 1, 256)
+		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "scheduleExpression"), 1, 256)
 	}
 	if s.OutputLocation != nil {
-		s.OutputLocation.Validate(v, protocol.Join(path, "OutputLocation"))
+		s.OutputLocation.Validate(v, protocol.Join(path, "outputLocation"))
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.ComplianceSeverity != "" {
-		v.Enum(s.ComplianceSeverity, protocol.Join(path, "ComplianceSeverity"), AssociationComplianceSeverityValues)
+		v.Enum(s.ComplianceSeverity, protocol.Join(path, "complianceSeverity"), AssociationComplianceSeverityValues)
 	}
 	if s.SyncCompliance != "" {
-		v.Enum(s.SyncCompliance, protocol.Join(path, "SyncCompliance"), AssociationSyncComplianceValues)
+		v.Enum(s.SyncCompliance, protocol.Join(path, "syncCompliance"), AssociationSyncComplianceValues)
 	}
 	if s.TargetLocations != nil {
-		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "TargetLocations"), 1, 100)
+		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "targetLocations"), 1, 100)
 	}
 	for i0 := range s.TargetLocations {
-		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "TargetLocations"), i0))
+		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "targetLocations"), i0))
 	}
 	if s.ScheduleOffset != nil {
-		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "ScheduleOffset"), protocol.Bound(1), protocol.Bound(6))
+		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "scheduleOffset"), protocol.Bound(1), protocol.Bound(6))
 	}
 	if s.Duration != nil {
-		v.Range(float64(*s.Duration), protocol.Join(path, "Duration"), protocol.Bound(1), protocol.Bound(24))
+		v.Range(float64(*s.Duration), protocol.Join(path, "duration"), protocol.Bound(1), protocol.Bound(24))
 	}
 	if s.TargetMaps != nil {
-		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "TargetMaps"), 0, 300)
+		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "targetMaps"), 0, 300)
 	}
 	for i0 := range s.TargetMaps {
 		if s.TargetMaps[i0] != nil {
-			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "TargetMaps"), i0), 1, 20)
+			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "targetMaps"), i0), 1, 20)
 		}
 		for k1, e1 := range s.TargetMaps[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 1, 50)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 1, 50)
 			if e1 != nil {
-				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 0, 25)
+				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 0, 25)
 			}
 			for i2 := range e1 {
-				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), i2), 1, 50)
+				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), i2), 1, 50)
 			}
 		}
 	}
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 }
 
@@ -1773,10 +1773,10 @@ type CreateAssociationBatchResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateAssociationBatchResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Successful {
-		s.Successful[i0].Validate(v, protocol.Index(protocol.Join(path, "Successful"), i0))
+		s.Successful[i0].Validate(v, protocol.Index(protocol.Join(path, "successful"), i0))
 	}
 	for i0 := range s.Failed {
-		s.Failed[i0].Validate(v, protocol.Index(protocol.Join(path, "Failed"), i0))
+		s.Failed[i0].Validate(v, protocol.Index(protocol.Join(path, "failed"), i0))
 	}
 }
 
@@ -1807,74 +1807,74 @@ type CreateAssociationRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateAssociationRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.ScheduleExpression != "" {
-		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "ScheduleExpression"), 1, 256)
+		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "scheduleExpression"), 1, 256)
 	}
 	if s.OutputLocation != nil {
-		s.OutputLocation.Validate(v, protocol.Join(path, "OutputLocation"))
+		s.OutputLocation.Validate(v, protocol.Join(path, "outputLocation"))
 	}
 	if s.AutomationTargetParameterName != "" {
-		v.Length(s.AutomationTargetParameterName, utf8.RuneCountInString(s.AutomationTargetParameterName), protocol.Join(path, "AutomationTargetParameterName"), 1, 50)
+		v.Length(s.AutomationTargetParameterName, utf8.RuneCountInString(s.AutomationTargetParameterName), protocol.Join(path, "automationTargetParameterName"), 1, 50)
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.ComplianceSeverity != "" {
-		v.Enum(s.ComplianceSeverity, protocol.Join(path, "ComplianceSeverity"), AssociationComplianceSeverityValues)
+		v.Enum(s.ComplianceSeverity, protocol.Join(path, "complianceSeverity"), AssociationComplianceSeverityValues)
 	}
 	if s.SyncCompliance != "" {
-		v.Enum(s.SyncCompliance, protocol.Join(path, "SyncCompliance"), AssociationSyncComplianceValues)
+		v.Enum(s.SyncCompliance, protocol.Join(path, "syncCompliance"), AssociationSyncComplianceValues)
 	}
 	if s.TargetLocations != nil {
-		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "TargetLocations"), 1, 100)
+		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "targetLocations"), 1, 100)
 	}
 	for i0 := range s.TargetLocations {
-		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "TargetLocations"), i0))
+		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "targetLocations"), i0))
 	}
 	if s.ScheduleOffset != nil {
-		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "ScheduleOffset"), protocol.Bound(1), protocol.Bound(6))
+		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "scheduleOffset"), protocol.Bound(1), protocol.Bound(6))
 	}
 	if s.Duration != nil {
-		v.Range(float64(*s.Duration), protocol.Join(path, "Duration"), protocol.Bound(1), protocol.Bound(24))
+		v.Range(float64(*s.Duration), protocol.Join(path, "duration"), protocol.Bound(1), protocol.Bound(24))
 	}
 	if s.TargetMaps != nil {
-		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "TargetMaps"), 0, 300)
+		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "targetMaps"), 0, 300)
 	}
 	for i0 := range s.TargetMaps {
 		if s.TargetMaps[i0] != nil {
-			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "TargetMaps"), i0), 1, 20)
+			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "targetMaps"), i0), 1, 20)
 		}
 		for k1, e1 := range s.TargetMaps[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 1, 50)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 1, 50)
 			if e1 != nil {
-				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 0, 25)
+				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 0, 25)
 			}
 			for i2 := range e1 {
-				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), i2), 1, 50)
+				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), i2), 1, 50)
 			}
 		}
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), -1, 1000)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), -1, 1000)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 	if s.AssociationDispatchAssumeRole != "" {
-		v.Length(s.AssociationDispatchAssumeRole, utf8.RuneCountInString(s.AssociationDispatchAssumeRole), protocol.Join(path, "AssociationDispatchAssumeRole"), 1, 512)
+		v.Length(s.AssociationDispatchAssumeRole, utf8.RuneCountInString(s.AssociationDispatchAssumeRole), protocol.Join(path, "associationDispatchAssumeRole"), 1, 512)
 	}
 }
 
@@ -1885,7 +1885,7 @@ type CreateAssociationResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateAssociationResult) Validate(v *protocol.Validator, path string) {
 	if s.AssociationDescription != nil {
-		s.AssociationDescription.Validate(v, protocol.Join(path, "AssociationDescription"))
+		s.AssociationDescription.Validate(v, protocol.Join(path, "associationDescription"))
 	}
 }
 
@@ -1904,37 +1904,37 @@ type CreateDocumentRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateDocumentRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Content != "", protocol.Join(path, "Content"))
+	v.Required(s.Content != "", protocol.Join(path, "content"))
 	if s.Requires != nil {
-		v.Length(s.Requires, len(s.Requires), protocol.Join(path, "Requires"), 1, -1)
+		v.Length(s.Requires, len(s.Requires), protocol.Join(path, "requires"), 1, -1)
 	}
 	for i0 := range s.Requires {
-		s.Requires[i0].Validate(v, protocol.Index(protocol.Join(path, "Requires"), i0))
+		s.Requires[i0].Validate(v, protocol.Index(protocol.Join(path, "requires"), i0))
 	}
 	if s.Attachments != nil {
-		v.Length(s.Attachments, len(s.Attachments), protocol.Join(path, "Attachments"), 0, 20)
+		v.Length(s.Attachments, len(s.Attachments), protocol.Join(path, "attachments"), 0, 20)
 	}
 	for i0 := range s.Attachments {
-		s.Attachments[i0].Validate(v, protocol.Index(protocol.Join(path, "Attachments"), i0))
+		s.Attachments[i0].Validate(v, protocol.Index(protocol.Join(path, "attachments"), i0))
 	}
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.DisplayName != "" {
-		v.Length(s.DisplayName, utf8.RuneCountInString(s.DisplayName), protocol.Join(path, "DisplayName"), -1, 1024)
+		v.Length(s.DisplayName, utf8.RuneCountInString(s.DisplayName), protocol.Join(path, "displayName"), -1, 1024)
 	}
 	if s.DocumentType != "" {
-		v.Enum(s.DocumentType, protocol.Join(path, "DocumentType"), DocumentTypeValues)
+		v.Enum(s.DocumentType, protocol.Join(path, "documentType"), DocumentTypeValues)
 	}
 	if s.DocumentFormat != "" {
-		v.Enum(s.DocumentFormat, protocol.Join(path, "DocumentFormat"), DocumentFormatValues)
+		v.Enum(s.DocumentFormat, protocol.Join(path, "documentFormat"), DocumentFormatValues)
 	}
 	if s.TargetType != "" {
-		v.Length(s.TargetType, utf8.RuneCountInString(s.TargetType), protocol.Join(path, "TargetType"), -1, 200)
+		v.Length(s.TargetType, utf8.RuneCountInString(s.TargetType), protocol.Join(path, "targetType"), -1, 200)
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), -1, 1000)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), -1, 1000)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -1945,7 +1945,7 @@ type CreateDocumentResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateDocumentResult) Validate(v *protocol.Validator, path string) {
 	if s.DocumentDescription != nil {
-		s.DocumentDescription.Validate(v, protocol.Join(path, "DocumentDescription"))
+		s.DocumentDescription.Validate(v, protocol.Join(path, "documentDescription"))
 	}
 }
 
@@ -1966,35 +1966,35 @@ type CreateMaintenanceWindowRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateMaintenanceWindowRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 128)
 	}
-	v.Required(s.Schedule != "", protocol.Join(path, "Schedule"))
+	v.Required(s.Schedule != "", protocol.Join(path, "schedule"))
 	if s.Schedule != "" {
-		v.Length(s.Schedule, utf8.RuneCountInString(s.Schedule), protocol.Join(path, "Schedule"), 1, 256)
+		v.Length(s.Schedule, utf8.RuneCountInString(s.Schedule), protocol.Join(path, "schedule"), 1, 256)
 	}
 	if s.ScheduleOffset != nil {
-		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "ScheduleOffset"), protocol.Bound(1), protocol.Bound(6))
+		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "scheduleOffset"), protocol.Bound(1), protocol.Bound(6))
 	}
-	v.Required(s.Duration != nil, protocol.Join(path, "Duration"))
+	v.Required(s.Duration != nil, protocol.Join(path, "duration"))
 	if s.Duration != nil {
-		v.Range(float64(*s.Duration), protocol.Join(path, "Duration"), protocol.Bound(1), protocol.Bound(24))
+		v.Range(float64(*s.Duration), protocol.Join(path, "duration"), protocol.Bound(1), protocol.Bound(24))
 	}
 	if s.Cutoff != 0 {
-		v.Range(float64(s.Cutoff), protocol.Join(path, "Cutoff"), protocol.Bound(0), protocol.Bound(23))
+		v.Range(float64(s.Cutoff), protocol.Join(path, "cutoff"), protocol.Bound(0), protocol.Bound(23))
 	}
 	if s.ClientToken != "" {
-		v.Length(s.ClientToken, utf8.RuneCountInString(s.ClientToken), protocol.Join(path, "ClientToken"), 1, 64)
+		v.Length(s.ClientToken, utf8.RuneCountInString(s.ClientToken), protocol.Join(path, "clientToken"), 1, 64)
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), -1, 1000)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), -1, 1000)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -2005,7 +2005,7 @@ type CreateMaintenanceWindowResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateMaintenanceWindowResult) Validate(v *protocol.Validator, path string) {
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 }
 
@@ -2030,42 +2030,42 @@ type CreateOpsItemRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateOpsItemRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Description != "", protocol.Join(path, "Description"))
+	v.Required(s.Description != "", protocol.Join(path, "description"))
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 2048)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 2048)
 	}
 	for k0, e0 := range s.OperationalData {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "OperationalData"), k0), 1, 128)
-		e0.Validate(v, protocol.Join(protocol.Join(path, "OperationalData"), k0))
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "operationalData"), k0), 1, 128)
+		e0.Validate(v, protocol.Join(protocol.Join(path, "operationalData"), k0))
 	}
 	for i0 := range s.Notifications {
-		s.Notifications[i0].Validate(v, protocol.Index(protocol.Join(path, "Notifications"), i0))
+		s.Notifications[i0].Validate(v, protocol.Index(protocol.Join(path, "notifications"), i0))
 	}
 	if s.Priority != nil {
-		v.Range(float64(*s.Priority), protocol.Join(path, "Priority"), protocol.Bound(1), protocol.Bound(5))
+		v.Range(float64(*s.Priority), protocol.Join(path, "priority"), protocol.Bound(1), protocol.Bound(5))
 	}
 	for i0 := range s.RelatedOpsItems {
-		s.RelatedOpsItems[i0].Validate(v, protocol.Index(protocol.Join(path, "RelatedOpsItems"), i0))
+		s.RelatedOpsItems[i0].Validate(v, protocol.Index(protocol.Join(path, "relatedOpsItems"), i0))
 	}
-	v.Required(s.Source != "", protocol.Join(path, "Source"))
+	v.Required(s.Source != "", protocol.Join(path, "source"))
 	if s.Source != "" {
-		v.Length(s.Source, utf8.RuneCountInString(s.Source), protocol.Join(path, "Source"), 1, 128)
+		v.Length(s.Source, utf8.RuneCountInString(s.Source), protocol.Join(path, "source"), 1, 128)
 	}
-	v.Required(s.Title != "", protocol.Join(path, "Title"))
+	v.Required(s.Title != "", protocol.Join(path, "title"))
 	if s.Title != "" {
-		v.Length(s.Title, utf8.RuneCountInString(s.Title), protocol.Join(path, "Title"), 1, 1024)
+		v.Length(s.Title, utf8.RuneCountInString(s.Title), protocol.Join(path, "title"), 1, 1024)
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), -1, 1000)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), -1, 1000)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	if s.Category != "" {
-		v.Length(s.Category, utf8.RuneCountInString(s.Category), protocol.Join(path, "Category"), 1, 64)
+		v.Length(s.Category, utf8.RuneCountInString(s.Category), protocol.Join(path, "category"), 1, 64)
 	}
 	if s.Severity != "" {
-		v.Length(s.Severity, utf8.RuneCountInString(s.Severity), protocol.Join(path, "Severity"), 1, 64)
+		v.Length(s.Severity, utf8.RuneCountInString(s.Severity), protocol.Join(path, "severity"), 1, 64)
 	}
 }
 
@@ -2077,7 +2077,7 @@ type CreateOpsItemResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateOpsItemResponse) Validate(v *protocol.Validator, path string) {
 	if s.OpsItemArn != "" {
-		v.Length(s.OpsItemArn, utf8.RuneCountInString(s.OpsItemArn), protocol.Join(path, "OpsItemArn"), 20, 2048)
+		v.Length(s.OpsItemArn, utf8.RuneCountInString(s.OpsItemArn), protocol.Join(path, "opsItemArn"), 20, 2048)
 	}
 }
 
@@ -2089,22 +2089,22 @@ type CreateOpsMetadataRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateOpsMetadataRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceId != "", protocol.Join(path, "ResourceId"))
+	v.Required(s.ResourceId != "", protocol.Join(path, "resourceId"))
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1024)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1024)
 	}
 	if s.Metadata != nil {
-		v.Length(s.Metadata, len(s.Metadata), protocol.Join(path, "Metadata"), 1, 5)
+		v.Length(s.Metadata, len(s.Metadata), protocol.Join(path, "metadata"), 1, 5)
 	}
 	for k0, e0 := range s.Metadata {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Metadata"), k0), 1, 256)
-		e0.Validate(v, protocol.Join(protocol.Join(path, "Metadata"), k0))
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "metadata"), k0), 1, 256)
+		e0.Validate(v, protocol.Join(protocol.Join(path, "metadata"), k0))
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), -1, 1000)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), -1, 1000)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -2115,7 +2115,7 @@ type CreateOpsMetadataResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreateOpsMetadataResult) Validate(v *protocol.Validator, path string) {
 	if s.OpsMetadataArn != "" {
-		v.Length(s.OpsMetadataArn, utf8.RuneCountInString(s.OpsMetadataArn), protocol.Join(path, "OpsMetadataArn"), 1, 1011)
+		v.Length(s.OpsMetadataArn, utf8.RuneCountInString(s.OpsMetadataArn), protocol.Join(path, "opsMetadataArn"), 1, 1011)
 	}
 }
 
@@ -2139,56 +2139,56 @@ type CreatePatchBaselineRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreatePatchBaselineRequest) Validate(v *protocol.Validator, path string) {
 	if s.OperatingSystem != "" {
-		v.Enum(s.OperatingSystem, protocol.Join(path, "OperatingSystem"), OperatingSystemValues)
+		v.Enum(s.OperatingSystem, protocol.Join(path, "operatingSystem"), OperatingSystemValues)
 	}
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.GlobalFilters != nil {
-		s.GlobalFilters.Validate(v, protocol.Join(path, "GlobalFilters"))
+		s.GlobalFilters.Validate(v, protocol.Join(path, "globalFilters"))
 	}
 	if s.ApprovalRules != nil {
-		s.ApprovalRules.Validate(v, protocol.Join(path, "ApprovalRules"))
+		s.ApprovalRules.Validate(v, protocol.Join(path, "approvalRules"))
 	}
 	if s.ApprovedPatches != nil {
-		v.Length(s.ApprovedPatches, len(s.ApprovedPatches), protocol.Join(path, "ApprovedPatches"), 0, 50)
+		v.Length(s.ApprovedPatches, len(s.ApprovedPatches), protocol.Join(path, "approvedPatches"), 0, 50)
 	}
 	for i0 := range s.ApprovedPatches {
-		v.Length(s.ApprovedPatches[i0], utf8.RuneCountInString(s.ApprovedPatches[i0]), protocol.Index(protocol.Join(path, "ApprovedPatches"), i0), 1, 100)
+		v.Length(s.ApprovedPatches[i0], utf8.RuneCountInString(s.ApprovedPatches[i0]), protocol.Index(protocol.Join(path, "approvedPatches"), i0), 1, 100)
 	}
 	if s.ApprovedPatchesComplianceLevel != "" {
-		v.Enum(s.ApprovedPatchesComplianceLevel, protocol.Join(path, "ApprovedPatchesComplianceLevel"), PatchComplianceLevelValues)
+		v.Enum(s.ApprovedPatchesComplianceLevel, protocol.Join(path, "approvedPatchesComplianceLevel"), PatchComplianceLevelValues)
 	}
 	if s.RejectedPatches != nil {
-		v.Length(s.RejectedPatches, len(s.RejectedPatches), protocol.Join(path, "RejectedPatches"), 0, 50)
+		v.Length(s.RejectedPatches, len(s.RejectedPatches), protocol.Join(path, "rejectedPatches"), 0, 50)
 	}
 	for i0 := range s.RejectedPatches {
-		v.Length(s.RejectedPatches[i0], utf8.RuneCountInString(s.RejectedPatches[i0]), protocol.Index(protocol.Join(path, "RejectedPatches"), i0), 1, 100)
+		v.Length(s.RejectedPatches[i0], utf8.RuneCountInString(s.RejectedPatches[i0]), protocol.Index(protocol.Join(path, "rejectedPatches"), i0), 1, 100)
 	}
 	if s.RejectedPatchesAction != "" {
-		v.Enum(s.RejectedPatchesAction, protocol.Join(path, "RejectedPatchesAction"), PatchActionValues)
+		v.Enum(s.RejectedPatchesAction, protocol.Join(path, "rejectedPatchesAction"), PatchActionValues)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 1024)
 	}
 	if s.Sources != nil {
-		v.Length(s.Sources, len(s.Sources), protocol.Join(path, "Sources"), 0, 20)
+		v.Length(s.Sources, len(s.Sources), protocol.Join(path, "sources"), 0, 20)
 	}
 	for i0 := range s.Sources {
-		s.Sources[i0].Validate(v, protocol.Index(protocol.Join(path, "Sources"), i0))
+		s.Sources[i0].Validate(v, protocol.Index(protocol.Join(path, "sources"), i0))
 	}
 	if s.AvailableSecurityUpdatesComplianceStatus != "" {
-		v.Enum(s.AvailableSecurityUpdatesComplianceStatus, protocol.Join(path, "AvailableSecurityUpdatesComplianceStatus"), PatchComplianceStatusValues)
+		v.Enum(s.AvailableSecurityUpdatesComplianceStatus, protocol.Join(path, "availableSecurityUpdatesComplianceStatus"), PatchComplianceStatusValues)
 	}
 	if s.ClientToken != "" {
-		v.Length(s.ClientToken, utf8.RuneCountInString(s.ClientToken), protocol.Join(path, "ClientToken"), 1, 64)
+		v.Length(s.ClientToken, utf8.RuneCountInString(s.ClientToken), protocol.Join(path, "clientToken"), 1, 64)
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), -1, 1000)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), -1, 1000)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -2199,7 +2199,7 @@ type CreatePatchBaselineResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *CreatePatchBaselineResult) Validate(v *protocol.Validator, path string) {
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
 }
 
@@ -2212,18 +2212,18 @@ type CreateResourceDataSyncRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *CreateResourceDataSyncRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SyncName != "", protocol.Join(path, "SyncName"))
+	v.Required(s.SyncName != "", protocol.Join(path, "syncName"))
 	if s.SyncName != "" {
-		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "SyncName"), 1, 64)
+		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "syncName"), 1, 64)
 	}
 	if s.S3Destination != nil {
-		s.S3Destination.Validate(v, protocol.Join(path, "S3Destination"))
+		s.S3Destination.Validate(v, protocol.Join(path, "s3Destination"))
 	}
 	if s.SyncType != "" {
-		v.Length(s.SyncType, utf8.RuneCountInString(s.SyncType), protocol.Join(path, "SyncType"), 1, 64)
+		v.Length(s.SyncType, utf8.RuneCountInString(s.SyncType), protocol.Join(path, "syncType"), 1, 64)
 	}
 	if s.SyncSource != nil {
-		s.SyncSource.Validate(v, protocol.Join(path, "SyncSource"))
+		s.SyncSource.Validate(v, protocol.Join(path, "syncSource"))
 	}
 }
 
@@ -2241,10 +2241,10 @@ type Credentials struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *Credentials) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AccessKeyId != "", protocol.Join(path, "AccessKeyId"))
-	v.Required(s.SecretAccessKey != "", protocol.Join(path, "SecretAccessKey"))
-	v.Required(s.SessionToken != "", protocol.Join(path, "SessionToken"))
-	v.Required(s.ExpirationTime != nil, protocol.Join(path, "ExpirationTime"))
+	v.Required(s.AccessKeyId != "", protocol.Join(path, "accessKeyId"))
+	v.Required(s.SecretAccessKey != "", protocol.Join(path, "secretAccessKey"))
+	v.Required(s.SessionToken != "", protocol.Join(path, "sessionToken"))
+	v.Required(s.ExpirationTime != nil, protocol.Join(path, "expirationTime"))
 }
 
 type CustomSchemaCountLimitExceededException struct {
@@ -2260,7 +2260,7 @@ type DeleteActivationRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteActivationRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ActivationId != "", protocol.Join(path, "ActivationId"))
+	v.Required(s.ActivationId != "", protocol.Join(path, "activationId"))
 }
 
 type DeleteActivationResult struct{}
@@ -2291,7 +2291,7 @@ type DeleteDocumentRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteDocumentRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 }
 
 type DeleteDocumentResult struct{}
@@ -2308,12 +2308,12 @@ type DeleteInventoryRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteInventoryRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.TypeName != "", protocol.Join(path, "TypeName"))
+	v.Required(s.TypeName != "", protocol.Join(path, "typeName"))
 	if s.TypeName != "" {
-		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "TypeName"), 1, 100)
+		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "typeName"), 1, 100)
 	}
 	if s.SchemaDeleteOption != "" {
-		v.Enum(s.SchemaDeleteOption, protocol.Join(path, "SchemaDeleteOption"), InventorySchemaDeleteOptionValues)
+		v.Enum(s.SchemaDeleteOption, protocol.Join(path, "schemaDeleteOption"), InventorySchemaDeleteOptionValues)
 	}
 }
 
@@ -2326,10 +2326,10 @@ type DeleteInventoryResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteInventoryResult) Validate(v *protocol.Validator, path string) {
 	if s.TypeName != "" {
-		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "TypeName"), 1, 100)
+		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "typeName"), 1, 100)
 	}
 	if s.DeletionSummary != nil {
-		s.DeletionSummary.Validate(v, protocol.Join(path, "DeletionSummary"))
+		s.DeletionSummary.Validate(v, protocol.Join(path, "deletionSummary"))
 	}
 }
 
@@ -2339,9 +2339,9 @@ type DeleteMaintenanceWindowRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteMaintenanceWindowRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowId != "", protocol.Join(path, "WindowId"))
+	v.Required(s.WindowId != "", protocol.Join(path, "windowId"))
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 }
 
@@ -2352,7 +2352,7 @@ type DeleteMaintenanceWindowResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteMaintenanceWindowResult) Validate(v *protocol.Validator, path string) {
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 }
 
@@ -2362,7 +2362,7 @@ type DeleteOpsItemRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteOpsItemRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.OpsItemId != "", protocol.Join(path, "OpsItemId"))
+	v.Required(s.OpsItemId != "", protocol.Join(path, "opsItemId"))
 }
 
 type DeleteOpsItemResponse struct{}
@@ -2376,9 +2376,9 @@ type DeleteOpsMetadataRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteOpsMetadataRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.OpsMetadataArn != "", protocol.Join(path, "OpsMetadataArn"))
+	v.Required(s.OpsMetadataArn != "", protocol.Join(path, "opsMetadataArn"))
 	if s.OpsMetadataArn != "" {
-		v.Length(s.OpsMetadataArn, utf8.RuneCountInString(s.OpsMetadataArn), protocol.Join(path, "OpsMetadataArn"), 1, 1011)
+		v.Length(s.OpsMetadataArn, utf8.RuneCountInString(s.OpsMetadataArn), protocol.Join(path, "opsMetadataArn"), 1, 1011)
 	}
 }
 
@@ -2393,9 +2393,9 @@ type DeleteParameterRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteParameterRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 2048)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 2048)
 	}
 }
 
@@ -2410,12 +2410,12 @@ type DeleteParametersRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteParametersRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Names != nil, protocol.Join(path, "Names"))
+	v.Required(s.Names != nil, protocol.Join(path, "names"))
 	if s.Names != nil {
-		v.Length(s.Names, len(s.Names), protocol.Join(path, "Names"), 1, 10)
+		v.Length(s.Names, len(s.Names), protocol.Join(path, "names"), 1, 10)
 	}
 	for i0 := range s.Names {
-		v.Length(s.Names[i0], utf8.RuneCountInString(s.Names[i0]), protocol.Index(protocol.Join(path, "Names"), i0), 1, 2048)
+		v.Length(s.Names[i0], utf8.RuneCountInString(s.Names[i0]), protocol.Index(protocol.Join(path, "names"), i0), 1, 2048)
 	}
 }
 
@@ -2427,16 +2427,16 @@ type DeleteParametersResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteParametersResult) Validate(v *protocol.Validator, path string) {
 	if s.DeletedParameters != nil {
-		v.Length(s.DeletedParameters, len(s.DeletedParameters), protocol.Join(path, "DeletedParameters"), 1, 10)
+		v.Length(s.DeletedParameters, len(s.DeletedParameters), protocol.Join(path, "deletedParameters"), 1, 10)
 	}
 	for i0 := range s.DeletedParameters {
-		v.Length(s.DeletedParameters[i0], utf8.RuneCountInString(s.DeletedParameters[i0]), protocol.Index(protocol.Join(path, "DeletedParameters"), i0), 1, 2048)
+		v.Length(s.DeletedParameters[i0], utf8.RuneCountInString(s.DeletedParameters[i0]), protocol.Index(protocol.Join(path, "deletedParameters"), i0), 1, 2048)
 	}
 	if s.InvalidParameters != nil {
-		v.Length(s.InvalidParameters, len(s.InvalidParameters), protocol.Join(path, "InvalidParameters"), 1, 10)
+		v.Length(s.InvalidParameters, len(s.InvalidParameters), protocol.Join(path, "invalidParameters"), 1, 10)
 	}
 	for i0 := range s.InvalidParameters {
-		v.Length(s.InvalidParameters[i0], utf8.RuneCountInString(s.InvalidParameters[i0]), protocol.Index(protocol.Join(path, "InvalidParameters"), i0), 1, 2048)
+		v.Length(s.InvalidParameters[i0], utf8.RuneCountInString(s.InvalidParameters[i0]), protocol.Index(protocol.Join(path, "invalidParameters"), i0), 1, 2048)
 	}
 }
 
@@ -2446,9 +2446,9 @@ type DeletePatchBaselineRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeletePatchBaselineRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.BaselineId != "", protocol.Join(path, "BaselineId"))
+	v.Required(s.BaselineId != "", protocol.Join(path, "baselineId"))
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
 }
 
@@ -2459,7 +2459,7 @@ type DeletePatchBaselineResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DeletePatchBaselineResult) Validate(v *protocol.Validator, path string) {
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
 }
 
@@ -2470,12 +2470,12 @@ type DeleteResourceDataSyncRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteResourceDataSyncRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SyncName != "", protocol.Join(path, "SyncName"))
+	v.Required(s.SyncName != "", protocol.Join(path, "syncName"))
 	if s.SyncName != "" {
-		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "SyncName"), 1, 64)
+		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "syncName"), 1, 64)
 	}
 	if s.SyncType != "" {
-		v.Length(s.SyncType, utf8.RuneCountInString(s.SyncType), protocol.Join(path, "SyncType"), 1, 64)
+		v.Length(s.SyncType, utf8.RuneCountInString(s.SyncType), protocol.Join(path, "syncType"), 1, 64)
 	}
 }
 
@@ -2492,12 +2492,12 @@ type DeleteResourcePolicyRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeleteResourcePolicyRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceArn != "", protocol.Join(path, "ResourceArn"))
+	v.Required(s.ResourceArn != "", protocol.Join(path, "resourceArn"))
 	if s.ResourceArn != "" {
-		v.Length(s.ResourceArn, utf8.RuneCountInString(s.ResourceArn), protocol.Join(path, "ResourceArn"), 20, 2048)
+		v.Length(s.ResourceArn, utf8.RuneCountInString(s.ResourceArn), protocol.Join(path, "resourceArn"), 20, 2048)
 	}
-	v.Required(s.PolicyId != "", protocol.Join(path, "PolicyId"))
-	v.Required(s.PolicyHash != "", protocol.Join(path, "PolicyHash"))
+	v.Required(s.PolicyId != "", protocol.Join(path, "policyId"))
+	v.Required(s.PolicyHash != "", protocol.Join(path, "policyHash"))
 }
 
 type DeleteResourcePolicyResponse struct{}
@@ -2511,9 +2511,9 @@ type DeregisterManagedInstanceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeregisterManagedInstanceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.InstanceId != "", protocol.Join(path, "InstanceId"))
+	v.Required(s.InstanceId != "", protocol.Join(path, "instanceId"))
 	if s.InstanceId != "" {
-		v.Length(s.InstanceId, utf8.RuneCountInString(s.InstanceId), protocol.Join(path, "InstanceId"), 20, 124)
+		v.Length(s.InstanceId, utf8.RuneCountInString(s.InstanceId), protocol.Join(path, "instanceId"), 20, 124)
 	}
 }
 
@@ -2529,13 +2529,13 @@ type DeregisterPatchBaselineForPatchGroupRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeregisterPatchBaselineForPatchGroupRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.BaselineId != "", protocol.Join(path, "BaselineId"))
+	v.Required(s.BaselineId != "", protocol.Join(path, "baselineId"))
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
-	v.Required(s.PatchGroup != "", protocol.Join(path, "PatchGroup"))
+	v.Required(s.PatchGroup != "", protocol.Join(path, "patchGroup"))
 	if s.PatchGroup != "" {
-		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "PatchGroup"), 1, 256)
+		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "patchGroup"), 1, 256)
 	}
 }
 
@@ -2547,10 +2547,10 @@ type DeregisterPatchBaselineForPatchGroupResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DeregisterPatchBaselineForPatchGroupResult) Validate(v *protocol.Validator, path string) {
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
 	if s.PatchGroup != "" {
-		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "PatchGroup"), 1, 256)
+		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "patchGroup"), 1, 256)
 	}
 }
 
@@ -2562,13 +2562,13 @@ type DeregisterTargetFromMaintenanceWindowRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeregisterTargetFromMaintenanceWindowRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowId != "", protocol.Join(path, "WindowId"))
+	v.Required(s.WindowId != "", protocol.Join(path, "windowId"))
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
-	v.Required(s.WindowTargetId != "", protocol.Join(path, "WindowTargetId"))
+	v.Required(s.WindowTargetId != "", protocol.Join(path, "windowTargetId"))
 	if s.WindowTargetId != "" {
-		v.Length(s.WindowTargetId, utf8.RuneCountInString(s.WindowTargetId), protocol.Join(path, "WindowTargetId"), 36, 36)
+		v.Length(s.WindowTargetId, utf8.RuneCountInString(s.WindowTargetId), protocol.Join(path, "windowTargetId"), 36, 36)
 	}
 }
 
@@ -2580,10 +2580,10 @@ type DeregisterTargetFromMaintenanceWindowResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DeregisterTargetFromMaintenanceWindowResult) Validate(v *protocol.Validator, path string) {
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.WindowTargetId != "" {
-		v.Length(s.WindowTargetId, utf8.RuneCountInString(s.WindowTargetId), protocol.Join(path, "WindowTargetId"), 36, 36)
+		v.Length(s.WindowTargetId, utf8.RuneCountInString(s.WindowTargetId), protocol.Join(path, "windowTargetId"), 36, 36)
 	}
 }
 
@@ -2594,13 +2594,13 @@ type DeregisterTaskFromMaintenanceWindowRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DeregisterTaskFromMaintenanceWindowRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowId != "", protocol.Join(path, "WindowId"))
+	v.Required(s.WindowId != "", protocol.Join(path, "windowId"))
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
-	v.Required(s.WindowTaskId != "", protocol.Join(path, "WindowTaskId"))
+	v.Required(s.WindowTaskId != "", protocol.Join(path, "windowTaskId"))
 	if s.WindowTaskId != "" {
-		v.Length(s.WindowTaskId, utf8.RuneCountInString(s.WindowTaskId), protocol.Join(path, "WindowTaskId"), 36, 36)
+		v.Length(s.WindowTaskId, utf8.RuneCountInString(s.WindowTaskId), protocol.Join(path, "windowTaskId"), 36, 36)
 	}
 }
 
@@ -2612,10 +2612,10 @@ type DeregisterTaskFromMaintenanceWindowResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DeregisterTaskFromMaintenanceWindowResult) Validate(v *protocol.Validator, path string) {
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.WindowTaskId != "" {
-		v.Length(s.WindowTaskId, utf8.RuneCountInString(s.WindowTaskId), protocol.Join(path, "WindowTaskId"), 36, 36)
+		v.Length(s.WindowTaskId, utf8.RuneCountInString(s.WindowTaskId), protocol.Join(path, "windowTaskId"), 36, 36)
 	}
 }
 
@@ -2627,7 +2627,7 @@ type DescribeActivationsFilter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeActivationsFilter) Validate(v *protocol.Validator, path string) {
 	if s.FilterKey != "" {
-		v.Enum(s.FilterKey, protocol.Join(path, "FilterKey"), DescribeActivationsFilterKeysValues)
+		v.Enum(s.FilterKey, protocol.Join(path, "filterKey"), DescribeActivationsFilterKeysValues)
 	}
 }
 
@@ -2640,10 +2640,10 @@ type DescribeActivationsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeActivationsRequest) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -2655,7 +2655,7 @@ type DescribeActivationsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeActivationsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.ActivationList {
-		s.ActivationList[i0].Validate(v, protocol.Index(protocol.Join(path, "ActivationList"), i0))
+		s.ActivationList[i0].Validate(v, protocol.Index(protocol.Join(path, "activationList"), i0))
 	}
 }
 
@@ -2669,16 +2669,16 @@ type DescribeAssociationExecutionTargetsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeAssociationExecutionTargetsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AssociationId != "", protocol.Join(path, "AssociationId"))
-	v.Required(s.ExecutionId != "", protocol.Join(path, "ExecutionId"))
+	v.Required(s.AssociationId != "", protocol.Join(path, "associationId"))
+	v.Required(s.ExecutionId != "", protocol.Join(path, "executionId"))
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 1, -1)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 1, -1)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -2690,7 +2690,7 @@ type DescribeAssociationExecutionTargetsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeAssociationExecutionTargetsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.AssociationExecutionTargets {
-		s.AssociationExecutionTargets[i0].Validate(v, protocol.Index(protocol.Join(path, "AssociationExecutionTargets"), i0))
+		s.AssociationExecutionTargets[i0].Validate(v, protocol.Index(protocol.Join(path, "associationExecutionTargets"), i0))
 	}
 }
 
@@ -2703,15 +2703,15 @@ type DescribeAssociationExecutionsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeAssociationExecutionsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AssociationId != "", protocol.Join(path, "AssociationId"))
+	v.Required(s.AssociationId != "", protocol.Join(path, "associationId"))
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 1, -1)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 1, -1)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -2723,7 +2723,7 @@ type DescribeAssociationExecutionsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeAssociationExecutionsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.AssociationExecutions {
-		s.AssociationExecutions[i0].Validate(v, protocol.Index(protocol.Join(path, "AssociationExecutions"), i0))
+		s.AssociationExecutions[i0].Validate(v, protocol.Index(protocol.Join(path, "associationExecutions"), i0))
 	}
 }
 
@@ -2744,7 +2744,7 @@ type DescribeAssociationResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeAssociationResult) Validate(v *protocol.Validator, path string) {
 	if s.AssociationDescription != nil {
-		s.AssociationDescription.Validate(v, protocol.Join(path, "AssociationDescription"))
+		s.AssociationDescription.Validate(v, protocol.Join(path, "associationDescription"))
 	}
 }
 
@@ -2757,13 +2757,13 @@ type DescribeAutomationExecutionsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeAutomationExecutionsRequest) Validate(v *protocol.Validator, path string) {
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 1, 10)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 1, 10)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -2775,7 +2775,7 @@ type DescribeAutomationExecutionsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeAutomationExecutionsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.AutomationExecutionMetadataList {
-		s.AutomationExecutionMetadataList[i0].Validate(v, protocol.Index(protocol.Join(path, "AutomationExecutionMetadataList"), i0))
+		s.AutomationExecutionMetadataList[i0].Validate(v, protocol.Index(protocol.Join(path, "automationExecutionMetadataList"), i0))
 	}
 }
 
@@ -2789,18 +2789,18 @@ type DescribeAutomationStepExecutionsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeAutomationStepExecutionsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AutomationExecutionId != "", protocol.Join(path, "AutomationExecutionId"))
+	v.Required(s.AutomationExecutionId != "", protocol.Join(path, "automationExecutionId"))
 	if s.AutomationExecutionId != "" {
-		v.Length(s.AutomationExecutionId, utf8.RuneCountInString(s.AutomationExecutionId), protocol.Join(path, "AutomationExecutionId"), 36, 36)
+		v.Length(s.AutomationExecutionId, utf8.RuneCountInString(s.AutomationExecutionId), protocol.Join(path, "automationExecutionId"), 36, 36)
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 1, 6)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 1, 6)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -2812,7 +2812,7 @@ type DescribeAutomationStepExecutionsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeAutomationStepExecutionsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.StepExecutions {
-		s.StepExecutions[i0].Validate(v, protocol.Index(protocol.Join(path, "StepExecutions"), i0))
+		s.StepExecutions[i0].Validate(v, protocol.Index(protocol.Join(path, "stepExecutions"), i0))
 	}
 }
 
@@ -2825,13 +2825,13 @@ type DescribeAvailablePatchesRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeAvailablePatchesRequest) Validate(v *protocol.Validator, path string) {
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 0, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 0, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(100))
 	}
 }
 
@@ -2843,7 +2843,7 @@ type DescribeAvailablePatchesResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeAvailablePatchesResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Patches {
-		s.Patches[i0].Validate(v, protocol.Index(protocol.Join(path, "Patches"), i0))
+		s.Patches[i0].Validate(v, protocol.Index(protocol.Join(path, "patches"), i0))
 	}
 }
 
@@ -2856,13 +2856,13 @@ type DescribeDocumentPermissionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeDocumentPermissionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
-	v.Required(s.PermissionType != "", protocol.Join(path, "PermissionType"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
+	v.Required(s.PermissionType != "", protocol.Join(path, "permissionType"))
 	if s.PermissionType != "" {
-		v.Enum(s.PermissionType, protocol.Join(path, "PermissionType"), DocumentPermissionTypeValues)
+		v.Enum(s.PermissionType, protocol.Join(path, "permissionType"), DocumentPermissionTypeValues)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(200))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(200))
 	}
 }
 
@@ -2875,10 +2875,10 @@ type DescribeDocumentPermissionResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeDocumentPermissionResponse) Validate(v *protocol.Validator, path string) {
 	if s.AccountIds != nil {
-		v.Length(s.AccountIds, len(s.AccountIds), protocol.Join(path, "AccountIds"), -1, 20)
+		v.Length(s.AccountIds, len(s.AccountIds), protocol.Join(path, "accountIds"), -1, 20)
 	}
 	for i0 := range s.AccountSharingInfoList {
-		s.AccountSharingInfoList[i0].Validate(v, protocol.Index(protocol.Join(path, "AccountSharingInfoList"), i0))
+		s.AccountSharingInfoList[i0].Validate(v, protocol.Index(protocol.Join(path, "accountSharingInfoList"), i0))
 	}
 }
 
@@ -2890,7 +2890,7 @@ type DescribeDocumentRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeDocumentRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 }
 
 type DescribeDocumentResult struct {
@@ -2900,7 +2900,7 @@ type DescribeDocumentResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeDocumentResult) Validate(v *protocol.Validator, path string) {
 	if s.Document != nil {
-		s.Document.Validate(v, protocol.Join(path, "Document"))
+		s.Document.Validate(v, protocol.Join(path, "document"))
 	}
 }
 
@@ -2912,9 +2912,9 @@ type DescribeEffectiveInstanceAssociationsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeEffectiveInstanceAssociationsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.InstanceId != "", protocol.Join(path, "InstanceId"))
+	v.Required(s.InstanceId != "", protocol.Join(path, "instanceId"))
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(5))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(5))
 	}
 }
 
@@ -2926,7 +2926,7 @@ type DescribeEffectiveInstanceAssociationsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeEffectiveInstanceAssociationsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Associations {
-		s.Associations[i0].Validate(v, protocol.Index(protocol.Join(path, "Associations"), i0))
+		s.Associations[i0].Validate(v, protocol.Index(protocol.Join(path, "associations"), i0))
 	}
 }
 
@@ -2938,12 +2938,12 @@ type DescribeEffectivePatchesForPatchBaselineRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeEffectivePatchesForPatchBaselineRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.BaselineId != "", protocol.Join(path, "BaselineId"))
+	v.Required(s.BaselineId != "", protocol.Join(path, "baselineId"))
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(100))
 	}
 }
 
@@ -2955,7 +2955,7 @@ type DescribeEffectivePatchesForPatchBaselineResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeEffectivePatchesForPatchBaselineResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.EffectivePatches {
-		s.EffectivePatches[i0].Validate(v, protocol.Index(protocol.Join(path, "EffectivePatches"), i0))
+		s.EffectivePatches[i0].Validate(v, protocol.Index(protocol.Join(path, "effectivePatches"), i0))
 	}
 }
 
@@ -2967,9 +2967,9 @@ type DescribeInstanceAssociationsStatusRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeInstanceAssociationsStatusRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.InstanceId != "", protocol.Join(path, "InstanceId"))
+	v.Required(s.InstanceId != "", protocol.Join(path, "instanceId"))
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -2981,7 +2981,7 @@ type DescribeInstanceAssociationsStatusResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeInstanceAssociationsStatusResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.InstanceAssociationStatusInfos {
-		s.InstanceAssociationStatusInfos[i0].Validate(v, protocol.Index(protocol.Join(path, "InstanceAssociationStatusInfos"), i0))
+		s.InstanceAssociationStatusInfos[i0].Validate(v, protocol.Index(protocol.Join(path, "instanceAssociationStatusInfos"), i0))
 	}
 }
 
@@ -2995,13 +2995,13 @@ type DescribeInstanceInformationRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeInstanceInformationRequest) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.InstanceInformationFilterList {
-		s.InstanceInformationFilterList[i0].Validate(v, protocol.Index(protocol.Join(path, "InstanceInformationFilterList"), i0))
+		s.InstanceInformationFilterList[i0].Validate(v, protocol.Index(protocol.Join(path, "instanceInformationFilterList"), i0))
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(5), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(5), protocol.Bound(50))
 	}
 }
 
@@ -3013,7 +3013,7 @@ type DescribeInstanceInformationResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeInstanceInformationResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.InstanceInformationList {
-		s.InstanceInformationList[i0].Validate(v, protocol.Index(protocol.Join(path, "InstanceInformationList"), i0))
+		s.InstanceInformationList[i0].Validate(v, protocol.Index(protocol.Join(path, "instanceInformationList"), i0))
 	}
 }
 
@@ -3026,18 +3026,18 @@ type DescribeInstancePatchStatesForPatchGroupRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeInstancePatchStatesForPatchGroupRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.PatchGroup != "", protocol.Join(path, "PatchGroup"))
+	v.Required(s.PatchGroup != "", protocol.Join(path, "patchGroup"))
 	if s.PatchGroup != "" {
-		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "PatchGroup"), 1, 256)
+		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "patchGroup"), 1, 256)
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 0, 4)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 0, 4)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(10), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(10), protocol.Bound(100))
 	}
 }
 
@@ -3049,10 +3049,10 @@ type DescribeInstancePatchStatesForPatchGroupResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeInstancePatchStatesForPatchGroupResult) Validate(v *protocol.Validator, path string) {
 	if s.InstancePatchStates != nil {
-		v.Length(s.InstancePatchStates, len(s.InstancePatchStates), protocol.Join(path, "InstancePatchStates"), 1, 5)
+		v.Length(s.InstancePatchStates, len(s.InstancePatchStates), protocol.Join(path, "instancePatchStates"), 1, 5)
 	}
 	for i0 := range s.InstancePatchStates {
-		s.InstancePatchStates[i0].Validate(v, protocol.Index(protocol.Join(path, "InstancePatchStates"), i0))
+		s.InstancePatchStates[i0].Validate(v, protocol.Index(protocol.Join(path, "instancePatchStates"), i0))
 	}
 }
 
@@ -3064,12 +3064,12 @@ type DescribeInstancePatchStatesRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeInstancePatchStatesRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.InstanceIds != nil, protocol.Join(path, "InstanceIds"))
+	v.Required(s.InstanceIds != nil, protocol.Join(path, "instanceIds"))
 	if s.InstanceIds != nil {
-		v.Length(s.InstanceIds, len(s.InstanceIds), protocol.Join(path, "InstanceIds"), 0, 50)
+		v.Length(s.InstanceIds, len(s.InstanceIds), protocol.Join(path, "instanceIds"), 0, 50)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(10), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(10), protocol.Bound(100))
 	}
 }
 
@@ -3081,7 +3081,7 @@ type DescribeInstancePatchStatesResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeInstancePatchStatesResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.InstancePatchStates {
-		s.InstancePatchStates[i0].Validate(v, protocol.Index(protocol.Join(path, "InstancePatchStates"), i0))
+		s.InstancePatchStates[i0].Validate(v, protocol.Index(protocol.Join(path, "instancePatchStates"), i0))
 	}
 }
 
@@ -3094,15 +3094,15 @@ type DescribeInstancePatchesRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeInstancePatchesRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.InstanceId != "", protocol.Join(path, "InstanceId"))
+	v.Required(s.InstanceId != "", protocol.Join(path, "instanceId"))
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 0, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 0, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(10), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(10), protocol.Bound(100))
 	}
 }
 
@@ -3114,7 +3114,7 @@ type DescribeInstancePatchesResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeInstancePatchesResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Patches {
-		s.Patches[i0].Validate(v, protocol.Index(protocol.Join(path, "Patches"), i0))
+		s.Patches[i0].Validate(v, protocol.Index(protocol.Join(path, "patches"), i0))
 	}
 }
 
@@ -3128,19 +3128,19 @@ type DescribeInstancePropertiesRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeInstancePropertiesRequest) Validate(v *protocol.Validator, path string) {
 	if s.InstancePropertyFilterList != nil {
-		v.Length(s.InstancePropertyFilterList, len(s.InstancePropertyFilterList), protocol.Join(path, "InstancePropertyFilterList"), 1, 40)
+		v.Length(s.InstancePropertyFilterList, len(s.InstancePropertyFilterList), protocol.Join(path, "instancePropertyFilterList"), 1, 40)
 	}
 	for i0 := range s.InstancePropertyFilterList {
-		s.InstancePropertyFilterList[i0].Validate(v, protocol.Index(protocol.Join(path, "InstancePropertyFilterList"), i0))
+		s.InstancePropertyFilterList[i0].Validate(v, protocol.Index(protocol.Join(path, "instancePropertyFilterList"), i0))
 	}
 	if s.FiltersWithOperator != nil {
-		v.Length(s.FiltersWithOperator, len(s.FiltersWithOperator), protocol.Join(path, "FiltersWithOperator"), 1, 40)
+		v.Length(s.FiltersWithOperator, len(s.FiltersWithOperator), protocol.Join(path, "filtersWithOperator"), 1, 40)
 	}
 	for i0 := range s.FiltersWithOperator {
-		s.FiltersWithOperator[i0].Validate(v, protocol.Index(protocol.Join(path, "FiltersWithOperator"), i0))
+		s.FiltersWithOperator[i0].Validate(v, protocol.Index(protocol.Join(path, "filtersWithOperator"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(5), protocol.Bound(1000))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(5), protocol.Bound(1000))
 	}
 }
 
@@ -3152,7 +3152,7 @@ type DescribeInstancePropertiesResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeInstancePropertiesResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.InstanceProperties {
-		s.InstanceProperties[i0].Validate(v, protocol.Index(protocol.Join(path, "InstanceProperties"), i0))
+		s.InstanceProperties[i0].Validate(v, protocol.Index(protocol.Join(path, "instanceProperties"), i0))
 	}
 }
 
@@ -3165,7 +3165,7 @@ type DescribeInventoryDeletionsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeInventoryDeletionsRequest) Validate(v *protocol.Validator, path string) {
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -3177,7 +3177,7 @@ type DescribeInventoryDeletionsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeInventoryDeletionsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.InventoryDeletions {
-		s.InventoryDeletions[i0].Validate(v, protocol.Index(protocol.Join(path, "InventoryDeletions"), i0))
+		s.InventoryDeletions[i0].Validate(v, protocol.Index(protocol.Join(path, "inventoryDeletions"), i0))
 	}
 }
 
@@ -3191,22 +3191,22 @@ type DescribeMaintenanceWindowExecutionTaskInvocationsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeMaintenanceWindowExecutionTaskInvocationsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowExecutionId != "", protocol.Join(path, "WindowExecutionId"))
+	v.Required(s.WindowExecutionId != "", protocol.Join(path, "windowExecutionId"))
 	if s.WindowExecutionId != "" {
-		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "WindowExecutionId"), 36, 36)
+		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "windowExecutionId"), 36, 36)
 	}
-	v.Required(s.TaskId != "", protocol.Join(path, "TaskId"))
+	v.Required(s.TaskId != "", protocol.Join(path, "taskId"))
 	if s.TaskId != "" {
-		v.Length(s.TaskId, utf8.RuneCountInString(s.TaskId), protocol.Join(path, "TaskId"), 36, 36)
+		v.Length(s.TaskId, utf8.RuneCountInString(s.TaskId), protocol.Join(path, "taskId"), 36, 36)
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 0, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 0, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(10), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(10), protocol.Bound(100))
 	}
 }
 
@@ -3218,7 +3218,7 @@ type DescribeMaintenanceWindowExecutionTaskInvocationsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeMaintenanceWindowExecutionTaskInvocationsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.WindowExecutionTaskInvocationIdentities {
-		s.WindowExecutionTaskInvocationIdentities[i0].Validate(v, protocol.Index(protocol.Join(path, "WindowExecutionTaskInvocationIdentities"), i0))
+		s.WindowExecutionTaskInvocationIdentities[i0].Validate(v, protocol.Index(protocol.Join(path, "windowExecutionTaskInvocationIdentities"), i0))
 	}
 }
 
@@ -3231,18 +3231,18 @@ type DescribeMaintenanceWindowExecutionTasksRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeMaintenanceWindowExecutionTasksRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowExecutionId != "", protocol.Join(path, "WindowExecutionId"))
+	v.Required(s.WindowExecutionId != "", protocol.Join(path, "windowExecutionId"))
 	if s.WindowExecutionId != "" {
-		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "WindowExecutionId"), 36, 36)
+		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "windowExecutionId"), 36, 36)
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 0, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 0, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(10), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(10), protocol.Bound(100))
 	}
 }
 
@@ -3254,7 +3254,7 @@ type DescribeMaintenanceWindowExecutionTasksResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeMaintenanceWindowExecutionTasksResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.WindowExecutionTaskIdentities {
-		s.WindowExecutionTaskIdentities[i0].Validate(v, protocol.Index(protocol.Join(path, "WindowExecutionTaskIdentities"), i0))
+		s.WindowExecutionTaskIdentities[i0].Validate(v, protocol.Index(protocol.Join(path, "windowExecutionTaskIdentities"), i0))
 	}
 }
 
@@ -3267,18 +3267,18 @@ type DescribeMaintenanceWindowExecutionsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeMaintenanceWindowExecutionsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowId != "", protocol.Join(path, "WindowId"))
+	v.Required(s.WindowId != "", protocol.Join(path, "windowId"))
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 0, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 0, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(10), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(10), protocol.Bound(100))
 	}
 }
 
@@ -3290,7 +3290,7 @@ type DescribeMaintenanceWindowExecutionsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeMaintenanceWindowExecutionsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.WindowExecutions {
-		s.WindowExecutions[i0].Validate(v, protocol.Index(protocol.Join(path, "WindowExecutions"), i0))
+		s.WindowExecutions[i0].Validate(v, protocol.Index(protocol.Join(path, "windowExecutions"), i0))
 	}
 }
 
@@ -3306,25 +3306,25 @@ type DescribeMaintenanceWindowScheduleRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeMaintenanceWindowScheduleRequest) Validate(v *protocol.Validator, path string) {
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.ResourceType != "" {
-		v.Enum(s.ResourceType, protocol.Join(path, "ResourceType"), MaintenanceWindowResourceTypeValues)
+		v.Enum(s.ResourceType, protocol.Join(path, "resourceType"), MaintenanceWindowResourceTypeValues)
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 0, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 0, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), nil)
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), nil)
 	}
 }
 
@@ -3336,7 +3336,7 @@ type DescribeMaintenanceWindowScheduleResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeMaintenanceWindowScheduleResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.ScheduledWindowExecutions {
-		s.ScheduledWindowExecutions[i0].Validate(v, protocol.Index(protocol.Join(path, "ScheduledWindowExecutions"), i0))
+		s.ScheduledWindowExecutions[i0].Validate(v, protocol.Index(protocol.Join(path, "scheduledWindowExecutions"), i0))
 	}
 }
 
@@ -3349,18 +3349,18 @@ type DescribeMaintenanceWindowTargetsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeMaintenanceWindowTargetsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowId != "", protocol.Join(path, "WindowId"))
+	v.Required(s.WindowId != "", protocol.Join(path, "windowId"))
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 0, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 0, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(10), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(10), protocol.Bound(100))
 	}
 }
 
@@ -3372,7 +3372,7 @@ type DescribeMaintenanceWindowTargetsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeMaintenanceWindowTargetsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 }
 
@@ -3385,18 +3385,18 @@ type DescribeMaintenanceWindowTasksRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeMaintenanceWindowTasksRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowId != "", protocol.Join(path, "WindowId"))
+	v.Required(s.WindowId != "", protocol.Join(path, "windowId"))
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 0, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 0, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(10), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(10), protocol.Bound(100))
 	}
 }
 
@@ -3408,7 +3408,7 @@ type DescribeMaintenanceWindowTasksResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeMaintenanceWindowTasksResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Tasks {
-		s.Tasks[i0].Validate(v, protocol.Index(protocol.Join(path, "Tasks"), i0))
+		s.Tasks[i0].Validate(v, protocol.Index(protocol.Join(path, "tasks"), i0))
 	}
 }
 
@@ -3421,19 +3421,19 @@ type DescribeMaintenanceWindowsForTargetRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeMaintenanceWindowsForTargetRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Targets != nil, protocol.Join(path, "Targets"))
+	v.Required(s.Targets != nil, protocol.Join(path, "targets"))
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
-	v.Required(s.ResourceType != "", protocol.Join(path, "ResourceType"))
+	v.Required(s.ResourceType != "", protocol.Join(path, "resourceType"))
 	if s.ResourceType != "" {
-		v.Enum(s.ResourceType, protocol.Join(path, "ResourceType"), MaintenanceWindowResourceTypeValues)
+		v.Enum(s.ResourceType, protocol.Join(path, "resourceType"), MaintenanceWindowResourceTypeValues)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), nil)
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), nil)
 	}
 }
 
@@ -3445,7 +3445,7 @@ type DescribeMaintenanceWindowsForTargetResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeMaintenanceWindowsForTargetResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.WindowIdentities {
-		s.WindowIdentities[i0].Validate(v, protocol.Index(protocol.Join(path, "WindowIdentities"), i0))
+		s.WindowIdentities[i0].Validate(v, protocol.Index(protocol.Join(path, "windowIdentities"), i0))
 	}
 }
 
@@ -3458,13 +3458,13 @@ type DescribeMaintenanceWindowsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeMaintenanceWindowsRequest) Validate(v *protocol.Validator, path string) {
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 0, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 0, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(10), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(10), protocol.Bound(100))
 	}
 }
 
@@ -3476,7 +3476,7 @@ type DescribeMaintenanceWindowsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeMaintenanceWindowsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.WindowIdentities {
-		s.WindowIdentities[i0].Validate(v, protocol.Index(protocol.Join(path, "WindowIdentities"), i0))
+		s.WindowIdentities[i0].Validate(v, protocol.Index(protocol.Join(path, "windowIdentities"), i0))
 	}
 }
 
@@ -3489,10 +3489,10 @@ type DescribeOpsItemsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeOpsItemsRequest) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.OpsItemFilters {
-		s.OpsItemFilters[i0].Validate(v, protocol.Index(protocol.Join(path, "OpsItemFilters"), i0))
+		s.OpsItemFilters[i0].Validate(v, protocol.Index(protocol.Join(path, "opsItemFilters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -3504,7 +3504,7 @@ type DescribeOpsItemsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeOpsItemsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.OpsItemSummaries {
-		s.OpsItemSummaries[i0].Validate(v, protocol.Index(protocol.Join(path, "OpsItemSummaries"), i0))
+		s.OpsItemSummaries[i0].Validate(v, protocol.Index(protocol.Join(path, "opsItemSummaries"), i0))
 	}
 }
 
@@ -3519,13 +3519,13 @@ type DescribeParametersRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeParametersRequest) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	for i0 := range s.ParameterFilters {
-		s.ParameterFilters[i0].Validate(v, protocol.Index(protocol.Join(path, "ParameterFilters"), i0))
+		s.ParameterFilters[i0].Validate(v, protocol.Index(protocol.Join(path, "parameterFilters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -3537,7 +3537,7 @@ type DescribeParametersResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeParametersResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Parameters {
-		s.Parameters[i0].Validate(v, protocol.Index(protocol.Join(path, "Parameters"), i0))
+		s.Parameters[i0].Validate(v, protocol.Index(protocol.Join(path, "parameters"), i0))
 	}
 }
 
@@ -3550,13 +3550,13 @@ type DescribePatchBaselinesRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribePatchBaselinesRequest) Validate(v *protocol.Validator, path string) {
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 0, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 0, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(100))
 	}
 }
 
@@ -3568,7 +3568,7 @@ type DescribePatchBaselinesResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribePatchBaselinesResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.BaselineIdentities {
-		s.BaselineIdentities[i0].Validate(v, protocol.Index(protocol.Join(path, "BaselineIdentities"), i0))
+		s.BaselineIdentities[i0].Validate(v, protocol.Index(protocol.Join(path, "baselineIdentities"), i0))
 	}
 }
 
@@ -3578,9 +3578,9 @@ type DescribePatchGroupStateRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribePatchGroupStateRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.PatchGroup != "", protocol.Join(path, "PatchGroup"))
+	v.Required(s.PatchGroup != "", protocol.Join(path, "patchGroup"))
 	if s.PatchGroup != "" {
-		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "PatchGroup"), 1, 256)
+		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "patchGroup"), 1, 256)
 	}
 }
 
@@ -3612,13 +3612,13 @@ type DescribePatchGroupsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribePatchGroupsRequest) Validate(v *protocol.Validator, path string) {
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(100))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(100))
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 0, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 0, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 }
 
@@ -3630,7 +3630,7 @@ type DescribePatchGroupsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribePatchGroupsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Mappings {
-		s.Mappings[i0].Validate(v, protocol.Index(protocol.Join(path, "Mappings"), i0))
+		s.Mappings[i0].Validate(v, protocol.Index(protocol.Join(path, "mappings"), i0))
 	}
 }
 
@@ -3644,19 +3644,19 @@ type DescribePatchPropertiesRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribePatchPropertiesRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.OperatingSystem != "", protocol.Join(path, "OperatingSystem"))
+	v.Required(s.OperatingSystem != "", protocol.Join(path, "operatingSystem"))
 	if s.OperatingSystem != "" {
-		v.Enum(s.OperatingSystem, protocol.Join(path, "OperatingSystem"), OperatingSystemValues)
+		v.Enum(s.OperatingSystem, protocol.Join(path, "operatingSystem"), OperatingSystemValues)
 	}
-	v.Required(s.Property != "", protocol.Join(path, "Property"))
+	v.Required(s.Property != "", protocol.Join(path, "property"))
 	if s.Property != "" {
-		v.Enum(s.Property, protocol.Join(path, "Property"), PatchPropertyValues)
+		v.Enum(s.Property, protocol.Join(path, "property"), PatchPropertyValues)
 	}
 	if s.PatchSet != "" {
-		v.Enum(s.PatchSet, protocol.Join(path, "PatchSet"), PatchSetValues)
+		v.Enum(s.PatchSet, protocol.Join(path, "patchSet"), PatchSetValues)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -3669,8 +3669,8 @@ type DescribePatchPropertiesResult struct {
 func (s *DescribePatchPropertiesResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Properties {
 		for k1, e1 := range s.Properties[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "Properties"), i0), k1), 1, 64)
-			v.Length(e1, utf8.RuneCountInString(e1), protocol.Join(protocol.Index(protocol.Join(path, "Properties"), i0), k1), 0, 4096)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "properties"), i0), k1), 1, 64)
+			v.Length(e1, utf8.RuneCountInString(e1), protocol.Join(protocol.Index(protocol.Join(path, "properties"), i0), k1), 0, 4096)
 		}
 	}
 }
@@ -3684,18 +3684,18 @@ type DescribeSessionsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeSessionsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.State != "", protocol.Join(path, "State"))
+	v.Required(s.State != "", protocol.Join(path, "state"))
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), SessionStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), SessionStateValues)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(200))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(200))
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 1, 6)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 1, 6)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 }
 
@@ -3707,7 +3707,7 @@ type DescribeSessionsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DescribeSessionsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Sessions {
-		s.Sessions[i0].Validate(v, protocol.Index(protocol.Join(path, "Sessions"), i0))
+		s.Sessions[i0].Validate(v, protocol.Index(protocol.Join(path, "sessions"), i0))
 	}
 }
 
@@ -3718,8 +3718,8 @@ type DisassociateOpsItemRelatedItemRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DisassociateOpsItemRelatedItemRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.OpsItemId != "", protocol.Join(path, "OpsItemId"))
-	v.Required(s.AssociationId != "", protocol.Join(path, "AssociationId"))
+	v.Required(s.OpsItemId != "", protocol.Join(path, "opsItemId"))
+	v.Required(s.AssociationId != "", protocol.Join(path, "associationId"))
 }
 
 type DisassociateOpsItemRelatedItemResponse struct{}
@@ -3779,67 +3779,67 @@ type DocumentDescription struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DocumentDescription) Validate(v *protocol.Validator, path string) {
 	if s.Hash != "" {
-		v.Length(s.Hash, utf8.RuneCountInString(s.Hash), protocol.Join(path, "Hash"), -1, 256)
+		v.Length(s.Hash, utf8.RuneCountInString(s.Hash), protocol.Join(path, "hash"), -1, 256)
 	}
 	if s.HashType != "" {
-		v.Enum(s.HashType, protocol.Join(path, "HashType"), DocumentHashTypeValues)
+		v.Enum(s.HashType, protocol.Join(path, "hashType"), DocumentHashTypeValues)
 	}
 	if s.DisplayName != "" {
-		v.Length(s.DisplayName, utf8.RuneCountInString(s.DisplayName), protocol.Join(path, "DisplayName"), -1, 1024)
+		v.Length(s.DisplayName, utf8.RuneCountInString(s.DisplayName), protocol.Join(path, "displayName"), -1, 1024)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), DocumentStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), DocumentStatusValues)
 	}
 	for i0 := range s.Parameters {
-		s.Parameters[i0].Validate(v, protocol.Index(protocol.Join(path, "Parameters"), i0))
+		s.Parameters[i0].Validate(v, protocol.Index(protocol.Join(path, "parameters"), i0))
 	}
 	for i0 := range s.PlatformTypes {
-		v.Enum(s.PlatformTypes[i0], protocol.Index(protocol.Join(path, "PlatformTypes"), i0), PlatformTypeValues)
+		v.Enum(s.PlatformTypes[i0], protocol.Index(protocol.Join(path, "platformTypes"), i0), PlatformTypeValues)
 	}
 	if s.DocumentType != "" {
-		v.Enum(s.DocumentType, protocol.Join(path, "DocumentType"), DocumentTypeValues)
+		v.Enum(s.DocumentType, protocol.Join(path, "documentType"), DocumentTypeValues)
 	}
 	if s.DocumentFormat != "" {
-		v.Enum(s.DocumentFormat, protocol.Join(path, "DocumentFormat"), DocumentFormatValues)
+		v.Enum(s.DocumentFormat, protocol.Join(path, "documentFormat"), DocumentFormatValues)
 	}
 	if s.TargetType != "" {
-		v.Length(s.TargetType, utf8.RuneCountInString(s.TargetType), protocol.Join(path, "TargetType"), -1, 200)
+		v.Length(s.TargetType, utf8.RuneCountInString(s.TargetType), protocol.Join(path, "targetType"), -1, 200)
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), -1, 1000)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), -1, 1000)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	for i0 := range s.AttachmentsInformation {
-		s.AttachmentsInformation[i0].Validate(v, protocol.Index(protocol.Join(path, "AttachmentsInformation"), i0))
+		s.AttachmentsInformation[i0].Validate(v, protocol.Index(protocol.Join(path, "attachmentsInformation"), i0))
 	}
 	if s.Requires != nil {
-		v.Length(s.Requires, len(s.Requires), protocol.Join(path, "Requires"), 1, -1)
+		v.Length(s.Requires, len(s.Requires), protocol.Join(path, "requires"), 1, -1)
 	}
 	for i0 := range s.Requires {
-		s.Requires[i0].Validate(v, protocol.Index(protocol.Join(path, "Requires"), i0))
+		s.Requires[i0].Validate(v, protocol.Index(protocol.Join(path, "requires"), i0))
 	}
 	if s.ReviewInformation != nil {
-		v.Length(s.ReviewInformation, len(s.ReviewInformation), protocol.Join(path, "ReviewInformation"), 1, -1)
+		v.Length(s.ReviewInformation, len(s.ReviewInformation), protocol.Join(path, "reviewInformation"), 1, -1)
 	}
 	for i0 := range s.ReviewInformation {
-		s.ReviewInformation[i0].Validate(v, protocol.Index(protocol.Join(path, "ReviewInformation"), i0))
+		s.ReviewInformation[i0].Validate(v, protocol.Index(protocol.Join(path, "reviewInformation"), i0))
 	}
 	if s.ReviewStatus != "" {
-		v.Enum(s.ReviewStatus, protocol.Join(path, "ReviewStatus"), ReviewStatusValues)
+		v.Enum(s.ReviewStatus, protocol.Join(path, "reviewStatus"), ReviewStatusValues)
 	}
 	if s.Category != nil {
-		v.Length(s.Category, len(s.Category), protocol.Join(path, "Category"), 0, 3)
+		v.Length(s.Category, len(s.Category), protocol.Join(path, "category"), 0, 3)
 	}
 	for i0 := range s.Category {
-		v.Length(s.Category[i0], utf8.RuneCountInString(s.Category[i0]), protocol.Index(protocol.Join(path, "Category"), i0), -1, 128)
+		v.Length(s.Category[i0], utf8.RuneCountInString(s.Category[i0]), protocol.Index(protocol.Join(path, "category"), i0), -1, 128)
 	}
 	if s.CategoryEnum != nil {
-		v.Length(s.CategoryEnum, len(s.CategoryEnum), protocol.Join(path, "CategoryEnum"), 0, 3)
+		v.Length(s.CategoryEnum, len(s.CategoryEnum), protocol.Join(path, "categoryEnum"), 0, 3)
 	}
 	for i0 := range s.CategoryEnum {
-		v.Length(s.CategoryEnum[i0], utf8.RuneCountInString(s.CategoryEnum[i0]), protocol.Index(protocol.Join(path, "CategoryEnum"), i0), -1, 128)
+		v.Length(s.CategoryEnum[i0], utf8.RuneCountInString(s.CategoryEnum[i0]), protocol.Index(protocol.Join(path, "categoryEnum"), i0), -1, 128)
 	}
 }
 
@@ -3878,34 +3878,34 @@ type DocumentIdentifier struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DocumentIdentifier) Validate(v *protocol.Validator, path string) {
 	if s.DisplayName != "" {
-		v.Length(s.DisplayName, utf8.RuneCountInString(s.DisplayName), protocol.Join(path, "DisplayName"), -1, 1024)
+		v.Length(s.DisplayName, utf8.RuneCountInString(s.DisplayName), protocol.Join(path, "displayName"), -1, 1024)
 	}
 	for i0 := range s.PlatformTypes {
-		v.Enum(s.PlatformTypes[i0], protocol.Index(protocol.Join(path, "PlatformTypes"), i0), PlatformTypeValues)
+		v.Enum(s.PlatformTypes[i0], protocol.Index(protocol.Join(path, "platformTypes"), i0), PlatformTypeValues)
 	}
 	if s.DocumentType != "" {
-		v.Enum(s.DocumentType, protocol.Join(path, "DocumentType"), DocumentTypeValues)
+		v.Enum(s.DocumentType, protocol.Join(path, "documentType"), DocumentTypeValues)
 	}
 	if s.DocumentFormat != "" {
-		v.Enum(s.DocumentFormat, protocol.Join(path, "DocumentFormat"), DocumentFormatValues)
+		v.Enum(s.DocumentFormat, protocol.Join(path, "documentFormat"), DocumentFormatValues)
 	}
 	if s.TargetType != "" {
-		v.Length(s.TargetType, utf8.RuneCountInString(s.TargetType), protocol.Join(path, "TargetType"), -1, 200)
+		v.Length(s.TargetType, utf8.RuneCountInString(s.TargetType), protocol.Join(path, "targetType"), -1, 200)
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), -1, 1000)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), -1, 1000)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	if s.Requires != nil {
-		v.Length(s.Requires, len(s.Requires), protocol.Join(path, "Requires"), 1, -1)
+		v.Length(s.Requires, len(s.Requires), protocol.Join(path, "requires"), 1, -1)
 	}
 	for i0 := range s.Requires {
-		s.Requires[i0].Validate(v, protocol.Index(protocol.Join(path, "Requires"), i0))
+		s.Requires[i0].Validate(v, protocol.Index(protocol.Join(path, "requires"), i0))
 	}
 	if s.ReviewStatus != "" {
-		v.Enum(s.ReviewStatus, protocol.Join(path, "ReviewStatus"), ReviewStatusValues)
+		v.Enum(s.ReviewStatus, protocol.Join(path, "reviewStatus"), ReviewStatusValues)
 	}
 }
 
@@ -3917,10 +3917,10 @@ type DocumentKeyValuesFilter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DocumentKeyValuesFilter) Validate(v *protocol.Validator, path string) {
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 128)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 128)
 	}
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 256)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 256)
 	}
 }
 
@@ -3938,7 +3938,7 @@ type DocumentMetadataResponseInfo struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DocumentMetadataResponseInfo) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.ReviewerResponse {
-		s.ReviewerResponse[i0].Validate(v, protocol.Index(protocol.Join(path, "ReviewerResponse"), i0))
+		s.ReviewerResponse[i0].Validate(v, protocol.Index(protocol.Join(path, "reviewerResponse"), i0))
 	}
 }
 
@@ -3952,7 +3952,7 @@ type DocumentParameter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DocumentParameter) Validate(v *protocol.Validator, path string) {
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), DocumentParameterTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), DocumentParameterTypeValues)
 	}
 }
 
@@ -3972,9 +3972,9 @@ type DocumentRequires struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DocumentRequires) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.RequireType != "" {
-		v.Length(s.RequireType, utf8.RuneCountInString(s.RequireType), protocol.Join(path, "RequireType"), -1, 128)
+		v.Length(s.RequireType, utf8.RuneCountInString(s.RequireType), protocol.Join(path, "requireType"), -1, 128)
 	}
 }
 
@@ -3986,10 +3986,10 @@ type DocumentReviewCommentSource struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DocumentReviewCommentSource) Validate(v *protocol.Validator, path string) {
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), DocumentReviewCommentTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), DocumentReviewCommentTypeValues)
 	}
 	if s.Content != "" {
-		v.Length(s.Content, utf8.RuneCountInString(s.Content), protocol.Join(path, "Content"), 1, 1024)
+		v.Length(s.Content, utf8.RuneCountInString(s.Content), protocol.Join(path, "content"), 1, 1024)
 	}
 }
 
@@ -4004,16 +4004,16 @@ type DocumentReviewerResponseSource struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DocumentReviewerResponseSource) Validate(v *protocol.Validator, path string) {
 	if s.ReviewStatus != "" {
-		v.Enum(s.ReviewStatus, protocol.Join(path, "ReviewStatus"), ReviewStatusValues)
+		v.Enum(s.ReviewStatus, protocol.Join(path, "reviewStatus"), ReviewStatusValues)
 	}
 	if s.Comment != nil {
-		v.Length(s.Comment, len(s.Comment), protocol.Join(path, "Comment"), 0, 1)
+		v.Length(s.Comment, len(s.Comment), protocol.Join(path, "comment"), 0, 1)
 	}
 	for i0 := range s.Comment {
-		s.Comment[i0].Validate(v, protocol.Index(protocol.Join(path, "Comment"), i0))
+		s.Comment[i0].Validate(v, protocol.Index(protocol.Join(path, "comment"), i0))
 	}
 	if s.Reviewer != "" {
-		v.Length(s.Reviewer, utf8.RuneCountInString(s.Reviewer), protocol.Join(path, "Reviewer"), -1, 50)
+		v.Length(s.Reviewer, utf8.RuneCountInString(s.Reviewer), protocol.Join(path, "reviewer"), -1, 50)
 	}
 }
 
@@ -4024,15 +4024,15 @@ type DocumentReviews struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *DocumentReviews) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Action != "", protocol.Join(path, "Action"))
+	v.Required(s.Action != "", protocol.Join(path, "action"))
 	if s.Action != "" {
-		v.Enum(s.Action, protocol.Join(path, "Action"), DocumentReviewActionValues)
+		v.Enum(s.Action, protocol.Join(path, "action"), DocumentReviewActionValues)
 	}
 	if s.Comment != nil {
-		v.Length(s.Comment, len(s.Comment), protocol.Join(path, "Comment"), 0, 1)
+		v.Length(s.Comment, len(s.Comment), protocol.Join(path, "comment"), 0, 1)
 	}
 	for i0 := range s.Comment {
-		s.Comment[i0].Validate(v, protocol.Index(protocol.Join(path, "Comment"), i0))
+		s.Comment[i0].Validate(v, protocol.Index(protocol.Join(path, "comment"), i0))
 	}
 }
 
@@ -4052,16 +4052,16 @@ type DocumentVersionInfo struct {
 // Validate records the constraints of the model that s breaks.
 func (s *DocumentVersionInfo) Validate(v *protocol.Validator, path string) {
 	if s.DisplayName != "" {
-		v.Length(s.DisplayName, utf8.RuneCountInString(s.DisplayName), protocol.Join(path, "DisplayName"), -1, 1024)
+		v.Length(s.DisplayName, utf8.RuneCountInString(s.DisplayName), protocol.Join(path, "displayName"), -1, 1024)
 	}
 	if s.DocumentFormat != "" {
-		v.Enum(s.DocumentFormat, protocol.Join(path, "DocumentFormat"), DocumentFormatValues)
+		v.Enum(s.DocumentFormat, protocol.Join(path, "documentFormat"), DocumentFormatValues)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), DocumentStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), DocumentStatusValues)
 	}
 	if s.ReviewStatus != "" {
-		v.Enum(s.ReviewStatus, protocol.Join(path, "ReviewStatus"), ReviewStatusValues)
+		v.Enum(s.ReviewStatus, protocol.Join(path, "reviewStatus"), ReviewStatusValues)
 	}
 }
 
@@ -4106,10 +4106,10 @@ type EffectivePatch struct {
 // Validate records the constraints of the model that s breaks.
 func (s *EffectivePatch) Validate(v *protocol.Validator, path string) {
 	if s.Patch != nil {
-		s.Patch.Validate(v, protocol.Join(path, "Patch"))
+		s.Patch.Validate(v, protocol.Join(path, "patch"))
 	}
 	if s.PatchStatus != nil {
-		s.PatchStatus.Validate(v, protocol.Join(path, "PatchStatus"))
+		s.PatchStatus.Validate(v, protocol.Join(path, "patchStatus"))
 	}
 }
 
@@ -4120,7 +4120,7 @@ type ExecutionInputs struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ExecutionInputs) Validate(v *protocol.Validator, path string) {
 	if s.Automation != nil {
-		s.Automation.Validate(v, protocol.Join(path, "Automation"))
+		s.Automation.Validate(v, protocol.Join(path, "automation"))
 	}
 }
 
@@ -4131,7 +4131,7 @@ type ExecutionPreview struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ExecutionPreview) Validate(v *protocol.Validator, path string) {
 	if s.Automation != nil {
-		s.Automation.Validate(v, protocol.Join(path, "Automation"))
+		s.Automation.Validate(v, protocol.Join(path, "automation"))
 	}
 }
 
@@ -4144,10 +4144,10 @@ type FailedCreateAssociation struct {
 // Validate records the constraints of the model that s breaks.
 func (s *FailedCreateAssociation) Validate(v *protocol.Validator, path string) {
 	if s.Entry != nil {
-		s.Entry.Validate(v, protocol.Join(path, "Entry"))
+		s.Entry.Validate(v, protocol.Join(path, "entry"))
 	}
 	if s.Fault != "" {
-		v.Enum(s.Fault, protocol.Join(path, "Fault"), FaultValues)
+		v.Enum(s.Fault, protocol.Join(path, "fault"), FaultValues)
 	}
 }
 
@@ -4160,15 +4160,15 @@ type FailureDetails struct {
 // Validate records the constraints of the model that s breaks.
 func (s *FailureDetails) Validate(v *protocol.Validator, path string) {
 	if s.Details != nil {
-		v.Length(s.Details, len(s.Details), protocol.Join(path, "Details"), 1, 200)
+		v.Length(s.Details, len(s.Details), protocol.Join(path, "details"), 1, 200)
 	}
 	for k0, e0 := range s.Details {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Details"), k0), 1, 50)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "details"), k0), 1, 50)
 		if e0 != nil {
-			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "Details"), k0), 0, 50)
+			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "details"), k0), 0, 50)
 		}
 		for i1 := range e0 {
-			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "Details"), k0), i1), 1, 512)
+			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "details"), k0), i1), 1, 512)
 		}
 	}
 }
@@ -4186,7 +4186,7 @@ type GetAccessTokenRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetAccessTokenRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AccessRequestId != "", protocol.Join(path, "AccessRequestId"))
+	v.Required(s.AccessRequestId != "", protocol.Join(path, "accessRequestId"))
 }
 
 type GetAccessTokenResponse struct {
@@ -4197,10 +4197,10 @@ type GetAccessTokenResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetAccessTokenResponse) Validate(v *protocol.Validator, path string) {
 	if s.Credentials != nil {
-		s.Credentials.Validate(v, protocol.Join(path, "Credentials"))
+		s.Credentials.Validate(v, protocol.Join(path, "credentials"))
 	}
 	if s.AccessRequestStatus != "" {
-		v.Enum(s.AccessRequestStatus, protocol.Join(path, "AccessRequestStatus"), AccessRequestStatusValues)
+		v.Enum(s.AccessRequestStatus, protocol.Join(path, "accessRequestStatus"), AccessRequestStatusValues)
 	}
 }
 
@@ -4210,9 +4210,9 @@ type GetAutomationExecutionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetAutomationExecutionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AutomationExecutionId != "", protocol.Join(path, "AutomationExecutionId"))
+	v.Required(s.AutomationExecutionId != "", protocol.Join(path, "automationExecutionId"))
 	if s.AutomationExecutionId != "" {
-		v.Length(s.AutomationExecutionId, utf8.RuneCountInString(s.AutomationExecutionId), protocol.Join(path, "AutomationExecutionId"), 36, 36)
+		v.Length(s.AutomationExecutionId, utf8.RuneCountInString(s.AutomationExecutionId), protocol.Join(path, "automationExecutionId"), 36, 36)
 	}
 }
 
@@ -4223,7 +4223,7 @@ type GetAutomationExecutionResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetAutomationExecutionResult) Validate(v *protocol.Validator, path string) {
 	if s.AutomationExecution != nil {
-		s.AutomationExecution.Validate(v, protocol.Join(path, "AutomationExecution"))
+		s.AutomationExecution.Validate(v, protocol.Join(path, "automationExecution"))
 	}
 }
 
@@ -4234,7 +4234,7 @@ type GetCalendarStateRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetCalendarStateRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CalendarNames != nil, protocol.Join(path, "CalendarNames"))
+	v.Required(s.CalendarNames != nil, protocol.Join(path, "calendarNames"))
 }
 
 type GetCalendarStateResponse struct {
@@ -4246,7 +4246,7 @@ type GetCalendarStateResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetCalendarStateResponse) Validate(v *protocol.Validator, path string) {
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), CalendarStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), CalendarStateValues)
 	}
 }
 
@@ -4258,13 +4258,13 @@ type GetCommandInvocationRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetCommandInvocationRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.CommandId != "", protocol.Join(path, "CommandId"))
+	v.Required(s.CommandId != "", protocol.Join(path, "commandId"))
 	if s.CommandId != "" {
-		v.Length(s.CommandId, utf8.RuneCountInString(s.CommandId), protocol.Join(path, "CommandId"), 36, 36)
+		v.Length(s.CommandId, utf8.RuneCountInString(s.CommandId), protocol.Join(path, "commandId"), 36, 36)
 	}
-	v.Required(s.InstanceId != "", protocol.Join(path, "InstanceId"))
+	v.Required(s.InstanceId != "", protocol.Join(path, "instanceId"))
 	if s.PluginName != "" {
-		v.Length(s.PluginName, utf8.RuneCountInString(s.PluginName), protocol.Join(path, "PluginName"), 4, -1)
+		v.Length(s.PluginName, utf8.RuneCountInString(s.PluginName), protocol.Join(path, "pluginName"), 4, -1)
 	}
 }
 
@@ -4291,28 +4291,28 @@ type GetCommandInvocationResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetCommandInvocationResult) Validate(v *protocol.Validator, path string) {
 	if s.CommandId != "" {
-		v.Length(s.CommandId, utf8.RuneCountInString(s.CommandId), protocol.Join(path, "CommandId"), 36, 36)
+		v.Length(s.CommandId, utf8.RuneCountInString(s.CommandId), protocol.Join(path, "commandId"), 36, 36)
 	}
 	if s.Comment != "" {
-		v.Length(s.Comment, utf8.RuneCountInString(s.Comment), protocol.Join(path, "Comment"), -1, 100)
+		v.Length(s.Comment, utf8.RuneCountInString(s.Comment), protocol.Join(path, "comment"), -1, 100)
 	}
 	if s.PluginName != "" {
-		v.Length(s.PluginName, utf8.RuneCountInString(s.PluginName), protocol.Join(path, "PluginName"), 4, -1)
+		v.Length(s.PluginName, utf8.RuneCountInString(s.PluginName), protocol.Join(path, "pluginName"), 4, -1)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), CommandInvocationStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), CommandInvocationStatusValues)
 	}
 	if s.StatusDetails != "" {
-		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "StatusDetails"), 0, 100)
+		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "statusDetails"), 0, 100)
 	}
 	if s.StandardOutputContent != "" {
-		v.Length(s.StandardOutputContent, utf8.RuneCountInString(s.StandardOutputContent), protocol.Join(path, "StandardOutputContent"), -1, 24000)
+		v.Length(s.StandardOutputContent, utf8.RuneCountInString(s.StandardOutputContent), protocol.Join(path, "standardOutputContent"), -1, 24000)
 	}
 	if s.StandardErrorContent != "" {
-		v.Length(s.StandardErrorContent, utf8.RuneCountInString(s.StandardErrorContent), protocol.Join(path, "StandardErrorContent"), -1, 8000)
+		v.Length(s.StandardErrorContent, utf8.RuneCountInString(s.StandardErrorContent), protocol.Join(path, "standardErrorContent"), -1, 8000)
 	}
 	if s.CloudWatchOutputConfig != nil {
-		s.CloudWatchOutputConfig.Validate(v, protocol.Join(path, "CloudWatchOutputConfig"))
+		s.CloudWatchOutputConfig.Validate(v, protocol.Join(path, "cloudWatchOutputConfig"))
 	}
 }
 
@@ -4322,9 +4322,9 @@ type GetConnectionStatusRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetConnectionStatusRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Target != "", protocol.Join(path, "Target"))
+	v.Required(s.Target != "", protocol.Join(path, "target"))
 	if s.Target != "" {
-		v.Length(s.Target, utf8.RuneCountInString(s.Target), protocol.Join(path, "Target"), 1, 400)
+		v.Length(s.Target, utf8.RuneCountInString(s.Target), protocol.Join(path, "target"), 1, 400)
 	}
 }
 
@@ -4336,10 +4336,10 @@ type GetConnectionStatusResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetConnectionStatusResponse) Validate(v *protocol.Validator, path string) {
 	if s.Target != "" {
-		v.Length(s.Target, utf8.RuneCountInString(s.Target), protocol.Join(path, "Target"), 1, 400)
+		v.Length(s.Target, utf8.RuneCountInString(s.Target), protocol.Join(path, "target"), 1, 400)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), ConnectionStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), ConnectionStatusValues)
 	}
 }
 
@@ -4350,7 +4350,7 @@ type GetDefaultPatchBaselineRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetDefaultPatchBaselineRequest) Validate(v *protocol.Validator, path string) {
 	if s.OperatingSystem != "" {
-		v.Enum(s.OperatingSystem, protocol.Join(path, "OperatingSystem"), OperatingSystemValues)
+		v.Enum(s.OperatingSystem, protocol.Join(path, "operatingSystem"), OperatingSystemValues)
 	}
 }
 
@@ -4362,10 +4362,10 @@ type GetDefaultPatchBaselineResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetDefaultPatchBaselineResult) Validate(v *protocol.Validator, path string) {
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
 	if s.OperatingSystem != "" {
-		v.Enum(s.OperatingSystem, protocol.Join(path, "OperatingSystem"), OperatingSystemValues)
+		v.Enum(s.OperatingSystem, protocol.Join(path, "operatingSystem"), OperatingSystemValues)
 	}
 }
 
@@ -4378,13 +4378,13 @@ type GetDeployablePatchSnapshotForInstanceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetDeployablePatchSnapshotForInstanceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.InstanceId != "", protocol.Join(path, "InstanceId"))
-	v.Required(s.SnapshotId != "", protocol.Join(path, "SnapshotId"))
+	v.Required(s.InstanceId != "", protocol.Join(path, "instanceId"))
+	v.Required(s.SnapshotId != "", protocol.Join(path, "snapshotId"))
 	if s.SnapshotId != "" {
-		v.Length(s.SnapshotId, utf8.RuneCountInString(s.SnapshotId), protocol.Join(path, "SnapshotId"), 36, 36)
+		v.Length(s.SnapshotId, utf8.RuneCountInString(s.SnapshotId), protocol.Join(path, "snapshotId"), 36, 36)
 	}
 	if s.BaselineOverride != nil {
-		s.BaselineOverride.Validate(v, protocol.Join(path, "BaselineOverride"))
+		s.BaselineOverride.Validate(v, protocol.Join(path, "baselineOverride"))
 	}
 }
 
@@ -4398,7 +4398,7 @@ type GetDeployablePatchSnapshotForInstanceResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetDeployablePatchSnapshotForInstanceResult) Validate(v *protocol.Validator, path string) {
 	if s.SnapshotId != "" {
-		v.Length(s.SnapshotId, utf8.RuneCountInString(s.SnapshotId), protocol.Join(path, "SnapshotId"), 36, 36)
+		v.Length(s.SnapshotId, utf8.RuneCountInString(s.SnapshotId), protocol.Join(path, "snapshotId"), 36, 36)
 	}
 }
 
@@ -4411,9 +4411,9 @@ type GetDocumentRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetDocumentRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.DocumentFormat != "" {
-		v.Enum(s.DocumentFormat, protocol.Join(path, "DocumentFormat"), DocumentFormatValues)
+		v.Enum(s.DocumentFormat, protocol.Join(path, "documentFormat"), DocumentFormatValues)
 	}
 }
 
@@ -4436,28 +4436,28 @@ type GetDocumentResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetDocumentResult) Validate(v *protocol.Validator, path string) {
 	if s.DisplayName != "" {
-		v.Length(s.DisplayName, utf8.RuneCountInString(s.DisplayName), protocol.Join(path, "DisplayName"), -1, 1024)
+		v.Length(s.DisplayName, utf8.RuneCountInString(s.DisplayName), protocol.Join(path, "displayName"), -1, 1024)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), DocumentStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), DocumentStatusValues)
 	}
 	if s.DocumentType != "" {
-		v.Enum(s.DocumentType, protocol.Join(path, "DocumentType"), DocumentTypeValues)
+		v.Enum(s.DocumentType, protocol.Join(path, "documentType"), DocumentTypeValues)
 	}
 	if s.DocumentFormat != "" {
-		v.Enum(s.DocumentFormat, protocol.Join(path, "DocumentFormat"), DocumentFormatValues)
+		v.Enum(s.DocumentFormat, protocol.Join(path, "documentFormat"), DocumentFormatValues)
 	}
 	if s.Requires != nil {
-		v.Length(s.Requires, len(s.Requires), protocol.Join(path, "Requires"), 1, -1)
+		v.Length(s.Requires, len(s.Requires), protocol.Join(path, "requires"), 1, -1)
 	}
 	for i0 := range s.Requires {
-		s.Requires[i0].Validate(v, protocol.Index(protocol.Join(path, "Requires"), i0))
+		s.Requires[i0].Validate(v, protocol.Index(protocol.Join(path, "requires"), i0))
 	}
 	for i0 := range s.AttachmentsContent {
-		s.AttachmentsContent[i0].Validate(v, protocol.Index(protocol.Join(path, "AttachmentsContent"), i0))
+		s.AttachmentsContent[i0].Validate(v, protocol.Index(protocol.Join(path, "attachmentsContent"), i0))
 	}
 	if s.ReviewStatus != "" {
-		v.Enum(s.ReviewStatus, protocol.Join(path, "ReviewStatus"), ReviewStatusValues)
+		v.Enum(s.ReviewStatus, protocol.Join(path, "reviewStatus"), ReviewStatusValues)
 	}
 }
 
@@ -4467,9 +4467,9 @@ type GetExecutionPreviewRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetExecutionPreviewRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ExecutionPreviewId != "", protocol.Join(path, "ExecutionPreviewId"))
+	v.Required(s.ExecutionPreviewId != "", protocol.Join(path, "executionPreviewId"))
 	if s.ExecutionPreviewId != "" {
-		v.Length(s.ExecutionPreviewId, utf8.RuneCountInString(s.ExecutionPreviewId), protocol.Join(path, "ExecutionPreviewId"), 36, 36)
+		v.Length(s.ExecutionPreviewId, utf8.RuneCountInString(s.ExecutionPreviewId), protocol.Join(path, "executionPreviewId"), 36, 36)
 	}
 }
 
@@ -4484,13 +4484,13 @@ type GetExecutionPreviewResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetExecutionPreviewResponse) Validate(v *protocol.Validator, path string) {
 	if s.ExecutionPreviewId != "" {
-		v.Length(s.ExecutionPreviewId, utf8.RuneCountInString(s.ExecutionPreviewId), protocol.Join(path, "ExecutionPreviewId"), 36, 36)
+		v.Length(s.ExecutionPreviewId, utf8.RuneCountInString(s.ExecutionPreviewId), protocol.Join(path, "executionPreviewId"), 36, 36)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), ExecutionPreviewStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), ExecutionPreviewStatusValues)
 	}
 	if s.ExecutionPreview != nil {
-		s.ExecutionPreview.Validate(v, protocol.Join(path, "ExecutionPreview"))
+		s.ExecutionPreview.Validate(v, protocol.Join(path, "executionPreview"))
 	}
 }
 
@@ -4505,25 +4505,25 @@ type GetInventoryRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetInventoryRequest) Validate(v *protocol.Validator, path string) {
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 1, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 1, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.Aggregators != nil {
-		v.Length(s.Aggregators, len(s.Aggregators), protocol.Join(path, "Aggregators"), 1, 10)
+		v.Length(s.Aggregators, len(s.Aggregators), protocol.Join(path, "aggregators"), 1, 10)
 	}
 	for i0 := range s.Aggregators {
-		s.Aggregators[i0].Validate(v, protocol.Index(protocol.Join(path, "Aggregators"), i0))
+		s.Aggregators[i0].Validate(v, protocol.Index(protocol.Join(path, "aggregators"), i0))
 	}
 	if s.ResultAttributes != nil {
-		v.Length(s.ResultAttributes, len(s.ResultAttributes), protocol.Join(path, "ResultAttributes"), 1, 1)
+		v.Length(s.ResultAttributes, len(s.ResultAttributes), protocol.Join(path, "resultAttributes"), 1, 1)
 	}
 	for i0 := range s.ResultAttributes {
-		s.ResultAttributes[i0].Validate(v, protocol.Index(protocol.Join(path, "ResultAttributes"), i0))
+		s.ResultAttributes[i0].Validate(v, protocol.Index(protocol.Join(path, "resultAttributes"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -4535,7 +4535,7 @@ type GetInventoryResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetInventoryResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Entities {
-		s.Entities[i0].Validate(v, protocol.Index(protocol.Join(path, "Entities"), i0))
+		s.Entities[i0].Validate(v, protocol.Index(protocol.Join(path, "entities"), i0))
 	}
 }
 
@@ -4550,10 +4550,10 @@ type GetInventorySchemaRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetInventorySchemaRequest) Validate(v *protocol.Validator, path string) {
 	if s.TypeName != "" {
-		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "TypeName"), 0, 100)
+		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "typeName"), 0, 100)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(50), protocol.Bound(200))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(50), protocol.Bound(200))
 	}
 }
 
@@ -4565,7 +4565,7 @@ type GetInventorySchemaResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetInventorySchemaResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Schemas {
-		s.Schemas[i0].Validate(v, protocol.Index(protocol.Join(path, "Schemas"), i0))
+		s.Schemas[i0].Validate(v, protocol.Index(protocol.Join(path, "schemas"), i0))
 	}
 }
 
@@ -4575,9 +4575,9 @@ type GetMaintenanceWindowExecutionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetMaintenanceWindowExecutionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowExecutionId != "", protocol.Join(path, "WindowExecutionId"))
+	v.Required(s.WindowExecutionId != "", protocol.Join(path, "windowExecutionId"))
 	if s.WindowExecutionId != "" {
-		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "WindowExecutionId"), 36, 36)
+		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "windowExecutionId"), 36, 36)
 	}
 }
 
@@ -4593,16 +4593,16 @@ type GetMaintenanceWindowExecutionResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetMaintenanceWindowExecutionResult) Validate(v *protocol.Validator, path string) {
 	if s.WindowExecutionId != "" {
-		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "WindowExecutionId"), 36, 36)
+		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "windowExecutionId"), 36, 36)
 	}
 	for i0 := range s.TaskIds {
-		v.Length(s.TaskIds[i0], utf8.RuneCountInString(s.TaskIds[i0]), protocol.Index(protocol.Join(path, "TaskIds"), i0), 36, 36)
+		v.Length(s.TaskIds[i0], utf8.RuneCountInString(s.TaskIds[i0]), protocol.Index(protocol.Join(path, "taskIds"), i0), 36, 36)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), MaintenanceWindowExecutionStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), MaintenanceWindowExecutionStatusValues)
 	}
 	if s.StatusDetails != "" {
-		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "StatusDetails"), 0, 250)
+		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "statusDetails"), 0, 250)
 	}
 }
 
@@ -4614,17 +4614,17 @@ type GetMaintenanceWindowExecutionTaskInvocationRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetMaintenanceWindowExecutionTaskInvocationRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowExecutionId != "", protocol.Join(path, "WindowExecutionId"))
+	v.Required(s.WindowExecutionId != "", protocol.Join(path, "windowExecutionId"))
 	if s.WindowExecutionId != "" {
-		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "WindowExecutionId"), 36, 36)
+		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "windowExecutionId"), 36, 36)
 	}
-	v.Required(s.TaskId != "", protocol.Join(path, "TaskId"))
+	v.Required(s.TaskId != "", protocol.Join(path, "taskId"))
 	if s.TaskId != "" {
-		v.Length(s.TaskId, utf8.RuneCountInString(s.TaskId), protocol.Join(path, "TaskId"), 36, 36)
+		v.Length(s.TaskId, utf8.RuneCountInString(s.TaskId), protocol.Join(path, "taskId"), 36, 36)
 	}
-	v.Required(s.InvocationId != "", protocol.Join(path, "InvocationId"))
+	v.Required(s.InvocationId != "", protocol.Join(path, "invocationId"))
 	if s.InvocationId != "" {
-		v.Length(s.InvocationId, utf8.RuneCountInString(s.InvocationId), protocol.Join(path, "InvocationId"), 36, 36)
+		v.Length(s.InvocationId, utf8.RuneCountInString(s.InvocationId), protocol.Join(path, "invocationId"), 36, 36)
 	}
 }
 
@@ -4646,28 +4646,28 @@ type GetMaintenanceWindowExecutionTaskInvocationResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetMaintenanceWindowExecutionTaskInvocationResult) Validate(v *protocol.Validator, path string) {
 	if s.WindowExecutionId != "" {
-		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "WindowExecutionId"), 36, 36)
+		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "windowExecutionId"), 36, 36)
 	}
 	if s.TaskExecutionId != "" {
-		v.Length(s.TaskExecutionId, utf8.RuneCountInString(s.TaskExecutionId), protocol.Join(path, "TaskExecutionId"), 36, 36)
+		v.Length(s.TaskExecutionId, utf8.RuneCountInString(s.TaskExecutionId), protocol.Join(path, "taskExecutionId"), 36, 36)
 	}
 	if s.InvocationId != "" {
-		v.Length(s.InvocationId, utf8.RuneCountInString(s.InvocationId), protocol.Join(path, "InvocationId"), 36, 36)
+		v.Length(s.InvocationId, utf8.RuneCountInString(s.InvocationId), protocol.Join(path, "invocationId"), 36, 36)
 	}
 	if s.TaskType != "" {
-		v.Enum(s.TaskType, protocol.Join(path, "TaskType"), MaintenanceWindowTaskTypeValues)
+		v.Enum(s.TaskType, protocol.Join(path, "taskType"), MaintenanceWindowTaskTypeValues)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), MaintenanceWindowExecutionStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), MaintenanceWindowExecutionStatusValues)
 	}
 	if s.StatusDetails != "" {
-		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "StatusDetails"), 0, 250)
+		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "statusDetails"), 0, 250)
 	}
 	if s.OwnerInformation != "" {
-		v.Length(s.OwnerInformation, utf8.RuneCountInString(s.OwnerInformation), protocol.Join(path, "OwnerInformation"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.OwnerInformation), protocol.Join(path, "ownerInformation"), 1, 128)
 	}
 	if s.WindowTargetId != "" {
-		v.Length(s.WindowTargetId, utf8.RuneCountInString(s.WindowTargetId), protocol.Join(path, "WindowTargetId"), -1, 36)
+		v.Length(s.WindowTargetId, utf8.RuneCountInString(s.WindowTargetId), protocol.Join(path, "windowTargetId"), -1, 36)
 	}
 }
 
@@ -4678,13 +4678,13 @@ type GetMaintenanceWindowExecutionTaskRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetMaintenanceWindowExecutionTaskRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowExecutionId != "", protocol.Join(path, "WindowExecutionId"))
+	v.Required(s.WindowExecutionId != "", protocol.Join(path, "windowExecutionId"))
 	if s.WindowExecutionId != "" {
-		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "WindowExecutionId"), 36, 36)
+		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "windowExecutionId"), 36, 36)
 	}
-	v.Required(s.TaskId != "", protocol.Join(path, "TaskId"))
+	v.Required(s.TaskId != "", protocol.Join(path, "taskId"))
 	if s.TaskId != "" {
-		v.Length(s.TaskId, utf8.RuneCountInString(s.TaskId), protocol.Join(path, "TaskId"), 36, 36)
+		v.Length(s.TaskId, utf8.RuneCountInString(s.TaskId), protocol.Join(path, "taskId"), 36, 36)
 	}
 }
 
@@ -4709,46 +4709,46 @@ type GetMaintenanceWindowExecutionTaskResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetMaintenanceWindowExecutionTaskResult) Validate(v *protocol.Validator, path string) {
 	if s.WindowExecutionId != "" {
-		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "WindowExecutionId"), 36, 36)
+		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "windowExecutionId"), 36, 36)
 	}
 	if s.TaskExecutionId != "" {
-		v.Length(s.TaskExecutionId, utf8.RuneCountInString(s.TaskExecutionId), protocol.Join(path, "TaskExecutionId"), 36, 36)
+		v.Length(s.TaskExecutionId, utf8.RuneCountInString(s.TaskExecutionId), protocol.Join(path, "taskExecutionId"), 36, 36)
 	}
 	if s.TaskArn != "" {
-		v.Length(s.TaskArn, utf8.RuneCountInString(s.TaskArn), protocol.Join(path, "TaskArn"), 1, 1600)
+		v.Length(s.TaskArn, utf8.RuneCountInString(s.TaskArn), protocol.Join(path, "taskArn"), 1, 1600)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), MaintenanceWindowTaskTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), MaintenanceWindowTaskTypeValues)
 	}
 	for i0 := range s.TaskParameters {
 		for k1, e1 := range s.TaskParameters[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "TaskParameters"), i0), k1), 1, 255)
-			e1.Validate(v, protocol.Join(protocol.Index(protocol.Join(path, "TaskParameters"), i0), k1))
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "taskParameters"), i0), k1), 1, 255)
+			e1.Validate(v, protocol.Join(protocol.Index(protocol.Join(path, "taskParameters"), i0), k1))
 		}
 	}
 	if s.Priority != 0 {
-		v.Range(float64(s.Priority), protocol.Join(path, "Priority"), protocol.Bound(0), nil)
+		v.Range(float64(s.Priority), protocol.Join(path, "priority"), protocol.Bound(0), nil)
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), MaintenanceWindowExecutionStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), MaintenanceWindowExecutionStatusValues)
 	}
 	if s.StatusDetails != "" {
-		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "StatusDetails"), 0, 250)
+		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "statusDetails"), 0, 250)
 	}
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 	if s.TriggeredAlarms != nil {
-		v.Length(s.TriggeredAlarms, len(s.TriggeredAlarms), protocol.Join(path, "TriggeredAlarms"), 1, 1)
+		v.Length(s.TriggeredAlarms, len(s.TriggeredAlarms), protocol.Join(path, "triggeredAlarms"), 1, 1)
 	}
 	for i0 := range s.TriggeredAlarms {
-		s.TriggeredAlarms[i0].Validate(v, protocol.Index(protocol.Join(path, "TriggeredAlarms"), i0))
+		s.TriggeredAlarms[i0].Validate(v, protocol.Index(protocol.Join(path, "triggeredAlarms"), i0))
 	}
 }
 
@@ -4758,9 +4758,9 @@ type GetMaintenanceWindowRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetMaintenanceWindowRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowId != "", protocol.Join(path, "WindowId"))
+	v.Required(s.WindowId != "", protocol.Join(path, "windowId"))
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 }
 
@@ -4785,25 +4785,25 @@ type GetMaintenanceWindowResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetMaintenanceWindowResult) Validate(v *protocol.Validator, path string) {
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 128)
 	}
 	if s.Schedule != "" {
-		v.Length(s.Schedule, utf8.RuneCountInString(s.Schedule), protocol.Join(path, "Schedule"), 1, 256)
+		v.Length(s.Schedule, utf8.RuneCountInString(s.Schedule), protocol.Join(path, "schedule"), 1, 256)
 	}
 	if s.ScheduleOffset != nil {
-		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "ScheduleOffset"), protocol.Bound(1), protocol.Bound(6))
+		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "scheduleOffset"), protocol.Bound(1), protocol.Bound(6))
 	}
 	if s.Duration != nil {
-		v.Range(float64(*s.Duration), protocol.Join(path, "Duration"), protocol.Bound(1), protocol.Bound(24))
+		v.Range(float64(*s.Duration), protocol.Join(path, "duration"), protocol.Bound(1), protocol.Bound(24))
 	}
 	if s.Cutoff != 0 {
-		v.Range(float64(s.Cutoff), protocol.Join(path, "Cutoff"), protocol.Bound(0), protocol.Bound(23))
+		v.Range(float64(s.Cutoff), protocol.Join(path, "cutoff"), protocol.Bound(0), protocol.Bound(23))
 	}
 }
 
@@ -4814,13 +4814,13 @@ type GetMaintenanceWindowTaskRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetMaintenanceWindowTaskRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowId != "", protocol.Join(path, "WindowId"))
+	v.Required(s.WindowId != "", protocol.Join(path, "windowId"))
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
-	v.Required(s.WindowTaskId != "", protocol.Join(path, "WindowTaskId"))
+	v.Required(s.WindowTaskId != "", protocol.Join(path, "windowTaskId"))
 	if s.WindowTaskId != "" {
-		v.Length(s.WindowTaskId, utf8.RuneCountInString(s.WindowTaskId), protocol.Join(path, "WindowTaskId"), 36, 36)
+		v.Length(s.WindowTaskId, utf8.RuneCountInString(s.WindowTaskId), protocol.Join(path, "windowTaskId"), 36, 36)
 	}
 }
 
@@ -4846,53 +4846,53 @@ type GetMaintenanceWindowTaskResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetMaintenanceWindowTaskResult) Validate(v *protocol.Validator, path string) {
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.WindowTaskId != "" {
-		v.Length(s.WindowTaskId, utf8.RuneCountInString(s.WindowTaskId), protocol.Join(path, "WindowTaskId"), 36, 36)
+		v.Length(s.WindowTaskId, utf8.RuneCountInString(s.WindowTaskId), protocol.Join(path, "windowTaskId"), 36, 36)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.TaskArn != "" {
-		v.Length(s.TaskArn, utf8.RuneCountInString(s.TaskArn), protocol.Join(path, "TaskArn"), 1, 1600)
+		v.Length(s.TaskArn, utf8.RuneCountInString(s.TaskArn), protocol.Join(path, "taskArn"), 1, 1600)
 	}
 	if s.TaskType != "" {
-		v.Enum(s.TaskType, protocol.Join(path, "TaskType"), MaintenanceWindowTaskTypeValues)
+		v.Enum(s.TaskType, protocol.Join(path, "taskType"), MaintenanceWindowTaskTypeValues)
 	}
 	for k0, e0 := range s.TaskParameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "TaskParameters"), k0), 1, 255)
-		e0.Validate(v, protocol.Join(protocol.Join(path, "TaskParameters"), k0))
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "taskParameters"), k0), 1, 255)
+		e0.Validate(v, protocol.Join(protocol.Join(path, "taskParameters"), k0))
 	}
 	if s.TaskInvocationParameters != nil {
-		s.TaskInvocationParameters.Validate(v, protocol.Join(path, "TaskInvocationParameters"))
+		s.TaskInvocationParameters.Validate(v, protocol.Join(path, "taskInvocationParameters"))
 	}
 	if s.Priority != 0 {
-		v.Range(float64(s.Priority), protocol.Join(path, "Priority"), protocol.Bound(0), nil)
+		v.Range(float64(s.Priority), protocol.Join(path, "priority"), protocol.Bound(0), nil)
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.LoggingInfo != nil {
-		s.LoggingInfo.Validate(v, protocol.Join(path, "LoggingInfo"))
+		s.LoggingInfo.Validate(v, protocol.Join(path, "loggingInfo"))
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 128)
 	}
 	if s.CutoffBehavior != "" {
-		v.Enum(s.CutoffBehavior, protocol.Join(path, "CutoffBehavior"), MaintenanceWindowTaskCutoffBehaviorValues)
+		v.Enum(s.CutoffBehavior, protocol.Join(path, "cutoffBehavior"), MaintenanceWindowTaskCutoffBehaviorValues)
 	}
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 }
 
@@ -4903,9 +4903,9 @@ type GetOpsItemRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetOpsItemRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.OpsItemId != "", protocol.Join(path, "OpsItemId"))
+	v.Required(s.OpsItemId != "", protocol.Join(path, "opsItemId"))
 	if s.OpsItemArn != "" {
-		v.Length(s.OpsItemArn, utf8.RuneCountInString(s.OpsItemArn), protocol.Join(path, "OpsItemArn"), 20, 2048)
+		v.Length(s.OpsItemArn, utf8.RuneCountInString(s.OpsItemArn), protocol.Join(path, "opsItemArn"), 20, 2048)
 	}
 }
 
@@ -4916,7 +4916,7 @@ type GetOpsItemResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetOpsItemResponse) Validate(v *protocol.Validator, path string) {
 	if s.OpsItem != nil {
-		s.OpsItem.Validate(v, protocol.Join(path, "OpsItem"))
+		s.OpsItem.Validate(v, protocol.Join(path, "opsItem"))
 	}
 }
 
@@ -4928,12 +4928,12 @@ type GetOpsMetadataRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetOpsMetadataRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.OpsMetadataArn != "", protocol.Join(path, "OpsMetadataArn"))
+	v.Required(s.OpsMetadataArn != "", protocol.Join(path, "opsMetadataArn"))
 	if s.OpsMetadataArn != "" {
-		v.Length(s.OpsMetadataArn, utf8.RuneCountInString(s.OpsMetadataArn), protocol.Join(path, "OpsMetadataArn"), 1, 1011)
+		v.Length(s.OpsMetadataArn, utf8.RuneCountInString(s.OpsMetadataArn), protocol.Join(path, "opsMetadataArn"), 1, 1011)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(10))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(10))
 	}
 }
 
@@ -4946,14 +4946,14 @@ type GetOpsMetadataResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetOpsMetadataResult) Validate(v *protocol.Validator, path string) {
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1024)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1024)
 	}
 	if s.Metadata != nil {
-		v.Length(s.Metadata, len(s.Metadata), protocol.Join(path, "Metadata"), 1, 5)
+		v.Length(s.Metadata, len(s.Metadata), protocol.Join(path, "metadata"), 1, 5)
 	}
 	for k0, e0 := range s.Metadata {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Metadata"), k0), 1, 256)
-		e0.Validate(v, protocol.Join(protocol.Join(path, "Metadata"), k0))
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "metadata"), k0), 1, 256)
+		e0.Validate(v, protocol.Join(protocol.Join(path, "metadata"), k0))
 	}
 }
 
@@ -4969,28 +4969,28 @@ type GetOpsSummaryRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetOpsSummaryRequest) Validate(v *protocol.Validator, path string) {
 	if s.SyncName != "" {
-		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "SyncName"), 1, 64)
+		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "syncName"), 1, 64)
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 1, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 1, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.Aggregators != nil {
-		v.Length(s.Aggregators, len(s.Aggregators), protocol.Join(path, "Aggregators"), 1, 12)
+		v.Length(s.Aggregators, len(s.Aggregators), protocol.Join(path, "aggregators"), 1, 12)
 	}
 	for i0 := range s.Aggregators {
-		s.Aggregators[i0].Validate(v, protocol.Index(protocol.Join(path, "Aggregators"), i0))
+		s.Aggregators[i0].Validate(v, protocol.Index(protocol.Join(path, "aggregators"), i0))
 	}
 	if s.ResultAttributes != nil {
-		v.Length(s.ResultAttributes, len(s.ResultAttributes), protocol.Join(path, "ResultAttributes"), 1, -1)
+		v.Length(s.ResultAttributes, len(s.ResultAttributes), protocol.Join(path, "resultAttributes"), 1, -1)
 	}
 	for i0 := range s.ResultAttributes {
-		s.ResultAttributes[i0].Validate(v, protocol.Index(protocol.Join(path, "ResultAttributes"), i0))
+		s.ResultAttributes[i0].Validate(v, protocol.Index(protocol.Join(path, "resultAttributes"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -5002,7 +5002,7 @@ type GetOpsSummaryResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetOpsSummaryResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Entities {
-		s.Entities[i0].Validate(v, protocol.Index(protocol.Join(path, "Entities"), i0))
+		s.Entities[i0].Validate(v, protocol.Index(protocol.Join(path, "entities"), i0))
 	}
 }
 
@@ -5015,12 +5015,12 @@ type GetParameterHistoryRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetParameterHistoryRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 2048)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 2048)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -5032,7 +5032,7 @@ type GetParameterHistoryResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetParameterHistoryResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Parameters {
-		s.Parameters[i0].Validate(v, protocol.Index(protocol.Join(path, "Parameters"), i0))
+		s.Parameters[i0].Validate(v, protocol.Index(protocol.Join(path, "parameters"), i0))
 	}
 }
 
@@ -5043,9 +5043,9 @@ type GetParameterRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetParameterRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 2048)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 2048)
 	}
 }
 
@@ -5056,7 +5056,7 @@ type GetParameterResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetParameterResult) Validate(v *protocol.Validator, path string) {
 	if s.Parameter != nil {
-		s.Parameter.Validate(v, protocol.Join(path, "Parameter"))
+		s.Parameter.Validate(v, protocol.Join(path, "parameter"))
 	}
 }
 
@@ -5071,15 +5071,15 @@ type GetParametersByPathRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetParametersByPathRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Path != "", protocol.Join(path, "Path"))
+	v.Required(s.Path != "", protocol.Join(path, "path"))
 	if s.Path != "" {
-		v.Length(s.Path, utf8.RuneCountInString(s.Path), protocol.Join(path, "Path"), 1, 2048)
+		v.Length(s.Path, utf8.RuneCountInString(s.Path), protocol.Join(path, "path"), 1, 2048)
 	}
 	for i0 := range s.ParameterFilters {
-		s.ParameterFilters[i0].Validate(v, protocol.Index(protocol.Join(path, "ParameterFilters"), i0))
+		s.ParameterFilters[i0].Validate(v, protocol.Index(protocol.Join(path, "parameterFilters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(10))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(10))
 	}
 }
 
@@ -5091,7 +5091,7 @@ type GetParametersByPathResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetParametersByPathResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Parameters {
-		s.Parameters[i0].Validate(v, protocol.Index(protocol.Join(path, "Parameters"), i0))
+		s.Parameters[i0].Validate(v, protocol.Index(protocol.Join(path, "parameters"), i0))
 	}
 }
 
@@ -5102,12 +5102,12 @@ type GetParametersRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetParametersRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Names != nil, protocol.Join(path, "Names"))
+	v.Required(s.Names != nil, protocol.Join(path, "names"))
 	if s.Names != nil {
-		v.Length(s.Names, len(s.Names), protocol.Join(path, "Names"), 1, 10)
+		v.Length(s.Names, len(s.Names), protocol.Join(path, "names"), 1, 10)
 	}
 	for i0 := range s.Names {
-		v.Length(s.Names[i0], utf8.RuneCountInString(s.Names[i0]), protocol.Index(protocol.Join(path, "Names"), i0), 1, 2048)
+		v.Length(s.Names[i0], utf8.RuneCountInString(s.Names[i0]), protocol.Index(protocol.Join(path, "names"), i0), 1, 2048)
 	}
 }
 
@@ -5119,13 +5119,13 @@ type GetParametersResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetParametersResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Parameters {
-		s.Parameters[i0].Validate(v, protocol.Index(protocol.Join(path, "Parameters"), i0))
+		s.Parameters[i0].Validate(v, protocol.Index(protocol.Join(path, "parameters"), i0))
 	}
 	if s.InvalidParameters != nil {
-		v.Length(s.InvalidParameters, len(s.InvalidParameters), protocol.Join(path, "InvalidParameters"), 1, 10)
+		v.Length(s.InvalidParameters, len(s.InvalidParameters), protocol.Join(path, "invalidParameters"), 1, 10)
 	}
 	for i0 := range s.InvalidParameters {
-		v.Length(s.InvalidParameters[i0], utf8.RuneCountInString(s.InvalidParameters[i0]), protocol.Index(protocol.Join(path, "InvalidParameters"), i0), 1, 2048)
+		v.Length(s.InvalidParameters[i0], utf8.RuneCountInString(s.InvalidParameters[i0]), protocol.Index(protocol.Join(path, "invalidParameters"), i0), 1, 2048)
 	}
 }
 
@@ -5136,12 +5136,12 @@ type GetPatchBaselineForPatchGroupRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetPatchBaselineForPatchGroupRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.PatchGroup != "", protocol.Join(path, "PatchGroup"))
+	v.Required(s.PatchGroup != "", protocol.Join(path, "patchGroup"))
 	if s.PatchGroup != "" {
-		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "PatchGroup"), 1, 256)
+		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "patchGroup"), 1, 256)
 	}
 	if s.OperatingSystem != "" {
-		v.Enum(s.OperatingSystem, protocol.Join(path, "OperatingSystem"), OperatingSystemValues)
+		v.Enum(s.OperatingSystem, protocol.Join(path, "operatingSystem"), OperatingSystemValues)
 	}
 }
 
@@ -5154,13 +5154,13 @@ type GetPatchBaselineForPatchGroupResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetPatchBaselineForPatchGroupResult) Validate(v *protocol.Validator, path string) {
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
 	if s.PatchGroup != "" {
-		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "PatchGroup"), 1, 256)
+		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "patchGroup"), 1, 256)
 	}
 	if s.OperatingSystem != "" {
-		v.Enum(s.OperatingSystem, protocol.Join(path, "OperatingSystem"), OperatingSystemValues)
+		v.Enum(s.OperatingSystem, protocol.Join(path, "operatingSystem"), OperatingSystemValues)
 	}
 }
 
@@ -5170,9 +5170,9 @@ type GetPatchBaselineRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetPatchBaselineRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.BaselineId != "", protocol.Join(path, "BaselineId"))
+	v.Required(s.BaselineId != "", protocol.Join(path, "baselineId"))
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
 }
 
@@ -5198,52 +5198,52 @@ type GetPatchBaselineResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetPatchBaselineResult) Validate(v *protocol.Validator, path string) {
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.OperatingSystem != "" {
-		v.Enum(s.OperatingSystem, protocol.Join(path, "OperatingSystem"), OperatingSystemValues)
+		v.Enum(s.OperatingSystem, protocol.Join(path, "operatingSystem"), OperatingSystemValues)
 	}
 	if s.GlobalFilters != nil {
-		s.GlobalFilters.Validate(v, protocol.Join(path, "GlobalFilters"))
+		s.GlobalFilters.Validate(v, protocol.Join(path, "globalFilters"))
 	}
 	if s.ApprovalRules != nil {
-		s.ApprovalRules.Validate(v, protocol.Join(path, "ApprovalRules"))
+		s.ApprovalRules.Validate(v, protocol.Join(path, "approvalRules"))
 	}
 	if s.ApprovedPatches != nil {
-		v.Length(s.ApprovedPatches, len(s.ApprovedPatches), protocol.Join(path, "ApprovedPatches"), 0, 50)
+		v.Length(s.ApprovedPatches, len(s.ApprovedPatches), protocol.Join(path, "approvedPatches"), 0, 50)
 	}
 	for i0 := range s.ApprovedPatches {
-		v.Length(s.ApprovedPatches[i0], utf8.RuneCountInString(s.ApprovedPatches[i0]), protocol.Index(protocol.Join(path, "ApprovedPatches"), i0), 1, 100)
+		v.Length(s.ApprovedPatches[i0], utf8.RuneCountInString(s.ApprovedPatches[i0]), protocol.Index(protocol.Join(path, "approvedPatches"), i0), 1, 100)
 	}
 	if s.ApprovedPatchesComplianceLevel != "" {
-		v.Enum(s.ApprovedPatchesComplianceLevel, protocol.Join(path, "ApprovedPatchesComplianceLevel"), PatchComplianceLevelValues)
+		v.Enum(s.ApprovedPatchesComplianceLevel, protocol.Join(path, "approvedPatchesComplianceLevel"), PatchComplianceLevelValues)
 	}
 	if s.RejectedPatches != nil {
-		v.Length(s.RejectedPatches, len(s.RejectedPatches), protocol.Join(path, "RejectedPatches"), 0, 50)
+		v.Length(s.RejectedPatches, len(s.RejectedPatches), protocol.Join(path, "rejectedPatches"), 0, 50)
 	}
 	for i0 := range s.RejectedPatches {
-		v.Length(s.RejectedPatches[i0], utf8.RuneCountInString(s.RejectedPatches[i0]), protocol.Index(protocol.Join(path, "RejectedPatches"), i0), 1, 100)
+		v.Length(s.RejectedPatches[i0], utf8.RuneCountInString(s.RejectedPatches[i0]), protocol.Index(protocol.Join(path, "rejectedPatches"), i0), 1, 100)
 	}
 	if s.RejectedPatchesAction != "" {
-		v.Enum(s.RejectedPatchesAction, protocol.Join(path, "RejectedPatchesAction"), PatchActionValues)
+		v.Enum(s.RejectedPatchesAction, protocol.Join(path, "rejectedPatchesAction"), PatchActionValues)
 	}
 	for i0 := range s.PatchGroups {
-		v.Length(s.PatchGroups[i0], utf8.RuneCountInString(s.PatchGroups[i0]), protocol.Index(protocol.Join(path, "PatchGroups"), i0), 1, 256)
+		v.Length(s.PatchGroups[i0], utf8.RuneCountInString(s.PatchGroups[i0]), protocol.Index(protocol.Join(path, "patchGroups"), i0), 1, 256)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 1024)
 	}
 	if s.Sources != nil {
-		v.Length(s.Sources, len(s.Sources), protocol.Join(path, "Sources"), 0, 20)
+		v.Length(s.Sources, len(s.Sources), protocol.Join(path, "sources"), 0, 20)
 	}
 	for i0 := range s.Sources {
-		s.Sources[i0].Validate(v, protocol.Index(protocol.Join(path, "Sources"), i0))
+		s.Sources[i0].Validate(v, protocol.Index(protocol.Join(path, "sources"), i0))
 	}
 	if s.AvailableSecurityUpdatesComplianceStatus != "" {
-		v.Enum(s.AvailableSecurityUpdatesComplianceStatus, protocol.Join(path, "AvailableSecurityUpdatesComplianceStatus"), PatchComplianceStatusValues)
+		v.Enum(s.AvailableSecurityUpdatesComplianceStatus, protocol.Join(path, "availableSecurityUpdatesComplianceStatus"), PatchComplianceStatusValues)
 	}
 }
 
@@ -5255,12 +5255,12 @@ type GetResourcePoliciesRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetResourcePoliciesRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceArn != "", protocol.Join(path, "ResourceArn"))
+	v.Required(s.ResourceArn != "", protocol.Join(path, "resourceArn"))
 	if s.ResourceArn != "" {
-		v.Length(s.ResourceArn, utf8.RuneCountInString(s.ResourceArn), protocol.Join(path, "ResourceArn"), 20, 2048)
+		v.Length(s.ResourceArn, utf8.RuneCountInString(s.ResourceArn), protocol.Join(path, "resourceArn"), 20, 2048)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -5272,7 +5272,7 @@ type GetResourcePoliciesResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetResourcePoliciesResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Policies {
-		s.Policies[i0].Validate(v, protocol.Index(protocol.Join(path, "Policies"), i0))
+		s.Policies[i0].Validate(v, protocol.Index(protocol.Join(path, "policies"), i0))
 	}
 }
 
@@ -5291,9 +5291,9 @@ type GetServiceSettingRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *GetServiceSettingRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SettingId != "", protocol.Join(path, "SettingId"))
+	v.Required(s.SettingId != "", protocol.Join(path, "settingId"))
 	if s.SettingId != "" {
-		v.Length(s.SettingId, utf8.RuneCountInString(s.SettingId), protocol.Join(path, "SettingId"), 1, 1000)
+		v.Length(s.SettingId, utf8.RuneCountInString(s.SettingId), protocol.Join(path, "settingId"), 1, 1000)
 	}
 }
 
@@ -5304,7 +5304,7 @@ type GetServiceSettingResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *GetServiceSettingResult) Validate(v *protocol.Validator, path string) {
 	if s.ServiceSetting != nil {
-		s.ServiceSetting.Validate(v, protocol.Join(path, "ServiceSetting"))
+		s.ServiceSetting.Validate(v, protocol.Join(path, "serviceSetting"))
 	}
 }
 
@@ -5361,7 +5361,7 @@ type InstanceAssociationOutputLocation struct {
 // Validate records the constraints of the model that s breaks.
 func (s *InstanceAssociationOutputLocation) Validate(v *protocol.Validator, path string) {
 	if s.S3Location != nil {
-		s.S3Location.Validate(v, protocol.Join(path, "S3Location"))
+		s.S3Location.Validate(v, protocol.Join(path, "s3Location"))
 	}
 }
 
@@ -5372,7 +5372,7 @@ type InstanceAssociationOutputUrl struct {
 // Validate records the constraints of the model that s breaks.
 func (s *InstanceAssociationOutputUrl) Validate(v *protocol.Validator, path string) {
 	if s.S3OutputUrl != nil {
-		s.S3OutputUrl.Validate(v, protocol.Join(path, "S3OutputUrl"))
+		s.S3OutputUrl.Validate(v, protocol.Join(path, "s3OutputUrl"))
 	}
 }
 
@@ -5394,13 +5394,13 @@ type InstanceAssociationStatusInfo struct {
 // Validate records the constraints of the model that s breaks.
 func (s *InstanceAssociationStatusInfo) Validate(v *protocol.Validator, path string) {
 	if s.ExecutionSummary != "" {
-		v.Length(s.ExecutionSummary, utf8.RuneCountInString(s.ExecutionSummary), protocol.Join(path, "ExecutionSummary"), 1, 512)
+		v.Length(s.ExecutionSummary, utf8.RuneCountInString(s.ExecutionSummary), protocol.Join(path, "executionSummary"), 1, 512)
 	}
 	if s.ErrorCode != "" {
-		v.Length(s.ErrorCode, utf8.RuneCountInString(s.ErrorCode), protocol.Join(path, "ErrorCode"), -1, 10)
+		v.Length(s.ErrorCode, utf8.RuneCountInString(s.ErrorCode), protocol.Join(path, "errorCode"), -1, 10)
 	}
 	if s.OutputUrl != nil {
-		s.OutputUrl.Validate(v, protocol.Join(path, "OutputUrl"))
+		s.OutputUrl.Validate(v, protocol.Join(path, "outputUrl"))
 	}
 }
 
@@ -5420,31 +5420,31 @@ type InstanceInfo struct {
 // Validate records the constraints of the model that s breaks.
 func (s *InstanceInfo) Validate(v *protocol.Validator, path string) {
 	if s.AgentType != "" {
-		v.Length(s.AgentType, utf8.RuneCountInString(s.AgentType), protocol.Join(path, "AgentType"), 1, 255)
+		v.Length(s.AgentType, utf8.RuneCountInString(s.AgentType), protocol.Join(path, "agentType"), 1, 255)
 	}
 	if s.ComputerName != "" {
-		v.Length(s.ComputerName, utf8.RuneCountInString(s.ComputerName), protocol.Join(path, "ComputerName"), 1, 255)
+		v.Length(s.ComputerName, utf8.RuneCountInString(s.ComputerName), protocol.Join(path, "computerName"), 1, 255)
 	}
 	if s.InstanceStatus != "" {
-		v.Length(s.InstanceStatus, utf8.RuneCountInString(s.InstanceStatus), protocol.Join(path, "InstanceStatus"), 1, 255)
+		v.Length(s.InstanceStatus, utf8.RuneCountInString(s.InstanceStatus), protocol.Join(path, "instanceStatus"), 1, 255)
 	}
 	if s.IpAddress != "" {
-		v.Length(s.IpAddress, utf8.RuneCountInString(s.IpAddress), protocol.Join(path, "IpAddress"), 1, 46)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.IpAddress), protocol.Join(path, "ipAddress"), 1, 46)
 	}
 	if s.ManagedStatus != "" {
-		v.Enum(s.ManagedStatus, protocol.Join(path, "ManagedStatus"), ManagedStatusValues)
+		v.Enum(s.ManagedStatus, protocol.Join(path, "managedStatus"), ManagedStatusValues)
 	}
 	if s.PlatformType != "" {
-		v.Enum(s.PlatformType, protocol.Join(path, "PlatformType"), PlatformTypeValues)
+		v.Enum(s.PlatformType, protocol.Join(path, "platformType"), PlatformTypeValues)
 	}
 	if s.PlatformName != "" {
-		v.Length(s.PlatformName, utf8.RuneCountInString(s.PlatformName), protocol.Join(path, "PlatformName"), -1, 120)
+		v.Length(s.PlatformName, utf8.RuneCountInString(s.PlatformName), protocol.Join(path, "platformName"), -1, 120)
 	}
 	if s.PlatformVersion != "" {
-		v.Length(s.PlatformVersion, utf8.RuneCountInString(s.PlatformVersion), protocol.Join(path, "PlatformVersion"), -1, 120)
+		v.Length(s.PlatformVersion, utf8.RuneCountInString(s.PlatformVersion), protocol.Join(path, "platformVersion"), -1, 120)
 	}
 	if s.ResourceType != "" {
-		v.Enum(s.ResourceType, protocol.Join(path, "ResourceType"), ResourceTypeValues)
+		v.Enum(s.ResourceType, protocol.Join(path, "resourceType"), ResourceTypeValues)
 	}
 }
 
@@ -5475,31 +5475,31 @@ type InstanceInformation struct {
 // Validate records the constraints of the model that s breaks.
 func (s *InstanceInformation) Validate(v *protocol.Validator, path string) {
 	if s.PingStatus != "" {
-		v.Enum(s.PingStatus, protocol.Join(path, "PingStatus"), PingStatusValues)
+		v.Enum(s.PingStatus, protocol.Join(path, "pingStatus"), PingStatusValues)
 	}
 	if s.PlatformType != "" {
-		v.Enum(s.PlatformType, protocol.Join(path, "PlatformType"), PlatformTypeValues)
+		v.Enum(s.PlatformType, protocol.Join(path, "platformType"), PlatformTypeValues)
 	}
 	if s.IamRole != "" {
-		v.Length(s.IamRole, utf8.RuneCountInString(s.IamRole), protocol.Join(path, "IamRole"), -1, 64)
+		v.Length(s.IamRole, utf8.RuneCountInString(s.IamRole), protocol.Join(path, "iamRole"), -1, 64)
 	}
 	if s.ResourceType != "" {
-		v.Enum(s.ResourceType, protocol.Join(path, "ResourceType"), ResourceTypeValues)
+		v.Enum(s.ResourceType, protocol.Join(path, "resourceType"), ResourceTypeValues)
 	}
 	if s.IPAddress != "" {
-		v.Length(s.IPAddress, utf8.RuneCountInString(s.IPAddress), protocol.Join(path, "IPAddress"), 1, 46)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.IPAddress), protocol.Join(path, "iPAddress"), 1, 46)
 	}
 	if s.ComputerName != "" {
-		v.Length(s.ComputerName, utf8.RuneCountInString(s.ComputerName), protocol.Join(path, "ComputerName"), 1, 255)
+		v.Length(s.ComputerName, utf8.RuneCountInString(s.ComputerName), protocol.Join(path, "computerName"), 1, 255)
 	}
 	if s.AssociationOverview != nil {
-		s.AssociationOverview.Validate(v, protocol.Join(path, "AssociationOverview"))
+		s.AssociationOverview.Validate(v, protocol.Join(path, "associationOverview"))
 	}
 	if s.SourceId != "" {
-		v.Length(s.SourceId, utf8.RuneCountInString(s.SourceId), protocol.Join(path, "SourceId"), 0, 128)
+		v.Length(s.SourceId, utf8.RuneCountInString(s.SourceId), protocol.Join(path, "sourceId"), 0, 128)
 	}
 	if s.SourceType != "" {
-		v.Enum(s.SourceType, protocol.Join(path, "SourceType"), SourceTypeValues)
+		v.Enum(s.SourceType, protocol.Join(path, "sourceType"), SourceTypeValues)
 	}
 }
 
@@ -5527,10 +5527,10 @@ type InstanceInformationStringFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *InstanceInformationStringFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 1, 100)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 1, 100)
 	}
 }
 
@@ -5562,32 +5562,32 @@ type InstancePatchState struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *InstancePatchState) Validate(v *protocol.Validator, path string) {
-	v.Required(s.InstanceId != "", protocol.Join(path, "InstanceId"))
-	v.Required(s.PatchGroup != "", protocol.Join(path, "PatchGroup"))
+	v.Required(s.InstanceId != "", protocol.Join(path, "instanceId"))
+	v.Required(s.PatchGroup != "", protocol.Join(path, "patchGroup"))
 	if s.PatchGroup != "" {
-		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "PatchGroup"), 1, 256)
+		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "patchGroup"), 1, 256)
 	}
-	v.Required(s.BaselineId != "", protocol.Join(path, "BaselineId"))
+	v.Required(s.BaselineId != "", protocol.Join(path, "baselineId"))
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
 	if s.SnapshotId != "" {
-		v.Length(s.SnapshotId, utf8.RuneCountInString(s.SnapshotId), protocol.Join(path, "SnapshotId"), 36, 36)
+		v.Length(s.SnapshotId, utf8.RuneCountInString(s.SnapshotId), protocol.Join(path, "snapshotId"), 36, 36)
 	}
 	if s.InstallOverrideList != "" {
-		v.Length(s.InstallOverrideList, utf8.RuneCountInString(s.InstallOverrideList), protocol.Join(path, "InstallOverrideList"), 1, 256)
+		v.Length(s.InstallOverrideList, utf8.RuneCountInString(s.InstallOverrideList), protocol.Join(path, "installOverrideList"), 1, 256)
 	}
 	if s.OwnerInformation != "" {
-		v.Length(s.OwnerInformation, utf8.RuneCountInString(s.OwnerInformation), protocol.Join(path, "OwnerInformation"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.OwnerInformation), protocol.Join(path, "ownerInformation"), 1, 128)
 	}
-	v.Required(s.OperationStartTime != nil, protocol.Join(path, "OperationStartTime"))
-	v.Required(s.OperationEndTime != nil, protocol.Join(path, "OperationEndTime"))
-	v.Required(s.Operation != "", protocol.Join(path, "Operation"))
+	v.Required(s.OperationStartTime != nil, protocol.Join(path, "operationStartTime"))
+	v.Required(s.OperationEndTime != nil, protocol.Join(path, "operationEndTime"))
+	v.Required(s.Operation != "", protocol.Join(path, "operation"))
 	if s.Operation != "" {
-		v.Enum(s.Operation, protocol.Join(path, "Operation"), PatchOperationTypeValues)
+		v.Enum(s.Operation, protocol.Join(path, "operation"), PatchOperationTypeValues)
 	}
 	if s.RebootOption != "" {
-		v.Enum(s.RebootOption, protocol.Join(path, "RebootOption"), RebootOptionValues)
+		v.Enum(s.RebootOption, protocol.Join(path, "rebootOption"), RebootOptionValues)
 	}
 }
 
@@ -5599,17 +5599,17 @@ type InstancePatchStateFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *InstancePatchStateFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 200)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 200)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 1, 1)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 1, 1)
 	}
-	v.Required(s.Type != "", protocol.Join(path, "Type"))
+	v.Required(s.Type != "", protocol.Join(path, "type"))
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), InstancePatchStateOperatorTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), InstancePatchStateOperatorTypeValues)
 	}
 }
 
@@ -5645,52 +5645,52 @@ type InstanceProperty struct {
 // Validate records the constraints of the model that s breaks.
 func (s *InstanceProperty) Validate(v *protocol.Validator, path string) {
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), -1, 255)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), -1, 255)
 	}
 	if s.InstanceType != "" {
-		v.Length(s.InstanceType, utf8.RuneCountInString(s.InstanceType), protocol.Join(path, "InstanceType"), -1, 120)
+		v.Length(s.InstanceType, utf8.RuneCountInString(s.InstanceType), protocol.Join(path, "instanceType"), -1, 120)
 	}
 	if s.InstanceRole != "" {
-		v.Length(s.InstanceRole, utf8.RuneCountInString(s.InstanceRole), protocol.Join(path, "InstanceRole"), -1, 120)
+		v.Length(s.InstanceRole, utf8.RuneCountInString(s.InstanceRole), protocol.Join(path, "instanceRole"), -1, 120)
 	}
 	if s.KeyName != "" {
-		v.Length(s.KeyName, utf8.RuneCountInString(s.KeyName), protocol.Join(path, "KeyName"), -1, 255)
+		v.Length(s.KeyName, utf8.RuneCountInString(s.KeyName), protocol.Join(path, "keyName"), -1, 255)
 	}
 	if s.InstanceState != "" {
-		v.Length(s.InstanceState, utf8.RuneCountInString(s.InstanceState), protocol.Join(path, "InstanceState"), -1, 120)
+		v.Length(s.InstanceState, utf8.RuneCountInString(s.InstanceState), protocol.Join(path, "instanceState"), -1, 120)
 	}
 	if s.Architecture != "" {
-		v.Length(s.Architecture, utf8.RuneCountInString(s.Architecture), protocol.Join(path, "Architecture"), -1, 120)
+		v.Length(s.Architecture, utf8.RuneCountInString(s.Architecture), protocol.Join(path, "architecture"), -1, 120)
 	}
 	if s.IPAddress != "" {
-		v.Length(s.IPAddress, utf8.RuneCountInString(s.IPAddress), protocol.Join(path, "IPAddress"), 1, 46)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.IPAddress), protocol.Join(path, "iPAddress"), 1, 46)
 	}
 	if s.PingStatus != "" {
-		v.Enum(s.PingStatus, protocol.Join(path, "PingStatus"), PingStatusValues)
+		v.Enum(s.PingStatus, protocol.Join(path, "pingStatus"), PingStatusValues)
 	}
 	if s.PlatformType != "" {
-		v.Enum(s.PlatformType, protocol.Join(path, "PlatformType"), PlatformTypeValues)
+		v.Enum(s.PlatformType, protocol.Join(path, "platformType"), PlatformTypeValues)
 	}
 	if s.PlatformName != "" {
-		v.Length(s.PlatformName, utf8.RuneCountInString(s.PlatformName), protocol.Join(path, "PlatformName"), -1, 120)
+		v.Length(s.PlatformName, utf8.RuneCountInString(s.PlatformName), protocol.Join(path, "platformName"), -1, 120)
 	}
 	if s.PlatformVersion != "" {
-		v.Length(s.PlatformVersion, utf8.RuneCountInString(s.PlatformVersion), protocol.Join(path, "PlatformVersion"), -1, 120)
+		v.Length(s.PlatformVersion, utf8.RuneCountInString(s.PlatformVersion), protocol.Join(path, "platformVersion"), -1, 120)
 	}
 	if s.IamRole != "" {
-		v.Length(s.IamRole, utf8.RuneCountInString(s.IamRole), protocol.Join(path, "IamRole"), -1, 64)
+		v.Length(s.IamRole, utf8.RuneCountInString(s.IamRole), protocol.Join(path, "iamRole"), -1, 64)
 	}
 	if s.ComputerName != "" {
-		v.Length(s.ComputerName, utf8.RuneCountInString(s.ComputerName), protocol.Join(path, "ComputerName"), 1, 255)
+		v.Length(s.ComputerName, utf8.RuneCountInString(s.ComputerName), protocol.Join(path, "computerName"), 1, 255)
 	}
 	if s.AssociationOverview != nil {
-		s.AssociationOverview.Validate(v, protocol.Join(path, "AssociationOverview"))
+		s.AssociationOverview.Validate(v, protocol.Join(path, "associationOverview"))
 	}
 	if s.SourceId != "" {
-		v.Length(s.SourceId, utf8.RuneCountInString(s.SourceId), protocol.Join(path, "SourceId"), 0, 128)
+		v.Length(s.SourceId, utf8.RuneCountInString(s.SourceId), protocol.Join(path, "sourceId"), 0, 128)
 	}
 	if s.SourceType != "" {
-		v.Enum(s.SourceType, protocol.Join(path, "SourceType"), SourceTypeValues)
+		v.Enum(s.SourceType, protocol.Join(path, "sourceType"), SourceTypeValues)
 	}
 }
 
@@ -5722,19 +5722,19 @@ type InstancePropertyStringFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *InstancePropertyStringFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 100000)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 100000)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 1, 40)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 1, 40)
 	}
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 100000)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 100000)
 	}
 	if s.Operator != "" {
-		v.Enum(s.Operator, protocol.Join(path, "Operator"), InstancePropertyFilterOperatorValues)
+		v.Enum(s.Operator, protocol.Join(path, "operator"), InstancePropertyFilterOperatorValues)
 	}
 }
 
@@ -5945,7 +5945,7 @@ type InvalidItemContentException struct {
 // Validate records the constraints of the model that s breaks.
 func (s *InvalidItemContentException) Validate(v *protocol.Validator, path string) {
 	if s.TypeName != "" {
-		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "TypeName"), 1, 100)
+		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "typeName"), 1, 100)
 	}
 }
 
@@ -6095,19 +6095,19 @@ type InventoryAggregator struct {
 // Validate records the constraints of the model that s breaks.
 func (s *InventoryAggregator) Validate(v *protocol.Validator, path string) {
 	if s.Expression != "" {
-		v.Length(s.Expression, utf8.RuneCountInString(s.Expression), protocol.Join(path, "Expression"), 1, 1000)
+		v.Length(s.Expression, utf8.RuneCountInString(s.Expression), protocol.Join(path, "expression"), 1, 1000)
 	}
 	if s.Aggregators != nil {
-		v.Length(s.Aggregators, len(s.Aggregators), protocol.Join(path, "Aggregators"), 1, 10)
+		v.Length(s.Aggregators, len(s.Aggregators), protocol.Join(path, "aggregators"), 1, 10)
 	}
 	for i0 := range s.Aggregators {
-		s.Aggregators[i0].Validate(v, protocol.Index(protocol.Join(path, "Aggregators"), i0))
+		s.Aggregators[i0].Validate(v, protocol.Index(protocol.Join(path, "aggregators"), i0))
 	}
 	if s.Groups != nil {
-		v.Length(s.Groups, len(s.Groups), protocol.Join(path, "Groups"), 1, 15)
+		v.Length(s.Groups, len(s.Groups), protocol.Join(path, "groups"), 1, 15)
 	}
 	for i0 := range s.Groups {
-		s.Groups[i0].Validate(v, protocol.Index(protocol.Join(path, "Groups"), i0))
+		s.Groups[i0].Validate(v, protocol.Index(protocol.Join(path, "groups"), i0))
 	}
 }
 
@@ -6124,13 +6124,13 @@ type InventoryDeletionStatusItem struct {
 // Validate records the constraints of the model that s breaks.
 func (s *InventoryDeletionStatusItem) Validate(v *protocol.Validator, path string) {
 	if s.TypeName != "" {
-		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "TypeName"), 1, 100)
+		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "typeName"), 1, 100)
 	}
 	if s.LastStatus != "" {
-		v.Enum(s.LastStatus, protocol.Join(path, "LastStatus"), InventoryDeletionStatusValues)
+		v.Enum(s.LastStatus, protocol.Join(path, "lastStatus"), InventoryDeletionStatusValues)
 	}
 	if s.DeletionSummary != nil {
-		s.DeletionSummary.Validate(v, protocol.Join(path, "DeletionSummary"))
+		s.DeletionSummary.Validate(v, protocol.Join(path, "deletionSummary"))
 	}
 }
 
@@ -6143,7 +6143,7 @@ type InventoryDeletionSummary struct {
 // Validate records the constraints of the model that s breaks.
 func (s *InventoryDeletionSummary) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.SummaryItems {
-		s.SummaryItems[i0].Validate(v, protocol.Index(protocol.Join(path, "SummaryItems"), i0))
+		s.SummaryItems[i0].Validate(v, protocol.Index(protocol.Join(path, "summaryItems"), i0))
 	}
 }
 
@@ -6164,16 +6164,16 @@ type InventoryFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *InventoryFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 200)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 200)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 1, 40)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 1, 40)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), InventoryQueryOperatorTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), InventoryQueryOperatorTypeValues)
 	}
 }
 
@@ -6184,16 +6184,16 @@ type InventoryGroup struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *InventoryGroup) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 200)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 200)
 	}
-	v.Required(s.Filters != nil, protocol.Join(path, "Filters"))
+	v.Required(s.Filters != nil, protocol.Join(path, "filters"))
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 1, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 1, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 }
 
@@ -6208,33 +6208,33 @@ type InventoryItem struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *InventoryItem) Validate(v *protocol.Validator, path string) {
-	v.Required(s.TypeName != "", protocol.Join(path, "TypeName"))
+	v.Required(s.TypeName != "", protocol.Join(path, "typeName"))
 	if s.TypeName != "" {
-		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "TypeName"), 1, 100)
+		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "typeName"), 1, 100)
 	}
-	v.Required(s.SchemaVersion != "", protocol.Join(path, "SchemaVersion"))
-	v.Required(s.CaptureTime != "", protocol.Join(path, "CaptureTime"))
+	v.Required(s.SchemaVersion != "", protocol.Join(path, "schemaVersion"))
+	v.Required(s.CaptureTime != "", protocol.Join(path, "captureTime"))
 	if s.ContentHash != "" {
-		v.Length(s.ContentHash, utf8.RuneCountInString(s.ContentHash), protocol.Join(path, "ContentHash"), -1, 256)
+		v.Length(s.ContentHash, utf8.RuneCountInString(s.ContentHash), protocol.Join(path, "contentHash"), -1, 256)
 	}
 	if s.Content != nil {
-		v.Length(s.Content, len(s.Content), protocol.Join(path, "Content"), 0, 10000)
+		v.Length(s.Content, len(s.Content), protocol.Join(path, "content"), 0, 10000)
 	}
 	for i0 := range s.Content {
 		if s.Content[i0] != nil {
-			v.Length(s.Content[i0], len(s.Content[i0]), protocol.Index(protocol.Join(path, "Content"), i0), 0, 50)
+			v.Length(s.Content[i0], len(s.Content[i0]), protocol.Index(protocol.Join(path, "content"), i0), 0, 50)
 		}
 		for k1, e1 := range s.Content[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "Content"), i0), k1), 1, 64)
-			v.Length(e1, utf8.RuneCountInString(e1), protocol.Join(protocol.Index(protocol.Join(path, "Content"), i0), k1), 0, 4096)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "content"), i0), k1), 1, 64)
+			v.Length(e1, utf8.RuneCountInString(e1), protocol.Join(protocol.Index(protocol.Join(path, "content"), i0), k1), 0, 4096)
 		}
 	}
 	if s.Context != nil {
-		v.Length(s.Context, len(s.Context), protocol.Join(path, "Context"), 0, 50)
+		v.Length(s.Context, len(s.Context), protocol.Join(path, "context"), 0, 50)
 	}
 	for k0, e0 := range s.Context {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Context"), k0), 1, 64)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "Context"), k0), 0, 4096)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "context"), k0), 1, 64)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "context"), k0), 0, 4096)
 	}
 }
 
@@ -6245,10 +6245,10 @@ type InventoryItemAttribute struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *InventoryItemAttribute) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
-	v.Required(s.DataType != "", protocol.Join(path, "DataType"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
+	v.Required(s.DataType != "", protocol.Join(path, "dataType"))
 	if s.DataType != "" {
-		v.Enum(s.DataType, protocol.Join(path, "DataType"), InventoryAttributeDataTypeValues)
+		v.Enum(s.DataType, protocol.Join(path, "dataType"), InventoryAttributeDataTypeValues)
 	}
 }
 
@@ -6261,16 +6261,16 @@ type InventoryItemSchema struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *InventoryItemSchema) Validate(v *protocol.Validator, path string) {
-	v.Required(s.TypeName != "", protocol.Join(path, "TypeName"))
+	v.Required(s.TypeName != "", protocol.Join(path, "typeName"))
 	if s.TypeName != "" {
-		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "TypeName"), 1, 100)
+		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "typeName"), 1, 100)
 	}
-	v.Required(s.Attributes != nil, protocol.Join(path, "Attributes"))
+	v.Required(s.Attributes != nil, protocol.Join(path, "attributes"))
 	if s.Attributes != nil {
-		v.Length(s.Attributes, len(s.Attributes), protocol.Join(path, "Attributes"), 1, 50)
+		v.Length(s.Attributes, len(s.Attributes), protocol.Join(path, "attributes"), 1, 50)
 	}
 	for i0 := range s.Attributes {
-		s.Attributes[i0].Validate(v, protocol.Index(protocol.Join(path, "Attributes"), i0))
+		s.Attributes[i0].Validate(v, protocol.Index(protocol.Join(path, "attributes"), i0))
 	}
 }
 
@@ -6282,7 +6282,7 @@ type InventoryResultEntity struct {
 // Validate records the constraints of the model that s breaks.
 func (s *InventoryResultEntity) Validate(v *protocol.Validator, path string) {
 	for k0, e0 := range s.Data {
-		e0.Validate(v, protocol.Join(protocol.Join(path, "Data"), k0))
+		e0.Validate(v, protocol.Join(protocol.Join(path, "data"), k0))
 	}
 }
 
@@ -6296,25 +6296,25 @@ type InventoryResultItem struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *InventoryResultItem) Validate(v *protocol.Validator, path string) {
-	v.Required(s.TypeName != "", protocol.Join(path, "TypeName"))
+	v.Required(s.TypeName != "", protocol.Join(path, "typeName"))
 	if s.TypeName != "" {
-		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "TypeName"), 1, 100)
+		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "typeName"), 1, 100)
 	}
-	v.Required(s.SchemaVersion != "", protocol.Join(path, "SchemaVersion"))
+	v.Required(s.SchemaVersion != "", protocol.Join(path, "schemaVersion"))
 	if s.ContentHash != "" {
-		v.Length(s.ContentHash, utf8.RuneCountInString(s.ContentHash), protocol.Join(path, "ContentHash"), -1, 256)
+		v.Length(s.ContentHash, utf8.RuneCountInString(s.ContentHash), protocol.Join(path, "contentHash"), -1, 256)
 	}
-	v.Required(s.Content != nil, protocol.Join(path, "Content"))
+	v.Required(s.Content != nil, protocol.Join(path, "content"))
 	if s.Content != nil {
-		v.Length(s.Content, len(s.Content), protocol.Join(path, "Content"), 0, 10000)
+		v.Length(s.Content, len(s.Content), protocol.Join(path, "content"), 0, 10000)
 	}
 	for i0 := range s.Content {
 		if s.Content[i0] != nil {
-			v.Length(s.Content[i0], len(s.Content[i0]), protocol.Index(protocol.Join(path, "Content"), i0), 0, 50)
+			v.Length(s.Content[i0], len(s.Content[i0]), protocol.Index(protocol.Join(path, "content"), i0), 0, 50)
 		}
 		for k1, e1 := range s.Content[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "Content"), i0), k1), 1, 64)
-			v.Length(e1, utf8.RuneCountInString(e1), protocol.Join(protocol.Index(protocol.Join(path, "Content"), i0), k1), 0, 4096)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "content"), i0), k1), 1, 64)
+			v.Length(e1, utf8.RuneCountInString(e1), protocol.Join(protocol.Index(protocol.Join(path, "content"), i0), k1), 0, 4096)
 		}
 	}
 }
@@ -6332,7 +6332,7 @@ type ItemContentMismatchException struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ItemContentMismatchException) Validate(v *protocol.Validator, path string) {
 	if s.TypeName != "" {
-		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "TypeName"), 1, 100)
+		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "typeName"), 1, 100)
 	}
 }
 
@@ -6344,7 +6344,7 @@ type ItemSizeLimitExceededException struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ItemSizeLimitExceededException) Validate(v *protocol.Validator, path string) {
 	if s.TypeName != "" {
-		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "TypeName"), 1, 100)
+		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "typeName"), 1, 100)
 	}
 }
 
@@ -6356,16 +6356,16 @@ type LabelParameterVersionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *LabelParameterVersionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 2048)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 2048)
 	}
-	v.Required(s.Labels != nil, protocol.Join(path, "Labels"))
+	v.Required(s.Labels != nil, protocol.Join(path, "labels"))
 	if s.Labels != nil {
-		v.Length(s.Labels, len(s.Labels), protocol.Join(path, "Labels"), 1, 10)
+		v.Length(s.Labels, len(s.Labels), protocol.Join(path, "labels"), 1, 10)
 	}
 	for i0 := range s.Labels {
-		v.Length(s.Labels[i0], utf8.RuneCountInString(s.Labels[i0]), protocol.Index(protocol.Join(path, "Labels"), i0), 1, 100)
+		v.Length(s.Labels[i0], utf8.RuneCountInString(s.Labels[i0]), protocol.Index(protocol.Join(path, "labels"), i0), 1, 100)
 	}
 }
 
@@ -6377,10 +6377,10 @@ type LabelParameterVersionResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *LabelParameterVersionResult) Validate(v *protocol.Validator, path string) {
 	if s.InvalidLabels != nil {
-		v.Length(s.InvalidLabels, len(s.InvalidLabels), protocol.Join(path, "InvalidLabels"), 1, 10)
+		v.Length(s.InvalidLabels, len(s.InvalidLabels), protocol.Join(path, "invalidLabels"), 1, 10)
 	}
 	for i0 := range s.InvalidLabels {
-		v.Length(s.InvalidLabels[i0], utf8.RuneCountInString(s.InvalidLabels[i0]), protocol.Index(protocol.Join(path, "InvalidLabels"), i0), 1, 100)
+		v.Length(s.InvalidLabels[i0], utf8.RuneCountInString(s.InvalidLabels[i0]), protocol.Index(protocol.Join(path, "invalidLabels"), i0), 1, 100)
 	}
 }
 
@@ -6392,9 +6392,9 @@ type ListAssociationVersionsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListAssociationVersionsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AssociationId != "", protocol.Join(path, "AssociationId"))
+	v.Required(s.AssociationId != "", protocol.Join(path, "associationId"))
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -6406,10 +6406,10 @@ type ListAssociationVersionsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListAssociationVersionsResult) Validate(v *protocol.Validator, path string) {
 	if s.AssociationVersions != nil {
-		v.Length(s.AssociationVersions, len(s.AssociationVersions), protocol.Join(path, "AssociationVersions"), 1, -1)
+		v.Length(s.AssociationVersions, len(s.AssociationVersions), protocol.Join(path, "associationVersions"), 1, -1)
 	}
 	for i0 := range s.AssociationVersions {
-		s.AssociationVersions[i0].Validate(v, protocol.Index(protocol.Join(path, "AssociationVersions"), i0))
+		s.AssociationVersions[i0].Validate(v, protocol.Index(protocol.Join(path, "associationVersions"), i0))
 	}
 }
 
@@ -6422,13 +6422,13 @@ type ListAssociationsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListAssociationsRequest) Validate(v *protocol.Validator, path string) {
 	if s.AssociationFilterList != nil {
-		v.Length(s.AssociationFilterList, len(s.AssociationFilterList), protocol.Join(path, "AssociationFilterList"), 1, -1)
+		v.Length(s.AssociationFilterList, len(s.AssociationFilterList), protocol.Join(path, "associationFilterList"), 1, -1)
 	}
 	for i0 := range s.AssociationFilterList {
-		s.AssociationFilterList[i0].Validate(v, protocol.Index(protocol.Join(path, "AssociationFilterList"), i0))
+		s.AssociationFilterList[i0].Validate(v, protocol.Index(protocol.Join(path, "associationFilterList"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -6440,7 +6440,7 @@ type ListAssociationsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListAssociationsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Associations {
-		s.Associations[i0].Validate(v, protocol.Index(protocol.Join(path, "Associations"), i0))
+		s.Associations[i0].Validate(v, protocol.Index(protocol.Join(path, "associations"), i0))
 	}
 }
 
@@ -6456,16 +6456,16 @@ type ListCommandInvocationsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListCommandInvocationsRequest) Validate(v *protocol.Validator, path string) {
 	if s.CommandId != "" {
-		v.Length(s.CommandId, utf8.RuneCountInString(s.CommandId), protocol.Join(path, "CommandId"), 36, 36)
+		v.Length(s.CommandId, utf8.RuneCountInString(s.CommandId), protocol.Join(path, "commandId"), 36, 36)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 1, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 1, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 }
 
@@ -6477,7 +6477,7 @@ type ListCommandInvocationsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListCommandInvocationsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.CommandInvocations {
-		s.CommandInvocations[i0].Validate(v, protocol.Index(protocol.Join(path, "CommandInvocations"), i0))
+		s.CommandInvocations[i0].Validate(v, protocol.Index(protocol.Join(path, "commandInvocations"), i0))
 	}
 }
 
@@ -6492,16 +6492,16 @@ type ListCommandsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListCommandsRequest) Validate(v *protocol.Validator, path string) {
 	if s.CommandId != "" {
-		v.Length(s.CommandId, utf8.RuneCountInString(s.CommandId), protocol.Join(path, "CommandId"), 36, 36)
+		v.Length(s.CommandId, utf8.RuneCountInString(s.CommandId), protocol.Join(path, "commandId"), 36, 36)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 1, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 1, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 }
 
@@ -6513,7 +6513,7 @@ type ListCommandsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListCommandsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Commands {
-		s.Commands[i0].Validate(v, protocol.Index(protocol.Join(path, "Commands"), i0))
+		s.Commands[i0].Validate(v, protocol.Index(protocol.Join(path, "commands"), i0))
 	}
 }
 
@@ -6528,22 +6528,22 @@ type ListComplianceItemsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListComplianceItemsRequest) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.ResourceIds != nil {
-		v.Length(s.ResourceIds, len(s.ResourceIds), protocol.Join(path, "ResourceIds"), 1, -1)
+		v.Length(s.ResourceIds, len(s.ResourceIds), protocol.Join(path, "resourceIds"), 1, -1)
 	}
 	for i0 := range s.ResourceIds {
-		v.Length(s.ResourceIds[i0], utf8.RuneCountInString(s.ResourceIds[i0]), protocol.Index(protocol.Join(path, "ResourceIds"), i0), 1, 100)
+		v.Length(s.ResourceIds[i0], utf8.RuneCountInString(s.ResourceIds[i0]), protocol.Index(protocol.Join(path, "resourceIds"), i0), 1, 100)
 	}
 	if s.ResourceTypes != nil {
-		v.Length(s.ResourceTypes, len(s.ResourceTypes), protocol.Join(path, "ResourceTypes"), 1, -1)
+		v.Length(s.ResourceTypes, len(s.ResourceTypes), protocol.Join(path, "resourceTypes"), 1, -1)
 	}
 	for i0 := range s.ResourceTypes {
-		v.Length(s.ResourceTypes[i0], utf8.RuneCountInString(s.ResourceTypes[i0]), protocol.Index(protocol.Join(path, "ResourceTypes"), i0), 1, 50)
+		v.Length(s.ResourceTypes[i0], utf8.RuneCountInString(s.ResourceTypes[i0]), protocol.Index(protocol.Join(path, "resourceTypes"), i0), 1, 50)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -6555,7 +6555,7 @@ type ListComplianceItemsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListComplianceItemsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.ComplianceItems {
-		s.ComplianceItems[i0].Validate(v, protocol.Index(protocol.Join(path, "ComplianceItems"), i0))
+		s.ComplianceItems[i0].Validate(v, protocol.Index(protocol.Join(path, "complianceItems"), i0))
 	}
 }
 
@@ -6568,10 +6568,10 @@ type ListComplianceSummariesRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListComplianceSummariesRequest) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -6583,7 +6583,7 @@ type ListComplianceSummariesResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListComplianceSummariesResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.ComplianceSummaryItems {
-		s.ComplianceSummaryItems[i0].Validate(v, protocol.Index(protocol.Join(path, "ComplianceSummaryItems"), i0))
+		s.ComplianceSummaryItems[i0].Validate(v, protocol.Index(protocol.Join(path, "complianceSummaryItems"), i0))
 	}
 }
 
@@ -6597,13 +6597,13 @@ type ListDocumentMetadataHistoryRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListDocumentMetadataHistoryRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
-	v.Required(s.Metadata != "", protocol.Join(path, "Metadata"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
+	v.Required(s.Metadata != "", protocol.Join(path, "metadata"))
 	if s.Metadata != "" {
-		v.Enum(s.Metadata, protocol.Join(path, "Metadata"), DocumentMetadataEnumValues)
+		v.Enum(s.Metadata, protocol.Join(path, "metadata"), DocumentMetadataEnumValues)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -6618,7 +6618,7 @@ type ListDocumentMetadataHistoryResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListDocumentMetadataHistoryResponse) Validate(v *protocol.Validator, path string) {
 	if s.Metadata != nil {
-		s.Metadata.Validate(v, protocol.Join(path, "Metadata"))
+		s.Metadata.Validate(v, protocol.Join(path, "metadata"))
 	}
 }
 
@@ -6630,9 +6630,9 @@ type ListDocumentVersionsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListDocumentVersionsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -6644,10 +6644,10 @@ type ListDocumentVersionsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListDocumentVersionsResult) Validate(v *protocol.Validator, path string) {
 	if s.DocumentVersions != nil {
-		v.Length(s.DocumentVersions, len(s.DocumentVersions), protocol.Join(path, "DocumentVersions"), 1, -1)
+		v.Length(s.DocumentVersions, len(s.DocumentVersions), protocol.Join(path, "documentVersions"), 1, -1)
 	}
 	for i0 := range s.DocumentVersions {
-		s.DocumentVersions[i0].Validate(v, protocol.Index(protocol.Join(path, "DocumentVersions"), i0))
+		s.DocumentVersions[i0].Validate(v, protocol.Index(protocol.Join(path, "documentVersions"), i0))
 	}
 }
 
@@ -6661,19 +6661,19 @@ type ListDocumentsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListDocumentsRequest) Validate(v *protocol.Validator, path string) {
 	if s.DocumentFilterList != nil {
-		v.Length(s.DocumentFilterList, len(s.DocumentFilterList), protocol.Join(path, "DocumentFilterList"), 1, -1)
+		v.Length(s.DocumentFilterList, len(s.DocumentFilterList), protocol.Join(path, "documentFilterList"), 1, -1)
 	}
 	for i0 := range s.DocumentFilterList {
-		s.DocumentFilterList[i0].Validate(v, protocol.Index(protocol.Join(path, "DocumentFilterList"), i0))
+		s.DocumentFilterList[i0].Validate(v, protocol.Index(protocol.Join(path, "documentFilterList"), i0))
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 0, 6)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 0, 6)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -6685,7 +6685,7 @@ type ListDocumentsResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListDocumentsResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.DocumentIdentifiers {
-		s.DocumentIdentifiers[i0].Validate(v, protocol.Index(protocol.Join(path, "DocumentIdentifiers"), i0))
+		s.DocumentIdentifiers[i0].Validate(v, protocol.Index(protocol.Join(path, "documentIdentifiers"), i0))
 	}
 }
 
@@ -6699,19 +6699,19 @@ type ListInventoryEntriesRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListInventoryEntriesRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.InstanceId != "", protocol.Join(path, "InstanceId"))
-	v.Required(s.TypeName != "", protocol.Join(path, "TypeName"))
+	v.Required(s.InstanceId != "", protocol.Join(path, "instanceId"))
+	v.Required(s.TypeName != "", protocol.Join(path, "typeName"))
 	if s.TypeName != "" {
-		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "TypeName"), 1, 100)
+		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "typeName"), 1, 100)
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 1, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 1, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -6727,18 +6727,18 @@ type ListInventoryEntriesResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListInventoryEntriesResult) Validate(v *protocol.Validator, path string) {
 	if s.TypeName != "" {
-		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "TypeName"), 1, 100)
+		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "typeName"), 1, 100)
 	}
 	if s.Entries != nil {
-		v.Length(s.Entries, len(s.Entries), protocol.Join(path, "Entries"), 0, 10000)
+		v.Length(s.Entries, len(s.Entries), protocol.Join(path, "entries"), 0, 10000)
 	}
 	for i0 := range s.Entries {
 		if s.Entries[i0] != nil {
-			v.Length(s.Entries[i0], len(s.Entries[i0]), protocol.Index(protocol.Join(path, "Entries"), i0), 0, 50)
+			v.Length(s.Entries[i0], len(s.Entries[i0]), protocol.Index(protocol.Join(path, "entries"), i0), 0, 50)
 		}
 		for k1, e1 := range s.Entries[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "Entries"), i0), k1), 1, 64)
-			v.Length(e1, utf8.RuneCountInString(e1), protocol.Join(protocol.Index(protocol.Join(path, "Entries"), i0), k1), 0, 4096)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "entries"), i0), k1), 1, 64)
+			v.Length(e1, utf8.RuneCountInString(e1), protocol.Join(protocol.Index(protocol.Join(path, "entries"), i0), k1), 0, 4096)
 		}
 	}
 }
@@ -6753,16 +6753,16 @@ type ListNodesRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListNodesRequest) Validate(v *protocol.Validator, path string) {
 	if s.SyncName != "" {
-		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "SyncName"), 1, 64)
+		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "syncName"), 1, 64)
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 1, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 1, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -6774,10 +6774,10 @@ type ListNodesResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListNodesResult) Validate(v *protocol.Validator, path string) {
 	if s.Nodes != nil {
-		v.Length(s.Nodes, len(s.Nodes), protocol.Join(path, "Nodes"), 0, 50)
+		v.Length(s.Nodes, len(s.Nodes), protocol.Join(path, "nodes"), 0, 50)
 	}
 	for i0 := range s.Nodes {
-		s.Nodes[i0].Validate(v, protocol.Index(protocol.Join(path, "Nodes"), i0))
+		s.Nodes[i0].Validate(v, protocol.Index(protocol.Join(path, "nodes"), i0))
 	}
 }
 
@@ -6792,23 +6792,23 @@ type ListNodesSummaryRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListNodesSummaryRequest) Validate(v *protocol.Validator, path string) {
 	if s.SyncName != "" {
-		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "SyncName"), 1, 64)
+		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "syncName"), 1, 64)
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 1, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 1, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
-	v.Required(s.Aggregators != nil, protocol.Join(path, "Aggregators"))
+	v.Required(s.Aggregators != nil, protocol.Join(path, "aggregators"))
 	if s.Aggregators != nil {
-		v.Length(s.Aggregators, len(s.Aggregators), protocol.Join(path, "Aggregators"), 1, 2)
+		v.Length(s.Aggregators, len(s.Aggregators), protocol.Join(path, "aggregators"), 1, 2)
 	}
 	for i0 := range s.Aggregators {
-		s.Aggregators[i0].Validate(v, protocol.Index(protocol.Join(path, "Aggregators"), i0))
+		s.Aggregators[i0].Validate(v, protocol.Index(protocol.Join(path, "aggregators"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -6820,15 +6820,15 @@ type ListNodesSummaryResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListNodesSummaryResult) Validate(v *protocol.Validator, path string) {
 	if s.Summary != nil {
-		v.Length(s.Summary, len(s.Summary), protocol.Join(path, "Summary"), 0, 50)
+		v.Length(s.Summary, len(s.Summary), protocol.Join(path, "summary"), 0, 50)
 	}
 	for i0 := range s.Summary {
 		if s.Summary[i0] != nil {
-			v.Length(s.Summary[i0], len(s.Summary[i0]), protocol.Index(protocol.Join(path, "Summary"), i0), 0, 3)
+			v.Length(s.Summary[i0], len(s.Summary[i0]), protocol.Index(protocol.Join(path, "summary"), i0), 0, 3)
 		}
 		for k1, e1 := range s.Summary[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "Summary"), i0), k1), 1, 64)
-			v.Length(e1, utf8.RuneCountInString(e1), protocol.Join(protocol.Index(protocol.Join(path, "Summary"), i0), k1), 0, 4096)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "summary"), i0), k1), 1, 64)
+			v.Length(e1, utf8.RuneCountInString(e1), protocol.Join(protocol.Index(protocol.Join(path, "summary"), i0), k1), 0, 4096)
 		}
 	}
 }
@@ -6842,10 +6842,10 @@ type ListOpsItemEventsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListOpsItemEventsRequest) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -6857,7 +6857,7 @@ type ListOpsItemEventsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListOpsItemEventsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Summaries {
-		s.Summaries[i0].Validate(v, protocol.Index(protocol.Join(path, "Summaries"), i0))
+		s.Summaries[i0].Validate(v, protocol.Index(protocol.Join(path, "summaries"), i0))
 	}
 }
 
@@ -6871,10 +6871,10 @@ type ListOpsItemRelatedItemsRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListOpsItemRelatedItemsRequest) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -6886,7 +6886,7 @@ type ListOpsItemRelatedItemsResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListOpsItemRelatedItemsResponse) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Summaries {
-		s.Summaries[i0].Validate(v, protocol.Index(protocol.Join(path, "Summaries"), i0))
+		s.Summaries[i0].Validate(v, protocol.Index(protocol.Join(path, "summaries"), i0))
 	}
 }
 
@@ -6899,13 +6899,13 @@ type ListOpsMetadataRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListOpsMetadataRequest) Validate(v *protocol.Validator, path string) {
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 0, 10)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 0, 10)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -6917,10 +6917,10 @@ type ListOpsMetadataResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListOpsMetadataResult) Validate(v *protocol.Validator, path string) {
 	if s.OpsMetadataList != nil {
-		v.Length(s.OpsMetadataList, len(s.OpsMetadataList), protocol.Join(path, "OpsMetadataList"), 1, 50)
+		v.Length(s.OpsMetadataList, len(s.OpsMetadataList), protocol.Join(path, "opsMetadataList"), 1, 50)
 	}
 	for i0 := range s.OpsMetadataList {
-		s.OpsMetadataList[i0].Validate(v, protocol.Index(protocol.Join(path, "OpsMetadataList"), i0))
+		s.OpsMetadataList[i0].Validate(v, protocol.Index(protocol.Join(path, "opsMetadataList"), i0))
 	}
 }
 
@@ -6933,10 +6933,10 @@ type ListResourceComplianceSummariesRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListResourceComplianceSummariesRequest) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -6948,7 +6948,7 @@ type ListResourceComplianceSummariesResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListResourceComplianceSummariesResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.ResourceComplianceSummaryItems {
-		s.ResourceComplianceSummaryItems[i0].Validate(v, protocol.Index(protocol.Join(path, "ResourceComplianceSummaryItems"), i0))
+		s.ResourceComplianceSummaryItems[i0].Validate(v, protocol.Index(protocol.Join(path, "resourceComplianceSummaryItems"), i0))
 	}
 }
 
@@ -6961,10 +6961,10 @@ type ListResourceDataSyncRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListResourceDataSyncRequest) Validate(v *protocol.Validator, path string) {
 	if s.SyncType != "" {
-		v.Length(s.SyncType, utf8.RuneCountInString(s.SyncType), protocol.Join(path, "SyncType"), 1, 64)
+		v.Length(s.SyncType, utf8.RuneCountInString(s.SyncType), protocol.Join(path, "syncType"), 1, 64)
 	}
 	if s.MaxResults != nil {
-		v.Range(float64(*s.MaxResults), protocol.Join(path, "MaxResults"), protocol.Bound(1), protocol.Bound(50))
+		v.Range(float64(*s.MaxResults), protocol.Join(path, "maxResults"), protocol.Bound(1), protocol.Bound(50))
 	}
 }
 
@@ -6976,7 +6976,7 @@ type ListResourceDataSyncResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListResourceDataSyncResult) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.ResourceDataSyncItems {
-		s.ResourceDataSyncItems[i0].Validate(v, protocol.Index(protocol.Join(path, "ResourceDataSyncItems"), i0))
+		s.ResourceDataSyncItems[i0].Validate(v, protocol.Index(protocol.Join(path, "resourceDataSyncItems"), i0))
 	}
 }
 
@@ -6987,11 +6987,11 @@ type ListTagsForResourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ListTagsForResourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceType != "", protocol.Join(path, "ResourceType"))
+	v.Required(s.ResourceType != "", protocol.Join(path, "resourceType"))
 	if s.ResourceType != "" {
-		v.Enum(s.ResourceType, protocol.Join(path, "ResourceType"), ResourceTypeForTaggingValues)
+		v.Enum(s.ResourceType, protocol.Join(path, "resourceType"), ResourceTypeForTaggingValues)
 	}
-	v.Required(s.ResourceId != "", protocol.Join(path, "ResourceId"))
+	v.Required(s.ResourceId != "", protocol.Join(path, "resourceId"))
 }
 
 type ListTagsForResourceResult struct {
@@ -7001,10 +7001,10 @@ type ListTagsForResourceResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ListTagsForResourceResult) Validate(v *protocol.Validator, path string) {
 	if s.TagList != nil {
-		v.Length(s.TagList, len(s.TagList), protocol.Join(path, "TagList"), -1, 1000)
+		v.Length(s.TagList, len(s.TagList), protocol.Join(path, "tagList"), -1, 1000)
 	}
 	for i0 := range s.TagList {
-		s.TagList[i0].Validate(v, protocol.Index(protocol.Join(path, "TagList"), i0))
+		s.TagList[i0].Validate(v, protocol.Index(protocol.Join(path, "tagList"), i0))
 	}
 }
 
@@ -7016,16 +7016,16 @@ type LoggingInfo struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *LoggingInfo) Validate(v *protocol.Validator, path string) {
-	v.Required(s.S3BucketName != "", protocol.Join(path, "S3BucketName"))
+	v.Required(s.S3BucketName != "", protocol.Join(path, "s3BucketName"))
 	if s.S3BucketName != "" {
-		v.Length(s.S3BucketName, utf8.RuneCountInString(s.S3BucketName), protocol.Join(path, "S3BucketName"), 3, 63)
+		v.Length(s.S3BucketName, utf8.RuneCountInString(s.S3BucketName), protocol.Join(path, "s3BucketName"), 3, 63)
 	}
 	if s.S3KeyPrefix != "" {
-		v.Length(s.S3KeyPrefix, utf8.RuneCountInString(s.S3KeyPrefix), protocol.Join(path, "S3KeyPrefix"), -1, 500)
+		v.Length(s.S3KeyPrefix, utf8.RuneCountInString(s.S3KeyPrefix), protocol.Join(path, "s3KeyPrefix"), -1, 500)
 	}
-	v.Required(s.S3Region != "", protocol.Join(path, "S3Region"))
+	v.Required(s.S3Region != "", protocol.Join(path, "s3Region"))
 	if s.S3Region != "" {
-		v.Length(s.S3Region, utf8.RuneCountInString(s.S3Region), protocol.Join(path, "S3Region"), 3, 20)
+		v.Length(s.S3Region, utf8.RuneCountInString(s.S3Region), protocol.Join(path, "s3Region"), 3, 20)
 	}
 }
 
@@ -7037,15 +7037,15 @@ type MaintenanceWindowAutomationParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MaintenanceWindowAutomationParameters) Validate(v *protocol.Validator, path string) {
 	if s.Parameters != nil {
-		v.Length(s.Parameters, len(s.Parameters), protocol.Join(path, "Parameters"), 1, 200)
+		v.Length(s.Parameters, len(s.Parameters), protocol.Join(path, "parameters"), 1, 200)
 	}
 	for k0, e0 := range s.Parameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Parameters"), k0), 1, 50)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "parameters"), k0), 1, 50)
 		if e0 != nil {
-			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "Parameters"), k0), 0, 50)
+			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "parameters"), k0), 0, 50)
 		}
 		for i1 := range e0 {
-			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "Parameters"), k0), i1), 1, 512)
+			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "parameters"), k0), i1), 1, 512)
 		}
 	}
 }
@@ -7062,16 +7062,16 @@ type MaintenanceWindowExecution struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MaintenanceWindowExecution) Validate(v *protocol.Validator, path string) {
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.WindowExecutionId != "" {
-		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "WindowExecutionId"), 36, 36)
+		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "windowExecutionId"), 36, 36)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), MaintenanceWindowExecutionStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), MaintenanceWindowExecutionStatusValues)
 	}
 	if s.StatusDetails != "" {
-		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "StatusDetails"), 0, 250)
+		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "statusDetails"), 0, 250)
 	}
 }
 
@@ -7091,31 +7091,31 @@ type MaintenanceWindowExecutionTaskIdentity struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MaintenanceWindowExecutionTaskIdentity) Validate(v *protocol.Validator, path string) {
 	if s.WindowExecutionId != "" {
-		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "WindowExecutionId"), 36, 36)
+		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "windowExecutionId"), 36, 36)
 	}
 	if s.TaskExecutionId != "" {
-		v.Length(s.TaskExecutionId, utf8.RuneCountInString(s.TaskExecutionId), protocol.Join(path, "TaskExecutionId"), 36, 36)
+		v.Length(s.TaskExecutionId, utf8.RuneCountInString(s.TaskExecutionId), protocol.Join(path, "taskExecutionId"), 36, 36)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), MaintenanceWindowExecutionStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), MaintenanceWindowExecutionStatusValues)
 	}
 	if s.StatusDetails != "" {
-		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "StatusDetails"), 0, 250)
+		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "statusDetails"), 0, 250)
 	}
 	if s.TaskArn != "" {
-		v.Length(s.TaskArn, utf8.RuneCountInString(s.TaskArn), protocol.Join(path, "TaskArn"), 1, 1600)
+		v.Length(s.TaskArn, utf8.RuneCountInString(s.TaskArn), protocol.Join(path, "taskArn"), 1, 1600)
 	}
 	if s.TaskType != "" {
-		v.Enum(s.TaskType, protocol.Join(path, "TaskType"), MaintenanceWindowTaskTypeValues)
+		v.Enum(s.TaskType, protocol.Join(path, "taskType"), MaintenanceWindowTaskTypeValues)
 	}
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 	if s.TriggeredAlarms != nil {
-		v.Length(s.TriggeredAlarms, len(s.TriggeredAlarms), protocol.Join(path, "TriggeredAlarms"), 1, 1)
+		v.Length(s.TriggeredAlarms, len(s.TriggeredAlarms), protocol.Join(path, "triggeredAlarms"), 1, 1)
 	}
 	for i0 := range s.TriggeredAlarms {
-		s.TriggeredAlarms[i0].Validate(v, protocol.Index(protocol.Join(path, "TriggeredAlarms"), i0))
+		s.TriggeredAlarms[i0].Validate(v, protocol.Index(protocol.Join(path, "triggeredAlarms"), i0))
 	}
 }
 
@@ -7137,28 +7137,28 @@ type MaintenanceWindowExecutionTaskInvocationIdentity struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MaintenanceWindowExecutionTaskInvocationIdentity) Validate(v *protocol.Validator, path string) {
 	if s.WindowExecutionId != "" {
-		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "WindowExecutionId"), 36, 36)
+		v.Length(s.WindowExecutionId, utf8.RuneCountInString(s.WindowExecutionId), protocol.Join(path, "windowExecutionId"), 36, 36)
 	}
 	if s.TaskExecutionId != "" {
-		v.Length(s.TaskExecutionId, utf8.RuneCountInString(s.TaskExecutionId), protocol.Join(path, "TaskExecutionId"), 36, 36)
+		v.Length(s.TaskExecutionId, utf8.RuneCountInString(s.TaskExecutionId), protocol.Join(path, "taskExecutionId"), 36, 36)
 	}
 	if s.InvocationId != "" {
-		v.Length(s.InvocationId, utf8.RuneCountInString(s.InvocationId), protocol.Join(path, "InvocationId"), 36, 36)
+		v.Length(s.InvocationId, utf8.RuneCountInString(s.InvocationId), protocol.Join(path, "invocationId"), 36, 36)
 	}
 	if s.TaskType != "" {
-		v.Enum(s.TaskType, protocol.Join(path, "TaskType"), MaintenanceWindowTaskTypeValues)
+		v.Enum(s.TaskType, protocol.Join(path, "taskType"), MaintenanceWindowTaskTypeValues)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), MaintenanceWindowExecutionStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), MaintenanceWindowExecutionStatusValues)
 	}
 	if s.StatusDetails != "" {
-		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "StatusDetails"), 0, 250)
+		v.Length(s.StatusDetails, utf8.RuneCountInString(s.StatusDetails), protocol.Join(path, "statusDetails"), 0, 250)
 	}
 	if s.OwnerInformation != "" {
-		v.Length(s.OwnerInformation, utf8.RuneCountInString(s.OwnerInformation), protocol.Join(path, "OwnerInformation"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.OwnerInformation), protocol.Join(path, "ownerInformation"), 1, 128)
 	}
 	if s.WindowTargetId != "" {
-		v.Length(s.WindowTargetId, utf8.RuneCountInString(s.WindowTargetId), protocol.Join(path, "WindowTargetId"), -1, 36)
+		v.Length(s.WindowTargetId, utf8.RuneCountInString(s.WindowTargetId), protocol.Join(path, "windowTargetId"), -1, 36)
 	}
 }
 
@@ -7170,10 +7170,10 @@ type MaintenanceWindowFilter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MaintenanceWindowFilter) Validate(v *protocol.Validator, path string) {
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 128)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 128)
 	}
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 256)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 256)
 	}
 }
 
@@ -7195,25 +7195,25 @@ type MaintenanceWindowIdentity struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MaintenanceWindowIdentity) Validate(v *protocol.Validator, path string) {
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 128)
 	}
 	if s.Duration != nil {
-		v.Range(float64(*s.Duration), protocol.Join(path, "Duration"), protocol.Bound(1), protocol.Bound(24))
+		v.Range(float64(*s.Duration), protocol.Join(path, "duration"), protocol.Bound(1), protocol.Bound(24))
 	}
 	if s.Cutoff != 0 {
-		v.Range(float64(s.Cutoff), protocol.Join(path, "Cutoff"), protocol.Bound(0), protocol.Bound(23))
+		v.Range(float64(s.Cutoff), protocol.Join(path, "cutoff"), protocol.Bound(0), protocol.Bound(23))
 	}
 	if s.Schedule != "" {
-		v.Length(s.Schedule, utf8.RuneCountInString(s.Schedule), protocol.Join(path, "Schedule"), 1, 256)
+		v.Length(s.Schedule, utf8.RuneCountInString(s.Schedule), protocol.Join(path, "schedule"), 1, 256)
 	}
 	if s.ScheduleOffset != nil {
-		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "ScheduleOffset"), protocol.Bound(1), protocol.Bound(6))
+		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "scheduleOffset"), protocol.Bound(1), protocol.Bound(6))
 	}
 }
 
@@ -7225,10 +7225,10 @@ type MaintenanceWindowIdentityForTarget struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MaintenanceWindowIdentityForTarget) Validate(v *protocol.Validator, path string) {
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 }
 
@@ -7241,13 +7241,13 @@ type MaintenanceWindowLambdaParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MaintenanceWindowLambdaParameters) Validate(v *protocol.Validator, path string) {
 	if s.ClientContext != "" {
-		v.Length(s.ClientContext, utf8.RuneCountInString(s.ClientContext), protocol.Join(path, "ClientContext"), 1, 8000)
+		v.Length(s.ClientContext, utf8.RuneCountInString(s.ClientContext), protocol.Join(path, "clientContext"), 1, 8000)
 	}
 	if s.Qualifier != "" {
-		v.Length(s.Qualifier, utf8.RuneCountInString(s.Qualifier), protocol.Join(path, "Qualifier"), 1, 128)
+		v.Length(s.Qualifier, utf8.RuneCountInString(s.Qualifier), protocol.Join(path, "qualifier"), 1, 128)
 	}
 	if s.Payload != nil {
-		v.Length(s.Payload, len(s.Payload), protocol.Join(path, "Payload"), -1, 4096)
+		v.Length(protocol.Redacted, len(s.Payload), protocol.Join(path, "payload"), -1, 4096)
 	}
 }
 
@@ -7268,28 +7268,28 @@ type MaintenanceWindowRunCommandParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MaintenanceWindowRunCommandParameters) Validate(v *protocol.Validator, path string) {
 	if s.Comment != "" {
-		v.Length(s.Comment, utf8.RuneCountInString(s.Comment), protocol.Join(path, "Comment"), -1, 100)
+		v.Length(s.Comment, utf8.RuneCountInString(s.Comment), protocol.Join(path, "comment"), -1, 100)
 	}
 	if s.CloudWatchOutputConfig != nil {
-		s.CloudWatchOutputConfig.Validate(v, protocol.Join(path, "CloudWatchOutputConfig"))
+		s.CloudWatchOutputConfig.Validate(v, protocol.Join(path, "cloudWatchOutputConfig"))
 	}
 	if s.DocumentHash != "" {
-		v.Length(s.DocumentHash, utf8.RuneCountInString(s.DocumentHash), protocol.Join(path, "DocumentHash"), -1, 256)
+		v.Length(s.DocumentHash, utf8.RuneCountInString(s.DocumentHash), protocol.Join(path, "documentHash"), -1, 256)
 	}
 	if s.DocumentHashType != "" {
-		v.Enum(s.DocumentHashType, protocol.Join(path, "DocumentHashType"), DocumentHashTypeValues)
+		v.Enum(s.DocumentHashType, protocol.Join(path, "documentHashType"), DocumentHashTypeValues)
 	}
 	if s.NotificationConfig != nil {
-		s.NotificationConfig.Validate(v, protocol.Join(path, "NotificationConfig"))
+		s.NotificationConfig.Validate(v, protocol.Join(path, "notificationConfig"))
 	}
 	if s.OutputS3BucketName != "" {
-		v.Length(s.OutputS3BucketName, utf8.RuneCountInString(s.OutputS3BucketName), protocol.Join(path, "OutputS3BucketName"), 3, 63)
+		v.Length(s.OutputS3BucketName, utf8.RuneCountInString(s.OutputS3BucketName), protocol.Join(path, "outputS3BucketName"), 3, 63)
 	}
 	if s.OutputS3KeyPrefix != "" {
-		v.Length(s.OutputS3KeyPrefix, utf8.RuneCountInString(s.OutputS3KeyPrefix), protocol.Join(path, "OutputS3KeyPrefix"), -1, 500)
+		v.Length(s.OutputS3KeyPrefix, utf8.RuneCountInString(s.OutputS3KeyPrefix), protocol.Join(path, "outputS3KeyPrefix"), -1, 500)
 	}
 	if s.TimeoutSeconds != nil {
-		v.Range(float64(*s.TimeoutSeconds), protocol.Join(path, "TimeoutSeconds"), protocol.Bound(30), protocol.Bound(2.592e+06))
+		v.Range(float64(*s.TimeoutSeconds), protocol.Join(path, "timeoutSeconds"), protocol.Bound(30), protocol.Bound(2.592e+06))
 	}
 }
 
@@ -7301,10 +7301,10 @@ type MaintenanceWindowStepFunctionsParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MaintenanceWindowStepFunctionsParameters) Validate(v *protocol.Validator, path string) {
 	if s.Input != "" {
-		v.Length(s.Input, utf8.RuneCountInString(s.Input), protocol.Join(path, "Input"), -1, 4096)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Input), protocol.Join(path, "input"), -1, 4096)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 80)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 80)
 	}
 }
 
@@ -7321,28 +7321,28 @@ type MaintenanceWindowTarget struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MaintenanceWindowTarget) Validate(v *protocol.Validator, path string) {
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.WindowTargetId != "" {
-		v.Length(s.WindowTargetId, utf8.RuneCountInString(s.WindowTargetId), protocol.Join(path, "WindowTargetId"), 36, 36)
+		v.Length(s.WindowTargetId, utf8.RuneCountInString(s.WindowTargetId), protocol.Join(path, "windowTargetId"), 36, 36)
 	}
 	if s.ResourceType != "" {
-		v.Enum(s.ResourceType, protocol.Join(path, "ResourceType"), MaintenanceWindowResourceTypeValues)
+		v.Enum(s.ResourceType, protocol.Join(path, "resourceType"), MaintenanceWindowResourceTypeValues)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.OwnerInformation != "" {
-		v.Length(s.OwnerInformation, utf8.RuneCountInString(s.OwnerInformation), protocol.Join(path, "OwnerInformation"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.OwnerInformation), protocol.Join(path, "ownerInformation"), 1, 128)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 128)
 	}
 }
 
@@ -7367,50 +7367,50 @@ type MaintenanceWindowTask struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MaintenanceWindowTask) Validate(v *protocol.Validator, path string) {
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.WindowTaskId != "" {
-		v.Length(s.WindowTaskId, utf8.RuneCountInString(s.WindowTaskId), protocol.Join(path, "WindowTaskId"), 36, 36)
+		v.Length(s.WindowTaskId, utf8.RuneCountInString(s.WindowTaskId), protocol.Join(path, "windowTaskId"), 36, 36)
 	}
 	if s.TaskArn != "" {
-		v.Length(s.TaskArn, utf8.RuneCountInString(s.TaskArn), protocol.Join(path, "TaskArn"), 1, 1600)
+		v.Length(s.TaskArn, utf8.RuneCountInString(s.TaskArn), protocol.Join(path, "taskArn"), 1, 1600)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), MaintenanceWindowTaskTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), MaintenanceWindowTaskTypeValues)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	for k0, e0 := range s.TaskParameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "TaskParameters"), k0), 1, 255)
-		e0.Validate(v, protocol.Join(protocol.Join(path, "TaskParameters"), k0))
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "taskParameters"), k0), 1, 255)
+		e0.Validate(v, protocol.Join(protocol.Join(path, "taskParameters"), k0))
 	}
 	if s.Priority != 0 {
-		v.Range(float64(s.Priority), protocol.Join(path, "Priority"), protocol.Bound(0), nil)
+		v.Range(float64(s.Priority), protocol.Join(path, "priority"), protocol.Bound(0), nil)
 	}
 	if s.LoggingInfo != nil {
-		s.LoggingInfo.Validate(v, protocol.Join(path, "LoggingInfo"))
+		s.LoggingInfo.Validate(v, protocol.Join(path, "loggingInfo"))
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 128)
 	}
 	if s.CutoffBehavior != "" {
-		v.Enum(s.CutoffBehavior, protocol.Join(path, "CutoffBehavior"), MaintenanceWindowTaskCutoffBehaviorValues)
+		v.Enum(s.CutoffBehavior, protocol.Join(path, "cutoffBehavior"), MaintenanceWindowTaskCutoffBehaviorValues)
 	}
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 }
 
@@ -7424,16 +7424,16 @@ type MaintenanceWindowTaskInvocationParameters struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MaintenanceWindowTaskInvocationParameters) Validate(v *protocol.Validator, path string) {
 	if s.RunCommand != nil {
-		s.RunCommand.Validate(v, protocol.Join(path, "RunCommand"))
+		s.RunCommand.Validate(v, protocol.Join(path, "runCommand"))
 	}
 	if s.Automation != nil {
-		s.Automation.Validate(v, protocol.Join(path, "Automation"))
+		s.Automation.Validate(v, protocol.Join(path, "automation"))
 	}
 	if s.StepFunctions != nil {
-		s.StepFunctions.Validate(v, protocol.Join(path, "StepFunctions"))
+		s.StepFunctions.Validate(v, protocol.Join(path, "stepFunctions"))
 	}
 	if s.Lambda != nil {
-		s.Lambda.Validate(v, protocol.Join(path, "Lambda"))
+		s.Lambda.Validate(v, protocol.Join(path, "lambda"))
 	}
 }
 
@@ -7444,7 +7444,7 @@ type MaintenanceWindowTaskParameterValueExpression struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MaintenanceWindowTaskParameterValueExpression) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 255)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 255)
 	}
 }
 
@@ -7469,7 +7469,7 @@ type MetadataValue struct {
 // Validate records the constraints of the model that s breaks.
 func (s *MetadataValue) Validate(v *protocol.Validator, path string) {
 	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "Value"), 1, 4096)
+		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), 1, 4096)
 	}
 }
 
@@ -7483,19 +7483,19 @@ type ModifyDocumentPermissionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ModifyDocumentPermissionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
-	v.Required(s.PermissionType != "", protocol.Join(path, "PermissionType"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
+	v.Required(s.PermissionType != "", protocol.Join(path, "permissionType"))
 	if s.PermissionType != "" {
-		v.Enum(s.PermissionType, protocol.Join(path, "PermissionType"), DocumentPermissionTypeValues)
+		v.Enum(s.PermissionType, protocol.Join(path, "permissionType"), DocumentPermissionTypeValues)
 	}
 	if s.AccountIdsToAdd != nil {
-		v.Length(s.AccountIdsToAdd, len(s.AccountIdsToAdd), protocol.Join(path, "AccountIdsToAdd"), -1, 20)
+		v.Length(s.AccountIdsToAdd, len(s.AccountIdsToAdd), protocol.Join(path, "accountIdsToAdd"), -1, 20)
 	}
 	if s.AccountIdsToRemove != nil {
-		v.Length(s.AccountIdsToRemove, len(s.AccountIdsToRemove), protocol.Join(path, "AccountIdsToRemove"), -1, 20)
+		v.Length(s.AccountIdsToRemove, len(s.AccountIdsToRemove), protocol.Join(path, "accountIdsToRemove"), -1, 20)
 	}
 	if s.SharedDocumentVersion != "" {
-		v.Length(s.SharedDocumentVersion, utf8.RuneCountInString(s.SharedDocumentVersion), protocol.Join(path, "SharedDocumentVersion"), -1, 8)
+		v.Length(s.SharedDocumentVersion, utf8.RuneCountInString(s.SharedDocumentVersion), protocol.Join(path, "sharedDocumentVersion"), -1, 8)
 	}
 }
 
@@ -7522,13 +7522,13 @@ type Node struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Node) Validate(v *protocol.Validator, path string) {
 	if s.Owner != nil {
-		s.Owner.Validate(v, protocol.Join(path, "Owner"))
+		s.Owner.Validate(v, protocol.Join(path, "owner"))
 	}
 	if s.Region != "" {
-		v.Length(s.Region, utf8.RuneCountInString(s.Region), protocol.Join(path, "Region"), 1, 64)
+		v.Length(s.Region, utf8.RuneCountInString(s.Region), protocol.Join(path, "region"), 1, 64)
 	}
 	if s.NodeType != nil {
-		s.NodeType.Validate(v, protocol.Join(path, "NodeType"))
+		s.NodeType.Validate(v, protocol.Join(path, "nodeType"))
 	}
 }
 
@@ -7541,23 +7541,23 @@ type NodeAggregator struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *NodeAggregator) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AggregatorType != "", protocol.Join(path, "AggregatorType"))
+	v.Required(s.AggregatorType != "", protocol.Join(path, "aggregatorType"))
 	if s.AggregatorType != "" {
-		v.Enum(s.AggregatorType, protocol.Join(path, "AggregatorType"), NodeAggregatorTypeValues)
+		v.Enum(s.AggregatorType, protocol.Join(path, "aggregatorType"), NodeAggregatorTypeValues)
 	}
-	v.Required(s.TypeName != "", protocol.Join(path, "TypeName"))
+	v.Required(s.TypeName != "", protocol.Join(path, "typeName"))
 	if s.TypeName != "" {
-		v.Enum(s.TypeName, protocol.Join(path, "TypeName"), NodeTypeNameValues)
+		v.Enum(s.TypeName, protocol.Join(path, "typeName"), NodeTypeNameValues)
 	}
-	v.Required(s.AttributeName != "", protocol.Join(path, "AttributeName"))
+	v.Required(s.AttributeName != "", protocol.Join(path, "attributeName"))
 	if s.AttributeName != "" {
-		v.Enum(s.AttributeName, protocol.Join(path, "AttributeName"), NodeAttributeNameValues)
+		v.Enum(s.AttributeName, protocol.Join(path, "attributeName"), NodeAttributeNameValues)
 	}
 	if s.Aggregators != nil {
-		v.Length(s.Aggregators, len(s.Aggregators), protocol.Join(path, "Aggregators"), 1, 2)
+		v.Length(s.Aggregators, len(s.Aggregators), protocol.Join(path, "aggregators"), 1, 2)
 	}
 	for i0 := range s.Aggregators {
-		s.Aggregators[i0].Validate(v, protocol.Index(protocol.Join(path, "Aggregators"), i0))
+		s.Aggregators[i0].Validate(v, protocol.Index(protocol.Join(path, "aggregators"), i0))
 	}
 }
 
@@ -7569,19 +7569,19 @@ type NodeFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *NodeFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Enum(s.Key, protocol.Join(path, "Key"), NodeFilterKeyValues)
+		v.Enum(s.Key, protocol.Join(path, "key"), NodeFilterKeyValues)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 1, 5)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 1, 5)
 	}
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 0, 512)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 0, 512)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), NodeFilterOperatorTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), NodeFilterOperatorTypeValues)
 	}
 }
 
@@ -7594,10 +7594,10 @@ type NodeOwnerInfo struct {
 // Validate records the constraints of the model that s breaks.
 func (s *NodeOwnerInfo) Validate(v *protocol.Validator, path string) {
 	if s.OrganizationalUnitId != "" {
-		v.Length(s.OrganizationalUnitId, utf8.RuneCountInString(s.OrganizationalUnitId), protocol.Join(path, "OrganizationalUnitId"), 1, 68)
+		v.Length(s.OrganizationalUnitId, utf8.RuneCountInString(s.OrganizationalUnitId), protocol.Join(path, "organizationalUnitId"), 1, 68)
 	}
 	if s.OrganizationalUnitPath != "" {
-		v.Length(s.OrganizationalUnitPath, utf8.RuneCountInString(s.OrganizationalUnitPath), protocol.Join(path, "OrganizationalUnitPath"), 1, 512)
+		v.Length(s.OrganizationalUnitPath, utf8.RuneCountInString(s.OrganizationalUnitPath), protocol.Join(path, "organizationalUnitPath"), 1, 512)
 	}
 }
 
@@ -7608,7 +7608,7 @@ type NodeType struct {
 // Validate records the constraints of the model that s breaks.
 func (s *NodeType) Validate(v *protocol.Validator, path string) {
 	if s.Instance != nil {
-		s.Instance.Validate(v, protocol.Join(path, "Instance"))
+		s.Instance.Validate(v, protocol.Join(path, "instance"))
 	}
 }
 
@@ -7620,7 +7620,7 @@ type NonCompliantSummary struct {
 // Validate records the constraints of the model that s breaks.
 func (s *NonCompliantSummary) Validate(v *protocol.Validator, path string) {
 	if s.SeveritySummary != nil {
-		s.SeveritySummary.Validate(v, protocol.Join(path, "SeveritySummary"))
+		s.SeveritySummary.Validate(v, protocol.Join(path, "severitySummary"))
 	}
 }
 
@@ -7633,10 +7633,10 @@ type NotificationConfig struct {
 // Validate records the constraints of the model that s breaks.
 func (s *NotificationConfig) Validate(v *protocol.Validator, path string) {
 	for i0 := range s.NotificationEvents {
-		v.Enum(s.NotificationEvents[i0], protocol.Index(protocol.Join(path, "NotificationEvents"), i0), NotificationEventValues)
+		v.Enum(s.NotificationEvents[i0], protocol.Index(protocol.Join(path, "notificationEvents"), i0), NotificationEventValues)
 	}
 	if s.NotificationType != "" {
-		v.Enum(s.NotificationType, protocol.Join(path, "NotificationType"), NotificationTypeValues)
+		v.Enum(s.NotificationType, protocol.Join(path, "notificationType"), NotificationTypeValues)
 	}
 }
 
@@ -7652,32 +7652,32 @@ type OpsAggregator struct {
 // Validate records the constraints of the model that s breaks.
 func (s *OpsAggregator) Validate(v *protocol.Validator, path string) {
 	if s.AggregatorType != "" {
-		v.Length(s.AggregatorType, utf8.RuneCountInString(s.AggregatorType), protocol.Join(path, "AggregatorType"), 1, 20)
+		v.Length(s.AggregatorType, utf8.RuneCountInString(s.AggregatorType), protocol.Join(path, "aggregatorType"), 1, 20)
 	}
 	if s.TypeName != "" {
-		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "TypeName"), 1, 100)
+		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "typeName"), 1, 100)
 	}
 	if s.AttributeName != "" {
-		v.Length(s.AttributeName, utf8.RuneCountInString(s.AttributeName), protocol.Join(path, "AttributeName"), 1, 128)
+		v.Length(s.AttributeName, utf8.RuneCountInString(s.AttributeName), protocol.Join(path, "attributeName"), 1, 128)
 	}
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 0, 5)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 0, 5)
 	}
 	for k0, e0 := range s.Values {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Values"), k0), 1, 32)
-		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "Values"), k0), 0, 2048)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "values"), k0), 1, 32)
+		v.Length(e0, utf8.RuneCountInString(e0), protocol.Join(protocol.Join(path, "values"), k0), 0, 2048)
 	}
 	if s.Filters != nil {
-		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "Filters"), 1, 5)
+		v.Length(s.Filters, len(s.Filters), protocol.Join(path, "filters"), 1, 5)
 	}
 	for i0 := range s.Filters {
-		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "Filters"), i0))
+		s.Filters[i0].Validate(v, protocol.Index(protocol.Join(path, "filters"), i0))
 	}
 	if s.Aggregators != nil {
-		v.Length(s.Aggregators, len(s.Aggregators), protocol.Join(path, "Aggregators"), 1, 12)
+		v.Length(s.Aggregators, len(s.Aggregators), protocol.Join(path, "aggregators"), 1, 12)
 	}
 	for i0 := range s.Aggregators {
-		s.Aggregators[i0].Validate(v, protocol.Index(protocol.Join(path, "Aggregators"), i0))
+		s.Aggregators[i0].Validate(v, protocol.Index(protocol.Join(path, "aggregators"), i0))
 	}
 }
 
@@ -7689,7 +7689,7 @@ type OpsEntity struct {
 // Validate records the constraints of the model that s breaks.
 func (s *OpsEntity) Validate(v *protocol.Validator, path string) {
 	for k0, e0 := range s.Data {
-		e0.Validate(v, protocol.Join(protocol.Join(path, "Data"), k0))
+		e0.Validate(v, protocol.Join(protocol.Join(path, "data"), k0))
 	}
 }
 
@@ -7701,15 +7701,15 @@ type OpsEntityItem struct {
 // Validate records the constraints of the model that s breaks.
 func (s *OpsEntityItem) Validate(v *protocol.Validator, path string) {
 	if s.Content != nil {
-		v.Length(s.Content, len(s.Content), protocol.Join(path, "Content"), 0, 10000)
+		v.Length(s.Content, len(s.Content), protocol.Join(path, "content"), 0, 10000)
 	}
 	for i0 := range s.Content {
 		if s.Content[i0] != nil {
-			v.Length(s.Content[i0], len(s.Content[i0]), protocol.Index(protocol.Join(path, "Content"), i0), 0, 50)
+			v.Length(s.Content[i0], len(s.Content[i0]), protocol.Index(protocol.Join(path, "content"), i0), 0, 50)
 		}
 		for k1, e1 := range s.Content[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "Content"), i0), k1), 1, 64)
-			v.Length(e1, utf8.RuneCountInString(e1), protocol.Join(protocol.Index(protocol.Join(path, "Content"), i0), k1), 0, 4096)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "content"), i0), k1), 1, 64)
+			v.Length(e1, utf8.RuneCountInString(e1), protocol.Join(protocol.Index(protocol.Join(path, "content"), i0), k1), 0, 4096)
 		}
 	}
 }
@@ -7722,19 +7722,19 @@ type OpsFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *OpsFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 200)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 200)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 1, 40)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 1, 40)
 	}
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 0, 256)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 0, 256)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), OpsFilterOperatorTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), OpsFilterOperatorTypeValues)
 	}
 }
 
@@ -7766,38 +7766,38 @@ type OpsItem struct {
 // Validate records the constraints of the model that s breaks.
 func (s *OpsItem) Validate(v *protocol.Validator, path string) {
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 2048)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 2048)
 	}
 	for i0 := range s.Notifications {
-		s.Notifications[i0].Validate(v, protocol.Index(protocol.Join(path, "Notifications"), i0))
+		s.Notifications[i0].Validate(v, protocol.Index(protocol.Join(path, "notifications"), i0))
 	}
 	if s.Priority != nil {
-		v.Range(float64(*s.Priority), protocol.Join(path, "Priority"), protocol.Bound(1), protocol.Bound(5))
+		v.Range(float64(*s.Priority), protocol.Join(path, "priority"), protocol.Bound(1), protocol.Bound(5))
 	}
 	for i0 := range s.RelatedOpsItems {
-		s.RelatedOpsItems[i0].Validate(v, protocol.Index(protocol.Join(path, "RelatedOpsItems"), i0))
+		s.RelatedOpsItems[i0].Validate(v, protocol.Index(protocol.Join(path, "relatedOpsItems"), i0))
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), OpsItemStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), OpsItemStatusValues)
 	}
 	if s.Title != "" {
-		v.Length(s.Title, utf8.RuneCountInString(s.Title), protocol.Join(path, "Title"), 1, 1024)
+		v.Length(s.Title, utf8.RuneCountInString(s.Title), protocol.Join(path, "title"), 1, 1024)
 	}
 	if s.Source != "" {
-		v.Length(s.Source, utf8.RuneCountInString(s.Source), protocol.Join(path, "Source"), 1, 128)
+		v.Length(s.Source, utf8.RuneCountInString(s.Source), protocol.Join(path, "source"), 1, 128)
 	}
 	for k0, e0 := range s.OperationalData {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "OperationalData"), k0), 1, 128)
-		e0.Validate(v, protocol.Join(protocol.Join(path, "OperationalData"), k0))
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "operationalData"), k0), 1, 128)
+		e0.Validate(v, protocol.Join(protocol.Join(path, "operationalData"), k0))
 	}
 	if s.Category != "" {
-		v.Length(s.Category, utf8.RuneCountInString(s.Category), protocol.Join(path, "Category"), 1, 64)
+		v.Length(s.Category, utf8.RuneCountInString(s.Category), protocol.Join(path, "category"), 1, 64)
 	}
 	if s.Severity != "" {
-		v.Length(s.Severity, utf8.RuneCountInString(s.Severity), protocol.Join(path, "Severity"), 1, 64)
+		v.Length(s.Severity, utf8.RuneCountInString(s.Severity), protocol.Join(path, "severity"), 1, 64)
 	}
 	if s.OpsItemArn != "" {
-		v.Length(s.OpsItemArn, utf8.RuneCountInString(s.OpsItemArn), protocol.Join(path, "OpsItemArn"), 20, 2048)
+		v.Length(s.OpsItemArn, utf8.RuneCountInString(s.OpsItemArn), protocol.Join(path, "opsItemArn"), 20, 2048)
 	}
 }
 
@@ -7831,7 +7831,7 @@ type OpsItemDataValue struct {
 // Validate records the constraints of the model that s breaks.
 func (s *OpsItemDataValue) Validate(v *protocol.Validator, path string) {
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), OpsItemDataTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), OpsItemDataTypeValues)
 	}
 }
 
@@ -7843,17 +7843,17 @@ type OpsItemEventFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *OpsItemEventFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Enum(s.Key, protocol.Join(path, "Key"), OpsItemEventFilterKeyValues)
+		v.Enum(s.Key, protocol.Join(path, "key"), OpsItemEventFilterKeyValues)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 15)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 15)
 	}
-	v.Required(s.Operator != "", protocol.Join(path, "Operator"))
+	v.Required(s.Operator != "", protocol.Join(path, "operator"))
 	if s.Operator != "" {
-		v.Enum(s.Operator, protocol.Join(path, "Operator"), OpsItemEventFilterOperatorValues)
+		v.Enum(s.Operator, protocol.Join(path, "operator"), OpsItemEventFilterOperatorValues)
 	}
 }
 
@@ -7870,7 +7870,7 @@ type OpsItemEventSummary struct {
 // Validate records the constraints of the model that s breaks.
 func (s *OpsItemEventSummary) Validate(v *protocol.Validator, path string) {
 	if s.CreatedBy != nil {
-		s.CreatedBy.Validate(v, protocol.Join(path, "CreatedBy"))
+		s.CreatedBy.Validate(v, protocol.Join(path, "createdBy"))
 	}
 }
 
@@ -7882,14 +7882,14 @@ type OpsItemFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *OpsItemFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Enum(s.Key, protocol.Join(path, "Key"), OpsItemFilterKeyValues)
+		v.Enum(s.Key, protocol.Join(path, "key"), OpsItemFilterKeyValues)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
-	v.Required(s.Operator != "", protocol.Join(path, "Operator"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
+	v.Required(s.Operator != "", protocol.Join(path, "operator"))
 	if s.Operator != "" {
-		v.Enum(s.Operator, protocol.Join(path, "Operator"), OpsItemFilterOperatorValues)
+		v.Enum(s.Operator, protocol.Join(path, "operator"), OpsItemFilterOperatorValues)
 	}
 }
 
@@ -7963,10 +7963,10 @@ type OpsItemRelatedItemSummary struct {
 // Validate records the constraints of the model that s breaks.
 func (s *OpsItemRelatedItemSummary) Validate(v *protocol.Validator, path string) {
 	if s.CreatedBy != nil {
-		s.CreatedBy.Validate(v, protocol.Join(path, "CreatedBy"))
+		s.CreatedBy.Validate(v, protocol.Join(path, "createdBy"))
 	}
 	if s.LastModifiedBy != nil {
-		s.LastModifiedBy.Validate(v, protocol.Join(path, "LastModifiedBy"))
+		s.LastModifiedBy.Validate(v, protocol.Join(path, "lastModifiedBy"))
 	}
 }
 
@@ -7978,14 +7978,14 @@ type OpsItemRelatedItemsFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *OpsItemRelatedItemsFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Enum(s.Key, protocol.Join(path, "Key"), OpsItemRelatedItemsFilterKeyValues)
+		v.Enum(s.Key, protocol.Join(path, "key"), OpsItemRelatedItemsFilterKeyValues)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
-	v.Required(s.Operator != "", protocol.Join(path, "Operator"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
+	v.Required(s.Operator != "", protocol.Join(path, "operator"))
 	if s.Operator != "" {
-		v.Enum(s.Operator, protocol.Join(path, "Operator"), OpsItemRelatedItemsFilterOperatorValues)
+		v.Enum(s.Operator, protocol.Join(path, "operator"), OpsItemRelatedItemsFilterOperatorValues)
 	}
 }
 
@@ -8012,26 +8012,26 @@ type OpsItemSummary struct {
 // Validate records the constraints of the model that s breaks.
 func (s *OpsItemSummary) Validate(v *protocol.Validator, path string) {
 	if s.Priority != nil {
-		v.Range(float64(*s.Priority), protocol.Join(path, "Priority"), protocol.Bound(1), protocol.Bound(5))
+		v.Range(float64(*s.Priority), protocol.Join(path, "priority"), protocol.Bound(1), protocol.Bound(5))
 	}
 	if s.Source != "" {
-		v.Length(s.Source, utf8.RuneCountInString(s.Source), protocol.Join(path, "Source"), 1, 128)
+		v.Length(s.Source, utf8.RuneCountInString(s.Source), protocol.Join(path, "source"), 1, 128)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), OpsItemStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), OpsItemStatusValues)
 	}
 	if s.Title != "" {
-		v.Length(s.Title, utf8.RuneCountInString(s.Title), protocol.Join(path, "Title"), 1, 1024)
+		v.Length(s.Title, utf8.RuneCountInString(s.Title), protocol.Join(path, "title"), 1, 1024)
 	}
 	for k0, e0 := range s.OperationalData {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "OperationalData"), k0), 1, 128)
-		e0.Validate(v, protocol.Join(protocol.Join(path, "OperationalData"), k0))
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "operationalData"), k0), 1, 128)
+		e0.Validate(v, protocol.Join(protocol.Join(path, "operationalData"), k0))
 	}
 	if s.Category != "" {
-		v.Length(s.Category, utf8.RuneCountInString(s.Category), protocol.Join(path, "Category"), 1, 64)
+		v.Length(s.Category, utf8.RuneCountInString(s.Category), protocol.Join(path, "category"), 1, 64)
 	}
 	if s.Severity != "" {
-		v.Length(s.Severity, utf8.RuneCountInString(s.Severity), protocol.Join(path, "Severity"), 1, 64)
+		v.Length(s.Severity, utf8.RuneCountInString(s.Severity), protocol.Join(path, "severity"), 1, 64)
 	}
 }
 
@@ -8046,10 +8046,10 @@ type OpsMetadata struct {
 // Validate records the constraints of the model that s breaks.
 func (s *OpsMetadata) Validate(v *protocol.Validator, path string) {
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 1024)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 1024)
 	}
 	if s.OpsMetadataArn != "" {
-		v.Length(s.OpsMetadataArn, utf8.RuneCountInString(s.OpsMetadataArn), protocol.Join(path, "OpsMetadataArn"), 1, 1011)
+		v.Length(s.OpsMetadataArn, utf8.RuneCountInString(s.OpsMetadataArn), protocol.Join(path, "opsMetadataArn"), 1, 1011)
 	}
 }
 
@@ -8067,16 +8067,16 @@ type OpsMetadataFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *OpsMetadataFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 128)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 128)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 1, 10)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 1, 10)
 	}
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 1024)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 1024)
 	}
 }
 
@@ -8121,9 +8121,9 @@ type OpsResultAttribute struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *OpsResultAttribute) Validate(v *protocol.Validator, path string) {
-	v.Required(s.TypeName != "", protocol.Join(path, "TypeName"))
+	v.Required(s.TypeName != "", protocol.Join(path, "typeName"))
 	if s.TypeName != "" {
-		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "TypeName"), 1, 100)
+		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "typeName"), 1, 100)
 	}
 }
 
@@ -8135,7 +8135,7 @@ type OutputSource struct {
 // Validate records the constraints of the model that s breaks.
 func (s *OutputSource) Validate(v *protocol.Validator, path string) {
 	if s.OutputSourceId != "" {
-		v.Length(s.OutputSourceId, utf8.RuneCountInString(s.OutputSourceId), protocol.Join(path, "OutputSourceId"), 36, 36)
+		v.Length(s.OutputSourceId, utf8.RuneCountInString(s.OutputSourceId), protocol.Join(path, "outputSourceId"), 36, 36)
 	}
 }
 
@@ -8154,16 +8154,16 @@ type Parameter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Parameter) Validate(v *protocol.Validator, path string) {
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 2048)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 2048)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), ParameterTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), ParameterTypeValues)
 	}
 	if s.Selector != "" {
-		v.Length(s.Selector, utf8.RuneCountInString(s.Selector), protocol.Join(path, "Selector"), 0, 128)
+		v.Length(s.Selector, utf8.RuneCountInString(s.Selector), protocol.Join(path, "selector"), 0, 128)
 	}
 	if s.DataType != "" {
-		v.Length(s.DataType, utf8.RuneCountInString(s.DataType), protocol.Join(path, "DataType"), 0, 128)
+		v.Length(s.DataType, utf8.RuneCountInString(s.DataType), protocol.Join(path, "dataType"), 0, 128)
 	}
 }
 
@@ -8193,34 +8193,34 @@ type ParameterHistory struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ParameterHistory) Validate(v *protocol.Validator, path string) {
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 2048)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 2048)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), ParameterTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), ParameterTypeValues)
 	}
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 256)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 256)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 0, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 0, 1024)
 	}
 	if s.AllowedPattern != "" {
-		v.Length(s.AllowedPattern, utf8.RuneCountInString(s.AllowedPattern), protocol.Join(path, "AllowedPattern"), 0, 1024)
+		v.Length(s.AllowedPattern, utf8.RuneCountInString(s.AllowedPattern), protocol.Join(path, "allowedPattern"), 0, 1024)
 	}
 	if s.Labels != nil {
-		v.Length(s.Labels, len(s.Labels), protocol.Join(path, "Labels"), 1, 10)
+		v.Length(s.Labels, len(s.Labels), protocol.Join(path, "labels"), 1, 10)
 	}
 	for i0 := range s.Labels {
-		v.Length(s.Labels[i0], utf8.RuneCountInString(s.Labels[i0]), protocol.Index(protocol.Join(path, "Labels"), i0), 1, 100)
+		v.Length(s.Labels[i0], utf8.RuneCountInString(s.Labels[i0]), protocol.Index(protocol.Join(path, "labels"), i0), 1, 100)
 	}
 	if s.Tier != "" {
-		v.Enum(s.Tier, protocol.Join(path, "Tier"), ParameterTierValues)
+		v.Enum(s.Tier, protocol.Join(path, "tier"), ParameterTierValues)
 	}
 	for i0 := range s.Policies {
-		s.Policies[i0].Validate(v, protocol.Index(protocol.Join(path, "Policies"), i0))
+		s.Policies[i0].Validate(v, protocol.Index(protocol.Join(path, "policies"), i0))
 	}
 	if s.DataType != "" {
-		v.Length(s.DataType, utf8.RuneCountInString(s.DataType), protocol.Join(path, "DataType"), 0, 128)
+		v.Length(s.DataType, utf8.RuneCountInString(s.DataType), protocol.Join(path, "dataType"), 0, 128)
 	}
 }
 
@@ -8265,28 +8265,28 @@ type ParameterMetadata struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ParameterMetadata) Validate(v *protocol.Validator, path string) {
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 2048)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 2048)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), ParameterTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), ParameterTypeValues)
 	}
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 256)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 256)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 0, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 0, 1024)
 	}
 	if s.AllowedPattern != "" {
-		v.Length(s.AllowedPattern, utf8.RuneCountInString(s.AllowedPattern), protocol.Join(path, "AllowedPattern"), 0, 1024)
+		v.Length(s.AllowedPattern, utf8.RuneCountInString(s.AllowedPattern), protocol.Join(path, "allowedPattern"), 0, 1024)
 	}
 	if s.Tier != "" {
-		v.Enum(s.Tier, protocol.Join(path, "Tier"), ParameterTierValues)
+		v.Enum(s.Tier, protocol.Join(path, "tier"), ParameterTierValues)
 	}
 	for i0 := range s.Policies {
-		s.Policies[i0].Validate(v, protocol.Index(protocol.Join(path, "Policies"), i0))
+		s.Policies[i0].Validate(v, protocol.Index(protocol.Join(path, "policies"), i0))
 	}
 	if s.DataType != "" {
-		v.Length(s.DataType, utf8.RuneCountInString(s.DataType), protocol.Join(path, "DataType"), 0, 128)
+		v.Length(s.DataType, utf8.RuneCountInString(s.DataType), protocol.Join(path, "dataType"), 0, 128)
 	}
 }
 
@@ -8312,18 +8312,18 @@ type ParameterStringFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ParameterStringFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 132)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 132)
 	}
 	if s.Option != "" {
-		v.Length(s.Option, utf8.RuneCountInString(s.Option), protocol.Join(path, "Option"), 1, 10)
+		v.Length(s.Option, utf8.RuneCountInString(s.Option), protocol.Join(path, "option"), 1, 10)
 	}
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 1, 50)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 1, 50)
 	}
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 1024)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 1024)
 	}
 }
 
@@ -8348,16 +8348,16 @@ type ParametersFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ParametersFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Enum(s.Key, protocol.Join(path, "Key"), ParametersFilterKeyValues)
+		v.Enum(s.Key, protocol.Join(path, "key"), ParametersFilterKeyValues)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 1, 50)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 1, 50)
 	}
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 1024)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 1024)
 	}
 }
 
@@ -8401,7 +8401,7 @@ type Patch struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Patch) Validate(v *protocol.Validator, path string) {
 	if s.Id != "" {
-		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "Id"), 1, 100)
+		v.Length(s.Id, utf8.RuneCountInString(s.Id), protocol.Join(path, "id"), 1, 100)
 	}
 }
 
@@ -8416,16 +8416,16 @@ type PatchBaselineIdentity struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PatchBaselineIdentity) Validate(v *protocol.Validator, path string) {
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
 	if s.BaselineName != "" {
-		v.Length(s.BaselineName, utf8.RuneCountInString(s.BaselineName), protocol.Join(path, "BaselineName"), 3, 128)
+		v.Length(s.BaselineName, utf8.RuneCountInString(s.BaselineName), protocol.Join(path, "baselineName"), 3, 128)
 	}
 	if s.OperatingSystem != "" {
-		v.Enum(s.OperatingSystem, protocol.Join(path, "OperatingSystem"), OperatingSystemValues)
+		v.Enum(s.OperatingSystem, protocol.Join(path, "operatingSystem"), OperatingSystemValues)
 	}
 	if s.BaselineDescription != "" {
-		v.Length(s.BaselineDescription, utf8.RuneCountInString(s.BaselineDescription), protocol.Join(path, "BaselineDescription"), 1, 1024)
+		v.Length(s.BaselineDescription, utf8.RuneCountInString(s.BaselineDescription), protocol.Join(path, "baselineDescription"), 1, 1024)
 	}
 }
 
@@ -8441,15 +8441,15 @@ type PatchComplianceData struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PatchComplianceData) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Title != "", protocol.Join(path, "Title"))
-	v.Required(s.KBId != "", protocol.Join(path, "KBId"))
-	v.Required(s.Classification != "", protocol.Join(path, "Classification"))
-	v.Required(s.Severity != "", protocol.Join(path, "Severity"))
-	v.Required(s.State != "", protocol.Join(path, "State"))
+	v.Required(s.Title != "", protocol.Join(path, "title"))
+	v.Required(s.KBId != "", protocol.Join(path, "kBId"))
+	v.Required(s.Classification != "", protocol.Join(path, "classification"))
+	v.Required(s.Severity != "", protocol.Join(path, "severity"))
+	v.Required(s.State != "", protocol.Join(path, "state"))
 	if s.State != "" {
-		v.Enum(s.State, protocol.Join(path, "State"), PatchComplianceDataStateValues)
+		v.Enum(s.State, protocol.Join(path, "state"), PatchComplianceDataStateValues)
 	}
-	v.Required(s.InstalledTime != nil, protocol.Join(path, "InstalledTime"))
+	v.Required(s.InstalledTime != nil, protocol.Join(path, "installedTime"))
 }
 
 type PatchFilter struct {
@@ -8459,16 +8459,16 @@ type PatchFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PatchFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Enum(s.Key, protocol.Join(path, "Key"), PatchFilterKeyValues)
+		v.Enum(s.Key, protocol.Join(path, "key"), PatchFilterKeyValues)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 1, 20)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 1, 20)
 	}
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 64)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 64)
 	}
 }
 
@@ -8478,12 +8478,12 @@ type PatchFilterGroup struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PatchFilterGroup) Validate(v *protocol.Validator, path string) {
-	v.Required(s.PatchFilters != nil, protocol.Join(path, "PatchFilters"))
+	v.Required(s.PatchFilters != nil, protocol.Join(path, "patchFilters"))
 	if s.PatchFilters != nil {
-		v.Length(s.PatchFilters, len(s.PatchFilters), protocol.Join(path, "PatchFilters"), 0, 4)
+		v.Length(s.PatchFilters, len(s.PatchFilters), protocol.Join(path, "patchFilters"), 0, 4)
 	}
 	for i0 := range s.PatchFilters {
-		s.PatchFilters[i0].Validate(v, protocol.Index(protocol.Join(path, "PatchFilters"), i0))
+		s.PatchFilters[i0].Validate(v, protocol.Index(protocol.Join(path, "patchFilters"), i0))
 	}
 }
 
@@ -8495,10 +8495,10 @@ type PatchGroupPatchBaselineMapping struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PatchGroupPatchBaselineMapping) Validate(v *protocol.Validator, path string) {
 	if s.PatchGroup != "" {
-		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "PatchGroup"), 1, 256)
+		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "patchGroup"), 1, 256)
 	}
 	if s.BaselineIdentity != nil {
-		s.BaselineIdentity.Validate(v, protocol.Join(path, "BaselineIdentity"))
+		s.BaselineIdentity.Validate(v, protocol.Join(path, "baselineIdentity"))
 	}
 }
 
@@ -8510,10 +8510,10 @@ type PatchOrchestratorFilter struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PatchOrchestratorFilter) Validate(v *protocol.Validator, path string) {
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 128)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 128)
 	}
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 256)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 256)
 	}
 }
 
@@ -8527,18 +8527,18 @@ type PatchRule struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PatchRule) Validate(v *protocol.Validator, path string) {
-	v.Required(s.PatchFilterGroup != nil, protocol.Join(path, "PatchFilterGroup"))
+	v.Required(s.PatchFilterGroup != nil, protocol.Join(path, "patchFilterGroup"))
 	if s.PatchFilterGroup != nil {
-		s.PatchFilterGroup.Validate(v, protocol.Join(path, "PatchFilterGroup"))
+		s.PatchFilterGroup.Validate(v, protocol.Join(path, "patchFilterGroup"))
 	}
 	if s.ComplianceLevel != "" {
-		v.Enum(s.ComplianceLevel, protocol.Join(path, "ComplianceLevel"), PatchComplianceLevelValues)
+		v.Enum(s.ComplianceLevel, protocol.Join(path, "complianceLevel"), PatchComplianceLevelValues)
 	}
 	if s.ApproveAfterDays != nil {
-		v.Range(float64(*s.ApproveAfterDays), protocol.Join(path, "ApproveAfterDays"), protocol.Bound(0), protocol.Bound(360))
+		v.Range(float64(*s.ApproveAfterDays), protocol.Join(path, "approveAfterDays"), protocol.Bound(0), protocol.Bound(360))
 	}
 	if s.ApproveUntilDate != "" {
-		v.Length(s.ApproveUntilDate, utf8.RuneCountInString(s.ApproveUntilDate), protocol.Join(path, "ApproveUntilDate"), 1, 10)
+		v.Length(s.ApproveUntilDate, utf8.RuneCountInString(s.ApproveUntilDate), protocol.Join(path, "approveUntilDate"), 1, 10)
 	}
 }
 
@@ -8548,12 +8548,12 @@ type PatchRuleGroup struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PatchRuleGroup) Validate(v *protocol.Validator, path string) {
-	v.Required(s.PatchRules != nil, protocol.Join(path, "PatchRules"))
+	v.Required(s.PatchRules != nil, protocol.Join(path, "patchRules"))
 	if s.PatchRules != nil {
-		v.Length(s.PatchRules, len(s.PatchRules), protocol.Join(path, "PatchRules"), 0, 10)
+		v.Length(s.PatchRules, len(s.PatchRules), protocol.Join(path, "patchRules"), 0, 10)
 	}
 	for i0 := range s.PatchRules {
-		s.PatchRules[i0].Validate(v, protocol.Index(protocol.Join(path, "PatchRules"), i0))
+		s.PatchRules[i0].Validate(v, protocol.Index(protocol.Join(path, "patchRules"), i0))
 	}
 }
 
@@ -8565,17 +8565,17 @@ type PatchSource struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PatchSource) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
-	v.Required(s.Products != nil, protocol.Join(path, "Products"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
+	v.Required(s.Products != nil, protocol.Join(path, "products"))
 	if s.Products != nil {
-		v.Length(s.Products, len(s.Products), protocol.Join(path, "Products"), 1, 20)
+		v.Length(s.Products, len(s.Products), protocol.Join(path, "products"), 1, 20)
 	}
 	for i0 := range s.Products {
-		v.Length(s.Products[i0], utf8.RuneCountInString(s.Products[i0]), protocol.Index(protocol.Join(path, "Products"), i0), 1, 128)
+		v.Length(s.Products[i0], utf8.RuneCountInString(s.Products[i0]), protocol.Index(protocol.Join(path, "products"), i0), 1, 128)
 	}
-	v.Required(s.Configuration != "", protocol.Join(path, "Configuration"))
+	v.Required(s.Configuration != "", protocol.Join(path, "configuration"))
 	if s.Configuration != "" {
-		v.Length(s.Configuration, utf8.RuneCountInString(s.Configuration), protocol.Join(path, "Configuration"), 1, 1024)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Configuration), protocol.Join(path, "configuration"), 1, 1024)
 	}
 }
 
@@ -8588,10 +8588,10 @@ type PatchStatus struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PatchStatus) Validate(v *protocol.Validator, path string) {
 	if s.DeploymentStatus != "" {
-		v.Enum(s.DeploymentStatus, protocol.Join(path, "DeploymentStatus"), PatchDeploymentStatusValues)
+		v.Enum(s.DeploymentStatus, protocol.Join(path, "deploymentStatus"), PatchDeploymentStatusValues)
 	}
 	if s.ComplianceLevel != "" {
-		v.Enum(s.ComplianceLevel, protocol.Join(path, "ComplianceLevel"), PatchComplianceLevelValues)
+		v.Enum(s.ComplianceLevel, protocol.Join(path, "complianceLevel"), PatchComplianceLevelValues)
 	}
 }
 
@@ -8625,34 +8625,34 @@ type PutComplianceItemsRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PutComplianceItemsRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceId != "", protocol.Join(path, "ResourceId"))
+	v.Required(s.ResourceId != "", protocol.Join(path, "resourceId"))
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 100)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 100)
 	}
-	v.Required(s.ResourceType != "", protocol.Join(path, "ResourceType"))
+	v.Required(s.ResourceType != "", protocol.Join(path, "resourceType"))
 	if s.ResourceType != "" {
-		v.Length(s.ResourceType, utf8.RuneCountInString(s.ResourceType), protocol.Join(path, "ResourceType"), 1, 50)
+		v.Length(s.ResourceType, utf8.RuneCountInString(s.ResourceType), protocol.Join(path, "resourceType"), 1, 50)
 	}
-	v.Required(s.ComplianceType != "", protocol.Join(path, "ComplianceType"))
+	v.Required(s.ComplianceType != "", protocol.Join(path, "complianceType"))
 	if s.ComplianceType != "" {
-		v.Length(s.ComplianceType, utf8.RuneCountInString(s.ComplianceType), protocol.Join(path, "ComplianceType"), 1, 100)
+		v.Length(s.ComplianceType, utf8.RuneCountInString(s.ComplianceType), protocol.Join(path, "complianceType"), 1, 100)
 	}
-	v.Required(s.ExecutionSummary != nil, protocol.Join(path, "ExecutionSummary"))
+	v.Required(s.ExecutionSummary != nil, protocol.Join(path, "executionSummary"))
 	if s.ExecutionSummary != nil {
-		s.ExecutionSummary.Validate(v, protocol.Join(path, "ExecutionSummary"))
+		s.ExecutionSummary.Validate(v, protocol.Join(path, "executionSummary"))
 	}
-	v.Required(s.Items != nil, protocol.Join(path, "Items"))
+	v.Required(s.Items != nil, protocol.Join(path, "items"))
 	if s.Items != nil {
-		v.Length(s.Items, len(s.Items), protocol.Join(path, "Items"), 0, 10000)
+		v.Length(s.Items, len(s.Items), protocol.Join(path, "items"), 0, 10000)
 	}
 	for i0 := range s.Items {
-		s.Items[i0].Validate(v, protocol.Index(protocol.Join(path, "Items"), i0))
+		s.Items[i0].Validate(v, protocol.Index(protocol.Join(path, "items"), i0))
 	}
 	if s.ItemContentHash != "" {
-		v.Length(s.ItemContentHash, utf8.RuneCountInString(s.ItemContentHash), protocol.Join(path, "ItemContentHash"), -1, 256)
+		v.Length(s.ItemContentHash, utf8.RuneCountInString(s.ItemContentHash), protocol.Join(path, "itemContentHash"), -1, 256)
 	}
 	if s.UploadType != "" {
-		v.Enum(s.UploadType, protocol.Join(path, "UploadType"), ComplianceUploadTypeValues)
+		v.Enum(s.UploadType, protocol.Join(path, "uploadType"), ComplianceUploadTypeValues)
 	}
 }
 
@@ -8668,13 +8668,13 @@ type PutInventoryRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PutInventoryRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.InstanceId != "", protocol.Join(path, "InstanceId"))
-	v.Required(s.Items != nil, protocol.Join(path, "Items"))
+	v.Required(s.InstanceId != "", protocol.Join(path, "instanceId"))
+	v.Required(s.Items != nil, protocol.Join(path, "items"))
 	if s.Items != nil {
-		v.Length(s.Items, len(s.Items), protocol.Join(path, "Items"), 1, 30)
+		v.Length(s.Items, len(s.Items), protocol.Join(path, "items"), 1, 30)
 	}
 	for i0 := range s.Items {
-		s.Items[i0].Validate(v, protocol.Index(protocol.Join(path, "Items"), i0))
+		s.Items[i0].Validate(v, protocol.Index(protocol.Join(path, "items"), i0))
 	}
 }
 
@@ -8701,37 +8701,37 @@ type PutParameterRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PutParameterRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 2048)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 2048)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 0, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 0, 1024)
 	}
-	v.Required(s.Value != "", protocol.Join(path, "Value"))
+	v.Required(s.Value != "", protocol.Join(path, "value"))
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), ParameterTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), ParameterTypeValues)
 	}
 	if s.KeyId != "" {
-		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "KeyId"), 1, 256)
+		v.Length(s.KeyId, utf8.RuneCountInString(s.KeyId), protocol.Join(path, "keyId"), 1, 256)
 	}
 	if s.AllowedPattern != "" {
-		v.Length(s.AllowedPattern, utf8.RuneCountInString(s.AllowedPattern), protocol.Join(path, "AllowedPattern"), 0, 1024)
+		v.Length(s.AllowedPattern, utf8.RuneCountInString(s.AllowedPattern), protocol.Join(path, "allowedPattern"), 0, 1024)
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), -1, 1000)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), -1, 1000)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	if s.Tier != "" {
-		v.Enum(s.Tier, protocol.Join(path, "Tier"), ParameterTierValues)
+		v.Enum(s.Tier, protocol.Join(path, "tier"), ParameterTierValues)
 	}
 	if s.Policies != "" {
-		v.Length(s.Policies, utf8.RuneCountInString(s.Policies), protocol.Join(path, "Policies"), 1, 4096)
+		v.Length(s.Policies, utf8.RuneCountInString(s.Policies), protocol.Join(path, "policies"), 1, 4096)
 	}
 	if s.DataType != "" {
-		v.Length(s.DataType, utf8.RuneCountInString(s.DataType), protocol.Join(path, "DataType"), 0, 128)
+		v.Length(s.DataType, utf8.RuneCountInString(s.DataType), protocol.Join(path, "dataType"), 0, 128)
 	}
 }
 
@@ -8743,7 +8743,7 @@ type PutParameterResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *PutParameterResult) Validate(v *protocol.Validator, path string) {
 	if s.Tier != "" {
-		v.Enum(s.Tier, protocol.Join(path, "Tier"), ParameterTierValues)
+		v.Enum(s.Tier, protocol.Join(path, "tier"), ParameterTierValues)
 	}
 }
 
@@ -8756,11 +8756,11 @@ type PutResourcePolicyRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *PutResourcePolicyRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceArn != "", protocol.Join(path, "ResourceArn"))
+	v.Required(s.ResourceArn != "", protocol.Join(path, "resourceArn"))
 	if s.ResourceArn != "" {
-		v.Length(s.ResourceArn, utf8.RuneCountInString(s.ResourceArn), protocol.Join(path, "ResourceArn"), 20, 2048)
+		v.Length(s.ResourceArn, utf8.RuneCountInString(s.ResourceArn), protocol.Join(path, "resourceArn"), 20, 2048)
 	}
-	v.Required(s.Policy != "", protocol.Join(path, "Policy"))
+	v.Required(s.Policy != "", protocol.Join(path, "policy"))
 }
 
 type PutResourcePolicyResponse struct {
@@ -8777,9 +8777,9 @@ type RegisterDefaultPatchBaselineRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RegisterDefaultPatchBaselineRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.BaselineId != "", protocol.Join(path, "BaselineId"))
+	v.Required(s.BaselineId != "", protocol.Join(path, "baselineId"))
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
 }
 
@@ -8790,7 +8790,7 @@ type RegisterDefaultPatchBaselineResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RegisterDefaultPatchBaselineResult) Validate(v *protocol.Validator, path string) {
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
 }
 
@@ -8801,13 +8801,13 @@ type RegisterPatchBaselineForPatchGroupRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RegisterPatchBaselineForPatchGroupRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.BaselineId != "", protocol.Join(path, "BaselineId"))
+	v.Required(s.BaselineId != "", protocol.Join(path, "baselineId"))
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
-	v.Required(s.PatchGroup != "", protocol.Join(path, "PatchGroup"))
+	v.Required(s.PatchGroup != "", protocol.Join(path, "patchGroup"))
 	if s.PatchGroup != "" {
-		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "PatchGroup"), 1, 256)
+		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "patchGroup"), 1, 256)
 	}
 }
 
@@ -8819,10 +8819,10 @@ type RegisterPatchBaselineForPatchGroupResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RegisterPatchBaselineForPatchGroupResult) Validate(v *protocol.Validator, path string) {
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
 	if s.PatchGroup != "" {
-		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "PatchGroup"), 1, 256)
+		v.Length(s.PatchGroup, utf8.RuneCountInString(s.PatchGroup), protocol.Join(path, "patchGroup"), 1, 256)
 	}
 }
 
@@ -8838,32 +8838,32 @@ type RegisterTargetWithMaintenanceWindowRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RegisterTargetWithMaintenanceWindowRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowId != "", protocol.Join(path, "WindowId"))
+	v.Required(s.WindowId != "", protocol.Join(path, "windowId"))
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
-	v.Required(s.ResourceType != "", protocol.Join(path, "ResourceType"))
+	v.Required(s.ResourceType != "", protocol.Join(path, "resourceType"))
 	if s.ResourceType != "" {
-		v.Enum(s.ResourceType, protocol.Join(path, "ResourceType"), MaintenanceWindowResourceTypeValues)
+		v.Enum(s.ResourceType, protocol.Join(path, "resourceType"), MaintenanceWindowResourceTypeValues)
 	}
-	v.Required(s.Targets != nil, protocol.Join(path, "Targets"))
+	v.Required(s.Targets != nil, protocol.Join(path, "targets"))
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.OwnerInformation != "" {
-		v.Length(s.OwnerInformation, utf8.RuneCountInString(s.OwnerInformation), protocol.Join(path, "OwnerInformation"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.OwnerInformation), protocol.Join(path, "ownerInformation"), 1, 128)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 128)
 	}
 	if s.ClientToken != "" {
-		v.Length(s.ClientToken, utf8.RuneCountInString(s.ClientToken), protocol.Join(path, "ClientToken"), 1, 64)
+		v.Length(s.ClientToken, utf8.RuneCountInString(s.ClientToken), protocol.Join(path, "clientToken"), 1, 64)
 	}
 }
 
@@ -8874,7 +8874,7 @@ type RegisterTargetWithMaintenanceWindowResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RegisterTargetWithMaintenanceWindowResult) Validate(v *protocol.Validator, path string) {
 	if s.WindowTargetId != "" {
-		v.Length(s.WindowTargetId, utf8.RuneCountInString(s.WindowTargetId), protocol.Join(path, "WindowTargetId"), 36, 36)
+		v.Length(s.WindowTargetId, utf8.RuneCountInString(s.WindowTargetId), protocol.Join(path, "windowTargetId"), 36, 36)
 	}
 }
 
@@ -8899,57 +8899,57 @@ type RegisterTaskWithMaintenanceWindowRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RegisterTaskWithMaintenanceWindowRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowId != "", protocol.Join(path, "WindowId"))
+	v.Required(s.WindowId != "", protocol.Join(path, "windowId"))
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
-	v.Required(s.TaskArn != "", protocol.Join(path, "TaskArn"))
+	v.Required(s.TaskArn != "", protocol.Join(path, "taskArn"))
 	if s.TaskArn != "" {
-		v.Length(s.TaskArn, utf8.RuneCountInString(s.TaskArn), protocol.Join(path, "TaskArn"), 1, 1600)
+		v.Length(s.TaskArn, utf8.RuneCountInString(s.TaskArn), protocol.Join(path, "taskArn"), 1, 1600)
 	}
-	v.Required(s.TaskType != "", protocol.Join(path, "TaskType"))
+	v.Required(s.TaskType != "", protocol.Join(path, "taskType"))
 	if s.TaskType != "" {
-		v.Enum(s.TaskType, protocol.Join(path, "TaskType"), MaintenanceWindowTaskTypeValues)
+		v.Enum(s.TaskType, protocol.Join(path, "taskType"), MaintenanceWindowTaskTypeValues)
 	}
 	for k0, e0 := range s.TaskParameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "TaskParameters"), k0), 1, 255)
-		e0.Validate(v, protocol.Join(protocol.Join(path, "TaskParameters"), k0))
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "taskParameters"), k0), 1, 255)
+		e0.Validate(v, protocol.Join(protocol.Join(path, "taskParameters"), k0))
 	}
 	if s.TaskInvocationParameters != nil {
-		s.TaskInvocationParameters.Validate(v, protocol.Join(path, "TaskInvocationParameters"))
+		s.TaskInvocationParameters.Validate(v, protocol.Join(path, "taskInvocationParameters"))
 	}
 	if s.Priority != nil {
-		v.Range(float64(*s.Priority), protocol.Join(path, "Priority"), protocol.Bound(0), nil)
+		v.Range(float64(*s.Priority), protocol.Join(path, "priority"), protocol.Bound(0), nil)
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.LoggingInfo != nil {
-		s.LoggingInfo.Validate(v, protocol.Join(path, "LoggingInfo"))
+		s.LoggingInfo.Validate(v, protocol.Join(path, "loggingInfo"))
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 128)
 	}
 	if s.ClientToken != "" {
-		v.Length(s.ClientToken, utf8.RuneCountInString(s.ClientToken), protocol.Join(path, "ClientToken"), 1, 64)
+		v.Length(s.ClientToken, utf8.RuneCountInString(s.ClientToken), protocol.Join(path, "clientToken"), 1, 64)
 	}
 	if s.CutoffBehavior != "" {
-		v.Enum(s.CutoffBehavior, protocol.Join(path, "CutoffBehavior"), MaintenanceWindowTaskCutoffBehaviorValues)
+		v.Enum(s.CutoffBehavior, protocol.Join(path, "cutoffBehavior"), MaintenanceWindowTaskCutoffBehaviorValues)
 	}
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 }
 
@@ -8960,7 +8960,7 @@ type RegisterTaskWithMaintenanceWindowResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *RegisterTaskWithMaintenanceWindowResult) Validate(v *protocol.Validator, path string) {
 	if s.WindowTaskId != "" {
-		v.Length(s.WindowTaskId, utf8.RuneCountInString(s.WindowTaskId), protocol.Join(path, "WindowTaskId"), 36, 36)
+		v.Length(s.WindowTaskId, utf8.RuneCountInString(s.WindowTaskId), protocol.Join(path, "windowTaskId"), 36, 36)
 	}
 }
 
@@ -8971,13 +8971,13 @@ type RegistrationMetadataItem struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RegistrationMetadataItem) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 128)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 128)
 	}
-	v.Required(s.Value != "", protocol.Join(path, "Value"))
+	v.Required(s.Value != "", protocol.Join(path, "value"))
 	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "Value"), 1, 2048)
+		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), 1, 2048)
 	}
 }
 
@@ -8987,7 +8987,7 @@ type RelatedOpsItem struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RelatedOpsItem) Validate(v *protocol.Validator, path string) {
-	v.Required(s.OpsItemId != "", protocol.Join(path, "OpsItemId"))
+	v.Required(s.OpsItemId != "", protocol.Join(path, "opsItemId"))
 }
 
 type RemoveTagsFromResourceRequest struct {
@@ -8998,14 +8998,14 @@ type RemoveTagsFromResourceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *RemoveTagsFromResourceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.ResourceType != "", protocol.Join(path, "ResourceType"))
+	v.Required(s.ResourceType != "", protocol.Join(path, "resourceType"))
 	if s.ResourceType != "" {
-		v.Enum(s.ResourceType, protocol.Join(path, "ResourceType"), ResourceTypeForTaggingValues)
+		v.Enum(s.ResourceType, protocol.Join(path, "resourceType"), ResourceTypeForTaggingValues)
 	}
-	v.Required(s.ResourceId != "", protocol.Join(path, "ResourceId"))
-	v.Required(s.TagKeys != nil, protocol.Join(path, "TagKeys"))
+	v.Required(s.ResourceId != "", protocol.Join(path, "resourceId"))
+	v.Required(s.TagKeys != nil, protocol.Join(path, "tagKeys"))
 	for i0 := range s.TagKeys {
-		v.Length(s.TagKeys[i0], utf8.RuneCountInString(s.TagKeys[i0]), protocol.Index(protocol.Join(path, "TagKeys"), i0), 1, 128)
+		v.Length(s.TagKeys[i0], utf8.RuneCountInString(s.TagKeys[i0]), protocol.Index(protocol.Join(path, "tagKeys"), i0), 1, 128)
 	}
 }
 
@@ -9020,9 +9020,9 @@ type ResetServiceSettingRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ResetServiceSettingRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SettingId != "", protocol.Join(path, "SettingId"))
+	v.Required(s.SettingId != "", protocol.Join(path, "settingId"))
 	if s.SettingId != "" {
-		v.Length(s.SettingId, utf8.RuneCountInString(s.SettingId), protocol.Join(path, "SettingId"), 1, 1000)
+		v.Length(s.SettingId, utf8.RuneCountInString(s.SettingId), protocol.Join(path, "settingId"), 1, 1000)
 	}
 }
 
@@ -9033,7 +9033,7 @@ type ResetServiceSettingResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ResetServiceSettingResult) Validate(v *protocol.Validator, path string) {
 	if s.ServiceSetting != nil {
-		s.ServiceSetting.Validate(v, protocol.Join(path, "ServiceSetting"))
+		s.ServiceSetting.Validate(v, protocol.Join(path, "serviceSetting"))
 	}
 }
 
@@ -9059,28 +9059,28 @@ type ResourceComplianceSummaryItem struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ResourceComplianceSummaryItem) Validate(v *protocol.Validator, path string) {
 	if s.ComplianceType != "" {
-		v.Length(s.ComplianceType, utf8.RuneCountInString(s.ComplianceType), protocol.Join(path, "ComplianceType"), 1, 100)
+		v.Length(s.ComplianceType, utf8.RuneCountInString(s.ComplianceType), protocol.Join(path, "complianceType"), 1, 100)
 	}
 	if s.ResourceType != "" {
-		v.Length(s.ResourceType, utf8.RuneCountInString(s.ResourceType), protocol.Join(path, "ResourceType"), 1, 50)
+		v.Length(s.ResourceType, utf8.RuneCountInString(s.ResourceType), protocol.Join(path, "resourceType"), 1, 50)
 	}
 	if s.ResourceId != "" {
-		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "ResourceId"), 1, 100)
+		v.Length(s.ResourceId, utf8.RuneCountInString(s.ResourceId), protocol.Join(path, "resourceId"), 1, 100)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), ComplianceStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), ComplianceStatusValues)
 	}
 	if s.OverallSeverity != "" {
-		v.Enum(s.OverallSeverity, protocol.Join(path, "OverallSeverity"), ComplianceSeverityValues)
+		v.Enum(s.OverallSeverity, protocol.Join(path, "overallSeverity"), ComplianceSeverityValues)
 	}
 	if s.ExecutionSummary != nil {
-		s.ExecutionSummary.Validate(v, protocol.Join(path, "ExecutionSummary"))
+		s.ExecutionSummary.Validate(v, protocol.Join(path, "executionSummary"))
 	}
 	if s.CompliantSummary != nil {
-		s.CompliantSummary.Validate(v, protocol.Join(path, "CompliantSummary"))
+		s.CompliantSummary.Validate(v, protocol.Join(path, "compliantSummary"))
 	}
 	if s.NonCompliantSummary != nil {
-		s.NonCompliantSummary.Validate(v, protocol.Join(path, "NonCompliantSummary"))
+		s.NonCompliantSummary.Validate(v, protocol.Join(path, "nonCompliantSummary"))
 	}
 }
 
@@ -9091,7 +9091,7 @@ type ResourceDataSyncAlreadyExistsException struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ResourceDataSyncAlreadyExistsException) Validate(v *protocol.Validator, path string) {
 	if s.SyncName != "" {
-		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "SyncName"), 1, 64)
+		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "syncName"), 1, 64)
 	}
 }
 
@@ -9102,15 +9102,15 @@ type ResourceDataSyncAwsOrganizationsSource struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ResourceDataSyncAwsOrganizationsSource) Validate(v *protocol.Validator, path string) {
-	v.Required(s.OrganizationSourceType != "", protocol.Join(path, "OrganizationSourceType"))
+	v.Required(s.OrganizationSourceType != "", protocol.Join(path, "organizationSourceType"))
 	if s.OrganizationSourceType != "" {
-		v.Length(s.OrganizationSourceType, utf8.RuneCountInString(s.OrganizationSourceType), protocol.Join(path, "OrganizationSourceType"), 1, 64)
+		v.Length(s.OrganizationSourceType, utf8.RuneCountInString(s.OrganizationSourceType), protocol.Join(path, "organizationSourceType"), 1, 64)
 	}
 	if s.OrganizationalUnits != nil {
-		v.Length(s.OrganizationalUnits, len(s.OrganizationalUnits), protocol.Join(path, "OrganizationalUnits"), 1, 1000)
+		v.Length(s.OrganizationalUnits, len(s.OrganizationalUnits), protocol.Join(path, "organizationalUnits"), 1, 1000)
 	}
 	for i0 := range s.OrganizationalUnits {
-		s.OrganizationalUnits[i0].Validate(v, protocol.Index(protocol.Join(path, "OrganizationalUnits"), i0))
+		s.OrganizationalUnits[i0].Validate(v, protocol.Index(protocol.Join(path, "organizationalUnits"), i0))
 	}
 }
 
@@ -9135,7 +9135,7 @@ type ResourceDataSyncDestinationDataSharing struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ResourceDataSyncDestinationDataSharing) Validate(v *protocol.Validator, path string) {
 	if s.DestinationDataSharingType != "" {
-		v.Length(s.DestinationDataSharingType, utf8.RuneCountInString(s.DestinationDataSharingType), protocol.Join(path, "DestinationDataSharingType"), 1, 64)
+		v.Length(s.DestinationDataSharingType, utf8.RuneCountInString(s.DestinationDataSharingType), protocol.Join(path, "destinationDataSharingType"), 1, 64)
 	}
 }
 
@@ -9162,19 +9162,19 @@ type ResourceDataSyncItem struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ResourceDataSyncItem) Validate(v *protocol.Validator, path string) {
 	if s.SyncName != "" {
-		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "SyncName"), 1, 64)
+		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "syncName"), 1, 64)
 	}
 	if s.SyncType != "" {
-		v.Length(s.SyncType, utf8.RuneCountInString(s.SyncType), protocol.Join(path, "SyncType"), 1, 64)
+		v.Length(s.SyncType, utf8.RuneCountInString(s.SyncType), protocol.Join(path, "syncType"), 1, 64)
 	}
 	if s.SyncSource != nil {
-		s.SyncSource.Validate(v, protocol.Join(path, "SyncSource"))
+		s.SyncSource.Validate(v, protocol.Join(path, "syncSource"))
 	}
 	if s.S3Destination != nil {
-		s.S3Destination.Validate(v, protocol.Join(path, "S3Destination"))
+		s.S3Destination.Validate(v, protocol.Join(path, "s3Destination"))
 	}
 	if s.LastStatus != "" {
-		v.Enum(s.LastStatus, protocol.Join(path, "LastStatus"), LastResourceDataSyncStatusValues)
+		v.Enum(s.LastStatus, protocol.Join(path, "lastStatus"), LastResourceDataSyncStatusValues)
 	}
 }
 
@@ -9187,10 +9187,10 @@ type ResourceDataSyncNotFoundException struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ResourceDataSyncNotFoundException) Validate(v *protocol.Validator, path string) {
 	if s.SyncName != "" {
-		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "SyncName"), 1, 64)
+		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "syncName"), 1, 64)
 	}
 	if s.SyncType != "" {
-		v.Length(s.SyncType, utf8.RuneCountInString(s.SyncType), protocol.Join(path, "SyncType"), 1, 64)
+		v.Length(s.SyncType, utf8.RuneCountInString(s.SyncType), protocol.Join(path, "syncType"), 1, 64)
 	}
 }
 
@@ -9201,7 +9201,7 @@ type ResourceDataSyncOrganizationalUnit struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ResourceDataSyncOrganizationalUnit) Validate(v *protocol.Validator, path string) {
 	if s.OrganizationalUnitId != "" {
-		v.Length(s.OrganizationalUnitId, utf8.RuneCountInString(s.OrganizationalUnitId), protocol.Join(path, "OrganizationalUnitId"), 1, 128)
+		v.Length(s.OrganizationalUnitId, utf8.RuneCountInString(s.OrganizationalUnitId), protocol.Join(path, "organizationalUnitId"), 1, 128)
 	}
 }
 
@@ -9216,26 +9216,26 @@ type ResourceDataSyncS3Destination struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ResourceDataSyncS3Destination) Validate(v *protocol.Validator, path string) {
-	v.Required(s.BucketName != "", protocol.Join(path, "BucketName"))
+	v.Required(s.BucketName != "", protocol.Join(path, "bucketName"))
 	if s.BucketName != "" {
-		v.Length(s.BucketName, utf8.RuneCountInString(s.BucketName), protocol.Join(path, "BucketName"), 1, 2048)
+		v.Length(s.BucketName, utf8.RuneCountInString(s.BucketName), protocol.Join(path, "bucketName"), 1, 2048)
 	}
 	if s.Prefix != "" {
-		v.Length(s.Prefix, utf8.RuneCountInString(s.Prefix), protocol.Join(path, "Prefix"), 1, 256)
+		v.Length(s.Prefix, utf8.RuneCountInString(s.Prefix), protocol.Join(path, "prefix"), 1, 256)
 	}
-	v.Required(s.SyncFormat != "", protocol.Join(path, "SyncFormat"))
+	v.Required(s.SyncFormat != "", protocol.Join(path, "syncFormat"))
 	if s.SyncFormat != "" {
-		v.Enum(s.SyncFormat, protocol.Join(path, "SyncFormat"), ResourceDataSyncS3FormatValues)
+		v.Enum(s.SyncFormat, protocol.Join(path, "syncFormat"), ResourceDataSyncS3FormatValues)
 	}
-	v.Required(s.Region != "", protocol.Join(path, "Region"))
+	v.Required(s.Region != "", protocol.Join(path, "region"))
 	if s.Region != "" {
-		v.Length(s.Region, utf8.RuneCountInString(s.Region), protocol.Join(path, "Region"), 1, 64)
+		v.Length(s.Region, utf8.RuneCountInString(s.Region), protocol.Join(path, "region"), 1, 64)
 	}
 	if s.AWSKMSKeyARN != "" {
-		v.Length(s.AWSKMSKeyARN, utf8.RuneCountInString(s.AWSKMSKeyARN), protocol.Join(path, "AWSKMSKeyARN"), 1, 512)
+		v.Length(s.AWSKMSKeyARN, utf8.RuneCountInString(s.AWSKMSKeyARN), protocol.Join(path, "aWSKMSKeyARN"), 1, 512)
 	}
 	if s.DestinationDataSharing != nil {
-		s.DestinationDataSharing.Validate(v, protocol.Join(path, "DestinationDataSharing"))
+		s.DestinationDataSharing.Validate(v, protocol.Join(path, "destinationDataSharing"))
 	}
 }
 
@@ -9249,16 +9249,16 @@ type ResourceDataSyncSource struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ResourceDataSyncSource) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SourceType != "", protocol.Join(path, "SourceType"))
+	v.Required(s.SourceType != "", protocol.Join(path, "sourceType"))
 	if s.SourceType != "" {
-		v.Length(s.SourceType, utf8.RuneCountInString(s.SourceType), protocol.Join(path, "SourceType"), 1, 64)
+		v.Length(s.SourceType, utf8.RuneCountInString(s.SourceType), protocol.Join(path, "sourceType"), 1, 64)
 	}
 	if s.AwsOrganizationsSource != nil {
-		s.AwsOrganizationsSource.Validate(v, protocol.Join(path, "AwsOrganizationsSource"))
+		s.AwsOrganizationsSource.Validate(v, protocol.Join(path, "awsOrganizationsSource"))
 	}
-	v.Required(s.SourceRegions != nil, protocol.Join(path, "SourceRegions"))
+	v.Required(s.SourceRegions != nil, protocol.Join(path, "sourceRegions"))
 	for i0 := range s.SourceRegions {
-		v.Length(s.SourceRegions[i0], utf8.RuneCountInString(s.SourceRegions[i0]), protocol.Index(protocol.Join(path, "SourceRegions"), i0), 1, 64)
+		v.Length(s.SourceRegions[i0], utf8.RuneCountInString(s.SourceRegions[i0]), protocol.Index(protocol.Join(path, "sourceRegions"), i0), 1, 64)
 	}
 }
 
@@ -9274,16 +9274,16 @@ type ResourceDataSyncSourceWithState struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ResourceDataSyncSourceWithState) Validate(v *protocol.Validator, path string) {
 	if s.SourceType != "" {
-		v.Length(s.SourceType, utf8.RuneCountInString(s.SourceType), protocol.Join(path, "SourceType"), 1, 64)
+		v.Length(s.SourceType, utf8.RuneCountInString(s.SourceType), protocol.Join(path, "sourceType"), 1, 64)
 	}
 	if s.AwsOrganizationsSource != nil {
-		s.AwsOrganizationsSource.Validate(v, protocol.Join(path, "AwsOrganizationsSource"))
+		s.AwsOrganizationsSource.Validate(v, protocol.Join(path, "awsOrganizationsSource"))
 	}
 	for i0 := range s.SourceRegions {
-		v.Length(s.SourceRegions[i0], utf8.RuneCountInString(s.SourceRegions[i0]), protocol.Index(protocol.Join(path, "SourceRegions"), i0), 1, 64)
+		v.Length(s.SourceRegions[i0], utf8.RuneCountInString(s.SourceRegions[i0]), protocol.Index(protocol.Join(path, "sourceRegions"), i0), 1, 64)
 	}
 	if s.State != "" {
-		v.Length(s.State, utf8.RuneCountInString(s.State), protocol.Join(path, "State"), 1, 64)
+		v.Length(s.State, utf8.RuneCountInString(s.State), protocol.Join(path, "state"), 1, 64)
 	}
 }
 
@@ -9345,9 +9345,9 @@ type ResultAttribute struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ResultAttribute) Validate(v *protocol.Validator, path string) {
-	v.Required(s.TypeName != "", protocol.Join(path, "TypeName"))
+	v.Required(s.TypeName != "", protocol.Join(path, "typeName"))
 	if s.TypeName != "" {
-		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "TypeName"), 1, 100)
+		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "typeName"), 1, 100)
 	}
 }
 
@@ -9357,9 +9357,9 @@ type ResumeSessionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ResumeSessionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SessionId != "", protocol.Join(path, "SessionId"))
+	v.Required(s.SessionId != "", protocol.Join(path, "sessionId"))
 	if s.SessionId != "" {
-		v.Length(s.SessionId, utf8.RuneCountInString(s.SessionId), protocol.Join(path, "SessionId"), 1, 96)
+		v.Length(s.SessionId, utf8.RuneCountInString(s.SessionId), protocol.Join(path, "sessionId"), 1, 96)
 	}
 }
 
@@ -9372,10 +9372,10 @@ type ResumeSessionResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ResumeSessionResponse) Validate(v *protocol.Validator, path string) {
 	if s.SessionId != "" {
-		v.Length(s.SessionId, utf8.RuneCountInString(s.SessionId), protocol.Join(path, "SessionId"), 1, 96)
+		v.Length(s.SessionId, utf8.RuneCountInString(s.SessionId), protocol.Join(path, "sessionId"), 1, 96)
 	}
 	if s.TokenValue != "" {
-		v.Length(s.TokenValue, utf8.RuneCountInString(s.TokenValue), protocol.Join(path, "TokenValue"), 0, 300)
+		v.Length(s.TokenValue, utf8.RuneCountInString(s.TokenValue), protocol.Join(path, "tokenValue"), 0, 300)
 	}
 }
 
@@ -9388,10 +9388,10 @@ type ReviewInformation struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ReviewInformation) Validate(v *protocol.Validator, path string) {
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), ReviewStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), ReviewStatusValues)
 	}
 	if s.Reviewer != "" {
-		v.Length(s.Reviewer, utf8.RuneCountInString(s.Reviewer), protocol.Join(path, "Reviewer"), -1, 50)
+		v.Length(s.Reviewer, utf8.RuneCountInString(s.Reviewer), protocol.Join(path, "reviewer"), -1, 50)
 	}
 }
 
@@ -9409,56 +9409,56 @@ type Runbook struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *Runbook) Validate(v *protocol.Validator, path string) {
-	v.Required(s.DocumentName != "", protocol.Join(path, "DocumentName"))
+	v.Required(s.DocumentName != "", protocol.Join(path, "documentName"))
 	if s.Parameters != nil {
-		v.Length(s.Parameters, len(s.Parameters), protocol.Join(path, "Parameters"), 1, 200)
+		v.Length(s.Parameters, len(s.Parameters), protocol.Join(path, "parameters"), 1, 200)
 	}
 	for k0, e0 := range s.Parameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Parameters"), k0), 1, 50)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "parameters"), k0), 1, 50)
 		if e0 != nil {
-			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "Parameters"), k0), 0, 50)
+			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "parameters"), k0), 0, 50)
 		}
 		for i1 := range e0 {
-			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "Parameters"), k0), i1), 1, 512)
+			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "parameters"), k0), i1), 1, 512)
 		}
 	}
 	if s.TargetParameterName != "" {
-		v.Length(s.TargetParameterName, utf8.RuneCountInString(s.TargetParameterName), protocol.Join(path, "TargetParameterName"), 1, 50)
+		v.Length(s.TargetParameterName, utf8.RuneCountInString(s.TargetParameterName), protocol.Join(path, "targetParameterName"), 1, 50)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.TargetMaps != nil {
-		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "TargetMaps"), 0, 300)
+		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "targetMaps"), 0, 300)
 	}
 	for i0 := range s.TargetMaps {
 		if s.TargetMaps[i0] != nil {
-			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "TargetMaps"), i0), 1, 20)
+			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "targetMaps"), i0), 1, 20)
 		}
 		for k1, e1 := range s.TargetMaps[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 1, 50)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 1, 50)
 			if e1 != nil {
-				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 0, 25)
+				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 0, 25)
 			}
 			for i2 := range e1 {
-				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), i2), 1, 50)
+				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), i2), 1, 50)
 			}
 		}
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.TargetLocations != nil {
-		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "TargetLocations"), 1, 100)
+		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "targetLocations"), 1, 100)
 	}
 	for i0 := range s.TargetLocations {
-		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "TargetLocations"), i0))
+		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "targetLocations"), i0))
 	}
 }
 
@@ -9471,13 +9471,13 @@ type S3OutputLocation struct {
 // Validate records the constraints of the model that s breaks.
 func (s *S3OutputLocation) Validate(v *protocol.Validator, path string) {
 	if s.OutputS3Region != "" {
-		v.Length(s.OutputS3Region, utf8.RuneCountInString(s.OutputS3Region), protocol.Join(path, "OutputS3Region"), 3, 20)
+		v.Length(s.OutputS3Region, utf8.RuneCountInString(s.OutputS3Region), protocol.Join(path, "outputS3Region"), 3, 20)
 	}
 	if s.OutputS3BucketName != "" {
-		v.Length(s.OutputS3BucketName, utf8.RuneCountInString(s.OutputS3BucketName), protocol.Join(path, "OutputS3BucketName"), 3, 63)
+		v.Length(s.OutputS3BucketName, utf8.RuneCountInString(s.OutputS3BucketName), protocol.Join(path, "outputS3BucketName"), 3, 63)
 	}
 	if s.OutputS3KeyPrefix != "" {
-		v.Length(s.OutputS3KeyPrefix, utf8.RuneCountInString(s.OutputS3KeyPrefix), protocol.Join(path, "OutputS3KeyPrefix"), -1, 500)
+		v.Length(s.OutputS3KeyPrefix, utf8.RuneCountInString(s.OutputS3KeyPrefix), protocol.Join(path, "outputS3KeyPrefix"), -1, 500)
 	}
 }
 
@@ -9497,10 +9497,10 @@ type ScheduledWindowExecution struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ScheduledWindowExecution) Validate(v *protocol.Validator, path string) {
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 }
 
@@ -9512,24 +9512,24 @@ type SendAutomationSignalRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *SendAutomationSignalRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AutomationExecutionId != "", protocol.Join(path, "AutomationExecutionId"))
+	v.Required(s.AutomationExecutionId != "", protocol.Join(path, "automationExecutionId"))
 	if s.AutomationExecutionId != "" {
-		v.Length(s.AutomationExecutionId, utf8.RuneCountInString(s.AutomationExecutionId), protocol.Join(path, "AutomationExecutionId"), 36, 36)
+		v.Length(s.AutomationExecutionId, utf8.RuneCountInString(s.AutomationExecutionId), protocol.Join(path, "automationExecutionId"), 36, 36)
 	}
-	v.Required(s.SignalType != "", protocol.Join(path, "SignalType"))
+	v.Required(s.SignalType != "", protocol.Join(path, "signalType"))
 	if s.SignalType != "" {
-		v.Enum(s.SignalType, protocol.Join(path, "SignalType"), SignalTypeValues)
+		v.Enum(s.SignalType, protocol.Join(path, "signalType"), SignalTypeValues)
 	}
 	if s.Payload != nil {
-		v.Length(s.Payload, len(s.Payload), protocol.Join(path, "Payload"), 1, 200)
+		v.Length(s.Payload, len(s.Payload), protocol.Join(path, "payload"), 1, 200)
 	}
 	for k0, e0 := range s.Payload {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Payload"), k0), 1, 50)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "payload"), k0), 1, 50)
 		if e0 != nil {
-			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "Payload"), k0), 0, 50)
+			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "payload"), k0), 0, 50)
 		}
 		for i1 := range e0 {
-			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "Payload"), k0), i1), 1, 512)
+			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "payload"), k0), i1), 1, 512)
 		}
 	}
 }
@@ -9563,50 +9563,50 @@ type SendCommandRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *SendCommandRequest) Validate(v *protocol.Validator, path string) {
 	if s.InstanceIds != nil {
-		v.Length(s.InstanceIds, len(s.InstanceIds), protocol.Join(path, "InstanceIds"), 0, 50)
+		v.Length(s.InstanceIds, len(s.InstanceIds), protocol.Join(path, "instanceIds"), 0, 50)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
-	v.Required(s.DocumentName != "", protocol.Join(path, "DocumentName"))
+	v.Required(s.DocumentName != "", protocol.Join(path, "documentName"))
 	if s.DocumentHash != "" {
-		v.Length(s.DocumentHash, utf8.RuneCountInString(s.DocumentHash), protocol.Join(path, "DocumentHash"), -1, 256)
+		v.Length(s.DocumentHash, utf8.RuneCountInString(s.DocumentHash), protocol.Join(path, "documentHash"), -1, 256)
 	}
 	if s.DocumentHashType != "" {
-		v.Enum(s.DocumentHashType, protocol.Join(path, "DocumentHashType"), DocumentHashTypeValues)
+		v.Enum(s.DocumentHashType, protocol.Join(path, "documentHashType"), DocumentHashTypeValues)
 	}
 	if s.TimeoutSeconds != nil {
-		v.Range(float64(*s.TimeoutSeconds), protocol.Join(path, "TimeoutSeconds"), protocol.Bound(30), protocol.Bound(2.592e+06))
+		v.Range(float64(*s.TimeoutSeconds), protocol.Join(path, "timeoutSeconds"), protocol.Bound(30), protocol.Bound(2.592e+06))
 	}
 	if s.Comment != "" {
-		v.Length(s.Comment, utf8.RuneCountInString(s.Comment), protocol.Join(path, "Comment"), -1, 100)
+		v.Length(s.Comment, utf8.RuneCountInString(s.Comment), protocol.Join(path, "comment"), -1, 100)
 	}
 	if s.OutputS3Region != "" {
-		v.Length(s.OutputS3Region, utf8.RuneCountInString(s.OutputS3Region), protocol.Join(path, "OutputS3Region"), 3, 20)
+		v.Length(s.OutputS3Region, utf8.RuneCountInString(s.OutputS3Region), protocol.Join(path, "outputS3Region"), 3, 20)
 	}
 	if s.OutputS3BucketName != "" {
-		v.Length(s.OutputS3BucketName, utf8.RuneCountInString(s.OutputS3BucketName), protocol.Join(path, "OutputS3BucketName"), 3, 63)
+		v.Length(s.OutputS3BucketName, utf8.RuneCountInString(s.OutputS3BucketName), protocol.Join(path, "outputS3BucketName"), 3, 63)
 	}
 	if s.OutputS3KeyPrefix != "" {
-		v.Length(s.OutputS3KeyPrefix, utf8.RuneCountInString(s.OutputS3KeyPrefix), protocol.Join(path, "OutputS3KeyPrefix"), -1, 500)
+		v.Length(s.OutputS3KeyPrefix, utf8.RuneCountInString(s.OutputS3KeyPrefix), protocol.Join(path, "outputS3KeyPrefix"), -1, 500)
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.NotificationConfig != nil {
-		s.NotificationConfig.Validate(v, protocol.Join(path, "NotificationConfig"))
+		s.NotificationConfig.Validate(v, protocol.Join(path, "notificationConfig"))
 	}
 	if s.CloudWatchOutputConfig != nil {
-		s.CloudWatchOutputConfig.Validate(v, protocol.Join(path, "CloudWatchOutputConfig"))
+		s.CloudWatchOutputConfig.Validate(v, protocol.Join(path, "cloudWatchOutputConfig"))
 	}
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 }
 
@@ -9617,7 +9617,7 @@ type SendCommandResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *SendCommandResult) Validate(v *protocol.Validator, path string) {
 	if s.Command != nil {
-		s.Command.Validate(v, protocol.Join(path, "Command"))
+		s.Command.Validate(v, protocol.Join(path, "command"))
 	}
 }
 
@@ -9631,9 +9631,9 @@ type ServiceQuotaExceededException struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ServiceQuotaExceededException) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Message != "", protocol.Join(path, "Message"))
-	v.Required(s.QuotaCode != "", protocol.Join(path, "QuotaCode"))
-	v.Required(s.ServiceCode != "", protocol.Join(path, "ServiceCode"))
+	v.Required(s.Message != "", protocol.Join(path, "message"))
+	v.Required(s.QuotaCode != "", protocol.Join(path, "quotaCode"))
+	v.Required(s.ServiceCode != "", protocol.Join(path, "serviceCode"))
 }
 
 type ServiceSetting struct {
@@ -9648,10 +9648,10 @@ type ServiceSetting struct {
 // Validate records the constraints of the model that s breaks.
 func (s *ServiceSetting) Validate(v *protocol.Validator, path string) {
 	if s.SettingId != "" {
-		v.Length(s.SettingId, utf8.RuneCountInString(s.SettingId), protocol.Join(path, "SettingId"), 1, 1000)
+		v.Length(s.SettingId, utf8.RuneCountInString(s.SettingId), protocol.Join(path, "settingId"), 1, 1000)
 	}
 	if s.SettingValue != "" {
-		v.Length(s.SettingValue, utf8.RuneCountInString(s.SettingValue), protocol.Join(path, "SettingValue"), 1, 4096)
+		v.Length(s.SettingValue, utf8.RuneCountInString(s.SettingValue), protocol.Join(path, "settingValue"), 1, 4096)
 	}
 }
 
@@ -9680,31 +9680,31 @@ type Session struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Session) Validate(v *protocol.Validator, path string) {
 	if s.SessionId != "" {
-		v.Length(s.SessionId, utf8.RuneCountInString(s.SessionId), protocol.Join(path, "SessionId"), 1, 96)
+		v.Length(s.SessionId, utf8.RuneCountInString(s.SessionId), protocol.Join(path, "sessionId"), 1, 96)
 	}
 	if s.Target != "" {
-		v.Length(s.Target, utf8.RuneCountInString(s.Target), protocol.Join(path, "Target"), 1, 400)
+		v.Length(s.Target, utf8.RuneCountInString(s.Target), protocol.Join(path, "target"), 1, 400)
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), SessionStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), SessionStatusValues)
 	}
 	if s.Owner != "" {
-		v.Length(s.Owner, utf8.RuneCountInString(s.Owner), protocol.Join(path, "Owner"), 1, 256)
+		v.Length(s.Owner, utf8.RuneCountInString(s.Owner), protocol.Join(path, "owner"), 1, 256)
 	}
 	if s.Reason != "" {
-		v.Length(s.Reason, utf8.RuneCountInString(s.Reason), protocol.Join(path, "Reason"), 1, 256)
+		v.Length(s.Reason, utf8.RuneCountInString(s.Reason), protocol.Join(path, "reason"), 1, 256)
 	}
 	if s.Details != "" {
-		v.Length(s.Details, utf8.RuneCountInString(s.Details), protocol.Join(path, "Details"), 1, 1024)
+		v.Length(s.Details, utf8.RuneCountInString(s.Details), protocol.Join(path, "details"), 1, 1024)
 	}
 	if s.OutputUrl != nil {
-		s.OutputUrl.Validate(v, protocol.Join(path, "OutputUrl"))
+		s.OutputUrl.Validate(v, protocol.Join(path, "outputUrl"))
 	}
 	if s.MaxSessionDuration != "" {
-		v.Length(s.MaxSessionDuration, utf8.RuneCountInString(s.MaxSessionDuration), protocol.Join(path, "MaxSessionDuration"), 1, 4)
+		v.Length(s.MaxSessionDuration, utf8.RuneCountInString(s.MaxSessionDuration), protocol.Join(path, "maxSessionDuration"), 1, 4)
 	}
 	if s.AccessType != "" {
-		v.Enum(s.AccessType, protocol.Join(path, "AccessType"), AccessTypeValues)
+		v.Enum(s.AccessType, protocol.Join(path, "accessType"), AccessTypeValues)
 	}
 }
 
@@ -9733,10 +9733,10 @@ type SessionManagerOutputUrl struct {
 // Validate records the constraints of the model that s breaks.
 func (s *SessionManagerOutputUrl) Validate(v *protocol.Validator, path string) {
 	if s.S3OutputUrl != "" {
-		v.Length(s.S3OutputUrl, utf8.RuneCountInString(s.S3OutputUrl), protocol.Join(path, "S3OutputUrl"), 1, 2083)
+		v.Length(s.S3OutputUrl, utf8.RuneCountInString(s.S3OutputUrl), protocol.Join(path, "s3OutputUrl"), 1, 2083)
 	}
 	if s.CloudWatchOutputUrl != "" {
-		v.Length(s.CloudWatchOutputUrl, utf8.RuneCountInString(s.CloudWatchOutputUrl), protocol.Join(path, "CloudWatchOutputUrl"), 1, 2083)
+		v.Length(s.CloudWatchOutputUrl, utf8.RuneCountInString(s.CloudWatchOutputUrl), protocol.Join(path, "cloudWatchOutputUrl"), 1, 2083)
 	}
 }
 
@@ -9760,22 +9760,22 @@ type StartAccessRequestRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *StartAccessRequestRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Reason != "", protocol.Join(path, "Reason"))
+	v.Required(s.Reason != "", protocol.Join(path, "reason"))
 	if s.Reason != "" {
-		v.Length(s.Reason, utf8.RuneCountInString(s.Reason), protocol.Join(path, "Reason"), 1, 256)
+		v.Length(s.Reason, utf8.RuneCountInString(s.Reason), protocol.Join(path, "reason"), 1, 256)
 	}
-	v.Required(s.Targets != nil, protocol.Join(path, "Targets"))
+	v.Required(s.Targets != nil, protocol.Join(path, "targets"))
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), -1, 1000)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), -1, 1000)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 }
 
@@ -9792,9 +9792,9 @@ type StartAssociationsOnceRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *StartAssociationsOnceRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AssociationIds != nil, protocol.Join(path, "AssociationIds"))
+	v.Required(s.AssociationIds != nil, protocol.Join(path, "associationIds"))
 	if s.AssociationIds != nil {
-		v.Length(s.AssociationIds, len(s.AssociationIds), protocol.Join(path, "AssociationIds"), 1, 10)
+		v.Length(s.AssociationIds, len(s.AssociationIds), protocol.Join(path, "associationIds"), 1, 10)
 	}
 }
 
@@ -9822,71 +9822,71 @@ type StartAutomationExecutionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *StartAutomationExecutionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.DocumentName != "", protocol.Join(path, "DocumentName"))
+	v.Required(s.DocumentName != "", protocol.Join(path, "documentName"))
 	if s.Parameters != nil {
-		v.Length(s.Parameters, len(s.Parameters), protocol.Join(path, "Parameters"), 1, 200)
+		v.Length(s.Parameters, len(s.Parameters), protocol.Join(path, "parameters"), 1, 200)
 	}
 	for k0, e0 := range s.Parameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Parameters"), k0), 1, 50)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "parameters"), k0), 1, 50)
 		if e0 != nil {
-			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "Parameters"), k0), 0, 50)
+			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "parameters"), k0), 0, 50)
 		}
 		for i1 := range e0 {
-			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "Parameters"), k0), i1), 1, 512)
+			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "parameters"), k0), i1), 1, 512)
 		}
 	}
 	if s.ClientToken != "" {
-		v.Length(s.ClientToken, utf8.RuneCountInString(s.ClientToken), protocol.Join(path, "ClientToken"), 36, 36)
+		v.Length(s.ClientToken, utf8.RuneCountInString(s.ClientToken), protocol.Join(path, "clientToken"), 36, 36)
 	}
 	if s.Mode != "" {
-		v.Enum(s.Mode, protocol.Join(path, "Mode"), ExecutionModeValues)
+		v.Enum(s.Mode, protocol.Join(path, "mode"), ExecutionModeValues)
 	}
 	if s.TargetParameterName != "" {
-		v.Length(s.TargetParameterName, utf8.RuneCountInString(s.TargetParameterName), protocol.Join(path, "TargetParameterName"), 1, 50)
+		v.Length(s.TargetParameterName, utf8.RuneCountInString(s.TargetParameterName), protocol.Join(path, "targetParameterName"), 1, 50)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.TargetMaps != nil {
-		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "TargetMaps"), 0, 300)
+		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "targetMaps"), 0, 300)
 	}
 	for i0 := range s.TargetMaps {
 		if s.TargetMaps[i0] != nil {
-			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "TargetMaps"), i0), 1, 20)
+			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "targetMaps"), i0), 1, 20)
 		}
 		for k1, e1 := range s.TargetMaps[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 1, 50)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 1, 50)
 			if e1 != nil {
-				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 0, 25)
+				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 0, 25)
 			}
 			for i2 := range e1 {
-				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), i2), 1, 50)
+				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), i2), 1, 50)
 			}
 		}
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.TargetLocations != nil {
-		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "TargetLocations"), 1, 100)
+		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "targetLocations"), 1, 100)
 	}
 	for i0 := range s.TargetLocations {
-		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "TargetLocations"), i0))
+		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "targetLocations"), i0))
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), -1, 1000)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), -1, 1000)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 }
 
@@ -9897,7 +9897,7 @@ type StartAutomationExecutionResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *StartAutomationExecutionResult) Validate(v *protocol.Validator, path string) {
 	if s.AutomationExecutionId != "" {
-		v.Length(s.AutomationExecutionId, utf8.RuneCountInString(s.AutomationExecutionId), protocol.Join(path, "AutomationExecutionId"), 36, 36)
+		v.Length(s.AutomationExecutionId, utf8.RuneCountInString(s.AutomationExecutionId), protocol.Join(path, "automationExecutionId"), 36, 36)
 	}
 }
 
@@ -9917,40 +9917,40 @@ type StartChangeRequestExecutionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *StartChangeRequestExecutionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.DocumentName != "", protocol.Join(path, "DocumentName"))
+	v.Required(s.DocumentName != "", protocol.Join(path, "documentName"))
 	if s.Parameters != nil {
-		v.Length(s.Parameters, len(s.Parameters), protocol.Join(path, "Parameters"), 1, 200)
+		v.Length(s.Parameters, len(s.Parameters), protocol.Join(path, "parameters"), 1, 200)
 	}
 	for k0, e0 := range s.Parameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Parameters"), k0), 1, 50)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "parameters"), k0), 1, 50)
 		if e0 != nil {
-			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "Parameters"), k0), 0, 50)
+			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "parameters"), k0), 0, 50)
 		}
 		for i1 := range e0 {
-			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "Parameters"), k0), i1), 1, 512)
+			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "parameters"), k0), i1), 1, 512)
 		}
 	}
 	if s.ChangeRequestName != "" {
-		v.Length(s.ChangeRequestName, utf8.RuneCountInString(s.ChangeRequestName), protocol.Join(path, "ChangeRequestName"), 1, 1024)
+		v.Length(s.ChangeRequestName, utf8.RuneCountInString(s.ChangeRequestName), protocol.Join(path, "changeRequestName"), 1, 1024)
 	}
 	if s.ClientToken != "" {
-		v.Length(s.ClientToken, utf8.RuneCountInString(s.ClientToken), protocol.Join(path, "ClientToken"), 36, 36)
+		v.Length(s.ClientToken, utf8.RuneCountInString(s.ClientToken), protocol.Join(path, "clientToken"), 36, 36)
 	}
-	v.Required(s.Runbooks != nil, protocol.Join(path, "Runbooks"))
+	v.Required(s.Runbooks != nil, protocol.Join(path, "runbooks"))
 	if s.Runbooks != nil {
-		v.Length(s.Runbooks, len(s.Runbooks), protocol.Join(path, "Runbooks"), 1, 1)
+		v.Length(s.Runbooks, len(s.Runbooks), protocol.Join(path, "runbooks"), 1, 1)
 	}
 	for i0 := range s.Runbooks {
-		s.Runbooks[i0].Validate(v, protocol.Index(protocol.Join(path, "Runbooks"), i0))
+		s.Runbooks[i0].Validate(v, protocol.Index(protocol.Join(path, "runbooks"), i0))
 	}
 	if s.Tags != nil {
-		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "Tags"), -1, 1000)
+		v.Length(s.Tags, len(s.Tags), protocol.Join(path, "tags"), -1, 1000)
 	}
 	for i0 := range s.Tags {
-		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "Tags"), i0))
+		s.Tags[i0].Validate(v, protocol.Index(protocol.Join(path, "tags"), i0))
 	}
 	if s.ChangeDetails != "" {
-		v.Length(s.ChangeDetails, utf8.RuneCountInString(s.ChangeDetails), protocol.Join(path, "ChangeDetails"), 1, 32768)
+		v.Length(s.ChangeDetails, utf8.RuneCountInString(s.ChangeDetails), protocol.Join(path, "changeDetails"), 1, 32768)
 	}
 }
 
@@ -9961,7 +9961,7 @@ type StartChangeRequestExecutionResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *StartChangeRequestExecutionResult) Validate(v *protocol.Validator, path string) {
 	if s.AutomationExecutionId != "" {
-		v.Length(s.AutomationExecutionId, utf8.RuneCountInString(s.AutomationExecutionId), protocol.Join(path, "AutomationExecutionId"), 36, 36)
+		v.Length(s.AutomationExecutionId, utf8.RuneCountInString(s.AutomationExecutionId), protocol.Join(path, "automationExecutionId"), 36, 36)
 	}
 }
 
@@ -9973,9 +9973,9 @@ type StartExecutionPreviewRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *StartExecutionPreviewRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.DocumentName != "", protocol.Join(path, "DocumentName"))
+	v.Required(s.DocumentName != "", protocol.Join(path, "documentName"))
 	if s.ExecutionInputs != nil {
-		s.ExecutionInputs.Validate(v, protocol.Join(path, "ExecutionInputs"))
+		s.ExecutionInputs.Validate(v, protocol.Join(path, "executionInputs"))
 	}
 }
 
@@ -9986,7 +9986,7 @@ type StartExecutionPreviewResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *StartExecutionPreviewResponse) Validate(v *protocol.Validator, path string) {
 	if s.ExecutionPreviewId != "" {
-		v.Length(s.ExecutionPreviewId, utf8.RuneCountInString(s.ExecutionPreviewId), protocol.Join(path, "ExecutionPreviewId"), 36, 36)
+		v.Length(s.ExecutionPreviewId, utf8.RuneCountInString(s.ExecutionPreviewId), protocol.Join(path, "executionPreviewId"), 36, 36)
 	}
 }
 
@@ -9999,17 +9999,17 @@ type StartSessionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *StartSessionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Target != "", protocol.Join(path, "Target"))
+	v.Required(s.Target != "", protocol.Join(path, "target"))
 	if s.Target != "" {
-		v.Length(s.Target, utf8.RuneCountInString(s.Target), protocol.Join(path, "Target"), 1, 400)
+		v.Length(s.Target, utf8.RuneCountInString(s.Target), protocol.Join(path, "target"), 1, 400)
 	}
 	if s.Reason != "" {
-		v.Length(s.Reason, utf8.RuneCountInString(s.Reason), protocol.Join(path, "Reason"), 1, 256)
+		v.Length(s.Reason, utf8.RuneCountInString(s.Reason), protocol.Join(path, "reason"), 1, 256)
 	}
 	for k0, e0 := range s.Parameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Parameters"), k0), 1, 255)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "parameters"), k0), 1, 255)
 		for i1 := range e0 {
-			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "Parameters"), k0), i1), 1, 65535)
+			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "parameters"), k0), i1), 1, 65535)
 		}
 	}
 }
@@ -10023,10 +10023,10 @@ type StartSessionResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *StartSessionResponse) Validate(v *protocol.Validator, path string) {
 	if s.SessionId != "" {
-		v.Length(s.SessionId, utf8.RuneCountInString(s.SessionId), protocol.Join(path, "SessionId"), 1, 96)
+		v.Length(s.SessionId, utf8.RuneCountInString(s.SessionId), protocol.Join(path, "sessionId"), 1, 96)
 	}
 	if s.TokenValue != "" {
-		v.Length(s.TokenValue, utf8.RuneCountInString(s.TokenValue), protocol.Join(path, "TokenValue"), 0, 300)
+		v.Length(s.TokenValue, utf8.RuneCountInString(s.TokenValue), protocol.Join(path, "tokenValue"), 0, 300)
 	}
 }
 
@@ -10065,55 +10065,55 @@ type StepExecution struct {
 // Validate records the constraints of the model that s breaks.
 func (s *StepExecution) Validate(v *protocol.Validator, path string) {
 	if s.StepStatus != "" {
-		v.Enum(s.StepStatus, protocol.Join(path, "StepStatus"), AutomationExecutionStatusValues)
+		v.Enum(s.StepStatus, protocol.Join(path, "stepStatus"), AutomationExecutionStatusValues)
 	}
 	if s.Outputs != nil {
-		v.Length(s.Outputs, len(s.Outputs), protocol.Join(path, "Outputs"), 1, 200)
+		v.Length(s.Outputs, len(s.Outputs), protocol.Join(path, "outputs"), 1, 200)
 	}
 	for k0, e0 := range s.Outputs {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "Outputs"), k0), 1, 50)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "outputs"), k0), 1, 50)
 		if e0 != nil {
-			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "Outputs"), k0), 0, 50)
+			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "outputs"), k0), 0, 50)
 		}
 		for i1 := range e0 {
-			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "Outputs"), k0), i1), 1, 512)
+			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "outputs"), k0), i1), 1, 512)
 		}
 	}
 	if s.FailureDetails != nil {
-		s.FailureDetails.Validate(v, protocol.Join(path, "FailureDetails"))
+		s.FailureDetails.Validate(v, protocol.Join(path, "failureDetails"))
 	}
 	if s.OverriddenParameters != nil {
-		v.Length(s.OverriddenParameters, len(s.OverriddenParameters), protocol.Join(path, "OverriddenParameters"), 1, 200)
+		v.Length(s.OverriddenParameters, len(s.OverriddenParameters), protocol.Join(path, "overriddenParameters"), 1, 200)
 	}
 	for k0, e0 := range s.OverriddenParameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "OverriddenParameters"), k0), 1, 50)
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "overriddenParameters"), k0), 1, 50)
 		if e0 != nil {
-			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "OverriddenParameters"), k0), 0, 50)
+			v.Length(e0, len(e0), protocol.Join(protocol.Join(path, "overriddenParameters"), k0), 0, 50)
 		}
 		for i1 := range e0 {
-			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "OverriddenParameters"), k0), i1), 1, 512)
+			v.Length(e0[i1], utf8.RuneCountInString(e0[i1]), protocol.Index(protocol.Join(protocol.Join(path, "overriddenParameters"), k0), i1), 1, 512)
 		}
 	}
 	for i0 := range s.ValidNextSteps {
-		v.Length(s.ValidNextSteps[i0], utf8.RuneCountInString(s.ValidNextSteps[i0]), protocol.Index(protocol.Join(path, "ValidNextSteps"), i0), 1, 65535)
+		v.Length(s.ValidNextSteps[i0], utf8.RuneCountInString(s.ValidNextSteps[i0]), protocol.Index(protocol.Join(path, "validNextSteps"), i0), 1, 65535)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.TargetLocation != nil {
-		s.TargetLocation.Validate(v, protocol.Join(path, "TargetLocation"))
+		s.TargetLocation.Validate(v, protocol.Join(path, "targetLocation"))
 	}
 	if s.TriggeredAlarms != nil {
-		v.Length(s.TriggeredAlarms, len(s.TriggeredAlarms), protocol.Join(path, "TriggeredAlarms"), 1, 1)
+		v.Length(s.TriggeredAlarms, len(s.TriggeredAlarms), protocol.Join(path, "triggeredAlarms"), 1, 1)
 	}
 	for i0 := range s.TriggeredAlarms {
-		s.TriggeredAlarms[i0].Validate(v, protocol.Index(protocol.Join(path, "TriggeredAlarms"), i0))
+		s.TriggeredAlarms[i0].Validate(v, protocol.Index(protocol.Join(path, "triggeredAlarms"), i0))
 	}
 	if s.ParentStepDetails != nil {
-		s.ParentStepDetails.Validate(v, protocol.Join(path, "ParentStepDetails"))
+		s.ParentStepDetails.Validate(v, protocol.Join(path, "parentStepDetails"))
 	}
 }
 
@@ -10124,16 +10124,16 @@ type StepExecutionFilter struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *StepExecutionFilter) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Enum(s.Key, protocol.Join(path, "Key"), StepExecutionFilterKeyValues)
+		v.Enum(s.Key, protocol.Join(path, "key"), StepExecutionFilterKeyValues)
 	}
-	v.Required(s.Values != nil, protocol.Join(path, "Values"))
+	v.Required(s.Values != nil, protocol.Join(path, "values"))
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 1, 10)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 1, 10)
 	}
 	for i0 := range s.Values {
-		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "Values"), i0), 1, 150)
+		v.Length(s.Values[i0], utf8.RuneCountInString(s.Values[i0]), protocol.Index(protocol.Join(path, "values"), i0), 1, 150)
 	}
 }
 
@@ -10144,12 +10144,12 @@ type StopAutomationExecutionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *StopAutomationExecutionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AutomationExecutionId != "", protocol.Join(path, "AutomationExecutionId"))
+	v.Required(s.AutomationExecutionId != "", protocol.Join(path, "automationExecutionId"))
 	if s.AutomationExecutionId != "" {
-		v.Length(s.AutomationExecutionId, utf8.RuneCountInString(s.AutomationExecutionId), protocol.Join(path, "AutomationExecutionId"), 36, 36)
+		v.Length(s.AutomationExecutionId, utf8.RuneCountInString(s.AutomationExecutionId), protocol.Join(path, "automationExecutionId"), 36, 36)
 	}
 	if s.Type != "" {
-		v.Enum(s.Type, protocol.Join(path, "Type"), StopTypeValues)
+		v.Enum(s.Type, protocol.Join(path, "type"), StopTypeValues)
 	}
 }
 
@@ -10172,13 +10172,13 @@ type Tag struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *Tag) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Key != "", protocol.Join(path, "Key"))
+	v.Required(s.Key != "", protocol.Join(path, "key"))
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 128)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 128)
 	}
-	v.Required(s.Value != "", protocol.Join(path, "Value"))
+	v.Required(s.Value != "", protocol.Join(path, "value"))
 	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "Value"), 0, 256)
+		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), 0, 256)
 	}
 }
 
@@ -10190,10 +10190,10 @@ type Target struct {
 // Validate records the constraints of the model that s breaks.
 func (s *Target) Validate(v *protocol.Validator, path string) {
 	if s.Key != "" {
-		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "Key"), 1, 163)
+		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 163)
 	}
 	if s.Values != nil {
-		v.Length(s.Values, len(s.Values), protocol.Join(path, "Values"), 0, 50)
+		v.Length(s.Values, len(s.Values), protocol.Join(path, "values"), 0, 50)
 	}
 }
 
@@ -10221,40 +10221,40 @@ type TargetLocation struct {
 // Validate records the constraints of the model that s breaks.
 func (s *TargetLocation) Validate(v *protocol.Validator, path string) {
 	if s.Accounts != nil {
-		v.Length(s.Accounts, len(s.Accounts), protocol.Join(path, "Accounts"), 1, 50)
+		v.Length(s.Accounts, len(s.Accounts), protocol.Join(path, "accounts"), 1, 50)
 	}
 	if s.Regions != nil {
-		v.Length(s.Regions, len(s.Regions), protocol.Join(path, "Regions"), 1, 50)
+		v.Length(s.Regions, len(s.Regions), protocol.Join(path, "regions"), 1, 50)
 	}
 	if s.TargetLocationMaxConcurrency != "" {
-		v.Length(s.TargetLocationMaxConcurrency, utf8.RuneCountInString(s.TargetLocationMaxConcurrency), protocol.Join(path, "TargetLocationMaxConcurrency"), 1, 7)
+		v.Length(s.TargetLocationMaxConcurrency, utf8.RuneCountInString(s.TargetLocationMaxConcurrency), protocol.Join(path, "targetLocationMaxConcurrency"), 1, 7)
 	}
 	if s.TargetLocationMaxErrors != "" {
-		v.Length(s.TargetLocationMaxErrors, utf8.RuneCountInString(s.TargetLocationMaxErrors), protocol.Join(path, "TargetLocationMaxErrors"), 1, 7)
+		v.Length(s.TargetLocationMaxErrors, utf8.RuneCountInString(s.TargetLocationMaxErrors), protocol.Join(path, "targetLocationMaxErrors"), 1, 7)
 	}
 	if s.ExecutionRoleName != "" {
-		v.Length(s.ExecutionRoleName, utf8.RuneCountInString(s.ExecutionRoleName), protocol.Join(path, "ExecutionRoleName"), 1, 64)
+		v.Length(s.ExecutionRoleName, utf8.RuneCountInString(s.ExecutionRoleName), protocol.Join(path, "executionRoleName"), 1, 64)
 	}
 	if s.TargetLocationAlarmConfiguration != nil {
-		s.TargetLocationAlarmConfiguration.Validate(v, protocol.Join(path, "TargetLocationAlarmConfiguration"))
+		s.TargetLocationAlarmConfiguration.Validate(v, protocol.Join(path, "targetLocationAlarmConfiguration"))
 	}
 	if s.ExcludeAccounts != nil {
-		v.Length(s.ExcludeAccounts, len(s.ExcludeAccounts), protocol.Join(path, "ExcludeAccounts"), 1, 5000)
+		v.Length(s.ExcludeAccounts, len(s.ExcludeAccounts), protocol.Join(path, "excludeAccounts"), 1, 5000)
 	}
 	for i0 := range s.ExcludeAccounts {
-		v.Length(s.ExcludeAccounts[i0], utf8.RuneCountInString(s.ExcludeAccounts[i0]), protocol.Index(protocol.Join(path, "ExcludeAccounts"), i0), 6, 68)
+		v.Length(s.ExcludeAccounts[i0], utf8.RuneCountInString(s.ExcludeAccounts[i0]), protocol.Index(protocol.Join(path, "excludeAccounts"), i0), 6, 68)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.TargetsMaxConcurrency != "" {
-		v.Length(s.TargetsMaxConcurrency, utf8.RuneCountInString(s.TargetsMaxConcurrency), protocol.Join(path, "TargetsMaxConcurrency"), 1, 7)
+		v.Length(s.TargetsMaxConcurrency, utf8.RuneCountInString(s.TargetsMaxConcurrency), protocol.Join(path, "targetsMaxConcurrency"), 1, 7)
 	}
 	if s.TargetsMaxErrors != "" {
-		v.Length(s.TargetsMaxErrors, utf8.RuneCountInString(s.TargetsMaxErrors), protocol.Join(path, "TargetsMaxErrors"), 1, 7)
+		v.Length(s.TargetsMaxErrors, utf8.RuneCountInString(s.TargetsMaxErrors), protocol.Join(path, "targetsMaxErrors"), 1, 7)
 	}
 }
 
@@ -10279,9 +10279,9 @@ type TerminateSessionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *TerminateSessionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SessionId != "", protocol.Join(path, "SessionId"))
+	v.Required(s.SessionId != "", protocol.Join(path, "sessionId"))
 	if s.SessionId != "" {
-		v.Length(s.SessionId, utf8.RuneCountInString(s.SessionId), protocol.Join(path, "SessionId"), 1, 96)
+		v.Length(s.SessionId, utf8.RuneCountInString(s.SessionId), protocol.Join(path, "sessionId"), 1, 96)
 	}
 }
 
@@ -10292,7 +10292,7 @@ type TerminateSessionResponse struct {
 // Validate records the constraints of the model that s breaks.
 func (s *TerminateSessionResponse) Validate(v *protocol.Validator, path string) {
 	if s.SessionId != "" {
-		v.Length(s.SessionId, utf8.RuneCountInString(s.SessionId), protocol.Join(path, "SessionId"), 1, 96)
+		v.Length(s.SessionId, utf8.RuneCountInString(s.SessionId), protocol.Join(path, "sessionId"), 1, 96)
 	}
 }
 
@@ -10304,7 +10304,7 @@ type ThrottlingException struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *ThrottlingException) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Message != "", protocol.Join(path, "Message"))
+	v.Required(s.Message != "", protocol.Join(path, "message"))
 }
 
 type TooManyTagsError struct{}
@@ -10334,17 +10334,17 @@ type UnlabelParameterVersionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UnlabelParameterVersionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 1, 2048)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 1, 2048)
 	}
-	v.Required(s.ParameterVersion != nil, protocol.Join(path, "ParameterVersion"))
-	v.Required(s.Labels != nil, protocol.Join(path, "Labels"))
+	v.Required(s.ParameterVersion != nil, protocol.Join(path, "parameterVersion"))
+	v.Required(s.Labels != nil, protocol.Join(path, "labels"))
 	if s.Labels != nil {
-		v.Length(s.Labels, len(s.Labels), protocol.Join(path, "Labels"), 1, 10)
+		v.Length(s.Labels, len(s.Labels), protocol.Join(path, "labels"), 1, 10)
 	}
 	for i0 := range s.Labels {
-		v.Length(s.Labels[i0], utf8.RuneCountInString(s.Labels[i0]), protocol.Index(protocol.Join(path, "Labels"), i0), 1, 100)
+		v.Length(s.Labels[i0], utf8.RuneCountInString(s.Labels[i0]), protocol.Index(protocol.Join(path, "labels"), i0), 1, 100)
 	}
 }
 
@@ -10356,16 +10356,16 @@ type UnlabelParameterVersionResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UnlabelParameterVersionResult) Validate(v *protocol.Validator, path string) {
 	if s.RemovedLabels != nil {
-		v.Length(s.RemovedLabels, len(s.RemovedLabels), protocol.Join(path, "RemovedLabels"), 1, 10)
+		v.Length(s.RemovedLabels, len(s.RemovedLabels), protocol.Join(path, "removedLabels"), 1, 10)
 	}
 	for i0 := range s.RemovedLabels {
-		v.Length(s.RemovedLabels[i0], utf8.RuneCountInString(s.RemovedLabels[i0]), protocol.Index(protocol.Join(path, "RemovedLabels"), i0), 1, 100)
+		v.Length(s.RemovedLabels[i0], utf8.RuneCountInString(s.RemovedLabels[i0]), protocol.Index(protocol.Join(path, "removedLabels"), i0), 1, 100)
 	}
 	if s.InvalidLabels != nil {
-		v.Length(s.InvalidLabels, len(s.InvalidLabels), protocol.Join(path, "InvalidLabels"), 1, 10)
+		v.Length(s.InvalidLabels, len(s.InvalidLabels), protocol.Join(path, "invalidLabels"), 1, 10)
 	}
 	for i0 := range s.InvalidLabels {
-		v.Length(s.InvalidLabels[i0], utf8.RuneCountInString(s.InvalidLabels[i0]), protocol.Index(protocol.Join(path, "InvalidLabels"), i0), 1, 100)
+		v.Length(s.InvalidLabels[i0], utf8.RuneCountInString(s.InvalidLabels[i0]), protocol.Index(protocol.Join(path, "invalidLabels"), i0), 1, 100)
 	}
 }
 
@@ -10391,7 +10391,7 @@ type UnsupportedInventoryItemContextException struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UnsupportedInventoryItemContextException) Validate(v *protocol.Validator, path string) {
 	if s.TypeName != "" {
-		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "TypeName"), 1, 100)
+		v.Length(s.TypeName, utf8.RuneCountInString(s.TypeName), protocol.Join(path, "typeName"), 1, 100)
 	}
 }
 
@@ -10457,68 +10457,68 @@ type UpdateAssociationRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateAssociationRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.AssociationId != "", protocol.Join(path, "AssociationId"))
+	v.Required(s.AssociationId != "", protocol.Join(path, "associationId"))
 	if s.ScheduleExpression != "" {
-		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "ScheduleExpression"), 1, 256)
+		v.Length(s.ScheduleExpression, utf8.RuneCountInString(s.ScheduleExpression), protocol.Join(path, "scheduleExpression"), 1, 256)
 	}
 	if s.OutputLocation != nil {
-		s.OutputLocation.Validate(v, protocol.Join(path, "OutputLocation"))
+		s.OutputLocation.Validate(v, protocol.Join(path, "outputLocation"))
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.AutomationTargetParameterName != "" {
-		v.Length(s.AutomationTargetParameterName, utf8.RuneCountInString(s.AutomationTargetParameterName), protocol.Join(path, "AutomationTargetParameterName"), 1, 50)
+		v.Length(s.AutomationTargetParameterName, utf8.RuneCountInString(s.AutomationTargetParameterName), protocol.Join(path, "automationTargetParameterName"), 1, 50)
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.ComplianceSeverity != "" {
-		v.Enum(s.ComplianceSeverity, protocol.Join(path, "ComplianceSeverity"), AssociationComplianceSeverityValues)
+		v.Enum(s.ComplianceSeverity, protocol.Join(path, "complianceSeverity"), AssociationComplianceSeverityValues)
 	}
 	if s.SyncCompliance != "" {
-		v.Enum(s.SyncCompliance, protocol.Join(path, "SyncCompliance"), AssociationSyncComplianceValues)
+		v.Enum(s.SyncCompliance, protocol.Join(path, "syncCompliance"), AssociationSyncComplianceValues)
 	}
 	if s.TargetLocations != nil {
-		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "TargetLocations"), 1, 100)
+		v.Length(s.TargetLocations, len(s.TargetLocations), protocol.Join(path, "targetLocations"), 1, 100)
 	}
 	for i0 := range s.TargetLocations {
-		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "TargetLocations"), i0))
+		s.TargetLocations[i0].Validate(v, protocol.Index(protocol.Join(path, "targetLocations"), i0))
 	}
 	if s.ScheduleOffset != nil {
-		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "ScheduleOffset"), protocol.Bound(1), protocol.Bound(6))
+		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "scheduleOffset"), protocol.Bound(1), protocol.Bound(6))
 	}
 	if s.Duration != nil {
-		v.Range(float64(*s.Duration), protocol.Join(path, "Duration"), protocol.Bound(1), protocol.Bound(24))
+		v.Range(float64(*s.Duration), protocol.Join(path, "duration"), protocol.Bound(1), protocol.Bound(24))
 	}
 	if s.TargetMaps != nil {
-		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "TargetMaps"), 0, 300)
+		v.Length(s.TargetMaps, len(s.TargetMaps), protocol.Join(path, "targetMaps"), 0, 300)
 	}
 	for i0 := range s.TargetMaps {
 		if s.TargetMaps[i0] != nil {
-			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "TargetMaps"), i0), 1, 20)
+			v.Length(s.TargetMaps[i0], len(s.TargetMaps[i0]), protocol.Index(protocol.Join(path, "targetMaps"), i0), 1, 20)
 		}
 		for k1, e1 := range s.TargetMaps[i0] {
-			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 1, 50)
+			v.Length(k1, utf8.RuneCountInString(k1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 1, 50)
 			if e1 != nil {
-				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), 0, 25)
+				v.Length(e1, len(e1), protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), 0, 25)
 			}
 			for i2 := range e1 {
-				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "TargetMaps"), i0), k1), i2), 1, 50)
+				v.Length(e1[i2], utf8.RuneCountInString(e1[i2]), protocol.Index(protocol.Join(protocol.Index(protocol.Join(path, "targetMaps"), i0), k1), i2), 1, 50)
 			}
 		}
 	}
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 	if s.AssociationDispatchAssumeRole != "" {
-		v.Length(s.AssociationDispatchAssumeRole, utf8.RuneCountInString(s.AssociationDispatchAssumeRole), protocol.Join(path, "AssociationDispatchAssumeRole"), 1, 512)
+		v.Length(s.AssociationDispatchAssumeRole, utf8.RuneCountInString(s.AssociationDispatchAssumeRole), protocol.Join(path, "associationDispatchAssumeRole"), 1, 512)
 	}
 }
 
@@ -10529,7 +10529,7 @@ type UpdateAssociationResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateAssociationResult) Validate(v *protocol.Validator, path string) {
 	if s.AssociationDescription != nil {
-		s.AssociationDescription.Validate(v, protocol.Join(path, "AssociationDescription"))
+		s.AssociationDescription.Validate(v, protocol.Join(path, "associationDescription"))
 	}
 }
 
@@ -10541,11 +10541,11 @@ type UpdateAssociationStatusRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateAssociationStatusRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
-	v.Required(s.InstanceId != "", protocol.Join(path, "InstanceId"))
-	v.Required(s.AssociationStatus != nil, protocol.Join(path, "AssociationStatus"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
+	v.Required(s.InstanceId != "", protocol.Join(path, "instanceId"))
+	v.Required(s.AssociationStatus != nil, protocol.Join(path, "associationStatus"))
 	if s.AssociationStatus != nil {
-		s.AssociationStatus.Validate(v, protocol.Join(path, "AssociationStatus"))
+		s.AssociationStatus.Validate(v, protocol.Join(path, "associationStatus"))
 	}
 }
 
@@ -10556,7 +10556,7 @@ type UpdateAssociationStatusResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateAssociationStatusResult) Validate(v *protocol.Validator, path string) {
 	if s.AssociationDescription != nil {
-		s.AssociationDescription.Validate(v, protocol.Join(path, "AssociationDescription"))
+		s.AssociationDescription.Validate(v, protocol.Join(path, "associationDescription"))
 	}
 }
 
@@ -10567,8 +10567,8 @@ type UpdateDocumentDefaultVersionRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateDocumentDefaultVersionRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
-	v.Required(s.DocumentVersion != "", protocol.Join(path, "DocumentVersion"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
+	v.Required(s.DocumentVersion != "", protocol.Join(path, "documentVersion"))
 }
 
 type UpdateDocumentDefaultVersionResult struct {
@@ -10578,7 +10578,7 @@ type UpdateDocumentDefaultVersionResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateDocumentDefaultVersionResult) Validate(v *protocol.Validator, path string) {
 	if s.Description != nil {
-		s.Description.Validate(v, protocol.Join(path, "Description"))
+		s.Description.Validate(v, protocol.Join(path, "description"))
 	}
 }
 
@@ -10590,10 +10590,10 @@ type UpdateDocumentMetadataRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateDocumentMetadataRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
-	v.Required(s.DocumentReviews != nil, protocol.Join(path, "DocumentReviews"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
+	v.Required(s.DocumentReviews != nil, protocol.Join(path, "documentReviews"))
 	if s.DocumentReviews != nil {
-		s.DocumentReviews.Validate(v, protocol.Join(path, "DocumentReviews"))
+		s.DocumentReviews.Validate(v, protocol.Join(path, "documentReviews"))
 	}
 }
 
@@ -10615,22 +10615,22 @@ type UpdateDocumentRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateDocumentRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.Content != "", protocol.Join(path, "Content"))
+	v.Required(s.Content != "", protocol.Join(path, "content"))
 	if s.Attachments != nil {
-		v.Length(s.Attachments, len(s.Attachments), protocol.Join(path, "Attachments"), 0, 20)
+		v.Length(s.Attachments, len(s.Attachments), protocol.Join(path, "attachments"), 0, 20)
 	}
 	for i0 := range s.Attachments {
-		s.Attachments[i0].Validate(v, protocol.Index(protocol.Join(path, "Attachments"), i0))
+		s.Attachments[i0].Validate(v, protocol.Index(protocol.Join(path, "attachments"), i0))
 	}
-	v.Required(s.Name != "", protocol.Join(path, "Name"))
+	v.Required(s.Name != "", protocol.Join(path, "name"))
 	if s.DisplayName != "" {
-		v.Length(s.DisplayName, utf8.RuneCountInString(s.DisplayName), protocol.Join(path, "DisplayName"), -1, 1024)
+		v.Length(s.DisplayName, utf8.RuneCountInString(s.DisplayName), protocol.Join(path, "displayName"), -1, 1024)
 	}
 	if s.DocumentFormat != "" {
-		v.Enum(s.DocumentFormat, protocol.Join(path, "DocumentFormat"), DocumentFormatValues)
+		v.Enum(s.DocumentFormat, protocol.Join(path, "documentFormat"), DocumentFormatValues)
 	}
 	if s.TargetType != "" {
-		v.Length(s.TargetType, utf8.RuneCountInString(s.TargetType), protocol.Join(path, "TargetType"), -1, 200)
+		v.Length(s.TargetType, utf8.RuneCountInString(s.TargetType), protocol.Join(path, "targetType"), -1, 200)
 	}
 }
 
@@ -10641,7 +10641,7 @@ type UpdateDocumentResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateDocumentResult) Validate(v *protocol.Validator, path string) {
 	if s.DocumentDescription != nil {
-		s.DocumentDescription.Validate(v, protocol.Join(path, "DocumentDescription"))
+		s.DocumentDescription.Validate(v, protocol.Join(path, "documentDescription"))
 	}
 }
 
@@ -10663,27 +10663,27 @@ type UpdateMaintenanceWindowRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateMaintenanceWindowRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowId != "", protocol.Join(path, "WindowId"))
+	v.Required(s.WindowId != "", protocol.Join(path, "windowId"))
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 128)
 	}
 	if s.Schedule != "" {
-		v.Length(s.Schedule, utf8.RuneCountInString(s.Schedule), protocol.Join(path, "Schedule"), 1, 256)
+		v.Length(s.Schedule, utf8.RuneCountInString(s.Schedule), protocol.Join(path, "schedule"), 1, 256)
 	}
 	if s.ScheduleOffset != nil {
-		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "ScheduleOffset"), protocol.Bound(1), protocol.Bound(6))
+		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "scheduleOffset"), protocol.Bound(1), protocol.Bound(6))
 	}
 	if s.Duration != nil {
-		v.Range(float64(*s.Duration), protocol.Join(path, "Duration"), protocol.Bound(1), protocol.Bound(24))
+		v.Range(float64(*s.Duration), protocol.Join(path, "duration"), protocol.Bound(1), protocol.Bound(24))
 	}
 	if s.Cutoff != nil {
-		v.Range(float64(*s.Cutoff), protocol.Join(path, "Cutoff"), protocol.Bound(0), protocol.Bound(23))
+		v.Range(float64(*s.Cutoff), protocol.Join(path, "cutoff"), protocol.Bound(0), protocol.Bound(23))
 	}
 }
 
@@ -10705,25 +10705,25 @@ type UpdateMaintenanceWindowResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateMaintenanceWindowResult) Validate(v *protocol.Validator, path string) {
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 128)
 	}
 	if s.Schedule != "" {
-		v.Length(s.Schedule, utf8.RuneCountInString(s.Schedule), protocol.Join(path, "Schedule"), 1, 256)
+		v.Length(s.Schedule, utf8.RuneCountInString(s.Schedule), protocol.Join(path, "schedule"), 1, 256)
 	}
 	if s.ScheduleOffset != nil {
-		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "ScheduleOffset"), protocol.Bound(1), protocol.Bound(6))
+		v.Range(float64(*s.ScheduleOffset), protocol.Join(path, "scheduleOffset"), protocol.Bound(1), protocol.Bound(6))
 	}
 	if s.Duration != nil {
-		v.Range(float64(*s.Duration), protocol.Join(path, "Duration"), protocol.Bound(1), protocol.Bound(24))
+		v.Range(float64(*s.Duration), protocol.Join(path, "duration"), protocol.Bound(1), protocol.Bound(24))
 	}
 	if s.Cutoff != 0 {
-		v.Range(float64(s.Cutoff), protocol.Join(path, "Cutoff"), protocol.Bound(0), protocol.Bound(23))
+		v.Range(float64(s.Cutoff), protocol.Join(path, "cutoff"), protocol.Bound(0), protocol.Bound(23))
 	}
 }
 
@@ -10739,28 +10739,28 @@ type UpdateMaintenanceWindowTargetRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateMaintenanceWindowTargetRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowId != "", protocol.Join(path, "WindowId"))
+	v.Required(s.WindowId != "", protocol.Join(path, "windowId"))
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
-	v.Required(s.WindowTargetId != "", protocol.Join(path, "WindowTargetId"))
+	v.Required(s.WindowTargetId != "", protocol.Join(path, "windowTargetId"))
 	if s.WindowTargetId != "" {
-		v.Length(s.WindowTargetId, utf8.RuneCountInString(s.WindowTargetId), protocol.Join(path, "WindowTargetId"), 36, 36)
+		v.Length(s.WindowTargetId, utf8.RuneCountInString(s.WindowTargetId), protocol.Join(path, "windowTargetId"), 36, 36)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.OwnerInformation != "" {
-		v.Length(s.OwnerInformation, utf8.RuneCountInString(s.OwnerInformation), protocol.Join(path, "OwnerInformation"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.OwnerInformation), protocol.Join(path, "ownerInformation"), 1, 128)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 128)
 	}
 }
 
@@ -10776,25 +10776,25 @@ type UpdateMaintenanceWindowTargetResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateMaintenanceWindowTargetResult) Validate(v *protocol.Validator, path string) {
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.WindowTargetId != "" {
-		v.Length(s.WindowTargetId, utf8.RuneCountInString(s.WindowTargetId), protocol.Join(path, "WindowTargetId"), 36, 36)
+		v.Length(s.WindowTargetId, utf8.RuneCountInString(s.WindowTargetId), protocol.Join(path, "windowTargetId"), 36, 36)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.OwnerInformation != "" {
-		v.Length(s.OwnerInformation, utf8.RuneCountInString(s.OwnerInformation), protocol.Join(path, "OwnerInformation"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.OwnerInformation), protocol.Join(path, "ownerInformation"), 1, 128)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 128)
 	}
 }
 
@@ -10819,53 +10819,53 @@ type UpdateMaintenanceWindowTaskRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateMaintenanceWindowTaskRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.WindowId != "", protocol.Join(path, "WindowId"))
+	v.Required(s.WindowId != "", protocol.Join(path, "windowId"))
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
-	v.Required(s.WindowTaskId != "", protocol.Join(path, "WindowTaskId"))
+	v.Required(s.WindowTaskId != "", protocol.Join(path, "windowTaskId"))
 	if s.WindowTaskId != "" {
-		v.Length(s.WindowTaskId, utf8.RuneCountInString(s.WindowTaskId), protocol.Join(path, "WindowTaskId"), 36, 36)
+		v.Length(s.WindowTaskId, utf8.RuneCountInString(s.WindowTaskId), protocol.Join(path, "windowTaskId"), 36, 36)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.TaskArn != "" {
-		v.Length(s.TaskArn, utf8.RuneCountInString(s.TaskArn), protocol.Join(path, "TaskArn"), 1, 1600)
+		v.Length(s.TaskArn, utf8.RuneCountInString(s.TaskArn), protocol.Join(path, "taskArn"), 1, 1600)
 	}
 	for k0, e0 := range s.TaskParameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "TaskParameters"), k0), 1, 255)
-		e0.Validate(v, protocol.Join(protocol.Join(path, "TaskParameters"), k0))
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "taskParameters"), k0), 1, 255)
+		e0.Validate(v, protocol.Join(protocol.Join(path, "taskParameters"), k0))
 	}
 	if s.TaskInvocationParameters != nil {
-		s.TaskInvocationParameters.Validate(v, protocol.Join(path, "TaskInvocationParameters"))
+		s.TaskInvocationParameters.Validate(v, protocol.Join(path, "taskInvocationParameters"))
 	}
 	if s.Priority != nil {
-		v.Range(float64(*s.Priority), protocol.Join(path, "Priority"), protocol.Bound(0), nil)
+		v.Range(float64(*s.Priority), protocol.Join(path, "priority"), protocol.Bound(0), nil)
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.LoggingInfo != nil {
-		s.LoggingInfo.Validate(v, protocol.Join(path, "LoggingInfo"))
+		s.LoggingInfo.Validate(v, protocol.Join(path, "loggingInfo"))
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 128)
 	}
 	if s.CutoffBehavior != "" {
-		v.Enum(s.CutoffBehavior, protocol.Join(path, "CutoffBehavior"), MaintenanceWindowTaskCutoffBehaviorValues)
+		v.Enum(s.CutoffBehavior, protocol.Join(path, "cutoffBehavior"), MaintenanceWindowTaskCutoffBehaviorValues)
 	}
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 }
 
@@ -10890,50 +10890,50 @@ type UpdateMaintenanceWindowTaskResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateMaintenanceWindowTaskResult) Validate(v *protocol.Validator, path string) {
 	if s.WindowId != "" {
-		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "WindowId"), 20, 20)
+		v.Length(s.WindowId, utf8.RuneCountInString(s.WindowId), protocol.Join(path, "windowId"), 20, 20)
 	}
 	if s.WindowTaskId != "" {
-		v.Length(s.WindowTaskId, utf8.RuneCountInString(s.WindowTaskId), protocol.Join(path, "WindowTaskId"), 36, 36)
+		v.Length(s.WindowTaskId, utf8.RuneCountInString(s.WindowTaskId), protocol.Join(path, "windowTaskId"), 36, 36)
 	}
 	if s.Targets != nil {
-		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "Targets"), 0, 5)
+		v.Length(s.Targets, len(s.Targets), protocol.Join(path, "targets"), 0, 5)
 	}
 	for i0 := range s.Targets {
-		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "Targets"), i0))
+		s.Targets[i0].Validate(v, protocol.Index(protocol.Join(path, "targets"), i0))
 	}
 	if s.TaskArn != "" {
-		v.Length(s.TaskArn, utf8.RuneCountInString(s.TaskArn), protocol.Join(path, "TaskArn"), 1, 1600)
+		v.Length(s.TaskArn, utf8.RuneCountInString(s.TaskArn), protocol.Join(path, "taskArn"), 1, 1600)
 	}
 	for k0, e0 := range s.TaskParameters {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "TaskParameters"), k0), 1, 255)
-		e0.Validate(v, protocol.Join(protocol.Join(path, "TaskParameters"), k0))
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "taskParameters"), k0), 1, 255)
+		e0.Validate(v, protocol.Join(protocol.Join(path, "taskParameters"), k0))
 	}
 	if s.TaskInvocationParameters != nil {
-		s.TaskInvocationParameters.Validate(v, protocol.Join(path, "TaskInvocationParameters"))
+		s.TaskInvocationParameters.Validate(v, protocol.Join(path, "taskInvocationParameters"))
 	}
 	if s.Priority != 0 {
-		v.Range(float64(s.Priority), protocol.Join(path, "Priority"), protocol.Bound(0), nil)
+		v.Range(float64(s.Priority), protocol.Join(path, "priority"), protocol.Bound(0), nil)
 	}
 	if s.MaxConcurrency != "" {
-		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "MaxConcurrency"), 1, 7)
+		v.Length(s.MaxConcurrency, utf8.RuneCountInString(s.MaxConcurrency), protocol.Join(path, "maxConcurrency"), 1, 7)
 	}
 	if s.MaxErrors != "" {
-		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "MaxErrors"), 1, 7)
+		v.Length(s.MaxErrors, utf8.RuneCountInString(s.MaxErrors), protocol.Join(path, "maxErrors"), 1, 7)
 	}
 	if s.LoggingInfo != nil {
-		s.LoggingInfo.Validate(v, protocol.Join(path, "LoggingInfo"))
+		s.LoggingInfo.Validate(v, protocol.Join(path, "loggingInfo"))
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 128)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 128)
 	}
 	if s.CutoffBehavior != "" {
-		v.Enum(s.CutoffBehavior, protocol.Join(path, "CutoffBehavior"), MaintenanceWindowTaskCutoffBehaviorValues)
+		v.Enum(s.CutoffBehavior, protocol.Join(path, "cutoffBehavior"), MaintenanceWindowTaskCutoffBehaviorValues)
 	}
 	if s.AlarmConfiguration != nil {
-		s.AlarmConfiguration.Validate(v, protocol.Join(path, "AlarmConfiguration"))
+		s.AlarmConfiguration.Validate(v, protocol.Join(path, "alarmConfiguration"))
 	}
 }
 
@@ -10944,13 +10944,13 @@ type UpdateManagedInstanceRoleRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateManagedInstanceRoleRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.InstanceId != "", protocol.Join(path, "InstanceId"))
+	v.Required(s.InstanceId != "", protocol.Join(path, "instanceId"))
 	if s.InstanceId != "" {
-		v.Length(s.InstanceId, utf8.RuneCountInString(s.InstanceId), protocol.Join(path, "InstanceId"), 20, 124)
+		v.Length(s.InstanceId, utf8.RuneCountInString(s.InstanceId), protocol.Join(path, "instanceId"), 20, 124)
 	}
-	v.Required(s.IamRole != "", protocol.Join(path, "IamRole"))
+	v.Required(s.IamRole != "", protocol.Join(path, "iamRole"))
 	if s.IamRole != "" {
-		v.Length(s.IamRole, utf8.RuneCountInString(s.IamRole), protocol.Join(path, "IamRole"), -1, 64)
+		v.Length(s.IamRole, utf8.RuneCountInString(s.IamRole), protocol.Join(path, "iamRole"), -1, 64)
 	}
 }
 
@@ -10981,36 +10981,36 @@ type UpdateOpsItemRequest struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateOpsItemRequest) Validate(v *protocol.Validator, path string) {
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 2048)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 2048)
 	}
 	for k0, e0 := range s.OperationalData {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "OperationalData"), k0), 1, 128)
-		e0.Validate(v, protocol.Join(protocol.Join(path, "OperationalData"), k0))
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "operationalData"), k0), 1, 128)
+		e0.Validate(v, protocol.Join(protocol.Join(path, "operationalData"), k0))
 	}
 	for i0 := range s.Notifications {
-		s.Notifications[i0].Validate(v, protocol.Index(protocol.Join(path, "Notifications"), i0))
+		s.Notifications[i0].Validate(v, protocol.Index(protocol.Join(path, "notifications"), i0))
 	}
 	if s.Priority != nil {
-		v.Range(float64(*s.Priority), protocol.Join(path, "Priority"), protocol.Bound(1), protocol.Bound(5))
+		v.Range(float64(*s.Priority), protocol.Join(path, "priority"), protocol.Bound(1), protocol.Bound(5))
 	}
 	for i0 := range s.RelatedOpsItems {
-		s.RelatedOpsItems[i0].Validate(v, protocol.Index(protocol.Join(path, "RelatedOpsItems"), i0))
+		s.RelatedOpsItems[i0].Validate(v, protocol.Index(protocol.Join(path, "relatedOpsItems"), i0))
 	}
 	if s.Status != "" {
-		v.Enum(s.Status, protocol.Join(path, "Status"), OpsItemStatusValues)
+		v.Enum(s.Status, protocol.Join(path, "status"), OpsItemStatusValues)
 	}
-	v.Required(s.OpsItemId != "", protocol.Join(path, "OpsItemId"))
+	v.Required(s.OpsItemId != "", protocol.Join(path, "opsItemId"))
 	if s.Title != "" {
-		v.Length(s.Title, utf8.RuneCountInString(s.Title), protocol.Join(path, "Title"), 1, 1024)
+		v.Length(s.Title, utf8.RuneCountInString(s.Title), protocol.Join(path, "title"), 1, 1024)
 	}
 	if s.Category != "" {
-		v.Length(s.Category, utf8.RuneCountInString(s.Category), protocol.Join(path, "Category"), 1, 64)
+		v.Length(s.Category, utf8.RuneCountInString(s.Category), protocol.Join(path, "category"), 1, 64)
 	}
 	if s.Severity != "" {
-		v.Length(s.Severity, utf8.RuneCountInString(s.Severity), protocol.Join(path, "Severity"), 1, 64)
+		v.Length(s.Severity, utf8.RuneCountInString(s.Severity), protocol.Join(path, "severity"), 1, 64)
 	}
 	if s.OpsItemArn != "" {
-		v.Length(s.OpsItemArn, utf8.RuneCountInString(s.OpsItemArn), protocol.Join(path, "OpsItemArn"), 20, 2048)
+		v.Length(s.OpsItemArn, utf8.RuneCountInString(s.OpsItemArn), protocol.Join(path, "opsItemArn"), 20, 2048)
 	}
 }
 
@@ -11027,22 +11027,22 @@ type UpdateOpsMetadataRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateOpsMetadataRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.OpsMetadataArn != "", protocol.Join(path, "OpsMetadataArn"))
+	v.Required(s.OpsMetadataArn != "", protocol.Join(path, "opsMetadataArn"))
 	if s.OpsMetadataArn != "" {
-		v.Length(s.OpsMetadataArn, utf8.RuneCountInString(s.OpsMetadataArn), protocol.Join(path, "OpsMetadataArn"), 1, 1011)
+		v.Length(s.OpsMetadataArn, utf8.RuneCountInString(s.OpsMetadataArn), protocol.Join(path, "opsMetadataArn"), 1, 1011)
 	}
 	if s.MetadataToUpdate != nil {
-		v.Length(s.MetadataToUpdate, len(s.MetadataToUpdate), protocol.Join(path, "MetadataToUpdate"), 1, 5)
+		v.Length(s.MetadataToUpdate, len(s.MetadataToUpdate), protocol.Join(path, "metadataToUpdate"), 1, 5)
 	}
 	for k0, e0 := range s.MetadataToUpdate {
-		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "MetadataToUpdate"), k0), 1, 256)
-		e0.Validate(v, protocol.Join(protocol.Join(path, "MetadataToUpdate"), k0))
+		v.Length(k0, utf8.RuneCountInString(k0), protocol.Join(protocol.Join(path, "metadataToUpdate"), k0), 1, 256)
+		e0.Validate(v, protocol.Join(protocol.Join(path, "metadataToUpdate"), k0))
 	}
 	if s.KeysToDelete != nil {
-		v.Length(s.KeysToDelete, len(s.KeysToDelete), protocol.Join(path, "KeysToDelete"), 1, 10)
+		v.Length(s.KeysToDelete, len(s.KeysToDelete), protocol.Join(path, "keysToDelete"), 1, 10)
 	}
 	for i0 := range s.KeysToDelete {
-		v.Length(s.KeysToDelete[i0], utf8.RuneCountInString(s.KeysToDelete[i0]), protocol.Index(protocol.Join(path, "KeysToDelete"), i0), 1, 256)
+		v.Length(s.KeysToDelete[i0], utf8.RuneCountInString(s.KeysToDelete[i0]), protocol.Index(protocol.Join(path, "keysToDelete"), i0), 1, 256)
 	}
 }
 
@@ -11053,7 +11053,7 @@ type UpdateOpsMetadataResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateOpsMetadataResult) Validate(v *protocol.Validator, path string) {
 	if s.OpsMetadataArn != "" {
-		v.Length(s.OpsMetadataArn, utf8.RuneCountInString(s.OpsMetadataArn), protocol.Join(path, "OpsMetadataArn"), 1, 1011)
+		v.Length(s.OpsMetadataArn, utf8.RuneCountInString(s.OpsMetadataArn), protocol.Join(path, "opsMetadataArn"), 1, 1011)
 	}
 }
 
@@ -11075,48 +11075,48 @@ type UpdatePatchBaselineRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdatePatchBaselineRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.BaselineId != "", protocol.Join(path, "BaselineId"))
+	v.Required(s.BaselineId != "", protocol.Join(path, "baselineId"))
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.GlobalFilters != nil {
-		s.GlobalFilters.Validate(v, protocol.Join(path, "GlobalFilters"))
+		s.GlobalFilters.Validate(v, protocol.Join(path, "globalFilters"))
 	}
 	if s.ApprovalRules != nil {
-		s.ApprovalRules.Validate(v, protocol.Join(path, "ApprovalRules"))
+		s.ApprovalRules.Validate(v, protocol.Join(path, "approvalRules"))
 	}
 	if s.ApprovedPatches != nil {
-		v.Length(s.ApprovedPatches, len(s.ApprovedPatches), protocol.Join(path, "ApprovedPatches"), 0, 50)
+		v.Length(s.ApprovedPatches, len(s.ApprovedPatches), protocol.Join(path, "approvedPatches"), 0, 50)
 	}
 	for i0 := range s.ApprovedPatches {
-		v.Length(s.ApprovedPatches[i0], utf8.RuneCountInString(s.ApprovedPatches[i0]), protocol.Index(protocol.Join(path, "ApprovedPatches"), i0), 1, 100)
+		v.Length(s.ApprovedPatches[i0], utf8.RuneCountInString(s.ApprovedPatches[i0]), protocol.Index(protocol.Join(path, "approvedPatches"), i0), 1, 100)
 	}
 	if s.ApprovedPatchesComplianceLevel != "" {
-		v.Enum(s.ApprovedPatchesComplianceLevel, protocol.Join(path, "ApprovedPatchesComplianceLevel"), PatchComplianceLevelValues)
+		v.Enum(s.ApprovedPatchesComplianceLevel, protocol.Join(path, "approvedPatchesComplianceLevel"), PatchComplianceLevelValues)
 	}
 	if s.RejectedPatches != nil {
-		v.Length(s.RejectedPatches, len(s.RejectedPatches), protocol.Join(path, "RejectedPatches"), 0, 50)
+		v.Length(s.RejectedPatches, len(s.RejectedPatches), protocol.Join(path, "rejectedPatches"), 0, 50)
 	}
 	for i0 := range s.RejectedPatches {
-		v.Length(s.RejectedPatches[i0], utf8.RuneCountInString(s.RejectedPatches[i0]), protocol.Index(protocol.Join(path, "RejectedPatches"), i0), 1, 100)
+		v.Length(s.RejectedPatches[i0], utf8.RuneCountInString(s.RejectedPatches[i0]), protocol.Index(protocol.Join(path, "rejectedPatches"), i0), 1, 100)
 	}
 	if s.RejectedPatchesAction != "" {
-		v.Enum(s.RejectedPatchesAction, protocol.Join(path, "RejectedPatchesAction"), PatchActionValues)
+		v.Enum(s.RejectedPatchesAction, protocol.Join(path, "rejectedPatchesAction"), PatchActionValues)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 1024)
 	}
 	if s.Sources != nil {
-		v.Length(s.Sources, len(s.Sources), protocol.Join(path, "Sources"), 0, 20)
+		v.Length(s.Sources, len(s.Sources), protocol.Join(path, "sources"), 0, 20)
 	}
 	for i0 := range s.Sources {
-		s.Sources[i0].Validate(v, protocol.Index(protocol.Join(path, "Sources"), i0))
+		s.Sources[i0].Validate(v, protocol.Index(protocol.Join(path, "sources"), i0))
 	}
 	if s.AvailableSecurityUpdatesComplianceStatus != "" {
-		v.Enum(s.AvailableSecurityUpdatesComplianceStatus, protocol.Join(path, "AvailableSecurityUpdatesComplianceStatus"), PatchComplianceStatusValues)
+		v.Enum(s.AvailableSecurityUpdatesComplianceStatus, protocol.Join(path, "availableSecurityUpdatesComplianceStatus"), PatchComplianceStatusValues)
 	}
 }
 
@@ -11141,49 +11141,49 @@ type UpdatePatchBaselineResult struct {
 // Validate records the constraints of the model that s breaks.
 func (s *UpdatePatchBaselineResult) Validate(v *protocol.Validator, path string) {
 	if s.BaselineId != "" {
-		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "BaselineId"), 20, 128)
+		v.Length(s.BaselineId, utf8.RuneCountInString(s.BaselineId), protocol.Join(path, "baselineId"), 20, 128)
 	}
 	if s.Name != "" {
-		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "Name"), 3, 128)
+		v.Length(s.Name, utf8.RuneCountInString(s.Name), protocol.Join(path, "name"), 3, 128)
 	}
 	if s.OperatingSystem != "" {
-		v.Enum(s.OperatingSystem, protocol.Join(path, "OperatingSystem"), OperatingSystemValues)
+		v.Enum(s.OperatingSystem, protocol.Join(path, "operatingSystem"), OperatingSystemValues)
 	}
 	if s.GlobalFilters != nil {
-		s.GlobalFilters.Validate(v, protocol.Join(path, "GlobalFilters"))
+		s.GlobalFilters.Validate(v, protocol.Join(path, "globalFilters"))
 	}
 	if s.ApprovalRules != nil {
-		s.ApprovalRules.Validate(v, protocol.Join(path, "ApprovalRules"))
+		s.ApprovalRules.Validate(v, protocol.Join(path, "approvalRules"))
 	}
 	if s.ApprovedPatches != nil {
-		v.Length(s.ApprovedPatches, len(s.ApprovedPatches), protocol.Join(path, "ApprovedPatches"), 0, 50)
+		v.Length(s.ApprovedPatches, len(s.ApprovedPatches), protocol.Join(path, "approvedPatches"), 0, 50)
 	}
 	for i0 := range s.ApprovedPatches {
-		v.Length(s.ApprovedPatches[i0], utf8.RuneCountInString(s.ApprovedPatches[i0]), protocol.Index(protocol.Join(path, "ApprovedPatches"), i0), 1, 100)
+		v.Length(s.ApprovedPatches[i0], utf8.RuneCountInString(s.ApprovedPatches[i0]), protocol.Index(protocol.Join(path, "approvedPatches"), i0), 1, 100)
 	}
 	if s.ApprovedPatchesComplianceLevel != "" {
-		v.Enum(s.ApprovedPatchesComplianceLevel, protocol.Join(path, "ApprovedPatchesComplianceLevel"), PatchComplianceLevelValues)
+		v.Enum(s.ApprovedPatchesComplianceLevel, protocol.Join(path, "approvedPatchesComplianceLevel"), PatchComplianceLevelValues)
 	}
 	if s.RejectedPatches != nil {
-		v.Length(s.RejectedPatches, len(s.RejectedPatches), protocol.Join(path, "RejectedPatches"), 0, 50)
+		v.Length(s.RejectedPatches, len(s.RejectedPatches), protocol.Join(path, "rejectedPatches"), 0, 50)
 	}
 	for i0 := range s.RejectedPatches {
-		v.Length(s.RejectedPatches[i0], utf8.RuneCountInString(s.RejectedPatches[i0]), protocol.Index(protocol.Join(path, "RejectedPatches"), i0), 1, 100)
+		v.Length(s.RejectedPatches[i0], utf8.RuneCountInString(s.RejectedPatches[i0]), protocol.Index(protocol.Join(path, "rejectedPatches"), i0), 1, 100)
 	}
 	if s.RejectedPatchesAction != "" {
-		v.Enum(s.RejectedPatchesAction, protocol.Join(path, "RejectedPatchesAction"), PatchActionValues)
+		v.Enum(s.RejectedPatchesAction, protocol.Join(path, "rejectedPatchesAction"), PatchActionValues)
 	}
 	if s.Description != "" {
-		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "Description"), 1, 1024)
+		v.Length(s.Description, utf8.RuneCountInString(s.Description), protocol.Join(path, "description"), 1, 1024)
 	}
 	if s.Sources != nil {
-		v.Length(s.Sources, len(s.Sources), protocol.Join(path, "Sources"), 0, 20)
+		v.Length(s.Sources, len(s.Sources), protocol.Join(path, "sources"), 0, 20)
 	}
 	for i0 := range s.Sources {
-		s.Sources[i0].Validate(v, protocol.Index(protocol.Join(path, "Sources"), i0))
+		s.Sources[i0].Validate(v, protocol.Index(protocol.Join(path, "sources"), i0))
 	}
 	if s.AvailableSecurityUpdatesComplianceStatus != "" {
-		v.Enum(s.AvailableSecurityUpdatesComplianceStatus, protocol.Join(path, "AvailableSecurityUpdatesComplianceStatus"), PatchComplianceStatusValues)
+		v.Enum(s.AvailableSecurityUpdatesComplianceStatus, protocol.Join(path, "availableSecurityUpdatesComplianceStatus"), PatchComplianceStatusValues)
 	}
 }
 
@@ -11195,17 +11195,17 @@ type UpdateResourceDataSyncRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateResourceDataSyncRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SyncName != "", protocol.Join(path, "SyncName"))
+	v.Required(s.SyncName != "", protocol.Join(path, "syncName"))
 	if s.SyncName != "" {
-		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "SyncName"), 1, 64)
+		v.Length(s.SyncName, utf8.RuneCountInString(s.SyncName), protocol.Join(path, "syncName"), 1, 64)
 	}
-	v.Required(s.SyncType != "", protocol.Join(path, "SyncType"))
+	v.Required(s.SyncType != "", protocol.Join(path, "syncType"))
 	if s.SyncType != "" {
-		v.Length(s.SyncType, utf8.RuneCountInString(s.SyncType), protocol.Join(path, "SyncType"), 1, 64)
+		v.Length(s.SyncType, utf8.RuneCountInString(s.SyncType), protocol.Join(path, "syncType"), 1, 64)
 	}
-	v.Required(s.SyncSource != nil, protocol.Join(path, "SyncSource"))
+	v.Required(s.SyncSource != nil, protocol.Join(path, "syncSource"))
 	if s.SyncSource != nil {
-		s.SyncSource.Validate(v, protocol.Join(path, "SyncSource"))
+		s.SyncSource.Validate(v, protocol.Join(path, "syncSource"))
 	}
 }
 
@@ -11221,13 +11221,13 @@ type UpdateServiceSettingRequest struct {
 
 // Validate records the constraints of the model that s breaks.
 func (s *UpdateServiceSettingRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.SettingId != "", protocol.Join(path, "SettingId"))
+	v.Required(s.SettingId != "", protocol.Join(path, "settingId"))
 	if s.SettingId != "" {
-		v.Length(s.SettingId, utf8.RuneCountInString(s.SettingId), protocol.Join(path, "SettingId"), 1, 1000)
+		v.Length(s.SettingId, utf8.RuneCountInString(s.SettingId), protocol.Join(path, "settingId"), 1, 1000)
 	}
-	v.Required(s.SettingValue != "", protocol.Join(path, "SettingValue"))
+	v.Required(s.SettingValue != "", protocol.Join(path, "settingValue"))
 	if s.SettingValue != "" {
-		v.Length(s.SettingValue, utf8.RuneCountInString(s.SettingValue), protocol.Join(path, "SettingValue"), 1, 4096)
+		v.Length(s.SettingValue, utf8.RuneCountInString(s.SettingValue), protocol.Join(path, "settingValue"), 1, 4096)
 	}
 }
 

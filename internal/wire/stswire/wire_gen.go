@@ -130,7 +130,7 @@ func (s *AssumeRoleWithSAMLRequest) Validate(v *protocol.Validator, path string)
 	}
 	v.Required(s.SAMLAssertion != "", protocol.Join(path, "sAMLAssertion"))
 	if s.SAMLAssertion != "" {
-		v.Length(s.SAMLAssertion, utf8.RuneCountInString(s.SAMLAssertion), protocol.Join(path, "sAMLAssertion"), 4, 100000)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.SAMLAssertion), protocol.Join(path, "sAMLAssertion"), 4, 100000)
 	}
 	for i0 := range s.PolicyArns {
 		s.PolicyArns[i0].Validate(v, protocol.Index(protocol.Join(path, "policyArns"), i0))
@@ -193,7 +193,7 @@ func (s *AssumeRoleWithWebIdentityRequest) Validate(v *protocol.Validator, path 
 	}
 	v.Required(s.WebIdentityToken != "", protocol.Join(path, "webIdentityToken"))
 	if s.WebIdentityToken != "" {
-		v.Length(s.WebIdentityToken, utf8.RuneCountInString(s.WebIdentityToken), protocol.Join(path, "webIdentityToken"), 4, 20000)
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.WebIdentityToken), protocol.Join(path, "webIdentityToken"), 4, 20000)
 	}
 	if s.ProviderId != "" {
 		v.Length(s.ProviderId, utf8.RuneCountInString(s.ProviderId), protocol.Join(path, "providerId"), 4, 2048)

@@ -113,7 +113,9 @@ func TestValidate(t *testing.T) {
 		{"map value range", func(in *CreateWidgetRequest) { in.Renamed = map[string]int32{"r": 9} },
 			"Value '9' at 'renamed.r' failed to satisfy constraint: Member must have value less than or equal to 5"},
 		{"blob too long", func(in *CreateWidgetRequest) { in.Payload = []byte("12345") },
-			"at 'payload' failed to satisfy constraint: Member must have length less than or equal to 4"},
+			"1 validation error detected: Value at 'payload' failed to satisfy constraint: Member must have length less than or equal to 4"},
+		{"sensitive value left out", func(in *CreateWidgetRequest) { in.Secret = "hunter22" },
+			"1 validation error detected: Value at 'secret' failed to satisfy constraint: Member must have length less than or equal to 6"},
 		{"nested structure", func(in *CreateWidgetRequest) { in.Owner = &HandlersShape{Validate_: "toolongvalue"} },
 			"at 'owner.validate' failed to satisfy constraint: Member must have length less than or equal to 8"},
 	}

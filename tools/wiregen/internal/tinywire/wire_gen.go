@@ -46,6 +46,7 @@ type CreateWidgetRequest struct {
 	Payload   []byte              `json:"payload,omitempty" query:"payload" xml:"payload,omitempty"`
 	Spec      json.RawMessage     `json:"spec,omitempty" query:"spec" xml:"spec,omitempty"`
 	Owner     *HandlersShape      `json:"owner,omitempty" query:"owner" xml:"owner,omitempty"`
+	Secret    string              `json:"secret,omitempty" query:"secret" xml:"secret,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -96,10 +97,13 @@ func (s *CreateWidgetRequest) Validate(v *protocol.Validator, path string) {
 		v.Length(s.FlatNames[i0], utf8.RuneCountInString(s.FlatNames[i0]), protocol.Index(protocol.Join(path, "flatNames"), i0), 1, 8)
 	}
 	if s.Payload != nil {
-		v.Length(s.Payload, len(s.Payload), protocol.Join(path, "payload"), -1, 4)
+		v.Length(protocol.Redacted, len(s.Payload), protocol.Join(path, "payload"), -1, 4)
 	}
 	if s.Owner != nil {
 		s.Owner.Validate(v, protocol.Join(path, "owner"))
+	}
+	if s.Secret != "" {
+		v.Length(protocol.Redacted, utf8.RuneCountInString(s.Secret), protocol.Join(path, "secret"), -1, 6)
 	}
 }
 
