@@ -129,6 +129,26 @@ func (n *node) eval(resolve resolver) bool {
 	return false
 }
 
+// selectors appends the selectors the expression tests, in order.
+func (n *node) selectors(out []string) []string {
+	if n.leaf != nil {
+		if !contains(out, n.leaf.selector) {
+			out = append(out, n.leaf.selector)
+		}
+		return out
+	}
+	return n.r.selectors(n.l.selectors(out))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
 // parser is a recursive-descent parser over tokens:
 //
 //	or   := and { "||" and }

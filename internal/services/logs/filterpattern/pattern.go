@@ -92,6 +92,29 @@ func (p *Pattern) MatchFields(message string) (Fields, bool) {
 	return p.m.match(message)
 }
 
+// ExtractedValues reports whether message matches and, if so, the values
+// TestMetricFilter shows for it: every named field of a space-delimited
+// pattern ("$status_code"), or each selector a JSON pattern tests
+// ("$.latency") that resolves to a scalar.
+func (p *Pattern) ExtractedValues(message string) (map[string]string, bool) {
+	f, ok := p.m.match(message)
+	if !ok {
+		return nil, false
+	}
+	out := map[string]string{}
+	for name, v := range f.named {
+		out["$"+name] = v
+	}
+	if jp, isJSON := p.m.(*jsonPattern); isJSON {
+		for _, sel := range jp.root.selectors(nil) {
+			if v, ok := f.Value(sel); ok {
+				out[sel] = v
+			}
+		}
+	}
+	return out, true
+}
+
 // Fields holds what a matching event offers to metric filters.
 type Fields struct {
 	doc   any               // the parsed JSON document, for JSON patterns

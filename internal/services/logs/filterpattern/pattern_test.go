@@ -246,3 +246,37 @@ func TestGlobMatch(t *testing.T) {
 		}
 	}
 }
+
+func TestExtractedValues(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, pattern, message string
+		want                   map[string]string
+	}{
+		{"delimited names every field", `[ip, user, ..., status_code = 4*, bytes]`,
+			`127.0.0.1 - frank "GET /x" 404 310`, map[string]string{"$ip": "127.0.0.1", "$user": "-", "$status_code": "404", "$bytes": "310"}},
+		{"json shows tested selectors", `{ $.level = "ERROR" && ($.latency > 100 || $.missing IS NULL) }`,
+			`{"level":"ERROR","latency":150,"other":1}`, map[string]string{"$.level": "ERROR", "$.latency": "150"}},
+		{"terms extract nothing", `ERROR`, `ERROR x`, map[string]string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := MustCompile(tc.pattern).ExtractedValues(tc.message)
+			if !ok {
+				t.Fatal("no match")
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("%s = %q, want %q (all: %v)", k, got[k], v, got)
+				}
+			}
+		})
+	}
+	if _, ok := MustCompile("ERROR").ExtractedValues("fine"); ok {
+		t.Error("a non-matching message must report no match")
+	}
+}
