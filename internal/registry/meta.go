@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -457,7 +456,7 @@ func (m *meta) unlinkEverywhere(gone map[digest.Digest]bool) error {
 		return repos.ForEachBucket(func(name []byte) error {
 			bb := repos.Bucket(name).Bucket(bucketBlobs)
 			for d := range gone {
-				if err := bb.Delete([]byte(d)); err != nil && !errors.Is(err, bolt.ErrIncompatibleValue) {
+				if err := bb.Delete([]byte(d)); err != nil {
 					return err
 				}
 			}
