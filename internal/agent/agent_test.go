@@ -3,6 +3,10 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -231,12 +235,12 @@ func TestMetadataEndpoint(t *testing.T) {
 	}
 }
 
-func TestTaskStats(t *testing.T) {
+func TestTaskStatsAndCgroupLimits(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, "")
 	app := sh("app", true, "trap 'exit 0' TERM; while true; do sleep 0.1; done")
-	app.MemoryMB = 64
-	id := e.run(app)
+	app.MemoryMB, app.MemoryReservationMB, app.CPU = 64, 32, 256
+	id := e.runSpec(node.TaskSpec{NetworkMode: node.NetworkAWSVPC, CPU: 512, MemoryMB: 128, Containers: []node.ContainerSpec{app}})
 	e.waitRunning(id)
 	stats, err := e.agent.TaskStats(context.Background(), id)
 	if err != nil {
@@ -244,5 +248,87 @@ func TestTaskStats(t *testing.T) {
 	}
 	if len(stats.Containers) != 1 || stats.Containers[0].MemoryLimitBytes != 64<<20 || stats.Containers[0].MemoryUsageBytes == 0 {
 		t.Fatalf("stats = %+v", stats)
+	}
+	if !e.agent.cg.v1() {
+		t.Skip("cgroup v2 host: task-level limits are not set")
+	}
+	taskCg := "kumo-" + e.cfg.InstanceID + "/" + id
+	for file, want := range map[string]string{
+		"cpu/" + taskCg + "/cpu.shares":                        "512",
+		"cpu/" + taskCg + "/cpu.cfs_quota_us":                  "50000",
+		"memory/" + taskCg + "/memory.limit_in_bytes":          fmt.Sprint(128 << 20),
+		"cpu/" + taskCg + "/app/cpu.shares":                    "256",
+		"memory/" + taskCg + "/app/memory.limit_in_bytes":      fmt.Sprint(64 << 20),
+		"memory/" + taskCg + "/app/memory.soft_limit_in_bytes": fmt.Sprint(32 << 20),
+	} {
+		b, err := os.ReadFile(filepath.Join(cgroupRoot, file))
+		if got := strings.TrimSpace(string(b)); err != nil || got != want {
+			t.Errorf("%s = %q (%v), want %s", file, got, err, want)
+		}
+	}
+}
+
+func TestRemoveTask(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, "")
+	ctx := context.Background()
+	id := e.run(sh("app", true, "echo bye"))
+	running := e.run(sh("app", true, loopUntilTERM))
+	e.waitStopped(id)
+	e.waitRunning(running)
+
+	if err := e.agent.RemoveTask(ctx, running); err == nil {
+		t.Fatal("RemoveTask of a running task succeeded")
+	}
+	if err := e.agent.RemoveTask(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.agent.TaskStatus(ctx, id); !errors.Is(err, node.ErrNotFound) {
+		t.Fatalf("TaskStatus after RemoveTask: %v, want ErrNotFound", err)
+	}
+	if _, err := e.agent.client.LoadContainer(e.agent.ctx, containerID(id, "app")); err == nil {
+		t.Error("container still in containerd")
+	}
+	if got := e.logLines(id, "app", "stdout"); !slices.Equal(got, []string{"bye"}) {
+		t.Errorf("logs after RemoveTask = %q, want kept", got)
+	}
+	if err := e.agent.StopTask(ctx, id, "again"); !errors.Is(err, node.ErrNotFound) {
+		t.Errorf("StopTask of a removed task: %v, want ErrNotFound", err)
+	}
+	e.restart()
+	if _, err := e.agent.TaskStatus(ctx, id); !errors.Is(err, node.ErrNotFound) {
+		t.Fatalf("removed task came back after restart: %v", err)
+	}
+	tasks, err := e.agent.ListTasks(ctx)
+	if err != nil || len(tasks) != 1 || tasks[0].TaskID != running {
+		t.Fatalf("ListTasks after restart = %+v, %v", tasks, err)
+	}
+}
+
+func TestRunTaskValidation(t *testing.T) {
+	t.Parallel()
+	ok := node.ContainerSpec{Name: "app", Image: "busybox", Essential: true}
+	tests := []struct {
+		name string
+		spec node.TaskSpec
+	}{
+		{"no containers", node.TaskSpec{TaskID: "t1", NetworkMode: node.NetworkAWSVPC}},
+		{"bad task id", node.TaskSpec{TaskID: "../x", NetworkMode: node.NetworkAWSVPC, Containers: []node.ContainerSpec{ok}}},
+		{"bad network mode", node.TaskSpec{TaskID: "t1", NetworkMode: "nat", Containers: []node.ContainerSpec{ok}}},
+		{"no essential container", node.TaskSpec{TaskID: "t1", NetworkMode: node.NetworkAWSVPC,
+			Containers: []node.ContainerSpec{{Name: "app", Image: "busybox"}}}},
+		{"duplicate names", node.TaskSpec{TaskID: "t1", NetworkMode: node.NetworkAWSVPC, Containers: []node.ContainerSpec{ok, ok}}},
+		{"unknown dependency", node.TaskSpec{TaskID: "t1", NetworkMode: node.NetworkAWSVPC, Containers: []node.ContainerSpec{{
+			Name: "app", Image: "busybox", Essential: true, DependsOn: []node.Dependency{{ContainerName: "db", Condition: node.ConditionStart}}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := validateSpec(tt.spec); err == nil {
+				t.Fatal("validateSpec accepted it")
+			}
+		})
+	}
+	if err := validateSpec(node.TaskSpec{TaskID: "t1", NetworkMode: node.NetworkAWSVPC, Containers: []node.ContainerSpec{ok}}); err != nil {
+		t.Fatalf("valid spec rejected: %v", err)
 	}
 }
