@@ -38,9 +38,9 @@ type generator struct {
 	b                  bytes.Buffer
 }
 
-// opTypes is an operation with the Go names of its input and output types;
-// an empty name in a model field means the model has no shape for it and
-// the generator declares an empty struct.
+// opTypes is an operation with the Go names of its input and output types.
+// ModelInput or ModelOutput is empty when the model has no shape for it and
+// the generator declares an empty struct instead.
 type opTypes struct {
 	Name                    string
 	Input, Output           string

@@ -20,43 +20,31 @@ type Model struct {
 
 // Metadata names the service on the wire.
 type Metadata struct {
-	APIVersion       string   `json:"apiVersion"`
-	EndpointPrefix   string   `json:"endpointPrefix"`
-	SigningName      string   `json:"signingName"`
-	TargetPrefix     string   `json:"targetPrefix"`
-	JSONVersion      string   `json:"jsonVersion"`
-	Protocol         string   `json:"protocol"`
-	Protocols        []string `json:"protocols"`
-	XMLNamespace     string   `json:"xmlNamespace"`
-	ServiceID        string   `json:"serviceId"`
-	ServiceFullName  string   `json:"serviceFullName"`
-	AWSQueryCompat   any      `json:"awsQueryCompatible"`
-	SignatureVersion string   `json:"signatureVersion"`
+	APIVersion     string   `json:"apiVersion"`
+	EndpointPrefix string   `json:"endpointPrefix"`
+	SigningName    string   `json:"signingName"`
+	TargetPrefix   string   `json:"targetPrefix"`
+	JSONVersion    string   `json:"jsonVersion"`
+	Protocol       string   `json:"protocol"`
+	Protocols      []string `json:"protocols"`
+	XMLNamespace   string   `json:"xmlNamespace"`
 }
 
 // Operation is one API call: its input and output shapes and errors.
 type Operation struct {
-	Input  *ShapeRef   `json:"input"`
-	Output *ShapeRef   `json:"output"`
-	Errors []ShapeRef  `json:"errors"`
-	HTTP   HTTPBinding `json:"http"`
-}
-
-// HTTPBinding is the operation's HTTP method and path (REST protocols).
-type HTTPBinding struct {
-	Method     string `json:"method"`
-	RequestURI string `json:"requestUri"`
+	Input  *ShapeRef  `json:"input"`
+	Output *ShapeRef  `json:"output"`
+	Errors []ShapeRef `json:"errors"`
 }
 
 // ShapeRef points at a shape and carries the serialization traits of the
 // place that refers to it (a member, a list member, a map key or value).
 type ShapeRef struct {
-	Shape         string `json:"shape"`
-	LocationName  string `json:"locationName"`
-	Location      string `json:"location"`
-	Flattened     bool   `json:"flattened"`
-	Box           bool   `json:"box"`
-	ResultWrapper string `json:"resultWrapper"`
+	Shape        string `json:"shape"`
+	LocationName string `json:"locationName"`
+	Location     string `json:"location"`
+	Flattened    bool   `json:"flattened"`
+	Box          bool   `json:"box"`
 }
 
 // Shape is one named type of the model.
