@@ -306,6 +306,11 @@ func (g *generator) tags(owner string, mem Member) string {
 	if g.isValueField(owner, mem) {
 		omit = ""
 	}
+	if mem.Location != "" {
+		// REST protocols carry this member in the URI, a query string
+		// or a header, never in the body.
+		return fmt.Sprintf(`json:"-" location:"%s,%s"`, mem.Location, wireName(mem))
+	}
 	var tags []string
 	if g.jsonTags {
 		tags = append(tags, fmt.Sprintf(`json:"%s%s"`, wireName(mem), omit))
@@ -313,9 +318,6 @@ func (g *generator) tags(owner string, mem Member) string {
 	if g.queryTags {
 		q := g.queryName(mem)
 		tags = append(tags, fmt.Sprintf(`query:"%s"`, q), fmt.Sprintf(`xml:"%s%s"`, q, omit))
-	}
-	if mem.Location != "" {
-		tags = append(tags, fmt.Sprintf(`location:"%s,%s"`, mem.Location, wireName(mem)))
 	}
 	return strings.Join(tags, " ")
 }

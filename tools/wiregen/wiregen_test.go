@@ -87,6 +87,24 @@ func TestGenerateFollowsSDKPointers(t *testing.T) {
 	}
 }
 
+func TestGenerateRESTLocations(t *testing.T) {
+	t.Parallel()
+	m := loadTiny(t)
+	m.Metadata.Protocol, m.Metadata.Protocols = "rest-json", nil
+	del := m.Shapes["DeleteWidgetRequest"]
+	del.Members[0].Location, del.Members[0].LocationName = "uri", "WidgetName"
+	src, _, err := Generate(m, Options{Package: "tinywire"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Name string `json:\"-\" location:\"uri,WidgetName\"`"; !bytes.Contains(src, []byte(want)) {
+		t.Errorf("generated code lacks %s", want)
+	}
+	if bytes.Contains(src, []byte(`query:"`)) {
+		t.Error("rest-json code has query tags")
+	}
+}
+
 func TestGenerateRejectsUnsupportedProtocols(t *testing.T) {
 	t.Parallel()
 	m := loadTiny(t)
