@@ -38,11 +38,8 @@ type Result struct {
 	Statistics Statistics
 }
 
-// Default limits when the query has no limit command.
-const (
-	defaultLimit      = 1000
-	defaultStatsLimit = MaxLimit
-)
+// defaultLimit is how many rows a query without limit returns, as AWS.
+const defaultLimit = MaxLimit
 
 // NewExecution starts a run of the query.
 func (q *Query) NewExecution() *Execution {
@@ -94,7 +91,7 @@ func (x *Execution) row(r *record) []ResultField {
 
 // planCommands adds what AWS does implicitly: without stats or sort,
 // events come newest first (a sort @timestamp desc before the first limit);
-// without a limit, at most 1,000 rows (10,000 for stats).
+// without a limit, at most 10,000 rows.
 func planCommands(cmds []command) []command {
 	hasStats, hasSort, limitAt := false, false, -1
 	for i, c := range cmds {
@@ -119,11 +116,7 @@ func planCommands(cmds []command) []command {
 		out = append(out[:at], append([]command{byTime}, out[at:]...)...)
 	}
 	if limitAt < 0 {
-		n := defaultLimit
-		if hasStats {
-			n = defaultStatsLimit
-		}
-		out = append(out, limitCmd{n: n})
+		out = append(out, limitCmd{n: defaultLimit})
 	}
 	return out
 }
@@ -361,14 +354,14 @@ func (s *sortStage) sort() {
 
 func (s *sortStage) less(a, b sortedRecord) bool {
 	for i, k := range s.keys {
-		c, ok := compareValues(a.vals[i], b.vals[i])
-		if !ok { // a null sorts last either way
-			if c == 0 {
+		av, bv := a.vals[i], b.vals[i]
+		if av.Kind == Null || bv.Kind == Null { // a null sorts last either way
+			if av.Kind == bv.Kind {
 				continue
 			}
-			return c < 0
+			return bv.Kind == Null
 		}
-		if c != 0 {
+		if c := sortCompare(av, bv); c != 0 {
 			return (c < 0) != k.desc
 		}
 	}

@@ -292,11 +292,10 @@ func (p *parser) primary() (expr, error) {
 		}
 		return literal{num(n)}, nil
 	case tDuration:
-		ms, ok := parseDuration(t.text)
-		if !ok {
+		if _, ok := parsePeriod(t.text); !ok {
 			return nil, newError(p.src, t.pos, t.end, "invalid time period %s", t.text)
 		}
-		return literal{numText(float64(ms), t.text)}, nil
+		return literal{str(t.text)}, nil
 	case tString:
 		return literal{str(t.text)}, nil
 	case tIdent:
@@ -359,24 +358,46 @@ func isReserved(s string) bool {
 	return false
 }
 
-// parseDuration reads a bin() period such as 30s, 5m, 1h, 1d, 1w.
-func parseDuration(s string) (int64, bool) {
+// period is a bin() or datefloor() time unit: a fixed length in ms, or a
+// number of calendar months (month, quarter, year).
+type period struct {
+	ms     int64
+	months int
+}
+
+// periodUnits are the units AWS documents; multi-letter ones also take a
+// plural s.
+var periodUnits = map[string]period{
+	"ms": {ms: 1}, "msec": {ms: 1}, "millisecond": {ms: 1},
+	"s": {ms: 1e3}, "sec": {ms: 1e3}, "second": {ms: 1e3},
+	"m": {ms: 60e3}, "min": {ms: 60e3}, "minute": {ms: 60e3},
+	"h": {ms: 3600e3}, "hr": {ms: 3600e3}, "hour": {ms: 3600e3},
+	"d": {ms: 86400e3}, "day": {ms: 86400e3},
+	"w": {ms: 7 * 86400e3}, "week": {ms: 7 * 86400e3},
+	"mo": {months: 1}, "mon": {months: 1}, "month": {months: 1},
+	"q": {months: 3}, "qtr": {months: 3}, "quarter": {months: 3},
+	"y": {months: 12}, "yr": {months: 12}, "year": {months: 12},
+}
+
+// parsePeriod reads a period such as 30s, 5m, 1h, 2hrs, 1d, 1w, 1mo, 1y.
+func parsePeriod(s string) (period, bool) {
 	i := 0
-	for i < len(s) && (isDigit(s[i]) || s[i] == '.') {
+	for i < len(s) && isDigit(s[i]) {
 		i++
 	}
-	n, err := strconv.ParseFloat(s[:i], 64)
-	if err != nil || n <= 0 {
-		return 0, false
+	n, err := strconv.Atoi(s[:i])
+	if err != nil || n <= 0 || n > 1e6 {
+		return period{}, false
 	}
-	unit := map[string]float64{
-		"ms": 1, "s": 1e3, "sec": 1e3, "m": 60e3, "min": 60e3, "h": 3600e3, "hr": 3600e3,
-		"d": 86400e3, "w": 7 * 86400e3,
-	}[strings.ToLower(s[i:])]
-	if unit == 0 || n*unit < 1 {
-		return 0, false
+	unit := strings.ToLower(s[i:])
+	p, ok := periodUnits[unit]
+	if !ok && len(unit) > 2 && strings.HasSuffix(unit, "s") {
+		p, ok = periodUnits[strings.TrimSuffix(unit, "s")]
 	}
-	return int64(n * unit), true
+	if !ok {
+		return period{}, false
+	}
+	return period{ms: p.ms * int64(n), months: p.months * n}, true
 }
 
 func contains(list []string, s string) bool {

@@ -3,6 +3,7 @@ package insights
 import (
 	"math"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -150,18 +151,48 @@ func bin(r *record, a []Value) Value {
 	return roundTime(r.get("@timestamp"), a[0], false)
 }
 
-// roundTime rounds a time down (or up) to a multiple of period (ms).
-func roundTime(t, period Value, up bool) Value {
+// roundTime rounds a time down (or up) to a multiple of a period, given
+// as a period literal (5m) or a number of ms. Calendar periods (months,
+// quarters, years) count whole months from 1970.
+func roundTime(t, per Value, up bool) Value {
 	ms, ok := t.number()
-	p, pok := period.number()
-	if !ok || !pok || p <= 0 {
+	if !ok {
 		return Value{}
 	}
-	floor := math.Floor(ms/p) * p
+	p, ok := periodOf(per)
+	if !ok {
+		return Value{}
+	}
+	if p.months > 0 {
+		return timeMillis(roundMonths(int64(ms), p.months, up))
+	}
+	floor := math.Floor(ms/float64(p.ms)) * float64(p.ms)
 	if up && floor < ms {
-		floor += p
+		floor += float64(p.ms)
 	}
 	return timeMillis(int64(floor))
+}
+
+func periodOf(v Value) (period, bool) {
+	if v.Kind == String {
+		return parsePeriod(v.Str)
+	}
+	n, ok := v.number()
+	if !ok || n < 1 || n > 1e15 {
+		return period{}, false
+	}
+	return period{ms: int64(n)}, true
+}
+
+func roundMonths(ms int64, months int, up bool) int64 {
+	t := time.UnixMilli(ms).UTC()
+	index := (t.Year()-1970)*12 + int(t.Month()) - 1
+	floorIndex := index - ((index%months)+months)%months
+	start := time.Date(1970, time.Month(floorIndex+1), 1, 0, 0, 0, 0, time.UTC) // Date normalizes the month
+	if up && start.UnixMilli() < ms {
+		start = start.AddDate(0, months, 0)
+	}
+	return start.UnixMilli()
 }
 
 func fromMillis(_ *record, a []Value) Value {

@@ -228,3 +228,67 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestNaturalSortOrder(t *testing.T) {
+	t.Parallel()
+	// The ascending order from AWS's description of sort.
+	want := []string{"!:", "#", "*%04", "0#", "5A", "111A", "2345_", "@", "@_", "A", "A9876fghj", "a12345hfh", "0", "7", "12"}
+	var events []Event
+	for i := len(want) - 1; i >= 0; i-- {
+		events = append(events, ev(i, "s", want[i]))
+	}
+	got, _ := run(t, `fields @message | sort @message asc`, events)
+	for i, w := range want {
+		if got[i] != "@message="+w {
+			t.Fatalf("sorted: %q\nwant order %q", got, want)
+		}
+	}
+	got, _ = run(t, `fields @message | sort @message desc | limit 2`, events)
+	if got[0] != "@message=12" || got[1] != "@message=7" {
+		t.Errorf("descending: %q", got)
+	}
+}
+
+func TestCommentsAndPeriods(t *testing.T) {
+	t.Parallel()
+	day := func(y int, m time.Month, d int) Event {
+		ts := time.Date(y, m, d, 13, 0, 0, 0, time.UTC).UnixMilli()
+		return Event{Timestamp: ts, Message: "x", LogStream: "s"}
+	}
+	events := []Event{day(2026, 1, 5), day(2026, 2, 20), day(2026, 4, 1), day(2025, 12, 31)}
+	tests := []struct {
+		name, query string
+		want        []string
+	}{
+		{"comments", "# count them\nstats count(*) as n # all of them\n# done", []string{"n=4"}},
+		{"month", `stats count(*) as n by bin(1mo) as m`, []string{
+			"m=2025-12-01 00:00:00.000, n=1", "m=2026-01-01 00:00:00.000, n=1", "m=2026-02-01 00:00:00.000, n=1", "m=2026-04-01 00:00:00.000, n=1"}},
+		{"quarter", `stats count(*) as n by bin(1q) as q`, []string{
+			"q=2025-10-01 00:00:00.000, n=1", "q=2026-01-01 00:00:00.000, n=2", "q=2026-04-01 00:00:00.000, n=1"}},
+		{"year", `stats count(*) as n by bin(1y) as y`, []string{"y=2025-01-01 00:00:00.000, n=1", "y=2026-01-01 00:00:00.000, n=3"}},
+		{"plural hours", `stats count(*) as n by bin(12hrs) as h | limit 1`, []string{"h=2025-12-31 12:00:00.000, n=1"}},
+		{"weeks", `fields datefloor(@timestamp, 1w) as w | sort @timestamp asc | limit 1`, []string{"w=2025-12-25 00:00:00.000"}},
+		{"dateceil month", `fields dateceil(@timestamp, 1month) as c | sort @timestamp asc | limit 1`, []string{"c=2026-01-01 00:00:00.000"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, _ := run(t, tc.query, events)
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("query %s\n got: %q\nwant: %q", tc.query, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDefaultLimit(t *testing.T) {
+	t.Parallel()
+	q, _ := Parse(`fields @message`)
+	x := q.NewExecution()
+	for i := range MaxLimit + 5 {
+		x.Add(ev(i, "s", "m"))
+	}
+	if n := len(x.Result().Rows); n != MaxLimit {
+		t.Errorf("%d rows without limit, want %d", n, MaxLimit)
+	}
+}

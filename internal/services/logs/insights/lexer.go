@@ -74,9 +74,7 @@ func lexQuery(src string) ([]token, error) {
 }
 
 func (lx *lexer) next() (token, error) {
-	for lx.i < len(lx.src) && unicode.IsSpace(rune(lx.src[lx.i])) {
-		lx.i++
-	}
+	lx.skipBlanksAndComments()
 	start := lx.i
 	if start >= len(lx.src) {
 		return token{kind: tEOF, pos: start, end: start}, nil
@@ -101,6 +99,23 @@ func (lx *lexer) next() (token, error) {
 		}
 	}
 	return token{}, newError(lx.src, start, start+1, "unexpected symbol found %c", c)
+}
+
+// skipBlanksAndComments skips white space and # comments (to the end of
+// the line).
+func (lx *lexer) skipBlanksAndComments() {
+	for lx.i < len(lx.src) {
+		switch c := lx.src[lx.i]; {
+		case unicode.IsSpace(rune(c)):
+			lx.i++
+		case c == '#':
+			for lx.i < len(lx.src) && lx.src[lx.i] != '\n' {
+				lx.i++
+			}
+		default:
+			return
+		}
+	}
 }
 
 // regexAllowed reports whether a "/" here opens a regex: after an operator,

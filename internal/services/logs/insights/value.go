@@ -116,3 +116,72 @@ func compareValues(a, b Value) (int, bool) {
 	}
 	return strings.Compare(a.String(), b.String()), true
 }
+
+// sortCompare is the order of the sort command, AWS's natural sort: text
+// before numbers; numbers by value; text in chunks, where runs of digits
+// compare by length and then value, and other runs by code point.
+func sortCompare(a, b Value) int {
+	an, aNum := a.sortNumber()
+	bn, bNum := b.sortNumber()
+	switch {
+	case aNum && bNum:
+		return cmpFloat(an, bn)
+	case aNum:
+		return 1
+	case bNum:
+		return -1
+	}
+	return naturalCompare(a.String(), b.String())
+}
+
+// sortNumber reads values made only of a number as numbers.
+func (v Value) sortNumber() (float64, bool) {
+	switch v.Kind {
+	case Number, Time:
+		return v.Num, true
+	case String:
+		n, err := strconv.ParseFloat(v.Str, 64)
+		return n, err == nil && v.Str != "" && strings.Trim(v.Str, "0123456789.-+eE") == ""
+	}
+	return 0, false
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func naturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		ca, cb := leadingChunk(a), leadingChunk(b)
+		var c int
+		if isDigit(ca[0]) && isDigit(cb[0]) {
+			c = cmpFloat(float64(len(ca)), float64(len(cb)))
+			if c == 0 {
+				c = strings.Compare(ca, cb)
+			}
+		} else {
+			c = strings.Compare(ca, cb)
+		}
+		if c != 0 {
+			return c
+		}
+		a, b = a[len(ca):], b[len(cb):]
+	}
+	return cmpFloat(float64(len(a)), float64(len(b)))
+}
+
+// leadingChunk returns the run of digits or of non-digits s starts with.
+func leadingChunk(s string) string {
+	digits := isDigit(s[0])
+	i := 1
+	for i < len(s) && isDigit(s[i]) == digits {
+		i++
+	}
+	return s[:i]
+}
