@@ -2,6 +2,7 @@ package registry
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -106,34 +107,37 @@ func (r *Registry) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		r.challenge(w, req, rt.scope(req.Method))
 		return
 	}
-	if rt.kind != routeBase && rt.kind != routeCatalog {
-		if err := ValidateName(rt.name); err != nil {
-			writeError(w, err)
-			return
-		}
-	}
-	var err error
-	switch rt.kind {
-	case routeBase:
-		err = r.serveBase(w, req)
-	case routeCatalog:
-		err = r.serveCatalog(w, req)
-	case routeTags:
-		err = r.serveTags(w, req, rt)
-	case routeManifest:
-		err = r.serveManifest(w, req, rt)
-	case routeBlob:
-		err = r.serveBlob(w, req, rt)
-	case routeUpload:
-		err = r.serveUpload(w, req, rt)
-	case routeReferrers:
-		err = r.serveReferrers(w, req, rt)
-	}
-	if err != nil {
-		if _, isReg := err.(*Error); !isReg {
+	if err := r.dispatch(w, req, rt); err != nil {
+		var regErr *Error
+		if !errors.As(err, &regErr) {
 			slog.Error("registry: request failed", "method", req.Method, "path", req.URL.Path, "err", err)
 		}
 		writeError(w, err)
+	}
+}
+
+// dispatch serves an authenticated request on its endpoint.
+func (r *Registry) dispatch(w http.ResponseWriter, req *http.Request, rt route) error {
+	if rt.kind != routeBase && rt.kind != routeCatalog {
+		if err := ValidateName(rt.name); err != nil {
+			return err
+		}
+	}
+	switch rt.kind {
+	case routeBase:
+		return r.serveBase(w, req)
+	case routeCatalog:
+		return r.serveCatalog(w, req)
+	case routeTags:
+		return r.serveTags(w, req, rt)
+	case routeManifest:
+		return r.serveManifest(w, req, rt)
+	case routeBlob:
+		return r.serveBlob(w, req, rt)
+	case routeUpload:
+		return r.serveUpload(w, req, rt)
+	default:
+		return r.serveReferrers(w, req, rt)
 	}
 }
 
