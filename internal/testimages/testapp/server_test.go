@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -20,14 +19,13 @@ type testServer struct {
 	*server
 	url            string
 	stdout, stderr *syncBuffer
-	exitCode       atomic.Int32 // -1 until /exit is called
+	exits          chan int // codes passed to exit by /exit
 }
 
 func startServer(t *testing.T, cfg config) *testServer {
 	t.Helper()
-	ts := &testServer{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
-	ts.exitCode.Store(-1)
-	ts.server = newServer(cfg, ts.stdout, ts.stderr, func(code int) { ts.exitCode.Store(int32(code)) })
+	ts := &testServer{stdout: &syncBuffer{}, stderr: &syncBuffer{}, exits: make(chan int, 10)}
+	ts.server = newServer(cfg, ts.stdout, ts.stderr, func(code int) { ts.exits <- code })
 	hs := httptest.NewServer(ts.handler())
 	t.Cleanup(hs.Close)
 	ts.url = hs.URL
@@ -216,8 +214,14 @@ func TestExitAnswersThenExits(t *testing.T) {
 	if status != 200 || body != "exiting with code 3\n" {
 		t.Errorf("GET /exit = %d %q", status, body)
 	}
-	if code := ts.exitCode.Load(); code != 3 {
-		t.Errorf("exit called with %d, want 3", code)
+	// The client may see the answer before the handler goes on to exit.
+	select {
+	case code := <-ts.exits:
+		if code != 3 {
+			t.Errorf("exit called with %d, want 3", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("exit not called within 10s of the answer")
 	}
 }
 
@@ -254,8 +258,8 @@ func TestBadParameters(t *testing.T) {
 			}
 		})
 	}
-	if code := ts.exitCode.Load(); code != -1 {
-		t.Errorf("a bad /exit request exited with %d", code)
+	if len(ts.exits) != 0 {
+		t.Errorf("a bad /exit request exited with %d", <-ts.exits)
 	}
 }
 

@@ -40,6 +40,12 @@ func TestWriteLayouts(t *testing.T) {
 // scripts do.
 func TestServeWithSkopeo(t *testing.T) {
 	t.Parallel()
+	// Build first, so that a cold build cache does not count against the
+	// wait for the registry below.
+	app, err := testimages.App()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -66,10 +72,6 @@ func TestServeWithSkopeo(t *testing.T) {
 	waitReady(t, pr, host)
 	go io.Copy(io.Discard, pr)
 
-	app, err := testimages.App()
-	if err != nil {
-		t.Fatal(err)
-	}
 	want, err := app.Digest()
 	if err != nil {
 		t.Fatal(err)
