@@ -149,7 +149,11 @@ func compileField(src string, from, to int) (patternField, error) {
 	}
 	first := toks[0]
 	if first.kind != tokWord || !isFieldName(first.text) {
-		return patternField{}, errorf(src, first.pos, "Invalid character(s) in term '%s'", text)
+		bad := invalidRun(first.text)
+		if bad == "" {
+			bad = text
+		}
+		return patternField{}, errorf(src, first.pos, "Invalid character(s) in term '%s'", bad)
 	}
 	if len(toks) == 2 { // the name and EOF
 		return patternField{name: first.text}, nil

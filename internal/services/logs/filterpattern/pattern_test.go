@@ -188,8 +188,10 @@ func TestCompileErrors(t *testing.T) {
 	tests := []struct {
 		name, pattern, wantMsg string
 	}{
-		{"colon needs quotes", "ERROR:", "Invalid character(s) in term 'ERROR:'"},
-		{"dot needs quotes", "-foo.bar", "Invalid character(s) in term '-foo.bar'"},
+		{"colon needs quotes", "?Status: timeout", "Invalid character(s) in term ':'"},
+		{"dot needs quotes", "-foo.bar", "Invalid character(s) in term '.'"},
+		{"parenthesis needs quotes", "open(", "Invalid character(s) in term '('"},
+		{"backslash needs quotes", `level\":\"error`, `Invalid character(s) in term '\'`},
 		{"lone question mark", "? ERROR", "Invalid character(s) in term '?'"},
 		{"unterminated quote", `"ERROR`, "unterminated quoted string"},
 		{"regex parentheses", `%(a|b)%`, "Invalid regex"},
@@ -205,7 +207,7 @@ func TestCompileErrors(t *testing.T) {
 		{"json bad index", `{ $.a[x] = 1 }`, "array index"},
 		{"delimited unterminated", `[a, b`, "must end with ']'"},
 		{"delimited other field", `[a, b = 1 || c = 2]`, "field 'c' compared inside field 'b'"},
-		{"delimited bad name", `[a-b]`, "Invalid character(s) in term"},
+		{"delimited bad name", `[a-b]`, "Invalid character(s) in term '-'"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
