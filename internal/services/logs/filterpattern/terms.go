@@ -126,3 +126,63 @@ func invalidRun(word string) string {
 	}
 	return ""
 }
+
+// readQuoted reads a double-quoted string at i (src[i] == '"'); \" and \\
+// are escapes. It returns the unquoted text and the index after the quote.
+func readQuoted(src string, i int) (string, int, error) {
+	var b strings.Builder
+	for j := i + 1; j < len(src); j++ {
+		switch c := src[j]; c {
+		case '\\':
+			if j+1 < len(src) && (src[j+1] == '"' || src[j+1] == '\\') {
+				b.WriteByte(src[j+1])
+				j++
+				continue
+			}
+			b.WriteByte(c)
+		case '"':
+			return b.String(), j + 1, nil
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", 0, errorf(src, i, "Invalid filter pattern: unterminated quoted string starting at position %d", i)
+}
+
+// regexAllowed is the character set AWS accepts inside %regex%: letters,
+// digits, the symbols :_#=@/;,- and space, and the operators ^$?[]{}|\*+.
+// (parentheses and multi-byte characters are rejected).
+const regexAllowed = ":_#=@/;,- ^$?[]{}|\\*+."
+
+// readRegex reads a %regex% at i (src[i] == '%').
+func readRegex(src string, i int) (*regexp.Regexp, int, error) {
+	end := strings.IndexByte(src[i+1:], '%')
+	if end < 0 {
+		return nil, 0, errorf(src, i, "Invalid filter pattern: unterminated regex starting at position %d", i)
+	}
+	body := src[i+1 : i+1+end]
+	for _, r := range body {
+		if r > unicode.MaxASCII || !(isASCIIAlnum(r) || strings.ContainsRune(regexAllowed, r)) {
+			return nil, 0, errorf(src, i, "Invalid regex: character '%c' is not supported in %%%s%%", r, body)
+		}
+	}
+	if body == "" {
+		return nil, 0, errorf(src, i, "Invalid regex: empty expression")
+	}
+	re, err := regexp.Compile(body)
+	if err != nil {
+		return nil, 0, errorf(src, i, "Invalid regex: %%%s%%", body)
+	}
+	return re, i + end + 2, nil
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func isASCIIAlnum(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+}
+
+// isWordRune reports whether r may appear in an unquoted term.
+func isWordRune(r rune) bool {
+	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r)
+}
