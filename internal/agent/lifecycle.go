@@ -61,6 +61,7 @@ func (t *task) send(ctx context.Context, ev event) {
 // It returns early, leaving containers running, when the agent closes.
 func (a *Agent) runTask(t *task) {
 	defer close(t.done)
+	defer a.stopMetadata(t)
 	switch a.snapshot(t).Status.Status {
 	case node.StatusStopped:
 		return
@@ -80,37 +81,53 @@ func (a *Agent) runTask(t *task) {
 }
 
 // prepare sets up the task's sandbox (network, cgroup, metadata endpoint)
-// and pulls its images; after a restart it re-adopts what exists. It
-// returns false if the task failed to start (already marked so) or the
-// agent is closing.
+// and pulls the images of containers still to start; after a restart it
+// re-adopts what exists. It returns false if the task failed to start
+// (already marked so) or the agent is closing.
 func (a *Agent) prepare(t *task) bool {
 	rec := a.snapshot(t)
+	// Once containers run, their namespace exists; a failure to re-adopt
+	// the rest of the sandbox must not mark live containers stopped.
+	started := rec.Status.Status != node.StatusProvisioning && rec.Status.Status != node.StatusPending
 	sb, err := a.cfg.Network.Setup(a.ctx, t.id, rec.Spec.NetworkMode, allPorts(rec.Spec))
 	if err == nil {
 		err = a.cg.createTask(t.id, rec.Spec.CPU, rec.Spec.MemoryMB)
 	}
-	if err != nil {
+	switch {
+	case err != nil && started:
+		a.cfg.Logger.Warn("re-adopt task sandbox", "task", t.id, "err", err)
+	case err != nil:
 		a.failStart(t, "ResourceInitializationError: "+err.Error(), nil)
 		return false
+	default:
+		a.update(t, func(r *record) {
+			r.Sandbox = sb
+			r.Status.PrivateIPv4, r.Status.MACAddress = sb.IPv4, sb.MAC
+			for i, c := range r.Spec.Containers {
+				r.Status.Containers[i].NetworkBindings = bindingsOf(c, sb.Bindings)
+			}
+		})
+		a.serveMetadata(t, sb)
 	}
-	a.update(t, func(r *record) {
-		r.Sandbox = sb
-		r.Status.PrivateIPv4, r.Status.MACAddress = sb.IPv4, sb.MAC
-		for i, c := range r.Spec.Containers {
-			r.Status.Containers[i].NetworkBindings = bindingsOf(c, sb.Bindings)
-		}
-	})
-	a.serveMetadata(t, sb)
-
 	if rec.Status.Status == node.StatusProvisioning {
 		a.update(t, func(r *record) {
 			r.Status.Status = node.StatusPending
 			r.Status.PullStartedAt = a.cfg.Clock.Now()
 		})
 	}
+	return a.pullImages(t)
+}
+
+// pullImages makes sure the images of the containers still to start are
+// present. A failed pull fails the task with CannotPullContainerError.
+func (a *Agent) pullImages(t *task) bool {
+	rec := a.snapshot(t)
 	for _, c := range rec.Spec.Containers {
-		if _, stopping := t.stopRequested(); stopping {
+		if _, stopping := t.stopRequested(); stopping || a.stopping(t) {
 			return true // supervise stops the task before starting anything
+		}
+		if rec.container(c.Name).Status != node.StatusPending {
+			continue
 		}
 		img, err := a.ensureImage(a.ctx, c.Image)
 		if a.ctx.Err() != nil {
@@ -166,9 +183,11 @@ func (a *Agent) supervise(t *task) bool {
 	if rec.Status.Status == node.StatusStopping {
 		a.signalStop(t)
 	}
-	defer a.stopMetadata(t)
 	for {
 		if reason, ok := t.stopRequested(); ok && !a.stopping(t) {
+			if reason == "" {
+				reason = "Task stopped by user"
+			}
 			a.beginStop(t, node.StopUserInitiated, reason)
 		}
 		if !a.stopping(t) {

@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -28,6 +30,10 @@ func TestRestartReattachesRunningTask(t *testing.T) {
 	}
 	if st.Status != node.StatusRunning || st.Seq < before.Seq || st.PrivateIPv4 != before.PrivateIPv4 {
 		t.Fatalf("after restart: %+v, before: %+v", st, before)
+	}
+	// The new agent serves the task's metadata endpoint again.
+	if out := e.metadataFromTask(id, container(st, "app").RuntimeID); !strings.Contains(out, `"KnownStatus":"RUNNING"`) {
+		t.Errorf("metadata after restart = %q", out)
 	}
 	time.Sleep(time.Second) // the re-attached health check and wait keep it running
 	if st, _ := e.agent.TaskStatus(context.Background(), id); st.Status != node.StatusRunning {
@@ -107,4 +113,24 @@ func ping(address string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	return s.Start(ctx)
+}
+
+// metadataFromTask fetches the container's metadata from inside the task's
+// network namespace, as the container would.
+func (e *testEnv) metadataFromTask(taskID, runtimeID string) string {
+	e.t.Helper()
+	if _, err := exec.LookPath("curl"); err != nil {
+		e.t.Skip("curl not installed")
+	}
+	tk, err := e.agent.task(taskID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rec := e.agent.snapshot(tk)
+	out, err := exec.Command("nsenter", "--net="+rec.Sandbox.NetNSPath, "curl", "-sS", "--max-time", "5",
+		"http://"+metadataHost+"/v4/"+runtimeID).CombinedOutput()
+	if err != nil {
+		e.t.Errorf("metadata request: %v: %s", err, out)
+	}
+	return string(out)
 }

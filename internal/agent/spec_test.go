@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -228,39 +229,47 @@ func skipUnlessStatic() string {
 	return "the test binary is dynamically linked (build with CGO_ENABLED=0 to run kumo init in a container)"
 }
 
-func TestHostAndBridgeModes(t *testing.T) {
+func TestHostBridgeAndNoneModes(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, "")
 	tests := []struct {
-		mode  string
-		check func(t *testing.T, st node.TaskStatus)
+		mode   string
+		script string
+		check  func(t *testing.T, st node.TaskStatus, stdout []string)
 	}{
-		{node.NetworkHost, func(t *testing.T, st node.TaskStatus) {
+		{node.NetworkHost, "wget -qO- $ECS_CONTAINER_METADATA_URI_V4", func(t *testing.T, st node.TaskStatus, stdout []string) {
 			if st.PrivateIPv4 != "" {
 				t.Errorf("host mode task has IP %s", st.PrivateIPv4)
 			}
+			if len(stdout) != 1 || !strings.Contains(stdout[0], `"Name":"app"`) {
+				t.Errorf("host-mode metadata = %q", stdout)
+			}
 		}},
-		{node.NetworkBridge, func(t *testing.T, st node.TaskStatus) {
+		{node.NetworkBridge, "echo ok", func(t *testing.T, st node.TaskStatus, stdout []string) {
 			b := container(st, "app").NetworkBindings
 			if len(b) != 1 || b[0].ContainerPort != 8080 || b[0].HostPort < 32768 {
 				t.Errorf("bridge bindings = %+v", b)
 			}
 		}},
-		{node.NetworkNone, func(t *testing.T, st node.TaskStatus) {}},
+		{node.NetworkNone, "ip -o link | grep -v ' lo:' || echo only lo", func(t *testing.T, st node.TaskStatus, stdout []string) {
+			if !slices.Equal(stdout, []string{"only lo"}) {
+				t.Errorf("none mode interfaces: %q", stdout)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
 			t.Parallel()
-			app := sh("app", true, "echo ok")
+			app := sh("app", true, tt.script)
 			if tt.mode == node.NetworkBridge {
 				app.PortMappings = []node.PortMapping{{ContainerPort: 8080, Protocol: "tcp"}}
 			}
 			id := e.runSpec(node.TaskSpec{NetworkMode: tt.mode, Containers: []node.ContainerSpec{app}})
 			st := e.waitStopped(id)
-			if exitCode(container(st, "app")) != 0 || !slices.Equal(e.logLines(id, "app", "stdout"), []string{"ok"}) {
-				t.Fatalf("task = %+v", st)
+			if exitCode(container(st, "app")) != 0 {
+				t.Fatalf("task = %+v, stderr %q", st, e.logLines(id, "app", "stderr"))
 			}
-			tt.check(t, st)
+			tt.check(t, st, e.logLines(id, "app", "stdout"))
 		})
 	}
 }
