@@ -32,7 +32,7 @@ func (p *parser) aggregation() (aggSpec, error) {
 		return aggSpec{}, err
 	}
 	spec := aggSpec{kind: kind}
-	if kind == "count" && p.accept("*") {
+	if kind == "count" && (p.accept("*") || p.isSymbol(p.peek(), ")")) { // count(*) or count()
 		nargs = 0
 	} else {
 		arg, err := p.expr()
