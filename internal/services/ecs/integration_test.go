@@ -26,7 +26,7 @@ type env struct {
 	cluster string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	images := testimages.PushFixtures(t, testimages.StartRegistry(t))
 	k := kumotest.Start(t)
@@ -39,7 +39,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // register registers a Fargate task definition with the given containers.
-func (e *env) register(t *testing.T, family string, containers ...types.ContainerDefinition) string {
+func (e *env) register(t testing.TB, family string, containers ...types.ContainerDefinition) string {
 	t.Helper()
 	out, err := e.ecs.RegisterTaskDefinition(kumotest.Context(t, 30*time.Second), &ecs.RegisterTaskDefinitionInput{
 		Family:                  aws.String(family),
@@ -55,7 +55,7 @@ func (e *env) register(t *testing.T, family string, containers ...types.Containe
 	return aws.ToString(out.TaskDefinition.TaskDefinitionArn)
 }
 
-func (e *env) run(t *testing.T, taskDef string, overrides *types.TaskOverride) string {
+func (e *env) run(t testing.TB, taskDef string, overrides *types.TaskOverride) string {
 	t.Helper()
 	out, err := e.ecs.RunTask(kumotest.Context(t, 30*time.Second), &ecs.RunTaskInput{
 		Cluster:        aws.String(e.cluster),
@@ -75,7 +75,7 @@ func (e *env) run(t *testing.T, taskDef string, overrides *types.TaskOverride) s
 	return aws.ToString(out.Tasks[0].TaskArn)
 }
 
-func (e *env) describe(t *testing.T, taskARN string) types.Task {
+func (e *env) describe(t testing.TB, taskARN string) types.Task {
 	t.Helper()
 	out, err := e.ecs.DescribeTasks(kumotest.Context(t, 10*time.Second), &ecs.DescribeTasksInput{
 		Cluster: aws.String(e.cluster), Tasks: []string{taskARN},
@@ -90,7 +90,7 @@ func (e *env) describe(t *testing.T, taskARN string) types.Task {
 }
 
 // waitFor polls the task until ok says so or the timeout passes.
-func (e *env) waitFor(t *testing.T, taskARN string, timeout time.Duration, what string, ok func(types.Task) bool) types.Task {
+func (e *env) waitFor(t testing.TB, taskARN string, timeout time.Duration, what string, ok func(types.Task) bool) types.Task {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -106,7 +106,7 @@ func (e *env) waitFor(t *testing.T, taskARN string, timeout time.Duration, what 
 	}
 }
 
-func (e *env) waitStatus(t *testing.T, taskARN, status string) types.Task {
+func (e *env) waitStatus(t testing.TB, taskARN, status string) types.Task {
 	t.Helper()
 	return e.waitFor(t, taskARN, 60*time.Second, status, func(task types.Task) bool {
 		return aws.ToString(task.LastStatus) == status
@@ -340,7 +340,7 @@ func TestTasks(t *testing.T) {
 	})
 }
 
-func (e *env) stop(t *testing.T, arn string) {
+func (e *env) stop(t testing.TB, arn string) {
 	t.Helper()
 	if _, err := e.ecs.StopTask(kumotest.Context(t, 10*time.Second), &ecs.StopTaskInput{Cluster: aws.String(e.cluster), Task: aws.String(arn)}); err != nil {
 		t.Fatal(err)
@@ -359,7 +359,7 @@ func privateIP(task types.Task) string {
 	return ""
 }
 
-func httpGet(t *testing.T, url string) string {
+func httpGet(t testing.TB, url string) string {
 	t.Helper()
 	var lastErr error
 	for i := 0; i < 50; i++ {

@@ -1,0 +1,118 @@
+package ecs_test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/kumo-project/kumo/internal/kumotest"
+)
+
+// The benchmarks report latency percentiles as custom metrics; run them with
+//
+//	go test ./internal/services/ecs -run '^$' -bench . -benchtime 100x
+//
+// BenchmarkRunTaskToRunning measures RunTask → RUNNING for a cached image
+// and, in the same run, `ctr run --rm` of the same image on kumo's own
+// containerd: the floor kumo is compared with.
+func BenchmarkRunTaskToRunning(b *testing.B) {
+	e := newEnv(b)
+	td := e.register(b, "bench", shell(e, "app", "sleep 3600"))
+	warm := e.run(b, td, nil) // pulls the image once
+	e.waitStatus(b, warm, "RUNNING")
+	e.stop(b, warm)
+
+	var kumo []time.Duration
+	var arns []string
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		arn := e.run(b, td, nil)
+		for aws.ToString(e.describe(b, arn).LastStatus) != "RUNNING" {
+			time.Sleep(2 * time.Millisecond)
+		}
+		kumo = append(kumo, time.Since(start))
+		arns = append(arns, arn)
+		// Stop in the background of the next run, as a user's cleanup would.
+		e.ecs.StopTask(kumotest.Context(b, 10*time.Second), &ecs.StopTaskInput{Cluster: aws.String(e.cluster), Task: aws.String(arn)})
+	}
+	b.StopTimer()
+	reportPercentiles(b, "runtask", kumo)
+	reportPercentiles(b, "ctr-run", ctrRun(b, e.kumo, e.images.App, b.N))
+	for _, arn := range arns {
+		e.waitStatus(b, arn, "STOPPED")
+	}
+}
+
+// BenchmarkDescribeTasks measures DescribeTasks of 100 running tasks.
+func BenchmarkDescribeTasks(b *testing.B) {
+	e := newEnv(b)
+	td := e.register(b, "many", shell(e, "app", "sleep 3600"))
+	var arns []string
+	for len(arns) < 100 {
+		out, err := e.ecs.RunTask(kumotest.Context(b, 30*time.Second), &ecs.RunTaskInput{
+			Cluster: aws.String(e.cluster), TaskDefinition: aws.String(td), Count: aws.Int32(10),
+			NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"s"}}},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, t := range out.Tasks {
+			arns = append(arns, aws.ToString(t.TaskArn))
+		}
+	}
+	for _, arn := range arns {
+		e.waitStatus(b, arn, "RUNNING")
+	}
+	var d []time.Duration
+	ctx := kumotest.Context(b, 10*time.Minute)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		out, err := e.ecs.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(e.cluster), Tasks: arns})
+		if err != nil || len(out.Tasks) != 100 {
+			b.Fatalf("describe: %v, %d tasks", err, len(out.Tasks))
+		}
+		d = append(d, time.Since(start))
+	}
+	b.StopTimer()
+	reportPercentiles(b, "describe100", d)
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[int(float64(len(s)-1)*p)]
+}
+
+func reportPercentiles(b *testing.B, prefix string, d []time.Duration) {
+	b.ReportMetric(float64(percentile(d, 0.5).Microseconds())/1000, prefix+"-p50-ms")
+	b.ReportMetric(float64(percentile(d, 0.99).Microseconds())/1000, prefix+"-p99-ms")
+}
+
+// ctrRun times `ctr run --rm` of image n times on kumo's containerd.
+func ctrRun(b *testing.B, k *kumotest.Kumo, image string, n int) []time.Duration {
+	sock := filepath.Join(k.DataDir, "containerd", "containerd.sock")
+	ctr := func(args ...string) *exec.Cmd {
+		return exec.Command("ctr", append([]string{"-a", sock, "-n", "kumo"}, args...)...)
+	}
+	if out, err := ctr("images", "pull", "--plain-http", image).CombinedOutput(); err != nil {
+		b.Fatalf("ctr pull: %v\n%s", err, out)
+	}
+	var d []time.Duration
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		if out, err := ctr("run", "--rm", image, "bench-"+strconv.Itoa(i), "/bin/true").CombinedOutput(); err != nil {
+			b.Fatalf("ctr run: %v\n%s", err, out)
+		}
+		d = append(d, time.Since(start))
+	}
+	return d
+}
