@@ -160,13 +160,25 @@ func TestHealthCheck(t *testing.T) {
 func TestOutOfMemory(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, "")
-	hog := sh("hog", true, "dd if=/dev/zero of=/dev/null bs=64M count=1")
-	hog.MemoryMB = 16
-	id := e.run(hog)
-	st := e.waitStopped(id)
-	c := container(st, "hog")
-	if exitCode(c) != 137 || c.Reason != reasonOOM {
-		t.Fatalf("container = %+v", c)
+	tests := []struct {
+		name              string
+		taskMB, container int
+	}{
+		{"container limit", 0, 16},
+		{"task limit", 16, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			hog := sh("hog", true, "dd if=/dev/zero of=/dev/null bs=64M count=1")
+			hog.MemoryMB = tt.container
+			id := e.runSpec(node.TaskSpec{NetworkMode: node.NetworkAWSVPC, MemoryMB: tt.taskMB, Containers: []node.ContainerSpec{hog}})
+			st := e.waitStopped(id)
+			c := container(st, "hog")
+			if exitCode(c) != 137 || c.Reason != reasonOOM {
+				t.Fatalf("container = %+v", c)
+			}
+		})
 	}
 }
 
@@ -190,6 +202,25 @@ func TestStopTimeoutThenKill(t *testing.T) {
 	}
 	if got := e.logLines(id, "stubborn", "stdout"); !slices.Contains(got, "got TERM") {
 		t.Errorf("container never saw SIGTERM: log %q", got)
+	}
+}
+
+func TestImageStopSignal(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, "")
+	app := sh("app", true, "trap 'echo got USR1; exit 0' USR1; while true; do sleep 0.1; done")
+	app.Image, app.StopTimeout = usr1Image, time.Minute
+	id := e.run(app)
+	e.waitRunning(id)
+	if err := e.agent.StopTask(context.Background(), id, ""); err != nil {
+		t.Fatal(err)
+	}
+	st := e.waitFor(id, 30*time.Second, func(s node.TaskStatus) bool { return s.Status == node.StatusStopped })
+	if exitCode(container(st, "app")) != 0 || st.StoppedReason != "Task stopped by user" {
+		t.Fatalf("task = %+v", st)
+	}
+	if got := e.logLines(id, "app", "stdout"); !slices.Equal(got, []string{"got USR1"}) {
+		t.Fatalf("stdout = %q, want the image's STOPSIGNAL to arrive", got)
 	}
 }
 

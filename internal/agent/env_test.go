@@ -38,6 +38,7 @@ import (
 var (
 	sharedContainerd string // socket address; "" when the tests cannot run
 	busyboxImage     string // reference of the busybox test image
+	usr1Image        string // the same with STOPSIGNAL SIGUSR1
 	skipReason       string
 )
 
@@ -80,12 +81,12 @@ func runTests(m *testing.M) int {
 	defer sup.Close()
 	sharedContainerd = sup.Address()
 
-	ref, stop, err := serveBusybox()
+	refs, stop, err := serveBusybox()
 	if err != nil {
 		panic(err)
 	}
 	defer stop()
-	busyboxImage = ref
+	busyboxImage, usr1Image = refs[0], refs[1]
 	return m.Run()
 }
 
@@ -105,40 +106,44 @@ func environmentProblem() string {
 	return ""
 }
 
-// serveBusybox builds an image of /bin/busybox and its applet links and
-// serves it from an in-process registry on 127.0.0.1.
-func serveBusybox() (ref string, stop func(), err error) {
+// serveBusybox builds images of /bin/busybox and its applet links (plain,
+// and with STOPSIGNAL SIGUSR1) and serves them from an in-process registry
+// on 127.0.0.1.
+func serveBusybox() (refs []string, stop func(), err error) {
 	layer, err := busyboxLayer()
 	if err != nil {
-		return "", nil, err
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return "", nil, err
-	}
-	img, err = mutate.Config(img, v1.Config{
-		Cmd: []string{"sh"},
-		Env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-	})
-	if err != nil {
-		return "", nil, err
+		return nil, nil, err
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, err
+		return nil, nil, err
 	}
 	srv := &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
 	go srv.Serve(l)
-	ref = l.Addr().String() + "/test/busybox:1"
-	tag, err := name.ParseReference(ref)
-	if err == nil {
-		err = remote.Write(tag, img)
+	for _, variant := range []struct{ tag, stopSignal string }{{"busybox:1", ""}, {"busybox:usr1", "SIGUSR1"}} {
+		img, err := mutate.AppendLayers(empty.Image, layer)
+		if err == nil {
+			img, err = mutate.Config(img, v1.Config{
+				Cmd:        []string{"sh"},
+				Env:        []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+				StopSignal: variant.stopSignal,
+			})
+		}
+		ref := l.Addr().String() + "/test/" + variant.tag
+		var tag name.Reference
+		if err == nil {
+			tag, err = name.ParseReference(ref)
+		}
+		if err == nil {
+			err = remote.Write(tag, img)
+		}
+		if err != nil {
+			srv.Close()
+			return nil, nil, err
+		}
+		refs = append(refs, ref)
 	}
-	if err != nil {
-		srv.Close()
-		return "", nil, err
-	}
-	return ref, func() { srv.Close() }, nil
+	return refs, func() { srv.Close() }, nil
 }
 
 // busyboxLayer is a layer with /bin/busybox and a link per applet.

@@ -407,11 +407,15 @@ func (a *Agent) createContainer(t *task, rec record, c node.ContainerSpec) (cont
 		return nil, err
 	}
 	id := containerID(t.id, c.Name)
+	labels := containerLabels(rec.Spec, c)
+	if sig := imgSpec.Config.StopSignal; sig != "" {
+		labels[containerd.StopSignalLabel] = sig // docker stop honours the image's STOPSIGNAL; so does ECS
+	}
 	return a.client.NewContainer(a.ctx, id,
 		containerd.WithImage(img),
 		containerd.WithNewSnapshot(id, img),
 		containerd.WithRuntime("io.containerd.runc.v2", nil),
-		containerd.WithContainerLabels(containerLabels(rec.Spec, c)),
+		containerd.WithContainerLabels(labels),
 		containerd.WithNewSpec(opts...))
 }
 
@@ -535,12 +539,17 @@ func (a *Agent) beginStop(t *task, code, reason string) {
 	a.signalStop(t)
 }
 
-// signalStop sends SIGTERM to every running container and schedules its
-// SIGKILL after its stop timeout.
+// signalStop sends its stop signal (the image's STOPSIGNAL, else SIGTERM)
+// to every running container and schedules its SIGKILL after its stop
+// timeout.
 func (a *Agent) signalStop(t *task) {
 	rec := a.snapshot(t)
 	for name, rc := range t.running {
-		if err := rc.task.Kill(a.ctx, syscall.SIGTERM); err != nil && !errdefs.IsNotFound(err) {
+		sig := syscall.SIGTERM
+		if cont, err := a.client.LoadContainer(a.ctx, containerID(t.id, name)); err == nil {
+			sig, _ = containerd.GetStopSignal(a.ctx, cont, syscall.SIGTERM)
+		}
+		if err := rc.task.Kill(a.ctx, sig); err != nil && !errdefs.IsNotFound(err) {
 			a.cfg.Logger.Warn("stop container", "task", t.id, "container", name, "err", err)
 		}
 		timeout := rec.containerSpec(name).StopTimeout

@@ -16,13 +16,14 @@ type watcher struct {
 	order   []string // task IDs in pending, oldest change first
 }
 
-// Watch streams status changes, starting with the status of every known task.
+// Watch streams status changes, starting with the status of every known
+// task. The channel closes when ctx ends or the agent closes.
 func (a *Agent) Watch(ctx context.Context) (<-chan node.TaskStatus, error) {
 	w := &watcher{wake: make(chan struct{}, 1), pending: make(map[string]node.TaskStatus)}
 	a.mu.Lock()
-	if a.closed {
+	if !a.started || a.closed {
 		a.mu.Unlock()
-		return nil, errors.New("agent: closed")
+		return nil, errors.New("agent: not running")
 	}
 	for _, t := range a.tasks {
 		w.push(t.rec.Status)
@@ -44,11 +45,15 @@ func (a *Agent) Watch(ctx context.Context) (<-chan node.TaskStatus, error) {
 				case out <- st:
 				case <-ctx.Done():
 					return
+				case <-a.ctx.Done():
+					return
 				}
 			}
 			select {
 			case <-w.wake:
 			case <-ctx.Done():
+				return
+			case <-a.ctx.Done():
 				return
 			}
 		}
