@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"sync"
+	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -208,9 +209,14 @@ func decodeBlock(block []byte, info blockInfo) ([]storedEvent, error) {
 	return decodeEvents(raw, info)
 }
 
-// decodeEvents parses a raw payload. Messages share one string allocation.
+// decodeEvents parses a raw payload. Messages are substrings of raw,
+// viewed as a string without a copy: raw is freshly decompressed, owned
+// here, and never written again.
 func decodeEvents(raw []byte, info blockInfo) ([]storedEvent, error) {
-	text := string(raw)
+	var text string
+	if len(raw) > 0 {
+		text = unsafe.String(&raw[0], len(raw))
+	}
 	events := make([]storedEvent, 0, info.count)
 	seq, pos := info.firstSeq, 0
 	for i := uint32(0); i < info.count; i++ {

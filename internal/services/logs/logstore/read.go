@@ -181,6 +181,9 @@ type ScanQuery struct {
 	EndTime      int64 // exclusive, ms; 0 means no bound
 	// After resumes a scan strictly after this place (a pagination token).
 	After *Cursor
+	// Match, if set, keeps only events whose message it accepts. Filtering
+	// inside each stream's iterator spares the merge the events it drops.
+	Match func(message string) bool
 }
 
 // Scan calls fn with the group's matching events in (timestamp, stream,
@@ -198,7 +201,7 @@ func (s *Store) Scan(ctx context.Context, groupName string, q ScanQuery, fn func
 	}
 	var h iterHeap
 	for _, st := range selectStreams(g, q) {
-		it := &streamIter{name: st.name, segs: st.snapshot(), w: w, after: q.After, ctx: ctx}
+		it := &streamIter{name: st.name, segs: st.snapshot(), w: w, after: q.After, match: q.Match, ctx: ctx}
 		ok, err := it.next()
 		if err != nil {
 			return err
@@ -250,6 +253,7 @@ type streamIter struct {
 	ei     int
 	w      window
 	after  *Cursor
+	match  func(string) bool
 	ctx    context.Context
 	cur    Event
 }
@@ -260,7 +264,7 @@ func (it *streamIter) next() (bool, error) {
 		for it.ei < len(it.buf) {
 			e := it.buf[it.ei]
 			it.ei++
-			if !it.w.holds(e.timestamp) {
+			if !it.w.holds(e.timestamp) || it.match != nil && !it.match(e.message) {
 				continue
 			}
 			ev := Event{Stream: it.name, Seq: e.seq, Timestamp: e.timestamp, IngestionTime: e.ingestion, Message: e.message}

@@ -426,6 +426,25 @@ func TestScanMergesStreams(t *testing.T) {
 			t.Errorf("prefix window scan = %v", m)
 		}
 	})
+	t.Run("match keeps order and pages", func(t *testing.T) {
+		var got []Event
+		odd := func(m string) bool { return (m[len(m)-1]-'0')%2 == 1 }
+		s.Scan(context.Background(), "g", ScanQuery{Match: odd}, func(e Event) bool { got = append(got, e); return true })
+		var want []Event
+		for _, e := range all {
+			if odd(e.Message) {
+				want = append(want, e)
+			}
+		}
+		if len(got) != len(want) || len(got) == 0 {
+			t.Fatalf("match scan found %d, want %d", len(got), len(want))
+		}
+		for i := range got {
+			if got[i].Cursor() != want[i].Cursor() {
+				t.Fatalf("match scan event %d = %+v, want %+v", i, got[i], want[i])
+			}
+		}
+	})
 	t.Run("named streams", func(t *testing.T) {
 		n := 0
 		s.Scan(context.Background(), "g", ScanQuery{Streams: []string{"db", "missing"}}, func(e Event) bool {
