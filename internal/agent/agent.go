@@ -62,6 +62,9 @@ type Config struct {
 	// ImageHostRewrite maps a registry host of an image reference to the host
 	// to pull from, and says whether that host speaks plain HTTP (optional).
 	ImageHostRewrite func(host string) (host2 string, plainHTTP bool)
+	// RegistryCredentials returns the user name and secret to pull from a
+	// registry host (after rewriting), or "" for anonymous pulls (optional).
+	RegistryCredentials func(host string) (user, secret string, err error)
 	// HostMetadataPort is the 127.0.0.1 port of the task metadata endpoint
 	// for host-mode tasks; 0 picks a free port at Start.
 	HostMetadataPort int

@@ -193,10 +193,18 @@ func requireEnv(t *testing.T) {
 // newTestEnv starts an agent on the shared containerd (or on address).
 func newTestEnv(t *testing.T, address string) *testEnv {
 	t.Helper()
+	return newTestEnvWith(t, func(cfg *Config) {
+		if address != "" {
+			cfg.ContainerdAddress = address
+		}
+	})
+}
+
+// newTestEnvWith starts an agent on the shared containerd with the config
+// changed by configure.
+func newTestEnvWith(t *testing.T, configure func(*Config)) *testEnv {
+	t.Helper()
 	requireEnv(t)
-	if address == "" {
-		address = sharedContainerd
-	}
 	id := make([]byte, 4)
 	rand.Read(id)
 	instance := "t" + hex.EncodeToString(id)
@@ -208,12 +216,13 @@ func newTestEnv(t *testing.T, address string) *testEnv {
 	e := &testEnv{t: t, network: nm, cfg: Config{
 		InstanceID:        instance,
 		DataDir:           dir,
-		ContainerdAddress: address,
+		ContainerdAddress: sharedContainerd,
 		Namespace:         "kumo-" + instance,
 		Network:           nm,
 		ExecutablePath:    os.Args[0],
 		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}}
+	configure(&e.cfg)
 	e.start()
 	t.Cleanup(func() {
 		e.removeAll()

@@ -71,9 +71,13 @@ func (a *Agent) registryHosts(host string) ([]docker.RegistryHost, error) {
 		scheme = "http"
 	}
 	client := &http.Client{Timeout: 5 * time.Minute}
+	authOpts := []docker.AuthorizerOpt{docker.WithAuthClient(client)}
+	if a.cfg.RegistryCredentials != nil {
+		authOpts = append(authOpts, docker.WithAuthCreds(a.cfg.RegistryCredentials))
+	}
 	return []docker.RegistryHost{{
 		Client:       client,
-		Authorizer:   docker.NewDockerAuthorizer(docker.WithAuthClient(client)),
+		Authorizer:   docker.NewDockerAuthorizer(authOpts...),
 		Host:         target,
 		Scheme:       scheme,
 		Path:         "/v2",
