@@ -36,11 +36,21 @@ type Server struct {
 	network    *network.Manager
 	agent      *agent.Agent
 	ecs        *ecs.Service
+	services   []Service // every AWS service, in start order
 	http       *http.Server
 	listener   net.Listener
 	ready      atomic.Bool
 
 	cancel context.CancelFunc
+}
+
+// Service is one AWS service in the server: its gateway entry and its
+// reconcilers, which run from Start until the server's context ends.
+type Service interface {
+	Gateway() *gateway.Service
+	Start(ctx context.Context) error
+	// Wait returns once the reconcilers have ended.
+	Wait()
 }
 
 // New prepares a server; Start brings it up.
@@ -73,13 +83,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.startNode(ctx); err != nil {
 		return err
 	}
-	s.ecs = ecs.New(ecs.Config{Store: s.store, Node: s.agent, Clock: s.clock, Log: s.log.With("service", "ecs")})
-	if err := s.ecs.Start(ctx); err != nil {
-		return fmt.Errorf("start ecs: %w", err)
-	}
 	gw := gateway.New(gateway.AnyCredentials{AccountID: s.cfg.AccountID, DefaultRegion: s.cfg.Region}, s.log)
-	gw.Register(s.ecs.Gateway())
 	gw.Handle("/_kumo/health", http.HandlerFunc(s.health))
+	s.ecs = ecs.New(ecs.Config{Store: s.store, Node: s.agent, Clock: s.clock, Log: s.log.With("service", "ecs")})
+	s.services = append(s.services, s.ecs)
+	for _, svc := range s.services {
+		if err := svc.Start(ctx); err != nil {
+			return fmt.Errorf("start %s: %w", svc.Gateway().SigningName, err)
+		}
+		gw.Register(svc.Gateway())
+	}
 	s.http = &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second}
 	go func() {
 		if err := s.http.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -146,8 +159,8 @@ func (s *Server) Close() error {
 	if s.cancel != nil {
 		s.cancel()
 	}
-	if s.ecs != nil {
-		s.ecs.Wait()
+	for _, svc := range s.services {
+		svc.Wait()
 	}
 	if s.agent != nil {
 		errs = append(errs, s.agent.Close())
