@@ -1,0 +1,32 @@
+package codedeploywire
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kumo-project/kumo/internal/protocol"
+	"github.com/kumo-project/kumo/internal/wire/wiretest"
+)
+
+// TestCLISkeletons decodes the aws CLI's --generate-cli-skeleton of some
+// inputs (botocore 1.43.11), which name every member, and checks that
+// validation reports the required members the skeleton leaves empty.
+func TestCLISkeletons(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file     string
+		in       protocol.Validatable
+		wantNull string
+	}{
+		{"create-deployment", &CreateDeploymentInput{}, "applicationName"},
+		{"create-deployment-group", &CreateDeploymentGroupInput{}, "serviceRoleArn"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			e := wiretest.DecodeSkeleton(t, "testdata/"+tt.file+"-skeleton.json", tt.in)
+			if e == nil || !strings.Contains(e.Message, "Value null at '"+tt.wantNull+"' failed to satisfy constraint: Member must not be null") {
+				t.Errorf("got %v, want %s reported missing", e, tt.wantNull)
+			}
+		})
+	}
+}
