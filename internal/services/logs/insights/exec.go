@@ -55,7 +55,9 @@ func (x *Execution) Add(ev Event) {
 	x.stats.RecordsScanned++
 	x.stats.BytesScanned += float64(len(ev.Message))
 	x.seq++
-	x.head.push(&record{ev: &ev, seq: x.seq})
+	r := &record{event: ev, seq: x.seq}
+	r.ev = &r.event
+	x.head.push(r)
 }
 
 // Result ends the run and returns the rows. Call it once, after the last
@@ -383,6 +385,7 @@ type statsStage struct {
 	groups map[string]*statsGroup
 	order  []*statsGroup
 	key    []byte
+	by     []Value // scratch for one record's group values
 	next   stage
 }
 
@@ -392,16 +395,15 @@ type statsGroup struct {
 }
 
 func (s *statsStage) push(r *record) {
-	s.key = s.key[:0]
-	var by []Value
+	s.key, s.by = s.key[:0], s.by[:0]
 	for _, b := range s.cmd.by {
 		v := b.e.eval(r)
-		by = append(by, v)
+		s.by = append(s.by, v)
 		s.key = appendKey(s.key, v)
 	}
 	g, ok := s.groups[string(s.key)]
 	if !ok {
-		g = &statsGroup{by: by}
+		g = &statsGroup{by: append([]Value(nil), s.by...)}
 		for _, a := range s.cmd.aggs {
 			g.aggs = append(g.aggs, a.newAggregator())
 		}

@@ -135,6 +135,21 @@ func (in inExpr) eval(r *record) Value {
 	return boolean(in.negate)
 }
 
+// binExpr is bin(period) with its period read at parse time, since it
+// runs once per event in most stats queries.
+type binExpr struct{ p period }
+
+func (b binExpr) eval(r *record) Value {
+	ts, ok := r.timestamp()
+	if !ok {
+		return Value{}
+	}
+	if b.p.months > 0 {
+		return timeMillis(roundMonths(ts, b.p.months, false))
+	}
+	return timeMillis(ts - ((ts%b.p.ms)+b.p.ms)%b.p.ms)
+}
+
 func (c call) eval(r *record) Value {
 	args := make([]Value, len(c.args))
 	for i, a := range c.args {
@@ -345,6 +360,11 @@ func (p *parser) functionCall(name token) (expr, error) {
 	}
 	if len(args) < fn.minArgs || fn.maxArgs >= 0 && len(args) > fn.maxArgs {
 		return nil, newError(p.src, name.pos, p.toks[p.i-1].end, "wrong number of arguments for %s", name.text)
+	}
+	if lit, ok := args[0].(literal); ok && strings.EqualFold(name.text, "bin") && lit.v.Kind == String {
+		if per, ok := parsePeriod(lit.v.Str); ok {
+			return binExpr{p: per}, nil
+		}
 	}
 	return call{fn: fn, args: args}, nil
 }

@@ -27,7 +27,8 @@ var builtinFields = []string{"@timestamp", "@message", "@logStream", "@log"}
 // record is an event on its way through a query, or a row made by stats.
 // JSON fields of the message are discovered on first use.
 type record struct {
-	ev       *Event // nil for rows made by stats
+	ev       *Event // nil for rows made by stats; else points to event
+	event    Event
 	set      map[string]Value
 	setOrder []string
 	json     map[string]Value
@@ -67,6 +68,16 @@ func (r *record) get(name string) Value {
 		return str(r.ev.Ptr)
 	}
 	return r.jsonFields()[name]
+}
+
+// timestamp is the record's @timestamp in ms, read without building a
+// Value in the common case.
+func (r *record) timestamp() (int64, bool) {
+	if _, overridden := r.set["@timestamp"]; r.ev != nil && !overridden {
+		return r.ev.Timestamp, true
+	}
+	n, ok := r.get("@timestamp").number()
+	return int64(n), ok
 }
 
 // jsonFields flattens the message when it is a JSON object: nested keys
