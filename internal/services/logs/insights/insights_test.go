@@ -72,6 +72,7 @@ func TestQueries(t *testing.T) {
 			"bin(1m)=2026-11-01 12:01:00.000, count(*)=2",
 			"bin(1m)=2026-11-01 12:02:00.000, count(*)=2",
 		}},
+		{"bin with a period in ms", `stats count(*) as n by bin(60000) as t | limit 1`, []string{"t=2026-11-01 12:00:00.000, n=2"}},
 		{"count with no argument", `stats count() by bin(1d)`, []string{"bin(1d)=2026-11-01 00:00:00.000, count()=6"}},
 		{"stats count by bin 5m", `stats count(*) as n by bin(5m) as t`, []string{"t=2026-11-01 12:00:00.000, n=6"}},
 		{"numeric comparison, default newest first", `filter latency > 90 | fields path, latency`,
