@@ -105,7 +105,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		prefix, op, _ := strings.Cut(target, ".")
 		svc := g.byTarget[prefix]
 		if svc == nil {
-			writeError(w, wireJSON, "1.1", requestID, "", protocol.ErrUnknownOperation(target))
+			writeError(w, wireJSON, "1.1", requestID, protocol.ErrUnknownOperation(target))
 			return
 		}
 		g.serveAPI(w, r, requestID, svc, op, wireJSON)
@@ -121,7 +121,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.serveQuery(w, r, requestID)
 		return
 	}
-	writeError(w, wireJSON, "1.1", requestID, "", protocol.ClientError("UnknownOperationException",
+	writeError(w, wireJSON, "1.1", requestID, protocol.ClientError("UnknownOperationException",
 		"no AWS operation matches %s %s", r.Method, r.URL.Path).WithStatus(http.StatusNotFound))
 }
 
@@ -153,22 +153,22 @@ func isForm(r *http.Request) bool {
 func (g *Gateway) serveQuery(w http.ResponseWriter, r *http.Request, requestID string) {
 	body, err := readBody(r)
 	if err != nil {
-		writeError(w, wireQuery, "", requestID, "", protocol.AsError(err))
+		writeError(w, wireQuery, "", requestID, protocol.AsError(err))
 		return
 	}
 	form, perr := url.ParseQuery(string(body))
 	if perr != nil {
-		writeError(w, wireQuery, "", requestID, "", protocol.ClientError("MalformedQueryString", "%v", perr))
+		writeError(w, wireQuery, "", requestID, protocol.ClientError("MalformedQueryString", "%v", perr))
 		return
 	}
 	cred, _, cerr := protocol.ParseCredential(r)
 	if cerr != nil {
-		writeError(w, wireQuery, "", requestID, "", cerr)
+		writeError(w, wireQuery, "", requestID, cerr)
 		return
 	}
 	svc := g.bySigner[cred.Service]
 	if svc == nil || svc.Protocol != ProtocolQuery {
-		writeError(w, wireQuery, "", requestID, "", protocol.ClientError("InvalidAction",
+		writeError(w, wireQuery, "", requestID, protocol.ClientError("InvalidAction",
 			"no Query-protocol service %q", cred.Service))
 		return
 	}
@@ -273,10 +273,14 @@ func writeOutput(w http.ResponseWriter, svc *Service, wire wireFormat, op, reque
 	case wireCBOR:
 		protocol.WriteCBOR(w, out)
 	case wireQuery:
-		w.Header().Set("Content-Type", "text/xml")
-		if err := protocol.EncodeQueryResponse(w, op, svc.XMLNamespace, requestID, out); err != nil {
+		// Encode fully first, so a failure can still answer a clean error.
+		var body bytes.Buffer
+		if err := protocol.EncodeQueryResponse(&body, op, svc.XMLNamespace, requestID, out); err != nil {
 			protocol.EncodeQueryError(w, protocol.ServerError("InternalFailure", "encode response: %v", err), requestID)
+			return
 		}
+		w.Header().Set("Content-Type", "text/xml")
+		w.Write(body.Bytes())
 	default:
 		protocol.WriteJSON(w, jsonContentType(svc.JSONVersion), out)
 	}
@@ -287,10 +291,10 @@ func writeErrorFor(w http.ResponseWriter, svc *Service, wire wireFormat, queryMo
 		protocol.WriteJSONError(w, jsonContentType(svc.JSONVersion), true, e)
 		return
 	}
-	writeError(w, wire, svc.JSONVersion, requestID, svc.XMLNamespace, e)
+	writeError(w, wire, svc.JSONVersion, requestID, e)
 }
 
-func writeError(w http.ResponseWriter, wire wireFormat, jsonVersion, requestID, _ string, e *protocol.Error) {
+func writeError(w http.ResponseWriter, wire wireFormat, jsonVersion, requestID string, e *protocol.Error) {
 	switch wire {
 	case wireCBOR:
 		protocol.WriteCBORError(w, e)
