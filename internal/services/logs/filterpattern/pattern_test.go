@@ -44,6 +44,7 @@ func TestTerms(t *testing.T) {
 		{name: "empty matches all", pattern: "", match: []string{"", "anything"}},
 		{name: "blank matches all", pattern: "   ", match: []string{"x"}},
 		{name: "empty quotes match all", pattern: `""`, match: []string{"x", ""}},
+		{name: "quoted blank matches all", pattern: `" "`, match: []string{"x", ""}},
 		{name: "single term substring", pattern: "ERROR",
 			match:   []string{"[ERROR] A fatal exception has occurred", "Exiting with ERRORCODE: -1"},
 			noMatch: []string{"error in lower case", "WARN only"}},

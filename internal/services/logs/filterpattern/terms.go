@@ -74,8 +74,8 @@ func compileTerms(src string) (matcher, error) {
 			return nil, err
 		}
 		i = next
-		if t.re == nil && t.text == "" {
-			continue // "" adds no condition
+		if t.re == nil && strings.TrimSpace(t.text) == "" {
+			continue // "" and " " add no condition: they match every event
 		}
 		switch kind {
 		case '?':
