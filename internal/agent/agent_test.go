@@ -351,6 +351,8 @@ func TestRunTaskValidation(t *testing.T) {
 		{"duplicate names", node.TaskSpec{TaskID: "t1", NetworkMode: node.NetworkAWSVPC, Containers: []node.ContainerSpec{ok, ok}}},
 		{"unknown dependency", node.TaskSpec{TaskID: "t1", NetworkMode: node.NetworkAWSVPC, Containers: []node.ContainerSpec{{
 			Name: "app", Image: "busybox", Essential: true, DependsOn: []node.Dependency{{ContainerName: "db", Condition: node.ConditionStart}}}}}},
+		{"HEALTHY without health check", node.TaskSpec{TaskID: "t1", NetworkMode: node.NetworkAWSVPC, Containers: []node.ContainerSpec{ok, {
+			Name: "web", Image: "busybox", DependsOn: []node.Dependency{{ContainerName: "app", Condition: node.ConditionHealthy}}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

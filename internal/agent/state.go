@@ -269,10 +269,17 @@ func validateSpec(spec node.TaskSpec) error {
 	if !essential {
 		return errors.New("agent: a task needs at least one essential container")
 	}
+	checked := map[string]bool{}
+	for _, c := range spec.Containers {
+		checked[c.Name] = c.HealthCheck != nil
+	}
 	for _, c := range spec.Containers {
 		for _, d := range c.DependsOn {
 			if !names[d.ContainerName] || d.ContainerName == c.Name {
 				return fmt.Errorf("agent: container %q depends on unknown container %q", c.Name, d.ContainerName)
+			}
+			if d.Condition == node.ConditionHealthy && !checked[d.ContainerName] {
+				return fmt.Errorf("agent: container %q waits for %q to be HEALTHY, which has no health check", c.Name, d.ContainerName)
 			}
 		}
 	}
