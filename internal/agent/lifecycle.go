@@ -218,7 +218,9 @@ func (a *Agent) handle(t *task, ev event) {
 	case eventExited:
 		a.containerExited(t, ev.container, ev.exitCode, ev.exitedAt)
 	case eventHealth:
-		a.update(t, func(r *record) { r.container(ev.container).HealthStatus = ev.health })
+		if _, ok := t.running[ev.container]; ok { // else a late probe of an exited container
+			a.update(t, func(r *record) { r.container(ev.container).HealthStatus = ev.health })
+		}
 	case eventKillDue:
 		if rc, ok := t.running[ev.container]; ok {
 			_ = rc.task.Kill(a.ctx, syscall.SIGKILL, containerd.WithKillAll)
@@ -226,6 +228,7 @@ func (a *Agent) handle(t *task, ev event) {
 	}
 }
 
+// stopping reports whether the task is on its way to STOPPED (or there).
 func (a *Agent) stopping(t *task) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -233,6 +236,7 @@ func (a *Agent) stopping(t *task) bool {
 		t.rec.Status.Status != node.StatusProvisioning
 }
 
+// allStopped reports whether no container of the task runs or will run.
 func (a *Agent) allStopped(t *task) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
