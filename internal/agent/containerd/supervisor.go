@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -195,15 +196,14 @@ func (s *Supervisor) runOnce(ctx context.Context, ready chan<- error) error {
 	cmd := exec.Command(s.cfg.Binary, "--config", s.configPath())
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	exited := make(chan error, 1)
+	if err := startLocked(cmd, exited); err != nil {
 		sendOnce(ready, fmt.Errorf("start containerd: %w", err))
 		return err
 	}
 	s.mu.Lock()
 	s.cmd = cmd
 	s.mu.Unlock()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 
 	readyCtx, cancelReady := context.WithTimeout(ctx, 30*time.Second)
 	go func() {
@@ -231,6 +231,26 @@ func (s *Supervisor) runOnce(ctx context.Context, ready chan<- error) error {
 			return <-exited
 		}
 	}
+}
+
+// startLocked starts cmd from a goroutine locked to its OS thread until the
+// process exits, then sends the exit to exited. Pdeathsig fires when the
+// *thread* that forked the child ends; Go may end a thread (e.g. one a
+// netns switch left locked), so the forking thread is kept for the child's
+// whole life.
+func startLocked(cmd *exec.Cmd, exited chan<- error) error {
+	started := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		exited <- cmd.Wait()
+	}()
+	return <-started
 }
 
 // Pid returns the process id of the daemon this supervisor started last, or
