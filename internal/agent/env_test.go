@@ -56,6 +56,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		os.Exit(initproc.InitMain(os.Args[2:]))
 	}
+	if len(os.Args) == 5 && os.Args[1] == childMode {
+		os.Exit(runChild(os.Args[2], os.Args[3], os.Args[4]))
+	}
 	os.Exit(runTests(m))
 }
 
