@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"time"
 )
 
 // Config is how one kumo instance runs.
@@ -30,6 +31,16 @@ type Config struct {
 	TaskSubnet string
 	// Verbose turns on debug logging.
 	Verbose bool
+	// RegistryHost is the host[:port] in ECR repository URIs and proxy
+	// endpoints; empty means the endpoint's listen address.
+	RegistryHost string
+	// RegistryAuthRequired refuses anonymous registry requests.
+	RegistryAuthRequired bool
+	// AdvisoryDir holds the OSV advisories ECR image scans match against;
+	// empty scans with no advisories.
+	AdvisoryDir string
+	// ECRLifecycleInterval is how often ECR lifecycle policies are applied.
+	ECRLifecycleInterval time.Duration
 }
 
 // InstanceID is a short ID derived from the data dir, so two instances with
@@ -43,7 +54,8 @@ var accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
 
 // ParseUp reads the flags of `kumo up`; environment variables give the
 // defaults (KUMO_LISTEN, KUMO_DATA_DIR, KUMO_CONTAINERD_ADDRESS,
-// KUMO_ACCOUNT_ID, KUMO_REGION, KUMO_TASK_SUBNET).
+// KUMO_ACCOUNT_ID, KUMO_REGION, KUMO_TASK_SUBNET, KUMO_REGISTRY_HOST,
+// KUMO_REGISTRY_AUTH_REQUIRED, KUMO_ADVISORY_DIR, KUMO_ECR_LIFECYCLE_INTERVAL).
 func ParseUp(args []string) (Config, error) {
 	fs := flag.NewFlagSet("kumo up", flag.ContinueOnError)
 	var c Config
@@ -54,12 +66,22 @@ func ParseUp(args []string) (Config, error) {
 	fs.StringVar(&c.Region, "region", env("KUMO_REGION", "us-east-1"), "region for requests that carry none")
 	fs.StringVar(&c.TaskSubnet, "task-subnet", env("KUMO_TASK_SUBNET", ""), "CIDR for task addresses (default: a free /24 chosen per data dir)")
 	fs.BoolVar(&c.Verbose, "verbose", os.Getenv("KUMO_VERBOSE") != "", "debug logging")
+	fs.StringVar(&c.RegistryHost, "registry-host", env("KUMO_REGISTRY_HOST", ""), "host[:port] of ECR repository URIs (default: the listen address)")
+	fs.BoolVar(&c.RegistryAuthRequired, "registry-auth-required", os.Getenv("KUMO_REGISTRY_AUTH_REQUIRED") != "", "refuse anonymous registry pulls and pushes")
+	fs.StringVar(&c.AdvisoryDir, "advisory-dir", env("KUMO_ADVISORY_DIR", ""), "directory of OSV JSON advisories for ECR image scans")
+	lifecycle := env("KUMO_ECR_LIFECYCLE_INTERVAL", "1h")
+	fs.Func("ecr-lifecycle-interval", "how often ECR lifecycle policies run (default 1h)", func(v string) error { lifecycle = v; return nil })
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	d, err := time.ParseDuration(lifecycle)
+	if err != nil || d <= 0 {
+		return c, fmt.Errorf("invalid ECR lifecycle interval %q", lifecycle)
+	}
+	c.ECRLifecycleInterval = d
 	return c.normalize()
 }
 
