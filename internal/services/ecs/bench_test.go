@@ -1,10 +1,13 @@
 package ecs_test
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,4 +118,82 @@ func ctrRun(b *testing.B, k *kumotest.Kumo, image string, n int) []time.Duration
 		d = append(d, time.Since(start))
 	}
 	return d
+}
+
+// BenchmarkTwoHundredTasks runs 200 tasks at once and reports kumo's RSS
+// and the memory each task costs beyond its own processes (containerd
+// shim, log driver, kumo's and containerd's growth). b.N is ignored.
+func BenchmarkTwoHundredTasks(b *testing.B) {
+	const n = 200
+	e := newEnv(b)
+	td := e.register(b, "idle", types.ContainerDefinition{Name: aws.String("app"), Image: aws.String(e.images.Busybox),
+		Essential: aws.Bool(true), Command: []string{"sleep", "3600"}})
+	kumoPID := pidOf(b, "kumo up --listen "+e.kumo.Addr)
+	ctrdPID := pidOf(b, "containerd --config "+e.kumo.DataDir)
+	baseKumo, baseCtrd := rssKiB(kumoPID), rssKiB(ctrdPID)
+	start := time.Now()
+	var arns []string
+	for len(arns) < n {
+		out, err := e.ecs.RunTask(kumotest.Context(b, 30*time.Second), &ecs.RunTaskInput{
+			Cluster: aws.String(e.cluster), TaskDefinition: aws.String(td), Count: aws.Int32(10),
+			NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"s"}}},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, t := range out.Tasks {
+			arns = append(arns, aws.ToString(t.TaskArn))
+		}
+	}
+	for _, arn := range arns {
+		e.waitFor(b, arn, 5*time.Minute, "RUNNING", func(t types.Task) bool { return aws.ToString(t.LastStatus) == "RUNNING" })
+	}
+	allRunning := time.Since(start)
+	kumo, ctrd := rssKiB(kumoPID), rssKiB(ctrdPID)
+	shims := sumRSS(b, "containerd-shim-runc-v2")
+	drivers := sumRSS(b, "kumo log-driver")
+	b.ReportMetric(allRunning.Seconds(), "s-to-all-running")
+	b.ReportMetric(float64(kumo)/1024, "kumo-rss-MiB")
+	b.ReportMetric(float64(ctrd)/1024, "containerd-rss-MiB")
+	perTask := float64((kumo-baseKumo)+(ctrd-baseCtrd)+shims+drivers) / n
+	b.ReportMetric(perTask/1024, "overhead-MiB/task")
+	b.Logf("200 tasks RUNNING in %v; kumo %d KiB (was %d), containerd %d KiB (was %d), shims %d KiB, log drivers %d KiB",
+		allRunning, kumo, baseKumo, ctrd, baseCtrd, shims, drivers)
+	for _, arn := range arns {
+		e.ecs.StopTask(kumotest.Context(b, 10*time.Second), &ecs.StopTaskInput{Cluster: aws.String(e.cluster), Task: aws.String(arn)})
+	}
+}
+
+func pidOf(b *testing.B, pattern string) int {
+	out, err := exec.Command("pgrep", "-f", "-o", pattern).Output()
+	if err != nil {
+		b.Fatalf("pgrep %q: %v", pattern, err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return pid
+}
+
+// rssKiB reads a process's resident set size.
+func rssKiB(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func sumRSS(b *testing.B, pattern string) int64 {
+	out, _ := exec.Command("pgrep", "-f", pattern).Output()
+	var total int64
+	for _, f := range strings.Fields(string(out)) {
+		pid, _ := strconv.Atoi(f)
+		total += rssKiB(pid)
+	}
+	return total
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -400,7 +401,28 @@ func TestRestart(t *testing.T) {
 	// A clean stop and start re-attaches too.
 	e.kumo.Stop()
 	e.kumo.Restart()
+	if s := aws.ToString(e.describe(t, long).LastStatus); s != "RUNNING" {
+		t.Errorf("long task after a clean restart: %s", s)
+	}
+	// containerd dying under kumo is restarted, and tasks still start.
+	killContainerd(t, e.kumo)
+	next := e.run(t, e.register(t, "after", app(e, "app", "exit", "4")), nil)
+	if task := e.waitStatus(t, next, "STOPPED"); exitCode(container(task, "app")) != 4 {
+		t.Errorf("task after containerd restart: %s", containersString(task))
+	}
 	e.stop(t, long)
+}
+
+// killContainerd SIGKILLs the containerd that kumo supervises.
+func killContainerd(t *testing.T, k *kumotest.Kumo) {
+	t.Helper()
+	out, err := exec.Command("pgrep", "-f", "containerd --config "+k.DataDir).Output()
+	if err != nil {
+		t.Fatalf("find containerd: %v", err)
+	}
+	for _, pid := range strings.Fields(string(out)) {
+		exec.Command("kill", "-9", pid).Run()
+	}
 }
 
 func TestRunTaskErrors(t *testing.T) {
@@ -436,4 +458,31 @@ func TestRunTaskErrors(t *testing.T) {
 	if len(list.TaskArns)+len(running.TaskArns) != 0 {
 		t.Errorf("failed RunTask calls left tasks behind: %v %v", list.TaskArns, running.TaskArns)
 	}
+}
+
+// TestTwoInstances runs two kumos side by side: their tasks get their own
+// bridges and subnets and never collide.
+func TestTwoInstances(t *testing.T) {
+	a, b := newEnv(t), newEnv(t)
+	web := func(e *env) types.ContainerDefinition {
+		c := app(e, "web")
+		c.PortMappings = []types.PortMapping{{ContainerPort: aws.Int32(8080)}}
+		c.Environment = []types.KeyValuePair{{Name: aws.String("TASK_LABEL"), Value: aws.String(e.kumo.DataDir)}}
+		return c
+	}
+	ta := a.run(t, a.register(t, "web", web(a)), nil)
+	tb := b.run(t, b.register(t, "web", web(b)), nil)
+	ipA := privateIP(a.waitStatus(t, ta, "RUNNING"))
+	ipB := privateIP(b.waitStatus(t, tb, "RUNNING"))
+	if ipA == "" || ipA == ipB {
+		t.Fatalf("task IPs %q and %q: want two different addresses", ipA, ipB)
+	}
+	if body := httpGet(t, "http://"+ipA+":8080/"); !strings.Contains(body, a.kumo.DataDir) {
+		t.Errorf("instance A's task answered %s", body)
+	}
+	if body := httpGet(t, "http://"+ipB+":8080/"); !strings.Contains(body, b.kumo.DataDir) {
+		t.Errorf("instance B's task answered %s", body)
+	}
+	a.stop(t, ta)
+	b.stop(t, tb)
 }

@@ -1,6 +1,8 @@
 package ecs
 
 import (
+	"time"
+
 	"github.com/kumo-project/kumo/internal/node"
 	"github.com/kumo-project/kumo/internal/wire/ecswire"
 )
@@ -12,6 +14,7 @@ const (
 	tableFamilies  = "ecs/families"  // account/region/family → last revision ever used
 	tableTasks     = "ecs/tasks"     // account/region/clusterName/taskID
 	tableTaskIndex = "ecs/taskindex" // taskID → key in tableTasks
+	tableServices  = "ecs/services"  // account/region/clusterName/serviceName
 )
 
 // Cluster statuses.
@@ -49,4 +52,15 @@ type taskRecord struct {
 	StopSent bool
 	// NodeSeq is the Seq of the last node status applied.
 	NodeSeq uint64
+
+	// LoadBalancers are the target groups a service task joins once the
+	// node runs it (ECS's ACTIVATING step).
+	LoadBalancers []ecswire.LoadBalancer `json:",omitempty"`
+	// Registered is set once the task is in its target groups.
+	Registered bool `json:",omitempty"`
+	// Draining holds the stop back while the task leaves its target groups
+	// (ECS's DEACTIVATING step); the service scheduler clears it.
+	Draining bool `json:",omitempty"`
+	// DrainStartedAt is when the targets were deregistered; zero until then.
+	DrainStartedAt time.Time `json:",omitempty"`
 }
