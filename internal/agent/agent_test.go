@@ -138,11 +138,16 @@ func TestHealthCheck(t *testing.T) {
 	sick.HealthCheck = &node.HealthCheck{Command: []string{"CMD", "false"}, Interval: 300 * time.Millisecond, Timeout: 2 * time.Second, Retries: 2}
 	waiter := sh("waiter", false, loop)
 	waiter.DependsOn = []node.Dependency{{ContainerName: "healthy", Condition: node.ConditionHealthy}}
-	id := e.run(healthy, sick, waiter)
+	starting := sh("starting", false, loop) // fails, but within its start period
+	starting.HealthCheck = &node.HealthCheck{Command: []string{"CMD", "false"}, Interval: 300 * time.Millisecond, Timeout: 2 * time.Second, Retries: 1, StartPeriod: time.Hour}
+	id := e.run(healthy, sick, waiter, starting)
 
 	st := e.waitFor(id, time.Minute, func(s node.TaskStatus) bool {
 		return container(s, "sick").HealthStatus == node.HealthUnhealthy && container(s, "waiter").Status == node.StatusRunning
 	})
+	if h := container(st, "starting").HealthStatus; h != node.HealthUnknown {
+		t.Errorf("failures during the start period made the container %s", h)
+	}
 	if container(st, "healthy").HealthStatus != node.HealthHealthy || st.HealthStatus != node.HealthHealthy {
 		t.Fatalf("healthy container or task not HEALTHY (the unhealthy one is not essential): %+v", st)
 	}

@@ -24,6 +24,16 @@ func TestRestartReattachesRunningTask(t *testing.T) {
 	before := e.waitFor(id, time.Minute, func(s node.TaskStatus) bool { return s.HealthStatus == node.HealthHealthy })
 
 	e.restart()
+	// A new watcher first hears the current status of every known task.
+	watchCtx, stopWatch := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stopWatch()
+	watch, err := e.agent.Watch(watchCtx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first := <-watch; first.TaskID != id || first.Status != node.StatusRunning {
+		t.Fatalf("first watched status = %+v", first)
+	}
 	st, err := e.agent.TaskStatus(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)

@@ -150,8 +150,8 @@ func BenchmarkTwoHundredTasks(b *testing.B) {
 	}
 	allRunning := time.Since(start)
 	kumo, ctrd := rssKiB(kumoPID), rssKiB(ctrdPID)
-	shims := sumRSS(b, "containerd-shim-runc-v2")
-	drivers := sumRSS(b, "kumo log-driver")
+	shims := sumRSS(b, "containerd-shim-runc-v2.*"+e.kumo.DataDir)
+	drivers := sumRSS(b, "log-driver "+e.kumo.DataDir)
 	b.ReportMetric(allRunning.Seconds(), "s-to-all-running")
 	b.ReportMetric(float64(kumo)/1024, "kumo-rss-MiB")
 	b.ReportMetric(float64(ctrd)/1024, "containerd-rss-MiB")

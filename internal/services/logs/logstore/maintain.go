@@ -98,16 +98,21 @@ func planRewrites(segs []*segment, cutoff, segmentBytes int64) [][]*segment {
 	return runs
 }
 
+// hasExpired reports whether rewriting the segment would reclaim enough
+// expired space: it is wholly expired (it is then simply deleted), or at
+// least a quarter of its blocks are. Expired events in other blocks stay
+// until more of the segment expires; reads hide them meanwhile.
 func hasExpired(sg *segment, cutoff int64) bool {
-	return cutoff > 0 && len(sg.blocks) > 0 && minTs(sg) < cutoff
-}
-
-func minTs(sg *segment) int64 {
-	m := sg.blocks[0].minTs
-	for _, b := range sg.blocks {
-		m = min(m, b.minTs)
+	if cutoff <= 0 || len(sg.blocks) == 0 {
+		return false
 	}
-	return m
+	expired := 0
+	for _, b := range sg.blocks {
+		if b.maxTs < cutoff {
+			expired++
+		}
+	}
+	return expired > 0 && expired*4 >= len(sg.blocks)
 }
 
 // fragmented reports whether merging the segment's blocks would leave

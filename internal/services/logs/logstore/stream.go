@@ -80,8 +80,10 @@ func openStream(s *Store, g *group, rec streamRecord) (*stream, error) {
 	return st, nil
 }
 
-// describe computes the stream's description from its index.
+// describe computes the stream's description from its index, leaving out
+// blocks that have wholly expired.
 func (st *stream) describe() Stream {
+	cutoff := st.group.cutoff(st.store.nowMillis())
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	out := Stream{Name: st.name, CreationTime: st.created}
@@ -89,6 +91,9 @@ func (st *stream) describe() Stream {
 	for _, sg := range st.segs {
 		out.StoredBytes += sg.size
 		for _, b := range sg.blocks {
+			if b.maxTs < cutoff {
+				continue
+			}
 			if first || b.minTs < out.FirstEventTimestamp {
 				out.FirstEventTimestamp = b.minTs
 			}
