@@ -88,6 +88,7 @@ type Agent struct {
 	mu       sync.Mutex
 	tasks    map[string]*task
 	watchers map[*watcher]struct{}
+	lastCPU  map[string]cpuReading // by runtime ID, for precpu_stats
 	started  bool
 	closed   bool
 }
@@ -121,6 +122,7 @@ func New(cfg Config) (*Agent, error) {
 		cg:       cgroups{root: "kumo-" + cfg.InstanceID},
 		tasks:    make(map[string]*task),
 		watchers: make(map[*watcher]struct{}),
+		lastCPU:  make(map[string]cpuReading),
 	}, nil
 }
 
@@ -286,6 +288,9 @@ func (a *Agent) RemoveTask(ctx context.Context, taskID string) error {
 	a.removeTaskFiles(t)
 	a.mu.Lock()
 	delete(a.tasks, taskID)
+	for _, c := range t.rec.Spec.Containers {
+		delete(a.lastCPU, containerID(taskID, c.Name))
+	}
 	a.mu.Unlock()
 	return nil
 }

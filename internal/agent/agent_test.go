@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -285,6 +286,35 @@ func TestTaskStatsAndCgroupLimits(t *testing.T) {
 	if len(stats.Containers) != 1 || stats.Containers[0].MemoryLimitBytes != 64<<20 || stats.Containers[0].MemoryUsageBytes == 0 {
 		t.Fatalf("stats = %+v", stats)
 	}
+
+	// The metadata stats endpoint: Docker's shape, with the previous CPU
+	// reading as precpu_stats from the second request on.
+	h := &metadataHandler{a: e.agent, taskID: id}
+	var docker struct {
+		CPUStats struct {
+			CPUUsage struct {
+				TotalUsage uint64 `json:"total_usage"`
+			} `json:"cpu_usage"`
+		} `json:"cpu_stats"`
+		PreCPUStats struct {
+			CPUUsage struct {
+				TotalUsage uint64 `json:"total_usage"`
+			} `json:"cpu_usage"`
+		} `json:"precpu_stats"`
+		MemoryStats struct{ Limit uint64 } `json:"memory_stats"`
+	}
+	for range 2 {
+		rr := httptest.NewRecorder()
+		h.ServeHTTP(rr, httptest.NewRequest("GET", "/v4/"+containerID(id, "app")+"/stats", nil))
+		if err := json.Unmarshal(rr.Body.Bytes(), &docker); rr.Code != 200 || err != nil {
+			t.Fatalf("stats endpoint: %d %s", rr.Code, rr.Body)
+		}
+	}
+	if docker.PreCPUStats.CPUUsage.TotalUsage == 0 || docker.CPUStats.CPUUsage.TotalUsage < docker.PreCPUStats.CPUUsage.TotalUsage ||
+		docker.MemoryStats.Limit != 64<<20 {
+		t.Errorf("docker stats = %+v", docker)
+	}
+
 	if !e.agent.cg.v1() {
 		t.Skip("cgroup v2 host: task-level limits are not set")
 	}

@@ -244,6 +244,14 @@ func (a *Agent) taskMetadata(rec record) map[string]any {
 	}
 }
 
+// cpuReading is one CPU sample, kept so the next stats response can carry
+// it as precpu_stats (clients compute CPU percent from the difference).
+type cpuReading struct {
+	Read       time.Time
+	UsageNanos uint64
+	SystemNano uint64
+}
+
 // dockerStats is a container's stats in the shape of Docker's stats API,
 // which the v3/v4 stats endpoints return.
 func (a *Agent) dockerStats(ctx context.Context, rec record, name string) (map[string]any, error) {
@@ -255,20 +263,33 @@ func (a *Agent) dockerStats(ctx context.Context, rec record, name string) (map[s
 		return nil, err
 	}
 	id := containerID(rec.Spec.TaskID, name)
-	return map[string]any{
-		"read": s.Read.Format(time.RFC3339Nano),
-		"name": name,
-		"id":   id,
-		"cpu_stats": map[string]any{
-			"cpu_usage":        map[string]any{"total_usage": s.CPUUsageNanos},
-			"system_cpu_usage": systemCPUNanos(),
+	now := cpuReading{Read: s.Read, UsageNanos: s.CPUUsageNanos, SystemNano: systemCPUNanos()}
+	a.mu.Lock()
+	prev := a.lastCPU[id]
+	a.lastCPU[id] = now
+	a.mu.Unlock()
+	cpuStats := func(r cpuReading) map[string]any {
+		return map[string]any{
+			"cpu_usage":        map[string]any{"total_usage": r.UsageNanos},
+			"system_cpu_usage": r.SystemNano,
 			"online_cpus":      runtime.NumCPU(),
-		},
+		}
+	}
+	out := map[string]any{
+		"read":         s.Read.Format(time.RFC3339Nano),
+		"name":         name,
+		"id":           id,
+		"cpu_stats":    cpuStats(now),
+		"precpu_stats": cpuStats(prev),
 		"memory_stats": map[string]any{"usage": s.MemoryUsageBytes, "max_usage": s.MemoryMaxBytes, "limit": s.MemoryLimitBytes},
 		"networks": map[string]any{
 			"eth0": map[string]any{"rx_bytes": s.NetworkRxBytes, "tx_bytes": s.NetworkTxBytes},
 		},
-	}, nil
+	}
+	if !prev.Read.IsZero() {
+		out["preread"] = prev.Read.Format(time.RFC3339Nano)
+	}
+	return out, nil
 }
 
 func (a *Agent) taskDockerStats(ctx context.Context, rec record) (map[string]any, error) {
