@@ -89,8 +89,11 @@ type Agent struct {
 	tasks    map[string]*task
 	watchers map[*watcher]struct{}
 	lastCPU  map[string]cpuReading // by runtime ID, for precpu_stats
-	started  bool
-	closed   bool
+	// imageLocks serialize pulls per image name; never shrinks (one
+	// small entry per image name ever used).
+	imageLocks map[string]*sync.Mutex
+	started    bool
+	closed     bool
 }
 
 // New validates cfg and prepares an agent; Start connects and resumes tasks.
@@ -118,11 +121,12 @@ func New(cfg Config) (*Agent, error) {
 		cfg.ExecutablePath = exe
 	}
 	return &Agent{
-		cfg:      cfg,
-		cg:       cgroups{root: "kumo-" + cfg.InstanceID},
-		tasks:    make(map[string]*task),
-		watchers: make(map[*watcher]struct{}),
-		lastCPU:  make(map[string]cpuReading),
+		cfg:        cfg,
+		cg:         cgroups{root: "kumo-" + cfg.InstanceID},
+		tasks:      make(map[string]*task),
+		watchers:   make(map[*watcher]struct{}),
+		lastCPU:    make(map[string]cpuReading),
+		imageLocks: make(map[string]*sync.Mutex),
 	}, nil
 }
 

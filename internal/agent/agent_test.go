@@ -400,3 +400,23 @@ func TestRunTaskValidation(t *testing.T) {
 		t.Fatalf("valid spec rejected: %v", err)
 	}
 }
+
+func TestConcurrentTasks(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, "") // a fresh namespace: the image is pulled by the first task
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, e.run(sh("app", true, fmt.Sprintf("sleep 1; echo task %d", i)))) // overlap: no address is freed yet
+	}
+	ips := map[string]bool{}
+	for i, id := range ids {
+		st := e.waitStopped(id)
+		if exitCode(container(st, "app")) != 0 || !slices.Equal(e.logLines(id, "app", "stdout"), []string{fmt.Sprintf("task %d", i)}) {
+			t.Errorf("task %d = %+v", i, st)
+		}
+		ips[st.PrivateIPv4] = true
+	}
+	if len(ips) != len(ids) {
+		t.Errorf("tasks shared addresses: %v", ips)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	containerd "github.com/containerd/containerd"
@@ -28,6 +29,8 @@ func (a *Agent) ensureImage(ctx context.Context, ref string) (containerd.Image, 
 		return nil, fmt.Errorf("invalid image reference %q: %w", ref, err)
 	}
 	name := named.String()
+	unlock := a.lockImage(name)
+	defer unlock()
 	img, err := a.client.GetImage(ctx, name)
 	if err == nil {
 		unpacked, err := img.IsUnpacked(ctx, snapshotter)
@@ -53,6 +56,20 @@ func (a *Agent) ensureImage(ctx context.Context, ref string) (containerd.Image, 
 		return nil, err
 	}
 	return img, nil
+}
+
+// lockImage serializes pulls of one image, so tasks started together
+// download it once: the second finds it in the store.
+func (a *Agent) lockImage(name string) (unlock func()) {
+	a.mu.Lock()
+	l, ok := a.imageLocks[name]
+	if !ok {
+		l = &sync.Mutex{}
+		a.imageLocks[name] = l
+	}
+	a.mu.Unlock()
+	l.Lock()
+	return l.Unlock
 }
 
 // registryHosts tells containerd's resolver where the registry of host is
