@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kumo-project/kumo/internal/clock"
 	"github.com/kumo-project/kumo/internal/node"
 )
 
@@ -418,5 +419,30 @@ func TestConcurrentTasks(t *testing.T) {
 	}
 	if len(ips) != len(ids) {
 		t.Errorf("tasks shared addresses: %v", ips)
+	}
+}
+
+// hurriedClock is the wall clock except that every wait ends at once.
+type hurriedClock struct{ clock.Real }
+
+func (hurriedClock) After(time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	ch <- time.Now()
+	return ch
+}
+
+func TestStopTimeoutUsesInjectedClock(t *testing.T) {
+	t.Parallel()
+	e := newTestEnvWith(t, func(cfg *Config) { cfg.Clock = hurriedClock{} })
+	stubborn := sh("stubborn", true, "trap '' TERM; while true; do sleep 0.1; done")
+	stubborn.StopTimeout = time.Hour
+	id := e.run(stubborn)
+	e.waitRunning(id)
+	if err := e.agent.StopTask(context.Background(), id, "hurry"); err != nil {
+		t.Fatal(err)
+	}
+	// Within the test's wait, not an hour: the clock decided the timeout passed.
+	if st := e.waitStopped(id); exitCode(container(st, "stubborn")) != 137 {
+		t.Fatalf("task = %+v", st)
 	}
 }
