@@ -136,8 +136,13 @@ func (s *Service) withCounts(ctx context.Context, c ecswire.Cluster, include []s
 				c.PendingTasksCount++
 			}
 		}
-		c.ActiveServicesCount = 0
-		return nil
+		services, err := store.List[serviceRecord](tx, tableServices, sc.key(c.ClusterName)+"/")
+		for _, svc := range services {
+			if svc.Service.Status == serviceActive {
+				c.ActiveServicesCount++
+			}
+		}
+		return err
 	})
 	if include == nil {
 		return &c
@@ -159,7 +164,7 @@ func (s *Service) withCounts(ctx context.Context, c ecswire.Cluster, include []s
 		c.Statistics = []ecswire.KeyValuePair{
 			{Name: "runningFargateTasksCount", Value: itoa(int(c.RunningTasksCount))},
 			{Name: "pendingFargateTasksCount", Value: itoa(int(c.PendingTasksCount))},
-			{Name: "activeFargateServiceCount", Value: "0"},
+			{Name: "activeFargateServiceCount", Value: itoa(int(c.ActiveServicesCount))},
 			{Name: "drainingFargateServiceCount", Value: "0"},
 		}
 	}
@@ -256,6 +261,15 @@ func (s *Service) DeleteCluster(ctx context.Context, in *ecswire.DeleteClusterRe
 		c, err := activeCluster(tx, sc, in.Cluster)
 		if err != nil {
 			return err
+		}
+		services, err := store.List[serviceRecord](tx, tableServices, sc.key(c.Cluster.ClusterName)+"/")
+		if err != nil {
+			return serverException(err)
+		}
+		for _, svc := range services {
+			if svc.Service.Status != serviceInactive {
+				return protocol.ClientError("ClusterContainsServicesException", "The Cluster cannot be deleted while Services are active.")
+			}
 		}
 		tasks, err := store.List[taskRecord](tx, tableTasks, sc.key(c.Cluster.ClusterName)+"/")
 		if err != nil {

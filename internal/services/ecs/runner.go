@@ -40,7 +40,7 @@ func decide(rec taskRecord, now time.Time) action {
 		return actNone
 	case t.DesiredStatus == "STOPPED" && !rec.Submitted:
 		return actForget
-	case t.DesiredStatus == "STOPPED" && !rec.StopSent:
+	case t.DesiredStatus == "STOPPED" && !rec.StopSent && !rec.Draining:
 		return actStop
 	case t.DesiredStatus == "RUNNING" && !rec.Submitted:
 		return actSubmit
@@ -205,6 +205,8 @@ func (s *Service) applyNodeUpdates(ctx context.Context, updates <-chan node.Task
 				return
 			}
 			s.applyNodeStatus(ctx, st)
+			// A task that stopped or changed health may need a replacement.
+			s.nudgeServices()
 		}
 	}
 }
@@ -232,7 +234,7 @@ func (s *Service) applyNodeStatus(ctx context.Context, st node.TaskStatus) {
 // applyStatus copies the node's view of a task into the ECS task.
 func applyStatus(r *taskRecord, st node.TaskStatus) {
 	t := &r.Task
-	t.LastStatus = st.Status
+	t.LastStatus = controlPlaneStatus(r, st.Status)
 	t.Version++
 	t.PullStartedAt = protocol.NewTimestamp(st.PullStartedAt)
 	t.PullStoppedAt = protocol.NewTimestamp(st.PullStoppedAt)
@@ -270,6 +272,21 @@ func applyStatus(r *taskRecord, st node.TaskStatus) {
 			}
 		}
 	}
+}
+
+// controlPlaneStatus adds ECS's ACTIVATING and DEACTIVATING steps around
+// the node's RUNNING: the service scheduler's load balancer work.
+func controlPlaneStatus(r *taskRecord, status string) string {
+	if status != node.StatusRunning {
+		return status
+	}
+	switch {
+	case r.Draining:
+		return statusDeactivating
+	case len(r.LoadBalancers) > 0 && !r.Registered:
+		return statusActivating
+	}
+	return status
 }
 
 func applyNetwork(t *ecswire.Task, st node.TaskStatus) {

@@ -1,5 +1,6 @@
-// Package ecs is kumo's Amazon ECS: clusters, task definitions and tasks on
-// the ECS JSON 1.1 API, run for real on a node through the node API.
+// Package ecs is kumo's Amazon ECS: clusters, task definitions, tasks and
+// services on the ECS JSON 1.1 API, run for real on a node through the node
+// API.
 //
 //	handlers (this package's exported methods, wire shapes in and out)
 //	   │ validate, store desired state
@@ -8,6 +9,10 @@
 //	              applies the node's status changes to the stored tasks
 //	   ▲
 //	node.Node ── the agent that runs containers
+//
+// The service scheduler (service_runner.go) keeps each service's desired
+// count of tasks running, rolls deployments and moves tasks in and out of
+// ELBv2 target groups through LoadBalancers.
 package ecs
 
 import (
@@ -32,6 +37,10 @@ type Config struct {
 	// AvailabilityZone is reported for tasks (e.g. us-east-1a is derived
 	// from the region when empty).
 	AvailabilityZone string
+	// LoadBalancers registers service tasks in ELBv2 target groups; nil
+	// when no load balancer service runs (services with loadBalancers are
+	// then refused).
+	LoadBalancers LoadBalancers
 }
 
 // Service implements the ECS API.
@@ -41,8 +50,10 @@ type Service struct {
 	clock clock.Clock
 	log   *slog.Logger
 	az    string
+	lbs   LoadBalancers
 
-	wake chan struct{} // nudges the runner after a change
+	wake        chan struct{} // nudges the runner after a change
+	serviceWake chan struct{} // nudges the service scheduler
 	wg   sync.WaitGroup
 }
 
@@ -54,7 +65,10 @@ func New(cfg Config) *Service {
 		clock: cfg.Clock,
 		log:   cfg.Log,
 		az:    cfg.AvailabilityZone,
-		wake:  make(chan struct{}, 1),
+		lbs:   cfg.LoadBalancers,
+
+		wake:        make(chan struct{}, 1),
+		serviceWake: make(chan struct{}, 1),
 	}
 }
 
@@ -77,6 +91,11 @@ func (s *Service) Gateway() *gateway.Service {
 		StopTask:                   s.StopTask,
 		DescribeTasks:              s.DescribeTasks,
 		ListTasks:                  s.ListTasks,
+		CreateService:              s.CreateService,
+		UpdateService:              s.UpdateService,
+		DeleteService:              s.DeleteService,
+		DescribeServices:           s.DescribeServices,
+		ListServices:               s.ListServices,
 		TagResource:                s.TagResource,
 		UntagResource:              s.UntagResource,
 		ListTagsForResource:        s.ListTagsForResource,
@@ -98,9 +117,10 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.applyNodeUpdates(ctx, updates) }()
 	go func() { defer s.wg.Done(); s.runLoop(ctx) }()
+	go func() { defer s.wg.Done(); s.serviceLoop(ctx) }()
 	return nil
 }
 
@@ -111,6 +131,14 @@ func (s *Service) Wait() { s.wg.Wait() }
 func (s *Service) nudge() {
 	select {
 	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// nudgeServices wakes the service scheduler without blocking.
+func (s *Service) nudgeServices() {
+	select {
+	case s.serviceWake <- struct{}{}:
 	default:
 	}
 }

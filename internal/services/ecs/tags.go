@@ -117,6 +117,9 @@ func (s *Service) editTags(ctx context.Context, resourceARN string, write bool, 
 		case "task":
 			var t taskRecord
 			return apply(tx, tableTasks, sc.key(rest), &t, &t.Task.Tags)
+		case "service":
+			var r serviceRecord
+			return apply(tx, tableServices, sc.key(rest), &r, &r.Service.Tags)
 		}
 		return invalidParameter("Tagging is not supported for resource %q.", resourceARN)
 	})

@@ -296,6 +296,13 @@ func (s *Service) StopTask(ctx context.Context, in *ecswire.StopTaskRequest) (*e
 			rec.Task.StopCode = node.StopUserInitiated
 			rec.Task.StoppedReason = reason
 			rec.Task.Version++
+			// A task in target groups leaves them and drains first.
+			if rec.Registered {
+				rec.Draining = true
+				if rec.Task.LastStatus == node.StatusRunning {
+					rec.Task.LastStatus = statusDeactivating
+				}
+			}
 		}
 		out = rec.Task
 		return tx.Put(tableTasks, key, rec)
@@ -304,6 +311,7 @@ func (s *Service) StopTask(ctx context.Context, in *ecswire.StopTaskRequest) (*e
 		return nil, err
 	}
 	s.nudge()
+	s.nudgeServices()
 	return &ecswire.StopTaskResponse{Task: &out}, nil
 }
 
