@@ -54,7 +54,7 @@ type Service struct {
 
 	wake        chan struct{} // nudges the runner after a change
 	serviceWake chan struct{} // nudges the service scheduler
-	wg   sync.WaitGroup
+	wg          sync.WaitGroup
 }
 
 // New returns the ECS service; Start runs its reconcilers.
