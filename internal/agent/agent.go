@@ -1,7 +1,7 @@
 // Package agent is kumo's node agent: it implements node.Node with
 // containerd and runc, so the control plane's tasks become real containers.
 //
-//	RunTask ─► task loop (one goroutine per task, lifecycle.go)
+//	RunTask ─► task loop (one goroutine per task, lifecycle.go, containers.go)
 //	             PROVISIONING  network sandbox, cgroup, metadata endpoint
 //	             PENDING       image pulls (image.go)
 //	             RUNNING       containers started in dependsOn order (spec.go),
@@ -65,6 +65,11 @@ type Config struct {
 	// RegistryCredentials returns the user name and secret to pull from a
 	// registry host (after rewriting), or "" for anonymous pulls (optional).
 	RegistryCredentials func(host string) (user, secret string, err error)
+	// ExtraMetadata serves the requests to the task metadata address
+	// (169.254.170.2) outside /v3/ and /v4/, e.g. the credentials endpoint
+	// /v2/credentials/<id> (optional). TaskIDFromContext tells which task's
+	// namespace a request came from.
+	ExtraMetadata http.Handler
 	// HostMetadataPort is the 127.0.0.1 port of the task metadata endpoint
 	// for host-mode tasks; 0 picks a free port at Start.
 	HostMetadataPort int

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -247,11 +248,19 @@ func TestImagePullFailure(t *testing.T) {
 
 func TestMetadataEndpoint(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, "")
-	id := e.run(sh("app", true, "sleep 1; wget -qO- $ECS_CONTAINER_METADATA_URI_V4/task"))
+	e := newTestEnvWith(t, func(cfg *Config) {
+		cfg.ExtraMetadata = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "credentials of task %s for %s\n", TaskIDFromContext(r.Context()), r.URL.Path)
+		})
+	})
+	id := e.run(sh("app", true, "sleep 1; wget -qO- $ECS_CONTAINER_METADATA_URI_V4/task && wget -qO- http://169.254.170.2/v2/credentials/abc"))
 	st := e.waitStopped(id)
 	if exitCode(container(st, "app")) != 0 {
 		t.Fatalf("wget failed: %+v, stderr %q", st, e.logLines(id, "app", "stderr"))
+	}
+	stdout := e.logLines(id, "app", "stdout")
+	if len(stdout) != 2 || stdout[1] != "credentials of task "+id+" for /v2/credentials/abc" {
+		t.Fatalf("stdout = %q", stdout)
 	}
 	var meta struct {
 		TaskARN     string
@@ -262,7 +271,7 @@ func TestMetadataEndpoint(t *testing.T) {
 			Networks []struct{ IPv4Addresses []string }
 		}
 	}
-	out := strings.Join(e.logLines(id, "app", "stdout"), "\n")
+	out := stdout[0]
 	if err := json.Unmarshal([]byte(out), &meta); err != nil {
 		t.Fatalf("metadata %q: %v", out, err)
 	}

@@ -93,8 +93,23 @@ type metadataHandler struct {
 	taskID string
 }
 
+// taskIDKey is the context key of the task a metadata request came from.
+type taskIDKey struct{}
+
+// TaskIDFromContext returns the ID of the task whose metadata endpoint
+// received the request, for Config.ExtraMetadata; "" on the host-mode
+// endpoint, which all host-mode tasks share.
+func TaskIDFromContext(ctx context.Context) string {
+	id, _ := ctx.Value(taskIDKey{}).(string)
+	return id
+}
+
 func (h *metadataHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if parts[0] != "v3" && parts[0] != "v4" && h.a.cfg.ExtraMetadata != nil {
+		h.a.cfg.ExtraMetadata.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), taskIDKey{}, h.taskID)))
+		return
+	}
 	if len(parts) < 2 || (parts[0] != "v3" && parts[0] != "v4") || r.Method != http.MethodGet {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
@@ -146,13 +161,14 @@ func (a *Agent) findContainer(taskID, runtimeID string) (record, string, bool) {
 	return record{}, "", false
 }
 
-// metadataTime formats a time as the metadata endpoint does, omitting zero.
-func metadataTime(t time.Time) *string {
-	if t.IsZero() {
-		return nil
+// setTimes adds the non-zero times to a metadata object, formatted as the
+// ECS endpoint does; zero times are left out, as ECS leaves them out.
+func setTimes(m map[string]any, times map[string]time.Time) {
+	for key, t := range times {
+		if !t.IsZero() {
+			m[key] = t.UTC().Format(time.RFC3339Nano)
+		}
 	}
-	s := t.UTC().Format(time.RFC3339Nano)
-	return &s
 }
 
 // desiredStatus is the task's desired status as ECS reports it.
@@ -176,12 +192,10 @@ func (a *Agent) containerMetadata(rec record, name string) map[string]any {
 		"DesiredStatus": desiredStatus(rec),
 		"KnownStatus":   st.Status,
 		"Limits":        map[string]any{"CPU": spec.CPU, "Memory": spec.MemoryMB},
-		"CreatedAt":     metadataTime(st.StartedAt),
-		"StartedAt":     metadataTime(st.StartedAt),
-		"FinishedAt":    metadataTime(st.FinishedAt),
 		"Type":          "NORMAL",
 		"Networks":      a.networks(rec),
 	}
+	setTimes(m, map[string]time.Time{"CreatedAt": st.StartedAt, "StartedAt": st.StartedAt, "FinishedAt": st.FinishedAt})
 	if st.ExitCode != nil {
 		m["ExitCode"] = *st.ExitCode
 	}
@@ -226,22 +240,22 @@ func (a *Agent) taskMetadata(rec record) map[string]any {
 	if rec.Spec.MemoryMB > 0 {
 		limits["Memory"] = rec.Spec.MemoryMB
 	}
-	return map[string]any{
-		"Cluster":            rec.Spec.ClusterARN,
-		"TaskARN":            rec.Spec.TaskARN,
-		"Family":             rec.Spec.Family,
-		"Revision":           strconv.Itoa(rec.Spec.Revision),
-		"DesiredStatus":      desiredStatus(rec),
-		"KnownStatus":        rec.Status.Status,
-		"Limits":             limits,
-		"PullStartedAt":      metadataTime(rec.Status.PullStartedAt),
-		"PullStoppedAt":      metadataTime(rec.Status.PullStoppedAt),
-		"ExecutionStoppedAt": metadataTime(rec.Status.ExecutionStoppedAt),
-		"AvailabilityZone":   rec.Spec.AvailabilityZone,
-		"LaunchType":         rec.Spec.LaunchType,
-		"TaskTags":           rec.Spec.Labels,
-		"Containers":         containers,
+	m := map[string]any{
+		"Cluster":          rec.Spec.ClusterARN,
+		"TaskARN":          rec.Spec.TaskARN,
+		"Family":           rec.Spec.Family,
+		"Revision":         strconv.Itoa(rec.Spec.Revision),
+		"DesiredStatus":    desiredStatus(rec),
+		"KnownStatus":      rec.Status.Status,
+		"Limits":           limits,
+		"AvailabilityZone": rec.Spec.AvailabilityZone,
+		"LaunchType":       rec.Spec.LaunchType,
+		"TaskTags":         rec.Spec.Labels,
+		"Containers":       containers,
 	}
+	setTimes(m, map[string]time.Time{"PullStartedAt": rec.Status.PullStartedAt, "PullStoppedAt": rec.Status.PullStoppedAt,
+		"ExecutionStoppedAt": rec.Status.ExecutionStoppedAt})
+	return m
 }
 
 // cpuReading is one CPU sample, kept so the next stats response can carry
