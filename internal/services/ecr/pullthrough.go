@@ -1,0 +1,329 @@
+package ecr
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/kumo-project/kumo/internal/protocol"
+	"github.com/kumo-project/kumo/internal/store"
+	"github.com/kumo-project/kumo/internal/wire/ecrwire"
+	"github.com/opencontainers/go-digest"
+)
+
+var prefixRE = regexp.MustCompile(`^` + namePattern + `$`)
+
+func ruleNotFound(prefix, account string) error {
+	return protocol.ClientError("PullThroughCacheRuleNotFoundException",
+		"The pull through cache rule with prefix '%s' does not exist in the registry with id '%s'", prefix, account)
+}
+
+// upstreamHost strips a scheme and trailing slashes from an upstream URL.
+func upstreamHost(url string) string {
+	url = strings.TrimPrefix(strings.TrimPrefix(url, "https://"), "http://")
+	return strings.TrimRight(url, "/")
+}
+
+// CreatePullThroughCacheRule makes pulls of <prefix>/<repo>:<tag> fetch
+// <upstream>/<repo>:<tag> the first time and serve the cached copy after.
+func (s *Service) CreatePullThroughCacheRule(ctx context.Context, in *ecrwire.CreatePullThroughCacheRuleRequest) (*ecrwire.CreatePullThroughCacheRuleResponse, error) {
+	sc := scopeOf(ctx)
+	if err := sc.checkRegistryID(in.RegistryId); err != nil {
+		return nil, err
+	}
+	if len(in.EcrRepositoryPrefix) < 2 || len(in.EcrRepositoryPrefix) > 30 || !prefixRE.MatchString(in.EcrRepositoryPrefix) {
+		return nil, invalidParameter("Invalid parameter at 'ecrRepositoryPrefix' failed to satisfy constraint: 'must satisfy regular expression '%s'' and be 2 to 30 characters", namePattern)
+	}
+	host := upstreamHost(in.UpstreamRegistryUrl)
+	if host == "" || strings.ContainsAny(host, " /") {
+		return nil, invalidParameter("Invalid parameter at 'upstreamRegistryUrl': %q is not a registry host", in.UpstreamRegistryUrl)
+	}
+	rule := ecrwire.PullThroughCacheRule{
+		EcrRepositoryPrefix: in.EcrRepositoryPrefix, UpstreamRegistryUrl: host, CreatedAt: protocol.NewTimestamp(s.clock.Now()),
+		RegistryId: sc.account, UpstreamRegistry: in.UpstreamRegistry, CredentialArn: in.CredentialArn,
+		CustomRoleArn: in.CustomRoleArn, UpstreamRepositoryPrefix: in.UpstreamRepositoryPrefix,
+	}
+	err := s.store.Update(func(tx *store.Tx) error {
+		if _, ok, err := store.Get[ruleRecord](tx, tableRules, in.EcrRepositoryPrefix); err != nil || ok {
+			if err != nil {
+				return serverException(err)
+			}
+			return protocol.ClientError("PullThroughCacheRuleAlreadyExistsException",
+				"A pull through cache rule with prefix '%s' already exists in the registry with id '%s'", in.EcrRepositoryPrefix, sc.account)
+		}
+		return tx.Put(tableRules, in.EcrRepositoryPrefix, ruleRecord{Account: sc.account, Region: sc.region, Rule: rule})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ecrwire.CreatePullThroughCacheRuleResponse{
+		EcrRepositoryPrefix: rule.EcrRepositoryPrefix, UpstreamRegistryUrl: rule.UpstreamRegistryUrl, CreatedAt: rule.CreatedAt,
+		RegistryId: rule.RegistryId, UpstreamRegistry: rule.UpstreamRegistry, CredentialArn: rule.CredentialArn,
+		CustomRoleArn: rule.CustomRoleArn, UpstreamRepositoryPrefix: rule.UpstreamRepositoryPrefix,
+	}, nil
+}
+
+// scopeRules lists the caller's pull-through cache rules by prefix.
+func (s *Service) scopeRules(sc scope) ([]ecrwire.PullThroughCacheRule, error) {
+	var out []ecrwire.PullThroughCacheRule
+	err := s.store.View(func(tx *store.Tx) error {
+		all, err := store.List[ruleRecord](tx, tableRules, "")
+		for _, r := range all {
+			if r.Account == sc.account && r.Region == sc.region {
+				out = append(out, r.Rule)
+			}
+		}
+		return err
+	})
+	return out, err
+}
+
+// DescribePullThroughCacheRules lists rules, or the named ones.
+func (s *Service) DescribePullThroughCacheRules(ctx context.Context, in *ecrwire.DescribePullThroughCacheRulesRequest) (*ecrwire.DescribePullThroughCacheRulesResponse, error) {
+	sc := scopeOf(ctx)
+	if err := sc.checkRegistryID(in.RegistryId); err != nil {
+		return nil, err
+	}
+	rules, err := s.scopeRules(sc)
+	if err != nil {
+		return nil, serverException(err)
+	}
+	if len(in.EcrRepositoryPrefixes) > 0 {
+		var named []ecrwire.PullThroughCacheRule
+		for _, p := range in.EcrRepositoryPrefixes {
+			i := sort.Search(len(rules), func(i int) bool { return rules[i].EcrRepositoryPrefix >= p })
+			if i == len(rules) || rules[i].EcrRepositoryPrefix != p {
+				return nil, ruleNotFound(p, sc.account)
+			}
+			named = append(named, rules[i])
+		}
+		rules = named
+	}
+	page, next, err := protocol.Page(rules, in.NextToken, maxResults(in.MaxResults, 100), func(r ecrwire.PullThroughCacheRule) string { return r.EcrRepositoryPrefix }, "InvalidParameterException")
+	if err != nil {
+		return nil, err
+	}
+	return &ecrwire.DescribePullThroughCacheRulesResponse{PullThroughCacheRules: page, NextToken: next}, nil
+}
+
+// DeletePullThroughCacheRule deletes a rule; repositories it created stay.
+func (s *Service) DeletePullThroughCacheRule(ctx context.Context, in *ecrwire.DeletePullThroughCacheRuleRequest) (*ecrwire.DeletePullThroughCacheRuleResponse, error) {
+	sc := scopeOf(ctx)
+	if err := sc.checkRegistryID(in.RegistryId); err != nil {
+		return nil, err
+	}
+	var rec ruleRecord
+	err := s.store.Update(func(tx *store.Tx) error {
+		var ok bool
+		var err error
+		rec, ok, err = store.Get[ruleRecord](tx, tableRules, in.EcrRepositoryPrefix)
+		if err != nil {
+			return serverException(err)
+		}
+		if !ok || rec.Account != sc.account || rec.Region != sc.region {
+			return ruleNotFound(in.EcrRepositoryPrefix, sc.account)
+		}
+		return tx.Delete(tableRules, in.EcrRepositoryPrefix)
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := rec.Rule
+	return &ecrwire.DeletePullThroughCacheRuleResponse{
+		EcrRepositoryPrefix: r.EcrRepositoryPrefix, UpstreamRegistryUrl: r.UpstreamRegistryUrl, CreatedAt: r.CreatedAt,
+		RegistryId: r.RegistryId, CredentialArn: r.CredentialArn, CustomRoleArn: r.CustomRoleArn,
+		UpstreamRepositoryPrefix: r.UpstreamRepositoryPrefix,
+	}, nil
+}
+
+// manifestPath splits /v2/<name>/manifests/<ref>.
+func manifestPath(p string) (repo, ref string, ok bool) {
+	rest, ok := strings.CutPrefix(p, "/v2/")
+	if !ok {
+		return "", "", false
+	}
+	i := strings.LastIndex(rest, "/manifests/")
+	if i <= 0 {
+		return "", "", false
+	}
+	return rest[:i], rest[i+len("/manifests/"):], true
+}
+
+// pullThrough fetches a manifest from the upstream of a pull-through cache
+// rule before the registry answers a pull of it, if the registry lacks it.
+func (s *Service) pullThrough(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		authorized := !s.cfg.AuthRequired || r.Header.Get("Authorization") != ""
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			if repo, ref, ok := manifestPath(r.URL.Path); ok && authorized {
+				if err := s.CacheFromUpstream(r.Context(), repo, ref); err != nil {
+					s.log.Warn("ecr: pull through cache", "repository", repo, "reference", ref, "err", err)
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ruleFor finds the pull-through cache rule whose prefix repo starts with.
+func (s *Service) ruleFor(repo string) (ruleRecord, bool, error) {
+	var found ruleRecord
+	var ok bool
+	err := s.store.View(func(tx *store.Tx) error {
+		all, err := store.List[ruleRecord](tx, tableRules, "")
+		for _, r := range all {
+			if strings.HasPrefix(repo, r.Rule.EcrRepositoryPrefix+"/") {
+				found, ok = r, true
+			}
+		}
+		return err
+	})
+	return found, ok, err
+}
+
+// CacheFromUpstream copies repo:ref from its rule's upstream registry into
+// the registry, creating the repository, unless it is cached already or no
+// rule covers repo.
+func (s *Service) CacheFromUpstream(ctx context.Context, repo, ref string) error {
+	rule, ok, err := s.ruleFor(repo)
+	if err != nil || !ok {
+		return err
+	}
+	s.fetchMu.Lock()
+	defer s.fetchMu.Unlock()
+	if _, err := s.registry.Image(ctx, repo, ref); err == nil {
+		return nil
+	}
+	if err := s.ensureCacheRepo(rule, repo); err != nil {
+		return err
+	}
+	upstream := rule.Rule.UpstreamRegistryUrl + "/" + strings.TrimPrefix(repo, rule.Rule.EcrRepositoryPrefix+"/")
+	if p := rule.Rule.UpstreamRepositoryPrefix; p != "" && p != "ROOT" {
+		upstream = rule.Rule.UpstreamRegistryUrl + "/" + p + "/" + strings.TrimPrefix(repo, rule.Rule.EcrRepositoryPrefix+"/")
+	}
+	sep := ":"
+	if strings.Contains(ref, ":") {
+		sep = "@"
+	}
+	var opts []name.Option
+	if isLoopback(rule.Rule.UpstreamRegistryUrl) {
+		opts = append(opts, name.Insecure)
+	}
+	upRef, err := name.ParseReference(upstream+sep+ref, opts...)
+	if err != nil {
+		return err
+	}
+	ropts := []remote.Option{remote.WithContext(ctx)}
+	if s.cfg.UpstreamTransport != nil {
+		ropts = append(ropts, remote.WithTransport(s.cfg.UpstreamTransport))
+	}
+	desc, err := remote.Get(upRef, ropts...)
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", upRef, err)
+	}
+	return s.copyDescriptor(ctx, repo, ref, desc)
+}
+
+// ensureCacheRepo creates the repository a pull-through rule caches into.
+func (s *Service) ensureCacheRepo(rule ruleRecord, repo string) error {
+	if err := validateName(repo); err != nil {
+		return err
+	}
+	sc := scope{account: rule.Account, region: rule.Region}
+	rec := s.newRepository(sc, &ecrwire.CreateRepositoryRequest{RepositoryName: repo})
+	return s.store.Update(func(tx *store.Tx) error {
+		if _, ok, err := store.Get[repoRecord](tx, tableRepos, repo); err != nil || ok {
+			return err
+		}
+		return tx.Put(tableRepos, repo, rec)
+	})
+}
+
+// copyDescriptor stores an upstream image or index (with its children) under ref.
+func (s *Service) copyDescriptor(ctx context.Context, repo, ref string, desc *remote.Descriptor) error {
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return err
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return err
+		}
+		for _, child := range im.Manifests {
+			img, err := idx.Image(child.Digest)
+			if err != nil {
+				return err
+			}
+			if err := s.copyImage(ctx, repo, child.Digest.String(), img); err != nil {
+				return err
+			}
+		}
+		_, err = s.registry.PutManifest(ctx, repo, ref, string(desc.MediaType), desc.Manifest)
+		return err
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return err
+	}
+	return s.copyImage(ctx, repo, ref, img)
+}
+
+// copyImage stores an upstream image's config, layers and manifest.
+func (s *Service) copyImage(ctx context.Context, repo, ref string, img v1.Image) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	for _, l := range layers {
+		if err := s.copyLayer(ctx, repo, l); err != nil {
+			return err
+		}
+	}
+	cfg, err := img.RawConfigFile()
+	if err != nil {
+		return err
+	}
+	cfgDigest, err := img.ConfigName()
+	if err != nil {
+		return err
+	}
+	if _, err := s.registry.PutBlob(ctx, repo, digest.Digest(cfgDigest.String()), strings.NewReader(string(cfg))); err != nil {
+		return err
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		return err
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return err
+	}
+	_, err = s.registry.PutManifest(ctx, repo, ref, string(mt), raw)
+	return err
+}
+
+// copyLayer stores one compressed layer blob, unless the repository has it.
+func (s *Service) copyLayer(ctx context.Context, repo string, l v1.Layer) error {
+	h, err := l.Digest()
+	if err != nil {
+		return err
+	}
+	d := digest.Digest(h.String())
+	if _, err := s.registry.BlobSize(ctx, repo, d); err == nil {
+		return nil
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = s.registry.PutBlob(ctx, repo, d, rc)
+	return err
+}

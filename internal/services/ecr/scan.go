@@ -1,0 +1,205 @@
+package ecr
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/kumo-project/kumo/internal/protocol"
+	"github.com/kumo-project/kumo/internal/registry"
+	"github.com/kumo-project/kumo/internal/wire/ecrwire"
+	"github.com/opencontainers/go-digest"
+)
+
+// Scan statuses.
+const (
+	scanInProgress = "IN_PROGRESS"
+	scanComplete   = "COMPLETE"
+	scanFailed     = "FAILED"
+)
+
+// scanJob is an image waiting for the scan worker.
+type scanJob struct {
+	repo   string
+	digest digest.Digest
+}
+
+// queueScan marks an image's scan in progress and hands it to the worker.
+func (s *Service) queueScan(repo string, d digest.Digest) {
+	key := imageKey(repo, d.String())
+	select {
+	case s.scans <- scanJob{repo: repo, digest: d}:
+		s.editImage(key, func(r *imageRecord) {
+			r.Scan = &scanResult{Status: scanInProgress, Description: "The scan is in progress."}
+		})
+	default:
+		s.editImage(key, func(r *imageRecord) {
+			r.Scan = &scanResult{Status: scanFailed, Description: "Too many scans are waiting; start the scan again later."}
+		})
+	}
+}
+
+// runScans is the scan worker: one image at a time until ctx ends.
+func (s *Service) runScans(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case job := <-s.scans:
+			res := s.scan(ctx, job)
+			s.editImage(imageKey(job.repo, job.digest.String()), func(r *imageRecord) { r.Scan = &res })
+		}
+	}
+}
+
+// scan inventories an image and matches it against the advisories.
+func (s *Service) scan(ctx context.Context, job scanJob) scanResult {
+	fail := func(err error) scanResult {
+		s.log.Warn("ecr: image scan failed", "repository", job.repo, "digest", job.digest, "err", err)
+		return scanResult{Status: scanFailed, Description: "The scan failed: " + err.Error(), CompletedAt: s.clock.Now()}
+	}
+	layers, err := s.imageLayers(ctx, job.repo, job.digest.String(), 0)
+	if err != nil {
+		return fail(err)
+	}
+	inv := inventory{}
+	for _, l := range layers {
+		if err := s.addLayer(ctx, inv, job.repo, l); err != nil {
+			return fail(fmt.Errorf("layer %s: %w", l, err))
+		}
+	}
+	db, err := loadAdvisories(s.cfg.AdvisoryDir)
+	if err != nil {
+		return fail(err)
+	}
+	return scanResult{
+		Status: scanComplete, Description: "The scan was completed successfully.",
+		CompletedAt: s.clock.Now(), SourceUpdatedAt: db.UpdatedAt, Findings: db.findings(inv.packages()),
+	}
+}
+
+// imageLayers lists the layer digests of a manifest, and of every child
+// manifest of an index.
+func (s *Service) imageLayers(ctx context.Context, repo, ref string, depth int) ([]digest.Digest, error) {
+	m, err := s.registry.GetManifest(ctx, repo, ref)
+	if err != nil {
+		return nil, err
+	}
+	var body struct {
+		Layers    []struct{ Digest digest.Digest } `json:"layers"`
+		Manifests []struct{ Digest digest.Digest } `json:"manifests"`
+	}
+	if err := json.Unmarshal(m.Body, &body); err != nil {
+		return nil, err
+	}
+	var out []digest.Digest
+	for _, l := range body.Layers {
+		out = append(out, l.Digest)
+	}
+	for _, c := range body.Manifests {
+		if depth > 0 {
+			break // an index of indexes is not scanned deeper
+		}
+		child, err := s.imageLayers(ctx, repo, c.Digest.String(), depth+1)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, child...)
+	}
+	return out, nil
+}
+
+// addLayer reads one layer blob into the inventory; layers the registry
+// does not hold (non-distributable ones) are skipped.
+func (s *Service) addLayer(ctx context.Context, inv inventory, repo string, d digest.Digest) error {
+	f, _, err := s.registry.OpenBlob(ctx, repo, d)
+	if err != nil {
+		if e, ok := err.(*registry.Error); ok && e.Code == registry.CodeBlobUnknown {
+			return nil
+		}
+		return err
+	}
+	defer f.Close()
+	return inv.addLayer(f)
+}
+
+// imageOf finds the image an identifier names in a repository of the caller.
+func (s *Service) imageOf(ctx context.Context, registryID, repo string, id *ecrwire.ImageIdentifier) (repoRecord, registry.Image, error) {
+	rec, images, err := s.repoImages(ctx, registryID, repo)
+	if err != nil {
+		return rec, registry.Image{}, err
+	}
+	im, code, _ := findImage(images, *id)
+	if code != "" {
+		return rec, im, imageNotFound("The image with imageId %s does not exist within the repository with name '%s' in the registry with id '%s'", describeID(*id), repo, rec.Account)
+	}
+	return rec, im, nil
+}
+
+// StartImageScan scans an image; DescribeImageScanFindings shows the result.
+func (s *Service) StartImageScan(ctx context.Context, in *ecrwire.StartImageScanRequest) (*ecrwire.StartImageScanResponse, error) {
+	rec, im, err := s.imageOf(ctx, in.RegistryId, in.RepositoryName, in.ImageId)
+	if err != nil {
+		return nil, err
+	}
+	if im.ConfigMediaType != "" && im.ConfigMediaType != "application/vnd.oci.image.config.v1+json" && im.ConfigMediaType != "application/vnd.docker.container.image.v1+json" {
+		return nil, protocol.ClientError("UnsupportedImageTypeException", "The image is not a container image and cannot be scanned.")
+	}
+	s.queueScan(in.RepositoryName, im.Digest)
+	return &ecrwire.StartImageScanResponse{
+		RegistryId: rec.Account, RepositoryName: in.RepositoryName,
+		ImageId:         &ecrwire.ImageIdentifier{ImageDigest: im.Digest.String(), ImageTag: in.ImageId.ImageTag},
+		ImageScanStatus: &ecrwire.ImageScanStatus{Status: scanInProgress, Description: "The scan is in progress."},
+	}, nil
+}
+
+// DescribeImageScanFindings returns an image's last scan, findings paged.
+func (s *Service) DescribeImageScanFindings(ctx context.Context, in *ecrwire.DescribeImageScanFindingsRequest) (*ecrwire.DescribeImageScanFindingsResponse, error) {
+	rec, im, err := s.imageOf(ctx, in.RegistryId, in.RepositoryName, in.ImageId)
+	if err != nil {
+		return nil, err
+	}
+	records, err := s.imageRecords(in.RepositoryName)
+	if err != nil {
+		return nil, serverException(err)
+	}
+	sr := records[im.Digest.String()].Scan
+	if sr == nil {
+		return nil, protocol.ClientError("ScanNotFoundException",
+			"Image scan does not exist for the image with '%s' in the repository with name '%s' in the registry with id '%s'", describeID(*in.ImageId), in.RepositoryName, rec.Account)
+	}
+	out := &ecrwire.DescribeImageScanFindingsResponse{
+		RegistryId: rec.Account, RepositoryName: in.RepositoryName,
+		ImageId:         &ecrwire.ImageIdentifier{ImageDigest: im.Digest.String(), ImageTag: in.ImageId.ImageTag},
+		ImageScanStatus: &ecrwire.ImageScanStatus{Status: sr.Status, Description: sr.Description},
+	}
+	if sr.Status != scanComplete {
+		return out, nil
+	}
+	type indexed struct {
+		key string
+		f   ecrwire.ImageScanFinding
+	}
+	all := make([]indexed, len(sr.Findings))
+	for i, f := range sr.Findings {
+		all[i] = indexed{key: fmt.Sprintf("%08d", i), f: f}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].key < all[j].key })
+	page, next, err := protocol.Page(all, in.NextToken, maxResults(in.MaxResults, 100), func(x indexed) string { return x.key }, "InvalidParameterException")
+	if err != nil {
+		return nil, err
+	}
+	findings := []ecrwire.ImageScanFinding{}
+	for _, x := range page {
+		findings = append(findings, x.f)
+	}
+	out.NextToken = next
+	out.ImageScanFindings = &ecrwire.ImageScanFindings{
+		ImageScanCompletedAt:         protocol.NewTimestamp(sr.CompletedAt),
+		VulnerabilitySourceUpdatedAt: protocol.NewTimestamp(sr.SourceUpdatedAt),
+		FindingSeverityCounts:        severityCounts(sr.Findings),
+		Findings:                     findings,
+	}
+	return out, nil
+}

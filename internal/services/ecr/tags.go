@@ -1,0 +1,125 @@
+package ecr
+
+import (
+	"context"
+	"strings"
+
+	"github.com/kumo-project/kumo/internal/arn"
+	"github.com/kumo-project/kumo/internal/protocol"
+	"github.com/kumo-project/kumo/internal/wire/ecrwire"
+)
+
+const maxTags = 50
+
+// validateTags applies ECR's tag rules: keys 1-128 characters, values at
+// most 256, the aws: prefix reserved, at most 50 tags.
+func validateTags(tags []ecrwire.Tag) error {
+	if len(tags) > maxTags {
+		return protocol.ClientError("TooManyTagsException", "The number of tags exceeds the limit of %d.", maxTags)
+	}
+	for _, t := range tags {
+		if len(t.Key) < 1 || len(t.Key) > 128 || len(t.Value) > 256 || strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
+			return protocol.ClientError("InvalidTagParameterException", "Invalid tag key %q or value %q.", t.Key, t.Value)
+		}
+	}
+	return nil
+}
+
+// mergeTags adds or replaces tags by key.
+func mergeTags(tags, add []ecrwire.Tag) []ecrwire.Tag {
+	for _, a := range add {
+		replaced := false
+		for i := range tags {
+			if tags[i].Key == a.Key {
+				tags[i].Value = a.Value
+				replaced = true
+			}
+		}
+		if !replaced {
+			tags = append(tags, a)
+		}
+	}
+	return tags
+}
+
+func removeTags(tags []ecrwire.Tag, keys []string) []ecrwire.Tag {
+	out := []ecrwire.Tag{}
+	for _, t := range tags {
+		keep := true
+		for _, k := range keys {
+			keep = keep && t.Key != k
+		}
+		if keep {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// repoOfARN returns the repository name a repository ARN of the caller's
+// scope names.
+func repoOfARN(ctx context.Context, resourceARN string) (string, error) {
+	sc := scopeOf(ctx)
+	a, err := arn.Parse(resourceARN)
+	name, isRepo := strings.CutPrefix(a.Resource, "repository/")
+	if err != nil || a.Service != "ecr" || !isRepo {
+		return "", invalidParameter("Invalid parameter at 'resourceArn' failed to satisfy constraint: 'Invalid ARN %s'", resourceARN)
+	}
+	if a.AccountID != sc.account || a.Region != sc.region {
+		return "", repositoryNotFound(name, a.AccountID)
+	}
+	return name, nil
+}
+
+// TagResource adds tags to a repository.
+func (s *Service) TagResource(ctx context.Context, in *ecrwire.TagResourceRequest) (*ecrwire.TagResourceResponse, error) {
+	name, err := repoOfARN(ctx, in.ResourceArn)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.updateRepo(ctx, "", name, func(r *repoRecord) error {
+		tags := mergeTags(r.Tags, in.Tags)
+		if err := validateTags(tags); err != nil {
+			return err
+		}
+		r.Tags = tags
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ecrwire.TagResourceResponse{}, nil
+}
+
+// UntagResource removes tags from a repository.
+func (s *Service) UntagResource(ctx context.Context, in *ecrwire.UntagResourceRequest) (*ecrwire.UntagResourceResponse, error) {
+	name, err := repoOfARN(ctx, in.ResourceArn)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.updateRepo(ctx, "", name, func(r *repoRecord) error {
+		r.Tags = removeTags(r.Tags, in.TagKeys)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ecrwire.UntagResourceResponse{}, nil
+}
+
+// ListTagsForResource lists a repository's tags.
+func (s *Service) ListTagsForResource(ctx context.Context, in *ecrwire.ListTagsForResourceRequest) (*ecrwire.ListTagsForResourceResponse, error) {
+	name, err := repoOfARN(ctx, in.ResourceArn)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.viewRepo(ctx, "", name)
+	if err != nil {
+		return nil, err
+	}
+	tags := rec.Tags
+	if tags == nil {
+		tags = []ecrwire.Tag{}
+	}
+	return &ecrwire.ListTagsForResourceResponse{Tags: tags}, nil
+}
