@@ -21,6 +21,8 @@ import (
 	"github.com/kumo-project/kumo/internal/clock"
 	"github.com/kumo-project/kumo/internal/config"
 	"github.com/kumo-project/kumo/internal/gateway"
+	"github.com/kumo-project/kumo/internal/registry"
+	"github.com/kumo-project/kumo/internal/services/ecr"
 	"github.com/kumo-project/kumo/internal/services/ecs"
 	"github.com/kumo-project/kumo/internal/store"
 )
@@ -36,6 +38,7 @@ type Server struct {
 	network    *network.Manager
 	agent      *agent.Agent
 	ecs        *ecs.Service
+	ecr        *ecr.Service
 	services   []Service // every AWS service, in start order
 	http       *http.Server
 	listener   net.Listener
@@ -87,6 +90,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	gw.Handle("/_kumo/health", http.HandlerFunc(s.health))
 	s.ecs = ecs.New(ecs.Config{Store: s.store, Node: s.agent, Clock: s.clock, Log: s.log.With("service", "ecs")})
 	s.services = append(s.services, s.ecs)
+	if err := s.startECR(gw); err != nil {
+		return err
+	}
 	for _, svc := range s.services {
 		if err := svc.Start(ctx); err != nil {
 			return fmt.Errorf("start %s: %w", svc.Gateway().SigningName, err)
@@ -102,6 +108,33 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.ready.Store(true)
 	s.log.Info("kumo is up", "endpoint", "http://"+s.Addr(), "data-dir", s.cfg.DataDir, "instance", s.cfg.InstanceID())
 	return nil
+}
+
+// startECR opens the registry under <DataDir>/registry and mounts it on
+// the endpoint (/v2/ and the token path) beside the ECR API.
+func (s *Server) startECR(gw *gateway.Gateway) (err error) {
+	s.ecr, err = ecr.New(ecr.Config{
+		Store: s.store, Clock: s.clock, Log: s.log.With("service", "ecr"),
+		RegistryRoot: filepath.Join(s.cfg.DataDir, "registry"), RegistryHost: s.registryHost(),
+		AuthRequired: s.cfg.RegistryAuthRequired, AdvisoryDir: s.cfg.AdvisoryDir,
+		LifecycleInterval: s.cfg.ECRLifecycleInterval,
+	})
+	if err != nil {
+		return err
+	}
+	gw.Handle("/v2/", s.ecr.RegistryHandler())
+	gw.Handle(registry.TokenPath, s.ecr.RegistryHandler())
+	s.services = append(s.services, s.ecr)
+	return nil
+}
+
+// registryHost is the host of ECR repository URIs: the configured one, or
+// the endpoint's address.
+func (s *Server) registryHost() string {
+	if s.cfg.RegistryHost != "" {
+		return s.cfg.RegistryHost
+	}
+	return s.Addr()
 }
 
 // startNode starts containerd (unless one was given), task networking and
@@ -127,11 +160,24 @@ func (s *Server) startNode(ctx context.Context) error {
 	s.agent, err = agent.New(agent.Config{
 		InstanceID: id, DataDir: s.cfg.DataDir, ContainerdAddress: sup.Address(), Namespace: namespace,
 		Clock: s.clock, Network: s.network, Logger: s.log.With("component", "agent"),
+		// Image references naming kumo's registry (AWS-style ECR hosts or
+		// the registry host) pull from this endpoint.
+		ImageHostRewrite:    ecr.ImageHostRewrite(s.registryHost(), s.Addr()),
+		RegistryCredentials: s.registryCredentials,
 	})
 	if err != nil {
 		return err
 	}
 	return s.agent.Start(ctx)
+}
+
+// registryCredentials lets the agent pull from kumo's registry when it
+// requires authentication; other registries get none.
+func (s *Server) registryCredentials(host string) (string, string, error) {
+	if s.ecr == nil || !s.cfg.RegistryAuthRequired || host != s.Addr() {
+		return "", "", nil
+	}
+	return s.ecr.RegistryCredentials(host)
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
