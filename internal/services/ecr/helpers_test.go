@@ -185,4 +185,3 @@ func mustPush(t *testing.T, host, repo, tag string, img v1.Image) string {
 	}
 	return d
 }
-

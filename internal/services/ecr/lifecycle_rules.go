@@ -16,9 +16,9 @@ type lifecyclePolicy struct {
 }
 
 type lifecycleRule struct {
-	RulePriority int              `json:"rulePriority"`
-	Description  string           `json:"description,omitempty"`
-	Selection    lifecycleSelect  `json:"selection"`
+	RulePriority int             `json:"rulePriority"`
+	Description  string          `json:"description,omitempty"`
+	Selection    lifecycleSelect `json:"selection"`
 	Action       lifecycleAction `json:"action"`
 }
 
