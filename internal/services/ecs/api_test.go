@@ -75,14 +75,19 @@ type apiEnv struct {
 
 func newAPIEnv(t *testing.T) *apiEnv {
 	t.Helper()
+	return newAPIEnvWith(t, newFakeNode(), nil)
+}
+
+// newAPIEnvWith runs the service on the given node and load balancers.
+func newAPIEnvWith(t *testing.T, fn node.Node, lbs LoadBalancers) *apiEnv {
+	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	fn := newFakeNode()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := New(Config{Store: st, Node: fn, Clock: clock.Real{}, Log: log})
+	svc := New(Config{Store: st, Node: fn, Clock: clock.Real{}, Log: log, LoadBalancers: lbs})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); svc.Wait() })
 	if err := svc.Start(ctx); err != nil {
@@ -97,7 +102,9 @@ func newAPIEnv(t *testing.T) *apiEnv {
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 		BaseEndpoint: aws.String(srv.URL),
 	})
-	return &apiEnv{client: client, node: fn, url: srv.URL}
+	e := &apiEnv{client: client, url: srv.URL}
+	e.node, _ = fn.(*fakeNode)
+	return e
 }
 
 func errorCode(err error) string {
