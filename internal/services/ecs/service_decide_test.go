@@ -18,7 +18,7 @@ func testService(desired, minPct, maxPct int32, older ...string) serviceRecord {
 	svc := ecswire.Service{
 		ServiceName: "web", Status: serviceActive, DesiredCount: desired, TaskDefinition: "web:2",
 		DeploymentConfiguration: &ecswire.DeploymentConfiguration{MinimumHealthyPercent: &minPct, MaximumPercent: &maxPct},
-		Deployments: []ecswire.Deployment{{Id: "d-new", Status: deploymentPrimary, TaskDefinition: "web:2", RolloutState: rolloutInProgress}},
+		Deployments:             []ecswire.Deployment{{Id: "d-new", Status: deploymentPrimary, TaskDefinition: "web:2", RolloutState: rolloutInProgress}},
 	}
 	for _, id := range older {
 		svc.Deployments = append(svc.Deployments, ecswire.Deployment{Id: id, Status: deploymentActive, TaskDefinition: "web:1", RolloutState: rolloutCompleted})
@@ -385,7 +385,11 @@ func TestDecideTarget(t *testing.T) {
 		{"no load balancers", taskRecord{Task: ecswire.Task{LastStatus: statusActivating, DesiredStatus: "RUNNING"}}, false, targetNone},
 		{"activating registers", task(statusActivating, "RUNNING"), false, targetRegister},
 		{"pending waits", task(node.StatusPending, "RUNNING"), false, targetNone},
-		{"draining deregisters first", func() taskRecord { r := task(statusDeactivating, "STOPPED"); r.Registered, r.Draining = true, true; return r }(), false, targetDeregister},
+		{"draining deregisters first", func() taskRecord {
+			r := task(statusDeactivating, "STOPPED")
+			r.Registered, r.Draining = true, true
+			return r
+		}(), false, targetDeregister},
 		{"draining waits for the delay", func() taskRecord {
 			r := task(statusDeactivating, "STOPPED")
 			r.Registered, r.Draining, r.DrainStartedAt = true, true, t0.Add(-10*time.Second)

@@ -406,7 +406,9 @@ func TestServiceLifecycle(t *testing.T) {
 	if err != nil || aws.ToString(del.Service.Status) != "DRAINING" {
 		t.Fatalf("delete: %v", err)
 	}
-	inactive := awsecs.NewServicesInactiveWaiter(e.client, func(o *awsecs.ServicesInactiveWaiterOptions) { o.MinDelay, o.MaxDelay = 20*time.Millisecond, 50*time.Millisecond })
+	inactive := awsecs.NewServicesInactiveWaiter(e.client, func(o *awsecs.ServicesInactiveWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 20*time.Millisecond, 50*time.Millisecond
+	})
 	if err := inactive.Wait(ctx, &awsecs.DescribeServicesInput{Cluster: aws.String("dev"), Services: []string{"web"}}, 10*time.Second); err != nil {
 		t.Fatalf("services-inactive: %v", err)
 	}
