@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"google.golang.org/grpc"
 	"log/slog"
 	"net/http"
 	"os"
@@ -139,7 +140,10 @@ func New(cfg Config) (*Agent, error) {
 // re-attaches to their containers.
 func (a *Agent) Start(ctx context.Context) error {
 	client, err := containerd.New(a.cfg.ContainerdAddress,
-		containerd.WithDefaultNamespace(a.cfg.Namespace), containerd.WithTimeout(10*time.Second))
+		containerd.WithDefaultNamespace(a.cfg.Namespace), containerd.WithTimeout(10*time.Second),
+		// While the supervisor restarts a dead containerd, calls wait for it
+		// to be back instead of failing tasks with "connection refused".
+		containerd.WithCallOpts([]grpc.CallOption{grpc.WaitForReady(true)}))
 	if err != nil {
 		return fmt.Errorf("agent: connect to containerd at %s: %w", a.cfg.ContainerdAddress, err)
 	}

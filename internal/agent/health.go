@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -106,7 +107,10 @@ func (a *Agent) probe(rc *runningContainer, argv []string, timeout time.Duration
 	pspec := *spec.Process
 	pspec.Args, pspec.Terminal = argv, false
 	id := fmt.Sprintf("health-%d", execSeq.Add(1))
-	p, err := rc.task.Exec(rc.ctx, id, &pspec, cio.NullIO)
+	// The command gets real stdout and stderr (a closed stdout makes many
+	// programs fail); the tail of what it printed explains a failure.
+	out := &tailBuffer{max: 4096}
+	p, err := rc.task.Exec(rc.ctx, id, &pspec, cio.NewCreator(cio.WithStreams(nil, out, out)))
 	if err != nil {
 		return err
 	}
@@ -125,7 +129,7 @@ func (a *Agent) probe(rc *runningContainer, argv []string, timeout time.Duration
 			return err
 		}
 		if code != 0 {
-			return fmt.Errorf("health check exited %d", code)
+			return fmt.Errorf("health check exited %d: %s", code, out.String())
 		}
 		return nil
 	case <-a.cfg.Clock.After(timeout):
@@ -134,4 +138,27 @@ func (a *Agent) probe(rc *runningContainer, argv []string, timeout time.Duration
 	case <-rc.ctx.Done():
 		return rc.ctx.Err()
 	}
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > b.max {
+		b.buf = b.buf[len(b.buf)-b.max:]
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }
