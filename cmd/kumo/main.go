@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/kumo-project/kumo/internal/agent/initproc"
 	"github.com/kumo-project/kumo/internal/agent/logdriver"
 	"github.com/kumo-project/kumo/internal/config"
@@ -79,6 +81,10 @@ func up(args []string) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if !cfg.Verbose {
+		// containerd's client logs every registry fallback at info level.
+		logrus.SetLevel(logrus.WarnLevel)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	srv := server.New(cfg, log)
