@@ -27,6 +27,7 @@ import (
 
 	"github.com/kumo-project/kumo/internal/clock"
 	"github.com/kumo-project/kumo/internal/gateway"
+	"github.com/kumo-project/kumo/internal/protocol"
 	"github.com/kumo-project/kumo/internal/registry"
 	"github.com/kumo-project/kumo/internal/store"
 )
@@ -118,6 +119,10 @@ func errorCode(err error) string {
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
 		return apiErr.ErrorCode()
+	}
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return pe.Code
 	}
 	return ""
 }
