@@ -1,0 +1,97 @@
+package ecr
+
+import (
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/kumo-project/kumo/internal/testimages"
+)
+
+func TestPullThroughCache(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t)
+	ctx := t.Context()
+	upstream := testimages.StartRegistry(t)
+	img := randomImage(t)
+	testimages.Push(t, img, upstream+"/library/alpine:3")
+	want, _ := img.Digest()
+
+	rule, err := e.client.CreatePullThroughCacheRule(ctx, &awsecr.CreatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("hub"), UpstreamRegistryUrl: aws.String("http://" + upstream)})
+	if err != nil || *rule.UpstreamRegistryUrl != upstream || rule.CreatedAt == nil {
+		t.Fatalf("create rule = %+v, %v", rule, err)
+	}
+
+	ref, _ := name.ParseReference(e.host+"/hub/library/alpine:3", name.Insecure)
+	pulled, err := remote.Image(ref, remote.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("first pull: %v", err)
+	}
+	if got, _ := pulled.Digest(); got != want {
+		t.Fatalf("pulled %s, want %s", got, want)
+	}
+	layers, _ := pulled.Layers()
+	if _, err := layers[0].Compressed(); err != nil {
+		t.Fatalf("cached layer: %v", err)
+	}
+	repos, err := e.client.DescribeRepositories(ctx, &awsecr.DescribeRepositoriesInput{RepositoryNames: []string{"hub/library/alpine"}})
+	if err != nil || *repos.Repositories[0].RepositoryUri != e.host+"/hub/library/alpine" {
+		t.Fatalf("cache repository = %+v, %v", repos, err)
+	}
+	if _, err := remote.Image(mustRef(t, e.host+"/hub/library/missing:1"), remote.WithContext(ctx)); err == nil {
+		t.Fatal("pull of an image the upstream lacks succeeded")
+	}
+	if _, err := remote.Image(mustRef(t, e.host+"/other/alpine:3"), remote.WithContext(ctx)); err == nil {
+		t.Fatal("pull outside every rule's prefix succeeded")
+	}
+
+	errorCases := []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"duplicate", func() error {
+			_, err := e.client.CreatePullThroughCacheRule(ctx, &awsecr.CreatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("hub"), UpstreamRegistryUrl: aws.String(upstream)})
+			return err
+		}, "PullThroughCacheRuleAlreadyExistsException"},
+		{"bad prefix", func() error {
+			_, err := e.client.CreatePullThroughCacheRule(ctx, &awsecr.CreatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("Bad!"), UpstreamRegistryUrl: aws.String(upstream)})
+			return err
+		}, "InvalidParameterException"},
+		{"describe unknown", func() error {
+			_, err := e.client.DescribePullThroughCacheRules(ctx, &awsecr.DescribePullThroughCacheRulesInput{EcrRepositoryPrefixes: []string{"nope"}})
+			return err
+		}, "PullThroughCacheRuleNotFoundException"},
+		{"delete unknown", func() error {
+			_, err := e.client.DeletePullThroughCacheRule(ctx, &awsecr.DeletePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("nope")})
+			return err
+		}, "PullThroughCacheRuleNotFoundException"},
+	}
+	for _, tc := range errorCases {
+		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.call(), tc.code) })
+	}
+
+	rules, err := e.client.DescribePullThroughCacheRules(ctx, &awsecr.DescribePullThroughCacheRulesInput{})
+	if err != nil || len(rules.PullThroughCacheRules) != 1 || *rules.PullThroughCacheRules[0].EcrRepositoryPrefix != "hub" {
+		t.Fatalf("rules = %+v, %v", rules, err)
+	}
+	if _, err := e.client.DeletePullThroughCacheRule(ctx, &awsecr.DeletePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("hub")}); err != nil {
+		t.Fatal(err)
+	}
+	// The cached image stays after the rule is gone.
+	if _, err := remote.Image(ref, remote.WithContext(ctx)); err != nil {
+		t.Fatalf("pull of the cached image after the rule was deleted: %v", err)
+	}
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	t.Helper()
+	ref, err := name.ParseReference(s, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
