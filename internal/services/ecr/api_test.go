@@ -521,3 +521,24 @@ func TestPoliciesTagsAndRegistry(t *testing.T) {
 	_, err = e.client.PutRegistryPolicy(ctx, &awsecr.PutRegistryPolicyInput{PolicyText: aws.String(policy)})
 	wantCode(t, err, "NotImplementedException")
 }
+
+func TestGarbageCollectionAfterDeletes(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t)
+	ctx := t.Context()
+	if _, err := e.client.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: aws.String("gc")}); err != nil {
+		t.Fatal(err)
+	}
+	d := mustPush(t, e.host, "gc", "v1", randomImage(t))
+	e.clock.Advance(2 * 60 * 60 * 1e9) // past the registry's grace period
+	if res, err := e.svc.Registry().GC(ctx); err != nil || res.BlobsDeleted != 0 {
+		t.Fatalf("GC of a referenced image: %+v, %v", res, err)
+	}
+	if _, err := e.client.BatchDeleteImage(ctx, &awsecr.BatchDeleteImageInput{RepositoryName: aws.String("gc"), ImageIds: []types.ImageIdentifier{{ImageDigest: aws.String(d)}}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.svc.Registry().GC(ctx)
+	if err != nil || res.BlobsDeleted != 3 { // manifest, config, layer
+		t.Fatalf("GC after delete: %+v, %v", res, err)
+	}
+}

@@ -79,7 +79,8 @@ func newAPIEnv(t *testing.T, opts ...envOption) *apiEnv {
 	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	clk := &testClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	// The clock starts at the wall time: the registry compares it with file times.
+	clk := &testClock{now: time.Now().UTC().Truncate(time.Second)}
 	srv := httptest.NewUnstartedServer(nil)
 	host := srv.Listener.Addr().String()
 	cfg := Config{Store: st, Clock: clk, Log: log, RegistryRoot: filepath.Join(t.TempDir(), "registry"), RegistryHost: host}
