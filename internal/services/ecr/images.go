@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/kumo-project/kumo/internal/protocol"
 	"github.com/kumo-project/kumo/internal/registry"
@@ -340,5 +339,5 @@ func (s *Service) checkNotPushed(ctx context.Context, repo repoRecord, d digest.
 		what += fmt.Sprintf(" and tag '%s'", tag)
 	}
 	return protocol.ClientError("ImageAlreadyExistsException", "%s already exists in the repository with name '%s' in registry with id '%s'",
-		what, repo.Repository.RepositoryName, strings.TrimSpace(repo.Account))
+		what, repo.Repository.RepositoryName, repo.Account)
 }

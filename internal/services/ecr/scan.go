@@ -3,6 +3,7 @@ package ecr
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -115,7 +116,7 @@ func (s *Service) imageLayers(ctx context.Context, repo, ref string, depth int) 
 func (s *Service) addLayer(ctx context.Context, inv inventory, repo string, d digest.Digest) error {
 	f, _, err := s.registry.OpenBlob(ctx, repo, d)
 	if err != nil {
-		if e, ok := err.(*registry.Error); ok && e.Code == registry.CodeBlobUnknown {
+		if errors.Is(err, registry.ErrBlobUnknown) {
 			return nil
 		}
 		return err
