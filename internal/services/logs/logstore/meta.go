@@ -252,9 +252,8 @@ func (s *Store) CreateStream(groupName, streamName string) (Stream, error) {
 	if err != nil {
 		return Stream{}, fmt.Errorf("create log stream %q: %w", streamName, err)
 	}
-	st := newStream(s, g, rec)
-	g.streams[streamName] = st
-	return st.describe(), nil
+	g.streams[streamName] = newStream(s, g, rec)
+	return Stream{Name: streamName, CreationTime: rec.CreationTime}, nil
 }
 
 // DeleteStream deletes a log stream and its events.

@@ -17,7 +17,9 @@ const maxBlocksPerSegment = 1024
 //
 // Locks, in the order they nest: qmu (the commit queue), wmu (whoever
 // changes files: the commit leader, Maintain, close and remove), mu (the
-// in-memory index, held briefly; readers take a snapshot under it).
+// in-memory index, held briefly; readers take a snapshot under it). The
+// group's lock is taken before these or not at all: describe reads the
+// group's retention, so it must not run under the group's lock.
 type stream struct {
 	store   *Store
 	group   *group
