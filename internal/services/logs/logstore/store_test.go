@@ -682,3 +682,39 @@ func TestConcurrentAppendReadMaintain(t *testing.T) {
 		t.Errorf("%d events, want %d", len(seen), writers*perWriter)
 	}
 }
+
+// TestRetentionRewritesOnlyWorthwhileSegments checks that a segment with
+// few expired blocks is left for reads to filter, and rewritten once a
+// quarter of its blocks expired.
+func TestRetentionRewritesOnlyWorthwhileSegments(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := openStore(t, t.TempDir(), clk, 0)
+	mustCreate(t, s, "g", "s")
+	day := int64(24 * time.Hour / time.Millisecond)
+	now := clk.Now().UnixMilli()
+	for i := range 8 { // one block per day, from 8 days ago to yesterday
+		appendN(t, s, "g", "s", fmt.Sprintf("d%d-", i), 10, 10, now-int64(8-i)*day, 1)
+	}
+	s.UpdateGroup("g", func(gs *GroupSettings) error { gs.RetentionInDays = 7; return nil })
+	stored := func() int64 { d, _ := s.Stream("g", "s"); return d.StoredBytes }
+	visible := func() int { r, _ := s.Read("g", "s", ReadQuery{}); return len(r.Events) }
+
+	before := stored()
+	if err := s.Maintain(); err != nil {
+		t.Fatal(err)
+	}
+	if stored() != before || visible() != 70 {
+		t.Errorf("one expired block of eight: stored %d → %d, visible %d; want no rewrite and 70 visible", before, stored(), visible())
+	}
+	clk.Add(24 * time.Hour)
+	if err := s.Maintain(); err != nil {
+		t.Fatal(err)
+	}
+	if stored() >= before || visible() != 60 {
+		t.Errorf("two expired blocks of eight: stored %d → %d, visible %d; want a rewrite and 60 visible", before, stored(), visible())
+	}
+	if d, _ := s.Stream("g", "s"); d.FirstEventTimestamp != now-6*day {
+		t.Errorf("first event %d, want %d", d.FirstEventTimestamp, now-6*day)
+	}
+}
