@@ -67,17 +67,26 @@ type apiEnv struct {
 	client *awsecr.Client
 	host   string // registry host:port
 	clock  *testClock
+	// stop ends the service and closes its registry (also done at cleanup).
+	stop func()
 }
 
 type envOption func(*Config)
 
-func newAPIEnv(t *testing.T, opts ...envOption) *apiEnv {
+// openStore opens a store in a temp dir, closed at cleanup.
+func openStore(t *testing.T) *store.Store {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func newAPIEnv(t *testing.T, opts ...envOption) *apiEnv {
+	t.Helper()
+	st := openStore(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// The clock starts at the wall time: the registry compares it with file times.
 	clk := &testClock{now: time.Now().UTC().Truncate(time.Second)}
@@ -92,7 +101,8 @@ func newAPIEnv(t *testing.T, opts ...envOption) *apiEnv {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); svc.Wait() })
+	stop := sync.OnceFunc(func() { cancel(); svc.Wait() })
+	t.Cleanup(stop)
 	if err := svc.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +118,7 @@ func newAPIEnv(t *testing.T, opts ...envOption) *apiEnv {
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 		BaseEndpoint: aws.String(srv.URL),
 	})
-	return &apiEnv{svc: svc, client: client, host: host, clock: clk}
+	return &apiEnv{svc: svc, client: client, host: host, clock: clk, stop: stop}
 }
 
 // clientIn returns a client signing for another region.

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/kumo-project/kumo/internal/protocol"
 	"github.com/kumo-project/kumo/internal/registry"
+	"github.com/kumo-project/kumo/internal/store"
 	"github.com/kumo-project/kumo/internal/wire/ecrwire"
 	"github.com/opencontainers/go-digest"
 )
@@ -27,18 +29,41 @@ type scanJob struct {
 }
 
 // queueScan marks an image's scan in progress and hands it to the worker.
+// The mark comes first, so the worker's result is never overwritten by it.
 func (s *Service) queueScan(repo string, d digest.Digest) {
 	key := imageKey(repo, d.String())
+	s.editImage(key, func(r *imageRecord) {
+		r.Scan = &scanResult{Status: scanInProgress, Description: "The scan is in progress."}
+	})
 	select {
 	case s.scans <- scanJob{repo: repo, digest: d}:
-		s.editImage(key, func(r *imageRecord) {
-			r.Scan = &scanResult{Status: scanInProgress, Description: "The scan is in progress."}
-		})
 	default:
 		s.editImage(key, func(r *imageRecord) {
 			r.Scan = &scanResult{Status: scanFailed, Description: "Too many scans are waiting; start the scan again later."}
 		})
 	}
+}
+
+// requeueScans queues the scans a previous run left in progress.
+func (s *Service) requeueScans() error {
+	var pending []scanJob
+	err := s.store.View(func(tx *store.Tx) error {
+		return tx.Scan(tableImages, "", "", func(key string, raw []byte) (bool, error) {
+			var rec imageRecord
+			if err := json.Unmarshal(raw, &rec); err != nil {
+				return false, err
+			}
+			repo, d, _ := strings.Cut(key, imageKeyMarker)
+			if rec.Scan != nil && rec.Scan.Status == scanInProgress {
+				pending = append(pending, scanJob{repo: repo, digest: digest.Digest(d)})
+			}
+			return true, nil
+		})
+	})
+	for _, job := range pending {
+		s.queueScan(job.repo, job.digest)
+	}
+	return err
 }
 
 // runScans is the scan worker: one image at a time until ctx ends.

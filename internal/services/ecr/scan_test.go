@@ -224,3 +224,24 @@ func TestInventoryLayersAndWhiteouts(t *testing.T) {
 		t.Fatalf("packages = %v (the apk database was deleted by a whiteout)", got)
 	}
 }
+
+func TestScanInProgressResumesAfterRestart(t *testing.T) {
+	t.Parallel()
+	st, root := openStore(t), t.TempDir()
+	shared := func(c *Config) { c.Store, c.RegistryRoot = st, root }
+	first := newAPIEnv(t, shared)
+	ctx := t.Context()
+	if _, err := first.client.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: aws.String("later")}); err != nil {
+		t.Fatal(err)
+	}
+	d := mustPush(t, first.host, "later", "v1", randomImage(t))
+	// As if kumo stopped with the scan queued: in progress, and no worker.
+	first.svc.editImage(imageKey("later", d), func(r *imageRecord) { r.Scan = &scanResult{Status: scanInProgress} })
+	first.stop()
+
+	second := newAPIEnv(t, shared)
+	out := waitScan(t, second, "later", &types.ImageIdentifier{ImageDigest: aws.String(d)})
+	if out.ImageScanFindings == nil || len(out.ImageScanFindings.Findings) != 0 {
+		t.Fatalf("findings = %+v", out.ImageScanFindings)
+	}
+}

@@ -180,6 +180,9 @@ func (s *Service) Registry() *registry.Registry { return s.registry }
 // Start runs the reconcilers until ctx ends: lifecycle policies, the scan
 // worker and the registry's garbage collection.
 func (s *Service) Start(ctx context.Context) error {
+	if err := s.requeueScans(); err != nil {
+		return err
+	}
 	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.runLifecycle(ctx) }()
 	go func() { defer s.wg.Done(); s.runScans(ctx) }()
