@@ -71,7 +71,7 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, in *elbv2wire.CreateLo
 		if err != nil {
 			return err
 		}
-		out = s.newLoadBalancer(sc, in, scheme, subnets)
+		out = s.newLoadBalancer(sc, in, scheme, subnets, addr)
 		return tx.Put(tableLoadBalancers, out.LoadBalancerArn, lbRecord{
 			LoadBalancer: out, Attributes: defaultLBAttributes(), Tags: in.Tags, Address: addr.String(),
 		})
@@ -83,14 +83,17 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, in *elbv2wire.CreateLo
 	return &elbv2wire.CreateLoadBalancerOutput{LoadBalancers: []elbv2wire.LoadBalancer{out}}, nil
 }
 
-func (s *Service) newLoadBalancer(sc scope, in *elbv2wire.CreateLoadBalancerInput, scheme string, subnets []string) elbv2wire.LoadBalancer {
+// newLoadBalancer describes a new load balancer. Each zone lists the
+// loopback address the listeners bind, as LoadBalancerAddresses.
+func (s *Service) newLoadBalancer(sc scope, in *elbv2wire.CreateLoadBalancerInput, scheme string, subnets []string, addr netip.Addr) elbv2wire.LoadBalancer {
 	dnsName := in.Name + "-" + newDNSID() + "." + sc.region + ".elb.localhost"
 	if scheme == "internal" {
 		dnsName = "internal-" + dnsName
 	}
 	var zones []elbv2wire.AvailabilityZone
 	for i, subnet := range subnets {
-		zones = append(zones, elbv2wire.AvailabilityZone{ZoneName: sc.region + string(rune('a'+i%6)), SubnetId: subnet})
+		zones = append(zones, elbv2wire.AvailabilityZone{ZoneName: sc.region + string(rune('a'+i%6)), SubnetId: subnet,
+			LoadBalancerAddresses: []elbv2wire.LoadBalancerAddress{{IpAddress: addr.String()}}})
 	}
 	return elbv2wire.LoadBalancer{
 		LoadBalancerArn:       sc.lbARN(in.Name, newResourceID()),
