@@ -39,6 +39,10 @@ const (
 	mergedBlockRaw = 256 << 10
 )
 
+// MaxMessageBytes is the largest message Append accepts (AWS's event size
+// limit is 1 MB; the API layer applies its exact rule first).
+const MaxMessageBytes = 1 << 20
+
 var (
 	crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -177,7 +181,7 @@ func parseHeader(h []byte, offset int64) (blockInfo, uint32, error) {
 		maxTs:     int64(binary.LittleEndian.Uint64(h[40:])),
 		maxIngest: int64(binary.LittleEndian.Uint64(h[48:])),
 	}
-	if info.count == 0 || info.lastSeq < info.firstSeq || info.rawLen > 4*maxBlockRaw+(1<<20) {
+	if info.count == 0 || info.lastSeq < info.firstSeq || info.rawLen > maxBlockRaw+2*MaxMessageBytes {
 		return blockInfo{}, 0, errBadBlock
 	}
 	return info, binary.LittleEndian.Uint32(h[56:]), nil

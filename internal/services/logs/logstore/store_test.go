@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -558,6 +559,9 @@ func TestAppendErrors(t *testing.T) {
 	if _, err := s.Append("g", "s", nil); err == nil {
 		t.Error("empty append should fail")
 	}
+	if _, err := s.Append("g", "s", []InputEvent{{1, strings.Repeat("x", MaxMessageBytes+1)}}); err == nil {
+		t.Error("an oversized message should fail")
+	}
 	s.Close()
 	if _, err := s.Append("g", "s", []InputEvent{{1, "x"}}); !errors.Is(err, ErrClosed) {
 		t.Errorf("append after close: %v", err)
@@ -716,5 +720,25 @@ func TestRetentionRewritesOnlyWorthwhileSegments(t *testing.T) {
 	}
 	if d, _ := s.Stream("g", "s"); d.FirstEventTimestamp != now-6*day {
 		t.Errorf("first event %d, want %d", d.FirstEventTimestamp, now-6*day)
+	}
+}
+
+// TestLargeEventsSurviveReopen stores events at the size limit, which get
+// blocks of their own, and reads them back after a reopen.
+func TestLargeEventsSurviveReopen(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	clk := newClock()
+	s := openStore(t, dir, clk, 0)
+	mustCreate(t, s, "g", "s")
+	big := strings.Repeat("a", MaxMessageBytes)
+	evs := []InputEvent{{1, big}, {2, "small"}, {3, big}, {4, big}}
+	if _, err := s.Append("g", "s", evs); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	res, err := openStore(t, dir, clk, 0).Read("g", "s", ReadQuery{})
+	if err != nil || len(res.Events) != 4 || res.Events[3].Message != big || res.Events[1].Message != "small" {
+		t.Fatalf("after reopen: %d events, %v", len(res.Events), err)
 	}
 }

@@ -137,6 +137,11 @@ func (s *Store) Append(groupName, streamName string, events []InputEvent) (Appen
 	if len(events) == 0 {
 		return AppendResult{}, errors.New("append: no events")
 	}
+	for i, e := range events {
+		if len(e.Message) > MaxMessageBytes {
+			return AppendResult{}, fmt.Errorf("append: event %d: message of %d bytes is over %d", i, len(e.Message), MaxMessageBytes)
+		}
+	}
 	_, st, err := s.lookupStream(groupName, streamName)
 	if err != nil {
 		return AppendResult{}, err
