@@ -244,7 +244,7 @@ type fieldsStage struct {
 
 func (s *fieldsStage) push(r *record) {
 	for _, it := range s.items {
-		if _, isRef := it.e.(fieldRef); isRef && it.e.(fieldRef).name == it.name {
+		if ref, ok := it.e.(fieldRef); ok && ref.name == it.name {
 			continue // a plain field only needs to be shown
 		}
 		r.setField(it.name, it.e.eval(r))
