@@ -129,7 +129,7 @@ func TestECROnKumo(t *testing.T) {
 		}
 	})
 	t.Run("ECS task from the AWS-style hostname", func(t *testing.T) {
-		runTask(t, k, "000000000000.dkr.ecr.us-east-1.amazonaws.com/web:v1", uri+":v2")
+		runTask(t, k, "000000000000.dkr.ecr.us-east-1.amazonaws.com/web:v1", nil, uri+":v2")
 	})
 }
 
@@ -193,9 +193,10 @@ func waitScan(t *testing.T, client *awsecr.Client, id *ecrtypes.ImageIdentifier)
 	return nil
 }
 
-// runTask runs a task whose app container comes from appImage and whose
-// sidecar comes from shImage, and waits until it is RUNNING.
-func runTask(t *testing.T, k *kumotest.Kumo, appImage, shImage string) {
+// runTask runs a task whose app container comes from appImage (running
+// appCommand, if any) and whose sidecar sleeps in shImage, and waits until
+// it is RUNNING.
+func runTask(t *testing.T, k *kumotest.Kumo, appImage string, appCommand []string, shImage string) {
 	t.Helper()
 	ctx := kumotest.Context(t, 2*time.Minute)
 	client := k.ECS()
@@ -207,7 +208,7 @@ func runTask(t *testing.T, k *kumotest.Kumo, appImage, shImage string) {
 		RequiresCompatibilities: []ecstypes.Compatibility{ecstypes.CompatibilityFargate},
 		Cpu:                     aws.String("256"), Memory: aws.String("512"),
 		ContainerDefinitions: []ecstypes.ContainerDefinition{
-			{Name: aws.String("app"), Image: aws.String(appImage), Essential: aws.Bool(true)},
+			{Name: aws.String("app"), Image: aws.String(appImage), Essential: aws.Bool(true), Command: appCommand},
 			{Name: aws.String("sh"), Image: aws.String(shImage), Essential: aws.Bool(true), Command: []string{"sleep", "300"}},
 		},
 	})
@@ -240,4 +241,27 @@ func runTask(t *testing.T, k *kumotest.Kumo, appImage, shImage string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// TestRegistryAuthRequiredOnKumo runs kumo with --registry-auth-required:
+// anonymous pushes are refused, token pushes accepted, and the node agent
+// pulls with credentials of its own.
+func TestRegistryAuthRequiredOnKumo(t *testing.T) {
+	t.Setenv("KUMO_REGISTRY_AUTH_REQUIRED", "1")
+	k := kumotest.Start(t)
+	client := awsecr.NewFromConfig(k.AWSConfig())
+	ctx := kumotest.Context(t, 2*time.Minute)
+	if _, err := client.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: aws.String("private")}); err != nil {
+		t.Fatal(err)
+	}
+	busybox, err := testimages.Busybox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(k.Addr+"/private:v1", name.Insecure)
+	if err := remote.Write(ref, busybox, remote.WithContext(ctx)); err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") {
+		t.Fatalf("anonymous push: %v, want UNAUTHORIZED", err)
+	}
+	pushGGCR(t, busybox, k.Addr+"/private:v1", loginPassword(t, client))
+	runTask(t, k, "000000000000.dkr.ecr.us-east-1.amazonaws.com/private:v1", []string{"sleep", "300"}, k.Addr+"/private:v1")
 }

@@ -110,6 +110,11 @@ func (s *Service) newRepository(sc scope, in *ecrwire.CreateRepositoryRequest) r
 	}
 }
 
+func repositoryExists(name, account string) error {
+	return protocol.ClientError("RepositoryAlreadyExistsException",
+		"The repository with name '%s' already exists in the registry with id '%s'", name, account)
+}
+
 // CreateRepository creates a repository; pushes to it are accepted from then on.
 func (s *Service) CreateRepository(ctx context.Context, in *ecrwire.CreateRepositoryRequest) (*ecrwire.CreateRepositoryResponse, error) {
 	sc := scopeOf(ctx)
@@ -129,14 +134,25 @@ func (s *Service) CreateRepository(ctx context.Context, in *ecrwire.CreateReposi
 		return nil, invalidParameter("Invalid parameter: kmsKey may only be set with encryptionType KMS")
 	}
 	rec := s.newRepository(sc, in)
+	if _, exists, err := s.repoByName(in.RepositoryName); err != nil || exists {
+		if err != nil {
+			return nil, serverException(err)
+		}
+		return nil, repositoryExists(in.RepositoryName, sc.account)
+	}
+	// A delete interrupted after its record went may have left registry
+	// data behind; a new repository starts empty. Nothing can be pushed
+	// into it meanwhile, as it does not exist yet.
+	if err := s.registry.DeleteRepository(ctx, in.RepositoryName); err != nil {
+		return nil, apiError(err)
+	}
 	err := s.store.Update(func(tx *store.Tx) error {
 		_, ok, err := store.Get[repoRecord](tx, tableRepos, in.RepositoryName)
 		if err != nil {
 			return serverException(err)
 		}
 		if ok {
-			return protocol.ClientError("RepositoryAlreadyExistsException",
-				"The repository with name '%s' already exists in the registry with id '%s'", in.RepositoryName, sc.account)
+			return repositoryExists(in.RepositoryName, sc.account)
 		}
 		return tx.Put(tableRepos, in.RepositoryName, rec)
 	})
