@@ -58,19 +58,7 @@ func BenchmarkRunTaskToRunning(b *testing.B) {
 func BenchmarkDescribeTasks(b *testing.B) {
 	e := newEnv(b)
 	td := e.register(b, "many", shell(e, "app", "sleep 3600"))
-	var arns []string
-	for len(arns) < 100 {
-		out, err := e.ecs.RunTask(kumotest.Context(b, 30*time.Second), &ecs.RunTaskInput{
-			Cluster: aws.String(e.cluster), TaskDefinition: aws.String(td), Count: aws.Int32(10),
-			NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"s"}}},
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, t := range out.Tasks {
-			arns = append(arns, aws.ToString(t.TaskArn))
-		}
-	}
+	arns := runMany(b, e, td, 100)
 	for _, arn := range arns {
 		e.waitStatus(b, arn, "RUNNING")
 	}
@@ -132,19 +120,7 @@ func BenchmarkTwoHundredTasks(b *testing.B) {
 	ctrdPID := pidOf(b, "containerd --config "+e.kumo.DataDir)
 	baseKumo, baseCtrd := rssKiB(kumoPID), rssKiB(ctrdPID)
 	start := time.Now()
-	var arns []string
-	for len(arns) < n {
-		out, err := e.ecs.RunTask(kumotest.Context(b, 30*time.Second), &ecs.RunTaskInput{
-			Cluster: aws.String(e.cluster), TaskDefinition: aws.String(td), Count: aws.Int32(10),
-			NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"s"}}},
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, t := range out.Tasks {
-			arns = append(arns, aws.ToString(t.TaskArn))
-		}
-	}
+	arns := runMany(b, e, td, n)
 	for _, arn := range arns {
 		e.waitFor(b, arn, 5*time.Minute, "RUNNING", func(t types.Task) bool { return aws.ToString(t.LastStatus) == "RUNNING" })
 	}
@@ -196,4 +172,22 @@ func sumRSS(b *testing.B, pattern string) int64 {
 		total += rssKiB(pid)
 	}
 	return total
+}
+
+// runMany starts n tasks of td, ten per RunTask call.
+func runMany(b *testing.B, e *env, td string, n int) []string {
+	var arns []string
+	for len(arns) < n {
+		out, err := e.ecs.RunTask(kumotest.Context(b, 30*time.Second), &ecs.RunTaskInput{
+			Cluster: aws.String(e.cluster), TaskDefinition: aws.String(td), Count: aws.Int32(int32(min(10, n-len(arns)))),
+			NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"s"}}},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, t := range out.Tasks {
+			arns = append(arns, aws.ToString(t.TaskArn))
+		}
+	}
+	return arns
 }
