@@ -92,8 +92,8 @@ func (x *Execution) row(r *record) []ResultField {
 }
 
 // planCommands adds what AWS does implicitly: without stats or sort,
-// events come newest first (a sort @timestamp desc before the first limit);
-// without a limit, at most 10,000 rows.
+// events come newest first (a sort @timestamp desc before the first limit
+// or dedup); without a limit, at most 10,000 rows.
 func planCommands(cmds []command) []command {
 	hasStats, hasSort, limitAt := false, false, -1
 	for i, c := range cmds {
@@ -102,7 +102,7 @@ func planCommands(cmds []command) []command {
 			hasStats = true
 		case sortCmd:
 			hasSort = true
-		case limitCmd:
+		case limitCmd, dedupCmd:
 			if limitAt < 0 {
 				limitAt = i
 			}
@@ -116,6 +116,12 @@ func planCommands(cmds []command) []command {
 			at = limitAt
 		}
 		out = append(out[:at], append([]command{byTime}, out[at:]...)...)
+	}
+	limitAt = -1
+	for i, c := range out {
+		if _, ok := c.(limitCmd); ok && limitAt < 0 {
+			limitAt = i
+		}
 	}
 	if limitAt < 0 {
 		out = append(out, limitCmd{n: defaultLimit})

@@ -119,7 +119,10 @@ func TestQueries(t *testing.T) {
 			[]string{"n=6, c=3, d=2, s=400, a=133.33333333333334, mn=50, mx=250, p50=100, e=INFO, l=WARN"}},
 		{"aggregation default names", `stats avg(latency), pct(latency, 90) by path`,
 			[]string{"path=/a, avg(latency)=75, pct(latency, 90)=100", "path=/b, avg(latency)=250, pct(latency, 90)=250", ""}},
-		{"dedup", `fields path | filter ispresent(path) | dedup path`, []string{"path=/b", "path=/a"}},
+		{"dedup keeps the newest by default", `fields path | filter ispresent(path) | dedup path`, []string{"path=/a", "path=/b"}},
+		{"dedup after sort keeps the first in that order", `fields path, latency | filter ispresent(path) | sort latency desc | dedup path`,
+			[]string{"path=/b, latency=250", "path=/a, latency=100"}},
+		{"dedup keeps nulls and takes a limit", `fields level | dedup level | limit 5`, []string{"", "level=WARN", "", "", "level=ERROR"}},
 		{"display picks columns", `fields level, latency | filter ispresent(latency) | display latency`,
 			[]string{"latency=50", "latency=250", "latency=100"}},
 		{"nested json field", `filter user.name = "bob" | fields user.id`, []string{"user.id=2"}},
@@ -215,6 +218,7 @@ func TestParseErrors(t *testing.T) {
 		{"like needs pattern", `filter a like 3`, "unexpected symbol found 3"},
 		{"second line position", "fields a\n| filter )", "unexpected symbol found ) at line 2 and position 10"},
 		{"stray character", `fields a ; b`, "unexpected symbol found ;"},
+		{"command after dedup", `dedup a | sort b`, "only limit may follow dedup at line 1 and position 11"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -64,9 +64,13 @@ func Parse(query string) (*Query, error) {
 	p := &parser{src: query, toks: toks}
 	q := &Query{source: query}
 	for {
+		start := p.peek()
 		cmd, err := p.command()
 		if err != nil {
 			return nil, err
+		}
+		if n := len(q.commands); n > 0 && !allowedAfter(q.commands[n-1], cmd) {
+			return nil, newError(p.src, start.pos, start.end, "only limit may follow dedup")
 		}
 		q.commands = append(q.commands, cmd)
 		t := p.next()
@@ -78,6 +82,16 @@ func Parse(query string) (*Query, error) {
 		}
 	}
 	return q, nil
+}
+
+// allowedAfter reports whether cmd may follow prev: after dedup AWS
+// accepts only limit.
+func allowedAfter(prev, cmd command) bool {
+	if _, isDedup := prev.(dedupCmd); !isDedup {
+		return true
+	}
+	_, isLimit := cmd.(limitCmd)
+	return isLimit
 }
 
 // String returns the query's text.
