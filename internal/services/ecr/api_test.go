@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/kumo-project/kumo/internal/store"
 )
 
 func TestRepositories(t *testing.T) {
@@ -540,5 +542,26 @@ func TestGarbageCollectionAfterDeletes(t *testing.T) {
 	res, err := e.svc.Registry().GC(ctx)
 	if err != nil || res.BlobsDeleted != 3 { // manifest, config, layer
 		t.Fatalf("GC after delete: %+v, %v", res, err)
+	}
+}
+
+func TestCreateAfterInterruptedDeleteStartsEmpty(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t)
+	ctx := t.Context()
+	if _, err := e.client.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: aws.String("again")}); err != nil {
+		t.Fatal(err)
+	}
+	mustPush(t, e.host, "again", "v1", randomImage(t))
+	// A delete that stopped after removing the record, before clearing the registry.
+	if err := e.svc.store.Update(func(tx *store.Tx) error { return tx.Delete(tableRepos, "again") }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: aws.String("again")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.client.ListImages(ctx, &awsecr.ListImagesInput{RepositoryName: aws.String("again")})
+	if err != nil || len(out.ImageIds) != 0 {
+		t.Fatalf("new repository lists %+v, %v", out, err)
 	}
 }
