@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+export PATH="/usr/local/go/bin:$PATH" # the fixture registry builds its test app with go
 
 data_dir="${KUMO_DATA_DIR:-/var/lib/kumo}"
 listen="${KUMO_LISTEN:-127.0.0.1:4566}"

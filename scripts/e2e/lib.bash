@@ -6,6 +6,7 @@ kumo_bin="$root/bin/kumo"
 fixtures_bin="$root/bin/kumo-fixtures"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
 export AWS_PAGER=""
+export PATH="/usr/local/go/bin:$PATH"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
