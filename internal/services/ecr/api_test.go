@@ -564,4 +564,11 @@ func TestCreateAfterInterruptedDeleteStartsEmpty(t *testing.T) {
 	if err != nil || len(out.ImageIds) != 0 {
 		t.Fatalf("new repository lists %+v, %v", out, err)
 	}
+	details, err := e.client.DescribeImages(ctx, &awsecr.DescribeImagesInput{RepositoryName: aws.String("again")})
+	if err != nil || len(details.ImageDetails) != 0 {
+		t.Fatalf("new repository describes %+v, %v", details, err)
+	}
+	if _, err := e.client.DeleteRepository(ctx, &awsecr.DeleteRepositoryInput{RepositoryName: aws.String("again")}); err != nil {
+		t.Fatalf("delete of an empty repository without force: %v", err)
+	}
 }

@@ -3,6 +3,7 @@ package ecr
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -25,11 +26,21 @@ func (s *Service) repoImages(ctx context.Context, registryID, name string) (repo
 	if err != nil {
 		return rec, nil, err
 	}
-	images, err := s.registry.Images(ctx, name)
+	images, err := s.images(ctx, name)
 	if err != nil {
 		return rec, nil, apiError(err)
 	}
 	return rec, images, nil
+}
+
+// images lists a repository's images, oldest push first; a repository
+// the registry has never seen (nothing pushed yet) has none.
+func (s *Service) images(ctx context.Context, repo string) ([]registry.Image, error) {
+	images, err := s.registry.Images(ctx, repo)
+	if errors.Is(err, registry.ErrNameUnknown) {
+		return nil, nil
+	}
+	return images, err
 }
 
 // findImage finds the image an identifier names; code is ECR's failure
@@ -234,7 +245,7 @@ func (s *Service) BatchDeleteImage(ctx context.Context, in *ecrwire.BatchDeleteI
 	out := &ecrwire.BatchDeleteImageResponse{ImageIds: []ecrwire.ImageIdentifier{}, Failures: []ecrwire.ImageFailure{}}
 	for _, id := range in.ImageIds {
 		// Each deletion changes the repository, so every ID is resolved afresh.
-		images, err := s.registry.Images(ctx, in.RepositoryName)
+		images, err := s.images(ctx, in.RepositoryName)
 		if err != nil {
 			return nil, apiError(err)
 		}

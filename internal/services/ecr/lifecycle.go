@@ -231,7 +231,7 @@ func (s *Service) applyLifecycle(ctx context.Context, r repoRecord) error {
 	if err != nil {
 		return err
 	}
-	images, err := s.registry.Images(ctx, name)
+	images, err := s.images(ctx, name)
 	if err != nil {
 		return err
 	}

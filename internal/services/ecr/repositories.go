@@ -216,7 +216,7 @@ func (s *Service) DeleteRepository(ctx context.Context, in *ecrwire.DeleteReposi
 	if err != nil {
 		return nil, err
 	}
-	images, err := s.registry.Images(ctx, in.RepositoryName)
+	images, err := s.images(ctx, in.RepositoryName)
 	if err != nil {
 		return nil, apiError(err)
 	}
