@@ -124,15 +124,20 @@ type AppendResult struct {
 // appendReq is one caller's batch waiting in a stream's commit queue.
 type appendReq struct {
 	events []InputEvent
-	done   chan struct{}
-	res    AppendResult
-	err    error
+	// wake is closed once the request is committed, or once it is made the
+	// leader (lead set first) and must commit the queue itself.
+	wake chan struct{}
+	lead bool
+	res  AppendResult
+	err  error
 }
 
 // Append stores a batch of events at the end of a stream and returns once
 // they are durable. Events keep the order given; the API layer enforces
 // AWS's batch rules. Concurrent appends to one stream are group-committed:
-// one goroutine writes everything queued in one write and one fsync.
+// a leader writes everything queued in one write and one fsync, then hands
+// leadership to the oldest waiting request, so no caller commits for others
+// more than once.
 func (s *Store) Append(groupName, streamName string, events []InputEvent) (AppendResult, error) {
 	if len(events) == 0 {
 		return AppendResult{}, errors.New("append: no events")
@@ -146,32 +151,44 @@ func (s *Store) Append(groupName, streamName string, events []InputEvent) (Appen
 	if err != nil {
 		return AppendResult{}, err
 	}
-	req := &appendReq{events: events, done: make(chan struct{})}
+	req := &appendReq{events: events, wake: make(chan struct{})}
 	st.qmu.Lock()
 	st.queue = append(st.queue, req)
 	if st.leading {
 		st.qmu.Unlock()
-		<-req.done
-		return req.res, req.err
-	}
-	st.leading = true
-	for {
-		batch := st.queue
-		st.queue = nil
-		st.qmu.Unlock()
-		st.commit(batch)
-		st.qmu.Lock()
-		if len(st.queue) == 0 {
-			st.leading = false
-			st.qmu.Unlock()
+		<-req.wake
+		if !req.lead {
 			return req.res, req.err
 		}
+		st.qmu.Lock()
 	}
+	st.leading = true
+	batch := st.queue
+	st.queue = nil
+	st.qmu.Unlock()
+	st.commit(batch, req)
+	st.handOff()
+	return req.res, req.err
+}
+
+// handOff makes the oldest waiting request the next leader, or ends
+// leadership when none waits.
+func (st *stream) handOff() {
+	st.qmu.Lock()
+	defer st.qmu.Unlock()
+	if len(st.queue) == 0 {
+		st.leading = false
+		return
+	}
+	next := st.queue[0]
+	next.lead = true
+	close(next.wake)
 }
 
 // commit writes the batch's events as blocks at the end of the active
-// segment, syncs, indexes them, and answers every request.
-func (st *stream) commit(batch []*appendReq) {
+// segment, syncs, indexes them, and answers every request but the
+// leader's own.
+func (st *stream) commit(batch []*appendReq, leader *appendReq) {
 	st.wmu.Lock()
 	blocks, sg, err := st.write(batch)
 	if err == nil {
@@ -185,7 +202,9 @@ func (st *stream) commit(batch []*appendReq) {
 		if err != nil {
 			r.err = err
 		}
-		close(r.done)
+		if r != leader {
+			close(r.wake)
+		}
 	}
 }
 
