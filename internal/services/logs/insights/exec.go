@@ -81,7 +81,7 @@ func (x *Execution) row(r *record) []ResultField {
 	}
 	out := make([]ResultField, 0, len(cols)+1)
 	for _, c := range cols {
-		if v := r.get(c); v.Kind != Null {
+		if v := r.get(c); v.Kind != nullKind {
 			out = append(out, ResultField{Field: c, Value: v.String()})
 		}
 	}
@@ -279,7 +279,7 @@ type parseStage struct {
 }
 
 func (s *parseStage) push(r *record) {
-	if v := s.cmd.src.eval(r); v.Kind != Null {
+	if v := s.cmd.src.eval(r); v.Kind != nullKind {
 		if m := s.cmd.re.FindStringSubmatch(v.String()); m != nil {
 			for i, name := range s.cmd.names {
 				if name != "" {
@@ -317,7 +317,7 @@ func (s *dedupStage) push(r *record) {
 	var key []byte
 	for _, n := range s.names {
 		v := r.get(n)
-		if v.Kind == Null {
+		if v.Kind == nullKind {
 			s.next.push(r)
 			return
 		}
@@ -341,11 +341,11 @@ type sortStage struct {
 
 type sortedRecord struct {
 	r    *record
-	vals []Value
+	vals []value
 }
 
 func (s *sortStage) push(r *record) {
-	vals := make([]Value, len(s.keys))
+	vals := make([]value, len(s.keys))
 	for i, k := range s.keys {
 		vals[i] = k.e.eval(r)
 	}
@@ -363,11 +363,11 @@ func (s *sortStage) sort() {
 func (s *sortStage) less(a, b sortedRecord) bool {
 	for i, k := range s.keys {
 		av, bv := a.vals[i], b.vals[i]
-		if av.Kind == Null || bv.Kind == Null { // a null sorts last either way
+		if av.Kind == nullKind || bv.Kind == nullKind { // a null sorts last either way
 			if av.Kind == bv.Kind {
 				continue
 			}
-			return bv.Kind == Null
+			return bv.Kind == nullKind
 		}
 		if c := sortCompare(av, bv); c != 0 {
 			return (c < 0) != k.desc
@@ -391,12 +391,12 @@ type statsStage struct {
 	groups map[string]*statsGroup
 	order  []*statsGroup
 	key    []byte
-	by     []Value // scratch for one record's group values
+	by     []value // scratch for one record's group values
 	next   stage
 }
 
 type statsGroup struct {
-	by   []Value
+	by   []value
 	aggs []aggregator
 }
 
@@ -409,7 +409,7 @@ func (s *statsStage) push(r *record) {
 	}
 	g, ok := s.groups[string(s.key)]
 	if !ok {
-		g = &statsGroup{by: append([]Value(nil), s.by...)}
+		g = &statsGroup{by: append([]value(nil), s.by...)}
 		for _, a := range s.cmd.aggs {
 			g.aggs = append(g.aggs, a.newAggregator())
 		}
@@ -445,18 +445,18 @@ func (s *statsStage) flush() {
 }
 
 // appendKey appends a value's identity to a grouping key.
-func appendKey(key []byte, v Value) []byte {
+func appendKey(key []byte, v value) []byte {
 	key = append(key, byte(v.Kind))
 	switch v.Kind {
-	case Number, Time:
+	case numberKind, timeKind:
 		key = binary.LittleEndian.AppendUint64(key, math.Float64bits(v.Num))
-	case Bool:
+	case boolKind:
 		if v.B {
 			key = append(key, 1)
 		} else {
 			key = append(key, 0)
 		}
-	case String:
+	case stringKind:
 		key = binary.AppendUvarint(key, uint64(len(v.Str)))
 		key = append(key, v.Str...)
 	}

@@ -8,10 +8,10 @@ import (
 
 // expr is an expression evaluated against one record.
 type expr interface {
-	eval(r *record) Value
+	eval(r *record) value
 }
 
-type literal struct{ v Value }
+type literal struct{ v value }
 type fieldRef struct{ name string }
 type unary struct {
 	op string // "not" or "-"
@@ -37,10 +37,10 @@ type call struct {
 	args []expr
 }
 
-func (l literal) eval(*record) Value    { return l.v }
-func (f fieldRef) eval(r *record) Value { return r.get(f.name) }
+func (l literal) eval(*record) value    { return l.v }
+func (f fieldRef) eval(r *record) value { return r.get(f.name) }
 
-func (u unary) eval(r *record) Value {
+func (u unary) eval(r *record) value {
 	v := u.x.eval(r)
 	if u.op == "not" {
 		return boolean(!v.truthy())
@@ -48,10 +48,10 @@ func (u unary) eval(r *record) Value {
 	if n, ok := v.number(); ok {
 		return num(-n)
 	}
-	return Value{}
+	return value{}
 }
 
-func (b binaryExpr) eval(r *record) Value {
+func (b binaryExpr) eval(r *record) value {
 	switch b.op {
 	case "and":
 		return boolean(b.l.eval(r).truthy() && b.r.eval(r).truthy())
@@ -82,11 +82,11 @@ func (b binaryExpr) eval(r *record) Value {
 	return boolean(c >= 0) // ">="
 }
 
-func arithmetic(op string, l, r Value) Value {
+func arithmetic(op string, l, r value) value {
 	a, aok := l.number()
 	b, bok := r.number()
 	if !aok || !bok {
-		return Value{}
+		return value{}
 	}
 	switch op {
 	case "+":
@@ -97,19 +97,19 @@ func arithmetic(op string, l, r Value) Value {
 		return num(a * b)
 	case "/":
 		if b == 0 {
-			return Value{}
+			return value{}
 		}
 		return num(a / b)
 	}
 	if b == 0 {
-		return Value{}
+		return value{}
 	}
 	return num(float64(int64(a) % int64(b)))
 }
 
-func (l likeExpr) eval(r *record) Value {
+func (l likeExpr) eval(r *record) value {
 	v := l.x.eval(r)
-	if v.Kind == Null {
+	if v.Kind == nullKind {
 		return boolean(false)
 	}
 	s := v.String()
@@ -122,9 +122,9 @@ func (l likeExpr) eval(r *record) Value {
 	return boolean(m != l.negate)
 }
 
-func (in inExpr) eval(r *record) Value {
+func (in inExpr) eval(r *record) value {
 	v := in.x.eval(r)
-	if v.Kind == Null {
+	if v.Kind == nullKind {
 		return boolean(false)
 	}
 	for _, e := range in.list {
@@ -139,10 +139,10 @@ func (in inExpr) eval(r *record) Value {
 // runs once per event in most stats queries.
 type binExpr struct{ p period }
 
-func (b binExpr) eval(r *record) Value {
+func (b binExpr) eval(r *record) value {
 	ts, ok := r.timestamp()
 	if !ok {
-		return Value{}
+		return value{}
 	}
 	if b.p.months > 0 {
 		return timeMillis(roundMonths(ts, b.p.months, false))
@@ -150,8 +150,8 @@ func (b binExpr) eval(r *record) Value {
 	return timeMillis(ts - ((ts%b.p.ms)+b.p.ms)%b.p.ms)
 }
 
-func (c call) eval(r *record) Value {
-	args := make([]Value, len(c.args))
+func (c call) eval(r *record) value {
+	args := make([]value, len(c.args))
 	for i, a := range c.args {
 		args[i] = a.eval(r)
 	}
@@ -361,7 +361,7 @@ func (p *parser) functionCall(name token) (expr, error) {
 	if len(args) < fn.minArgs || fn.maxArgs >= 0 && len(args) > fn.maxArgs {
 		return nil, newError(p.src, name.pos, p.toks[p.i-1].end, "wrong number of arguments for %s", name.text)
 	}
-	if lit, ok := args[0].(literal); ok && strings.EqualFold(name.text, "bin") && lit.v.Kind == String {
+	if lit, ok := args[0].(literal); ok && strings.EqualFold(name.text, "bin") && lit.v.Kind == stringKind {
 		if per, ok := parsePeriod(lit.v.Str); ok {
 			return binExpr{p: per}, nil
 		}

@@ -29,16 +29,16 @@ var builtinFields = []string{"@timestamp", "@message", "@logStream", "@log"}
 type record struct {
 	ev       *Event // nil for rows made by stats; else points to event
 	event    Event
-	set      map[string]Value
+	set      map[string]value
 	setOrder []string
-	json     map[string]Value
+	json     map[string]value
 	jsonDone bool
 	seq      int // arrival order, to keep sorts stable
 }
 
-func (r *record) setField(name string, v Value) {
+func (r *record) setField(name string, v value) {
 	if r.set == nil {
-		r.set = map[string]Value{}
+		r.set = map[string]value{}
 	}
 	if _, ok := r.set[name]; !ok {
 		r.setOrder = append(r.setOrder, name)
@@ -46,12 +46,12 @@ func (r *record) setField(name string, v Value) {
 	r.set[name] = v
 }
 
-func (r *record) get(name string) Value {
+func (r *record) get(name string) value {
 	if v, ok := r.set[name]; ok {
 		return v
 	}
 	if r.ev == nil {
-		return Value{}
+		return value{}
 	}
 	switch name {
 	case "@timestamp":
@@ -71,7 +71,7 @@ func (r *record) get(name string) Value {
 }
 
 // timestamp is the record's @timestamp in ms, read without building a
-// Value in the common case.
+// value in the common case.
 func (r *record) timestamp() (int64, bool) {
 	if _, overridden := r.set["@timestamp"]; r.ev != nil && !overridden {
 		return r.ev.Timestamp, true
@@ -82,7 +82,7 @@ func (r *record) timestamp() (int64, bool) {
 
 // jsonFields flattens the message when it is a JSON object: nested keys
 // join with "." (a.b.c) and array elements take their index (a.0).
-func (r *record) jsonFields() map[string]Value {
+func (r *record) jsonFields() map[string]value {
 	if r.jsonDone {
 		return r.json
 	}
@@ -97,12 +97,12 @@ func (r *record) jsonFields() map[string]Value {
 	if dec.Decode(&doc) != nil {
 		return nil
 	}
-	r.json = map[string]Value{}
+	r.json = map[string]value{}
 	flatten("", doc, r.json)
 	return r.json
 }
 
-func flatten(prefix string, v any, out map[string]Value) {
+func flatten(prefix string, v any, out map[string]value) {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, child := range x {

@@ -77,7 +77,7 @@ func parseNumber(t token) (float64, bool) {
 // aggregator accumulates one aggregation for one group.
 type aggregator interface {
 	add(r *record)
-	result() Value
+	result() value
 }
 
 func (s aggSpec) newAggregator() aggregator {
@@ -102,11 +102,11 @@ type countAgg struct {
 }
 
 func (a *countAgg) add(r *record) {
-	if a.arg == nil || a.arg.eval(r).Kind != Null {
+	if a.arg == nil || a.arg.eval(r).Kind != nullKind {
 		a.n++
 	}
 }
-func (a *countAgg) result() Value { return num(float64(a.n)) }
+func (a *countAgg) result() value { return num(float64(a.n)) }
 
 type distinctAgg struct {
 	arg  expr
@@ -114,11 +114,11 @@ type distinctAgg struct {
 }
 
 func (a *distinctAgg) add(r *record) {
-	if v := a.arg.eval(r); v.Kind != Null {
+	if v := a.arg.eval(r); v.Kind != nullKind {
 		a.seen[v.String()] = struct{}{}
 	}
 }
-func (a *distinctAgg) result() Value { return num(float64(len(a.seen))) }
+func (a *distinctAgg) result() value { return num(float64(len(a.seen))) }
 
 // moments computes sum, avg and stddev (sample) of numeric values.
 type moments struct {
@@ -136,9 +136,9 @@ func (a *moments) add(r *record) {
 	}
 }
 
-func (a *moments) result() Value {
+func (a *moments) result() value {
 	if a.n == 0 {
-		return Value{}
+		return value{}
 	}
 	switch a.kind {
 	case "sum":
@@ -156,15 +156,15 @@ func (a *moments) result() Value {
 type extremeAgg struct {
 	arg  expr
 	max  bool
-	best Value
+	best value
 }
 
 func (a *extremeAgg) add(r *record) {
 	v := a.arg.eval(r)
-	if v.Kind == Null {
+	if v.Kind == nullKind {
 		return
 	}
-	if a.best.Kind == Null {
+	if a.best.Kind == nullKind {
 		a.best = v
 		return
 	}
@@ -172,27 +172,27 @@ func (a *extremeAgg) add(r *record) {
 		a.best = v
 	}
 }
-func (a *extremeAgg) result() Value { return a.best }
+func (a *extremeAgg) result() value { return a.best }
 
 // timedAgg is earliest/latest: the value at the smallest/largest @timestamp.
 type timedAgg struct {
 	arg    expr
 	latest bool
 	ts     float64
-	val    Value
+	val    value
 }
 
 func (a *timedAgg) add(r *record) {
 	v := a.arg.eval(r)
 	ts, ok := r.get("@timestamp").number()
-	if v.Kind == Null || !ok {
+	if v.Kind == nullKind || !ok {
 		return
 	}
-	if a.val.Kind == Null || (a.latest && ts >= a.ts) || (!a.latest && ts < a.ts) {
+	if a.val.Kind == nullKind || (a.latest && ts >= a.ts) || (!a.latest && ts < a.ts) {
 		a.ts, a.val = ts, v
 	}
 }
-func (a *timedAgg) result() Value { return a.val }
+func (a *timedAgg) result() value { return a.val }
 
 // pctAgg keeps the values and picks the nearest-rank percentile.
 type pctAgg struct {
@@ -207,9 +207,9 @@ func (a *pctAgg) add(r *record) {
 	}
 }
 
-func (a *pctAgg) result() Value {
+func (a *pctAgg) result() value {
 	if len(a.vals) == 0 {
-		return Value{}
+		return value{}
 	}
 	sort.Float64s(a.vals)
 	rank := int(math.Ceil(a.p / 100 * float64(len(a.vals))))

@@ -7,47 +7,47 @@ import (
 	"time"
 )
 
-// Kind is the type of a Value.
-type Kind uint8
+// kind is the type of a value.
+type kind uint8
 
 const (
-	Null   Kind = iota // absent field or no result
-	String             // text
-	Number             // float64
-	Bool               // true or false
-	Time               // ms since the epoch, shown as a date
+	nullKind   kind = iota // absent field or no result
+	stringKind             // text
+	numberKind             // float64
+	boolKind               // true or false
+	timeKind               // ms since the epoch, shown as a date
 )
 
-// Value is a field's value in a record.
-type Value struct {
-	Kind Kind
-	Str  string  // String; for Number, the text it was read from, if any
-	Num  float64 // Number; Time (ms)
-	B    bool    // Bool
+// value is a field's value in a record.
+type value struct {
+	Kind kind
+	Str  string  // stringKind; for numberKind, the text it was read from, if any
+	Num  float64 // numberKind; timeKind (ms)
+	B    bool    // boolKind
 }
 
-func str(s string) Value                   { return Value{Kind: String, Str: s} }
-func num(n float64) Value                  { return Value{Kind: Number, Num: n} }
-func boolean(b bool) Value                 { return Value{Kind: Bool, B: b} }
-func timeMillis(ms int64) Value            { return Value{Kind: Time, Num: float64(ms)} }
-func numText(n float64, text string) Value { return Value{Kind: Number, Num: n, Str: text} }
+func str(s string) value                   { return value{Kind: stringKind, Str: s} }
+func num(n float64) value                  { return value{Kind: numberKind, Num: n} }
+func boolean(b bool) value                 { return value{Kind: boolKind, B: b} }
+func timeMillis(ms int64) value            { return value{Kind: timeKind, Num: float64(ms)} }
+func numText(n float64, text string) value { return value{Kind: numberKind, Num: n, Str: text} }
 
 // timeLayout is how AWS shows @timestamp and other time values.
 const timeLayout = "2006-01-02 15:04:05.000"
 
 // String renders the value as AWS shows it in query results.
-func (v Value) String() string {
+func (v value) String() string {
 	switch v.Kind {
-	case String:
+	case stringKind:
 		return v.Str
-	case Number:
+	case numberKind:
 		if v.Str != "" {
 			return v.Str
 		}
 		return formatNumber(v.Num)
-	case Bool:
+	case boolKind:
 		return strconv.FormatBool(v.B)
-	case Time:
+	case timeKind:
 		return time.UnixMilli(int64(v.Num)).UTC().Format(timeLayout)
 	}
 	return ""
@@ -62,11 +62,11 @@ func formatNumber(n float64) string {
 
 // number reads the value as a number: numbers and times directly, strings
 // when they hold a number.
-func (v Value) number() (float64, bool) {
+func (v value) number() (float64, bool) {
 	switch v.Kind {
-	case Number, Time:
+	case numberKind, timeKind:
 		return v.Num, true
-	case String:
+	case stringKind:
 		s := strings.TrimSpace(v.Str)
 		if s == "" || !strings.ContainsAny(s[:1], "0123456789+-.") {
 			return 0, false
@@ -78,13 +78,13 @@ func (v Value) number() (float64, bool) {
 }
 
 // truthy is how a value reads as a filter condition.
-func (v Value) truthy() bool {
+func (v value) truthy() bool {
 	switch v.Kind {
-	case Null:
+	case nullKind:
 		return false
-	case Bool:
+	case boolKind:
 		return v.B
-	case Number:
+	case numberKind:
 		return v.Num != 0
 	}
 	return true
@@ -92,20 +92,20 @@ func (v Value) truthy() bool {
 
 // compareValues orders two values: numerically when both read as numbers,
 // otherwise as text. Null sorts after everything. ok is false when one is
-// Null (comparisons with a missing field are false).
-func compareValues(a, b Value) (int, bool) {
-	if a.Kind == Null || b.Kind == Null {
+// null (comparisons with a missing field are false).
+func compareValues(a, b value) (int, bool) {
+	if a.Kind == nullKind || b.Kind == nullKind {
 		switch {
 		case a.Kind == b.Kind:
 			return 0, false
-		case a.Kind == Null:
+		case a.Kind == nullKind:
 			return 1, false
 		}
 		return -1, false
 	}
 	an, aok := a.number()
 	bn, bok := b.number()
-	if aok && bok && (a.Kind != String || b.Kind != String) {
+	if aok && bok && (a.Kind != stringKind || b.Kind != stringKind) {
 		switch {
 		case an < bn:
 			return -1, true
@@ -120,7 +120,7 @@ func compareValues(a, b Value) (int, bool) {
 // sortCompare is the order of the sort command, AWS's natural sort: text
 // before numbers; numbers by value; text in chunks, where runs of digits
 // compare by length and then value, and other runs by code point.
-func sortCompare(a, b Value) int {
+func sortCompare(a, b value) int {
 	an, aNum := a.sortNumber()
 	bn, bNum := b.sortNumber()
 	switch {
@@ -135,11 +135,11 @@ func sortCompare(a, b Value) int {
 }
 
 // sortNumber reads values made only of a number as numbers.
-func (v Value) sortNumber() (float64, bool) {
+func (v value) sortNumber() (float64, bool) {
 	switch v.Kind {
-	case Number, Time:
+	case numberKind, timeKind:
 		return v.Num, true
-	case String:
+	case stringKind:
 		n, err := strconv.ParseFloat(v.Str, 64)
 		return n, err == nil && v.Str != "" && strings.Trim(v.Str, "0123456789.-+eE") == ""
 	}
