@@ -180,6 +180,17 @@ func BenchmarkFilterTerm(b *testing.B) {
 			b.Fatalf("matched %d, err %v", matched, err)
 		}
 	}
+	reportCompression(b, f)
+}
+
+// reportCompression reports the store's size as a share of the plain text.
+func reportCompression(b *testing.B, f fixture) {
+	g, err := f.store.Group(group)
+	st, statErr := os.Stat(f.textFile)
+	if err != nil || statErr != nil {
+		b.Fatal(err, statErr)
+	}
+	b.ReportMetric(float64(g.StoredBytes)/float64(st.Size()), "stored/text")
 }
 
 // BenchmarkInsightsStatsByBin is `stats count(*) by bin(1m)` over all
