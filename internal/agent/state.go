@@ -14,6 +14,7 @@ import (
 	containerd "github.com/containerd/containerd"
 
 	"github.com/kumo-project/kumo/internal/agent/network"
+	"github.com/kumo-project/kumo/internal/fsutil"
 	"github.com/kumo-project/kumo/internal/node"
 )
 
@@ -89,27 +90,7 @@ func (t *task) save() error {
 	if err := os.MkdirAll(t.logsDir(), 0o700); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(t.rec, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := t.recordPath() + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, t.recordPath())
+	return fsutil.WriteJSONAtomic(t.recordPath(), t.rec)
 }
 
 // loadRecords reads the task.json of every task dir.

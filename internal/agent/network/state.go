@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kumo-project/kumo/internal/fsutil"
 	"github.com/kumo-project/kumo/internal/node"
 )
 
@@ -62,7 +63,7 @@ func (s stateDir) tasksDir() string              { return filepath.Join(s.dir, "
 func (s stateDir) taskFile(taskID string) string { return filepath.Join(s.tasksDir(), taskID+".json") }
 func (s stateDir) networkFile() string           { return filepath.Join(s.dir, "network.json") }
 func (s stateDir) saveAllocation(a *allocation) error {
-	return writeJSONAtomic(s.taskFile(a.TaskID), a)
+	return fsutil.WriteJSONAtomic(s.taskFile(a.TaskID), a)
 }
 
 func (s stateDir) init() error {
@@ -117,7 +118,7 @@ func (s stateDir) loadSubnet() (string, error) {
 }
 
 func (s stateDir) saveSubnet(subnet string) error {
-	return writeJSONAtomic(s.networkFile(), networkState{Subnet: subnet})
+	return fsutil.WriteJSONAtomic(s.networkFile(), networkState{Subnet: subnet})
 }
 
 // removeAll deletes every file this package wrote.
@@ -136,53 +137,6 @@ func readJSON(path string, v any) error {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("parse %s: %w", path, err)
-	}
-	return nil
-}
-
-// writeJSONAtomic replaces path with v, so that a crash leaves either the old
-// or the new content, never a mix.
-func writeJSONAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", path, err)
-	}
-	tmp := path + ".tmp"
-	if err := writeFileSync(tmp, b); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func writeFileSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
 }
