@@ -15,6 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/kumo-project/kumo/internal/store"
@@ -520,8 +523,66 @@ func TestPoliciesTagsAndRegistry(t *testing.T) {
 	if err != nil || *reg.RegistryId != "000000000000" {
 		t.Fatalf("registry = %+v, %v", reg, err)
 	}
-	_, err = e.client.PutRegistryPolicy(ctx, &awsecr.PutRegistryPolicyInput{PolicyText: aws.String(policy)})
+	_, err = e.client.GetRegistryPolicy(ctx, &awsecr.GetRegistryPolicyInput{})
+	wantCode(t, err, "RegistryPolicyNotFoundException")
+	if _, err := e.client.PutRegistryPolicy(ctx, &awsecr.PutRegistryPolicyInput{PolicyText: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.client.GetRegistryPolicy(ctx, &awsecr.GetRegistryPolicyInput{}); err != nil || *got.PolicyText != policy {
+		t.Fatalf("registry policy = %+v, %v", got, err)
+	}
+	if _, err := e.client.DeleteRegistryPolicy(ctx, &awsecr.DeleteRegistryPolicyInput{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.client.DeleteRegistryPolicy(ctx, &awsecr.DeleteRegistryPolicyInput{})
+	wantCode(t, err, "RegistryPolicyNotFoundException")
+	_, err = e.client.PutReplicationConfiguration(ctx, &awsecr.PutReplicationConfigurationInput{ReplicationConfiguration: &types.ReplicationConfiguration{Rules: []types.ReplicationRule{}}})
 	wantCode(t, err, "NotImplementedException")
+}
+
+func TestImageReferrers(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t)
+	ctx := t.Context()
+	repo := aws.String("refs")
+	if _, err := e.client.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: repo}); err != nil {
+		t.Fatal(err)
+	}
+	img := randomImage(t)
+	d := mustPush(t, e.host, "refs", "v1", img)
+	desc, err := partial.Descriptor(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := mutate.Subject(mutate.ConfigMediaType(randomImage(t), "application/vnd.example.signature"), *desc).(v1.Image)
+	sd, _ := sig.Digest()
+	ref, _ := name.ParseReference(e.host+"/refs@"+sd.String(), name.Insecure)
+	if err := remote.Write(ref, sig, remote.WithContext(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		filter *types.ListImageReferrersFilter
+		want   int
+	}{
+		{"all", nil, 1},
+		{"matching type", &types.ListImageReferrersFilter{ArtifactTypes: []string{"application/vnd.example.signature"}}, 1},
+		{"other type", &types.ListImageReferrersFilter{ArtifactTypes: []string{"application/vnd.example.sbom"}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := e.client.ListImageReferrers(ctx, &awsecr.ListImageReferrersInput{RepositoryName: repo, SubjectId: &types.SubjectIdentifier{ImageDigest: aws.String(d)}, Filter: tc.filter})
+			if err != nil || len(out.Referrers) != tc.want {
+				t.Fatalf("referrers = %+v, %v", out, err)
+			}
+			if tc.want == 1 && (*out.Referrers[0].Digest != sd.String() || *out.Referrers[0].ArtifactType != "application/vnd.example.signature") {
+				t.Fatalf("referrer = %+v", out.Referrers[0])
+			}
+		})
+	}
+	details, err := e.client.DescribeImages(ctx, &awsecr.DescribeImagesInput{RepositoryName: repo, ImageIds: []types.ImageIdentifier{{ImageDigest: aws.String(sd.String())}}})
+	if err != nil || aws.ToString(details.ImageDetails[0].SubjectManifestDigest) != d {
+		t.Fatalf("signature detail = %+v, %v", details, err)
+	}
 }
 
 func TestGarbageCollectionAfterDeletes(t *testing.T) {

@@ -352,3 +352,39 @@ func (s *Service) checkNotPushed(ctx context.Context, repo repoRecord, d digest.
 	return protocol.ClientError("ImageAlreadyExistsException", "%s already exists in the repository with name '%s' in registry with id '%s'",
 		what, repo.Repository.RepositoryName, repo.Account)
 }
+
+// ListImageReferrers lists the artifacts whose subject is an image, from
+// the registry's referrers index.
+func (s *Service) ListImageReferrers(ctx context.Context, in *ecrwire.ListImageReferrersRequest) (*ecrwire.ListImageReferrersResponse, error) {
+	if _, err := s.viewRepo(ctx, in.RegistryId, in.RepositoryName); err != nil {
+		return nil, err
+	}
+	subject, err := digest.Parse(in.SubjectId.ImageDigest)
+	if err != nil {
+		return nil, invalidParameter("Invalid parameter at 'subjectId.imageDigest' failed to satisfy constraint: 'Invalid digest %s'", in.SubjectId.ImageDigest)
+	}
+	if in.Filter != nil && in.Filter.ArtifactStatus == "ARCHIVED" {
+		return &ecrwire.ListImageReferrersResponse{Referrers: []ecrwire.ImageReferrer{}}, nil // kumo never archives
+	}
+	descs, err := s.registry.Referrers(ctx, in.RepositoryName, subject, "")
+	if err != nil && !errors.Is(err, registry.ErrNameUnknown) {
+		return nil, apiError(err)
+	}
+	refs := []ecrwire.ImageReferrer{}
+	for _, d := range descs {
+		if in.Filter != nil && len(in.Filter.ArtifactTypes) > 0 && !contains(in.Filter.ArtifactTypes, d.ArtifactType) {
+			continue
+		}
+		size := d.Size
+		refs = append(refs, ecrwire.ImageReferrer{
+			Digest: d.Digest.String(), MediaType: d.MediaType, ArtifactType: d.ArtifactType,
+			Size: &size, Annotations: d.Annotations, ArtifactStatus: "ACTIVE",
+		})
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Digest < refs[j].Digest })
+	page, next, err := protocol.Page(refs, in.NextToken, maxResults(in.MaxResults, 50), func(r ecrwire.ImageReferrer) string { return r.Digest }, "InvalidParameterException")
+	if err != nil {
+		return nil, err
+	}
+	return &ecrwire.ListImageReferrersResponse{Referrers: page, NextToken: next}, nil
+}

@@ -80,7 +80,7 @@ func (s *Service) onRegistryEvent(ctx context.Context, e registry.Event) {
 	switch e.Kind {
 	case registry.EventManifestPushed:
 		rec, ok, err := s.repoByName(e.Repository)
-		if err == nil && ok && rec.Repository.ImageScanningConfiguration != nil && rec.Repository.ImageScanningConfiguration.ScanOnPush {
+		if err == nil && ok && s.scansOnPush(rec) {
 			s.queueScan(e.Repository, e.Digest)
 		}
 	case registry.EventManifestPulled:

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -326,4 +327,95 @@ func (s *Service) copyLayer(ctx context.Context, repo string, l v1.Layer) error 
 	defer rc.Close()
 	_, err = s.registry.PutBlob(ctx, repo, d, rc)
 	return err
+}
+
+// UpdatePullThroughCacheRule changes a rule's credential and role ARNs
+// (recorded; kumo does not use them yet).
+func (s *Service) UpdatePullThroughCacheRule(ctx context.Context, in *ecrwire.UpdatePullThroughCacheRuleRequest) (*ecrwire.UpdatePullThroughCacheRuleResponse, error) {
+	sc := scopeOf(ctx)
+	if err := sc.checkRegistryID(in.RegistryId); err != nil {
+		return nil, err
+	}
+	var rule ecrwire.PullThroughCacheRule
+	err := s.store.Update(func(tx *store.Tx) error {
+		rec, ok, err := store.Get[ruleRecord](tx, tableRules, in.EcrRepositoryPrefix)
+		if err != nil {
+			return serverException(err)
+		}
+		if !ok || rec.Account != sc.account || rec.Region != sc.region {
+			return ruleNotFound(in.EcrRepositoryPrefix, sc.account)
+		}
+		if in.CredentialArn != "" {
+			rec.Rule.CredentialArn = in.CredentialArn
+		}
+		if in.CustomRoleArn != "" {
+			rec.Rule.CustomRoleArn = in.CustomRoleArn
+		}
+		rec.Rule.UpdatedAt = protocol.NewTimestamp(s.clock.Now())
+		rule = rec.Rule
+		return tx.Put(tableRules, in.EcrRepositoryPrefix, rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ecrwire.UpdatePullThroughCacheRuleResponse{
+		EcrRepositoryPrefix: rule.EcrRepositoryPrefix, RegistryId: rule.RegistryId, UpdatedAt: rule.UpdatedAt,
+		CredentialArn: rule.CredentialArn, CustomRoleArn: rule.CustomRoleArn, UpstreamRepositoryPrefix: rule.UpstreamRepositoryPrefix,
+	}, nil
+}
+
+// ValidatePullThroughCacheRule checks that the rule's upstream answers the
+// registry API's base endpoint (/v2/ with 200, or 401 asking for credentials).
+func (s *Service) ValidatePullThroughCacheRule(ctx context.Context, in *ecrwire.ValidatePullThroughCacheRuleRequest) (*ecrwire.ValidatePullThroughCacheRuleResponse, error) {
+	sc := scopeOf(ctx)
+	if err := sc.checkRegistryID(in.RegistryId); err != nil {
+		return nil, err
+	}
+	rules, err := s.scopeRules(sc)
+	if err != nil {
+		return nil, serverException(err)
+	}
+	var rule *ecrwire.PullThroughCacheRule
+	for i := range rules {
+		if rules[i].EcrRepositoryPrefix == in.EcrRepositoryPrefix {
+			rule = &rules[i]
+		}
+	}
+	if rule == nil {
+		return nil, ruleNotFound(in.EcrRepositoryPrefix, sc.account)
+	}
+	out := &ecrwire.ValidatePullThroughCacheRuleResponse{
+		EcrRepositoryPrefix: rule.EcrRepositoryPrefix, RegistryId: rule.RegistryId, UpstreamRegistryUrl: rule.UpstreamRegistryUrl,
+		CredentialArn: rule.CredentialArn, CustomRoleArn: rule.CustomRoleArn, UpstreamRepositoryPrefix: rule.UpstreamRepositoryPrefix,
+	}
+	if err := s.pingUpstream(ctx, rule.UpstreamRegistryUrl); err != nil {
+		out.Failure = err.Error()
+	} else {
+		out.IsValid = true
+	}
+	return out, nil
+}
+
+// pingUpstream asks an upstream registry's /v2/ whether it speaks the registry API.
+func (s *Service) pingUpstream(ctx context.Context, host string) error {
+	scheme := "https"
+	if isLoopback(host) {
+		scheme = "http"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+host+"/v2/", nil)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Transport: s.cfg.UpstreamTransport}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("upstream registry %s is not reachable: %w", host, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized {
+		return fmt.Errorf("upstream registry %s answered /v2/ with %s", host, resp.Status)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package ecr
 
 import (
+	"net"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -74,6 +75,26 @@ func TestPullThroughCache(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.call(), tc.code) })
 	}
 
+	valid, err := e.client.ValidatePullThroughCacheRule(ctx, &awsecr.ValidatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("hub")})
+	if err != nil || !valid.IsValid {
+		t.Fatalf("validate = %+v, %v", valid, err)
+	}
+	updated, err := e.client.UpdatePullThroughCacheRule(ctx, &awsecr.UpdatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("hub"), CredentialArn: aws.String("arn:aws:secretsmanager:us-east-1:000000000000:secret:ecr-pullthroughcache/hub")})
+	if err != nil || updated.UpdatedAt == nil || aws.ToString(updated.CredentialArn) == "" {
+		t.Fatalf("update = %+v, %v", updated, err)
+	}
+	closed := closedAddr(t)
+	if _, err := e.client.CreatePullThroughCacheRule(ctx, &awsecr.CreatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("gone"), UpstreamRegistryUrl: aws.String(closed)}); err != nil {
+		t.Fatal(err)
+	}
+	invalid, err := e.client.ValidatePullThroughCacheRule(ctx, &awsecr.ValidatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("gone")})
+	if err != nil || invalid.IsValid || aws.ToString(invalid.Failure) == "" {
+		t.Fatalf("validate of an unreachable upstream = %+v, %v", invalid, err)
+	}
+	if _, err := e.client.DeletePullThroughCacheRule(ctx, &awsecr.DeletePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("gone")}); err != nil {
+		t.Fatal(err)
+	}
+
 	rules, err := e.client.DescribePullThroughCacheRules(ctx, &awsecr.DescribePullThroughCacheRulesInput{})
 	if err != nil || len(rules.PullThroughCacheRules) != 1 || *rules.PullThroughCacheRules[0].EcrRepositoryPrefix != "hub" {
 		t.Fatalf("rules = %+v, %v", rules, err)
@@ -94,4 +115,16 @@ func mustRef(t *testing.T, s string) name.Reference {
 		t.Fatal(err)
 	}
 	return ref
+}
+
+// closedAddr is a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }

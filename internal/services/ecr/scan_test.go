@@ -245,3 +245,42 @@ func TestScanInProgressResumesAfterRestart(t *testing.T) {
 		t.Fatalf("findings = %+v", out.ImageScanFindings)
 	}
 }
+
+func TestRegistryScanningRules(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t)
+	ctx := t.Context()
+	for _, name := range []string{"prod-api", "dev-api"} {
+		if _, err := e.client.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := e.client.GetRegistryScanningConfiguration(ctx, &awsecr.GetRegistryScanningConfigurationInput{})
+	if err != nil || got.ScanningConfiguration.ScanType != types.ScanTypeBasic || len(got.ScanningConfiguration.Rules) != 0 {
+		t.Fatalf("default scanning configuration = %+v, %v", got, err)
+	}
+	_, err = e.client.PutRegistryScanningConfiguration(ctx, &awsecr.PutRegistryScanningConfigurationInput{ScanType: types.ScanTypeEnhanced})
+	wantCode(t, err, "InvalidParameterException")
+	_, err = e.client.PutRegistryScanningConfiguration(ctx, &awsecr.PutRegistryScanningConfigurationInput{ScanType: types.ScanTypeBasic, Rules: []types.RegistryScanningRule{{
+		ScanFrequency:     types.ScanFrequencyScanOnPush,
+		RepositoryFilters: []types.ScanningRepositoryFilter{{Filter: aws.String("prod-*"), FilterType: types.ScanningRepositoryFilterTypeWildcard}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := e.client.BatchGetRepositoryScanningConfiguration(ctx, &awsecr.BatchGetRepositoryScanningConfigurationInput{RepositoryNames: []string{"prod-api", "dev-api", "missing"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgs := batch.ScanningConfigurations
+	if len(cfgs) != 2 || !cfgs[0].ScanOnPush || cfgs[0].ScanFrequency != types.ScanFrequencyScanOnPush || len(cfgs[0].AppliedScanFilters) != 1 ||
+		cfgs[1].ScanOnPush || cfgs[1].ScanFrequency != types.ScanFrequencyManual || len(batch.Failures) != 1 || batch.Failures[0].FailureCode != types.ScanningConfigurationFailureCodeRepositoryNotFound {
+		t.Fatalf("scanning configurations %+v failures %+v", cfgs, batch.Failures)
+	}
+	mustPush(t, e.host, "prod-api", "v1", randomImage(t))
+	mustPush(t, e.host, "dev-api", "v1", randomImage(t))
+	v1 := &types.ImageIdentifier{ImageTag: aws.String("v1")}
+	waitScan(t, e, "prod-api", v1)
+	_, err = e.client.DescribeImageScanFindings(ctx, &awsecr.DescribeImageScanFindingsInput{RepositoryName: aws.String("dev-api"), ImageId: v1})
+	wantCode(t, err, "ScanNotFoundException")
+}
