@@ -131,6 +131,27 @@ func TestECROnKumo(t *testing.T) {
 	t.Run("ECS task from the AWS-style hostname", func(t *testing.T) {
 		runTask(t, k, "000000000000.dkr.ecr.us-east-1.amazonaws.com/web:v1", nil, uri+":v2")
 	})
+	t.Run("images and tokens survive kill -9", func(t *testing.T) {
+		k.Kill()
+		k.Restart()
+		out, err := client.DescribeImages(ctx, &awsecr.DescribeImagesInput{RepositoryName: aws.String("web")})
+		if err != nil || len(out.ImageDetails) != 2 {
+			t.Fatalf("images after restart = %+v, %v", out, err)
+		}
+		ref, _ := name.ParseReference(uri+":v1", name.Insecure)
+		img, err := remote.Image(ref, remote.WithContext(ctx), remote.WithAuth(&authn.Basic{Username: "AWS", Password: password}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers, _ := img.Layers()
+		for _, l := range layers {
+			rc, err := l.Compressed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc.Close()
+		}
+	})
 }
 
 // loginPassword is what `aws ecr get-login-password` prints.
