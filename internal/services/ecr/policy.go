@@ -19,13 +19,11 @@ var _ registry.Policy = registryPolicy{}
 
 // CheckRepository refuses writes to repositories that were not created.
 func (p registryPolicy) CheckRepository(ctx context.Context, repo string) error {
-	if _, ok, err := p.s.repoByName(repo); err != nil || !ok {
-		if err != nil {
-			return err
-		}
-		return registry.NewError(registry.CodeNameUnknown, "The repository with name '"+repo+"' does not exist in the registry")
+	_, ok, err := p.s.repoByName(repo)
+	if err == nil && !ok {
+		err = registry.NewError(registry.CodeNameUnknown, "The repository with name '"+repo+"' does not exist in the registry")
 	}
-	return nil
+	return err
 }
 
 // CheckTagPush refuses to point an immutable tag at another manifest.
