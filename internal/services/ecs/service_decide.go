@@ -71,11 +71,11 @@ func (t serviceTask) exists() bool { return t.lastStatus != node.StatusStopped }
 // live tells whether the task is meant to keep running.
 func (t serviceTask) live() bool { return t.desiredStatus == "RUNNING" && t.exists() }
 
-// healthy is what counts toward the minimum healthy percent: RUNNING,
-// passing its container health check if it has one, and healthy in every
-// target group it belongs to.
-func (t serviceTask) healthy() bool {
-	if t.lastStatus != node.StatusRunning {
+// healthy is what counts toward the minimum healthy percent: RUNNING for
+// stableAfter, passing its container health check if it has one, and
+// healthy in every target group it belongs to.
+func (t serviceTask) healthy(now time.Time) bool {
+	if t.lastStatus != node.StatusRunning || now.Sub(t.startedAt) < stableAfter {
 		return false
 	}
 	if t.hasHealthCheck && t.health != node.HealthHealthy {
@@ -89,6 +89,20 @@ func (t serviceTask) healthy() bool {
 	return true
 }
 
+// failing tells whether a task fails its container health check or a
+// target group's.
+func (t serviceTask) failing() bool {
+	if t.hasHealthCheck && t.health == node.HealthUnhealthy {
+		return true
+	}
+	for _, tg := range t.targets {
+		if tg.state == targetUnhealthy {
+			return true
+		}
+	}
+	return false
+}
+
 // failed tells whether a stopped task counts against its deployment: it
 // stopped for any reason but the scheduler scaling or a user.
 func (t serviceTask) failed() bool {
@@ -97,6 +111,11 @@ func (t serviceTask) failed() bool {
 	}
 	return t.stopCode != node.StopUserInitiated && !strings.HasPrefix(t.stoppedReason, "Scaling activity initiated by")
 }
+
+// stableAfter is how long a task must have run to count as healthy: one
+// that exits right after it started must not let old tasks stop or its
+// deployment complete, but count against the circuit breaker.
+const stableAfter = 3 * time.Second
 
 // decideService is the service scheduler's pure decision for one service.
 func decideService(snap serviceSnapshot) servicePlan {
@@ -230,7 +249,7 @@ func (d *decision) replaceUnhealthy() {
 func (d *decision) healthyCount() int {
 	n := 0
 	for _, t := range d.live("") {
-		if t.healthy() {
+		if t.healthy(d.snap.now) {
 			n++
 		}
 	}
@@ -238,9 +257,10 @@ func (d *decision) healthyCount() int {
 }
 
 // scaleInOldDeployments stops the tasks of older deployments: the ones
-// not healthy at once, the healthy ones only while the minimum healthy
-// percent stays met. A FAILED deployment without rollback keeps the old
-// tasks, as ECS does.
+// that never ran or fail their health checks at once, the healthy ones
+// only while the minimum healthy percent stays met. Running tasks not yet
+// healthy may serve already, so they wait until they count. A FAILED
+// deployment without rollback keeps the old tasks, as ECS does.
 func (d *decision) scaleInOldDeployments() {
 	deps := d.rec().Service.Deployments
 	if deps[0].RolloutState == rolloutFailed {
@@ -251,9 +271,9 @@ func (d *decision) scaleInOldDeployments() {
 	reason := scalingReason(deps[0].Id)
 	for i := len(deps) - 1; i >= 1; i-- {
 		for _, t := range d.live(deps[i].Id) {
-			if !t.healthy() {
+			if t.lastStatus != node.StatusRunning || t.failing() {
 				d.stopTask(t, reason)
-			} else if budget > 0 {
+			} else if t.healthy(d.snap.now) && budget > 0 {
 				budget--
 				d.stopTask(t, reason)
 			}
@@ -271,8 +291,8 @@ func (d *decision) scalePrimary() {
 	reason := scalingReason(primary.Id)
 	if len(live) > desired {
 		slices.SortStableFunc(live, func(a, b serviceTask) int {
-			if a.healthy() != b.healthy() {
-				if a.healthy() {
+			if a.healthy(d.snap.now) != b.healthy(d.snap.now) {
+				if a.healthy(d.snap.now) {
 					return 1
 				}
 				return -1
@@ -350,14 +370,14 @@ func (d *decision) settleDeployments() {
 }
 
 // allHealthy tells whether a deployment has exactly n live tasks, all
-// healthy, and nothing else of it still stopping.
+// healthy and running for stableAfter, and no other task still stopping.
 func (d *decision) allHealthy(deploymentID string, n int) bool {
 	live := d.live(deploymentID)
 	if len(live) != n {
 		return false
 	}
 	for _, t := range live {
-		if !t.healthy() {
+		if !t.healthy(d.snap.now) {
 			return false
 		}
 	}

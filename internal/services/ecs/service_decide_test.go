@@ -116,6 +116,15 @@ func TestDecideService(t *testing.T) {
 			},
 		},
 		{
+			name: "tasks that just started do not complete the deployment yet", rec: testService(1, 100, 200),
+			tasks: []serviceTask{{id: "fresh", deploymentID: "d-new", lastStatus: node.StatusRunning, desiredStatus: "RUNNING", startedAt: t0.Add(-time.Second)}},
+			check: func(t *testing.T, p servicePlan) {
+				if p.rec.primary().RolloutState != rolloutInProgress || p.rec.Steady {
+					t.Errorf("rollout %s steady %v", p.rec.primary().RolloutState, p.rec.Steady)
+				}
+			},
+		},
+		{
 			name: "a crashed task is replaced", rec: testService(3, 100, 200),
 			tasks: append(tasksOf("d-new", 2), serviceTask{id: "dead", deploymentID: "d-new", lastStatus: node.StatusStopped, desiredStatus: "STOPPED",
 				stopCode: node.StopEssentialContainerExited}),
@@ -131,6 +140,14 @@ func TestDecideService(t *testing.T) {
 			tasks:     tasksOf("d-old", 4),
 			wantStart: 4, wantStop: []string{"d-old-0", "d-old-1"},
 			wantEvent: "(service web) has stopped 2 running tasks: (task d-old-0) (task d-old-1).",
+		},
+		{
+			name: "old tasks that run but are not healthy yet keep serving", rec: testService(2, 0, 200, "d-old"),
+			tasks: []serviceTask{
+				{id: "o1", deploymentID: "d-old", lastStatus: node.StatusRunning, desiredStatus: "RUNNING", startedAt: t0.Add(-time.Second)},
+				{id: "o2", deploymentID: "d-old", lastStatus: node.StatusPending, desiredStatus: "RUNNING"},
+			},
+			wantStart: 2, wantStop: []string{"o2"},
 		},
 		{
 			name: "min 100%: old tasks keep running until new ones are healthy", rec: testService(4, 100, 200, "d-old"),
@@ -327,7 +344,7 @@ func TestRollingUpdateRespectsLimits(t *testing.T) {
 				tasks = advance(tasks, p, &next)
 				healthy, existing := 0, 0
 				for _, task := range tasks {
-					if task.live() && task.healthy() {
+					if task.live() && task.healthy(t0) {
 						healthy++
 					}
 					if task.exists() {

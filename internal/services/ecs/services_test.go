@@ -300,6 +300,14 @@ func (e *serviceEnv) waitStable(t *testing.T, name string) types.Service {
 	return e.describeService(t, name)
 }
 
+// waitCompleted waits until the service runs one COMPLETED deployment.
+func (e *serviceEnv) waitCompleted(t *testing.T, name string) types.Service {
+	t.Helper()
+	return e.waitService(t, name, "completed", func(s types.Service) bool {
+		return len(s.Deployments) == 1 && s.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted
+	})
+}
+
 func deploymentsString(svc types.Service) string {
 	var parts []string
 	for _, d := range svc.Deployments {
@@ -696,8 +704,7 @@ func TestCircuitBreakerRollsBack(t *testing.T) {
 		in.DeploymentConfiguration = &types.DeploymentConfiguration{
 			DeploymentCircuitBreaker: &types.DeploymentCircuitBreaker{Enable: true, Rollback: true}}
 	})
-	stable := e.waitStable(t, "web")
-	good := aws.ToString(stable.Deployments[0].Id)
+	good := aws.ToString(e.waitCompleted(t, "web").Deployments[0].Id)
 	if _, err := e.client.UpdateService(ctx, &awsecs.UpdateServiceInput{Cluster: aws.String("dev"), Service: aws.String("web"), TaskDefinition: aws.String("web:2")}); err != nil {
 		t.Fatal(err)
 	}
@@ -707,8 +714,8 @@ func TestCircuitBreakerRollsBack(t *testing.T) {
 	if !hasEvent(svc, "(service web) (deployment ecs-svc/") || !strings.Contains(eventsString(svc), "deployment failed: tasks failed to start.") {
 		t.Errorf("events:\n%s", eventsString(svc))
 	}
-	svc = e.waitStable(t, "web")
-	if !strings.HasSuffix(aws.ToString(svc.TaskDefinition), ":1") || svc.RunningCount != 2 || svc.Deployments[0].RolloutState != types.DeploymentRolloutStateCompleted {
+	svc = e.waitCompleted(t, "web")
+	if !strings.HasSuffix(aws.ToString(svc.TaskDefinition), ":1") || svc.RunningCount != 2 {
 		t.Errorf("after rollback: %s %s", aws.ToString(svc.TaskDefinition), deploymentsString(svc))
 	}
 	for _, task := range e.serviceTasks(t, "web") {

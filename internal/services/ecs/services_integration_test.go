@@ -1,0 +1,241 @@
+package ecs_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/kumo-project/kumo/internal/kumotest"
+)
+
+// createService creates a Fargate service of the given task definition.
+func (e *env) createService(t *testing.T, name, taskDef string, desired int32, cfg *types.DeploymentConfiguration) {
+	t.Helper()
+	_, err := e.ecs.CreateService(kumotest.Context(t, 30*time.Second), &ecs.CreateServiceInput{
+		Cluster: aws.String(e.cluster), ServiceName: aws.String(name), TaskDefinition: aws.String(taskDef),
+		DesiredCount: aws.Int32(desired), LaunchType: types.LaunchTypeFargate, DeploymentConfiguration: cfg,
+		NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"subnet-local"}}},
+	})
+	if err != nil {
+		t.Fatalf("create service %s: %v", name, err)
+	}
+}
+
+// waitStable is `aws ecs wait services-stable` with the SDK's waiter,
+// polling faster than the CLI's 15 s.
+func (e *env) waitStable(t *testing.T, name string, timeout time.Duration) types.Service {
+	t.Helper()
+	in := &ecs.DescribeServicesInput{Cluster: aws.String(e.cluster), Services: []string{name}}
+	waiter := ecs.NewServicesStableWaiter(e.ecs, func(o *ecs.ServicesStableWaiterOptions) { o.MinDelay, o.MaxDelay = 200*time.Millisecond, time.Second })
+	if err := waiter.Wait(context.Background(), in, timeout); err != nil {
+		svc := e.service(t, name)
+		t.Fatalf("service %s not stable: %v; running %d desired %d\nevents:\n%s", name, err, svc.RunningCount, svc.DesiredCount, serviceEvents(svc))
+	}
+	return e.service(t, name)
+}
+
+// waitCompleted waits until the service runs one COMPLETED deployment
+// (the waiter's stable comes a moment before).
+func (e *env) waitCompleted(t *testing.T, name string, timeout time.Duration) types.Service {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		svc := e.service(t, name)
+		if len(svc.Deployments) == 1 && svc.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted {
+			return svc
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("service %s never completed its deployment\nevents:\n%s", name, serviceEvents(svc))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (e *env) service(t *testing.T, name string) types.Service {
+	t.Helper()
+	out, err := e.ecs.DescribeServices(kumotest.Context(t, 10*time.Second), &ecs.DescribeServicesInput{Cluster: aws.String(e.cluster), Services: []string{name}})
+	if err != nil || len(out.Services) != 1 {
+		t.Fatalf("describe service %s: %v %+v", name, err, out)
+	}
+	return out.Services[0]
+}
+
+func serviceEvents(svc types.Service) string {
+	var msgs []string
+	for _, ev := range svc.Events {
+		msgs = append(msgs, aws.ToString(ev.Message))
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// serviceTasks describes every task of a service that is not STOPPED yet,
+// including the ones stopping.
+func (e *env) serviceTasks(t *testing.T, name string) []types.Task {
+	t.Helper()
+	ctx := kumotest.Context(t, 10*time.Second)
+	var arns []string
+	for _, desired := range []types.DesiredStatus{types.DesiredStatusRunning, types.DesiredStatusStopped} {
+		out, err := e.ecs.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(e.cluster), ServiceName: aws.String(name), DesiredStatus: desired})
+		if err != nil {
+			t.Fatal(err)
+		}
+		arns = append(arns, out.TaskArns...)
+	}
+	var tasks []types.Task
+	for len(arns) > 0 {
+		batch := arns[:min(len(arns), 100)]
+		arns = arns[len(batch):]
+		out, err := e.ecs.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(e.cluster), Tasks: batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range out.Tasks {
+			if aws.ToString(task.LastStatus) != "STOPPED" {
+				tasks = append(tasks, task)
+			}
+		}
+	}
+	return tasks
+}
+
+// TestServices runs services of real containers against one kumo.
+func TestServices(t *testing.T) {
+	e := newEnv(t)
+	web := app(e, "app")
+	web.PortMappings = []types.PortMapping{{ContainerPort: aws.Int32(8080)}}
+	v1 := e.register(t, "svc", web)
+	web.Environment = []types.KeyValuePair{{Name: aws.String("TASK_LABEL"), Value: aws.String("v2")}}
+	v2 := e.register(t, "svc", web)
+	crashing := e.register(t, "svc", app(e, "app", "exit", "1"))
+
+	t.Run("a killed task is replaced within 2 s", func(t *testing.T) {
+		t.Parallel()
+		e.createService(t, "keep3", v1, 3, nil)
+		e.waitStable(t, "keep3", 90*time.Second)
+		victim := e.serviceTasks(t, "keep3")[0]
+		before := map[string]bool{}
+		for _, task := range e.serviceTasks(t, "keep3") {
+			before[aws.ToString(task.TaskArn)] = true
+		}
+		start := time.Now()
+		resp, err := http.Get("http://" + privateIP(victim) + ":8080/exit?code=1")
+		if err == nil {
+			resp.Body.Close()
+		}
+		var replacedAfter time.Duration
+		for time.Since(start) < 10*time.Second && replacedAfter == 0 {
+			for _, task := range e.serviceTasks(t, "keep3") {
+				if !before[aws.ToString(task.TaskArn)] {
+					replacedAfter = time.Since(start)
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if replacedAfter == 0 || replacedAfter > 2*time.Second {
+			t.Errorf("replacement task appeared after %v, want within 2s", replacedAfter)
+		}
+		svc := e.waitStable(t, "keep3", 60*time.Second)
+		if svc.RunningCount != 3 {
+			t.Errorf("running %d after the replacement", svc.RunningCount)
+		}
+		e.deleteService(t, "keep3")
+	})
+
+	t.Run("a rolling update respects minimum healthy and maximum percent", func(t *testing.T) {
+		t.Parallel()
+		// desired 2, min 50% → at least 1 running; max 150% → at most 3 tasks.
+		e.createService(t, "roll", v1, 2, &types.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(50), MaximumPercent: aws.Int32(150)})
+		e.waitStable(t, "roll", 90*time.Second)
+		if _, err := e.ecs.UpdateService(kumotest.Context(t, 10*time.Second), &ecs.UpdateServiceInput{
+			Cluster: aws.String(e.cluster), Service: aws.String("roll"), TaskDefinition: aws.String(v2)}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(90 * time.Second)
+		for time.Now().Before(deadline) {
+			tasks := e.serviceTasks(t, "roll")
+			running := 0
+			for _, task := range tasks {
+				if aws.ToString(task.LastStatus) == "RUNNING" && aws.ToString(task.DesiredStatus) == "RUNNING" {
+					running++
+				}
+			}
+			if len(tasks) > 3 || running < 1 {
+				t.Fatalf("%d tasks (max 3), %d running (min 1)", len(tasks), running)
+			}
+			svc := e.service(t, "roll")
+			if len(svc.Deployments) == 1 && svc.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		svc := e.waitStable(t, "roll", 30*time.Second)
+		if aws.ToString(svc.TaskDefinition) != v2 || svc.Deployments[0].RolloutState != types.DeploymentRolloutStateCompleted {
+			t.Fatalf("after the update: %s %s", aws.ToString(svc.TaskDefinition), svc.Deployments[0].RolloutState)
+		}
+		for _, task := range e.serviceTasks(t, "roll") {
+			body := httpGet(t, "http://"+privateIP(task)+":8080/")
+			if !strings.Contains(body, `"v2"`) {
+				t.Errorf("task answers %s, want the v2 label", body)
+			}
+		}
+		e.deleteService(t, "roll")
+	})
+
+	t.Run("the circuit breaker rolls back a deployment whose tasks crash", func(t *testing.T) {
+		t.Parallel()
+		e.createService(t, "breaker", v1, 2, &types.DeploymentConfiguration{
+			DeploymentCircuitBreaker: &types.DeploymentCircuitBreaker{Enable: true, Rollback: true}})
+		e.waitStable(t, "breaker", 90*time.Second)
+		good := e.waitCompleted(t, "breaker", 30*time.Second).Deployments[0]
+		if _, err := e.ecs.UpdateService(kumotest.Context(t, 10*time.Second), &ecs.UpdateServiceInput{
+			Cluster: aws.String(e.cluster), Service: aws.String("breaker"), TaskDefinition: aws.String(crashing)}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(120 * time.Second)
+		var svc types.Service
+		for {
+			svc = e.service(t, "breaker")
+			if strings.Contains(serviceEvents(svc), "rolling back to deployment "+aws.ToString(good.Id)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				d := svc.Deployments[0]
+				t.Fatalf("no rollback from %s; service %s, deployment %s %s %s failed %d\nevents:\n%s", aws.ToString(good.Id), aws.ToString(svc.TaskDefinition),
+					aws.ToString(d.Id), aws.ToString(d.TaskDefinition), d.RolloutState, d.FailedTasks, serviceEvents(svc))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if !strings.Contains(serviceEvents(svc), "deployment failed: tasks failed to start.") {
+			t.Errorf("events:\n%s", serviceEvents(svc))
+		}
+		svc = e.waitStable(t, "breaker", 90*time.Second)
+		if aws.ToString(svc.TaskDefinition) != v1 || svc.RunningCount != 2 {
+			t.Errorf("after rollback: %s running %d", aws.ToString(svc.TaskDefinition), svc.RunningCount)
+		}
+		e.deleteService(t, "breaker")
+	})
+}
+
+// deleteService deletes a service with force and waits until it is
+// INACTIVE with no task left.
+func (e *env) deleteService(t *testing.T, name string) {
+	t.Helper()
+	if _, err := e.ecs.DeleteService(kumotest.Context(t, 10*time.Second), &ecs.DeleteServiceInput{
+		Cluster: aws.String(e.cluster), Service: aws.String(name), Force: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	waiter := ecs.NewServicesInactiveWaiter(e.ecs, func(o *ecs.ServicesInactiveWaiterOptions) { o.MinDelay, o.MaxDelay = 200*time.Millisecond, time.Second })
+	if err := waiter.Wait(context.Background(), &ecs.DescribeServicesInput{Cluster: aws.String(e.cluster), Services: []string{name}}, 90*time.Second); err != nil {
+		t.Fatalf("service %s never became INACTIVE: %v", name, err)
+	}
+	if left := e.serviceTasks(t, name); len(left) != 0 {
+		t.Errorf("%d tasks left after deleting %s", len(left), name)
+	}
+}
+
