@@ -18,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/kumo-project/kumo/internal/store"
@@ -631,5 +632,51 @@ func TestCreateAfterInterruptedDeleteStartsEmpty(t *testing.T) {
 	}
 	if _, err := e.client.DeleteRepository(ctx, &awsecr.DeleteRepositoryInput{RepositoryName: aws.String("again")}); err != nil {
 		t.Fatalf("delete of an empty repository without force: %v", err)
+	}
+}
+
+func TestManifestListChildren(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t)
+	ctx := t.Context()
+	repo := aws.String("multi")
+	if _, err := e.client.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: repo}); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := random.Index(256, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(e.host+"/multi:v1", name.Insecure)
+	if err := remote.WriteIndex(ref, idx, remote.WithContext(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	im, _ := idx.IndexManifest()
+	child := im.Manifests[0].Digest.String()
+	e.clock.Advance(30 * 24 * 60 * 60 * 1e9)
+
+	out, err := e.client.BatchDeleteImage(ctx, &awsecr.BatchDeleteImageInput{RepositoryName: repo, ImageIds: []types.ImageIdentifier{{ImageDigest: aws.String(child)}}})
+	if err != nil || len(out.Failures) != 1 || out.Failures[0].FailureCode != types.ImageFailureCodeImageReferencedByManifestList {
+		t.Fatalf("delete of a child = %+v, %v", out, err)
+	}
+	// The children are untagged, but an untagged rule leaves them to their index.
+	policy := policyText(`{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":1},"action":{"type":"expire"}}`)
+	if _, err := e.client.StartLifecyclePolicyPreview(ctx, &awsecr.StartLifecyclePolicyPreviewInput{RepositoryName: repo, LifecyclePolicyText: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	preview, err := e.client.GetLifecyclePolicyPreview(ctx, &awsecr.GetLifecyclePolicyPreviewInput{RepositoryName: repo})
+	if err != nil || len(preview.PreviewResults) != 0 {
+		t.Fatalf("preview = %+v, %v", preview, err)
+	}
+	if _, err := e.client.BatchDeleteImage(ctx, &awsecr.BatchDeleteImageInput{RepositoryName: repo, ImageIds: []types.ImageIdentifier{{ImageTag: aws.String("v1")}}}); err != nil {
+		t.Fatal(err)
+	}
+	// Without their index, the children are ordinary untagged images.
+	if _, err := e.client.StartLifecyclePolicyPreview(ctx, &awsecr.StartLifecyclePolicyPreviewInput{RepositoryName: repo, LifecyclePolicyText: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	preview, err = e.client.GetLifecyclePolicyPreview(ctx, &awsecr.GetLifecyclePolicyPreviewInput{RepositoryName: repo})
+	if err != nil || len(preview.PreviewResults) != 2 {
+		t.Fatalf("preview after the index went = %+v, %v", preview, err)
 	}
 }

@@ -43,6 +43,32 @@ func (s *Service) images(ctx context.Context, repo string) ([]registry.Image, er
 	return images, err
 }
 
+// indexChildren returns the digests that an index (manifest list) of the
+// repository refers to: they are part of that image and are not deleted on
+// their own.
+func (s *Service) indexChildren(ctx context.Context, repo string, images []registry.Image) (map[string]bool, error) {
+	children := map[string]bool{}
+	for _, im := range images {
+		if im.MediaType != registry.MediaTypeOCIIndex && im.MediaType != registry.MediaTypeDockerManifestList {
+			continue
+		}
+		m, err := s.registry.GetManifest(ctx, repo, im.Digest.String())
+		if err != nil {
+			return nil, err
+		}
+		var index struct {
+			Manifests []struct{ Digest string } `json:"manifests"`
+		}
+		if err := json.Unmarshal(m.Body, &index); err != nil {
+			return nil, err
+		}
+		for _, c := range index.Manifests {
+			children[c.Digest] = true
+		}
+	}
+	return children, nil
+}
+
 // findImage finds the image an identifier names; code is ECR's failure
 // code when it names none.
 func findImage(images []registry.Image, id ecrwire.ImageIdentifier) (img registry.Image, code, reason string) {
@@ -250,6 +276,12 @@ func (s *Service) BatchDeleteImage(ctx context.Context, in *ecrwire.BatchDeleteI
 			return nil, apiError(err)
 		}
 		im, code, reason := findImage(images, id)
+		if code == "" {
+			code, reason, err = s.checkNotInIndex(ctx, in.RepositoryName, images, im, id)
+			if err != nil {
+				return nil, apiError(err)
+			}
+		}
 		if code != "" {
 			out.Failures = append(out.Failures, ecrwire.ImageFailure{ImageId: &id, FailureCode: code, FailureReason: reason})
 			continue
@@ -261,6 +293,19 @@ func (s *Service) BatchDeleteImage(ctx context.Context, in *ecrwire.BatchDeleteI
 		out.ImageIds = append(out.ImageIds, deleted...)
 	}
 	return out, nil
+}
+
+// checkNotInIndex refuses to delete an image (not just one of several
+// tags) that an index of the repository refers to, as ECR does.
+func (s *Service) checkNotInIndex(ctx context.Context, repo string, images []registry.Image, im registry.Image, id ecrwire.ImageIdentifier) (code, reason string, err error) {
+	if id.ImageDigest == "" && len(im.Tags) > 1 {
+		return "", "", nil
+	}
+	children, err := s.indexChildren(ctx, repo, images)
+	if err != nil || !children[im.Digest.String()] {
+		return "", "", err
+	}
+	return "ImageReferencedByManifestList", "Requested image is referenced by a manifest list", nil
 }
 
 // deleteImageID deletes what id names of image im and returns the IDs deleted.

@@ -78,13 +78,20 @@ func (s *Service) DeleteLifecyclePolicy(ctx context.Context, in *ecrwire.DeleteL
 	}, nil
 }
 
-// lifecycleImages converts registry images for the evaluator.
-func lifecycleImages(images []registry.Image) []lifecycleImage {
+// lifecycleCandidates converts registry images for the evaluator, leaving
+// out the images an index refers to: they go with their index.
+func (s *Service) lifecycleCandidates(ctx context.Context, repo string, images []registry.Image) ([]lifecycleImage, error) {
+	children, err := s.indexChildren(ctx, repo, images)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]lifecycleImage, 0, len(images))
 	for _, im := range images {
-		out = append(out, lifecycleImage{Digest: im.Digest.String(), Tags: sortedTags(im.Tags), PushedAt: im.PushedAt})
+		if !children[im.Digest.String()] {
+			out = append(out, lifecycleImage{Digest: im.Digest.String(), Tags: sortedTags(im.Tags), PushedAt: im.PushedAt})
+		}
 	}
-	return out
+	return out, nil
 }
 
 // StartLifecyclePolicyPreview evaluates a policy (the given text, else the
@@ -106,8 +113,12 @@ func (s *Service) StartLifecyclePolicyPreview(ctx context.Context, in *ecrwire.S
 	if err != nil {
 		return nil, err
 	}
+	candidates, err := s.lifecycleCandidates(ctx, in.RepositoryName, images)
+	if err != nil {
+		return nil, apiError(err)
+	}
 	var results []ecrwire.LifecyclePolicyPreviewResult
-	for _, e := range evaluateLifecycle(policy, lifecycleImages(images), s.clock.Now()) {
+	for _, e := range evaluateLifecycle(policy, candidates, s.clock.Now()) {
 		prio := int32(e.Priority)
 		results = append(results, ecrwire.LifecyclePolicyPreviewResult{
 			ImageTags: e.Image.Tags, ImageDigest: e.Image.Digest, ImagePushedAt: protocol.NewTimestamp(e.Image.PushedAt),
@@ -235,8 +246,12 @@ func (s *Service) applyLifecycle(ctx context.Context, r repoRecord) error {
 	if err != nil {
 		return err
 	}
+	candidates, err := s.lifecycleCandidates(ctx, name, images)
+	if err != nil {
+		return err
+	}
 	now := s.clock.Now()
-	for _, e := range evaluateLifecycle(policy, lifecycleImages(images), now) {
+	for _, e := range evaluateLifecycle(policy, candidates, now) {
 		if err := s.registry.DeleteManifest(ctx, name, e.Image.Digest); err != nil && !errors.Is(err, registry.ErrManifestUnknown) {
 			return err
 		}
