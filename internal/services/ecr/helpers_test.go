@@ -74,7 +74,7 @@ type apiEnv struct {
 type envOption func(*Config)
 
 // openStore opens a store in a temp dir, closed at cleanup.
-func openStore(t *testing.T) *store.Store {
+func openStore(t testing.TB) *store.Store {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
@@ -84,7 +84,7 @@ func openStore(t *testing.T) *store.Store {
 	return st
 }
 
-func newAPIEnv(t *testing.T, opts ...envOption) *apiEnv {
+func newAPIEnv(t testing.TB, opts ...envOption) *apiEnv {
 	t.Helper()
 	st := openStore(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -180,7 +180,7 @@ func imageWithFiles(t *testing.T, files map[string][]byte) v1.Image {
 }
 
 // push writes img to host/repo:tag with go-containerregistry and returns its digest.
-func push(t *testing.T, host, repo, tag string, img v1.Image, opts ...remote.Option) (string, error) {
+func push(t testing.TB, host, repo, tag string, img v1.Image, opts ...remote.Option) (string, error) {
 	t.Helper()
 	ref, err := name.ParseReference(host+"/"+repo+":"+tag, name.Insecure)
 	if err != nil {
@@ -193,7 +193,7 @@ func push(t *testing.T, host, repo, tag string, img v1.Image, opts ...remote.Opt
 	return d.String(), remote.Write(ref, img, append(opts, remote.WithContext(t.Context()))...)
 }
 
-func mustPush(t *testing.T, host, repo, tag string, img v1.Image) string {
+func mustPush(t testing.TB, host, repo, tag string, img v1.Image) string {
 	t.Helper()
 	d, err := push(t, host, repo, tag, img)
 	if err != nil {
