@@ -76,6 +76,10 @@ type Stream struct {
 	LastEventTimestamp  int64
 	LastIngestionTime   int64
 	StoredBytes         int64
+	// NextSeq is the sequence number the next appended event gets; a
+	// writer that noted it before an Append can tell after a crash whether
+	// the Append happened (when it is the stream's only writer).
+	NextSeq uint64
 }
 
 // Store is the engine. Its methods are safe for concurrent use.

@@ -88,7 +88,7 @@ func (st *stream) describe() Stream {
 	cutoff := st.group.cutoff(st.store.nowMillis())
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	out := Stream{Name: st.name, CreationTime: st.created}
+	out := Stream{Name: st.name, CreationTime: st.created, NextSeq: st.nextSeq}
 	first := true
 	for _, sg := range st.segs {
 		out.StoredBytes += sg.size
