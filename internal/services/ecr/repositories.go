@@ -134,6 +134,8 @@ func (s *Service) CreateRepository(ctx context.Context, in *ecrwire.CreateReposi
 		return nil, invalidParameter("Invalid parameter: kmsKey may only be set with encryptionType KMS")
 	}
 	rec := s.newRepository(sc, in)
+	s.reposMu.Lock()
+	defer s.reposMu.Unlock()
 	if _, exists, err := s.repoByName(in.RepositoryName); err != nil || exists {
 		if err != nil {
 			return nil, serverException(err)
@@ -212,6 +214,8 @@ func maxResults(n *int32, def int) int {
 // DeleteRepository deletes a repository; with images in it only when force is set.
 func (s *Service) DeleteRepository(ctx context.Context, in *ecrwire.DeleteRepositoryRequest) (*ecrwire.DeleteRepositoryResponse, error) {
 	sc := scopeOf(ctx)
+	s.reposMu.Lock()
+	defer s.reposMu.Unlock()
 	rec, err := s.viewRepo(ctx, in.RegistryId, in.RepositoryName)
 	if err != nil {
 		return nil, err

@@ -63,8 +63,11 @@ type Service struct {
 	registry *registry.Registry
 	auth     *registry.TokenAuth
 
-	scans     chan scanJob // image scans waiting for the scan worker
-	fetchMu   sync.Mutex   // one pull-through fetch at a time
+	scans   chan scanJob // image scans waiting for the scan worker
+	fetchMu sync.Mutex   // one pull-through fetch at a time
+	// reposMu orders repository creation and deletion, which change the
+	// store and the registry in two steps.
+	reposMu   sync.Mutex
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
