@@ -109,6 +109,7 @@ func TestServices(t *testing.T) {
 	e := newEnv(t)
 	web := app(e, "app")
 	web.PortMappings = []types.PortMapping{{ContainerPort: aws.Int32(8080)}}
+	web.StopTimeout = aws.Int32(2) // the app runs as PID 1 and ignores SIGTERM
 	v1 := e.register(t, "svc", web)
 	web.Environment = []types.KeyValuePair{{Name: aws.String("TASK_LABEL"), Value: aws.String("v2")}}
 	v2 := e.register(t, "svc", web)
@@ -238,4 +239,3 @@ func (e *env) deleteService(t *testing.T, name string) {
 		t.Errorf("%d tasks left after deleting %s", len(left), name)
 	}
 }
-
