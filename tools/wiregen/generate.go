@@ -313,7 +313,15 @@ func (g *generator) tags(owner string, mem Member) string {
 	}
 	var tags []string
 	if g.jsonTags {
-		tags = append(tags, fmt.Sprintf(`json:"%s%s"`, wireName(mem), omit))
+		switch g.m.Shapes[mem.Shape].Type {
+		case "list", "map":
+			// A nil list is left out, an empty one is sent as [] as AWS
+			// does (scripts query length(taskArns)). The CBOR codec knows
+			// no omitzero, so it gets its own tag.
+			tags = append(tags, fmt.Sprintf(`json:"%s,omitzero" cbor:"%s,omitempty"`, wireName(mem), wireName(mem)))
+		default:
+			tags = append(tags, fmt.Sprintf(`json:"%s%s"`, wireName(mem), omit))
+		}
 	}
 	if g.queryTags {
 		q := g.queryName(mem)

@@ -130,7 +130,7 @@ func (s *AcmCertificateMetadataFilter) Validate(v *protocol.Validator, path stri
 
 type AddTagsToCertificateRequest struct {
 	CertificateArn string `json:"CertificateArn,omitempty"`
-	Tags           []Tag  `json:"Tags,omitempty"`
+	Tags           []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -151,9 +151,9 @@ func (s *AddTagsToCertificateRequest) Validate(v *protocol.Validator, path strin
 type CertificateDetail struct {
 	CertificateArn          string              `json:"CertificateArn,omitempty"`
 	DomainName              string              `json:"DomainName,omitempty"`
-	SubjectAlternativeNames []string            `json:"SubjectAlternativeNames,omitempty"`
+	SubjectAlternativeNames []string            `json:"SubjectAlternativeNames,omitzero" cbor:"SubjectAlternativeNames,omitempty"`
 	ManagedBy               string              `json:"ManagedBy,omitempty"`
-	DomainValidationOptions []DomainValidation  `json:"DomainValidationOptions,omitempty"`
+	DomainValidationOptions []DomainValidation  `json:"DomainValidationOptions,omitzero" cbor:"DomainValidationOptions,omitempty"`
 	Serial                  string              `json:"Serial,omitempty"`
 	Subject                 string              `json:"Subject,omitempty"`
 	Issuer                  string              `json:"Issuer,omitempty"`
@@ -167,12 +167,12 @@ type CertificateDetail struct {
 	NotAfter                *protocol.Timestamp `json:"NotAfter,omitempty"`
 	KeyAlgorithm            string              `json:"KeyAlgorithm,omitempty"`
 	SignatureAlgorithm      string              `json:"SignatureAlgorithm,omitempty"`
-	InUseBy                 []string            `json:"InUseBy,omitempty"`
+	InUseBy                 []string            `json:"InUseBy,omitzero" cbor:"InUseBy,omitempty"`
 	FailureReason           string              `json:"FailureReason,omitempty"`
 	Type                    string              `json:"Type,omitempty"`
 	RenewalSummary          *RenewalSummary     `json:"RenewalSummary,omitempty"`
-	KeyUsages               []KeyUsage          `json:"KeyUsages,omitempty"`
-	ExtendedKeyUsages       []ExtendedKeyUsage  `json:"ExtendedKeyUsages,omitempty"`
+	KeyUsages               []KeyUsage          `json:"KeyUsages,omitzero" cbor:"KeyUsages,omitempty"`
+	ExtendedKeyUsages       []ExtendedKeyUsage  `json:"ExtendedKeyUsages,omitzero" cbor:"ExtendedKeyUsages,omitempty"`
 	CertificateAuthorityArn string              `json:"CertificateAuthorityArn,omitempty"`
 	RenewalEligibility      string              `json:"RenewalEligibility,omitempty"`
 	Options                 *CertificateOptions `json:"Options,omitempty"`
@@ -256,8 +256,8 @@ func (s *CertificateFilter) Validate(v *protocol.Validator, path string) {
 }
 
 type CertificateFilterStatement struct {
-	And    []CertificateFilterStatement `json:"And,omitempty"`
-	Or     []CertificateFilterStatement `json:"Or,omitempty"`
+	And    []CertificateFilterStatement `json:"And,omitzero" cbor:"And,omitempty"`
+	Or     []CertificateFilterStatement `json:"Or,omitzero" cbor:"Or,omitempty"`
 	Not    *CertificateFilterStatement  `json:"Not,omitempty"`
 	Filter *CertificateFilter           `json:"Filter,omitempty"`
 }
@@ -332,13 +332,13 @@ func (s *CertificateSearchResult) Validate(v *protocol.Validator, path string) {
 type CertificateSummary struct {
 	CertificateArn                       string              `json:"CertificateArn,omitempty"`
 	DomainName                           string              `json:"DomainName,omitempty"`
-	SubjectAlternativeNameSummaries      []string            `json:"SubjectAlternativeNameSummaries,omitempty"`
+	SubjectAlternativeNameSummaries      []string            `json:"SubjectAlternativeNameSummaries,omitzero" cbor:"SubjectAlternativeNameSummaries,omitempty"`
 	HasAdditionalSubjectAlternativeNames *bool               `json:"HasAdditionalSubjectAlternativeNames,omitempty"`
 	Status                               string              `json:"Status,omitempty"`
 	Type                                 string              `json:"Type,omitempty"`
 	KeyAlgorithm                         string              `json:"KeyAlgorithm,omitempty"`
-	KeyUsages                            []string            `json:"KeyUsages,omitempty"`
-	ExtendedKeyUsages                    []string            `json:"ExtendedKeyUsages,omitempty"`
+	KeyUsages                            []string            `json:"KeyUsages,omitzero" cbor:"KeyUsages,omitempty"`
+	ExtendedKeyUsages                    []string            `json:"ExtendedKeyUsages,omitzero" cbor:"ExtendedKeyUsages,omitempty"`
 	ExportOption                         string              `json:"ExportOption,omitempty"`
 	InUse                                *bool               `json:"InUse,omitempty"`
 	Exported                             *bool               `json:"Exported,omitempty"`
@@ -461,9 +461,9 @@ func (s *DescribeCertificateResponse) Validate(v *protocol.Validator, path strin
 
 type DistinguishedName struct {
 	CommonName                 string            `json:"CommonName,omitempty"`
-	DomainComponents           []string          `json:"DomainComponents,omitempty"`
+	DomainComponents           []string          `json:"DomainComponents,omitzero" cbor:"DomainComponents,omitempty"`
 	Country                    string            `json:"Country,omitempty"`
-	CustomAttributes           []CustomAttribute `json:"CustomAttributes,omitempty"`
+	CustomAttributes           []CustomAttribute `json:"CustomAttributes,omitzero" cbor:"CustomAttributes,omitempty"`
 	DistinguishedNameQualifier string            `json:"DistinguishedNameQualifier,omitempty"`
 	GenerationQualifier        string            `json:"GenerationQualifier,omitempty"`
 	GivenName                  string            `json:"GivenName,omitempty"`
@@ -504,7 +504,7 @@ func (s *DnsNameFilter) Validate(v *protocol.Validator, path string) {
 
 type DomainValidation struct {
 	DomainName       string          `json:"DomainName,omitempty"`
-	ValidationEmails []string        `json:"ValidationEmails,omitempty"`
+	ValidationEmails []string        `json:"ValidationEmails,omitzero" cbor:"ValidationEmails,omitempty"`
 	ValidationDomain string          `json:"ValidationDomain,omitempty"`
 	ValidationStatus string          `json:"ValidationStatus,omitempty"`
 	ResourceRecord   *ResourceRecord `json:"ResourceRecord,omitempty"`
@@ -612,9 +612,9 @@ func (s *ExtendedKeyUsage) Validate(v *protocol.Validator, path string) {
 }
 
 type Filters struct {
-	ExtendedKeyUsage []string `json:"extendedKeyUsage,omitempty"`
-	KeyUsage         []string `json:"keyUsage,omitempty"`
-	KeyTypes         []string `json:"keyTypes,omitempty"`
+	ExtendedKeyUsage []string `json:"extendedKeyUsage,omitzero" cbor:"extendedKeyUsage,omitempty"`
+	KeyUsage         []string `json:"keyUsage,omitzero" cbor:"keyUsage,omitempty"`
+	KeyTypes         []string `json:"keyTypes,omitzero" cbor:"keyTypes,omitempty"`
 	ExportOption     string   `json:"exportOption,omitempty"`
 	ManagedBy        string   `json:"managedBy,omitempty"`
 }
@@ -709,7 +709,7 @@ type ImportCertificateRequest struct {
 	Certificate      []byte `json:"Certificate,omitempty"`
 	PrivateKey       []byte `json:"PrivateKey,omitempty"`
 	CertificateChain []byte `json:"CertificateChain,omitempty"`
-	Tags             []Tag  `json:"Tags,omitempty"`
+	Tags             []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -808,7 +808,7 @@ type LimitExceededException struct {
 func (*LimitExceededException) Validate(*protocol.Validator, string) {}
 
 type ListCertificatesRequest struct {
-	CertificateStatuses []string `json:"CertificateStatuses,omitempty"`
+	CertificateStatuses []string `json:"CertificateStatuses,omitzero" cbor:"CertificateStatuses,omitempty"`
 	Includes            *Filters `json:"Includes,omitempty"`
 	NextToken           string   `json:"NextToken,omitempty"`
 	MaxItems            *int32   `json:"MaxItems,omitempty"`
@@ -840,7 +840,7 @@ func (s *ListCertificatesRequest) Validate(v *protocol.Validator, path string) {
 
 type ListCertificatesResponse struct {
 	NextToken              string               `json:"NextToken,omitempty"`
-	CertificateSummaryList []CertificateSummary `json:"CertificateSummaryList,omitempty"`
+	CertificateSummaryList []CertificateSummary `json:"CertificateSummaryList,omitzero" cbor:"CertificateSummaryList,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -866,7 +866,7 @@ func (s *ListTagsForCertificateRequest) Validate(v *protocol.Validator, path str
 }
 
 type ListTagsForCertificateResponse struct {
-	Tags []Tag `json:"Tags,omitempty"`
+	Tags []Tag `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -905,7 +905,7 @@ func (s *PutAccountConfigurationRequest) Validate(v *protocol.Validator, path st
 
 type RemoveTagsFromCertificateRequest struct {
 	CertificateArn string `json:"CertificateArn,omitempty"`
-	Tags           []Tag  `json:"Tags,omitempty"`
+	Tags           []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -937,7 +937,7 @@ func (s *RenewCertificateRequest) Validate(v *protocol.Validator, path string) {
 
 type RenewalSummary struct {
 	RenewalStatus           string              `json:"RenewalStatus,omitempty"`
-	DomainValidationOptions []DomainValidation  `json:"DomainValidationOptions,omitempty"`
+	DomainValidationOptions []DomainValidation  `json:"DomainValidationOptions,omitzero" cbor:"DomainValidationOptions,omitempty"`
 	RenewalStatusReason     string              `json:"RenewalStatusReason,omitempty"`
 	UpdatedAt               *protocol.Timestamp `json:"UpdatedAt,omitempty"`
 }
@@ -964,12 +964,12 @@ func (s *RenewalSummary) Validate(v *protocol.Validator, path string) {
 type RequestCertificateRequest struct {
 	DomainName              string                   `json:"DomainName,omitempty"`
 	ValidationMethod        string                   `json:"ValidationMethod,omitempty"`
-	SubjectAlternativeNames []string                 `json:"SubjectAlternativeNames,omitempty"`
+	SubjectAlternativeNames []string                 `json:"SubjectAlternativeNames,omitzero" cbor:"SubjectAlternativeNames,omitempty"`
 	IdempotencyToken        string                   `json:"IdempotencyToken,omitempty"`
-	DomainValidationOptions []DomainValidationOption `json:"DomainValidationOptions,omitempty"`
+	DomainValidationOptions []DomainValidationOption `json:"DomainValidationOptions,omitzero" cbor:"DomainValidationOptions,omitempty"`
 	Options                 *CertificateOptions      `json:"Options,omitempty"`
 	CertificateAuthorityArn string                   `json:"CertificateAuthorityArn,omitempty"`
-	Tags                    []Tag                    `json:"Tags,omitempty"`
+	Tags                    []Tag                    `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 	KeyAlgorithm            string                   `json:"KeyAlgorithm,omitempty"`
 	ManagedBy               string                   `json:"ManagedBy,omitempty"`
 }
@@ -1144,7 +1144,7 @@ func (s *SearchCertificatesRequest) Validate(v *protocol.Validator, path string)
 }
 
 type SearchCertificatesResponse struct {
-	Results   []CertificateSearchResult `json:"Results,omitempty"`
+	Results   []CertificateSearchResult `json:"Results,omitzero" cbor:"Results,omitempty"`
 	NextToken string                    `json:"NextToken,omitempty"`
 }
 
@@ -1205,7 +1205,7 @@ func (*TagPolicyException) Validate(*protocol.Validator, string) {}
 
 type ThrottlingException struct {
 	Message           string             `json:"message,omitempty"`
-	ThrottlingReasons []ThrottlingReason `json:"throttlingReasons,omitempty"`
+	ThrottlingReasons []ThrottlingReason `json:"throttlingReasons,omitzero" cbor:"throttlingReasons,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1304,10 +1304,10 @@ func (s *X509AttributeFilter) Validate(v *protocol.Validator, path string) {
 type X509Attributes struct {
 	Issuer                  *DistinguishedName  `json:"Issuer,omitempty"`
 	Subject                 *DistinguishedName  `json:"Subject,omitempty"`
-	SubjectAlternativeNames []GeneralName       `json:"SubjectAlternativeNames,omitempty"`
-	ExtendedKeyUsages       []string            `json:"ExtendedKeyUsages,omitempty"`
+	SubjectAlternativeNames []GeneralName       `json:"SubjectAlternativeNames,omitzero" cbor:"SubjectAlternativeNames,omitempty"`
+	ExtendedKeyUsages       []string            `json:"ExtendedKeyUsages,omitzero" cbor:"ExtendedKeyUsages,omitempty"`
 	KeyAlgorithm            string              `json:"KeyAlgorithm,omitempty"`
-	KeyUsages               []string            `json:"KeyUsages,omitempty"`
+	KeyUsages               []string            `json:"KeyUsages,omitzero" cbor:"KeyUsages,omitempty"`
 	SerialNumber            string              `json:"SerialNumber,omitempty"`
 	NotAfter                *protocol.Timestamp `json:"NotAfter,omitempty"`
 	NotBefore               *protocol.Timestamp `json:"NotBefore,omitempty"`

@@ -49,8 +49,8 @@ func (s *Alarm) Validate(v *protocol.Validator, path string) {
 }
 
 type CapacityForecast struct {
-	Timestamps []protocol.Timestamp `json:"Timestamps,omitempty"`
-	Values     []float64            `json:"Values,omitempty"`
+	Timestamps []protocol.Timestamp `json:"Timestamps,omitzero" cbor:"Timestamps,omitempty"`
+	Values     []float64            `json:"Values,omitzero" cbor:"Values,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -69,10 +69,10 @@ func (*ConcurrentUpdateException) Validate(*protocol.Validator, string) {}
 type CustomizedMetricSpecification struct {
 	MetricName string                          `json:"MetricName,omitempty"`
 	Namespace  string                          `json:"Namespace,omitempty"`
-	Dimensions []MetricDimension               `json:"Dimensions,omitempty"`
+	Dimensions []MetricDimension               `json:"Dimensions,omitzero" cbor:"Dimensions,omitempty"`
 	Statistic  string                          `json:"Statistic,omitempty"`
 	Unit       string                          `json:"Unit,omitempty"`
-	Metrics    []TargetTrackingMetricDataQuery `json:"Metrics,omitempty"`
+	Metrics    []TargetTrackingMetricDataQuery `json:"Metrics,omitzero" cbor:"Metrics,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -181,7 +181,7 @@ func (*DeregisterScalableTargetResponse) Validate(*protocol.Validator, string) {
 
 type DescribeScalableTargetsRequest struct {
 	ServiceNamespace  string   `json:"ServiceNamespace,omitempty"`
-	ResourceIds       []string `json:"ResourceIds,omitempty"`
+	ResourceIds       []string `json:"ResourceIds,omitzero" cbor:"ResourceIds,omitempty"`
 	ScalableDimension string   `json:"ScalableDimension,omitempty"`
 	MaxResults        *int32   `json:"MaxResults,omitempty"`
 	NextToken         string   `json:"NextToken,omitempty"`
@@ -205,7 +205,7 @@ func (s *DescribeScalableTargetsRequest) Validate(v *protocol.Validator, path st
 }
 
 type DescribeScalableTargetsResponse struct {
-	ScalableTargets []ScalableTarget `json:"ScalableTargets,omitempty"`
+	ScalableTargets []ScalableTarget `json:"ScalableTargets,omitzero" cbor:"ScalableTargets,omitempty"`
 	NextToken       string           `json:"NextToken,omitempty"`
 }
 
@@ -240,7 +240,7 @@ func (s *DescribeScalingActivitiesRequest) Validate(v *protocol.Validator, path 
 }
 
 type DescribeScalingActivitiesResponse struct {
-	ScalingActivities []ScalingActivity `json:"ScalingActivities,omitempty"`
+	ScalingActivities []ScalingActivity `json:"ScalingActivities,omitzero" cbor:"ScalingActivities,omitempty"`
 	NextToken         string            `json:"NextToken,omitempty"`
 }
 
@@ -252,7 +252,7 @@ func (s *DescribeScalingActivitiesResponse) Validate(v *protocol.Validator, path
 }
 
 type DescribeScalingPoliciesRequest struct {
-	PolicyNames       []string `json:"PolicyNames,omitempty"`
+	PolicyNames       []string `json:"PolicyNames,omitzero" cbor:"PolicyNames,omitempty"`
 	ServiceNamespace  string   `json:"ServiceNamespace,omitempty"`
 	ResourceId        string   `json:"ResourceId,omitempty"`
 	ScalableDimension string   `json:"ScalableDimension,omitempty"`
@@ -281,7 +281,7 @@ func (s *DescribeScalingPoliciesRequest) Validate(v *protocol.Validator, path st
 }
 
 type DescribeScalingPoliciesResponse struct {
-	ScalingPolicies []ScalingPolicy `json:"ScalingPolicies,omitempty"`
+	ScalingPolicies []ScalingPolicy `json:"ScalingPolicies,omitzero" cbor:"ScalingPolicies,omitempty"`
 	NextToken       string          `json:"NextToken,omitempty"`
 }
 
@@ -293,7 +293,7 @@ func (s *DescribeScalingPoliciesResponse) Validate(v *protocol.Validator, path s
 }
 
 type DescribeScheduledActionsRequest struct {
-	ScheduledActionNames []string `json:"ScheduledActionNames,omitempty"`
+	ScheduledActionNames []string `json:"ScheduledActionNames,omitzero" cbor:"ScheduledActionNames,omitempty"`
 	ServiceNamespace     string   `json:"ServiceNamespace,omitempty"`
 	ResourceId           string   `json:"ResourceId,omitempty"`
 	ScalableDimension    string   `json:"ScalableDimension,omitempty"`
@@ -322,7 +322,7 @@ func (s *DescribeScheduledActionsRequest) Validate(v *protocol.Validator, path s
 }
 
 type DescribeScheduledActionsResponse struct {
-	ScheduledActions []ScheduledAction `json:"ScheduledActions,omitempty"`
+	ScheduledActions []ScheduledAction `json:"ScheduledActions,omitzero" cbor:"ScheduledActions,omitempty"`
 	NextToken        string            `json:"NextToken,omitempty"`
 }
 
@@ -372,7 +372,7 @@ func (s *GetPredictiveScalingForecastRequest) Validate(v *protocol.Validator, pa
 }
 
 type GetPredictiveScalingForecastResponse struct {
-	LoadForecast     []LoadForecast      `json:"LoadForecast,omitempty"`
+	LoadForecast     []LoadForecast      `json:"LoadForecast,omitzero" cbor:"LoadForecast,omitempty"`
 	CapacityForecast *CapacityForecast   `json:"CapacityForecast,omitempty"`
 	UpdateTime       *protocol.Timestamp `json:"UpdateTime,omitempty"`
 }
@@ -421,7 +421,7 @@ func (s *ListTagsForResourceRequest) Validate(v *protocol.Validator, path string
 }
 
 type ListTagsForResourceResponse struct {
-	Tags map[string]string `json:"Tags,omitempty"`
+	Tags map[string]string `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -433,8 +433,8 @@ func (s *ListTagsForResourceResponse) Validate(v *protocol.Validator, path strin
 }
 
 type LoadForecast struct {
-	Timestamps          []protocol.Timestamp                  `json:"Timestamps,omitempty"`
-	Values              []float64                             `json:"Values,omitempty"`
+	Timestamps          []protocol.Timestamp                  `json:"Timestamps,omitzero" cbor:"Timestamps,omitempty"`
+	Values              []float64                             `json:"Values,omitzero" cbor:"Values,omitempty"`
 	MetricSpecification *PredictiveScalingMetricSpecification `json:"MetricSpecification,omitempty"`
 }
 
@@ -495,7 +495,7 @@ func (s *PredefinedMetricSpecification) Validate(v *protocol.Validator, path str
 }
 
 type PredictiveScalingCustomizedMetricSpecification struct {
-	MetricDataQueries []PredictiveScalingMetricDataQuery `json:"MetricDataQueries,omitempty"`
+	MetricDataQueries []PredictiveScalingMetricDataQuery `json:"MetricDataQueries,omitzero" cbor:"MetricDataQueries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -507,7 +507,7 @@ func (s *PredictiveScalingCustomizedMetricSpecification) Validate(v *protocol.Va
 }
 
 type PredictiveScalingMetric struct {
-	Dimensions []PredictiveScalingMetricDimension `json:"Dimensions,omitempty"`
+	Dimensions []PredictiveScalingMetricDimension `json:"Dimensions,omitzero" cbor:"Dimensions,omitempty"`
 	MetricName string                             `json:"MetricName,omitempty"`
 	Namespace  string                             `json:"Namespace,omitempty"`
 }
@@ -616,7 +616,7 @@ func (s *PredictiveScalingMetricStat) Validate(v *protocol.Validator, path strin
 }
 
 type PredictiveScalingPolicyConfiguration struct {
-	MetricSpecifications      []PredictiveScalingMetricSpecification `json:"MetricSpecifications,omitempty"`
+	MetricSpecifications      []PredictiveScalingMetricSpecification `json:"MetricSpecifications,omitzero" cbor:"MetricSpecifications,omitempty"`
 	Mode                      string                                 `json:"Mode,omitempty"`
 	SchedulingBufferTime      *int32                                 `json:"SchedulingBufferTime,omitempty"`
 	MaxCapacityBreachBehavior string                                 `json:"MaxCapacityBreachBehavior,omitempty"`
@@ -736,7 +736,7 @@ func (s *PutScalingPolicyRequest) Validate(v *protocol.Validator, path string) {
 
 type PutScalingPolicyResponse struct {
 	PolicyARN string  `json:"PolicyARN,omitempty"`
-	Alarms    []Alarm `json:"Alarms,omitempty"`
+	Alarms    []Alarm `json:"Alarms,omitzero" cbor:"Alarms,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -804,7 +804,7 @@ type RegisterScalableTargetRequest struct {
 	MaxCapacity       *int32            `json:"MaxCapacity,omitempty"`
 	RoleARN           string            `json:"RoleARN,omitempty"`
 	SuspendedState    *SuspendedState   `json:"SuspendedState,omitempty"`
-	Tags              map[string]string `json:"Tags,omitempty"`
+	Tags              map[string]string `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -911,7 +911,7 @@ type ScalingActivity struct {
 	StatusCode        string              `json:"StatusCode,omitempty"`
 	StatusMessage     string              `json:"StatusMessage,omitempty"`
 	Details           string              `json:"Details,omitempty"`
-	NotScaledReasons  []NotScaledReason   `json:"NotScaledReasons,omitempty"`
+	NotScaledReasons  []NotScaledReason   `json:"NotScaledReasons,omitzero" cbor:"NotScaledReasons,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -951,7 +951,7 @@ type ScalingPolicy struct {
 	StepScalingPolicyConfiguration           *StepScalingPolicyConfiguration           `json:"StepScalingPolicyConfiguration,omitempty"`
 	TargetTrackingScalingPolicyConfiguration *TargetTrackingScalingPolicyConfiguration `json:"TargetTrackingScalingPolicyConfiguration,omitempty"`
 	PredictiveScalingPolicyConfiguration     *PredictiveScalingPolicyConfiguration     `json:"PredictiveScalingPolicyConfiguration,omitempty"`
-	Alarms                                   []Alarm                                   `json:"Alarms,omitempty"`
+	Alarms                                   []Alarm                                   `json:"Alarms,omitzero" cbor:"Alarms,omitempty"`
 	CreationTime                             *protocol.Timestamp                       `json:"CreationTime,omitempty"`
 }
 
@@ -1057,7 +1057,7 @@ func (s *StepAdjustment) Validate(v *protocol.Validator, path string) {
 
 type StepScalingPolicyConfiguration struct {
 	AdjustmentType         string           `json:"AdjustmentType,omitempty"`
-	StepAdjustments        []StepAdjustment `json:"StepAdjustments,omitempty"`
+	StepAdjustments        []StepAdjustment `json:"StepAdjustments,omitzero" cbor:"StepAdjustments,omitempty"`
 	MinAdjustmentMagnitude *int32           `json:"MinAdjustmentMagnitude,omitempty"`
 	Cooldown               *int32           `json:"Cooldown,omitempty"`
 	MetricAggregationType  string           `json:"MetricAggregationType,omitempty"`
@@ -1087,7 +1087,7 @@ func (*SuspendedState) Validate(*protocol.Validator, string) {}
 
 type TagResourceRequest struct {
 	ResourceARN string            `json:"ResourceARN,omitempty"`
-	Tags        map[string]string `json:"Tags,omitempty"`
+	Tags        map[string]string `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1109,7 +1109,7 @@ type TagResourceResponse struct{}
 func (*TagResourceResponse) Validate(*protocol.Validator, string) {}
 
 type TargetTrackingMetric struct {
-	Dimensions []TargetTrackingMetricDimension `json:"Dimensions,omitempty"`
+	Dimensions []TargetTrackingMetricDimension `json:"Dimensions,omitzero" cbor:"Dimensions,omitempty"`
 	MetricName string                          `json:"MetricName,omitempty"`
 	Namespace  string                          `json:"Namespace,omitempty"`
 }
@@ -1218,7 +1218,7 @@ func (s *TooManyTagsException) Validate(v *protocol.Validator, path string) {
 
 type UntagResourceRequest struct {
 	ResourceARN string   `json:"ResourceARN,omitempty"`
-	TagKeys     []string `json:"TagKeys,omitempty"`
+	TagKeys     []string `json:"TagKeys,omitzero" cbor:"TagKeys,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.

@@ -45,7 +45,7 @@ var (
 
 type AlarmContributor struct {
 	ContributorId              string              `json:"ContributorId,omitempty" query:"ContributorId" xml:"ContributorId,omitempty"`
-	ContributorAttributes      map[string]string   `json:"ContributorAttributes,omitempty" query:"ContributorAttributes>entry" xml:"ContributorAttributes>entry,omitempty"`
+	ContributorAttributes      map[string]string   `json:"ContributorAttributes,omitzero" cbor:"ContributorAttributes,omitempty" query:"ContributorAttributes>entry" xml:"ContributorAttributes>entry,omitempty"`
 	StateReason                string              `json:"StateReason,omitempty" query:"StateReason" xml:"StateReason,omitempty"`
 	StateTransitionedTimestamp *protocol.Timestamp `json:"StateTransitionedTimestamp,omitempty" query:"StateTransitionedTimestamp" xml:"StateTransitionedTimestamp,omitempty"`
 }
@@ -78,7 +78,7 @@ type AlarmHistoryItem struct {
 	HistoryItemType            string              `json:"HistoryItemType,omitempty" query:"HistoryItemType" xml:"HistoryItemType,omitempty"`
 	HistorySummary             string              `json:"HistorySummary,omitempty" query:"HistorySummary" xml:"HistorySummary,omitempty"`
 	HistoryData                string              `json:"HistoryData,omitempty" query:"HistoryData" xml:"HistoryData,omitempty"`
-	AlarmContributorAttributes map[string]string   `json:"AlarmContributorAttributes,omitempty" query:"AlarmContributorAttributes>entry" xml:"AlarmContributorAttributes>entry,omitempty"`
+	AlarmContributorAttributes map[string]string   `json:"AlarmContributorAttributes,omitzero" cbor:"AlarmContributorAttributes,omitempty" query:"AlarmContributorAttributes>entry" xml:"AlarmContributorAttributes>entry,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -151,7 +151,7 @@ func (s *AlarmPromQLCriteria) Validate(v *protocol.Validator, path string) {
 type AnomalyDetector struct {
 	Namespace                   string                        `json:"Namespace,omitempty" query:"Namespace" xml:"Namespace,omitempty"`
 	MetricName                  string                        `json:"MetricName,omitempty" query:"MetricName" xml:"MetricName,omitempty"`
-	Dimensions                  []Dimension                   `json:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
+	Dimensions                  []Dimension                   `json:"Dimensions,omitzero" cbor:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
 	Stat                        string                        `json:"Stat,omitempty" query:"Stat" xml:"Stat,omitempty"`
 	Configuration               *AnomalyDetectorConfiguration `json:"Configuration,omitempty" query:"Configuration" xml:"Configuration,omitempty"`
 	StateValue                  string                        `json:"StateValue,omitempty" query:"StateValue" xml:"StateValue,omitempty"`
@@ -195,7 +195,7 @@ func (s *AnomalyDetector) Validate(v *protocol.Validator, path string) {
 }
 
 type AnomalyDetectorConfiguration struct {
-	ExcludedTimeRanges []Range `json:"ExcludedTimeRanges,omitempty" query:"ExcludedTimeRanges>member" xml:"ExcludedTimeRanges>member,omitempty"`
+	ExcludedTimeRanges []Range `json:"ExcludedTimeRanges,omitzero" cbor:"ExcludedTimeRanges,omitempty" query:"ExcludedTimeRanges>member" xml:"ExcludedTimeRanges>member,omitempty"`
 	MetricTimezone     string  `json:"MetricTimezone,omitempty" query:"MetricTimezone" xml:"MetricTimezone,omitempty"`
 }
 
@@ -211,14 +211,14 @@ func (s *AnomalyDetectorConfiguration) Validate(v *protocol.Validator, path stri
 
 type CompositeAlarm struct {
 	ActionsEnabled                     *bool               `json:"ActionsEnabled,omitempty" query:"ActionsEnabled" xml:"ActionsEnabled,omitempty"`
-	AlarmActions                       []string            `json:"AlarmActions,omitempty" query:"AlarmActions>member" xml:"AlarmActions>member,omitempty"`
+	AlarmActions                       []string            `json:"AlarmActions,omitzero" cbor:"AlarmActions,omitempty" query:"AlarmActions>member" xml:"AlarmActions>member,omitempty"`
 	AlarmArn                           string              `json:"AlarmArn,omitempty" query:"AlarmArn" xml:"AlarmArn,omitempty"`
 	AlarmConfigurationUpdatedTimestamp *protocol.Timestamp `json:"AlarmConfigurationUpdatedTimestamp,omitempty" query:"AlarmConfigurationUpdatedTimestamp" xml:"AlarmConfigurationUpdatedTimestamp,omitempty"`
 	AlarmDescription                   string              `json:"AlarmDescription,omitempty" query:"AlarmDescription" xml:"AlarmDescription,omitempty"`
 	AlarmName                          string              `json:"AlarmName,omitempty" query:"AlarmName" xml:"AlarmName,omitempty"`
 	AlarmRule                          string              `json:"AlarmRule,omitempty" query:"AlarmRule" xml:"AlarmRule,omitempty"`
-	InsufficientDataActions            []string            `json:"InsufficientDataActions,omitempty" query:"InsufficientDataActions>member" xml:"InsufficientDataActions>member,omitempty"`
-	OKActions                          []string            `json:"OKActions,omitempty" query:"OKActions>member" xml:"OKActions>member,omitempty"`
+	InsufficientDataActions            []string            `json:"InsufficientDataActions,omitzero" cbor:"InsufficientDataActions,omitempty" query:"InsufficientDataActions>member" xml:"InsufficientDataActions>member,omitempty"`
+	OKActions                          []string            `json:"OKActions,omitzero" cbor:"OKActions,omitempty" query:"OKActions>member" xml:"OKActions>member,omitempty"`
 	StateReason                        string              `json:"StateReason,omitempty" query:"StateReason" xml:"StateReason,omitempty"`
 	StateReasonData                    string              `json:"StateReasonData,omitempty" query:"StateReasonData" xml:"StateReasonData,omitempty"`
 	StateUpdatedTimestamp              *protocol.Timestamp `json:"StateUpdatedTimestamp,omitempty" query:"StateUpdatedTimestamp" xml:"StateUpdatedTimestamp,omitempty"`
@@ -311,7 +311,7 @@ func (*DashboardEntry) Validate(*protocol.Validator, string) {}
 
 type DashboardInvalidInputError struct {
 	Message                     string                       `json:"message,omitempty" query:"message" xml:"message,omitempty"`
-	DashboardValidationMessages []DashboardValidationMessage `json:"dashboardValidationMessages,omitempty" query:"dashboardValidationMessages>member" xml:"dashboardValidationMessages>member,omitempty"`
+	DashboardValidationMessages []DashboardValidationMessage `json:"dashboardValidationMessages,omitzero" cbor:"dashboardValidationMessages,omitempty" query:"dashboardValidationMessages>member" xml:"dashboardValidationMessages>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -344,7 +344,7 @@ type Datapoint struct {
 	Minimum            *float64            `json:"Minimum,omitempty" query:"Minimum" xml:"Minimum,omitempty"`
 	Maximum            *float64            `json:"Maximum,omitempty" query:"Maximum" xml:"Maximum,omitempty"`
 	Unit               string              `json:"Unit,omitempty" query:"Unit" xml:"Unit,omitempty"`
-	ExtendedStatistics map[string]float64  `json:"ExtendedStatistics,omitempty" query:"ExtendedStatistics>entry" xml:"ExtendedStatistics>entry,omitempty"`
+	ExtendedStatistics map[string]float64  `json:"ExtendedStatistics,omitzero" cbor:"ExtendedStatistics,omitempty" query:"ExtendedStatistics>entry" xml:"ExtendedStatistics>entry,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -367,7 +367,7 @@ func (s *DeleteAlarmMuteRuleInput) Validate(v *protocol.Validator, path string) 
 }
 
 type DeleteAlarmsInput struct {
-	AlarmNames []string `json:"AlarmNames,omitempty" query:"AlarmNames>member" xml:"AlarmNames>member,omitempty"`
+	AlarmNames []string `json:"AlarmNames,omitzero" cbor:"AlarmNames,omitempty" query:"AlarmNames>member" xml:"AlarmNames>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -384,7 +384,7 @@ func (s *DeleteAlarmsInput) Validate(v *protocol.Validator, path string) {
 type DeleteAnomalyDetectorInput struct {
 	Namespace                   string                       `json:"Namespace,omitempty" query:"Namespace" xml:"Namespace,omitempty"`
 	MetricName                  string                       `json:"MetricName,omitempty" query:"MetricName" xml:"MetricName,omitempty"`
-	Dimensions                  []Dimension                  `json:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
+	Dimensions                  []Dimension                  `json:"Dimensions,omitzero" cbor:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
 	Stat                        string                       `json:"Stat,omitempty" query:"Stat" xml:"Stat,omitempty"`
 	SingleMetricAnomalyDetector *SingleMetricAnomalyDetector `json:"SingleMetricAnomalyDetector,omitempty" query:"SingleMetricAnomalyDetector" xml:"SingleMetricAnomalyDetector,omitempty"`
 	MetricMathAnomalyDetector   *MetricMathAnomalyDetector   `json:"MetricMathAnomalyDetector,omitempty" query:"MetricMathAnomalyDetector" xml:"MetricMathAnomalyDetector,omitempty"`
@@ -421,7 +421,7 @@ type DeleteAnomalyDetectorOutput struct{}
 func (*DeleteAnomalyDetectorOutput) Validate(*protocol.Validator, string) {}
 
 type DeleteDashboardsInput struct {
-	DashboardNames []string `json:"DashboardNames,omitempty" query:"DashboardNames>member" xml:"DashboardNames>member,omitempty"`
+	DashboardNames []string `json:"DashboardNames,omitzero" cbor:"DashboardNames,omitempty" query:"DashboardNames>member" xml:"DashboardNames>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -435,7 +435,7 @@ type DeleteDashboardsOutput struct{}
 func (*DeleteDashboardsOutput) Validate(*protocol.Validator, string) {}
 
 type DeleteInsightRulesInput struct {
-	RuleNames []string `json:"RuleNames,omitempty" query:"RuleNames>member" xml:"RuleNames>member,omitempty"`
+	RuleNames []string `json:"RuleNames,omitzero" cbor:"RuleNames,omitempty" query:"RuleNames>member" xml:"RuleNames>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -447,7 +447,7 @@ func (s *DeleteInsightRulesInput) Validate(v *protocol.Validator, path string) {
 }
 
 type DeleteInsightRulesOutput struct {
-	Failures []PartialFailure `json:"Failures,omitempty" query:"Failures>member" xml:"Failures>member,omitempty"`
+	Failures []PartialFailure `json:"Failures,omitzero" cbor:"Failures,omitempty" query:"Failures>member" xml:"Failures>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -488,7 +488,7 @@ func (s *DescribeAlarmContributorsInput) Validate(v *protocol.Validator, path st
 }
 
 type DescribeAlarmContributorsOutput struct {
-	AlarmContributors []AlarmContributor `json:"AlarmContributors,omitempty" query:"AlarmContributors>member" xml:"AlarmContributors>member,omitempty"`
+	AlarmContributors []AlarmContributor `json:"AlarmContributors,omitzero" cbor:"AlarmContributors,omitempty" query:"AlarmContributors>member" xml:"AlarmContributors>member,omitempty"`
 	NextToken         string             `json:"NextToken,omitempty" query:"NextToken" xml:"NextToken,omitempty"`
 }
 
@@ -503,7 +503,7 @@ func (s *DescribeAlarmContributorsOutput) Validate(v *protocol.Validator, path s
 type DescribeAlarmHistoryInput struct {
 	AlarmName          string              `json:"AlarmName,omitempty" query:"AlarmName" xml:"AlarmName,omitempty"`
 	AlarmContributorId string              `json:"AlarmContributorId,omitempty" query:"AlarmContributorId" xml:"AlarmContributorId,omitempty"`
-	AlarmTypes         []string            `json:"AlarmTypes,omitempty" query:"AlarmTypes>member" xml:"AlarmTypes>member,omitempty"`
+	AlarmTypes         []string            `json:"AlarmTypes,omitzero" cbor:"AlarmTypes,omitempty" query:"AlarmTypes>member" xml:"AlarmTypes>member,omitempty"`
 	HistoryItemType    string              `json:"HistoryItemType,omitempty" query:"HistoryItemType" xml:"HistoryItemType,omitempty"`
 	StartDate          *protocol.Timestamp `json:"StartDate,omitempty" query:"StartDate" xml:"StartDate,omitempty"`
 	EndDate            *protocol.Timestamp `json:"EndDate,omitempty" query:"EndDate" xml:"EndDate,omitempty"`
@@ -535,7 +535,7 @@ func (s *DescribeAlarmHistoryInput) Validate(v *protocol.Validator, path string)
 }
 
 type DescribeAlarmHistoryOutput struct {
-	AlarmHistoryItems []AlarmHistoryItem `json:"AlarmHistoryItems,omitempty" query:"AlarmHistoryItems>member" xml:"AlarmHistoryItems>member,omitempty"`
+	AlarmHistoryItems []AlarmHistoryItem `json:"AlarmHistoryItems,omitzero" cbor:"AlarmHistoryItems,omitempty" query:"AlarmHistoryItems>member" xml:"AlarmHistoryItems>member,omitempty"`
 	NextToken         string             `json:"NextToken,omitempty" query:"NextToken" xml:"NextToken,omitempty"`
 }
 
@@ -551,7 +551,7 @@ type DescribeAlarmsForMetricInput struct {
 	Namespace         string      `json:"Namespace,omitempty" query:"Namespace" xml:"Namespace,omitempty"`
 	Statistic         string      `json:"Statistic,omitempty" query:"Statistic" xml:"Statistic,omitempty"`
 	ExtendedStatistic string      `json:"ExtendedStatistic,omitempty" query:"ExtendedStatistic" xml:"ExtendedStatistic,omitempty"`
-	Dimensions        []Dimension `json:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
+	Dimensions        []Dimension `json:"Dimensions,omitzero" cbor:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
 	Period            *int32      `json:"Period,omitempty" query:"Period" xml:"Period,omitempty"`
 	Unit              string      `json:"Unit,omitempty" query:"Unit" xml:"Unit,omitempty"`
 }
@@ -584,7 +584,7 @@ func (s *DescribeAlarmsForMetricInput) Validate(v *protocol.Validator, path stri
 }
 
 type DescribeAlarmsForMetricOutput struct {
-	MetricAlarms []MetricAlarm `json:"MetricAlarms,omitempty" query:"MetricAlarms>member" xml:"MetricAlarms>member,omitempty"`
+	MetricAlarms []MetricAlarm `json:"MetricAlarms,omitzero" cbor:"MetricAlarms,omitempty" query:"MetricAlarms>member" xml:"MetricAlarms>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -595,9 +595,9 @@ func (s *DescribeAlarmsForMetricOutput) Validate(v *protocol.Validator, path str
 }
 
 type DescribeAlarmsInput struct {
-	AlarmNames          []string `json:"AlarmNames,omitempty" query:"AlarmNames>member" xml:"AlarmNames>member,omitempty"`
+	AlarmNames          []string `json:"AlarmNames,omitzero" cbor:"AlarmNames,omitempty" query:"AlarmNames>member" xml:"AlarmNames>member,omitempty"`
 	AlarmNamePrefix     string   `json:"AlarmNamePrefix,omitempty" query:"AlarmNamePrefix" xml:"AlarmNamePrefix,omitempty"`
-	AlarmTypes          []string `json:"AlarmTypes,omitempty" query:"AlarmTypes>member" xml:"AlarmTypes>member,omitempty"`
+	AlarmTypes          []string `json:"AlarmTypes,omitzero" cbor:"AlarmTypes,omitempty" query:"AlarmTypes>member" xml:"AlarmTypes>member,omitempty"`
 	ChildrenOfAlarmName string   `json:"ChildrenOfAlarmName,omitempty" query:"ChildrenOfAlarmName" xml:"ChildrenOfAlarmName,omitempty"`
 	ParentsOfAlarmName  string   `json:"ParentsOfAlarmName,omitempty" query:"ParentsOfAlarmName" xml:"ParentsOfAlarmName,omitempty"`
 	StateValue          string   `json:"StateValue,omitempty" query:"StateValue" xml:"StateValue,omitempty"`
@@ -638,8 +638,8 @@ func (s *DescribeAlarmsInput) Validate(v *protocol.Validator, path string) {
 }
 
 type DescribeAlarmsOutput struct {
-	CompositeAlarms []CompositeAlarm `json:"CompositeAlarms,omitempty" query:"CompositeAlarms>member" xml:"CompositeAlarms>member,omitempty"`
-	MetricAlarms    []MetricAlarm    `json:"MetricAlarms,omitempty" query:"MetricAlarms>member" xml:"MetricAlarms>member,omitempty"`
+	CompositeAlarms []CompositeAlarm `json:"CompositeAlarms,omitzero" cbor:"CompositeAlarms,omitempty" query:"CompositeAlarms>member" xml:"CompositeAlarms>member,omitempty"`
+	MetricAlarms    []MetricAlarm    `json:"MetricAlarms,omitzero" cbor:"MetricAlarms,omitempty" query:"MetricAlarms>member" xml:"MetricAlarms>member,omitempty"`
 	NextToken       string           `json:"NextToken,omitempty" query:"NextToken" xml:"NextToken,omitempty"`
 }
 
@@ -658,8 +658,8 @@ type DescribeAnomalyDetectorsInput struct {
 	MaxResults           *int32      `json:"MaxResults,omitempty" query:"MaxResults" xml:"MaxResults,omitempty"`
 	Namespace            string      `json:"Namespace,omitempty" query:"Namespace" xml:"Namespace,omitempty"`
 	MetricName           string      `json:"MetricName,omitempty" query:"MetricName" xml:"MetricName,omitempty"`
-	Dimensions           []Dimension `json:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
-	AnomalyDetectorTypes []string    `json:"AnomalyDetectorTypes,omitempty" query:"AnomalyDetectorTypes>member" xml:"AnomalyDetectorTypes>member,omitempty"`
+	Dimensions           []Dimension `json:"Dimensions,omitzero" cbor:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
+	AnomalyDetectorTypes []string    `json:"AnomalyDetectorTypes,omitzero" cbor:"AnomalyDetectorTypes,omitempty" query:"AnomalyDetectorTypes>member" xml:"AnomalyDetectorTypes>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -688,7 +688,7 @@ func (s *DescribeAnomalyDetectorsInput) Validate(v *protocol.Validator, path str
 }
 
 type DescribeAnomalyDetectorsOutput struct {
-	AnomalyDetectors []AnomalyDetector `json:"AnomalyDetectors,omitempty" query:"AnomalyDetectors>member" xml:"AnomalyDetectors>member,omitempty"`
+	AnomalyDetectors []AnomalyDetector `json:"AnomalyDetectors,omitzero" cbor:"AnomalyDetectors,omitempty" query:"AnomalyDetectors>member" xml:"AnomalyDetectors>member,omitempty"`
 	NextToken        string            `json:"NextToken,omitempty" query:"NextToken" xml:"NextToken,omitempty"`
 }
 
@@ -713,7 +713,7 @@ func (s *DescribeInsightRulesInput) Validate(v *protocol.Validator, path string)
 
 type DescribeInsightRulesOutput struct {
 	NextToken    string        `json:"NextToken,omitempty" query:"NextToken" xml:"NextToken,omitempty"`
-	InsightRules []InsightRule `json:"InsightRules,omitempty" query:"InsightRules>member" xml:"InsightRules>member,omitempty"`
+	InsightRules []InsightRule `json:"InsightRules,omitzero" cbor:"InsightRules,omitempty" query:"InsightRules>member" xml:"InsightRules>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -757,7 +757,7 @@ func (s *DimensionFilter) Validate(v *protocol.Validator, path string) {
 }
 
 type DisableAlarmActionsInput struct {
-	AlarmNames []string `json:"AlarmNames,omitempty" query:"AlarmNames>member" xml:"AlarmNames>member,omitempty"`
+	AlarmNames []string `json:"AlarmNames,omitzero" cbor:"AlarmNames,omitempty" query:"AlarmNames>member" xml:"AlarmNames>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -772,7 +772,7 @@ func (s *DisableAlarmActionsInput) Validate(v *protocol.Validator, path string) 
 }
 
 type DisableInsightRulesInput struct {
-	RuleNames []string `json:"RuleNames,omitempty" query:"RuleNames>member" xml:"RuleNames>member,omitempty"`
+	RuleNames []string `json:"RuleNames,omitzero" cbor:"RuleNames,omitempty" query:"RuleNames>member" xml:"RuleNames>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -784,7 +784,7 @@ func (s *DisableInsightRulesInput) Validate(v *protocol.Validator, path string) 
 }
 
 type DisableInsightRulesOutput struct {
-	Failures []PartialFailure `json:"Failures,omitempty" query:"Failures>member" xml:"Failures>member,omitempty"`
+	Failures []PartialFailure `json:"Failures,omitzero" cbor:"Failures,omitempty" query:"Failures>member" xml:"Failures>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -795,7 +795,7 @@ func (s *DisableInsightRulesOutput) Validate(v *protocol.Validator, path string)
 }
 
 type EnableAlarmActionsInput struct {
-	AlarmNames []string `json:"AlarmNames,omitempty" query:"AlarmNames>member" xml:"AlarmNames>member,omitempty"`
+	AlarmNames []string `json:"AlarmNames,omitzero" cbor:"AlarmNames,omitempty" query:"AlarmNames>member" xml:"AlarmNames>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -810,7 +810,7 @@ func (s *EnableAlarmActionsInput) Validate(v *protocol.Validator, path string) {
 }
 
 type EnableInsightRulesInput struct {
-	RuleNames []string `json:"RuleNames,omitempty" query:"RuleNames>member" xml:"RuleNames>member,omitempty"`
+	RuleNames []string `json:"RuleNames,omitzero" cbor:"RuleNames,omitempty" query:"RuleNames>member" xml:"RuleNames>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -822,7 +822,7 @@ func (s *EnableInsightRulesInput) Validate(v *protocol.Validator, path string) {
 }
 
 type EnableInsightRulesOutput struct {
-	Failures []PartialFailure `json:"Failures,omitempty" query:"Failures>member" xml:"Failures>member,omitempty"`
+	Failures []PartialFailure `json:"Failures,omitzero" cbor:"Failures,omitempty" query:"Failures>member" xml:"Failures>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -833,8 +833,8 @@ func (s *EnableInsightRulesOutput) Validate(v *protocol.Validator, path string) 
 }
 
 type Entity struct {
-	KeyAttributes map[string]string `json:"KeyAttributes,omitempty" query:"KeyAttributes>entry" xml:"KeyAttributes>entry,omitempty"`
-	Attributes    map[string]string `json:"Attributes,omitempty" query:"Attributes>entry" xml:"Attributes>entry,omitempty"`
+	KeyAttributes map[string]string `json:"KeyAttributes,omitzero" cbor:"KeyAttributes,omitempty" query:"KeyAttributes>entry" xml:"KeyAttributes>entry,omitempty"`
+	Attributes    map[string]string `json:"Attributes,omitzero" cbor:"Attributes,omitempty" query:"Attributes>entry" xml:"Attributes>entry,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -857,7 +857,7 @@ func (s *Entity) Validate(v *protocol.Validator, path string) {
 
 type EntityMetricData struct {
 	Entity     *Entity       `json:"Entity,omitempty" query:"Entity" xml:"Entity,omitempty"`
-	MetricData []MetricDatum `json:"MetricData,omitempty" query:"MetricData>member" xml:"MetricData>member,omitempty"`
+	MetricData []MetricDatum `json:"MetricData,omitzero" cbor:"MetricData,omitempty" query:"MetricData>member" xml:"MetricData>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -952,7 +952,7 @@ type GetInsightRuleReportInput struct {
 	EndTime             *protocol.Timestamp `json:"EndTime,omitempty" query:"EndTime" xml:"EndTime,omitempty"`
 	Period              *int32              `json:"Period,omitempty" query:"Period" xml:"Period,omitempty"`
 	MaxContributorCount *int32              `json:"MaxContributorCount,omitempty" query:"MaxContributorCount" xml:"MaxContributorCount,omitempty"`
-	Metrics             []string            `json:"Metrics,omitempty" query:"Metrics>member" xml:"Metrics>member,omitempty"`
+	Metrics             []string            `json:"Metrics,omitzero" cbor:"Metrics,omitempty" query:"Metrics>member" xml:"Metrics>member,omitempty"`
 	OrderBy             string              `json:"OrderBy,omitempty" query:"OrderBy" xml:"OrderBy,omitempty"`
 }
 
@@ -977,12 +977,12 @@ func (s *GetInsightRuleReportInput) Validate(v *protocol.Validator, path string)
 }
 
 type GetInsightRuleReportOutput struct {
-	KeyLabels              []string                     `json:"KeyLabels,omitempty" query:"KeyLabels>member" xml:"KeyLabels>member,omitempty"`
+	KeyLabels              []string                     `json:"KeyLabels,omitzero" cbor:"KeyLabels,omitempty" query:"KeyLabels>member" xml:"KeyLabels>member,omitempty"`
 	AggregationStatistic   string                       `json:"AggregationStatistic,omitempty" query:"AggregationStatistic" xml:"AggregationStatistic,omitempty"`
 	AggregateValue         *float64                     `json:"AggregateValue,omitempty" query:"AggregateValue" xml:"AggregateValue,omitempty"`
 	ApproximateUniqueCount *int64                       `json:"ApproximateUniqueCount,omitempty" query:"ApproximateUniqueCount" xml:"ApproximateUniqueCount,omitempty"`
-	Contributors           []InsightRuleContributor     `json:"Contributors,omitempty" query:"Contributors>member" xml:"Contributors>member,omitempty"`
-	MetricDatapoints       []InsightRuleMetricDatapoint `json:"MetricDatapoints,omitempty" query:"MetricDatapoints>member" xml:"MetricDatapoints>member,omitempty"`
+	Contributors           []InsightRuleContributor     `json:"Contributors,omitzero" cbor:"Contributors,omitempty" query:"Contributors>member" xml:"Contributors>member,omitempty"`
+	MetricDatapoints       []InsightRuleMetricDatapoint `json:"MetricDatapoints,omitzero" cbor:"MetricDatapoints,omitempty" query:"MetricDatapoints>member" xml:"MetricDatapoints>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -996,7 +996,7 @@ func (s *GetInsightRuleReportOutput) Validate(v *protocol.Validator, path string
 }
 
 type GetMetricDataInput struct {
-	MetricDataQueries []MetricDataQuery   `json:"MetricDataQueries,omitempty" query:"MetricDataQueries>member" xml:"MetricDataQueries>member,omitempty"`
+	MetricDataQueries []MetricDataQuery   `json:"MetricDataQueries,omitzero" cbor:"MetricDataQueries,omitempty" query:"MetricDataQueries>member" xml:"MetricDataQueries>member,omitempty"`
 	StartTime         *protocol.Timestamp `json:"StartTime,omitempty" query:"StartTime" xml:"StartTime,omitempty"`
 	EndTime           *protocol.Timestamp `json:"EndTime,omitempty" query:"EndTime" xml:"EndTime,omitempty"`
 	NextToken         string              `json:"NextToken,omitempty" query:"NextToken" xml:"NextToken,omitempty"`
@@ -1022,9 +1022,9 @@ func (s *GetMetricDataInput) Validate(v *protocol.Validator, path string) {
 }
 
 type GetMetricDataOutput struct {
-	MetricDataResults []MetricDataResult `json:"MetricDataResults,omitempty" query:"MetricDataResults>member" xml:"MetricDataResults>member,omitempty"`
+	MetricDataResults []MetricDataResult `json:"MetricDataResults,omitzero" cbor:"MetricDataResults,omitempty" query:"MetricDataResults>member" xml:"MetricDataResults>member,omitempty"`
 	NextToken         string             `json:"NextToken,omitempty" query:"NextToken" xml:"NextToken,omitempty"`
-	Messages          []MessageData      `json:"Messages,omitempty" query:"Messages>member" xml:"Messages>member,omitempty"`
+	Messages          []MessageData      `json:"Messages,omitzero" cbor:"Messages,omitempty" query:"Messages>member" xml:"Messages>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1040,12 +1040,12 @@ func (s *GetMetricDataOutput) Validate(v *protocol.Validator, path string) {
 type GetMetricStatisticsInput struct {
 	Namespace          string              `json:"Namespace,omitempty" query:"Namespace" xml:"Namespace,omitempty"`
 	MetricName         string              `json:"MetricName,omitempty" query:"MetricName" xml:"MetricName,omitempty"`
-	Dimensions         []Dimension         `json:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
+	Dimensions         []Dimension         `json:"Dimensions,omitzero" cbor:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
 	StartTime          *protocol.Timestamp `json:"StartTime,omitempty" query:"StartTime" xml:"StartTime,omitempty"`
 	EndTime            *protocol.Timestamp `json:"EndTime,omitempty" query:"EndTime" xml:"EndTime,omitempty"`
 	Period             *int32              `json:"Period,omitempty" query:"Period" xml:"Period,omitempty"`
-	Statistics         []string            `json:"Statistics,omitempty" query:"Statistics>member" xml:"Statistics>member,omitempty"`
-	ExtendedStatistics []string            `json:"ExtendedStatistics,omitempty" query:"ExtendedStatistics>member" xml:"ExtendedStatistics>member,omitempty"`
+	Statistics         []string            `json:"Statistics,omitzero" cbor:"Statistics,omitempty" query:"Statistics>member" xml:"Statistics>member,omitempty"`
+	ExtendedStatistics []string            `json:"ExtendedStatistics,omitzero" cbor:"ExtendedStatistics,omitempty" query:"ExtendedStatistics>member" xml:"ExtendedStatistics>member,omitempty"`
 	Unit               string              `json:"Unit,omitempty" query:"Unit" xml:"Unit,omitempty"`
 }
 
@@ -1087,7 +1087,7 @@ func (s *GetMetricStatisticsInput) Validate(v *protocol.Validator, path string) 
 
 type GetMetricStatisticsOutput struct {
 	Label      string      `json:"Label,omitempty" query:"Label" xml:"Label,omitempty"`
-	Datapoints []Datapoint `json:"Datapoints,omitempty" query:"Datapoints>member" xml:"Datapoints>member,omitempty"`
+	Datapoints []Datapoint `json:"Datapoints,omitzero" cbor:"Datapoints,omitempty" query:"Datapoints>member" xml:"Datapoints>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1112,15 +1112,15 @@ func (s *GetMetricStreamInput) Validate(v *protocol.Validator, path string) {
 type GetMetricStreamOutput struct {
 	Arn                          string                                `json:"Arn,omitempty" query:"Arn" xml:"Arn,omitempty"`
 	Name                         string                                `json:"Name,omitempty" query:"Name" xml:"Name,omitempty"`
-	IncludeFilters               []MetricStreamFilter                  `json:"IncludeFilters,omitempty" query:"IncludeFilters>member" xml:"IncludeFilters>member,omitempty"`
-	ExcludeFilters               []MetricStreamFilter                  `json:"ExcludeFilters,omitempty" query:"ExcludeFilters>member" xml:"ExcludeFilters>member,omitempty"`
+	IncludeFilters               []MetricStreamFilter                  `json:"IncludeFilters,omitzero" cbor:"IncludeFilters,omitempty" query:"IncludeFilters>member" xml:"IncludeFilters>member,omitempty"`
+	ExcludeFilters               []MetricStreamFilter                  `json:"ExcludeFilters,omitzero" cbor:"ExcludeFilters,omitempty" query:"ExcludeFilters>member" xml:"ExcludeFilters>member,omitempty"`
 	FirehoseArn                  string                                `json:"FirehoseArn,omitempty" query:"FirehoseArn" xml:"FirehoseArn,omitempty"`
 	RoleArn                      string                                `json:"RoleArn,omitempty" query:"RoleArn" xml:"RoleArn,omitempty"`
 	State                        string                                `json:"State,omitempty" query:"State" xml:"State,omitempty"`
 	CreationDate                 *protocol.Timestamp                   `json:"CreationDate,omitempty" query:"CreationDate" xml:"CreationDate,omitempty"`
 	LastUpdateDate               *protocol.Timestamp                   `json:"LastUpdateDate,omitempty" query:"LastUpdateDate" xml:"LastUpdateDate,omitempty"`
 	OutputFormat                 string                                `json:"OutputFormat,omitempty" query:"OutputFormat" xml:"OutputFormat,omitempty"`
-	StatisticsConfigurations     []MetricStreamStatisticsConfiguration `json:"StatisticsConfigurations,omitempty" query:"StatisticsConfigurations>member" xml:"StatisticsConfigurations>member,omitempty"`
+	StatisticsConfigurations     []MetricStreamStatisticsConfiguration `json:"StatisticsConfigurations,omitzero" cbor:"StatisticsConfigurations,omitempty" query:"StatisticsConfigurations>member" xml:"StatisticsConfigurations>member,omitempty"`
 	IncludeLinkedAccountsMetrics *bool                                 `json:"IncludeLinkedAccountsMetrics,omitempty" query:"IncludeLinkedAccountsMetrics" xml:"IncludeLinkedAccountsMetrics,omitempty"`
 }
 
@@ -1214,9 +1214,9 @@ func (s *InsightRule) Validate(v *protocol.Validator, path string) {
 }
 
 type InsightRuleContributor struct {
-	Keys                      []string                          `json:"Keys,omitempty" query:"Keys>member" xml:"Keys>member,omitempty"`
+	Keys                      []string                          `json:"Keys,omitzero" cbor:"Keys,omitempty" query:"Keys>member" xml:"Keys>member,omitempty"`
 	ApproximateAggregateValue *float64                          `json:"ApproximateAggregateValue,omitempty" query:"ApproximateAggregateValue" xml:"ApproximateAggregateValue,omitempty"`
-	Datapoints                []InsightRuleContributorDatapoint `json:"Datapoints,omitempty" query:"Datapoints>member" xml:"Datapoints>member,omitempty"`
+	Datapoints                []InsightRuleContributorDatapoint `json:"Datapoints,omitzero" cbor:"Datapoints,omitempty" query:"Datapoints>member" xml:"Datapoints>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1324,7 +1324,7 @@ func (s *LimitExceededFault) Validate(v *protocol.Validator, path string) {
 
 type ListAlarmMuteRulesInput struct {
 	AlarmName  string   `json:"AlarmName,omitempty" query:"AlarmName" xml:"AlarmName,omitempty"`
-	Statuses   []string `json:"Statuses,omitempty" query:"Statuses>member" xml:"Statuses>member,omitempty"`
+	Statuses   []string `json:"Statuses,omitzero" cbor:"Statuses,omitempty" query:"Statuses>member" xml:"Statuses>member,omitempty"`
 	MaxRecords *int32   `json:"MaxRecords,omitempty" query:"MaxRecords" xml:"MaxRecords,omitempty"`
 	NextToken  string   `json:"NextToken,omitempty" query:"NextToken" xml:"NextToken,omitempty"`
 }
@@ -1343,7 +1343,7 @@ func (s *ListAlarmMuteRulesInput) Validate(v *protocol.Validator, path string) {
 }
 
 type ListAlarmMuteRulesOutput struct {
-	AlarmMuteRuleSummaries []AlarmMuteRuleSummary `json:"AlarmMuteRuleSummaries,omitempty" query:"AlarmMuteRuleSummaries>member" xml:"AlarmMuteRuleSummaries>member,omitempty"`
+	AlarmMuteRuleSummaries []AlarmMuteRuleSummary `json:"AlarmMuteRuleSummaries,omitzero" cbor:"AlarmMuteRuleSummaries,omitempty" query:"AlarmMuteRuleSummaries>member" xml:"AlarmMuteRuleSummaries>member,omitempty"`
 	NextToken              string                 `json:"NextToken,omitempty" query:"NextToken" xml:"NextToken,omitempty"`
 }
 
@@ -1363,7 +1363,7 @@ type ListDashboardsInput struct {
 func (*ListDashboardsInput) Validate(*protocol.Validator, string) {}
 
 type ListDashboardsOutput struct {
-	DashboardEntries []DashboardEntry `json:"DashboardEntries,omitempty" query:"DashboardEntries>member" xml:"DashboardEntries>member,omitempty"`
+	DashboardEntries []DashboardEntry `json:"DashboardEntries,omitzero" cbor:"DashboardEntries,omitempty" query:"DashboardEntries>member" xml:"DashboardEntries>member,omitempty"`
 	NextToken        string           `json:"NextToken,omitempty" query:"NextToken" xml:"NextToken,omitempty"`
 }
 
@@ -1392,7 +1392,7 @@ func (s *ListManagedInsightRulesInput) Validate(v *protocol.Validator, path stri
 }
 
 type ListManagedInsightRulesOutput struct {
-	ManagedRules []ManagedRuleDescription `json:"ManagedRules,omitempty" query:"ManagedRules>member" xml:"ManagedRules>member,omitempty"`
+	ManagedRules []ManagedRuleDescription `json:"ManagedRules,omitzero" cbor:"ManagedRules,omitempty" query:"ManagedRules>member" xml:"ManagedRules>member,omitempty"`
 	NextToken    string                   `json:"NextToken,omitempty" query:"NextToken" xml:"NextToken,omitempty"`
 }
 
@@ -1417,7 +1417,7 @@ func (s *ListMetricStreamsInput) Validate(v *protocol.Validator, path string) {
 
 type ListMetricStreamsOutput struct {
 	NextToken string              `json:"NextToken,omitempty" query:"NextToken" xml:"NextToken,omitempty"`
-	Entries   []MetricStreamEntry `json:"Entries,omitempty" query:"Entries>member" xml:"Entries>member,omitempty"`
+	Entries   []MetricStreamEntry `json:"Entries,omitzero" cbor:"Entries,omitempty" query:"Entries>member" xml:"Entries>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1430,7 +1430,7 @@ func (s *ListMetricStreamsOutput) Validate(v *protocol.Validator, path string) {
 type ListMetricsInput struct {
 	Namespace             string            `json:"Namespace,omitempty" query:"Namespace" xml:"Namespace,omitempty"`
 	MetricName            string            `json:"MetricName,omitempty" query:"MetricName" xml:"MetricName,omitempty"`
-	Dimensions            []DimensionFilter `json:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
+	Dimensions            []DimensionFilter `json:"Dimensions,omitzero" cbor:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
 	NextToken             string            `json:"NextToken,omitempty" query:"NextToken" xml:"NextToken,omitempty"`
 	RecentlyActive        string            `json:"RecentlyActive,omitempty" query:"RecentlyActive" xml:"RecentlyActive,omitempty"`
 	IncludeLinkedAccounts *bool             `json:"IncludeLinkedAccounts,omitempty" query:"IncludeLinkedAccounts" xml:"IncludeLinkedAccounts,omitempty"`
@@ -1460,9 +1460,9 @@ func (s *ListMetricsInput) Validate(v *protocol.Validator, path string) {
 }
 
 type ListMetricsOutput struct {
-	Metrics        []Metric `json:"Metrics,omitempty" query:"Metrics>member" xml:"Metrics>member,omitempty"`
+	Metrics        []Metric `json:"Metrics,omitzero" cbor:"Metrics,omitempty" query:"Metrics>member" xml:"Metrics>member,omitempty"`
 	NextToken      string   `json:"NextToken,omitempty" query:"NextToken" xml:"NextToken,omitempty"`
-	OwningAccounts []string `json:"OwningAccounts,omitempty" query:"OwningAccounts>member" xml:"OwningAccounts>member,omitempty"`
+	OwningAccounts []string `json:"OwningAccounts,omitzero" cbor:"OwningAccounts,omitempty" query:"OwningAccounts>member" xml:"OwningAccounts>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1488,7 +1488,7 @@ func (s *ListTagsForResourceInput) Validate(v *protocol.Validator, path string) 
 }
 
 type ListTagsForResourceOutput struct {
-	Tags []Tag `json:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
+	Tags []Tag `json:"Tags,omitzero" cbor:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1501,7 +1501,7 @@ func (s *ListTagsForResourceOutput) Validate(v *protocol.Validator, path string)
 type ManagedRule struct {
 	TemplateName string `json:"TemplateName,omitempty" query:"TemplateName" xml:"TemplateName,omitempty"`
 	ResourceARN  string `json:"ResourceARN,omitempty" query:"ResourceARN" xml:"ResourceARN,omitempty"`
-	Tags         []Tag  `json:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
+	Tags         []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1566,7 +1566,7 @@ func (*MessageData) Validate(*protocol.Validator, string) {}
 type Metric struct {
 	Namespace  string      `json:"Namespace,omitempty" query:"Namespace" xml:"Namespace,omitempty"`
 	MetricName string      `json:"MetricName,omitempty" query:"MetricName" xml:"MetricName,omitempty"`
-	Dimensions []Dimension `json:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
+	Dimensions []Dimension `json:"Dimensions,omitzero" cbor:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1591,9 +1591,9 @@ type MetricAlarm struct {
 	AlarmDescription                   string              `json:"AlarmDescription,omitempty" query:"AlarmDescription" xml:"AlarmDescription,omitempty"`
 	AlarmConfigurationUpdatedTimestamp *protocol.Timestamp `json:"AlarmConfigurationUpdatedTimestamp,omitempty" query:"AlarmConfigurationUpdatedTimestamp" xml:"AlarmConfigurationUpdatedTimestamp,omitempty"`
 	ActionsEnabled                     *bool               `json:"ActionsEnabled,omitempty" query:"ActionsEnabled" xml:"ActionsEnabled,omitempty"`
-	OKActions                          []string            `json:"OKActions,omitempty" query:"OKActions>member" xml:"OKActions>member,omitempty"`
-	AlarmActions                       []string            `json:"AlarmActions,omitempty" query:"AlarmActions>member" xml:"AlarmActions>member,omitempty"`
-	InsufficientDataActions            []string            `json:"InsufficientDataActions,omitempty" query:"InsufficientDataActions>member" xml:"InsufficientDataActions>member,omitempty"`
+	OKActions                          []string            `json:"OKActions,omitzero" cbor:"OKActions,omitempty" query:"OKActions>member" xml:"OKActions>member,omitempty"`
+	AlarmActions                       []string            `json:"AlarmActions,omitzero" cbor:"AlarmActions,omitempty" query:"AlarmActions>member" xml:"AlarmActions>member,omitempty"`
+	InsufficientDataActions            []string            `json:"InsufficientDataActions,omitzero" cbor:"InsufficientDataActions,omitempty" query:"InsufficientDataActions>member" xml:"InsufficientDataActions>member,omitempty"`
 	StateValue                         string              `json:"StateValue,omitempty" query:"StateValue" xml:"StateValue,omitempty"`
 	StateReason                        string              `json:"StateReason,omitempty" query:"StateReason" xml:"StateReason,omitempty"`
 	StateReasonData                    string              `json:"StateReasonData,omitempty" query:"StateReasonData" xml:"StateReasonData,omitempty"`
@@ -1602,7 +1602,7 @@ type MetricAlarm struct {
 	Namespace                          string              `json:"Namespace,omitempty" query:"Namespace" xml:"Namespace,omitempty"`
 	Statistic                          string              `json:"Statistic,omitempty" query:"Statistic" xml:"Statistic,omitempty"`
 	ExtendedStatistic                  string              `json:"ExtendedStatistic,omitempty" query:"ExtendedStatistic" xml:"ExtendedStatistic,omitempty"`
-	Dimensions                         []Dimension         `json:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
+	Dimensions                         []Dimension         `json:"Dimensions,omitzero" cbor:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
 	Period                             *int32              `json:"Period,omitempty" query:"Period" xml:"Period,omitempty"`
 	Unit                               string              `json:"Unit,omitempty" query:"Unit" xml:"Unit,omitempty"`
 	EvaluationPeriods                  *int32              `json:"EvaluationPeriods,omitempty" query:"EvaluationPeriods" xml:"EvaluationPeriods,omitempty"`
@@ -1611,7 +1611,7 @@ type MetricAlarm struct {
 	ComparisonOperator                 string              `json:"ComparisonOperator,omitempty" query:"ComparisonOperator" xml:"ComparisonOperator,omitempty"`
 	TreatMissingData                   string              `json:"TreatMissingData,omitempty" query:"TreatMissingData" xml:"TreatMissingData,omitempty"`
 	EvaluateLowSampleCountPercentile   string              `json:"EvaluateLowSampleCountPercentile,omitempty" query:"EvaluateLowSampleCountPercentile" xml:"EvaluateLowSampleCountPercentile,omitempty"`
-	Metrics                            []MetricDataQuery   `json:"Metrics,omitempty" query:"Metrics>member" xml:"Metrics>member,omitempty"`
+	Metrics                            []MetricDataQuery   `json:"Metrics,omitzero" cbor:"Metrics,omitempty" query:"Metrics>member" xml:"Metrics>member,omitempty"`
 	ThresholdMetricId                  string              `json:"ThresholdMetricId,omitempty" query:"ThresholdMetricId" xml:"ThresholdMetricId,omitempty"`
 	EvaluationState                    string              `json:"EvaluationState,omitempty" query:"EvaluationState" xml:"EvaluationState,omitempty"`
 	StateTransitionedTimestamp         *protocol.Timestamp `json:"StateTransitionedTimestamp,omitempty" query:"StateTransitionedTimestamp" xml:"StateTransitionedTimestamp,omitempty"`
@@ -1750,10 +1750,10 @@ func (s *MetricDataQuery) Validate(v *protocol.Validator, path string) {
 type MetricDataResult struct {
 	Id         string               `json:"Id,omitempty" query:"Id" xml:"Id,omitempty"`
 	Label      string               `json:"Label,omitempty" query:"Label" xml:"Label,omitempty"`
-	Timestamps []protocol.Timestamp `json:"Timestamps,omitempty" query:"Timestamps>member" xml:"Timestamps>member,omitempty"`
-	Values     []float64            `json:"Values,omitempty" query:"Values>member" xml:"Values>member,omitempty"`
+	Timestamps []protocol.Timestamp `json:"Timestamps,omitzero" cbor:"Timestamps,omitempty" query:"Timestamps>member" xml:"Timestamps>member,omitempty"`
+	Values     []float64            `json:"Values,omitzero" cbor:"Values,omitempty" query:"Values>member" xml:"Values>member,omitempty"`
 	StatusCode string               `json:"StatusCode,omitempty" query:"StatusCode" xml:"StatusCode,omitempty"`
-	Messages   []MessageData        `json:"Messages,omitempty" query:"Messages>member" xml:"Messages>member,omitempty"`
+	Messages   []MessageData        `json:"Messages,omitzero" cbor:"Messages,omitempty" query:"Messages>member" xml:"Messages>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1771,12 +1771,12 @@ func (s *MetricDataResult) Validate(v *protocol.Validator, path string) {
 
 type MetricDatum struct {
 	MetricName        string              `json:"MetricName,omitempty" query:"MetricName" xml:"MetricName,omitempty"`
-	Dimensions        []Dimension         `json:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
+	Dimensions        []Dimension         `json:"Dimensions,omitzero" cbor:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
 	Timestamp         *protocol.Timestamp `json:"Timestamp,omitempty" query:"Timestamp" xml:"Timestamp,omitempty"`
 	Value             *float64            `json:"Value,omitempty" query:"Value" xml:"Value,omitempty"`
 	StatisticValues   *StatisticSet       `json:"StatisticValues,omitempty" query:"StatisticValues" xml:"StatisticValues,omitempty"`
-	Values            []float64           `json:"Values,omitempty" query:"Values>member" xml:"Values>member,omitempty"`
-	Counts            []float64           `json:"Counts,omitempty" query:"Counts>member" xml:"Counts>member,omitempty"`
+	Values            []float64           `json:"Values,omitzero" cbor:"Values,omitempty" query:"Values>member" xml:"Values>member,omitempty"`
+	Counts            []float64           `json:"Counts,omitzero" cbor:"Counts,omitempty" query:"Counts>member" xml:"Counts>member,omitempty"`
 	Unit              string              `json:"Unit,omitempty" query:"Unit" xml:"Unit,omitempty"`
 	StorageResolution *int32              `json:"StorageResolution,omitempty" query:"StorageResolution" xml:"StorageResolution,omitempty"`
 }
@@ -1805,7 +1805,7 @@ func (s *MetricDatum) Validate(v *protocol.Validator, path string) {
 }
 
 type MetricMathAnomalyDetector struct {
-	MetricDataQueries []MetricDataQuery `json:"MetricDataQueries,omitempty" query:"MetricDataQueries>member" xml:"MetricDataQueries>member,omitempty"`
+	MetricDataQueries []MetricDataQuery `json:"MetricDataQueries,omitzero" cbor:"MetricDataQueries,omitempty" query:"MetricDataQueries>member" xml:"MetricDataQueries>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1867,7 +1867,7 @@ func (s *MetricStreamEntry) Validate(v *protocol.Validator, path string) {
 
 type MetricStreamFilter struct {
 	Namespace   string   `json:"Namespace,omitempty" query:"Namespace" xml:"Namespace,omitempty"`
-	MetricNames []string `json:"MetricNames,omitempty" query:"MetricNames>member" xml:"MetricNames>member,omitempty"`
+	MetricNames []string `json:"MetricNames,omitzero" cbor:"MetricNames,omitempty" query:"MetricNames>member" xml:"MetricNames>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1881,8 +1881,8 @@ func (s *MetricStreamFilter) Validate(v *protocol.Validator, path string) {
 }
 
 type MetricStreamStatisticsConfiguration struct {
-	IncludeMetrics       []MetricStreamStatisticsMetric `json:"IncludeMetrics,omitempty" query:"IncludeMetrics>member" xml:"IncludeMetrics>member,omitempty"`
-	AdditionalStatistics []string                       `json:"AdditionalStatistics,omitempty" query:"AdditionalStatistics>member" xml:"AdditionalStatistics>member,omitempty"`
+	IncludeMetrics       []MetricStreamStatisticsMetric `json:"IncludeMetrics,omitzero" cbor:"IncludeMetrics,omitempty" query:"IncludeMetrics>member" xml:"IncludeMetrics>member,omitempty"`
+	AdditionalStatistics []string                       `json:"AdditionalStatistics,omitzero" cbor:"AdditionalStatistics,omitempty" query:"AdditionalStatistics>member" xml:"AdditionalStatistics>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1919,7 +1919,7 @@ type MissingRequiredParameterException struct {
 func (*MissingRequiredParameterException) Validate(*protocol.Validator, string) {}
 
 type MuteTargets struct {
-	AlarmNames []string `json:"AlarmNames,omitempty" query:"AlarmNames>member" xml:"AlarmNames>member,omitempty"`
+	AlarmNames []string `json:"AlarmNames,omitzero" cbor:"AlarmNames,omitempty" query:"AlarmNames>member" xml:"AlarmNames>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1948,7 +1948,7 @@ type PutAlarmMuteRuleInput struct {
 	Description string              `json:"Description,omitempty" query:"Description" xml:"Description,omitempty"`
 	Rule        *Rule               `json:"Rule,omitempty" query:"Rule" xml:"Rule,omitempty"`
 	MuteTargets *MuteTargets        `json:"MuteTargets,omitempty" query:"MuteTargets" xml:"MuteTargets,omitempty"`
-	Tags        []Tag               `json:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
+	Tags        []Tag               `json:"Tags,omitzero" cbor:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
 	StartDate   *protocol.Timestamp `json:"StartDate,omitempty" query:"StartDate" xml:"StartDate,omitempty"`
 	ExpireDate  *protocol.Timestamp `json:"ExpireDate,omitempty" query:"ExpireDate" xml:"ExpireDate,omitempty"`
 }
@@ -1977,7 +1977,7 @@ func (s *PutAlarmMuteRuleInput) Validate(v *protocol.Validator, path string) {
 type PutAnomalyDetectorInput struct {
 	Namespace                   string                        `json:"Namespace,omitempty" query:"Namespace" xml:"Namespace,omitempty"`
 	MetricName                  string                        `json:"MetricName,omitempty" query:"MetricName" xml:"MetricName,omitempty"`
-	Dimensions                  []Dimension                   `json:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
+	Dimensions                  []Dimension                   `json:"Dimensions,omitzero" cbor:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
 	Stat                        string                        `json:"Stat,omitempty" query:"Stat" xml:"Stat,omitempty"`
 	Configuration               *AnomalyDetectorConfiguration `json:"Configuration,omitempty" query:"Configuration" xml:"Configuration,omitempty"`
 	MetricCharacteristics       *MetricCharacteristics        `json:"MetricCharacteristics,omitempty" query:"MetricCharacteristics" xml:"MetricCharacteristics,omitempty"`
@@ -2023,13 +2023,13 @@ func (*PutAnomalyDetectorOutput) Validate(*protocol.Validator, string) {}
 
 type PutCompositeAlarmInput struct {
 	ActionsEnabled                   *bool    `json:"ActionsEnabled,omitempty" query:"ActionsEnabled" xml:"ActionsEnabled,omitempty"`
-	AlarmActions                     []string `json:"AlarmActions,omitempty" query:"AlarmActions>member" xml:"AlarmActions>member,omitempty"`
+	AlarmActions                     []string `json:"AlarmActions,omitzero" cbor:"AlarmActions,omitempty" query:"AlarmActions>member" xml:"AlarmActions>member,omitempty"`
 	AlarmDescription                 string   `json:"AlarmDescription,omitempty" query:"AlarmDescription" xml:"AlarmDescription,omitempty"`
 	AlarmName                        string   `json:"AlarmName,omitempty" query:"AlarmName" xml:"AlarmName,omitempty"`
 	AlarmRule                        string   `json:"AlarmRule,omitempty" query:"AlarmRule" xml:"AlarmRule,omitempty"`
-	InsufficientDataActions          []string `json:"InsufficientDataActions,omitempty" query:"InsufficientDataActions>member" xml:"InsufficientDataActions>member,omitempty"`
-	OKActions                        []string `json:"OKActions,omitempty" query:"OKActions>member" xml:"OKActions>member,omitempty"`
-	Tags                             []Tag    `json:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
+	InsufficientDataActions          []string `json:"InsufficientDataActions,omitzero" cbor:"InsufficientDataActions,omitempty" query:"InsufficientDataActions>member" xml:"InsufficientDataActions>member,omitempty"`
+	OKActions                        []string `json:"OKActions,omitzero" cbor:"OKActions,omitempty" query:"OKActions>member" xml:"OKActions>member,omitempty"`
+	Tags                             []Tag    `json:"Tags,omitzero" cbor:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
 	ActionsSuppressor                string   `json:"ActionsSuppressor,omitempty" query:"ActionsSuppressor" xml:"ActionsSuppressor,omitempty"`
 	ActionsSuppressorWaitPeriod      *int32   `json:"ActionsSuppressorWaitPeriod,omitempty" query:"ActionsSuppressorWaitPeriod" xml:"ActionsSuppressorWaitPeriod,omitempty"`
 	ActionsSuppressorExtensionPeriod *int32   `json:"ActionsSuppressorExtensionPeriod,omitempty" query:"ActionsSuppressorExtensionPeriod" xml:"ActionsSuppressorExtensionPeriod,omitempty"`
@@ -2077,7 +2077,7 @@ func (s *PutCompositeAlarmInput) Validate(v *protocol.Validator, path string) {
 type PutDashboardInput struct {
 	DashboardName string `json:"DashboardName,omitempty" query:"DashboardName" xml:"DashboardName,omitempty"`
 	DashboardBody string `json:"DashboardBody,omitempty" query:"DashboardBody" xml:"DashboardBody,omitempty"`
-	Tags          []Tag  `json:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
+	Tags          []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2090,7 +2090,7 @@ func (s *PutDashboardInput) Validate(v *protocol.Validator, path string) {
 }
 
 type PutDashboardOutput struct {
-	DashboardValidationMessages []DashboardValidationMessage `json:"DashboardValidationMessages,omitempty" query:"DashboardValidationMessages>member" xml:"DashboardValidationMessages>member,omitempty"`
+	DashboardValidationMessages []DashboardValidationMessage `json:"DashboardValidationMessages,omitzero" cbor:"DashboardValidationMessages,omitempty" query:"DashboardValidationMessages>member" xml:"DashboardValidationMessages>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2104,7 +2104,7 @@ type PutInsightRuleInput struct {
 	RuleName               string `json:"RuleName,omitempty" query:"RuleName" xml:"RuleName,omitempty"`
 	RuleState              string `json:"RuleState,omitempty" query:"RuleState" xml:"RuleState,omitempty"`
 	RuleDefinition         string `json:"RuleDefinition,omitempty" query:"RuleDefinition" xml:"RuleDefinition,omitempty"`
-	Tags                   []Tag  `json:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
+	Tags                   []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
 	ApplyOnTransformedLogs *bool  `json:"ApplyOnTransformedLogs,omitempty" query:"ApplyOnTransformedLogs" xml:"ApplyOnTransformedLogs,omitempty"`
 }
 
@@ -2132,7 +2132,7 @@ type PutInsightRuleOutput struct{}
 func (*PutInsightRuleOutput) Validate(*protocol.Validator, string) {}
 
 type PutManagedInsightRulesInput struct {
-	ManagedRules []ManagedRule `json:"ManagedRules,omitempty" query:"ManagedRules>member" xml:"ManagedRules>member,omitempty"`
+	ManagedRules []ManagedRule `json:"ManagedRules,omitzero" cbor:"ManagedRules,omitempty" query:"ManagedRules>member" xml:"ManagedRules>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2144,7 +2144,7 @@ func (s *PutManagedInsightRulesInput) Validate(v *protocol.Validator, path strin
 }
 
 type PutManagedInsightRulesOutput struct {
-	Failures []PartialFailure `json:"Failures,omitempty" query:"Failures>member" xml:"Failures>member,omitempty"`
+	Failures []PartialFailure `json:"Failures,omitzero" cbor:"Failures,omitempty" query:"Failures>member" xml:"Failures>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2158,14 +2158,14 @@ type PutMetricAlarmInput struct {
 	AlarmName                        string              `json:"AlarmName,omitempty" query:"AlarmName" xml:"AlarmName,omitempty"`
 	AlarmDescription                 string              `json:"AlarmDescription,omitempty" query:"AlarmDescription" xml:"AlarmDescription,omitempty"`
 	ActionsEnabled                   *bool               `json:"ActionsEnabled,omitempty" query:"ActionsEnabled" xml:"ActionsEnabled,omitempty"`
-	OKActions                        []string            `json:"OKActions,omitempty" query:"OKActions>member" xml:"OKActions>member,omitempty"`
-	AlarmActions                     []string            `json:"AlarmActions,omitempty" query:"AlarmActions>member" xml:"AlarmActions>member,omitempty"`
-	InsufficientDataActions          []string            `json:"InsufficientDataActions,omitempty" query:"InsufficientDataActions>member" xml:"InsufficientDataActions>member,omitempty"`
+	OKActions                        []string            `json:"OKActions,omitzero" cbor:"OKActions,omitempty" query:"OKActions>member" xml:"OKActions>member,omitempty"`
+	AlarmActions                     []string            `json:"AlarmActions,omitzero" cbor:"AlarmActions,omitempty" query:"AlarmActions>member" xml:"AlarmActions>member,omitempty"`
+	InsufficientDataActions          []string            `json:"InsufficientDataActions,omitzero" cbor:"InsufficientDataActions,omitempty" query:"InsufficientDataActions>member" xml:"InsufficientDataActions>member,omitempty"`
 	MetricName                       string              `json:"MetricName,omitempty" query:"MetricName" xml:"MetricName,omitempty"`
 	Namespace                        string              `json:"Namespace,omitempty" query:"Namespace" xml:"Namespace,omitempty"`
 	Statistic                        string              `json:"Statistic,omitempty" query:"Statistic" xml:"Statistic,omitempty"`
 	ExtendedStatistic                string              `json:"ExtendedStatistic,omitempty" query:"ExtendedStatistic" xml:"ExtendedStatistic,omitempty"`
-	Dimensions                       []Dimension         `json:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
+	Dimensions                       []Dimension         `json:"Dimensions,omitzero" cbor:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
 	Period                           *int32              `json:"Period,omitempty" query:"Period" xml:"Period,omitempty"`
 	Unit                             string              `json:"Unit,omitempty" query:"Unit" xml:"Unit,omitempty"`
 	EvaluationPeriods                *int32              `json:"EvaluationPeriods,omitempty" query:"EvaluationPeriods" xml:"EvaluationPeriods,omitempty"`
@@ -2174,8 +2174,8 @@ type PutMetricAlarmInput struct {
 	ComparisonOperator               string              `json:"ComparisonOperator,omitempty" query:"ComparisonOperator" xml:"ComparisonOperator,omitempty"`
 	TreatMissingData                 string              `json:"TreatMissingData,omitempty" query:"TreatMissingData" xml:"TreatMissingData,omitempty"`
 	EvaluateLowSampleCountPercentile string              `json:"EvaluateLowSampleCountPercentile,omitempty" query:"EvaluateLowSampleCountPercentile" xml:"EvaluateLowSampleCountPercentile,omitempty"`
-	Metrics                          []MetricDataQuery   `json:"Metrics,omitempty" query:"Metrics>member" xml:"Metrics>member,omitempty"`
-	Tags                             []Tag               `json:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
+	Metrics                          []MetricDataQuery   `json:"Metrics,omitzero" cbor:"Metrics,omitempty" query:"Metrics>member" xml:"Metrics>member,omitempty"`
+	Tags                             []Tag               `json:"Tags,omitzero" cbor:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
 	ThresholdMetricId                string              `json:"ThresholdMetricId,omitempty" query:"ThresholdMetricId" xml:"ThresholdMetricId,omitempty"`
 	EvaluationCriteria               *EvaluationCriteria `json:"EvaluationCriteria,omitempty" query:"EvaluationCriteria" xml:"EvaluationCriteria,omitempty"`
 	EvaluationInterval               *int32              `json:"EvaluationInterval,omitempty" query:"EvaluationInterval" xml:"EvaluationInterval,omitempty"`
@@ -2263,8 +2263,8 @@ func (s *PutMetricAlarmInput) Validate(v *protocol.Validator, path string) {
 
 type PutMetricDataInput struct {
 	Namespace              string             `json:"Namespace,omitempty" query:"Namespace" xml:"Namespace,omitempty"`
-	MetricData             []MetricDatum      `json:"MetricData,omitempty" query:"MetricData>member" xml:"MetricData>member,omitempty"`
-	EntityMetricData       []EntityMetricData `json:"EntityMetricData,omitempty" query:"EntityMetricData>member" xml:"EntityMetricData>member,omitempty"`
+	MetricData             []MetricDatum      `json:"MetricData,omitzero" cbor:"MetricData,omitempty" query:"MetricData>member" xml:"MetricData>member,omitempty"`
+	EntityMetricData       []EntityMetricData `json:"EntityMetricData,omitzero" cbor:"EntityMetricData,omitempty" query:"EntityMetricData>member" xml:"EntityMetricData>member,omitempty"`
 	StrictEntityValidation *bool              `json:"StrictEntityValidation,omitempty" query:"StrictEntityValidation" xml:"StrictEntityValidation,omitempty"`
 }
 
@@ -2284,13 +2284,13 @@ func (s *PutMetricDataInput) Validate(v *protocol.Validator, path string) {
 
 type PutMetricStreamInput struct {
 	Name                         string                                `json:"Name,omitempty" query:"Name" xml:"Name,omitempty"`
-	IncludeFilters               []MetricStreamFilter                  `json:"IncludeFilters,omitempty" query:"IncludeFilters>member" xml:"IncludeFilters>member,omitempty"`
-	ExcludeFilters               []MetricStreamFilter                  `json:"ExcludeFilters,omitempty" query:"ExcludeFilters>member" xml:"ExcludeFilters>member,omitempty"`
+	IncludeFilters               []MetricStreamFilter                  `json:"IncludeFilters,omitzero" cbor:"IncludeFilters,omitempty" query:"IncludeFilters>member" xml:"IncludeFilters>member,omitempty"`
+	ExcludeFilters               []MetricStreamFilter                  `json:"ExcludeFilters,omitzero" cbor:"ExcludeFilters,omitempty" query:"ExcludeFilters>member" xml:"ExcludeFilters>member,omitempty"`
 	FirehoseArn                  string                                `json:"FirehoseArn,omitempty" query:"FirehoseArn" xml:"FirehoseArn,omitempty"`
 	RoleArn                      string                                `json:"RoleArn,omitempty" query:"RoleArn" xml:"RoleArn,omitempty"`
 	OutputFormat                 string                                `json:"OutputFormat,omitempty" query:"OutputFormat" xml:"OutputFormat,omitempty"`
-	Tags                         []Tag                                 `json:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
-	StatisticsConfigurations     []MetricStreamStatisticsConfiguration `json:"StatisticsConfigurations,omitempty" query:"StatisticsConfigurations>member" xml:"StatisticsConfigurations>member,omitempty"`
+	Tags                         []Tag                                 `json:"Tags,omitzero" cbor:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
+	StatisticsConfigurations     []MetricStreamStatisticsConfiguration `json:"StatisticsConfigurations,omitzero" cbor:"StatisticsConfigurations,omitempty" query:"StatisticsConfigurations>member" xml:"StatisticsConfigurations>member,omitempty"`
 	IncludeLinkedAccountsMetrics *bool                                 `json:"IncludeLinkedAccountsMetrics,omitempty" query:"IncludeLinkedAccountsMetrics" xml:"IncludeLinkedAccountsMetrics,omitempty"`
 }
 
@@ -2431,7 +2431,7 @@ type SingleMetricAnomalyDetector struct {
 	AccountId  string      `json:"AccountId,omitempty" query:"AccountId" xml:"AccountId,omitempty"`
 	Namespace  string      `json:"Namespace,omitempty" query:"Namespace" xml:"Namespace,omitempty"`
 	MetricName string      `json:"MetricName,omitempty" query:"MetricName" xml:"MetricName,omitempty"`
-	Dimensions []Dimension `json:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
+	Dimensions []Dimension `json:"Dimensions,omitzero" cbor:"Dimensions,omitempty" query:"Dimensions>member" xml:"Dimensions>member,omitempty"`
 	Stat       string      `json:"Stat,omitempty" query:"Stat" xml:"Stat,omitempty"`
 }
 
@@ -2458,7 +2458,7 @@ func (s *SingleMetricAnomalyDetector) Validate(v *protocol.Validator, path strin
 }
 
 type StartMetricStreamsInput struct {
-	Names []string `json:"Names,omitempty" query:"Names>member" xml:"Names>member,omitempty"`
+	Names []string `json:"Names,omitzero" cbor:"Names,omitempty" query:"Names>member" xml:"Names>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2500,7 +2500,7 @@ func (s *StatisticSet) Validate(v *protocol.Validator, path string) {
 }
 
 type StopMetricStreamsInput struct {
-	Names []string `json:"Names,omitempty" query:"Names>member" xml:"Names>member,omitempty"`
+	Names []string `json:"Names,omitzero" cbor:"Names,omitempty" query:"Names>member" xml:"Names>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2545,7 +2545,7 @@ func (s *Tag) Validate(v *protocol.Validator, path string) {
 
 type TagResourceInput struct {
 	ResourceARN string `json:"ResourceARN,omitempty" query:"ResourceARN" xml:"ResourceARN,omitempty"`
-	Tags        []Tag  `json:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
+	Tags        []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty" query:"Tags>member" xml:"Tags>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2567,7 +2567,7 @@ func (*TagResourceOutput) Validate(*protocol.Validator, string) {}
 
 type UntagResourceInput struct {
 	ResourceARN string   `json:"ResourceARN,omitempty" query:"ResourceARN" xml:"ResourceARN,omitempty"`
-	TagKeys     []string `json:"TagKeys,omitempty" query:"TagKeys>member" xml:"TagKeys>member,omitempty"`
+	TagKeys     []string `json:"TagKeys,omitzero" cbor:"TagKeys,omitempty" query:"TagKeys>member" xml:"TagKeys>member,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.

@@ -62,8 +62,8 @@ var (
 )
 
 type AddTagsToOnPremisesInstancesInput struct {
-	Tags          []Tag    `json:"tags,omitempty"`
-	InstanceNames []string `json:"instanceNames,omitempty"`
+	Tags          []Tag    `json:"tags,omitzero" cbor:"tags,omitempty"`
+	InstanceNames []string `json:"instanceNames,omitzero" cbor:"instanceNames,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -85,7 +85,7 @@ func (*Alarm) Validate(*protocol.Validator, string) {}
 type AlarmConfiguration struct {
 	Enabled                bool    `json:"enabled"`
 	IgnorePollAlarmFailure bool    `json:"ignorePollAlarmFailure"`
-	Alarms                 []Alarm `json:"alarms,omitempty"`
+	Alarms                 []Alarm `json:"alarms,omitzero" cbor:"alarms,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -154,7 +154,7 @@ func (*ArnNotSupportedException) Validate(*protocol.Validator, string) {}
 
 type AutoRollbackConfiguration struct {
 	Enabled bool     `json:"enabled"`
-	Events  []string `json:"events,omitempty"`
+	Events  []string `json:"events,omitzero" cbor:"events,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -175,7 +175,7 @@ func (*AutoScalingGroup) Validate(*protocol.Validator, string) {}
 
 type BatchGetApplicationRevisionsInput struct {
 	ApplicationName string             `json:"applicationName,omitempty"`
-	Revisions       []RevisionLocation `json:"revisions,omitempty"`
+	Revisions       []RevisionLocation `json:"revisions,omitzero" cbor:"revisions,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -193,7 +193,7 @@ func (s *BatchGetApplicationRevisionsInput) Validate(v *protocol.Validator, path
 type BatchGetApplicationRevisionsOutput struct {
 	ApplicationName string         `json:"applicationName,omitempty"`
 	ErrorMessage    string         `json:"errorMessage,omitempty"`
-	Revisions       []RevisionInfo `json:"revisions,omitempty"`
+	Revisions       []RevisionInfo `json:"revisions,omitzero" cbor:"revisions,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -207,7 +207,7 @@ func (s *BatchGetApplicationRevisionsOutput) Validate(v *protocol.Validator, pat
 }
 
 type BatchGetApplicationsInput struct {
-	ApplicationNames []string `json:"applicationNames,omitempty"`
+	ApplicationNames []string `json:"applicationNames,omitzero" cbor:"applicationNames,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -219,7 +219,7 @@ func (s *BatchGetApplicationsInput) Validate(v *protocol.Validator, path string)
 }
 
 type BatchGetApplicationsOutput struct {
-	ApplicationsInfo []ApplicationInfo `json:"applicationsInfo,omitempty"`
+	ApplicationsInfo []ApplicationInfo `json:"applicationsInfo,omitzero" cbor:"applicationsInfo,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -231,7 +231,7 @@ func (s *BatchGetApplicationsOutput) Validate(v *protocol.Validator, path string
 
 type BatchGetDeploymentGroupsInput struct {
 	ApplicationName      string   `json:"applicationName,omitempty"`
-	DeploymentGroupNames []string `json:"deploymentGroupNames,omitempty"`
+	DeploymentGroupNames []string `json:"deploymentGroupNames,omitzero" cbor:"deploymentGroupNames,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -247,7 +247,7 @@ func (s *BatchGetDeploymentGroupsInput) Validate(v *protocol.Validator, path str
 }
 
 type BatchGetDeploymentGroupsOutput struct {
-	DeploymentGroupsInfo []DeploymentGroupInfo `json:"deploymentGroupsInfo,omitempty"`
+	DeploymentGroupsInfo []DeploymentGroupInfo `json:"deploymentGroupsInfo,omitzero" cbor:"deploymentGroupsInfo,omitempty"`
 	ErrorMessage         string                `json:"errorMessage,omitempty"`
 }
 
@@ -260,7 +260,7 @@ func (s *BatchGetDeploymentGroupsOutput) Validate(v *protocol.Validator, path st
 
 type BatchGetDeploymentInstancesInput struct {
 	DeploymentId string   `json:"deploymentId,omitempty"`
-	InstanceIds  []string `json:"instanceIds,omitempty"`
+	InstanceIds  []string `json:"instanceIds,omitzero" cbor:"instanceIds,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -270,7 +270,7 @@ func (s *BatchGetDeploymentInstancesInput) Validate(v *protocol.Validator, path 
 }
 
 type BatchGetDeploymentInstancesOutput struct {
-	InstancesSummary []InstanceSummary `json:"instancesSummary,omitempty"`
+	InstancesSummary []InstanceSummary `json:"instancesSummary,omitzero" cbor:"instancesSummary,omitempty"`
 	ErrorMessage     string            `json:"errorMessage,omitempty"`
 }
 
@@ -283,7 +283,7 @@ func (s *BatchGetDeploymentInstancesOutput) Validate(v *protocol.Validator, path
 
 type BatchGetDeploymentTargetsInput struct {
 	DeploymentId string   `json:"deploymentId,omitempty"`
-	TargetIds    []string `json:"targetIds,omitempty"`
+	TargetIds    []string `json:"targetIds,omitzero" cbor:"targetIds,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -293,7 +293,7 @@ func (s *BatchGetDeploymentTargetsInput) Validate(v *protocol.Validator, path st
 }
 
 type BatchGetDeploymentTargetsOutput struct {
-	DeploymentTargets []DeploymentTarget `json:"deploymentTargets,omitempty"`
+	DeploymentTargets []DeploymentTarget `json:"deploymentTargets,omitzero" cbor:"deploymentTargets,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -304,7 +304,7 @@ func (s *BatchGetDeploymentTargetsOutput) Validate(v *protocol.Validator, path s
 }
 
 type BatchGetDeploymentsInput struct {
-	DeploymentIds []string `json:"deploymentIds,omitempty"`
+	DeploymentIds []string `json:"deploymentIds,omitzero" cbor:"deploymentIds,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -313,7 +313,7 @@ func (s *BatchGetDeploymentsInput) Validate(v *protocol.Validator, path string) 
 }
 
 type BatchGetDeploymentsOutput struct {
-	DeploymentsInfo []DeploymentInfo `json:"deploymentsInfo,omitempty"`
+	DeploymentsInfo []DeploymentInfo `json:"deploymentsInfo,omitzero" cbor:"deploymentsInfo,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -324,7 +324,7 @@ func (s *BatchGetDeploymentsOutput) Validate(v *protocol.Validator, path string)
 }
 
 type BatchGetOnPremisesInstancesInput struct {
-	InstanceNames []string `json:"instanceNames,omitempty"`
+	InstanceNames []string `json:"instanceNames,omitzero" cbor:"instanceNames,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -333,7 +333,7 @@ func (s *BatchGetOnPremisesInstancesInput) Validate(v *protocol.Validator, path 
 }
 
 type BatchGetOnPremisesInstancesOutput struct {
-	InstanceInfos []InstanceInfo `json:"instanceInfos,omitempty"`
+	InstanceInfos []InstanceInfo `json:"instanceInfos,omitzero" cbor:"instanceInfos,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -388,7 +388,7 @@ type CloudFormationTarget struct {
 	DeploymentId        string              `json:"deploymentId,omitempty"`
 	TargetId            string              `json:"targetId,omitempty"`
 	LastUpdatedAt       *protocol.Timestamp `json:"lastUpdatedAt,omitempty"`
-	LifecycleEvents     []LifecycleEvent    `json:"lifecycleEvents,omitempty"`
+	LifecycleEvents     []LifecycleEvent    `json:"lifecycleEvents,omitzero" cbor:"lifecycleEvents,omitempty"`
 	Status              string              `json:"status,omitempty"`
 	ResourceType        string              `json:"resourceType,omitempty"`
 	TargetVersionWeight float64             `json:"targetVersionWeight"`
@@ -419,7 +419,7 @@ func (s *ContinueDeploymentInput) Validate(v *protocol.Validator, path string) {
 type CreateApplicationInput struct {
 	ApplicationName string `json:"applicationName,omitempty"`
 	ComputePlatform string `json:"computePlatform,omitempty"`
-	Tags            []Tag  `json:"tags,omitempty"`
+	Tags            []Tag  `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -482,11 +482,11 @@ type CreateDeploymentGroupInput struct {
 	ApplicationName                  string                            `json:"applicationName,omitempty"`
 	DeploymentGroupName              string                            `json:"deploymentGroupName,omitempty"`
 	DeploymentConfigName             string                            `json:"deploymentConfigName,omitempty"`
-	Ec2TagFilters                    []EC2TagFilter                    `json:"ec2TagFilters,omitempty"`
-	OnPremisesInstanceTagFilters     []TagFilter                       `json:"onPremisesInstanceTagFilters,omitempty"`
-	AutoScalingGroups                []string                          `json:"autoScalingGroups,omitempty"`
+	Ec2TagFilters                    []EC2TagFilter                    `json:"ec2TagFilters,omitzero" cbor:"ec2TagFilters,omitempty"`
+	OnPremisesInstanceTagFilters     []TagFilter                       `json:"onPremisesInstanceTagFilters,omitzero" cbor:"onPremisesInstanceTagFilters,omitempty"`
+	AutoScalingGroups                []string                          `json:"autoScalingGroups,omitzero" cbor:"autoScalingGroups,omitempty"`
 	ServiceRoleArn                   string                            `json:"serviceRoleArn,omitempty"`
-	TriggerConfigurations            []TriggerConfig                   `json:"triggerConfigurations,omitempty"`
+	TriggerConfigurations            []TriggerConfig                   `json:"triggerConfigurations,omitzero" cbor:"triggerConfigurations,omitempty"`
 	AlarmConfiguration               *AlarmConfiguration               `json:"alarmConfiguration,omitempty"`
 	AutoRollbackConfiguration        *AutoRollbackConfiguration        `json:"autoRollbackConfiguration,omitempty"`
 	OutdatedInstancesStrategy        string                            `json:"outdatedInstancesStrategy,omitempty"`
@@ -494,9 +494,9 @@ type CreateDeploymentGroupInput struct {
 	BlueGreenDeploymentConfiguration *BlueGreenDeploymentConfiguration `json:"blueGreenDeploymentConfiguration,omitempty"`
 	LoadBalancerInfo                 *LoadBalancerInfo                 `json:"loadBalancerInfo,omitempty"`
 	Ec2TagSet                        *EC2TagSet                        `json:"ec2TagSet,omitempty"`
-	EcsServices                      []ECSService                      `json:"ecsServices,omitempty"`
+	EcsServices                      []ECSService                      `json:"ecsServices,omitzero" cbor:"ecsServices,omitempty"`
 	OnPremisesTagSet                 *OnPremisesTagSet                 `json:"onPremisesTagSet,omitempty"`
-	Tags                             []Tag                             `json:"tags,omitempty"`
+	Tags                             []Tag                             `json:"tags,omitzero" cbor:"tags,omitempty"`
 	TerminationHookEnabled           *bool                             `json:"terminationHookEnabled,omitempty"`
 }
 
@@ -654,7 +654,7 @@ func (s *DeleteDeploymentGroupInput) Validate(v *protocol.Validator, path string
 }
 
 type DeleteDeploymentGroupOutput struct {
-	HooksNotCleanedUp []AutoScalingGroup `json:"hooksNotCleanedUp,omitempty"`
+	HooksNotCleanedUp []AutoScalingGroup `json:"hooksNotCleanedUp,omitzero" cbor:"hooksNotCleanedUp,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -774,12 +774,12 @@ type DeploymentGroupInfo struct {
 	DeploymentGroupId                string                            `json:"deploymentGroupId,omitempty"`
 	DeploymentGroupName              string                            `json:"deploymentGroupName,omitempty"`
 	DeploymentConfigName             string                            `json:"deploymentConfigName,omitempty"`
-	Ec2TagFilters                    []EC2TagFilter                    `json:"ec2TagFilters,omitempty"`
-	OnPremisesInstanceTagFilters     []TagFilter                       `json:"onPremisesInstanceTagFilters,omitempty"`
-	AutoScalingGroups                []AutoScalingGroup                `json:"autoScalingGroups,omitempty"`
+	Ec2TagFilters                    []EC2TagFilter                    `json:"ec2TagFilters,omitzero" cbor:"ec2TagFilters,omitempty"`
+	OnPremisesInstanceTagFilters     []TagFilter                       `json:"onPremisesInstanceTagFilters,omitzero" cbor:"onPremisesInstanceTagFilters,omitempty"`
+	AutoScalingGroups                []AutoScalingGroup                `json:"autoScalingGroups,omitzero" cbor:"autoScalingGroups,omitempty"`
 	ServiceRoleArn                   string                            `json:"serviceRoleArn,omitempty"`
 	TargetRevision                   *RevisionLocation                 `json:"targetRevision,omitempty"`
-	TriggerConfigurations            []TriggerConfig                   `json:"triggerConfigurations,omitempty"`
+	TriggerConfigurations            []TriggerConfig                   `json:"triggerConfigurations,omitzero" cbor:"triggerConfigurations,omitempty"`
 	AlarmConfiguration               *AlarmConfiguration               `json:"alarmConfiguration,omitempty"`
 	AutoRollbackConfiguration        *AutoRollbackConfiguration        `json:"autoRollbackConfiguration,omitempty"`
 	DeploymentStyle                  *DeploymentStyle                  `json:"deploymentStyle,omitempty"`
@@ -791,7 +791,7 @@ type DeploymentGroupInfo struct {
 	Ec2TagSet                        *EC2TagSet                        `json:"ec2TagSet,omitempty"`
 	OnPremisesTagSet                 *OnPremisesTagSet                 `json:"onPremisesTagSet,omitempty"`
 	ComputePlatform                  string                            `json:"computePlatform,omitempty"`
-	EcsServices                      []ECSService                      `json:"ecsServices,omitempty"`
+	EcsServices                      []ECSService                      `json:"ecsServices,omitzero" cbor:"ecsServices,omitempty"`
 	TerminationHookEnabled           bool                              `json:"terminationHookEnabled"`
 }
 
@@ -900,7 +900,7 @@ type DeploymentInfo struct {
 	LoadBalancerInfo                   *LoadBalancerInfo                 `json:"loadBalancerInfo,omitempty"`
 	AdditionalDeploymentStatusInfo     string                            `json:"additionalDeploymentStatusInfo,omitempty"`
 	FileExistsBehavior                 string                            `json:"fileExistsBehavior,omitempty"`
-	DeploymentStatusMessages           []string                          `json:"deploymentStatusMessages,omitempty"`
+	DeploymentStatusMessages           []string                          `json:"deploymentStatusMessages,omitzero" cbor:"deploymentStatusMessages,omitempty"`
 	ComputePlatform                    string                            `json:"computePlatform,omitempty"`
 	ExternalId                         string                            `json:"externalId,omitempty"`
 	RelatedDeployments                 *RelatedDeployments               `json:"relatedDeployments,omitempty"`
@@ -1106,7 +1106,7 @@ func (s *EC2TagFilter) Validate(v *protocol.Validator, path string) {
 }
 
 type EC2TagSet struct {
-	Ec2TagSetList [][]EC2TagFilter `json:"ec2TagSetList,omitempty"`
+	Ec2TagSetList [][]EC2TagFilter `json:"ec2TagSetList,omitzero" cbor:"ec2TagSetList,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1136,9 +1136,9 @@ type ECSTarget struct {
 	TargetId        string              `json:"targetId,omitempty"`
 	TargetArn       string              `json:"targetArn,omitempty"`
 	LastUpdatedAt   *protocol.Timestamp `json:"lastUpdatedAt,omitempty"`
-	LifecycleEvents []LifecycleEvent    `json:"lifecycleEvents,omitempty"`
+	LifecycleEvents []LifecycleEvent    `json:"lifecycleEvents,omitzero" cbor:"lifecycleEvents,omitempty"`
 	Status          string              `json:"status,omitempty"`
-	TaskSetsInfo    []ECSTaskSet        `json:"taskSetsInfo,omitempty"`
+	TaskSetsInfo    []ECSTaskSet        `json:"taskSetsInfo,omitzero" cbor:"taskSetsInfo,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1196,7 +1196,7 @@ func (s *ErrorInformation) Validate(v *protocol.Validator, path string) {
 
 type GenericRevisionInfo struct {
 	Description      string              `json:"description,omitempty"`
-	DeploymentGroups []string            `json:"deploymentGroups,omitempty"`
+	DeploymentGroups []string            `json:"deploymentGroups,omitzero" cbor:"deploymentGroups,omitempty"`
 	FirstUsedTime    *protocol.Timestamp `json:"firstUsedTime,omitempty"`
 	LastUsedTime     *protocol.Timestamp `json:"lastUsedTime,omitempty"`
 	RegisterTime     *protocol.Timestamp `json:"registerTime,omitempty"`
@@ -1469,7 +1469,7 @@ type InstanceInfo struct {
 	InstanceArn    string              `json:"instanceArn,omitempty"`
 	RegisterTime   *protocol.Timestamp `json:"registerTime,omitempty"`
 	DeregisterTime *protocol.Timestamp `json:"deregisterTime,omitempty"`
-	Tags           []Tag               `json:"tags,omitempty"`
+	Tags           []Tag               `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1504,7 +1504,7 @@ type InstanceSummary struct {
 	InstanceId      string              `json:"instanceId,omitempty"`
 	Status          string              `json:"status,omitempty"`
 	LastUpdatedAt   *protocol.Timestamp `json:"lastUpdatedAt,omitempty"`
-	LifecycleEvents []LifecycleEvent    `json:"lifecycleEvents,omitempty"`
+	LifecycleEvents []LifecycleEvent    `json:"lifecycleEvents,omitzero" cbor:"lifecycleEvents,omitempty"`
 	InstanceType    string              `json:"instanceType,omitempty"`
 }
 
@@ -1527,7 +1527,7 @@ type InstanceTarget struct {
 	TargetArn       string              `json:"targetArn,omitempty"`
 	Status          string              `json:"status,omitempty"`
 	LastUpdatedAt   *protocol.Timestamp `json:"lastUpdatedAt,omitempty"`
-	LifecycleEvents []LifecycleEvent    `json:"lifecycleEvents,omitempty"`
+	LifecycleEvents []LifecycleEvent    `json:"lifecycleEvents,omitzero" cbor:"lifecycleEvents,omitempty"`
 	InstanceLabel   string              `json:"instanceLabel,omitempty"`
 }
 
@@ -1846,7 +1846,7 @@ type LambdaTarget struct {
 	TargetArn          string              `json:"targetArn,omitempty"`
 	Status             string              `json:"status,omitempty"`
 	LastUpdatedAt      *protocol.Timestamp `json:"lastUpdatedAt,omitempty"`
-	LifecycleEvents    []LifecycleEvent    `json:"lifecycleEvents,omitempty"`
+	LifecycleEvents    []LifecycleEvent    `json:"lifecycleEvents,omitzero" cbor:"lifecycleEvents,omitempty"`
 	LambdaFunctionInfo *LambdaFunctionInfo `json:"lambdaFunctionInfo,omitempty"`
 }
 
@@ -1933,7 +1933,7 @@ func (s *ListApplicationRevisionsInput) Validate(v *protocol.Validator, path str
 }
 
 type ListApplicationRevisionsOutput struct {
-	Revisions []RevisionLocation `json:"revisions,omitempty"`
+	Revisions []RevisionLocation `json:"revisions,omitzero" cbor:"revisions,omitempty"`
 	NextToken string             `json:"nextToken,omitempty"`
 }
 
@@ -1952,7 +1952,7 @@ type ListApplicationsInput struct {
 func (*ListApplicationsInput) Validate(*protocol.Validator, string) {}
 
 type ListApplicationsOutput struct {
-	Applications []string `json:"applications,omitempty"`
+	Applications []string `json:"applications,omitzero" cbor:"applications,omitempty"`
 	NextToken    string   `json:"nextToken,omitempty"`
 }
 
@@ -1971,7 +1971,7 @@ type ListDeploymentConfigsInput struct {
 func (*ListDeploymentConfigsInput) Validate(*protocol.Validator, string) {}
 
 type ListDeploymentConfigsOutput struct {
-	DeploymentConfigsList []string `json:"deploymentConfigsList,omitempty"`
+	DeploymentConfigsList []string `json:"deploymentConfigsList,omitzero" cbor:"deploymentConfigsList,omitempty"`
 	NextToken             string   `json:"nextToken,omitempty"`
 }
 
@@ -1997,7 +1997,7 @@ func (s *ListDeploymentGroupsInput) Validate(v *protocol.Validator, path string)
 
 type ListDeploymentGroupsOutput struct {
 	ApplicationName  string   `json:"applicationName,omitempty"`
-	DeploymentGroups []string `json:"deploymentGroups,omitempty"`
+	DeploymentGroups []string `json:"deploymentGroups,omitzero" cbor:"deploymentGroups,omitempty"`
 	NextToken        string   `json:"nextToken,omitempty"`
 }
 
@@ -2014,8 +2014,8 @@ func (s *ListDeploymentGroupsOutput) Validate(v *protocol.Validator, path string
 type ListDeploymentInstancesInput struct {
 	DeploymentId         string   `json:"deploymentId,omitempty"`
 	NextToken            string   `json:"nextToken,omitempty"`
-	InstanceStatusFilter []string `json:"instanceStatusFilter,omitempty"`
-	InstanceTypeFilter   []string `json:"instanceTypeFilter,omitempty"`
+	InstanceStatusFilter []string `json:"instanceStatusFilter,omitzero" cbor:"instanceStatusFilter,omitempty"`
+	InstanceTypeFilter   []string `json:"instanceTypeFilter,omitzero" cbor:"instanceTypeFilter,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2030,7 +2030,7 @@ func (s *ListDeploymentInstancesInput) Validate(v *protocol.Validator, path stri
 }
 
 type ListDeploymentInstancesOutput struct {
-	InstancesList []string `json:"instancesList,omitempty"`
+	InstancesList []string `json:"instancesList,omitzero" cbor:"instancesList,omitempty"`
 	NextToken     string   `json:"nextToken,omitempty"`
 }
 
@@ -2040,7 +2040,7 @@ func (*ListDeploymentInstancesOutput) Validate(*protocol.Validator, string) {}
 type ListDeploymentTargetsInput struct {
 	DeploymentId  string              `json:"deploymentId,omitempty"`
 	NextToken     string              `json:"nextToken,omitempty"`
-	TargetFilters map[string][]string `json:"targetFilters,omitempty"`
+	TargetFilters map[string][]string `json:"targetFilters,omitzero" cbor:"targetFilters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2052,7 +2052,7 @@ func (s *ListDeploymentTargetsInput) Validate(v *protocol.Validator, path string
 }
 
 type ListDeploymentTargetsOutput struct {
-	TargetIds []string `json:"targetIds,omitempty"`
+	TargetIds []string `json:"targetIds,omitzero" cbor:"targetIds,omitempty"`
 	NextToken string   `json:"nextToken,omitempty"`
 }
 
@@ -2063,7 +2063,7 @@ type ListDeploymentsInput struct {
 	ApplicationName     string     `json:"applicationName,omitempty"`
 	DeploymentGroupName string     `json:"deploymentGroupName,omitempty"`
 	ExternalId          string     `json:"externalId,omitempty"`
-	IncludeOnlyStatuses []string   `json:"includeOnlyStatuses,omitempty"`
+	IncludeOnlyStatuses []string   `json:"includeOnlyStatuses,omitzero" cbor:"includeOnlyStatuses,omitempty"`
 	CreateTimeRange     *TimeRange `json:"createTimeRange,omitempty"`
 	NextToken           string     `json:"nextToken,omitempty"`
 }
@@ -2085,7 +2085,7 @@ func (s *ListDeploymentsInput) Validate(v *protocol.Validator, path string) {
 }
 
 type ListDeploymentsOutput struct {
-	Deployments []string `json:"deployments,omitempty"`
+	Deployments []string `json:"deployments,omitzero" cbor:"deployments,omitempty"`
 	NextToken   string   `json:"nextToken,omitempty"`
 }
 
@@ -2100,7 +2100,7 @@ type ListGitHubAccountTokenNamesInput struct {
 func (*ListGitHubAccountTokenNamesInput) Validate(*protocol.Validator, string) {}
 
 type ListGitHubAccountTokenNamesOutput struct {
-	TokenNameList []string `json:"tokenNameList,omitempty"`
+	TokenNameList []string `json:"tokenNameList,omitzero" cbor:"tokenNameList,omitempty"`
 	NextToken     string   `json:"nextToken,omitempty"`
 }
 
@@ -2109,7 +2109,7 @@ func (*ListGitHubAccountTokenNamesOutput) Validate(*protocol.Validator, string) 
 
 type ListOnPremisesInstancesInput struct {
 	RegistrationStatus string      `json:"registrationStatus,omitempty"`
-	TagFilters         []TagFilter `json:"tagFilters,omitempty"`
+	TagFilters         []TagFilter `json:"tagFilters,omitzero" cbor:"tagFilters,omitempty"`
 	NextToken          string      `json:"nextToken,omitempty"`
 }
 
@@ -2124,7 +2124,7 @@ func (s *ListOnPremisesInstancesInput) Validate(v *protocol.Validator, path stri
 }
 
 type ListOnPremisesInstancesOutput struct {
-	InstanceNames []string `json:"instanceNames,omitempty"`
+	InstanceNames []string `json:"instanceNames,omitzero" cbor:"instanceNames,omitempty"`
 	NextToken     string   `json:"nextToken,omitempty"`
 }
 
@@ -2145,7 +2145,7 @@ func (s *ListTagsForResourceInput) Validate(v *protocol.Validator, path string) 
 }
 
 type ListTagsForResourceOutput struct {
-	Tags      []Tag  `json:"Tags,omitempty"`
+	Tags      []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 	NextToken string `json:"NextToken,omitempty"`
 }
 
@@ -2157,9 +2157,9 @@ func (s *ListTagsForResourceOutput) Validate(v *protocol.Validator, path string)
 }
 
 type LoadBalancerInfo struct {
-	ElbInfoList             []ELBInfo             `json:"elbInfoList,omitempty"`
-	TargetGroupInfoList     []TargetGroupInfo     `json:"targetGroupInfoList,omitempty"`
-	TargetGroupPairInfoList []TargetGroupPairInfo `json:"targetGroupPairInfoList,omitempty"`
+	ElbInfoList             []ELBInfo             `json:"elbInfoList,omitzero" cbor:"elbInfoList,omitempty"`
+	TargetGroupInfoList     []TargetGroupInfo     `json:"targetGroupInfoList,omitzero" cbor:"targetGroupInfoList,omitempty"`
+	TargetGroupPairInfoList []TargetGroupPairInfo `json:"targetGroupPairInfoList,omitzero" cbor:"targetGroupPairInfoList,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2205,7 +2205,7 @@ type MultipleIamArnsProvidedException struct{}
 func (*MultipleIamArnsProvidedException) Validate(*protocol.Validator, string) {}
 
 type OnPremisesTagSet struct {
-	OnPremisesTagSetList [][]TagFilter `json:"onPremisesTagSetList,omitempty"`
+	OnPremisesTagSetList [][]TagFilter `json:"onPremisesTagSetList,omitzero" cbor:"onPremisesTagSetList,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2281,15 +2281,15 @@ func (s *RegisterOnPremisesInstanceInput) Validate(v *protocol.Validator, path s
 
 type RelatedDeployments struct {
 	AutoUpdateOutdatedInstancesRootDeploymentId string   `json:"autoUpdateOutdatedInstancesRootDeploymentId,omitempty"`
-	AutoUpdateOutdatedInstancesDeploymentIds    []string `json:"autoUpdateOutdatedInstancesDeploymentIds,omitempty"`
+	AutoUpdateOutdatedInstancesDeploymentIds    []string `json:"autoUpdateOutdatedInstancesDeploymentIds,omitzero" cbor:"autoUpdateOutdatedInstancesDeploymentIds,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
 func (*RelatedDeployments) Validate(*protocol.Validator, string) {}
 
 type RemoveTagsFromOnPremisesInstancesInput struct {
-	Tags          []Tag    `json:"tags,omitempty"`
-	InstanceNames []string `json:"instanceNames,omitempty"`
+	Tags          []Tag    `json:"tags,omitzero" cbor:"tags,omitempty"`
+	InstanceNames []string `json:"instanceNames,omitzero" cbor:"instanceNames,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2454,7 +2454,7 @@ func (*TagRequiredException) Validate(*protocol.Validator, string) {}
 
 type TagResourceInput struct {
 	ResourceArn string `json:"ResourceArn,omitempty"`
-	Tags        []Tag  `json:"Tags,omitempty"`
+	Tags        []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2487,7 +2487,7 @@ type TargetGroupInfo struct {
 func (*TargetGroupInfo) Validate(*protocol.Validator, string) {}
 
 type TargetGroupPairInfo struct {
-	TargetGroups     []TargetGroupInfo `json:"targetGroups,omitempty"`
+	TargetGroups     []TargetGroupInfo `json:"targetGroups,omitzero" cbor:"targetGroups,omitempty"`
 	ProdTrafficRoute *TrafficRoute     `json:"prodTrafficRoute,omitempty"`
 	TestTrafficRoute *TrafficRoute     `json:"testTrafficRoute,omitempty"`
 }
@@ -2506,8 +2506,8 @@ func (s *TargetGroupPairInfo) Validate(v *protocol.Validator, path string) {
 }
 
 type TargetInstances struct {
-	TagFilters        []EC2TagFilter `json:"tagFilters,omitempty"`
-	AutoScalingGroups []string       `json:"autoScalingGroups,omitempty"`
+	TagFilters        []EC2TagFilter `json:"tagFilters,omitzero" cbor:"tagFilters,omitempty"`
+	AutoScalingGroups []string       `json:"autoScalingGroups,omitzero" cbor:"autoScalingGroups,omitempty"`
 	Ec2TagSet         *EC2TagSet     `json:"ec2TagSet,omitempty"`
 }
 
@@ -2551,7 +2551,7 @@ type TimeRange struct {
 func (*TimeRange) Validate(*protocol.Validator, string) {}
 
 type TrafficRoute struct {
-	ListenerArns []string `json:"listenerArns,omitempty"`
+	ListenerArns []string `json:"listenerArns,omitzero" cbor:"listenerArns,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2579,7 +2579,7 @@ func (s *TrafficRoutingConfig) Validate(v *protocol.Validator, path string) {
 type TriggerConfig struct {
 	TriggerName      string   `json:"triggerName,omitempty"`
 	TriggerTargetArn string   `json:"triggerTargetArn,omitempty"`
-	TriggerEvents    []string `json:"triggerEvents,omitempty"`
+	TriggerEvents    []string `json:"triggerEvents,omitzero" cbor:"triggerEvents,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2601,7 +2601,7 @@ func (*UnsupportedActionForDeploymentTypeException) Validate(*protocol.Validator
 
 type UntagResourceInput struct {
 	ResourceArn string   `json:"ResourceArn,omitempty"`
-	TagKeys     []string `json:"TagKeys,omitempty"`
+	TagKeys     []string `json:"TagKeys,omitzero" cbor:"TagKeys,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2638,11 +2638,11 @@ type UpdateDeploymentGroupInput struct {
 	CurrentDeploymentGroupName       string                            `json:"currentDeploymentGroupName,omitempty"`
 	NewDeploymentGroupName           string                            `json:"newDeploymentGroupName,omitempty"`
 	DeploymentConfigName             string                            `json:"deploymentConfigName,omitempty"`
-	Ec2TagFilters                    []EC2TagFilter                    `json:"ec2TagFilters,omitempty"`
-	OnPremisesInstanceTagFilters     []TagFilter                       `json:"onPremisesInstanceTagFilters,omitempty"`
-	AutoScalingGroups                []string                          `json:"autoScalingGroups,omitempty"`
+	Ec2TagFilters                    []EC2TagFilter                    `json:"ec2TagFilters,omitzero" cbor:"ec2TagFilters,omitempty"`
+	OnPremisesInstanceTagFilters     []TagFilter                       `json:"onPremisesInstanceTagFilters,omitzero" cbor:"onPremisesInstanceTagFilters,omitempty"`
+	AutoScalingGroups                []string                          `json:"autoScalingGroups,omitzero" cbor:"autoScalingGroups,omitempty"`
 	ServiceRoleArn                   string                            `json:"serviceRoleArn,omitempty"`
-	TriggerConfigurations            []TriggerConfig                   `json:"triggerConfigurations,omitempty"`
+	TriggerConfigurations            []TriggerConfig                   `json:"triggerConfigurations,omitzero" cbor:"triggerConfigurations,omitempty"`
 	AlarmConfiguration               *AlarmConfiguration               `json:"alarmConfiguration,omitempty"`
 	AutoRollbackConfiguration        *AutoRollbackConfiguration        `json:"autoRollbackConfiguration,omitempty"`
 	OutdatedInstancesStrategy        string                            `json:"outdatedInstancesStrategy,omitempty"`
@@ -2650,7 +2650,7 @@ type UpdateDeploymentGroupInput struct {
 	BlueGreenDeploymentConfiguration *BlueGreenDeploymentConfiguration `json:"blueGreenDeploymentConfiguration,omitempty"`
 	LoadBalancerInfo                 *LoadBalancerInfo                 `json:"loadBalancerInfo,omitempty"`
 	Ec2TagSet                        *EC2TagSet                        `json:"ec2TagSet,omitempty"`
-	EcsServices                      []ECSService                      `json:"ecsServices,omitempty"`
+	EcsServices                      []ECSService                      `json:"ecsServices,omitzero" cbor:"ecsServices,omitempty"`
 	OnPremisesTagSet                 *OnPremisesTagSet                 `json:"onPremisesTagSet,omitempty"`
 	TerminationHookEnabled           *bool                             `json:"terminationHookEnabled,omitempty"`
 }
@@ -2710,7 +2710,7 @@ func (s *UpdateDeploymentGroupInput) Validate(v *protocol.Validator, path string
 }
 
 type UpdateDeploymentGroupOutput struct {
-	HooksNotCleanedUp []AutoScalingGroup `json:"hooksNotCleanedUp,omitempty"`
+	HooksNotCleanedUp []AutoScalingGroup `json:"hooksNotCleanedUp,omitzero" cbor:"hooksNotCleanedUp,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.

@@ -84,7 +84,7 @@ type AwsEcrContainerImageDetails struct {
 	Architecture   string              `json:"architecture,omitempty"`
 	Author         string              `json:"author,omitempty"`
 	ImageHash      string              `json:"imageHash,omitempty"`
-	ImageTags      []string            `json:"imageTags,omitempty"`
+	ImageTags      []string            `json:"imageTags,omitzero" cbor:"imageTags,omitempty"`
 	Platform       string              `json:"platform,omitempty"`
 	PushedAt       *protocol.Timestamp `json:"pushedAt,omitempty"`
 	LastInUseAt    *protocol.Timestamp `json:"lastInUseAt,omitempty"`
@@ -109,7 +109,7 @@ func (s *AwsEcrContainerImageDetails) Validate(v *protocol.Validator, path strin
 type BatchCheckLayerAvailabilityRequest struct {
 	RegistryId     string   `json:"registryId,omitempty"`
 	RepositoryName string   `json:"repositoryName,omitempty"`
-	LayerDigests   []string `json:"layerDigests,omitempty"`
+	LayerDigests   []string `json:"layerDigests,omitzero" cbor:"layerDigests,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -128,8 +128,8 @@ func (s *BatchCheckLayerAvailabilityRequest) Validate(v *protocol.Validator, pat
 }
 
 type BatchCheckLayerAvailabilityResponse struct {
-	Layers   []Layer        `json:"layers,omitempty"`
-	Failures []LayerFailure `json:"failures,omitempty"`
+	Layers   []Layer        `json:"layers,omitzero" cbor:"layers,omitempty"`
+	Failures []LayerFailure `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -145,7 +145,7 @@ func (s *BatchCheckLayerAvailabilityResponse) Validate(v *protocol.Validator, pa
 type BatchDeleteImageRequest struct {
 	RegistryId     string            `json:"registryId,omitempty"`
 	RepositoryName string            `json:"repositoryName,omitempty"`
-	ImageIds       []ImageIdentifier `json:"imageIds,omitempty"`
+	ImageIds       []ImageIdentifier `json:"imageIds,omitzero" cbor:"imageIds,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -164,8 +164,8 @@ func (s *BatchDeleteImageRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type BatchDeleteImageResponse struct {
-	ImageIds []ImageIdentifier `json:"imageIds,omitempty"`
-	Failures []ImageFailure    `json:"failures,omitempty"`
+	ImageIds []ImageIdentifier `json:"imageIds,omitzero" cbor:"imageIds,omitempty"`
+	Failures []ImageFailure    `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -184,8 +184,8 @@ func (s *BatchDeleteImageResponse) Validate(v *protocol.Validator, path string) 
 type BatchGetImageRequest struct {
 	RegistryId         string            `json:"registryId,omitempty"`
 	RepositoryName     string            `json:"repositoryName,omitempty"`
-	ImageIds           []ImageIdentifier `json:"imageIds,omitempty"`
-	AcceptedMediaTypes []string          `json:"acceptedMediaTypes,omitempty"`
+	ImageIds           []ImageIdentifier `json:"imageIds,omitzero" cbor:"imageIds,omitempty"`
+	AcceptedMediaTypes []string          `json:"acceptedMediaTypes,omitzero" cbor:"acceptedMediaTypes,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -207,8 +207,8 @@ func (s *BatchGetImageRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type BatchGetImageResponse struct {
-	Images   []Image        `json:"images,omitempty"`
-	Failures []ImageFailure `json:"failures,omitempty"`
+	Images   []Image        `json:"images,omitzero" cbor:"images,omitempty"`
+	Failures []ImageFailure `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -222,7 +222,7 @@ func (s *BatchGetImageResponse) Validate(v *protocol.Validator, path string) {
 }
 
 type BatchGetRepositoryScanningConfigurationRequest struct {
-	RepositoryNames []string `json:"repositoryNames,omitempty"`
+	RepositoryNames []string `json:"repositoryNames,omitzero" cbor:"repositoryNames,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -237,8 +237,8 @@ func (s *BatchGetRepositoryScanningConfigurationRequest) Validate(v *protocol.Va
 }
 
 type BatchGetRepositoryScanningConfigurationResponse struct {
-	ScanningConfigurations []RepositoryScanningConfiguration        `json:"scanningConfigurations,omitempty"`
-	Failures               []RepositoryScanningConfigurationFailure `json:"failures,omitempty"`
+	ScanningConfigurations []RepositoryScanningConfiguration        `json:"scanningConfigurations,omitzero" cbor:"scanningConfigurations,omitempty"`
+	Failures               []RepositoryScanningConfigurationFailure `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -262,7 +262,7 @@ type CompleteLayerUploadRequest struct {
 	RegistryId     string   `json:"registryId,omitempty"`
 	RepositoryName string   `json:"repositoryName,omitempty"`
 	UploadId       string   `json:"uploadId,omitempty"`
-	LayerDigests   []string `json:"layerDigests,omitempty"`
+	LayerDigests   []string `json:"layerDigests,omitzero" cbor:"layerDigests,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -357,12 +357,12 @@ type CreateRepositoryCreationTemplateRequest struct {
 	Prefix                             string                                                `json:"prefix,omitempty"`
 	Description                        string                                                `json:"description,omitempty"`
 	EncryptionConfiguration            *EncryptionConfigurationForRepositoryCreationTemplate `json:"encryptionConfiguration,omitempty"`
-	ResourceTags                       []Tag                                                 `json:"resourceTags,omitempty"`
+	ResourceTags                       []Tag                                                 `json:"resourceTags,omitzero" cbor:"resourceTags,omitempty"`
 	ImageTagMutability                 string                                                `json:"imageTagMutability,omitempty"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter                   `json:"imageTagMutabilityExclusionFilters,omitempty"`
+	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter                   `json:"imageTagMutabilityExclusionFilters,omitzero" cbor:"imageTagMutabilityExclusionFilters,omitempty"`
 	RepositoryPolicy                   string                                                `json:"repositoryPolicy,omitempty"`
 	LifecyclePolicy                    string                                                `json:"lifecyclePolicy,omitempty"`
-	AppliedFor                         []string                                              `json:"appliedFor,omitempty"`
+	AppliedFor                         []string                                              `json:"appliedFor,omitzero" cbor:"appliedFor,omitempty"`
 	CustomRoleArn                      string                                                `json:"customRoleArn,omitempty"`
 }
 
@@ -420,9 +420,9 @@ func (s *CreateRepositoryCreationTemplateResponse) Validate(v *protocol.Validato
 type CreateRepositoryRequest struct {
 	RegistryId                         string                              `json:"registryId,omitempty"`
 	RepositoryName                     string                              `json:"repositoryName,omitempty"`
-	Tags                               []Tag                               `json:"tags,omitempty"`
+	Tags                               []Tag                               `json:"tags,omitzero" cbor:"tags,omitempty"`
 	ImageTagMutability                 string                              `json:"imageTagMutability,omitempty"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitempty"`
+	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitzero" cbor:"imageTagMutabilityExclusionFilters,omitempty"`
 	ImageScanningConfiguration         *ImageScanningConfiguration         `json:"imageScanningConfiguration,omitempty"`
 	EncryptionConfiguration            *EncryptionConfiguration            `json:"encryptionConfiguration,omitempty"`
 }
@@ -483,7 +483,7 @@ type CvssScoreAdjustment struct {
 func (*CvssScoreAdjustment) Validate(*protocol.Validator, string) {}
 
 type CvssScoreDetails struct {
-	Adjustments   []CvssScoreAdjustment `json:"adjustments,omitempty"`
+	Adjustments   []CvssScoreAdjustment `json:"adjustments,omitzero" cbor:"adjustments,omitempty"`
 	Score         float64               `json:"score"`
 	ScoreSource   string                `json:"scoreSource,omitempty"`
 	ScoringVector string                `json:"scoringVector,omitempty"`
@@ -722,7 +722,7 @@ func (s *DescribeImageReplicationStatusRequest) Validate(v *protocol.Validator, 
 type DescribeImageReplicationStatusResponse struct {
 	RepositoryName      string                   `json:"repositoryName,omitempty"`
 	ImageId             *ImageIdentifier         `json:"imageId,omitempty"`
-	ReplicationStatuses []ImageReplicationStatus `json:"replicationStatuses,omitempty"`
+	ReplicationStatuses []ImageReplicationStatus `json:"replicationStatuses,omitzero" cbor:"replicationStatuses,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -808,7 +808,7 @@ type DescribeImageSigningStatusResponse struct {
 	RepositoryName  string               `json:"repositoryName,omitempty"`
 	ImageId         *ImageIdentifier     `json:"imageId,omitempty"`
 	RegistryId      string               `json:"registryId,omitempty"`
-	SigningStatuses []ImageSigningStatus `json:"signingStatuses,omitempty"`
+	SigningStatuses []ImageSigningStatus `json:"signingStatuses,omitzero" cbor:"signingStatuses,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -842,7 +842,7 @@ func (s *DescribeImagesFilter) Validate(v *protocol.Validator, path string) {
 type DescribeImagesRequest struct {
 	RegistryId     string                `json:"registryId,omitempty"`
 	RepositoryName string                `json:"repositoryName,omitempty"`
-	ImageIds       []ImageIdentifier     `json:"imageIds,omitempty"`
+	ImageIds       []ImageIdentifier     `json:"imageIds,omitzero" cbor:"imageIds,omitempty"`
 	NextToken      string                `json:"nextToken,omitempty"`
 	MaxResults     *int32                `json:"maxResults,omitempty"`
 	Filter         *DescribeImagesFilter `json:"filter,omitempty"`
@@ -869,7 +869,7 @@ func (s *DescribeImagesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type DescribeImagesResponse struct {
-	ImageDetails []ImageDetail `json:"imageDetails,omitempty"`
+	ImageDetails []ImageDetail `json:"imageDetails,omitzero" cbor:"imageDetails,omitempty"`
 	NextToken    string        `json:"nextToken,omitempty"`
 }
 
@@ -882,7 +882,7 @@ func (s *DescribeImagesResponse) Validate(v *protocol.Validator, path string) {
 
 type DescribePullThroughCacheRulesRequest struct {
 	RegistryId            string   `json:"registryId,omitempty"`
-	EcrRepositoryPrefixes []string `json:"ecrRepositoryPrefixes,omitempty"`
+	EcrRepositoryPrefixes []string `json:"ecrRepositoryPrefixes,omitzero" cbor:"ecrRepositoryPrefixes,omitempty"`
 	NextToken             string   `json:"nextToken,omitempty"`
 	MaxResults            *int32   `json:"maxResults,omitempty"`
 }
@@ -901,7 +901,7 @@ func (s *DescribePullThroughCacheRulesRequest) Validate(v *protocol.Validator, p
 }
 
 type DescribePullThroughCacheRulesResponse struct {
-	PullThroughCacheRules []PullThroughCacheRule `json:"pullThroughCacheRules,omitempty"`
+	PullThroughCacheRules []PullThroughCacheRule `json:"pullThroughCacheRules,omitzero" cbor:"pullThroughCacheRules,omitempty"`
 	NextToken             string                 `json:"nextToken,omitempty"`
 }
 
@@ -931,7 +931,7 @@ func (s *DescribeRegistryResponse) Validate(v *protocol.Validator, path string) 
 
 type DescribeRepositoriesRequest struct {
 	RegistryId      string   `json:"registryId,omitempty"`
-	RepositoryNames []string `json:"repositoryNames,omitempty"`
+	RepositoryNames []string `json:"repositoryNames,omitzero" cbor:"repositoryNames,omitempty"`
 	NextToken       string   `json:"nextToken,omitempty"`
 	MaxResults      *int32   `json:"maxResults,omitempty"`
 }
@@ -950,7 +950,7 @@ func (s *DescribeRepositoriesRequest) Validate(v *protocol.Validator, path strin
 }
 
 type DescribeRepositoriesResponse struct {
-	Repositories []Repository `json:"repositories,omitempty"`
+	Repositories []Repository `json:"repositories,omitzero" cbor:"repositories,omitempty"`
 	NextToken    string       `json:"nextToken,omitempty"`
 }
 
@@ -962,7 +962,7 @@ func (s *DescribeRepositoriesResponse) Validate(v *protocol.Validator, path stri
 }
 
 type DescribeRepositoryCreationTemplatesRequest struct {
-	Prefixes   []string `json:"prefixes,omitempty"`
+	Prefixes   []string `json:"prefixes,omitzero" cbor:"prefixes,omitempty"`
 	NextToken  string   `json:"nextToken,omitempty"`
 	MaxResults *int32   `json:"maxResults,omitempty"`
 }
@@ -979,7 +979,7 @@ func (s *DescribeRepositoryCreationTemplatesRequest) Validate(v *protocol.Valida
 
 type DescribeRepositoryCreationTemplatesResponse struct {
 	RegistryId                  string                       `json:"registryId,omitempty"`
-	RepositoryCreationTemplates []RepositoryCreationTemplate `json:"repositoryCreationTemplates,omitempty"`
+	RepositoryCreationTemplates []RepositoryCreationTemplate `json:"repositoryCreationTemplates,omitzero" cbor:"repositoryCreationTemplates,omitempty"`
 	NextToken                   string                       `json:"nextToken,omitempty"`
 }
 
@@ -1037,7 +1037,7 @@ type EnhancedImageScanFinding struct {
 	LastObservedAt              *protocol.Timestamp          `json:"lastObservedAt,omitempty"`
 	PackageVulnerabilityDetails *PackageVulnerabilityDetails `json:"packageVulnerabilityDetails,omitempty"`
 	Remediation                 *Remediation                 `json:"remediation,omitempty"`
-	Resources                   []Resource                   `json:"resources,omitempty"`
+	Resources                   []Resource                   `json:"resources,omitzero" cbor:"resources,omitempty"`
 	Score                       float64                      `json:"score"`
 	ScoreDetails                *ScoreDetails                `json:"scoreDetails,omitempty"`
 	Severity                    string                       `json:"severity,omitempty"`
@@ -1107,7 +1107,7 @@ func (s *GetAccountSettingResponse) Validate(v *protocol.Validator, path string)
 }
 
 type GetAuthorizationTokenRequest struct {
-	RegistryIds []string `json:"registryIds,omitempty"`
+	RegistryIds []string `json:"registryIds,omitzero" cbor:"registryIds,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1118,7 +1118,7 @@ func (s *GetAuthorizationTokenRequest) Validate(v *protocol.Validator, path stri
 }
 
 type GetAuthorizationTokenResponse struct {
-	AuthorizationData []AuthorizationData `json:"authorizationData,omitempty"`
+	AuthorizationData []AuthorizationData `json:"authorizationData,omitzero" cbor:"authorizationData,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1154,7 +1154,7 @@ func (*GetDownloadUrlForLayerResponse) Validate(*protocol.Validator, string) {}
 type GetLifecyclePolicyPreviewRequest struct {
 	RegistryId     string                        `json:"registryId,omitempty"`
 	RepositoryName string                        `json:"repositoryName,omitempty"`
-	ImageIds       []ImageIdentifier             `json:"imageIds,omitempty"`
+	ImageIds       []ImageIdentifier             `json:"imageIds,omitzero" cbor:"imageIds,omitempty"`
 	NextToken      string                        `json:"nextToken,omitempty"`
 	MaxResults     *int32                        `json:"maxResults,omitempty"`
 	Filter         *LifecyclePolicyPreviewFilter `json:"filter,omitempty"`
@@ -1186,7 +1186,7 @@ type GetLifecyclePolicyPreviewResponse struct {
 	LifecyclePolicyText string                         `json:"lifecyclePolicyText,omitempty"`
 	Status              string                         `json:"status,omitempty"`
 	NextToken           string                         `json:"nextToken,omitempty"`
-	PreviewResults      []LifecyclePolicyPreviewResult `json:"previewResults,omitempty"`
+	PreviewResults      []LifecyclePolicyPreviewResult `json:"previewResults,omitzero" cbor:"previewResults,omitempty"`
 	Summary             *LifecyclePolicyPreviewSummary `json:"summary,omitempty"`
 }
 
@@ -1358,7 +1358,7 @@ type ImageDetail struct {
 	RegistryId               string                    `json:"registryId,omitempty"`
 	RepositoryName           string                    `json:"repositoryName,omitempty"`
 	ImageDigest              string                    `json:"imageDigest,omitempty"`
-	ImageTags                []string                  `json:"imageTags,omitempty"`
+	ImageTags                []string                  `json:"imageTags,omitzero" cbor:"imageTags,omitempty"`
 	ImageSizeInBytes         *int64                    `json:"imageSizeInBytes,omitempty"`
 	ImagePushedAt            *protocol.Timestamp       `json:"imagePushedAt,omitempty"`
 	ImageScanStatus          *ImageScanStatus          `json:"imageScanStatus,omitempty"`
@@ -1438,7 +1438,7 @@ type ImageReferrer struct {
 	MediaType      string            `json:"mediaType,omitempty"`
 	ArtifactType   string            `json:"artifactType,omitempty"`
 	Size           *int64            `json:"size,omitempty"`
-	Annotations    map[string]string `json:"annotations,omitempty"`
+	Annotations    map[string]string `json:"annotations,omitzero" cbor:"annotations,omitempty"`
 	ArtifactStatus string            `json:"artifactStatus,omitempty"`
 }
 
@@ -1477,7 +1477,7 @@ type ImageScanFinding struct {
 	Description string      `json:"description,omitempty"`
 	Uri         string      `json:"uri,omitempty"`
 	Severity    string      `json:"severity,omitempty"`
-	Attributes  []Attribute `json:"attributes,omitempty"`
+	Attributes  []Attribute `json:"attributes,omitzero" cbor:"attributes,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1496,9 +1496,9 @@ func (s *ImageScanFinding) Validate(v *protocol.Validator, path string) {
 type ImageScanFindings struct {
 	ImageScanCompletedAt         *protocol.Timestamp        `json:"imageScanCompletedAt,omitempty"`
 	VulnerabilitySourceUpdatedAt *protocol.Timestamp        `json:"vulnerabilitySourceUpdatedAt,omitempty"`
-	FindingSeverityCounts        map[string]int32           `json:"findingSeverityCounts,omitempty"`
-	Findings                     []ImageScanFinding         `json:"findings,omitempty"`
-	EnhancedFindings             []EnhancedImageScanFinding `json:"enhancedFindings,omitempty"`
+	FindingSeverityCounts        map[string]int32           `json:"findingSeverityCounts,omitzero" cbor:"findingSeverityCounts,omitempty"`
+	Findings                     []ImageScanFinding         `json:"findings,omitzero" cbor:"findings,omitempty"`
+	EnhancedFindings             []EnhancedImageScanFinding `json:"enhancedFindings,omitzero" cbor:"enhancedFindings,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1518,7 +1518,7 @@ func (s *ImageScanFindings) Validate(v *protocol.Validator, path string) {
 type ImageScanFindingsSummary struct {
 	ImageScanCompletedAt         *protocol.Timestamp `json:"imageScanCompletedAt,omitempty"`
 	VulnerabilitySourceUpdatedAt *protocol.Timestamp `json:"vulnerabilitySourceUpdatedAt,omitempty"`
-	FindingSeverityCounts        map[string]int32    `json:"findingSeverityCounts,omitempty"`
+	FindingSeverityCounts        map[string]int32    `json:"findingSeverityCounts,omitzero" cbor:"findingSeverityCounts,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1759,7 +1759,7 @@ type LifecyclePolicyPreviewNotFoundException struct {
 func (*LifecyclePolicyPreviewNotFoundException) Validate(*protocol.Validator, string) {}
 
 type LifecyclePolicyPreviewResult struct {
-	ImageTags           []string                   `json:"imageTags,omitempty"`
+	ImageTags           []string                   `json:"imageTags,omitzero" cbor:"imageTags,omitempty"`
 	ImageDigest         string                     `json:"imageDigest,omitempty"`
 	ImagePushedAt       *protocol.Timestamp        `json:"imagePushedAt,omitempty"`
 	Action              *LifecyclePolicyRuleAction `json:"action,omitempty"`
@@ -1785,7 +1785,7 @@ func (s *LifecyclePolicyPreviewResult) Validate(v *protocol.Validator, path stri
 
 type LifecyclePolicyPreviewSummary struct {
 	ExpiringImageTotalCount       *int32                         `json:"expiringImageTotalCount,omitempty"`
-	TransitioningImageTotalCounts []TransitioningImageTotalCount `json:"transitioningImageTotalCounts,omitempty"`
+	TransitioningImageTotalCounts []TransitioningImageTotalCount `json:"transitioningImageTotalCounts,omitzero" cbor:"transitioningImageTotalCounts,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1821,7 +1821,7 @@ type LimitExceededException struct {
 func (*LimitExceededException) Validate(*protocol.Validator, string) {}
 
 type ListImageReferrersFilter struct {
-	ArtifactTypes  []string `json:"artifactTypes,omitempty"`
+	ArtifactTypes  []string `json:"artifactTypes,omitzero" cbor:"artifactTypes,omitempty"`
 	ArtifactStatus string   `json:"artifactStatus,omitempty"`
 }
 
@@ -1866,7 +1866,7 @@ func (s *ListImageReferrersRequest) Validate(v *protocol.Validator, path string)
 }
 
 type ListImageReferrersResponse struct {
-	Referrers []ImageReferrer `json:"referrers,omitempty"`
+	Referrers []ImageReferrer `json:"referrers,omitzero" cbor:"referrers,omitempty"`
 	NextToken string          `json:"nextToken,omitempty"`
 }
 
@@ -1915,7 +1915,7 @@ func (s *ListImagesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListImagesResponse struct {
-	ImageIds  []ImageIdentifier `json:"imageIds,omitempty"`
+	ImageIds  []ImageIdentifier `json:"imageIds,omitzero" cbor:"imageIds,omitempty"`
 	NextToken string            `json:"nextToken,omitempty"`
 }
 
@@ -1942,7 +1942,7 @@ func (s *ListPullTimeUpdateExclusionsRequest) Validate(v *protocol.Validator, pa
 }
 
 type ListPullTimeUpdateExclusionsResponse struct {
-	PullTimeUpdateExclusions []string `json:"pullTimeUpdateExclusions,omitempty"`
+	PullTimeUpdateExclusions []string `json:"pullTimeUpdateExclusions,omitzero" cbor:"pullTimeUpdateExclusions,omitempty"`
 	NextToken                string   `json:"nextToken,omitempty"`
 }
 
@@ -1966,7 +1966,7 @@ func (s *ListTagsForResourceRequest) Validate(v *protocol.Validator, path string
 }
 
 type ListTagsForResourceResponse struct {
-	Tags []Tag `json:"tags,omitempty"`
+	Tags []Tag `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1977,16 +1977,16 @@ func (s *ListTagsForResourceResponse) Validate(v *protocol.Validator, path strin
 }
 
 type PackageVulnerabilityDetails struct {
-	Cvss                   []CvssScore         `json:"cvss,omitempty"`
-	ReferenceUrls          []string            `json:"referenceUrls,omitempty"`
-	RelatedVulnerabilities []string            `json:"relatedVulnerabilities,omitempty"`
+	Cvss                   []CvssScore         `json:"cvss,omitzero" cbor:"cvss,omitempty"`
+	ReferenceUrls          []string            `json:"referenceUrls,omitzero" cbor:"referenceUrls,omitempty"`
+	RelatedVulnerabilities []string            `json:"relatedVulnerabilities,omitzero" cbor:"relatedVulnerabilities,omitempty"`
 	Source                 string              `json:"source,omitempty"`
 	SourceUrl              string              `json:"sourceUrl,omitempty"`
 	VendorCreatedAt        *protocol.Timestamp `json:"vendorCreatedAt,omitempty"`
 	VendorSeverity         string              `json:"vendorSeverity,omitempty"`
 	VendorUpdatedAt        *protocol.Timestamp `json:"vendorUpdatedAt,omitempty"`
 	VulnerabilityId        string              `json:"vulnerabilityId,omitempty"`
-	VulnerablePackages     []VulnerablePackage `json:"vulnerablePackages,omitempty"`
+	VulnerablePackages     []VulnerablePackage `json:"vulnerablePackages,omitzero" cbor:"vulnerablePackages,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2143,7 +2143,7 @@ type PutImageTagMutabilityRequest struct {
 	RegistryId                         string                              `json:"registryId,omitempty"`
 	RepositoryName                     string                              `json:"repositoryName,omitempty"`
 	ImageTagMutability                 string                              `json:"imageTagMutability,omitempty"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitempty"`
+	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitzero" cbor:"imageTagMutabilityExclusionFilters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2168,7 +2168,7 @@ type PutImageTagMutabilityResponse struct {
 	RegistryId                         string                              `json:"registryId,omitempty"`
 	RepositoryName                     string                              `json:"repositoryName,omitempty"`
 	ImageTagMutability                 string                              `json:"imageTagMutability,omitempty"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitempty"`
+	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitzero" cbor:"imageTagMutabilityExclusionFilters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2247,7 +2247,7 @@ func (s *PutRegistryPolicyResponse) Validate(v *protocol.Validator, path string)
 
 type PutRegistryScanningConfigurationRequest struct {
 	ScanType string                 `json:"scanType,omitempty"`
-	Rules    []RegistryScanningRule `json:"rules,omitempty"`
+	Rules    []RegistryScanningRule `json:"rules,omitzero" cbor:"rules,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2368,7 +2368,7 @@ func (*RegistryPolicyNotFoundException) Validate(*protocol.Validator, string) {}
 
 type RegistryScanningConfiguration struct {
 	ScanType string                 `json:"scanType,omitempty"`
-	Rules    []RegistryScanningRule `json:"rules,omitempty"`
+	Rules    []RegistryScanningRule `json:"rules,omitzero" cbor:"rules,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2386,7 +2386,7 @@ func (s *RegistryScanningConfiguration) Validate(v *protocol.Validator, path str
 
 type RegistryScanningRule struct {
 	ScanFrequency     string                     `json:"scanFrequency,omitempty"`
-	RepositoryFilters []ScanningRepositoryFilter `json:"repositoryFilters,omitempty"`
+	RepositoryFilters []ScanningRepositoryFilter `json:"repositoryFilters,omitzero" cbor:"repositoryFilters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2416,7 +2416,7 @@ func (s *Remediation) Validate(v *protocol.Validator, path string) {
 }
 
 type ReplicationConfiguration struct {
-	Rules []ReplicationRule `json:"rules,omitempty"`
+	Rules []ReplicationRule `json:"rules,omitzero" cbor:"rules,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2445,8 +2445,8 @@ func (s *ReplicationDestination) Validate(v *protocol.Validator, path string) {
 }
 
 type ReplicationRule struct {
-	Destinations      []ReplicationDestination `json:"destinations,omitempty"`
-	RepositoryFilters []RepositoryFilter       `json:"repositoryFilters,omitempty"`
+	Destinations      []ReplicationDestination `json:"destinations,omitzero" cbor:"destinations,omitempty"`
+	RepositoryFilters []RepositoryFilter       `json:"repositoryFilters,omitzero" cbor:"repositoryFilters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2473,7 +2473,7 @@ type Repository struct {
 	RepositoryUri                      string                              `json:"repositoryUri,omitempty"`
 	CreatedAt                          *protocol.Timestamp                 `json:"createdAt,omitempty"`
 	ImageTagMutability                 string                              `json:"imageTagMutability,omitempty"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitempty"`
+	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitzero" cbor:"imageTagMutabilityExclusionFilters,omitempty"`
 	ImageScanningConfiguration         *ImageScanningConfiguration         `json:"imageScanningConfiguration,omitempty"`
 	EncryptionConfiguration            *EncryptionConfiguration            `json:"encryptionConfiguration,omitempty"`
 }
@@ -2511,12 +2511,12 @@ type RepositoryCreationTemplate struct {
 	Prefix                             string                                                `json:"prefix,omitempty"`
 	Description                        string                                                `json:"description,omitempty"`
 	EncryptionConfiguration            *EncryptionConfigurationForRepositoryCreationTemplate `json:"encryptionConfiguration,omitempty"`
-	ResourceTags                       []Tag                                                 `json:"resourceTags,omitempty"`
+	ResourceTags                       []Tag                                                 `json:"resourceTags,omitzero" cbor:"resourceTags,omitempty"`
 	ImageTagMutability                 string                                                `json:"imageTagMutability,omitempty"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter                   `json:"imageTagMutabilityExclusionFilters,omitempty"`
+	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter                   `json:"imageTagMutabilityExclusionFilters,omitzero" cbor:"imageTagMutabilityExclusionFilters,omitempty"`
 	RepositoryPolicy                   string                                                `json:"repositoryPolicy,omitempty"`
 	LifecyclePolicy                    string                                                `json:"lifecyclePolicy,omitempty"`
-	AppliedFor                         []string                                              `json:"appliedFor,omitempty"`
+	AppliedFor                         []string                                              `json:"appliedFor,omitzero" cbor:"appliedFor,omitempty"`
 	CustomRoleArn                      string                                                `json:"customRoleArn,omitempty"`
 	CreatedAt                          *protocol.Timestamp                                   `json:"createdAt,omitempty"`
 	UpdatedAt                          *protocol.Timestamp                                   `json:"updatedAt,omitempty"`
@@ -2602,7 +2602,7 @@ type RepositoryScanningConfiguration struct {
 	RepositoryName     string                     `json:"repositoryName,omitempty"`
 	ScanOnPush         bool                       `json:"scanOnPush"`
 	ScanFrequency      string                     `json:"scanFrequency,omitempty"`
-	AppliedScanFilters []ScanningRepositoryFilter `json:"appliedScanFilters,omitempty"`
+	AppliedScanFilters []ScanningRepositoryFilter `json:"appliedScanFilters,omitzero" cbor:"appliedScanFilters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2640,7 +2640,7 @@ func (s *RepositoryScanningConfigurationFailure) Validate(v *protocol.Validator,
 type Resource struct {
 	Details *ResourceDetails  `json:"details,omitempty"`
 	Id      string            `json:"id,omitempty"`
-	Tags    map[string]string `json:"tags,omitempty"`
+	Tags    map[string]string `json:"tags,omitzero" cbor:"tags,omitempty"`
 	Type    string            `json:"type,omitempty"`
 }
 
@@ -2747,7 +2747,7 @@ func (s *SetRepositoryPolicyResponse) Validate(v *protocol.Validator, path strin
 }
 
 type SigningConfiguration struct {
-	Rules []SigningRule `json:"rules,omitempty"`
+	Rules []SigningRule `json:"rules,omitzero" cbor:"rules,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2787,7 +2787,7 @@ func (s *SigningRepositoryFilter) Validate(v *protocol.Validator, path string) {
 
 type SigningRule struct {
 	SigningProfileArn string                    `json:"signingProfileArn,omitempty"`
-	RepositoryFilters []SigningRepositoryFilter `json:"repositoryFilters,omitempty"`
+	RepositoryFilters []SigningRepositoryFilter `json:"repositoryFilters,omitzero" cbor:"repositoryFilters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2901,7 +2901,7 @@ func (s *Tag) Validate(v *protocol.Validator, path string) {
 
 type TagResourceRequest struct {
 	ResourceArn string `json:"resourceArn,omitempty"`
-	Tags        []Tag  `json:"tags,omitempty"`
+	Tags        []Tag  `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3005,7 +3005,7 @@ func (*UnsupportedUpstreamRegistryException) Validate(*protocol.Validator, strin
 
 type UntagResourceRequest struct {
 	ResourceArn string   `json:"resourceArn,omitempty"`
-	TagKeys     []string `json:"tagKeys,omitempty"`
+	TagKeys     []string `json:"tagKeys,omitzero" cbor:"tagKeys,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3112,12 +3112,12 @@ type UpdateRepositoryCreationTemplateRequest struct {
 	Prefix                             string                                                `json:"prefix,omitempty"`
 	Description                        string                                                `json:"description,omitempty"`
 	EncryptionConfiguration            *EncryptionConfigurationForRepositoryCreationTemplate `json:"encryptionConfiguration,omitempty"`
-	ResourceTags                       []Tag                                                 `json:"resourceTags,omitempty"`
+	ResourceTags                       []Tag                                                 `json:"resourceTags,omitzero" cbor:"resourceTags,omitempty"`
 	ImageTagMutability                 string                                                `json:"imageTagMutability,omitempty"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter                   `json:"imageTagMutabilityExclusionFilters,omitempty"`
+	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter                   `json:"imageTagMutabilityExclusionFilters,omitzero" cbor:"imageTagMutabilityExclusionFilters,omitempty"`
 	RepositoryPolicy                   string                                                `json:"repositoryPolicy,omitempty"`
 	LifecyclePolicy                    string                                                `json:"lifecyclePolicy,omitempty"`
-	AppliedFor                         []string                                              `json:"appliedFor,omitempty"`
+	AppliedFor                         []string                                              `json:"appliedFor,omitzero" cbor:"appliedFor,omitempty"`
 	CustomRoleArn                      string                                                `json:"customRoleArn,omitempty"`
 }
 

@@ -168,7 +168,7 @@ type Attachment struct {
 	Id      string         `json:"id,omitempty"`
 	Type    string         `json:"type,omitempty"`
 	Status  string         `json:"status,omitempty"`
-	Details []KeyValuePair `json:"details,omitempty"`
+	Details []KeyValuePair `json:"details,omitzero" cbor:"details,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -263,8 +263,8 @@ func (s *AutoScalingGroupProviderUpdate) Validate(v *protocol.Validator, path st
 }
 
 type AwsVpcConfiguration struct {
-	Subnets        []string `json:"subnets,omitempty"`
-	SecurityGroups []string `json:"securityGroups,omitempty"`
+	Subnets        []string `json:"subnets,omitzero" cbor:"subnets,omitempty"`
+	SecurityGroups []string `json:"securityGroups,omitzero" cbor:"securityGroups,omitempty"`
 	AssignPublicIp string   `json:"assignPublicIp,omitempty"`
 }
 
@@ -308,7 +308,7 @@ type CapacityProvider struct {
 	ManagedInstancesProvider *ManagedInstancesProvider `json:"managedInstancesProvider,omitempty"`
 	UpdateStatus             string                    `json:"updateStatus,omitempty"`
 	UpdateStatusReason       string                    `json:"updateStatusReason,omitempty"`
-	Tags                     []Tag                     `json:"tags,omitempty"`
+	Tags                     []Tag                     `json:"tags,omitzero" cbor:"tags,omitempty"`
 	Type                     string                    `json:"type,omitempty"`
 }
 
@@ -382,12 +382,12 @@ type Cluster struct {
 	RunningTasksCount                 int32                          `json:"runningTasksCount"`
 	PendingTasksCount                 int32                          `json:"pendingTasksCount"`
 	ActiveServicesCount               int32                          `json:"activeServicesCount"`
-	Statistics                        []KeyValuePair                 `json:"statistics,omitempty"`
-	Tags                              []Tag                          `json:"tags,omitempty"`
-	Settings                          []ClusterSetting               `json:"settings,omitempty"`
-	CapacityProviders                 []string                       `json:"capacityProviders,omitempty"`
-	DefaultCapacityProviderStrategy   []CapacityProviderStrategyItem `json:"defaultCapacityProviderStrategy,omitempty"`
-	Attachments                       []Attachment                   `json:"attachments,omitempty"`
+	Statistics                        []KeyValuePair                 `json:"statistics,omitzero" cbor:"statistics,omitempty"`
+	Tags                              []Tag                          `json:"tags,omitzero" cbor:"tags,omitempty"`
+	Settings                          []ClusterSetting               `json:"settings,omitzero" cbor:"settings,omitempty"`
+	CapacityProviders                 []string                       `json:"capacityProviders,omitzero" cbor:"capacityProviders,omitempty"`
+	DefaultCapacityProviderStrategy   []CapacityProviderStrategyItem `json:"defaultCapacityProviderStrategy,omitzero" cbor:"defaultCapacityProviderStrategy,omitempty"`
+	Attachments                       []Attachment                   `json:"attachments,omitzero" cbor:"attachments,omitempty"`
 	AttachmentsStatus                 string                         `json:"attachmentsStatus,omitempty"`
 	ServiceConnectDefaults            *ClusterServiceConnectDefaults `json:"serviceConnectDefaults,omitempty"`
 }
@@ -499,7 +499,7 @@ func (s *ClusterSetting) Validate(v *protocol.Validator, path string) {
 }
 
 type ConflictException struct {
-	ResourceIds []string `json:"resourceIds,omitempty"`
+	ResourceIds []string `json:"resourceIds,omitzero" cbor:"resourceIds,omitempty"`
 	Message     string   `json:"message,omitempty"`
 }
 
@@ -516,14 +516,14 @@ type Container struct {
 	LastStatus        string             `json:"lastStatus,omitempty"`
 	ExitCode          *int32             `json:"exitCode,omitempty"`
 	Reason            string             `json:"reason,omitempty"`
-	NetworkBindings   []NetworkBinding   `json:"networkBindings,omitempty"`
-	NetworkInterfaces []NetworkInterface `json:"networkInterfaces,omitempty"`
+	NetworkBindings   []NetworkBinding   `json:"networkBindings,omitzero" cbor:"networkBindings,omitempty"`
+	NetworkInterfaces []NetworkInterface `json:"networkInterfaces,omitzero" cbor:"networkInterfaces,omitempty"`
 	HealthStatus      string             `json:"healthStatus,omitempty"`
-	ManagedAgents     []ManagedAgent     `json:"managedAgents,omitempty"`
+	ManagedAgents     []ManagedAgent     `json:"managedAgents,omitzero" cbor:"managedAgents,omitempty"`
 	Cpu               string             `json:"cpu,omitempty"`
 	Memory            string             `json:"memory,omitempty"`
 	MemoryReservation string             `json:"memoryReservation,omitempty"`
-	GpuIds            []string           `json:"gpuIds,omitempty"`
+	GpuIds            []string           `json:"gpuIds,omitzero" cbor:"gpuIds,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -549,19 +549,19 @@ type ContainerDefinition struct {
 	Cpu                    int32                   `json:"cpu"`
 	Memory                 *int32                  `json:"memory,omitempty"`
 	MemoryReservation      *int32                  `json:"memoryReservation,omitempty"`
-	Links                  []string                `json:"links,omitempty"`
-	PortMappings           []PortMapping           `json:"portMappings,omitempty"`
+	Links                  []string                `json:"links,omitzero" cbor:"links,omitempty"`
+	PortMappings           []PortMapping           `json:"portMappings,omitzero" cbor:"portMappings,omitempty"`
 	Essential              *bool                   `json:"essential,omitempty"`
 	RestartPolicy          *ContainerRestartPolicy `json:"restartPolicy,omitempty"`
-	EntryPoint             []string                `json:"entryPoint,omitempty"`
-	Command                []string                `json:"command,omitempty"`
-	Environment            []KeyValuePair          `json:"environment,omitempty"`
-	EnvironmentFiles       []EnvironmentFile       `json:"environmentFiles,omitempty"`
-	MountPoints            []MountPoint            `json:"mountPoints,omitempty"`
-	VolumesFrom            []VolumeFrom            `json:"volumesFrom,omitempty"`
+	EntryPoint             []string                `json:"entryPoint,omitzero" cbor:"entryPoint,omitempty"`
+	Command                []string                `json:"command,omitzero" cbor:"command,omitempty"`
+	Environment            []KeyValuePair          `json:"environment,omitzero" cbor:"environment,omitempty"`
+	EnvironmentFiles       []EnvironmentFile       `json:"environmentFiles,omitzero" cbor:"environmentFiles,omitempty"`
+	MountPoints            []MountPoint            `json:"mountPoints,omitzero" cbor:"mountPoints,omitempty"`
+	VolumesFrom            []VolumeFrom            `json:"volumesFrom,omitzero" cbor:"volumesFrom,omitempty"`
 	LinuxParameters        *LinuxParameters        `json:"linuxParameters,omitempty"`
-	Secrets                []Secret                `json:"secrets,omitempty"`
-	DependsOn              []ContainerDependency   `json:"dependsOn,omitempty"`
+	Secrets                []Secret                `json:"secrets,omitzero" cbor:"secrets,omitempty"`
+	DependsOn              []ContainerDependency   `json:"dependsOn,omitzero" cbor:"dependsOn,omitempty"`
 	StartTimeout           *int32                  `json:"startTimeout,omitempty"`
 	StopTimeout            *int32                  `json:"stopTimeout,omitempty"`
 	VersionConsistency     string                  `json:"versionConsistency,omitempty"`
@@ -571,20 +571,20 @@ type ContainerDefinition struct {
 	DisableNetworking      *bool                   `json:"disableNetworking,omitempty"`
 	Privileged             *bool                   `json:"privileged,omitempty"`
 	ReadonlyRootFilesystem *bool                   `json:"readonlyRootFilesystem,omitempty"`
-	DnsServers             []string                `json:"dnsServers,omitempty"`
-	DnsSearchDomains       []string                `json:"dnsSearchDomains,omitempty"`
-	ExtraHosts             []HostEntry             `json:"extraHosts,omitempty"`
-	DockerSecurityOptions  []string                `json:"dockerSecurityOptions,omitempty"`
+	DnsServers             []string                `json:"dnsServers,omitzero" cbor:"dnsServers,omitempty"`
+	DnsSearchDomains       []string                `json:"dnsSearchDomains,omitzero" cbor:"dnsSearchDomains,omitempty"`
+	ExtraHosts             []HostEntry             `json:"extraHosts,omitzero" cbor:"extraHosts,omitempty"`
+	DockerSecurityOptions  []string                `json:"dockerSecurityOptions,omitzero" cbor:"dockerSecurityOptions,omitempty"`
 	Interactive            *bool                   `json:"interactive,omitempty"`
 	PseudoTerminal         *bool                   `json:"pseudoTerminal,omitempty"`
-	DockerLabels           map[string]string       `json:"dockerLabels,omitempty"`
-	Ulimits                []Ulimit                `json:"ulimits,omitempty"`
+	DockerLabels           map[string]string       `json:"dockerLabels,omitzero" cbor:"dockerLabels,omitempty"`
+	Ulimits                []Ulimit                `json:"ulimits,omitzero" cbor:"ulimits,omitempty"`
 	LogConfiguration       *LogConfiguration       `json:"logConfiguration,omitempty"`
 	HealthCheck            *HealthCheck            `json:"healthCheck,omitempty"`
-	SystemControls         []SystemControl         `json:"systemControls,omitempty"`
-	ResourceRequirements   []ResourceRequirement   `json:"resourceRequirements,omitempty"`
+	SystemControls         []SystemControl         `json:"systemControls,omitzero" cbor:"systemControls,omitempty"`
+	ResourceRequirements   []ResourceRequirement   `json:"resourceRequirements,omitzero" cbor:"resourceRequirements,omitempty"`
 	FirelensConfiguration  *FirelensConfiguration  `json:"firelensConfiguration,omitempty"`
-	CredentialSpecs        []string                `json:"credentialSpecs,omitempty"`
+	CredentialSpecs        []string                `json:"credentialSpecs,omitzero" cbor:"credentialSpecs,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -674,18 +674,18 @@ type ContainerInstance struct {
 	CapacityProviderName string                         `json:"capacityProviderName,omitempty"`
 	Version              int64                          `json:"version"`
 	VersionInfo          *VersionInfo                   `json:"versionInfo,omitempty"`
-	RemainingResources   []Resource                     `json:"remainingResources,omitempty"`
-	RegisteredResources  []Resource                     `json:"registeredResources,omitempty"`
+	RemainingResources   []Resource                     `json:"remainingResources,omitzero" cbor:"remainingResources,omitempty"`
+	RegisteredResources  []Resource                     `json:"registeredResources,omitzero" cbor:"registeredResources,omitempty"`
 	Status               string                         `json:"status,omitempty"`
 	StatusReason         string                         `json:"statusReason,omitempty"`
 	AgentConnected       bool                           `json:"agentConnected"`
 	RunningTasksCount    int32                          `json:"runningTasksCount"`
 	PendingTasksCount    int32                          `json:"pendingTasksCount"`
 	AgentUpdateStatus    string                         `json:"agentUpdateStatus,omitempty"`
-	Attributes           []Attribute                    `json:"attributes,omitempty"`
+	Attributes           []Attribute                    `json:"attributes,omitzero" cbor:"attributes,omitempty"`
 	RegisteredAt         *protocol.Timestamp            `json:"registeredAt,omitempty"`
-	Attachments          []Attachment                   `json:"attachments,omitempty"`
-	Tags                 []Tag                          `json:"tags,omitempty"`
+	Attachments          []Attachment                   `json:"attachments,omitzero" cbor:"attachments,omitempty"`
+	Tags                 []Tag                          `json:"tags,omitzero" cbor:"tags,omitempty"`
 	HealthStatus         *ContainerInstanceHealthStatus `json:"healthStatus,omitempty"`
 }
 
@@ -722,7 +722,7 @@ func (s *ContainerInstance) Validate(v *protocol.Validator, path string) {
 
 type ContainerInstanceHealthStatus struct {
 	OverallStatus string                      `json:"overallStatus,omitempty"`
-	Details       []InstanceHealthCheckResult `json:"details,omitempty"`
+	Details       []InstanceHealthCheckResult `json:"details,omitzero" cbor:"details,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -737,13 +737,13 @@ func (s *ContainerInstanceHealthStatus) Validate(v *protocol.Validator, path str
 
 type ContainerOverride struct {
 	Name                 string                `json:"name,omitempty"`
-	Command              []string              `json:"command,omitempty"`
-	Environment          []KeyValuePair        `json:"environment,omitempty"`
-	EnvironmentFiles     []EnvironmentFile     `json:"environmentFiles,omitempty"`
+	Command              []string              `json:"command,omitzero" cbor:"command,omitempty"`
+	Environment          []KeyValuePair        `json:"environment,omitzero" cbor:"environment,omitempty"`
+	EnvironmentFiles     []EnvironmentFile     `json:"environmentFiles,omitzero" cbor:"environmentFiles,omitempty"`
 	Cpu                  *int32                `json:"cpu,omitempty"`
 	Memory               *int32                `json:"memory,omitempty"`
 	MemoryReservation    *int32                `json:"memoryReservation,omitempty"`
-	ResourceRequirements []ResourceRequirement `json:"resourceRequirements,omitempty"`
+	ResourceRequirements []ResourceRequirement `json:"resourceRequirements,omitzero" cbor:"resourceRequirements,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -761,7 +761,7 @@ func (s *ContainerOverride) Validate(v *protocol.Validator, path string) {
 
 type ContainerRestartPolicy struct {
 	Enabled              *bool   `json:"enabled,omitempty"`
-	IgnoredExitCodes     []int32 `json:"ignoredExitCodes,omitempty"`
+	IgnoredExitCodes     []int32 `json:"ignoredExitCodes,omitzero" cbor:"ignoredExitCodes,omitempty"`
 	RestartAttemptPeriod *int32  `json:"restartAttemptPeriod,omitempty"`
 }
 
@@ -775,7 +775,7 @@ type ContainerStateChange struct {
 	ImageDigest     string           `json:"imageDigest,omitempty"`
 	RuntimeId       string           `json:"runtimeId,omitempty"`
 	ExitCode        *int32           `json:"exitCode,omitempty"`
-	NetworkBindings []NetworkBinding `json:"networkBindings,omitempty"`
+	NetworkBindings []NetworkBinding `json:"networkBindings,omitzero" cbor:"networkBindings,omitempty"`
 	Reason          string           `json:"reason,omitempty"`
 	Status          string           `json:"status,omitempty"`
 }
@@ -814,7 +814,7 @@ type CreateCapacityProviderRequest struct {
 	Cluster                  string                                       `json:"cluster,omitempty"`
 	AutoScalingGroupProvider *AutoScalingGroupProvider                    `json:"autoScalingGroupProvider,omitempty"`
 	ManagedInstancesProvider *CreateManagedInstancesProviderConfiguration `json:"managedInstancesProvider,omitempty"`
-	Tags                     []Tag                                        `json:"tags,omitempty"`
+	Tags                     []Tag                                        `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -847,11 +847,11 @@ func (s *CreateCapacityProviderResponse) Validate(v *protocol.Validator, path st
 
 type CreateClusterRequest struct {
 	ClusterName                     string                                `json:"clusterName,omitempty"`
-	Tags                            []Tag                                 `json:"tags,omitempty"`
-	Settings                        []ClusterSetting                      `json:"settings,omitempty"`
+	Tags                            []Tag                                 `json:"tags,omitzero" cbor:"tags,omitempty"`
+	Settings                        []ClusterSetting                      `json:"settings,omitzero" cbor:"settings,omitempty"`
 	Configuration                   *ClusterConfiguration                 `json:"configuration,omitempty"`
-	CapacityProviders               []string                              `json:"capacityProviders,omitempty"`
-	DefaultCapacityProviderStrategy []CapacityProviderStrategyItem        `json:"defaultCapacityProviderStrategy,omitempty"`
+	CapacityProviders               []string                              `json:"capacityProviders,omitzero" cbor:"capacityProviders,omitempty"`
+	DefaultCapacityProviderStrategy []CapacityProviderStrategyItem        `json:"defaultCapacityProviderStrategy,omitzero" cbor:"defaultCapacityProviderStrategy,omitempty"`
 	ServiceConnectDefaults          *ClusterServiceConnectDefaultsRequest `json:"serviceConnectDefaults,omitempty"`
 }
 
@@ -892,9 +892,9 @@ type CreateDaemonRequest struct {
 	DaemonName              string                         `json:"daemonName,omitempty"`
 	ClusterArn              string                         `json:"clusterArn,omitempty"`
 	DaemonTaskDefinitionArn string                         `json:"daemonTaskDefinitionArn,omitempty"`
-	CapacityProviderArns    []string                       `json:"capacityProviderArns,omitempty"`
+	CapacityProviderArns    []string                       `json:"capacityProviderArns,omitzero" cbor:"capacityProviderArns,omitempty"`
 	DeploymentConfiguration *DaemonDeploymentConfiguration `json:"deploymentConfiguration,omitempty"`
-	Tags                    []Tag                          `json:"tags,omitempty"`
+	Tags                    []Tag                          `json:"tags,omitzero" cbor:"tags,omitempty"`
 	PropagateTags           string                         `json:"propagateTags,omitempty"`
 	EnableECSManagedTags    bool                           `json:"enableECSManagedTags"`
 	EnableExecuteCommand    bool                           `json:"enableExecuteCommand"`
@@ -946,7 +946,7 @@ type CreateExpressGatewayServiceRequest struct {
 	Cpu                   string                                     `json:"cpu,omitempty"`
 	Memory                string                                     `json:"memory,omitempty"`
 	ScalingTarget         *ExpressGatewayScalingTarget               `json:"scalingTarget,omitempty"`
-	Tags                  []Tag                                      `json:"tags,omitempty"`
+	Tags                  []Tag                                      `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1013,28 +1013,28 @@ type CreateServiceRequest struct {
 	ServiceName                   string                         `json:"serviceName,omitempty"`
 	TaskDefinition                string                         `json:"taskDefinition,omitempty"`
 	AvailabilityZoneRebalancing   string                         `json:"availabilityZoneRebalancing,omitempty"`
-	LoadBalancers                 []LoadBalancer                 `json:"loadBalancers,omitempty"`
-	ServiceRegistries             []ServiceRegistry              `json:"serviceRegistries,omitempty"`
+	LoadBalancers                 []LoadBalancer                 `json:"loadBalancers,omitzero" cbor:"loadBalancers,omitempty"`
+	ServiceRegistries             []ServiceRegistry              `json:"serviceRegistries,omitzero" cbor:"serviceRegistries,omitempty"`
 	DesiredCount                  *int32                         `json:"desiredCount,omitempty"`
 	ClientToken                   string                         `json:"clientToken,omitempty"`
 	LaunchType                    string                         `json:"launchType,omitempty"`
-	CapacityProviderStrategy      []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy      []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitzero" cbor:"capacityProviderStrategy,omitempty"`
 	PlatformVersion               string                         `json:"platformVersion,omitempty"`
 	Role                          string                         `json:"role,omitempty"`
 	DeploymentConfiguration       *DeploymentConfiguration       `json:"deploymentConfiguration,omitempty"`
-	PlacementConstraints          []PlacementConstraint          `json:"placementConstraints,omitempty"`
-	PlacementStrategy             []PlacementStrategy            `json:"placementStrategy,omitempty"`
+	PlacementConstraints          []PlacementConstraint          `json:"placementConstraints,omitzero" cbor:"placementConstraints,omitempty"`
+	PlacementStrategy             []PlacementStrategy            `json:"placementStrategy,omitzero" cbor:"placementStrategy,omitempty"`
 	NetworkConfiguration          *NetworkConfiguration          `json:"networkConfiguration,omitempty"`
 	HealthCheckGracePeriodSeconds *int32                         `json:"healthCheckGracePeriodSeconds,omitempty"`
 	SchedulingStrategy            string                         `json:"schedulingStrategy,omitempty"`
 	DeploymentController          *DeploymentController          `json:"deploymentController,omitempty"`
-	Tags                          []Tag                          `json:"tags,omitempty"`
+	Tags                          []Tag                          `json:"tags,omitzero" cbor:"tags,omitempty"`
 	EnableECSManagedTags          bool                           `json:"enableECSManagedTags"`
 	PropagateTags                 string                         `json:"propagateTags,omitempty"`
 	EnableExecuteCommand          bool                           `json:"enableExecuteCommand"`
 	ServiceConnectConfiguration   *ServiceConnectConfiguration   `json:"serviceConnectConfiguration,omitempty"`
-	VolumeConfigurations          []ServiceVolumeConfiguration   `json:"volumeConfigurations,omitempty"`
-	VpcLatticeConfigurations      []VpcLatticeConfiguration      `json:"vpcLatticeConfigurations,omitempty"`
+	VolumeConfigurations          []ServiceVolumeConfiguration   `json:"volumeConfigurations,omitzero" cbor:"volumeConfigurations,omitempty"`
+	VpcLatticeConfigurations      []VpcLatticeConfiguration      `json:"vpcLatticeConfigurations,omitzero" cbor:"vpcLatticeConfigurations,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1110,14 +1110,14 @@ type CreateTaskSetRequest struct {
 	ExternalId               string                         `json:"externalId,omitempty"`
 	TaskDefinition           string                         `json:"taskDefinition,omitempty"`
 	NetworkConfiguration     *NetworkConfiguration          `json:"networkConfiguration,omitempty"`
-	LoadBalancers            []LoadBalancer                 `json:"loadBalancers,omitempty"`
-	ServiceRegistries        []ServiceRegistry              `json:"serviceRegistries,omitempty"`
+	LoadBalancers            []LoadBalancer                 `json:"loadBalancers,omitzero" cbor:"loadBalancers,omitempty"`
+	ServiceRegistries        []ServiceRegistry              `json:"serviceRegistries,omitzero" cbor:"serviceRegistries,omitempty"`
 	LaunchType               string                         `json:"launchType,omitempty"`
-	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitzero" cbor:"capacityProviderStrategy,omitempty"`
 	PlatformVersion          string                         `json:"platformVersion,omitempty"`
 	Scale                    *Scale                         `json:"scale,omitempty"`
 	ClientToken              string                         `json:"clientToken,omitempty"`
-	Tags                     []Tag                          `json:"tags,omitempty"`
+	Tags                     []Tag                          `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1171,7 +1171,7 @@ type CreatedAt struct {
 func (*CreatedAt) Validate(*protocol.Validator, string) {}
 
 type DaemonAlarmConfiguration struct {
-	AlarmNames []string `json:"alarmNames,omitempty"`
+	AlarmNames []string `json:"alarmNames,omitzero" cbor:"alarmNames,omitempty"`
 	Enable     bool     `json:"enable"`
 }
 
@@ -1208,24 +1208,24 @@ type DaemonContainerDefinition struct {
 	HealthCheck            *HealthCheck            `json:"healthCheck,omitempty"`
 	Cpu                    int32                   `json:"cpu"`
 	Essential              *bool                   `json:"essential,omitempty"`
-	EntryPoint             []string                `json:"entryPoint,omitempty"`
-	Command                []string                `json:"command,omitempty"`
+	EntryPoint             []string                `json:"entryPoint,omitzero" cbor:"entryPoint,omitempty"`
+	Command                []string                `json:"command,omitzero" cbor:"command,omitempty"`
 	WorkingDirectory       string                  `json:"workingDirectory,omitempty"`
-	EnvironmentFiles       []EnvironmentFile       `json:"environmentFiles,omitempty"`
-	Environment            []KeyValuePair          `json:"environment,omitempty"`
-	Secrets                []Secret                `json:"secrets,omitempty"`
+	EnvironmentFiles       []EnvironmentFile       `json:"environmentFiles,omitzero" cbor:"environmentFiles,omitempty"`
+	Environment            []KeyValuePair          `json:"environment,omitzero" cbor:"environment,omitempty"`
+	Secrets                []Secret                `json:"secrets,omitzero" cbor:"secrets,omitempty"`
 	ReadonlyRootFilesystem *bool                   `json:"readonlyRootFilesystem,omitempty"`
-	MountPoints            []MountPoint            `json:"mountPoints,omitempty"`
+	MountPoints            []MountPoint            `json:"mountPoints,omitzero" cbor:"mountPoints,omitempty"`
 	LogConfiguration       *LogConfiguration       `json:"logConfiguration,omitempty"`
 	FirelensConfiguration  *FirelensConfiguration  `json:"firelensConfiguration,omitempty"`
 	Privileged             *bool                   `json:"privileged,omitempty"`
 	User                   string                  `json:"user,omitempty"`
-	Ulimits                []Ulimit                `json:"ulimits,omitempty"`
+	Ulimits                []Ulimit                `json:"ulimits,omitzero" cbor:"ulimits,omitempty"`
 	LinuxParameters        *DaemonLinuxParameters  `json:"linuxParameters,omitempty"`
-	DependsOn              []ContainerDependency   `json:"dependsOn,omitempty"`
+	DependsOn              []ContainerDependency   `json:"dependsOn,omitzero" cbor:"dependsOn,omitempty"`
 	StartTimeout           *int32                  `json:"startTimeout,omitempty"`
 	StopTimeout            *int32                  `json:"stopTimeout,omitempty"`
-	SystemControls         []SystemControl         `json:"systemControls,omitempty"`
+	SystemControls         []SystemControl         `json:"systemControls,omitzero" cbor:"systemControls,omitempty"`
 	Interactive            *bool                   `json:"interactive,omitempty"`
 	PseudoTerminal         *bool                   `json:"pseudoTerminal,omitempty"`
 	RestartPolicy          *ContainerRestartPolicy `json:"restartPolicy,omitempty"`
@@ -1290,7 +1290,7 @@ type DaemonDeployment struct {
 	Status                  string                           `json:"status,omitempty"`
 	StatusReason            string                           `json:"statusReason,omitempty"`
 	TargetDaemonRevision    *DaemonDeploymentRevisionDetail  `json:"targetDaemonRevision,omitempty"`
-	SourceDaemonRevisions   []DaemonDeploymentRevisionDetail `json:"sourceDaemonRevisions,omitempty"`
+	SourceDaemonRevisions   []DaemonDeploymentRevisionDetail `json:"sourceDaemonRevisions,omitzero" cbor:"sourceDaemonRevisions,omitempty"`
 	CircuitBreaker          *DaemonCircuitBreaker            `json:"circuitBreaker,omitempty"`
 	Alarms                  *DaemonDeploymentAlarms          `json:"alarms,omitempty"`
 	Rollback                *DaemonRollback                  `json:"rollback,omitempty"`
@@ -1328,8 +1328,8 @@ func (s *DaemonDeployment) Validate(v *protocol.Validator, path string) {
 
 type DaemonDeploymentAlarms struct {
 	Status              string   `json:"status,omitempty"`
-	AlarmNames          []string `json:"alarmNames,omitempty"`
-	TriggeredAlarmNames []string `json:"triggeredAlarmNames,omitempty"`
+	AlarmNames          []string `json:"alarmNames,omitzero" cbor:"alarmNames,omitempty"`
+	TriggeredAlarmNames []string `json:"triggeredAlarmNames,omitzero" cbor:"triggeredAlarmNames,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1366,7 +1366,7 @@ func (s *DaemonDeploymentConfiguration) Validate(v *protocol.Validator, path str
 
 type DaemonDeploymentRevisionDetail struct {
 	Arn                        string                             `json:"arn,omitempty"`
-	CapacityProviders          []DaemonDeploymentCapacityProvider `json:"capacityProviders,omitempty"`
+	CapacityProviders          []DaemonDeploymentCapacityProvider `json:"capacityProviders,omitzero" cbor:"capacityProviders,omitempty"`
 	TotalRunningInstanceCount  *int32                             `json:"totalRunningInstanceCount,omitempty"`
 	TotalDrainingInstanceCount *int32                             `json:"totalDrainingInstanceCount,omitempty"`
 }
@@ -1402,7 +1402,7 @@ type DaemonDetail struct {
 	DaemonArn        string                 `json:"daemonArn,omitempty"`
 	ClusterArn       string                 `json:"clusterArn,omitempty"`
 	Status           string                 `json:"status,omitempty"`
-	CurrentRevisions []DaemonRevisionDetail `json:"currentRevisions,omitempty"`
+	CurrentRevisions []DaemonRevisionDetail `json:"currentRevisions,omitzero" cbor:"currentRevisions,omitempty"`
 	DeploymentArn    string                 `json:"deploymentArn,omitempty"`
 	CreatedAt        *protocol.Timestamp    `json:"createdAt,omitempty"`
 	UpdatedAt        *protocol.Timestamp    `json:"updatedAt,omitempty"`
@@ -1420,9 +1420,9 @@ func (s *DaemonDetail) Validate(v *protocol.Validator, path string) {
 
 type DaemonLinuxParameters struct {
 	Capabilities       *KernelCapabilities `json:"capabilities,omitempty"`
-	Devices            []Device            `json:"devices,omitempty"`
+	Devices            []Device            `json:"devices,omitzero" cbor:"devices,omitempty"`
 	InitProcessEnabled *bool               `json:"initProcessEnabled,omitempty"`
-	Tmpfs              []Tmpfs             `json:"tmpfs,omitempty"`
+	Tmpfs              []Tmpfs             `json:"tmpfs,omitzero" cbor:"tmpfs,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1458,7 +1458,7 @@ type DaemonRevision struct {
 	DaemonArn               string                 `json:"daemonArn,omitempty"`
 	DaemonTaskDefinitionArn string                 `json:"daemonTaskDefinitionArn,omitempty"`
 	CreatedAt               *protocol.Timestamp    `json:"createdAt,omitempty"`
-	ContainerImages         []DaemonContainerImage `json:"containerImages,omitempty"`
+	ContainerImages         []DaemonContainerImage `json:"containerImages,omitzero" cbor:"containerImages,omitempty"`
 	PropagateTags           string                 `json:"propagateTags,omitempty"`
 	EnableECSManagedTags    *bool                  `json:"enableECSManagedTags,omitempty"`
 	EnableExecuteCommand    *bool                  `json:"enableExecuteCommand,omitempty"`
@@ -1476,7 +1476,7 @@ func (s *DaemonRevision) Validate(v *protocol.Validator, path string) {
 
 type DaemonRevisionDetail struct {
 	Arn               string                   `json:"arn,omitempty"`
-	CapacityProviders []DaemonCapacityProvider `json:"capacityProviders,omitempty"`
+	CapacityProviders []DaemonCapacityProvider `json:"capacityProviders,omitzero" cbor:"capacityProviders,omitempty"`
 	TotalRunningCount int32                    `json:"totalRunningCount"`
 }
 
@@ -1491,7 +1491,7 @@ type DaemonRollback struct {
 	Reason                          string              `json:"reason,omitempty"`
 	StartedAt                       *protocol.Timestamp `json:"startedAt,omitempty"`
 	RollbackTargetDaemonRevisionArn string              `json:"rollbackTargetDaemonRevisionArn,omitempty"`
-	RollbackCapacityProviders       []string            `json:"rollbackCapacityProviders,omitempty"`
+	RollbackCapacityProviders       []string            `json:"rollbackCapacityProviders,omitzero" cbor:"rollbackCapacityProviders,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1517,8 +1517,8 @@ type DaemonTaskDefinition struct {
 	Revision                int32                       `json:"revision"`
 	TaskRoleArn             string                      `json:"taskRoleArn,omitempty"`
 	ExecutionRoleArn        string                      `json:"executionRoleArn,omitempty"`
-	ContainerDefinitions    []DaemonContainerDefinition `json:"containerDefinitions,omitempty"`
-	Volumes                 []DaemonVolume              `json:"volumes,omitempty"`
+	ContainerDefinitions    []DaemonContainerDefinition `json:"containerDefinitions,omitzero" cbor:"containerDefinitions,omitempty"`
+	Volumes                 []DaemonVolume              `json:"volumes,omitzero" cbor:"volumes,omitempty"`
 	Cpu                     string                      `json:"cpu,omitempty"`
 	Memory                  string                      `json:"memory,omitempty"`
 	Status                  string                      `json:"status,omitempty"`
@@ -1593,7 +1593,7 @@ func (s *DeleteAccountSettingResponse) Validate(v *protocol.Validator, path stri
 
 type DeleteAttributesRequest struct {
 	Cluster    string      `json:"cluster,omitempty"`
-	Attributes []Attribute `json:"attributes,omitempty"`
+	Attributes []Attribute `json:"attributes,omitzero" cbor:"attributes,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1605,7 +1605,7 @@ func (s *DeleteAttributesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type DeleteAttributesResponse struct {
-	Attributes []Attribute `json:"attributes,omitempty"`
+	Attributes []Attribute `json:"attributes,omitzero" cbor:"attributes,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1739,7 +1739,7 @@ func (s *DeleteServiceResponse) Validate(v *protocol.Validator, path string) {
 }
 
 type DeleteTaskDefinitionsRequest struct {
-	TaskDefinitions []string `json:"taskDefinitions,omitempty"`
+	TaskDefinitions []string `json:"taskDefinitions,omitzero" cbor:"taskDefinitions,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1748,8 +1748,8 @@ func (s *DeleteTaskDefinitionsRequest) Validate(v *protocol.Validator, path stri
 }
 
 type DeleteTaskDefinitionsResponse struct {
-	TaskDefinitions []TaskDefinition `json:"taskDefinitions,omitempty"`
-	Failures        []Failure        `json:"failures,omitempty"`
+	TaskDefinitions []TaskDefinition `json:"taskDefinitions,omitzero" cbor:"taskDefinitions,omitempty"`
+	Failures        []Failure        `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1797,7 +1797,7 @@ type Deployment struct {
 	FailedTasks                 int32                           `json:"failedTasks"`
 	CreatedAt                   *protocol.Timestamp             `json:"createdAt,omitempty"`
 	UpdatedAt                   *protocol.Timestamp             `json:"updatedAt,omitempty"`
-	CapacityProviderStrategy    []CapacityProviderStrategyItem  `json:"capacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy    []CapacityProviderStrategyItem  `json:"capacityProviderStrategy,omitzero" cbor:"capacityProviderStrategy,omitempty"`
 	LaunchType                  string                          `json:"launchType,omitempty"`
 	PlatformVersion             string                          `json:"platformVersion,omitempty"`
 	PlatformFamily              string                          `json:"platformFamily,omitempty"`
@@ -1805,10 +1805,10 @@ type Deployment struct {
 	RolloutState                string                          `json:"rolloutState,omitempty"`
 	RolloutStateReason          string                          `json:"rolloutStateReason,omitempty"`
 	ServiceConnectConfiguration *ServiceConnectConfiguration    `json:"serviceConnectConfiguration,omitempty"`
-	ServiceConnectResources     []ServiceConnectServiceResource `json:"serviceConnectResources,omitempty"`
-	VolumeConfigurations        []ServiceVolumeConfiguration    `json:"volumeConfigurations,omitempty"`
+	ServiceConnectResources     []ServiceConnectServiceResource `json:"serviceConnectResources,omitzero" cbor:"serviceConnectResources,omitempty"`
+	VolumeConfigurations        []ServiceVolumeConfiguration    `json:"volumeConfigurations,omitzero" cbor:"volumeConfigurations,omitempty"`
 	FargateEphemeralStorage     *DeploymentEphemeralStorage     `json:"fargateEphemeralStorage,omitempty"`
-	VpcLatticeConfigurations    []VpcLatticeConfiguration       `json:"vpcLatticeConfigurations,omitempty"`
+	VpcLatticeConfigurations    []VpcLatticeConfiguration       `json:"vpcLatticeConfigurations,omitzero" cbor:"vpcLatticeConfigurations,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1843,7 +1843,7 @@ func (s *Deployment) Validate(v *protocol.Validator, path string) {
 }
 
 type DeploymentAlarms struct {
-	AlarmNames []string `json:"alarmNames,omitempty"`
+	AlarmNames []string `json:"alarmNames,omitzero" cbor:"alarmNames,omitempty"`
 	Rollback   bool     `json:"rollback"`
 	Enable     bool     `json:"enable"`
 }
@@ -1868,7 +1868,7 @@ type DeploymentConfiguration struct {
 	Alarms                   *DeploymentAlarms         `json:"alarms,omitempty"`
 	Strategy                 string                    `json:"strategy,omitempty"`
 	BakeTimeInMinutes        *int32                    `json:"bakeTimeInMinutes,omitempty"`
-	LifecycleHooks           []DeploymentLifecycleHook `json:"lifecycleHooks,omitempty"`
+	LifecycleHooks           []DeploymentLifecycleHook `json:"lifecycleHooks,omitzero" cbor:"lifecycleHooks,omitempty"`
 	LinearConfiguration      *LinearConfiguration      `json:"linearConfiguration,omitempty"`
 	CanaryConfiguration      *CanaryConfiguration      `json:"canaryConfiguration,omitempty"`
 }
@@ -1918,7 +1918,7 @@ type DeploymentLifecycleHook struct {
 	TargetType           string                                       `json:"targetType,omitempty"`
 	HookTargetArn        string                                       `json:"hookTargetArn,omitempty"`
 	RoleArn              string                                       `json:"roleArn,omitempty"`
-	LifecycleStages      []string                                     `json:"lifecycleStages,omitempty"`
+	LifecycleStages      []string                                     `json:"lifecycleStages,omitzero" cbor:"lifecycleStages,omitempty"`
 	HookDetails          json.RawMessage                              `json:"hookDetails,omitempty"`
 	TimeoutConfiguration *DeploymentLifecycleHookTimeoutConfiguration `json:"timeoutConfiguration,omitempty"`
 }
@@ -2016,9 +2016,9 @@ func (s *DeregisterTaskDefinitionResponse) Validate(v *protocol.Validator, path 
 }
 
 type DescribeCapacityProvidersRequest struct {
-	CapacityProviders []string `json:"capacityProviders,omitempty"`
+	CapacityProviders []string `json:"capacityProviders,omitzero" cbor:"capacityProviders,omitempty"`
 	Cluster           string   `json:"cluster,omitempty"`
-	Include           []string `json:"include,omitempty"`
+	Include           []string `json:"include,omitzero" cbor:"include,omitempty"`
 	MaxResults        *int32   `json:"maxResults,omitempty"`
 	NextToken         string   `json:"nextToken,omitempty"`
 }
@@ -2031,8 +2031,8 @@ func (s *DescribeCapacityProvidersRequest) Validate(v *protocol.Validator, path 
 }
 
 type DescribeCapacityProvidersResponse struct {
-	CapacityProviders []CapacityProvider `json:"capacityProviders,omitempty"`
-	Failures          []Failure          `json:"failures,omitempty"`
+	CapacityProviders []CapacityProvider `json:"capacityProviders,omitzero" cbor:"capacityProviders,omitempty"`
+	Failures          []Failure          `json:"failures,omitzero" cbor:"failures,omitempty"`
 	NextToken         string             `json:"nextToken,omitempty"`
 }
 
@@ -2047,8 +2047,8 @@ func (s *DescribeCapacityProvidersResponse) Validate(v *protocol.Validator, path
 }
 
 type DescribeClustersRequest struct {
-	Clusters []string `json:"clusters,omitempty"`
-	Include  []string `json:"include,omitempty"`
+	Clusters []string `json:"clusters,omitzero" cbor:"clusters,omitempty"`
+	Include  []string `json:"include,omitzero" cbor:"include,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2059,8 +2059,8 @@ func (s *DescribeClustersRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type DescribeClustersResponse struct {
-	Clusters []Cluster `json:"clusters,omitempty"`
-	Failures []Failure `json:"failures,omitempty"`
+	Clusters []Cluster `json:"clusters,omitzero" cbor:"clusters,omitempty"`
+	Failures []Failure `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2075,8 +2075,8 @@ func (s *DescribeClustersResponse) Validate(v *protocol.Validator, path string) 
 
 type DescribeContainerInstancesRequest struct {
 	Cluster            string   `json:"cluster,omitempty"`
-	ContainerInstances []string `json:"containerInstances,omitempty"`
-	Include            []string `json:"include,omitempty"`
+	ContainerInstances []string `json:"containerInstances,omitzero" cbor:"containerInstances,omitempty"`
+	Include            []string `json:"include,omitzero" cbor:"include,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2088,8 +2088,8 @@ func (s *DescribeContainerInstancesRequest) Validate(v *protocol.Validator, path
 }
 
 type DescribeContainerInstancesResponse struct {
-	ContainerInstances []ContainerInstance `json:"containerInstances,omitempty"`
-	Failures           []Failure           `json:"failures,omitempty"`
+	ContainerInstances []ContainerInstance `json:"containerInstances,omitzero" cbor:"containerInstances,omitempty"`
+	Failures           []Failure           `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2103,7 +2103,7 @@ func (s *DescribeContainerInstancesResponse) Validate(v *protocol.Validator, pat
 }
 
 type DescribeDaemonDeploymentsRequest struct {
-	DaemonDeploymentArns []string `json:"daemonDeploymentArns,omitempty"`
+	DaemonDeploymentArns []string `json:"daemonDeploymentArns,omitzero" cbor:"daemonDeploymentArns,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2112,8 +2112,8 @@ func (s *DescribeDaemonDeploymentsRequest) Validate(v *protocol.Validator, path 
 }
 
 type DescribeDaemonDeploymentsResponse struct {
-	Failures          []Failure          `json:"failures,omitempty"`
-	DaemonDeployments []DaemonDeployment `json:"daemonDeployments,omitempty"`
+	Failures          []Failure          `json:"failures,omitzero" cbor:"failures,omitempty"`
+	DaemonDeployments []DaemonDeployment `json:"daemonDeployments,omitzero" cbor:"daemonDeployments,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2147,7 +2147,7 @@ func (s *DescribeDaemonResponse) Validate(v *protocol.Validator, path string) {
 }
 
 type DescribeDaemonRevisionsRequest struct {
-	DaemonRevisionArns []string `json:"daemonRevisionArns,omitempty"`
+	DaemonRevisionArns []string `json:"daemonRevisionArns,omitzero" cbor:"daemonRevisionArns,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2156,8 +2156,8 @@ func (s *DescribeDaemonRevisionsRequest) Validate(v *protocol.Validator, path st
 }
 
 type DescribeDaemonRevisionsResponse struct {
-	DaemonRevisions []DaemonRevision `json:"daemonRevisions,omitempty"`
-	Failures        []Failure        `json:"failures,omitempty"`
+	DaemonRevisions []DaemonRevision `json:"daemonRevisions,omitzero" cbor:"daemonRevisions,omitempty"`
+	Failures        []Failure        `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2192,7 +2192,7 @@ func (s *DescribeDaemonTaskDefinitionResponse) Validate(v *protocol.Validator, p
 
 type DescribeExpressGatewayServiceRequest struct {
 	ServiceArn string   `json:"serviceArn,omitempty"`
-	Include    []string `json:"include,omitempty"`
+	Include    []string `json:"include,omitzero" cbor:"include,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2215,7 +2215,7 @@ func (s *DescribeExpressGatewayServiceResponse) Validate(v *protocol.Validator, 
 }
 
 type DescribeServiceDeploymentsRequest struct {
-	ServiceDeploymentArns []string `json:"serviceDeploymentArns,omitempty"`
+	ServiceDeploymentArns []string `json:"serviceDeploymentArns,omitzero" cbor:"serviceDeploymentArns,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2224,8 +2224,8 @@ func (s *DescribeServiceDeploymentsRequest) Validate(v *protocol.Validator, path
 }
 
 type DescribeServiceDeploymentsResponse struct {
-	ServiceDeployments []ServiceDeployment `json:"serviceDeployments,omitempty"`
-	Failures           []Failure           `json:"failures,omitempty"`
+	ServiceDeployments []ServiceDeployment `json:"serviceDeployments,omitzero" cbor:"serviceDeployments,omitempty"`
+	Failures           []Failure           `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2239,7 +2239,7 @@ func (s *DescribeServiceDeploymentsResponse) Validate(v *protocol.Validator, pat
 }
 
 type DescribeServiceRevisionsRequest struct {
-	ServiceRevisionArns []string `json:"serviceRevisionArns,omitempty"`
+	ServiceRevisionArns []string `json:"serviceRevisionArns,omitzero" cbor:"serviceRevisionArns,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2248,8 +2248,8 @@ func (s *DescribeServiceRevisionsRequest) Validate(v *protocol.Validator, path s
 }
 
 type DescribeServiceRevisionsResponse struct {
-	ServiceRevisions []ServiceRevision `json:"serviceRevisions,omitempty"`
-	Failures         []Failure         `json:"failures,omitempty"`
+	ServiceRevisions []ServiceRevision `json:"serviceRevisions,omitzero" cbor:"serviceRevisions,omitempty"`
+	Failures         []Failure         `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2264,8 +2264,8 @@ func (s *DescribeServiceRevisionsResponse) Validate(v *protocol.Validator, path 
 
 type DescribeServicesRequest struct {
 	Cluster  string   `json:"cluster,omitempty"`
-	Services []string `json:"services,omitempty"`
-	Include  []string `json:"include,omitempty"`
+	Services []string `json:"services,omitzero" cbor:"services,omitempty"`
+	Include  []string `json:"include,omitzero" cbor:"include,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2277,8 +2277,8 @@ func (s *DescribeServicesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type DescribeServicesResponse struct {
-	Services []Service `json:"services,omitempty"`
-	Failures []Failure `json:"failures,omitempty"`
+	Services []Service `json:"services,omitzero" cbor:"services,omitempty"`
+	Failures []Failure `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2293,7 +2293,7 @@ func (s *DescribeServicesResponse) Validate(v *protocol.Validator, path string) 
 
 type DescribeTaskDefinitionRequest struct {
 	TaskDefinition string   `json:"taskDefinition,omitempty"`
-	Include        []string `json:"include,omitempty"`
+	Include        []string `json:"include,omitzero" cbor:"include,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2306,7 +2306,7 @@ func (s *DescribeTaskDefinitionRequest) Validate(v *protocol.Validator, path str
 
 type DescribeTaskDefinitionResponse struct {
 	TaskDefinition *TaskDefinition `json:"taskDefinition,omitempty"`
-	Tags           []Tag           `json:"tags,omitempty"`
+	Tags           []Tag           `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2325,8 +2325,8 @@ func (s *DescribeTaskDefinitionResponse) Validate(v *protocol.Validator, path st
 type DescribeTaskSetsRequest struct {
 	Cluster  string   `json:"cluster,omitempty"`
 	Service  string   `json:"service,omitempty"`
-	TaskSets []string `json:"taskSets,omitempty"`
-	Include  []string `json:"include,omitempty"`
+	TaskSets []string `json:"taskSets,omitzero" cbor:"taskSets,omitempty"`
+	Include  []string `json:"include,omitzero" cbor:"include,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2339,8 +2339,8 @@ func (s *DescribeTaskSetsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type DescribeTaskSetsResponse struct {
-	TaskSets []TaskSet `json:"taskSets,omitempty"`
-	Failures []Failure `json:"failures,omitempty"`
+	TaskSets []TaskSet `json:"taskSets,omitzero" cbor:"taskSets,omitempty"`
+	Failures []Failure `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2355,8 +2355,8 @@ func (s *DescribeTaskSetsResponse) Validate(v *protocol.Validator, path string) 
 
 type DescribeTasksRequest struct {
 	Cluster string   `json:"cluster,omitempty"`
-	Tasks   []string `json:"tasks,omitempty"`
-	Include []string `json:"include,omitempty"`
+	Tasks   []string `json:"tasks,omitzero" cbor:"tasks,omitempty"`
+	Include []string `json:"include,omitzero" cbor:"include,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2368,8 +2368,8 @@ func (s *DescribeTasksRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type DescribeTasksResponse struct {
-	Tasks    []Task    `json:"tasks,omitempty"`
-	Failures []Failure `json:"failures,omitempty"`
+	Tasks    []Task    `json:"tasks,omitzero" cbor:"tasks,omitempty"`
+	Failures []Failure `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2385,7 +2385,7 @@ func (s *DescribeTasksResponse) Validate(v *protocol.Validator, path string) {
 type Device struct {
 	HostPath      string   `json:"hostPath,omitempty"`
 	ContainerPath string   `json:"containerPath,omitempty"`
-	Permissions   []string `json:"permissions,omitempty"`
+	Permissions   []string `json:"permissions,omitzero" cbor:"permissions,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2417,8 +2417,8 @@ type DockerVolumeConfiguration struct {
 	Scope         string            `json:"scope,omitempty"`
 	Autoprovision *bool             `json:"autoprovision,omitempty"`
 	Driver        string            `json:"driver,omitempty"`
-	DriverOpts    map[string]string `json:"driverOpts,omitempty"`
-	Labels        map[string]string `json:"labels,omitempty"`
+	DriverOpts    map[string]string `json:"driverOpts,omitzero" cbor:"driverOpts,omitempty"`
+	Labels        map[string]string `json:"labels,omitzero" cbor:"labels,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2430,7 +2430,7 @@ func (s *DockerVolumeConfiguration) Validate(v *protocol.Validator, path string)
 
 type EBSTagSpecification struct {
 	ResourceType  string `json:"resourceType,omitempty"`
-	Tags          []Tag  `json:"tags,omitempty"`
+	Tags          []Tag  `json:"tags,omitzero" cbor:"tags,omitempty"`
 	PropagateTags string `json:"propagateTags,omitempty"`
 }
 
@@ -2458,8 +2458,8 @@ type ECSExpressGatewayService struct {
 	InfrastructureRoleArn string                               `json:"infrastructureRoleArn,omitempty"`
 	Status                *ExpressGatewayServiceStatus         `json:"status,omitempty"`
 	CurrentDeployment     string                               `json:"currentDeployment,omitempty"`
-	ActiveConfigurations  []ExpressGatewayServiceConfiguration `json:"activeConfigurations,omitempty"`
-	Tags                  []Tag                                `json:"tags,omitempty"`
+	ActiveConfigurations  []ExpressGatewayServiceConfiguration `json:"activeConfigurations,omitzero" cbor:"activeConfigurations,omitempty"`
+	Tags                  []Tag                                `json:"tags,omitzero" cbor:"tags,omitempty"`
 	CreatedAt             *protocol.Timestamp                  `json:"createdAt,omitempty"`
 	UpdatedAt             *protocol.Timestamp                  `json:"updatedAt,omitempty"`
 }
@@ -2481,11 +2481,11 @@ func (s *ECSExpressGatewayService) Validate(v *protocol.Validator, path string) 
 }
 
 type ECSManagedResources struct {
-	IngressPaths          []ManagedIngressPath   `json:"ingressPaths,omitempty"`
+	IngressPaths          []ManagedIngressPath   `json:"ingressPaths,omitzero" cbor:"ingressPaths,omitempty"`
 	AutoScaling           *ManagedAutoScaling    `json:"autoScaling,omitempty"`
-	MetricAlarms          []ManagedMetricAlarm   `json:"metricAlarms,omitempty"`
-	ServiceSecurityGroups []ManagedSecurityGroup `json:"serviceSecurityGroups,omitempty"`
-	LogGroups             []ManagedLogGroup      `json:"logGroups,omitempty"`
+	MetricAlarms          []ManagedMetricAlarm   `json:"metricAlarms,omitzero" cbor:"metricAlarms,omitempty"`
+	ServiceSecurityGroups []ManagedSecurityGroup `json:"serviceSecurityGroups,omitzero" cbor:"serviceSecurityGroups,omitempty"`
+	LogGroups             []ManagedLogGroup      `json:"logGroups,omitzero" cbor:"logGroups,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2621,9 +2621,9 @@ type ExpressGatewayContainer struct {
 	ContainerPort         *int32                                     `json:"containerPort,omitempty"`
 	AwsLogsConfiguration  *ExpressGatewayServiceAwsLogsConfiguration `json:"awsLogsConfiguration,omitempty"`
 	RepositoryCredentials *ExpressGatewayRepositoryCredentials       `json:"repositoryCredentials,omitempty"`
-	Command               []string                                   `json:"command,omitempty"`
-	Environment           []KeyValuePair                             `json:"environment,omitempty"`
-	Secrets               []Secret                                   `json:"secrets,omitempty"`
+	Command               []string                                   `json:"command,omitzero" cbor:"command,omitempty"`
+	Environment           []KeyValuePair                             `json:"environment,omitzero" cbor:"environment,omitempty"`
+	Secrets               []Secret                                   `json:"secrets,omitzero" cbor:"secrets,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2685,7 +2685,7 @@ type ExpressGatewayServiceConfiguration struct {
 	HealthCheckPath      string                                     `json:"healthCheckPath,omitempty"`
 	PrimaryContainer     *ExpressGatewayContainer                   `json:"primaryContainer,omitempty"`
 	ScalingTarget        *ExpressGatewayScalingTarget               `json:"scalingTarget,omitempty"`
-	IngressPaths         []IngressPathSummary                       `json:"ingressPaths,omitempty"`
+	IngressPaths         []IngressPathSummary                       `json:"ingressPaths,omitzero" cbor:"ingressPaths,omitempty"`
 	CreatedAt            *protocol.Timestamp                        `json:"createdAt,omitempty"`
 }
 
@@ -2706,8 +2706,8 @@ func (s *ExpressGatewayServiceConfiguration) Validate(v *protocol.Validator, pat
 }
 
 type ExpressGatewayServiceNetworkConfiguration struct {
-	SecurityGroups []string `json:"securityGroups,omitempty"`
-	Subnets        []string `json:"subnets,omitempty"`
+	SecurityGroups []string `json:"securityGroups,omitzero" cbor:"securityGroups,omitempty"`
+	Subnets        []string `json:"subnets,omitzero" cbor:"subnets,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2763,7 +2763,7 @@ func (*Failure) Validate(*protocol.Validator, string) {}
 
 type FirelensConfiguration struct {
 	Type    string            `json:"type,omitempty"`
-	Options map[string]string `json:"options,omitempty"`
+	Options map[string]string `json:"options,omitzero" cbor:"options,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2776,7 +2776,7 @@ func (s *FirelensConfiguration) Validate(v *protocol.Validator, path string) {
 
 type GetTaskProtectionRequest struct {
 	Cluster string   `json:"cluster,omitempty"`
-	Tasks   []string `json:"tasks,omitempty"`
+	Tasks   []string `json:"tasks,omitzero" cbor:"tasks,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2785,8 +2785,8 @@ func (s *GetTaskProtectionRequest) Validate(v *protocol.Validator, path string) 
 }
 
 type GetTaskProtectionResponse struct {
-	ProtectedTasks []ProtectedTask `json:"protectedTasks,omitempty"`
-	Failures       []Failure       `json:"failures,omitempty"`
+	ProtectedTasks []ProtectedTask `json:"protectedTasks,omitzero" cbor:"protectedTasks,omitempty"`
+	Failures       []Failure       `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2800,7 +2800,7 @@ func (s *GetTaskProtectionResponse) Validate(v *protocol.Validator, path string)
 }
 
 type HealthCheck struct {
-	Command     []string `json:"command,omitempty"`
+	Command     []string `json:"command,omitzero" cbor:"command,omitempty"`
 	Interval    *int32   `json:"interval,omitempty"`
 	Timeout     *int32   `json:"timeout,omitempty"`
 	Retries     *int32   `json:"retries,omitempty"`
@@ -2964,10 +2964,10 @@ func (s *InstanceLaunchTemplateUpdate) Validate(v *protocol.Validator, path stri
 type InstanceRequirementsRequest struct {
 	VCpuCount                                      *VCpuCountRangeRequest            `json:"vCpuCount,omitempty"`
 	MemoryMiB                                      *MemoryMiBRequest                 `json:"memoryMiB,omitempty"`
-	CpuManufacturers                               []string                          `json:"cpuManufacturers,omitempty"`
+	CpuManufacturers                               []string                          `json:"cpuManufacturers,omitzero" cbor:"cpuManufacturers,omitempty"`
 	MemoryGiBPerVCpu                               *MemoryGiBPerVCpuRequest          `json:"memoryGiBPerVCpu,omitempty"`
-	ExcludedInstanceTypes                          []string                          `json:"excludedInstanceTypes,omitempty"`
-	InstanceGenerations                            []string                          `json:"instanceGenerations,omitempty"`
+	ExcludedInstanceTypes                          []string                          `json:"excludedInstanceTypes,omitzero" cbor:"excludedInstanceTypes,omitempty"`
+	InstanceGenerations                            []string                          `json:"instanceGenerations,omitzero" cbor:"instanceGenerations,omitempty"`
 	SpotMaxPricePercentageOverLowestPrice          *int32                            `json:"spotMaxPricePercentageOverLowestPrice,omitempty"`
 	OnDemandMaxPricePercentageOverLowestPrice      *int32                            `json:"onDemandMaxPricePercentageOverLowestPrice,omitempty"`
 	BareMetal                                      string                            `json:"bareMetal,omitempty"`
@@ -2975,16 +2975,16 @@ type InstanceRequirementsRequest struct {
 	RequireHibernateSupport                        *bool                             `json:"requireHibernateSupport,omitempty"`
 	NetworkInterfaceCount                          *NetworkInterfaceCountRequest     `json:"networkInterfaceCount,omitempty"`
 	LocalStorage                                   string                            `json:"localStorage,omitempty"`
-	LocalStorageTypes                              []string                          `json:"localStorageTypes,omitempty"`
+	LocalStorageTypes                              []string                          `json:"localStorageTypes,omitzero" cbor:"localStorageTypes,omitempty"`
 	TotalLocalStorageGB                            *TotalLocalStorageGBRequest       `json:"totalLocalStorageGB,omitempty"`
 	BaselineEbsBandwidthMbps                       *BaselineEbsBandwidthMbpsRequest  `json:"baselineEbsBandwidthMbps,omitempty"`
-	AcceleratorTypes                               []string                          `json:"acceleratorTypes,omitempty"`
+	AcceleratorTypes                               []string                          `json:"acceleratorTypes,omitzero" cbor:"acceleratorTypes,omitempty"`
 	AcceleratorCount                               *AcceleratorCountRequest          `json:"acceleratorCount,omitempty"`
-	AcceleratorManufacturers                       []string                          `json:"acceleratorManufacturers,omitempty"`
-	AcceleratorNames                               []string                          `json:"acceleratorNames,omitempty"`
+	AcceleratorManufacturers                       []string                          `json:"acceleratorManufacturers,omitzero" cbor:"acceleratorManufacturers,omitempty"`
+	AcceleratorNames                               []string                          `json:"acceleratorNames,omitzero" cbor:"acceleratorNames,omitempty"`
 	AcceleratorTotalMemoryMiB                      *AcceleratorTotalMemoryMiBRequest `json:"acceleratorTotalMemoryMiB,omitempty"`
 	NetworkBandwidthGbps                           *NetworkBandwidthGbpsRequest      `json:"networkBandwidthGbps,omitempty"`
-	AllowedInstanceTypes                           []string                          `json:"allowedInstanceTypes,omitempty"`
+	AllowedInstanceTypes                           []string                          `json:"allowedInstanceTypes,omitzero" cbor:"allowedInstanceTypes,omitempty"`
 	MaxSpotPriceAsPercentageOfOptimalOnDemandPrice *int32                            `json:"maxSpotPriceAsPercentageOfOptimalOnDemandPrice,omitempty"`
 }
 
@@ -3068,8 +3068,8 @@ type InvalidParameterException struct {
 func (*InvalidParameterException) Validate(*protocol.Validator, string) {}
 
 type KernelCapabilities struct {
-	Add  []string `json:"add,omitempty"`
-	Drop []string `json:"drop,omitempty"`
+	Add  []string `json:"add,omitzero" cbor:"add,omitempty"`
+	Drop []string `json:"drop,omitzero" cbor:"drop,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3100,10 +3100,10 @@ func (*LinearConfiguration) Validate(*protocol.Validator, string) {}
 
 type LinuxParameters struct {
 	Capabilities       *KernelCapabilities `json:"capabilities,omitempty"`
-	Devices            []Device            `json:"devices,omitempty"`
+	Devices            []Device            `json:"devices,omitzero" cbor:"devices,omitempty"`
 	InitProcessEnabled *bool               `json:"initProcessEnabled,omitempty"`
 	SharedMemorySize   *int32              `json:"sharedMemorySize,omitempty"`
-	Tmpfs              []Tmpfs             `json:"tmpfs,omitempty"`
+	Tmpfs              []Tmpfs             `json:"tmpfs,omitzero" cbor:"tmpfs,omitempty"`
 	MaxSwap            *int32              `json:"maxSwap,omitempty"`
 	Swappiness         *int32              `json:"swappiness,omitempty"`
 }
@@ -3138,7 +3138,7 @@ func (s *ListAccountSettingsRequest) Validate(v *protocol.Validator, path string
 }
 
 type ListAccountSettingsResponse struct {
-	Settings  []Setting `json:"settings,omitempty"`
+	Settings  []Setting `json:"settings,omitzero" cbor:"settings,omitempty"`
 	NextToken string    `json:"nextToken,omitempty"`
 }
 
@@ -3167,7 +3167,7 @@ func (s *ListAttributesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListAttributesResponse struct {
-	Attributes []Attribute `json:"attributes,omitempty"`
+	Attributes []Attribute `json:"attributes,omitzero" cbor:"attributes,omitempty"`
 	NextToken  string      `json:"nextToken,omitempty"`
 }
 
@@ -3187,7 +3187,7 @@ type ListClustersRequest struct {
 func (*ListClustersRequest) Validate(*protocol.Validator, string) {}
 
 type ListClustersResponse struct {
-	ClusterArns []string `json:"clusterArns,omitempty"`
+	ClusterArns []string `json:"clusterArns,omitzero" cbor:"clusterArns,omitempty"`
 	NextToken   string   `json:"nextToken,omitempty"`
 }
 
@@ -3210,7 +3210,7 @@ func (s *ListContainerInstancesRequest) Validate(v *protocol.Validator, path str
 }
 
 type ListContainerInstancesResponse struct {
-	ContainerInstanceArns []string `json:"containerInstanceArns,omitempty"`
+	ContainerInstanceArns []string `json:"containerInstanceArns,omitzero" cbor:"containerInstanceArns,omitempty"`
 	NextToken             string   `json:"nextToken,omitempty"`
 }
 
@@ -3219,7 +3219,7 @@ func (*ListContainerInstancesResponse) Validate(*protocol.Validator, string) {}
 
 type ListDaemonDeploymentsRequest struct {
 	DaemonArn  string     `json:"daemonArn,omitempty"`
-	Status     []string   `json:"status,omitempty"`
+	Status     []string   `json:"status,omitzero" cbor:"status,omitempty"`
 	CreatedAt  *CreatedAt `json:"createdAt,omitempty"`
 	MaxResults *int32     `json:"maxResults,omitempty"`
 	NextToken  string     `json:"nextToken,omitempty"`
@@ -3238,7 +3238,7 @@ func (s *ListDaemonDeploymentsRequest) Validate(v *protocol.Validator, path stri
 
 type ListDaemonDeploymentsResponse struct {
 	NextToken         string                    `json:"nextToken,omitempty"`
-	DaemonDeployments []DaemonDeploymentSummary `json:"daemonDeployments,omitempty"`
+	DaemonDeployments []DaemonDeploymentSummary `json:"daemonDeployments,omitzero" cbor:"daemonDeployments,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3272,7 +3272,7 @@ func (s *ListDaemonTaskDefinitionsRequest) Validate(v *protocol.Validator, path 
 }
 
 type ListDaemonTaskDefinitionsResponse struct {
-	DaemonTaskDefinitions []DaemonTaskDefinitionSummary `json:"daemonTaskDefinitions,omitempty"`
+	DaemonTaskDefinitions []DaemonTaskDefinitionSummary `json:"daemonTaskDefinitions,omitzero" cbor:"daemonTaskDefinitions,omitempty"`
 	NextToken             string                        `json:"nextToken,omitempty"`
 }
 
@@ -3285,7 +3285,7 @@ func (s *ListDaemonTaskDefinitionsResponse) Validate(v *protocol.Validator, path
 
 type ListDaemonsRequest struct {
 	ClusterArn           string   `json:"clusterArn,omitempty"`
-	CapacityProviderArns []string `json:"capacityProviderArns,omitempty"`
+	CapacityProviderArns []string `json:"capacityProviderArns,omitzero" cbor:"capacityProviderArns,omitempty"`
 	MaxResults           *int32   `json:"maxResults,omitempty"`
 	NextToken            string   `json:"nextToken,omitempty"`
 }
@@ -3294,7 +3294,7 @@ type ListDaemonsRequest struct {
 func (*ListDaemonsRequest) Validate(*protocol.Validator, string) {}
 
 type ListDaemonsResponse struct {
-	DaemonSummariesList []DaemonSummary `json:"daemonSummariesList,omitempty"`
+	DaemonSummariesList []DaemonSummary `json:"daemonSummariesList,omitzero" cbor:"daemonSummariesList,omitempty"`
 	NextToken           string          `json:"nextToken,omitempty"`
 }
 
@@ -3308,7 +3308,7 @@ func (s *ListDaemonsResponse) Validate(v *protocol.Validator, path string) {
 type ListServiceDeploymentsRequest struct {
 	Service    string     `json:"service,omitempty"`
 	Cluster    string     `json:"cluster,omitempty"`
-	Status     []string   `json:"status,omitempty"`
+	Status     []string   `json:"status,omitzero" cbor:"status,omitempty"`
 	CreatedAt  *CreatedAt `json:"createdAt,omitempty"`
 	NextToken  string     `json:"nextToken,omitempty"`
 	MaxResults *int32     `json:"maxResults,omitempty"`
@@ -3326,7 +3326,7 @@ func (s *ListServiceDeploymentsRequest) Validate(v *protocol.Validator, path str
 }
 
 type ListServiceDeploymentsResponse struct {
-	ServiceDeployments []ServiceDeploymentBrief `json:"serviceDeployments,omitempty"`
+	ServiceDeployments []ServiceDeploymentBrief `json:"serviceDeployments,omitzero" cbor:"serviceDeployments,omitempty"`
 	NextToken          string                   `json:"nextToken,omitempty"`
 }
 
@@ -3349,7 +3349,7 @@ func (s *ListServicesByNamespaceRequest) Validate(v *protocol.Validator, path st
 }
 
 type ListServicesByNamespaceResponse struct {
-	ServiceArns []string `json:"serviceArns,omitempty"`
+	ServiceArns []string `json:"serviceArns,omitzero" cbor:"serviceArns,omitempty"`
 	NextToken   string   `json:"nextToken,omitempty"`
 }
 
@@ -3379,7 +3379,7 @@ func (s *ListServicesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListServicesResponse struct {
-	ServiceArns []string `json:"serviceArns,omitempty"`
+	ServiceArns []string `json:"serviceArns,omitzero" cbor:"serviceArns,omitempty"`
 	NextToken   string   `json:"nextToken,omitempty"`
 }
 
@@ -3396,7 +3396,7 @@ func (s *ListTagsForResourceRequest) Validate(v *protocol.Validator, path string
 }
 
 type ListTagsForResourceResponse struct {
-	Tags []Tag `json:"tags,omitempty"`
+	Tags []Tag `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3424,7 +3424,7 @@ func (s *ListTaskDefinitionFamiliesRequest) Validate(v *protocol.Validator, path
 }
 
 type ListTaskDefinitionFamiliesResponse struct {
-	Families  []string `json:"families,omitempty"`
+	Families  []string `json:"families,omitzero" cbor:"families,omitempty"`
 	NextToken string   `json:"nextToken,omitempty"`
 }
 
@@ -3450,7 +3450,7 @@ func (s *ListTaskDefinitionsRequest) Validate(v *protocol.Validator, path string
 }
 
 type ListTaskDefinitionsResponse struct {
-	TaskDefinitionArns []string `json:"taskDefinitionArns,omitempty"`
+	TaskDefinitionArns []string `json:"taskDefinitionArns,omitzero" cbor:"taskDefinitionArns,omitempty"`
 	NextToken          string   `json:"nextToken,omitempty"`
 }
 
@@ -3481,7 +3481,7 @@ func (s *ListTasksRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListTasksResponse struct {
-	TaskArns  []string `json:"taskArns,omitempty"`
+	TaskArns  []string `json:"taskArns,omitzero" cbor:"taskArns,omitempty"`
 	NextToken string   `json:"nextToken,omitempty"`
 }
 
@@ -3505,8 +3505,8 @@ func (s *LoadBalancer) Validate(v *protocol.Validator, path string) {
 
 type LogConfiguration struct {
 	LogDriver     string            `json:"logDriver,omitempty"`
-	Options       map[string]string `json:"options,omitempty"`
-	SecretOptions []Secret          `json:"secretOptions,omitempty"`
+	Options       map[string]string `json:"options,omitzero" cbor:"options,omitempty"`
+	SecretOptions []Secret          `json:"secretOptions,omitzero" cbor:"secretOptions,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3574,7 +3574,7 @@ func (s *ManagedApplicationAutoScalingPolicy) Validate(v *protocol.Validator, pa
 
 type ManagedAutoScaling struct {
 	ScalableTarget                 *ManagedScalableTarget                `json:"scalableTarget,omitempty"`
-	ApplicationAutoScalingPolicies []ManagedApplicationAutoScalingPolicy `json:"applicationAutoScalingPolicies,omitempty"`
+	ApplicationAutoScalingPolicies []ManagedApplicationAutoScalingPolicy `json:"applicationAutoScalingPolicies,omitzero" cbor:"applicationAutoScalingPolicies,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3609,11 +3609,11 @@ type ManagedIngressPath struct {
 	AccessType                 string                 `json:"accessType,omitempty"`
 	Endpoint                   string                 `json:"endpoint,omitempty"`
 	LoadBalancer               *ManagedLoadBalancer   `json:"loadBalancer,omitempty"`
-	LoadBalancerSecurityGroups []ManagedSecurityGroup `json:"loadBalancerSecurityGroups,omitempty"`
+	LoadBalancerSecurityGroups []ManagedSecurityGroup `json:"loadBalancerSecurityGroups,omitzero" cbor:"loadBalancerSecurityGroups,omitempty"`
 	Certificate                *ManagedCertificate    `json:"certificate,omitempty"`
 	Listener                   *ManagedListener       `json:"listener,omitempty"`
 	Rule                       *ManagedListenerRule   `json:"rule,omitempty"`
-	TargetGroups               []ManagedTargetGroup   `json:"targetGroups,omitempty"`
+	TargetGroups               []ManagedTargetGroup   `json:"targetGroups,omitzero" cbor:"targetGroups,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3651,8 +3651,8 @@ type ManagedInstancesLocalStorageConfiguration struct {
 func (*ManagedInstancesLocalStorageConfiguration) Validate(*protocol.Validator, string) {}
 
 type ManagedInstancesNetworkConfiguration struct {
-	Subnets        []string `json:"subnets,omitempty"`
-	SecurityGroups []string `json:"securityGroups,omitempty"`
+	Subnets        []string `json:"subnets,omitzero" cbor:"subnets,omitempty"`
+	SecurityGroups []string `json:"securityGroups,omitzero" cbor:"securityGroups,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3731,8 +3731,8 @@ type ManagedLoadBalancer struct {
 	StatusReason     string              `json:"statusReason,omitempty"`
 	UpdatedAt        *protocol.Timestamp `json:"updatedAt,omitempty"`
 	Scheme           string              `json:"scheme,omitempty"`
-	SubnetIds        []string            `json:"subnetIds,omitempty"`
-	SecurityGroupIds []string            `json:"securityGroupIds,omitempty"`
+	SubnetIds        []string            `json:"subnetIds,omitzero" cbor:"subnetIds,omitempty"`
+	SecurityGroupIds []string            `json:"securityGroupIds,omitzero" cbor:"securityGroupIds,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4051,7 +4051,7 @@ func (*ProtectedTask) Validate(*protocol.Validator, string) {}
 type ProxyConfiguration struct {
 	Type          string         `json:"type,omitempty"`
 	ContainerName string         `json:"containerName,omitempty"`
-	Properties    []KeyValuePair `json:"properties,omitempty"`
+	Properties    []KeyValuePair `json:"properties,omitzero" cbor:"properties,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4118,7 +4118,7 @@ func (s *PutAccountSettingResponse) Validate(v *protocol.Validator, path string)
 
 type PutAttributesRequest struct {
 	Cluster    string      `json:"cluster,omitempty"`
-	Attributes []Attribute `json:"attributes,omitempty"`
+	Attributes []Attribute `json:"attributes,omitzero" cbor:"attributes,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4130,7 +4130,7 @@ func (s *PutAttributesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type PutAttributesResponse struct {
-	Attributes []Attribute `json:"attributes,omitempty"`
+	Attributes []Attribute `json:"attributes,omitzero" cbor:"attributes,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4142,8 +4142,8 @@ func (s *PutAttributesResponse) Validate(v *protocol.Validator, path string) {
 
 type PutClusterCapacityProvidersRequest struct {
 	Cluster                         string                         `json:"cluster,omitempty"`
-	CapacityProviders               []string                       `json:"capacityProviders,omitempty"`
-	DefaultCapacityProviderStrategy []CapacityProviderStrategyItem `json:"defaultCapacityProviderStrategy,omitempty"`
+	CapacityProviders               []string                       `json:"capacityProviders,omitzero" cbor:"capacityProviders,omitempty"`
+	DefaultCapacityProviderStrategy []CapacityProviderStrategyItem `json:"defaultCapacityProviderStrategy,omitzero" cbor:"defaultCapacityProviderStrategy,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4171,12 +4171,12 @@ type RegisterContainerInstanceRequest struct {
 	Cluster                           string           `json:"cluster,omitempty"`
 	InstanceIdentityDocument          string           `json:"instanceIdentityDocument,omitempty"`
 	InstanceIdentityDocumentSignature string           `json:"instanceIdentityDocumentSignature,omitempty"`
-	TotalResources                    []Resource       `json:"totalResources,omitempty"`
+	TotalResources                    []Resource       `json:"totalResources,omitzero" cbor:"totalResources,omitempty"`
 	VersionInfo                       *VersionInfo     `json:"versionInfo,omitempty"`
 	ContainerInstanceArn              string           `json:"containerInstanceArn,omitempty"`
-	Attributes                        []Attribute      `json:"attributes,omitempty"`
-	PlatformDevices                   []PlatformDevice `json:"platformDevices,omitempty"`
-	Tags                              []Tag            `json:"tags,omitempty"`
+	Attributes                        []Attribute      `json:"attributes,omitzero" cbor:"attributes,omitempty"`
+	PlatformDevices                   []PlatformDevice `json:"platformDevices,omitzero" cbor:"platformDevices,omitempty"`
+	Tags                              []Tag            `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4216,11 +4216,11 @@ type RegisterDaemonTaskDefinitionRequest struct {
 	Family               string                      `json:"family,omitempty"`
 	TaskRoleArn          string                      `json:"taskRoleArn,omitempty"`
 	ExecutionRoleArn     string                      `json:"executionRoleArn,omitempty"`
-	ContainerDefinitions []DaemonContainerDefinition `json:"containerDefinitions,omitempty"`
+	ContainerDefinitions []DaemonContainerDefinition `json:"containerDefinitions,omitzero" cbor:"containerDefinitions,omitempty"`
 	Cpu                  string                      `json:"cpu,omitempty"`
 	Memory               string                      `json:"memory,omitempty"`
-	Volumes              []DaemonVolume              `json:"volumes,omitempty"`
-	Tags                 []Tag                       `json:"tags,omitempty"`
+	Volumes              []DaemonVolume              `json:"volumes,omitzero" cbor:"volumes,omitempty"`
+	Tags                 []Tag                       `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4253,17 +4253,17 @@ type RegisterTaskDefinitionRequest struct {
 	TaskRoleArn             string                              `json:"taskRoleArn,omitempty"`
 	ExecutionRoleArn        string                              `json:"executionRoleArn,omitempty"`
 	NetworkMode             string                              `json:"networkMode,omitempty"`
-	ContainerDefinitions    []ContainerDefinition               `json:"containerDefinitions,omitempty"`
-	Volumes                 []Volume                            `json:"volumes,omitempty"`
-	PlacementConstraints    []TaskDefinitionPlacementConstraint `json:"placementConstraints,omitempty"`
-	RequiresCompatibilities []string                            `json:"requiresCompatibilities,omitempty"`
+	ContainerDefinitions    []ContainerDefinition               `json:"containerDefinitions,omitzero" cbor:"containerDefinitions,omitempty"`
+	Volumes                 []Volume                            `json:"volumes,omitzero" cbor:"volumes,omitempty"`
+	PlacementConstraints    []TaskDefinitionPlacementConstraint `json:"placementConstraints,omitzero" cbor:"placementConstraints,omitempty"`
+	RequiresCompatibilities []string                            `json:"requiresCompatibilities,omitzero" cbor:"requiresCompatibilities,omitempty"`
 	Cpu                     string                              `json:"cpu,omitempty"`
 	Memory                  string                              `json:"memory,omitempty"`
-	Tags                    []Tag                               `json:"tags,omitempty"`
+	Tags                    []Tag                               `json:"tags,omitzero" cbor:"tags,omitempty"`
 	PidMode                 string                              `json:"pidMode,omitempty"`
 	IpcMode                 string                              `json:"ipcMode,omitempty"`
 	ProxyConfiguration      *ProxyConfiguration                 `json:"proxyConfiguration,omitempty"`
-	InferenceAccelerators   []InferenceAccelerator              `json:"inferenceAccelerators,omitempty"`
+	InferenceAccelerators   []InferenceAccelerator              `json:"inferenceAccelerators,omitzero" cbor:"inferenceAccelerators,omitempty"`
 	EphemeralStorage        *EphemeralStorage                   `json:"ephemeralStorage,omitempty"`
 	RuntimePlatform         *RuntimePlatform                    `json:"runtimePlatform,omitempty"`
 	EnableFaultInjection    *bool                               `json:"enableFaultInjection,omitempty"`
@@ -4316,7 +4316,7 @@ func (s *RegisterTaskDefinitionRequest) Validate(v *protocol.Validator, path str
 
 type RegisterTaskDefinitionResponse struct {
 	TaskDefinition *TaskDefinition `json:"taskDefinition,omitempty"`
-	Tags           []Tag           `json:"tags,omitempty"`
+	Tags           []Tag           `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4342,7 +4342,7 @@ func (s *RepositoryCredentials) Validate(v *protocol.Validator, path string) {
 }
 
 type ResolvedConfiguration struct {
-	LoadBalancers []ServiceRevisionLoadBalancer `json:"loadBalancers,omitempty"`
+	LoadBalancers []ServiceRevisionLoadBalancer `json:"loadBalancers,omitzero" cbor:"loadBalancers,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4358,7 +4358,7 @@ type Resource struct {
 	DoubleValue    float64  `json:"doubleValue"`
 	LongValue      int64    `json:"longValue"`
 	IntegerValue   int32    `json:"integerValue"`
-	StringSetValue []string `json:"stringSetValue,omitempty"`
+	StringSetValue []string `json:"stringSetValue,omitzero" cbor:"stringSetValue,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4402,7 +4402,7 @@ type Rollback struct {
 func (*Rollback) Validate(*protocol.Validator, string) {}
 
 type RunTaskRequest struct {
-	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitzero" cbor:"capacityProviderStrategy,omitempty"`
 	Cluster                  string                         `json:"cluster,omitempty"`
 	Count                    *int32                         `json:"count,omitempty"`
 	EnableECSManagedTags     bool                           `json:"enableECSManagedTags"`
@@ -4411,16 +4411,16 @@ type RunTaskRequest struct {
 	LaunchType               string                         `json:"launchType,omitempty"`
 	NetworkConfiguration     *NetworkConfiguration          `json:"networkConfiguration,omitempty"`
 	Overrides                *TaskOverride                  `json:"overrides,omitempty"`
-	PlacementConstraints     []PlacementConstraint          `json:"placementConstraints,omitempty"`
-	PlacementStrategy        []PlacementStrategy            `json:"placementStrategy,omitempty"`
+	PlacementConstraints     []PlacementConstraint          `json:"placementConstraints,omitzero" cbor:"placementConstraints,omitempty"`
+	PlacementStrategy        []PlacementStrategy            `json:"placementStrategy,omitzero" cbor:"placementStrategy,omitempty"`
 	PlatformVersion          string                         `json:"platformVersion,omitempty"`
 	PropagateTags            string                         `json:"propagateTags,omitempty"`
 	ReferenceId              string                         `json:"referenceId,omitempty"`
 	StartedBy                string                         `json:"startedBy,omitempty"`
-	Tags                     []Tag                          `json:"tags,omitempty"`
+	Tags                     []Tag                          `json:"tags,omitzero" cbor:"tags,omitempty"`
 	TaskDefinition           string                         `json:"taskDefinition,omitempty"`
 	ClientToken              string                         `json:"clientToken,omitempty"`
-	VolumeConfigurations     []TaskVolumeConfiguration      `json:"volumeConfigurations,omitempty"`
+	VolumeConfigurations     []TaskVolumeConfiguration      `json:"volumeConfigurations,omitzero" cbor:"volumeConfigurations,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4459,8 +4459,8 @@ func (s *RunTaskRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type RunTaskResponse struct {
-	Tasks    []Task    `json:"tasks,omitempty"`
-	Failures []Failure `json:"failures,omitempty"`
+	Tasks    []Task    `json:"tasks,omitzero" cbor:"tasks,omitempty"`
+	Failures []Failure `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4534,32 +4534,32 @@ type Service struct {
 	ServiceArn                    string                          `json:"serviceArn,omitempty"`
 	ServiceName                   string                          `json:"serviceName,omitempty"`
 	ClusterArn                    string                          `json:"clusterArn,omitempty"`
-	LoadBalancers                 []LoadBalancer                  `json:"loadBalancers,omitempty"`
-	ServiceRegistries             []ServiceRegistry               `json:"serviceRegistries,omitempty"`
+	LoadBalancers                 []LoadBalancer                  `json:"loadBalancers,omitzero" cbor:"loadBalancers,omitempty"`
+	ServiceRegistries             []ServiceRegistry               `json:"serviceRegistries,omitzero" cbor:"serviceRegistries,omitempty"`
 	Status                        string                          `json:"status,omitempty"`
 	DesiredCount                  int32                           `json:"desiredCount"`
 	RunningCount                  int32                           `json:"runningCount"`
 	PendingCount                  int32                           `json:"pendingCount"`
 	LaunchType                    string                          `json:"launchType,omitempty"`
-	CapacityProviderStrategy      []CapacityProviderStrategyItem  `json:"capacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy      []CapacityProviderStrategyItem  `json:"capacityProviderStrategy,omitzero" cbor:"capacityProviderStrategy,omitempty"`
 	PlatformVersion               string                          `json:"platformVersion,omitempty"`
 	PlatformFamily                string                          `json:"platformFamily,omitempty"`
 	TaskDefinition                string                          `json:"taskDefinition,omitempty"`
 	DeploymentConfiguration       *DeploymentConfiguration        `json:"deploymentConfiguration,omitempty"`
-	TaskSets                      []TaskSet                       `json:"taskSets,omitempty"`
-	Deployments                   []Deployment                    `json:"deployments,omitempty"`
+	TaskSets                      []TaskSet                       `json:"taskSets,omitzero" cbor:"taskSets,omitempty"`
+	Deployments                   []Deployment                    `json:"deployments,omitzero" cbor:"deployments,omitempty"`
 	RoleArn                       string                          `json:"roleArn,omitempty"`
-	Events                        []ServiceEvent                  `json:"events,omitempty"`
+	Events                        []ServiceEvent                  `json:"events,omitzero" cbor:"events,omitempty"`
 	CreatedAt                     *protocol.Timestamp             `json:"createdAt,omitempty"`
 	CurrentServiceDeployment      string                          `json:"currentServiceDeployment,omitempty"`
-	CurrentServiceRevisions       []ServiceCurrentRevisionSummary `json:"currentServiceRevisions,omitempty"`
-	PlacementConstraints          []PlacementConstraint           `json:"placementConstraints,omitempty"`
-	PlacementStrategy             []PlacementStrategy             `json:"placementStrategy,omitempty"`
+	CurrentServiceRevisions       []ServiceCurrentRevisionSummary `json:"currentServiceRevisions,omitzero" cbor:"currentServiceRevisions,omitempty"`
+	PlacementConstraints          []PlacementConstraint           `json:"placementConstraints,omitzero" cbor:"placementConstraints,omitempty"`
+	PlacementStrategy             []PlacementStrategy             `json:"placementStrategy,omitzero" cbor:"placementStrategy,omitempty"`
 	NetworkConfiguration          *NetworkConfiguration           `json:"networkConfiguration,omitempty"`
 	HealthCheckGracePeriodSeconds *int32                          `json:"healthCheckGracePeriodSeconds,omitempty"`
 	SchedulingStrategy            string                          `json:"schedulingStrategy,omitempty"`
 	DeploymentController          *DeploymentController           `json:"deploymentController,omitempty"`
-	Tags                          []Tag                           `json:"tags,omitempty"`
+	Tags                          []Tag                           `json:"tags,omitzero" cbor:"tags,omitempty"`
 	CreatedBy                     string                          `json:"createdBy,omitempty"`
 	EnableECSManagedTags          bool                            `json:"enableECSManagedTags"`
 	PropagateTags                 string                          `json:"propagateTags,omitempty"`
@@ -4665,7 +4665,7 @@ func (s *ServiceConnectClientAlias) Validate(v *protocol.Validator, path string)
 type ServiceConnectConfiguration struct {
 	Enabled                bool                                  `json:"enabled"`
 	Namespace              string                                `json:"namespace,omitempty"`
-	Services               []ServiceConnectService               `json:"services,omitempty"`
+	Services               []ServiceConnectService               `json:"services,omitzero" cbor:"services,omitempty"`
 	LogConfiguration       *LogConfiguration                     `json:"logConfiguration,omitempty"`
 	AccessLogConfiguration *ServiceConnectAccessLogConfiguration `json:"accessLogConfiguration,omitempty"`
 }
@@ -4686,7 +4686,7 @@ func (s *ServiceConnectConfiguration) Validate(v *protocol.Validator, path strin
 type ServiceConnectService struct {
 	PortName            string                          `json:"portName,omitempty"`
 	DiscoveryName       string                          `json:"discoveryName,omitempty"`
-	ClientAliases       []ServiceConnectClientAlias     `json:"clientAliases,omitempty"`
+	ClientAliases       []ServiceConnectClientAlias     `json:"clientAliases,omitzero" cbor:"clientAliases,omitempty"`
 	IngressPortOverride *int32                          `json:"ingressPortOverride,omitempty"`
 	Timeout             *TimeoutConfiguration           `json:"timeout,omitempty"`
 	Tls                 *ServiceConnectTlsConfiguration `json:"tls,omitempty"`
@@ -4791,12 +4791,12 @@ type ServiceDeployment struct {
 	FinishedAt               *protocol.Timestamp              `json:"finishedAt,omitempty"`
 	StoppedAt                *protocol.Timestamp              `json:"stoppedAt,omitempty"`
 	UpdatedAt                *protocol.Timestamp              `json:"updatedAt,omitempty"`
-	SourceServiceRevisions   []ServiceRevisionSummary         `json:"sourceServiceRevisions,omitempty"`
+	SourceServiceRevisions   []ServiceRevisionSummary         `json:"sourceServiceRevisions,omitzero" cbor:"sourceServiceRevisions,omitempty"`
 	TargetServiceRevision    *ServiceRevisionSummary          `json:"targetServiceRevision,omitempty"`
 	Status                   string                           `json:"status,omitempty"`
 	StatusReason             string                           `json:"statusReason,omitempty"`
 	LifecycleStage           string                           `json:"lifecycleStage,omitempty"`
-	LifecycleHookDetails     []DeploymentLifecycleHookDetail  `json:"lifecycleHookDetails,omitempty"`
+	LifecycleHookDetails     []DeploymentLifecycleHookDetail  `json:"lifecycleHookDetails,omitzero" cbor:"lifecycleHookDetails,omitempty"`
 	DeploymentConfiguration  *DeploymentConfiguration         `json:"deploymentConfiguration,omitempty"`
 	Rollback                 *Rollback                        `json:"rollback,omitempty"`
 	DeploymentCircuitBreaker *ServiceDeploymentCircuitBreaker `json:"deploymentCircuitBreaker,omitempty"`
@@ -4836,8 +4836,8 @@ func (s *ServiceDeployment) Validate(v *protocol.Validator, path string) {
 
 type ServiceDeploymentAlarms struct {
 	Status              string   `json:"status,omitempty"`
-	AlarmNames          []string `json:"alarmNames,omitempty"`
-	TriggeredAlarmNames []string `json:"triggeredAlarmNames,omitempty"`
+	AlarmNames          []string `json:"alarmNames,omitzero" cbor:"alarmNames,omitempty"`
+	TriggeredAlarmNames []string `json:"triggeredAlarmNames,omitzero" cbor:"triggeredAlarmNames,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4904,7 +4904,7 @@ type ServiceManagedEBSVolumeConfiguration struct {
 	VolumeInitializationRate *int32                `json:"volumeInitializationRate,omitempty"`
 	Iops                     *int32                `json:"iops,omitempty"`
 	Throughput               *int32                `json:"throughput,omitempty"`
-	TagSpecifications        []EBSTagSpecification `json:"tagSpecifications,omitempty"`
+	TagSpecifications        []EBSTagSpecification `json:"tagSpecifications,omitzero" cbor:"tagSpecifications,omitempty"`
 	RoleArn                  string                `json:"roleArn,omitempty"`
 	FilesystemType           string                `json:"filesystemType,omitempty"`
 }
@@ -4949,20 +4949,20 @@ type ServiceRevision struct {
 	ServiceArn                  string                         `json:"serviceArn,omitempty"`
 	ClusterArn                  string                         `json:"clusterArn,omitempty"`
 	TaskDefinition              string                         `json:"taskDefinition,omitempty"`
-	CapacityProviderStrategy    []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy    []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitzero" cbor:"capacityProviderStrategy,omitempty"`
 	LaunchType                  string                         `json:"launchType,omitempty"`
 	PlatformVersion             string                         `json:"platformVersion,omitempty"`
 	PlatformFamily              string                         `json:"platformFamily,omitempty"`
-	LoadBalancers               []LoadBalancer                 `json:"loadBalancers,omitempty"`
-	ServiceRegistries           []ServiceRegistry              `json:"serviceRegistries,omitempty"`
+	LoadBalancers               []LoadBalancer                 `json:"loadBalancers,omitzero" cbor:"loadBalancers,omitempty"`
+	ServiceRegistries           []ServiceRegistry              `json:"serviceRegistries,omitzero" cbor:"serviceRegistries,omitempty"`
 	NetworkConfiguration        *NetworkConfiguration          `json:"networkConfiguration,omitempty"`
-	ContainerImages             []ContainerImage               `json:"containerImages,omitempty"`
+	ContainerImages             []ContainerImage               `json:"containerImages,omitzero" cbor:"containerImages,omitempty"`
 	GuardDutyEnabled            bool                           `json:"guardDutyEnabled"`
 	ServiceConnectConfiguration *ServiceConnectConfiguration   `json:"serviceConnectConfiguration,omitempty"`
-	VolumeConfigurations        []ServiceVolumeConfiguration   `json:"volumeConfigurations,omitempty"`
+	VolumeConfigurations        []ServiceVolumeConfiguration   `json:"volumeConfigurations,omitzero" cbor:"volumeConfigurations,omitempty"`
 	FargateEphemeralStorage     *DeploymentEphemeralStorage    `json:"fargateEphemeralStorage,omitempty"`
 	CreatedAt                   *protocol.Timestamp            `json:"createdAt,omitempty"`
-	VpcLatticeConfigurations    []VpcLatticeConfiguration      `json:"vpcLatticeConfigurations,omitempty"`
+	VpcLatticeConfigurations    []VpcLatticeConfiguration      `json:"vpcLatticeConfigurations,omitzero" cbor:"vpcLatticeConfigurations,omitempty"`
 	ResolvedConfiguration       *ResolvedConfiguration         `json:"resolvedConfiguration,omitempty"`
 	EcsManagedResources         *ECSManagedResources           `json:"ecsManagedResources,omitempty"`
 }
@@ -5068,7 +5068,7 @@ func (s *Setting) Validate(v *protocol.Validator, path string) {
 
 type StartTaskRequest struct {
 	Cluster              string                    `json:"cluster,omitempty"`
-	ContainerInstances   []string                  `json:"containerInstances,omitempty"`
+	ContainerInstances   []string                  `json:"containerInstances,omitzero" cbor:"containerInstances,omitempty"`
 	EnableECSManagedTags bool                      `json:"enableECSManagedTags"`
 	EnableExecuteCommand bool                      `json:"enableExecuteCommand"`
 	Group                string                    `json:"group,omitempty"`
@@ -5077,9 +5077,9 @@ type StartTaskRequest struct {
 	PropagateTags        string                    `json:"propagateTags,omitempty"`
 	ReferenceId          string                    `json:"referenceId,omitempty"`
 	StartedBy            string                    `json:"startedBy,omitempty"`
-	Tags                 []Tag                     `json:"tags,omitempty"`
+	Tags                 []Tag                     `json:"tags,omitzero" cbor:"tags,omitempty"`
 	TaskDefinition       string                    `json:"taskDefinition,omitempty"`
-	VolumeConfigurations []TaskVolumeConfiguration `json:"volumeConfigurations,omitempty"`
+	VolumeConfigurations []TaskVolumeConfiguration `json:"volumeConfigurations,omitzero" cbor:"volumeConfigurations,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5107,8 +5107,8 @@ func (s *StartTaskRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type StartTaskResponse struct {
-	Tasks    []Task    `json:"tasks,omitempty"`
-	Failures []Failure `json:"failures,omitempty"`
+	Tasks    []Task    `json:"tasks,omitzero" cbor:"tasks,omitempty"`
+	Failures []Failure `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5165,7 +5165,7 @@ func (s *StopTaskResponse) Validate(v *protocol.Validator, path string) {
 
 type SubmitAttachmentStateChangesRequest struct {
 	Cluster     string                  `json:"cluster,omitempty"`
-	Attachments []AttachmentStateChange `json:"attachments,omitempty"`
+	Attachments []AttachmentStateChange `json:"attachments,omitzero" cbor:"attachments,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5191,7 +5191,7 @@ type SubmitContainerStateChangeRequest struct {
 	Status          string           `json:"status,omitempty"`
 	ExitCode        *int32           `json:"exitCode,omitempty"`
 	Reason          string           `json:"reason,omitempty"`
-	NetworkBindings []NetworkBinding `json:"networkBindings,omitempty"`
+	NetworkBindings []NetworkBinding `json:"networkBindings,omitzero" cbor:"networkBindings,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5213,9 +5213,9 @@ type SubmitTaskStateChangeRequest struct {
 	Task               string                    `json:"task,omitempty"`
 	Status             string                    `json:"status,omitempty"`
 	Reason             string                    `json:"reason,omitempty"`
-	Containers         []ContainerStateChange    `json:"containers,omitempty"`
-	Attachments        []AttachmentStateChange   `json:"attachments,omitempty"`
-	ManagedAgents      []ManagedAgentStateChange `json:"managedAgents,omitempty"`
+	Containers         []ContainerStateChange    `json:"containers,omitzero" cbor:"containers,omitempty"`
+	Attachments        []AttachmentStateChange   `json:"attachments,omitzero" cbor:"attachments,omitempty"`
+	ManagedAgents      []ManagedAgentStateChange `json:"managedAgents,omitzero" cbor:"managedAgents,omitempty"`
 	PullStartedAt      *protocol.Timestamp       `json:"pullStartedAt,omitempty"`
 	PullStoppedAt      *protocol.Timestamp       `json:"pullStoppedAt,omitempty"`
 	ExecutionStoppedAt *protocol.Timestamp       `json:"executionStoppedAt,omitempty"`
@@ -5266,7 +5266,7 @@ func (s *Tag) Validate(v *protocol.Validator, path string) {
 
 type TagResourceRequest struct {
 	ResourceArn string `json:"resourceArn,omitempty"`
-	Tags        []Tag  `json:"tags,omitempty"`
+	Tags        []Tag  `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5301,15 +5301,15 @@ type TargetNotFoundException struct {
 func (*TargetNotFoundException) Validate(*protocol.Validator, string) {}
 
 type Task struct {
-	Attachments             []Attachment           `json:"attachments,omitempty"`
-	Attributes              []Attribute            `json:"attributes,omitempty"`
+	Attachments             []Attachment           `json:"attachments,omitzero" cbor:"attachments,omitempty"`
+	Attributes              []Attribute            `json:"attributes,omitzero" cbor:"attributes,omitempty"`
 	AvailabilityZone        string                 `json:"availabilityZone,omitempty"`
 	CapacityProviderName    string                 `json:"capacityProviderName,omitempty"`
 	ClusterArn              string                 `json:"clusterArn,omitempty"`
 	Connectivity            string                 `json:"connectivity,omitempty"`
 	ConnectivityAt          *protocol.Timestamp    `json:"connectivityAt,omitempty"`
 	ContainerInstanceArn    string                 `json:"containerInstanceArn,omitempty"`
-	Containers              []Container            `json:"containers,omitempty"`
+	Containers              []Container            `json:"containers,omitzero" cbor:"containers,omitempty"`
 	Cpu                     string                 `json:"cpu,omitempty"`
 	CreatedAt               *protocol.Timestamp    `json:"createdAt,omitempty"`
 	DesiredStatus           string                 `json:"desiredStatus,omitempty"`
@@ -5317,7 +5317,7 @@ type Task struct {
 	ExecutionStoppedAt      *protocol.Timestamp    `json:"executionStoppedAt,omitempty"`
 	Group                   string                 `json:"group,omitempty"`
 	HealthStatus            string                 `json:"healthStatus,omitempty"`
-	InferenceAccelerators   []InferenceAccelerator `json:"inferenceAccelerators,omitempty"`
+	InferenceAccelerators   []InferenceAccelerator `json:"inferenceAccelerators,omitzero" cbor:"inferenceAccelerators,omitempty"`
 	LastStatus              string                 `json:"lastStatus,omitempty"`
 	LaunchType              string                 `json:"launchType,omitempty"`
 	Memory                  string                 `json:"memory,omitempty"`
@@ -5332,7 +5332,7 @@ type Task struct {
 	StoppedAt               *protocol.Timestamp    `json:"stoppedAt,omitempty"`
 	StoppedReason           string                 `json:"stoppedReason,omitempty"`
 	StoppingAt              *protocol.Timestamp    `json:"stoppingAt,omitempty"`
-	Tags                    []Tag                  `json:"tags,omitempty"`
+	Tags                    []Tag                  `json:"tags,omitzero" cbor:"tags,omitempty"`
 	TaskArn                 string                 `json:"taskArn,omitempty"`
 	TaskDefinitionArn       string                 `json:"taskDefinitionArn,omitempty"`
 	Version                 int64                  `json:"version"`
@@ -5385,22 +5385,22 @@ func (s *Task) Validate(v *protocol.Validator, path string) {
 
 type TaskDefinition struct {
 	TaskDefinitionArn       string                              `json:"taskDefinitionArn,omitempty"`
-	ContainerDefinitions    []ContainerDefinition               `json:"containerDefinitions,omitempty"`
+	ContainerDefinitions    []ContainerDefinition               `json:"containerDefinitions,omitzero" cbor:"containerDefinitions,omitempty"`
 	Family                  string                              `json:"family,omitempty"`
 	TaskRoleArn             string                              `json:"taskRoleArn,omitempty"`
 	ExecutionRoleArn        string                              `json:"executionRoleArn,omitempty"`
 	NetworkMode             string                              `json:"networkMode,omitempty"`
 	Revision                int32                               `json:"revision"`
-	Volumes                 []Volume                            `json:"volumes,omitempty"`
+	Volumes                 []Volume                            `json:"volumes,omitzero" cbor:"volumes,omitempty"`
 	Status                  string                              `json:"status,omitempty"`
-	RequiresAttributes      []Attribute                         `json:"requiresAttributes,omitempty"`
-	PlacementConstraints    []TaskDefinitionPlacementConstraint `json:"placementConstraints,omitempty"`
-	Compatibilities         []string                            `json:"compatibilities,omitempty"`
+	RequiresAttributes      []Attribute                         `json:"requiresAttributes,omitzero" cbor:"requiresAttributes,omitempty"`
+	PlacementConstraints    []TaskDefinitionPlacementConstraint `json:"placementConstraints,omitzero" cbor:"placementConstraints,omitempty"`
+	Compatibilities         []string                            `json:"compatibilities,omitzero" cbor:"compatibilities,omitempty"`
 	RuntimePlatform         *RuntimePlatform                    `json:"runtimePlatform,omitempty"`
-	RequiresCompatibilities []string                            `json:"requiresCompatibilities,omitempty"`
+	RequiresCompatibilities []string                            `json:"requiresCompatibilities,omitzero" cbor:"requiresCompatibilities,omitempty"`
 	Cpu                     string                              `json:"cpu,omitempty"`
 	Memory                  string                              `json:"memory,omitempty"`
-	InferenceAccelerators   []InferenceAccelerator              `json:"inferenceAccelerators,omitempty"`
+	InferenceAccelerators   []InferenceAccelerator              `json:"inferenceAccelerators,omitzero" cbor:"inferenceAccelerators,omitempty"`
 	PidMode                 string                              `json:"pidMode,omitempty"`
 	IpcMode                 string                              `json:"ipcMode,omitempty"`
 	ProxyConfiguration      *ProxyConfiguration                 `json:"proxyConfiguration,omitempty"`
@@ -5487,7 +5487,7 @@ type TaskManagedEBSVolumeConfiguration struct {
 	VolumeInitializationRate *int32                                 `json:"volumeInitializationRate,omitempty"`
 	Iops                     *int32                                 `json:"iops,omitempty"`
 	Throughput               *int32                                 `json:"throughput,omitempty"`
-	TagSpecifications        []EBSTagSpecification                  `json:"tagSpecifications,omitempty"`
+	TagSpecifications        []EBSTagSpecification                  `json:"tagSpecifications,omitzero" cbor:"tagSpecifications,omitempty"`
 	RoleArn                  string                                 `json:"roleArn,omitempty"`
 	TerminationPolicy        *TaskManagedEBSVolumeTerminationPolicy `json:"terminationPolicy,omitempty"`
 	FilesystemType           string                                 `json:"filesystemType,omitempty"`
@@ -5517,9 +5517,9 @@ func (s *TaskManagedEBSVolumeTerminationPolicy) Validate(v *protocol.Validator, 
 }
 
 type TaskOverride struct {
-	ContainerOverrides            []ContainerOverride            `json:"containerOverrides,omitempty"`
+	ContainerOverrides            []ContainerOverride            `json:"containerOverrides,omitzero" cbor:"containerOverrides,omitempty"`
 	Cpu                           string                         `json:"cpu,omitempty"`
-	InferenceAcceleratorOverrides []InferenceAcceleratorOverride `json:"inferenceAcceleratorOverrides,omitempty"`
+	InferenceAcceleratorOverrides []InferenceAcceleratorOverride `json:"inferenceAcceleratorOverrides,omitzero" cbor:"inferenceAcceleratorOverrides,omitempty"`
 	ExecutionRoleArn              string                         `json:"executionRoleArn,omitempty"`
 	Memory                        string                         `json:"memory,omitempty"`
 	TaskRoleArn                   string                         `json:"taskRoleArn,omitempty"`
@@ -5554,16 +5554,16 @@ type TaskSet struct {
 	CreatedAt                *protocol.Timestamp            `json:"createdAt,omitempty"`
 	UpdatedAt                *protocol.Timestamp            `json:"updatedAt,omitempty"`
 	LaunchType               string                         `json:"launchType,omitempty"`
-	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitzero" cbor:"capacityProviderStrategy,omitempty"`
 	PlatformVersion          string                         `json:"platformVersion,omitempty"`
 	PlatformFamily           string                         `json:"platformFamily,omitempty"`
 	NetworkConfiguration     *NetworkConfiguration          `json:"networkConfiguration,omitempty"`
-	LoadBalancers            []LoadBalancer                 `json:"loadBalancers,omitempty"`
-	ServiceRegistries        []ServiceRegistry              `json:"serviceRegistries,omitempty"`
+	LoadBalancers            []LoadBalancer                 `json:"loadBalancers,omitzero" cbor:"loadBalancers,omitempty"`
+	ServiceRegistries        []ServiceRegistry              `json:"serviceRegistries,omitzero" cbor:"serviceRegistries,omitempty"`
 	Scale                    *Scale                         `json:"scale,omitempty"`
 	StabilityStatus          string                         `json:"stabilityStatus,omitempty"`
 	StabilityStatusAt        *protocol.Timestamp            `json:"stabilityStatusAt,omitempty"`
-	Tags                     []Tag                          `json:"tags,omitempty"`
+	Tags                     []Tag                          `json:"tags,omitzero" cbor:"tags,omitempty"`
 	FargateEphemeralStorage  *DeploymentEphemeralStorage    `json:"fargateEphemeralStorage,omitempty"`
 }
 
@@ -5639,7 +5639,7 @@ func (s *TimeoutConfiguration) Validate(v *protocol.Validator, path string) {
 type Tmpfs struct {
 	ContainerPath string   `json:"containerPath,omitempty"`
 	Size          int32    `json:"size"`
-	MountOptions  []string `json:"mountOptions,omitempty"`
+	MountOptions  []string `json:"mountOptions,omitzero" cbor:"mountOptions,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5678,7 +5678,7 @@ func (*UnsupportedFeatureException) Validate(*protocol.Validator, string) {}
 
 type UntagResourceRequest struct {
 	ResourceArn string   `json:"resourceArn,omitempty"`
-	TagKeys     []string `json:"tagKeys,omitempty"`
+	TagKeys     []string `json:"tagKeys,omitzero" cbor:"tagKeys,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5726,7 +5726,7 @@ func (s *UpdateCapacityProviderResponse) Validate(v *protocol.Validator, path st
 
 type UpdateClusterRequest struct {
 	Cluster                string                                `json:"cluster,omitempty"`
-	Settings               []ClusterSetting                      `json:"settings,omitempty"`
+	Settings               []ClusterSetting                      `json:"settings,omitzero" cbor:"settings,omitempty"`
 	Configuration          *ClusterConfiguration                 `json:"configuration,omitempty"`
 	ServiceConnectDefaults *ClusterServiceConnectDefaultsRequest `json:"serviceConnectDefaults,omitempty"`
 }
@@ -5758,7 +5758,7 @@ func (s *UpdateClusterResponse) Validate(v *protocol.Validator, path string) {
 
 type UpdateClusterSettingsRequest struct {
 	Cluster  string           `json:"cluster,omitempty"`
-	Settings []ClusterSetting `json:"settings,omitempty"`
+	Settings []ClusterSetting `json:"settings,omitzero" cbor:"settings,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5804,7 +5804,7 @@ func (s *UpdateContainerAgentResponse) Validate(v *protocol.Validator, path stri
 
 type UpdateContainerInstancesStateRequest struct {
 	Cluster            string   `json:"cluster,omitempty"`
-	ContainerInstances []string `json:"containerInstances,omitempty"`
+	ContainerInstances []string `json:"containerInstances,omitzero" cbor:"containerInstances,omitempty"`
 	Status             string   `json:"status,omitempty"`
 }
 
@@ -5818,8 +5818,8 @@ func (s *UpdateContainerInstancesStateRequest) Validate(v *protocol.Validator, p
 }
 
 type UpdateContainerInstancesStateResponse struct {
-	ContainerInstances []ContainerInstance `json:"containerInstances,omitempty"`
-	Failures           []Failure           `json:"failures,omitempty"`
+	ContainerInstances []ContainerInstance `json:"containerInstances,omitzero" cbor:"containerInstances,omitempty"`
+	Failures           []Failure           `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5835,7 +5835,7 @@ func (s *UpdateContainerInstancesStateResponse) Validate(v *protocol.Validator, 
 type UpdateDaemonRequest struct {
 	DaemonArn               string                         `json:"daemonArn,omitempty"`
 	DaemonTaskDefinitionArn string                         `json:"daemonTaskDefinitionArn,omitempty"`
-	CapacityProviderArns    []string                       `json:"capacityProviderArns,omitempty"`
+	CapacityProviderArns    []string                       `json:"capacityProviderArns,omitzero" cbor:"capacityProviderArns,omitempty"`
 	DeploymentConfiguration *DaemonDeploymentConfiguration `json:"deploymentConfiguration,omitempty"`
 	PropagateTags           string                         `json:"propagateTags,omitempty"`
 	EnableECSManagedTags    bool                           `json:"enableECSManagedTags"`
@@ -5969,24 +5969,24 @@ type UpdateServiceRequest struct {
 	Service                       string                         `json:"service,omitempty"`
 	DesiredCount                  *int32                         `json:"desiredCount,omitempty"`
 	TaskDefinition                string                         `json:"taskDefinition,omitempty"`
-	CapacityProviderStrategy      []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy      []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitzero" cbor:"capacityProviderStrategy,omitempty"`
 	DeploymentConfiguration       *DeploymentConfiguration       `json:"deploymentConfiguration,omitempty"`
 	AvailabilityZoneRebalancing   string                         `json:"availabilityZoneRebalancing,omitempty"`
 	NetworkConfiguration          *NetworkConfiguration          `json:"networkConfiguration,omitempty"`
-	PlacementConstraints          []PlacementConstraint          `json:"placementConstraints,omitempty"`
-	PlacementStrategy             []PlacementStrategy            `json:"placementStrategy,omitempty"`
+	PlacementConstraints          []PlacementConstraint          `json:"placementConstraints,omitzero" cbor:"placementConstraints,omitempty"`
+	PlacementStrategy             []PlacementStrategy            `json:"placementStrategy,omitzero" cbor:"placementStrategy,omitempty"`
 	PlatformVersion               string                         `json:"platformVersion,omitempty"`
 	ForceNewDeployment            bool                           `json:"forceNewDeployment"`
 	HealthCheckGracePeriodSeconds *int32                         `json:"healthCheckGracePeriodSeconds,omitempty"`
 	DeploymentController          *DeploymentController          `json:"deploymentController,omitempty"`
 	EnableExecuteCommand          *bool                          `json:"enableExecuteCommand,omitempty"`
 	EnableECSManagedTags          *bool                          `json:"enableECSManagedTags,omitempty"`
-	LoadBalancers                 []LoadBalancer                 `json:"loadBalancers,omitempty"`
+	LoadBalancers                 []LoadBalancer                 `json:"loadBalancers,omitzero" cbor:"loadBalancers,omitempty"`
 	PropagateTags                 string                         `json:"propagateTags,omitempty"`
-	ServiceRegistries             []ServiceRegistry              `json:"serviceRegistries,omitempty"`
+	ServiceRegistries             []ServiceRegistry              `json:"serviceRegistries,omitzero" cbor:"serviceRegistries,omitempty"`
 	ServiceConnectConfiguration   *ServiceConnectConfiguration   `json:"serviceConnectConfiguration,omitempty"`
-	VolumeConfigurations          []ServiceVolumeConfiguration   `json:"volumeConfigurations,omitempty"`
-	VpcLatticeConfigurations      []VpcLatticeConfiguration      `json:"vpcLatticeConfigurations,omitempty"`
+	VolumeConfigurations          []ServiceVolumeConfiguration   `json:"volumeConfigurations,omitzero" cbor:"volumeConfigurations,omitempty"`
+	VpcLatticeConfigurations      []VpcLatticeConfiguration      `json:"vpcLatticeConfigurations,omitzero" cbor:"vpcLatticeConfigurations,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -6046,7 +6046,7 @@ func (s *UpdateServiceResponse) Validate(v *protocol.Validator, path string) {
 
 type UpdateTaskProtectionRequest struct {
 	Cluster           string   `json:"cluster,omitempty"`
-	Tasks             []string `json:"tasks,omitempty"`
+	Tasks             []string `json:"tasks,omitzero" cbor:"tasks,omitempty"`
 	ProtectionEnabled bool     `json:"protectionEnabled"`
 	ExpiresInMinutes  *int32   `json:"expiresInMinutes,omitempty"`
 }
@@ -6058,8 +6058,8 @@ func (s *UpdateTaskProtectionRequest) Validate(v *protocol.Validator, path strin
 }
 
 type UpdateTaskProtectionResponse struct {
-	ProtectedTasks []ProtectedTask `json:"protectedTasks,omitempty"`
-	Failures       []Failure       `json:"failures,omitempty"`
+	ProtectedTasks []ProtectedTask `json:"protectedTasks,omitzero" cbor:"protectedTasks,omitempty"`
+	Failures       []Failure       `json:"failures,omitzero" cbor:"failures,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.

@@ -141,8 +141,8 @@ func (s *Archive) Validate(v *protocol.Validator, path string) {
 }
 
 type AwsVpcConfiguration struct {
-	Subnets        []string `json:"Subnets,omitempty"`
-	SecurityGroups []string `json:"SecurityGroups,omitempty"`
+	Subnets        []string `json:"Subnets,omitzero" cbor:"Subnets,omitempty"`
+	SecurityGroups []string `json:"SecurityGroups,omitzero" cbor:"SecurityGroups,omitempty"`
 	AssignPublicIp string   `json:"AssignPublicIp,omitempty"`
 }
 
@@ -361,9 +361,9 @@ func (s *ConnectionHeaderParameter) Validate(v *protocol.Validator, path string)
 }
 
 type ConnectionHttpParameters struct {
-	HeaderParameters      []ConnectionHeaderParameter      `json:"HeaderParameters,omitempty"`
-	QueryStringParameters []ConnectionQueryStringParameter `json:"QueryStringParameters,omitempty"`
-	BodyParameters        []ConnectionBodyParameter        `json:"BodyParameters,omitempty"`
+	HeaderParameters      []ConnectionHeaderParameter      `json:"HeaderParameters,omitzero" cbor:"HeaderParameters,omitempty"`
+	QueryStringParameters []ConnectionQueryStringParameter `json:"QueryStringParameters,omitzero" cbor:"QueryStringParameters,omitempty"`
+	BodyParameters        []ConnectionBodyParameter        `json:"BodyParameters,omitzero" cbor:"BodyParameters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -727,7 +727,7 @@ type CreateEndpointRequest struct {
 	Description       string             `json:"Description,omitempty"`
 	RoutingConfig     *RoutingConfig     `json:"RoutingConfig,omitempty"`
 	ReplicationConfig *ReplicationConfig `json:"ReplicationConfig,omitempty"`
-	EventBuses        []EndpointEventBus `json:"EventBuses,omitempty"`
+	EventBuses        []EndpointEventBus `json:"EventBuses,omitzero" cbor:"EventBuses,omitempty"`
 	RoleArn           string             `json:"RoleArn,omitempty"`
 }
 
@@ -764,7 +764,7 @@ type CreateEndpointResponse struct {
 	Arn               string             `json:"Arn,omitempty"`
 	RoutingConfig     *RoutingConfig     `json:"RoutingConfig,omitempty"`
 	ReplicationConfig *ReplicationConfig `json:"ReplicationConfig,omitempty"`
-	EventBuses        []EndpointEventBus `json:"EventBuses,omitempty"`
+	EventBuses        []EndpointEventBus `json:"EventBuses,omitzero" cbor:"EventBuses,omitempty"`
 	RoleArn           string             `json:"RoleArn,omitempty"`
 	State             string             `json:"State,omitempty"`
 }
@@ -804,7 +804,7 @@ type CreateEventBusRequest struct {
 	KmsKeyIdentifier string            `json:"KmsKeyIdentifier,omitempty"`
 	DeadLetterConfig *DeadLetterConfig `json:"DeadLetterConfig,omitempty"`
 	LogConfig        *LogConfig        `json:"LogConfig,omitempty"`
-	Tags             []Tag             `json:"Tags,omitempty"`
+	Tags             []Tag             `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1285,7 +1285,7 @@ type DescribeEndpointResponse struct {
 	Arn               string              `json:"Arn,omitempty"`
 	RoutingConfig     *RoutingConfig      `json:"RoutingConfig,omitempty"`
 	ReplicationConfig *ReplicationConfig  `json:"ReplicationConfig,omitempty"`
-	EventBuses        []EndpointEventBus  `json:"EventBuses,omitempty"`
+	EventBuses        []EndpointEventBus  `json:"EventBuses,omitzero" cbor:"EventBuses,omitempty"`
 	RoleArn           string              `json:"RoleArn,omitempty"`
 	EndpointId        string              `json:"EndpointId,omitempty"`
 	EndpointUrl       string              `json:"EndpointUrl,omitempty"`
@@ -1560,14 +1560,14 @@ type EcsParameters struct {
 	NetworkConfiguration     *NetworkConfiguration          `json:"NetworkConfiguration,omitempty"`
 	PlatformVersion          string                         `json:"PlatformVersion,omitempty"`
 	Group                    string                         `json:"Group,omitempty"`
-	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"CapacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"CapacityProviderStrategy,omitzero" cbor:"CapacityProviderStrategy,omitempty"`
 	EnableECSManagedTags     bool                           `json:"EnableECSManagedTags"`
 	EnableExecuteCommand     bool                           `json:"EnableExecuteCommand"`
-	PlacementConstraints     []PlacementConstraint          `json:"PlacementConstraints,omitempty"`
-	PlacementStrategy        []PlacementStrategy            `json:"PlacementStrategy,omitempty"`
+	PlacementConstraints     []PlacementConstraint          `json:"PlacementConstraints,omitzero" cbor:"PlacementConstraints,omitempty"`
+	PlacementStrategy        []PlacementStrategy            `json:"PlacementStrategy,omitzero" cbor:"PlacementStrategy,omitempty"`
 	PropagateTags            string                         `json:"PropagateTags,omitempty"`
 	ReferenceId              string                         `json:"ReferenceId,omitempty"`
-	Tags                     []Tag                          `json:"Tags,omitempty"`
+	Tags                     []Tag                          `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1636,7 +1636,7 @@ type Endpoint struct {
 	Arn               string              `json:"Arn,omitempty"`
 	RoutingConfig     *RoutingConfig      `json:"RoutingConfig,omitempty"`
 	ReplicationConfig *ReplicationConfig  `json:"ReplicationConfig,omitempty"`
-	EventBuses        []EndpointEventBus  `json:"EventBuses,omitempty"`
+	EventBuses        []EndpointEventBus  `json:"EventBuses,omitzero" cbor:"EventBuses,omitempty"`
 	RoleArn           string              `json:"RoleArn,omitempty"`
 	EndpointId        string              `json:"EndpointId,omitempty"`
 	EndpointUrl       string              `json:"EndpointUrl,omitempty"`
@@ -1748,9 +1748,9 @@ func (s *FailoverConfig) Validate(v *protocol.Validator, path string) {
 }
 
 type HttpParameters struct {
-	PathParameterValues   []string          `json:"PathParameterValues,omitempty"`
-	HeaderParameters      map[string]string `json:"HeaderParameters,omitempty"`
-	QueryStringParameters map[string]string `json:"QueryStringParameters,omitempty"`
+	PathParameterValues   []string          `json:"PathParameterValues,omitzero" cbor:"PathParameterValues,omitempty"`
+	HeaderParameters      map[string]string `json:"HeaderParameters,omitzero" cbor:"HeaderParameters,omitempty"`
+	QueryStringParameters map[string]string `json:"QueryStringParameters,omitzero" cbor:"QueryStringParameters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1771,7 +1771,7 @@ type IllegalStatusException struct{}
 func (*IllegalStatusException) Validate(*protocol.Validator, string) {}
 
 type InputTransformer struct {
-	InputPathsMap map[string]string `json:"InputPathsMap,omitempty"`
+	InputPathsMap map[string]string `json:"InputPathsMap,omitzero" cbor:"InputPathsMap,omitempty"`
 	InputTemplate string            `json:"InputTemplate,omitempty"`
 }
 
@@ -1846,7 +1846,7 @@ func (s *ListApiDestinationsRequest) Validate(v *protocol.Validator, path string
 }
 
 type ListApiDestinationsResponse struct {
-	ApiDestinations []ApiDestination `json:"ApiDestinations,omitempty"`
+	ApiDestinations []ApiDestination `json:"ApiDestinations,omitzero" cbor:"ApiDestinations,omitempty"`
 	NextToken       string           `json:"NextToken,omitempty"`
 }
 
@@ -1888,7 +1888,7 @@ func (s *ListArchivesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListArchivesResponse struct {
-	Archives  []Archive `json:"Archives,omitempty"`
+	Archives  []Archive `json:"Archives,omitzero" cbor:"Archives,omitempty"`
 	NextToken string    `json:"NextToken,omitempty"`
 }
 
@@ -1926,7 +1926,7 @@ func (s *ListConnectionsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListConnectionsResponse struct {
-	Connections []Connection `json:"Connections,omitempty"`
+	Connections []Connection `json:"Connections,omitzero" cbor:"Connections,omitempty"`
 	NextToken   string       `json:"NextToken,omitempty"`
 }
 
@@ -1964,7 +1964,7 @@ func (s *ListEndpointsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListEndpointsResponse struct {
-	Endpoints []Endpoint `json:"Endpoints,omitempty"`
+	Endpoints []Endpoint `json:"Endpoints,omitzero" cbor:"Endpoints,omitempty"`
 	NextToken string     `json:"NextToken,omitempty"`
 }
 
@@ -1998,7 +1998,7 @@ func (s *ListEventBusesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListEventBusesResponse struct {
-	EventBuses []EventBus `json:"EventBuses,omitempty"`
+	EventBuses []EventBus `json:"EventBuses,omitzero" cbor:"EventBuses,omitempty"`
 	NextToken  string     `json:"NextToken,omitempty"`
 }
 
@@ -2032,7 +2032,7 @@ func (s *ListEventSourcesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListEventSourcesResponse struct {
-	EventSources []EventSource `json:"EventSources,omitempty"`
+	EventSources []EventSource `json:"EventSources,omitzero" cbor:"EventSources,omitempty"`
 	NextToken    string        `json:"NextToken,omitempty"`
 }
 
@@ -2067,7 +2067,7 @@ func (s *ListPartnerEventSourceAccountsRequest) Validate(v *protocol.Validator, 
 }
 
 type ListPartnerEventSourceAccountsResponse struct {
-	PartnerEventSourceAccounts []PartnerEventSourceAccount `json:"PartnerEventSourceAccounts,omitempty"`
+	PartnerEventSourceAccounts []PartnerEventSourceAccount `json:"PartnerEventSourceAccounts,omitzero" cbor:"PartnerEventSourceAccounts,omitempty"`
 	NextToken                  string                      `json:"NextToken,omitempty"`
 }
 
@@ -2102,7 +2102,7 @@ func (s *ListPartnerEventSourcesRequest) Validate(v *protocol.Validator, path st
 }
 
 type ListPartnerEventSourcesResponse struct {
-	PartnerEventSources []PartnerEventSource `json:"PartnerEventSources,omitempty"`
+	PartnerEventSources []PartnerEventSource `json:"PartnerEventSources,omitzero" cbor:"PartnerEventSources,omitempty"`
 	NextToken           string               `json:"NextToken,omitempty"`
 }
 
@@ -2144,7 +2144,7 @@ func (s *ListReplaysRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListReplaysResponse struct {
-	Replays   []Replay `json:"Replays,omitempty"`
+	Replays   []Replay `json:"Replays,omitzero" cbor:"Replays,omitempty"`
 	NextToken string   `json:"NextToken,omitempty"`
 }
 
@@ -2183,7 +2183,7 @@ func (s *ListRuleNamesByTargetRequest) Validate(v *protocol.Validator, path stri
 }
 
 type ListRuleNamesByTargetResponse struct {
-	RuleNames []string `json:"RuleNames,omitempty"`
+	RuleNames []string `json:"RuleNames,omitzero" cbor:"RuleNames,omitempty"`
 	NextToken string   `json:"NextToken,omitempty"`
 }
 
@@ -2221,7 +2221,7 @@ func (s *ListRulesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListRulesResponse struct {
-	Rules     []Rule `json:"Rules,omitempty"`
+	Rules     []Rule `json:"Rules,omitzero" cbor:"Rules,omitempty"`
 	NextToken string `json:"NextToken,omitempty"`
 }
 
@@ -2248,7 +2248,7 @@ func (s *ListTagsForResourceRequest) Validate(v *protocol.Validator, path string
 }
 
 type ListTagsForResourceResponse struct {
-	Tags []Tag `json:"Tags,omitempty"`
+	Tags []Tag `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2283,7 +2283,7 @@ func (s *ListTargetsByRuleRequest) Validate(v *protocol.Validator, path string) 
 }
 
 type ListTargetsByRuleResponse struct {
-	Targets   []Target `json:"Targets,omitempty"`
+	Targets   []Target `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	NextToken string   `json:"NextToken,omitempty"`
 }
 
@@ -2409,7 +2409,7 @@ func (s *Primary) Validate(v *protocol.Validator, path string) {
 }
 
 type PutEventsRequest struct {
-	Entries    []PutEventsRequestEntry `json:"Entries,omitempty"`
+	Entries    []PutEventsRequestEntry `json:"Entries,omitzero" cbor:"Entries,omitempty"`
 	EndpointId string                  `json:"EndpointId,omitempty"`
 }
 
@@ -2430,7 +2430,7 @@ func (s *PutEventsRequest) Validate(v *protocol.Validator, path string) {
 type PutEventsRequestEntry struct {
 	Time         *protocol.Timestamp `json:"Time,omitempty"`
 	Source       string              `json:"Source,omitempty"`
-	Resources    []string            `json:"Resources,omitempty"`
+	Resources    []string            `json:"Resources,omitzero" cbor:"Resources,omitempty"`
 	DetailType   string              `json:"DetailType,omitempty"`
 	Detail       string              `json:"Detail,omitempty"`
 	EventBusName string              `json:"EventBusName,omitempty"`
@@ -2452,7 +2452,7 @@ func (s *PutEventsRequestEntry) Validate(v *protocol.Validator, path string) {
 
 type PutEventsResponse struct {
 	FailedEntryCount int32                  `json:"FailedEntryCount"`
-	Entries          []PutEventsResultEntry `json:"Entries,omitempty"`
+	Entries          []PutEventsResultEntry `json:"Entries,omitzero" cbor:"Entries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2476,7 +2476,7 @@ func (s *PutEventsResultEntry) Validate(v *protocol.Validator, path string) {
 }
 
 type PutPartnerEventsRequest struct {
-	Entries []PutPartnerEventsRequestEntry `json:"Entries,omitempty"`
+	Entries []PutPartnerEventsRequestEntry `json:"Entries,omitzero" cbor:"Entries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2493,7 +2493,7 @@ func (s *PutPartnerEventsRequest) Validate(v *protocol.Validator, path string) {
 type PutPartnerEventsRequestEntry struct {
 	Time       *protocol.Timestamp `json:"Time,omitempty"`
 	Source     string              `json:"Source,omitempty"`
-	Resources  []string            `json:"Resources,omitempty"`
+	Resources  []string            `json:"Resources,omitzero" cbor:"Resources,omitempty"`
 	DetailType string              `json:"DetailType,omitempty"`
 	Detail     string              `json:"Detail,omitempty"`
 }
@@ -2510,7 +2510,7 @@ func (s *PutPartnerEventsRequestEntry) Validate(v *protocol.Validator, path stri
 
 type PutPartnerEventsResponse struct {
 	FailedEntryCount int32                         `json:"FailedEntryCount"`
-	Entries          []PutPartnerEventsResultEntry `json:"Entries,omitempty"`
+	Entries          []PutPartnerEventsResultEntry `json:"Entries,omitzero" cbor:"Entries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2568,7 +2568,7 @@ type PutRuleRequest struct {
 	State              string `json:"State,omitempty"`
 	Description        string `json:"Description,omitempty"`
 	RoleArn            string `json:"RoleArn,omitempty"`
-	Tags               []Tag  `json:"Tags,omitempty"`
+	Tags               []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 	EventBusName       string `json:"EventBusName,omitempty"`
 }
 
@@ -2615,7 +2615,7 @@ func (s *PutRuleResponse) Validate(v *protocol.Validator, path string) {
 type PutTargetsRequest struct {
 	Rule         string   `json:"Rule,omitempty"`
 	EventBusName string   `json:"EventBusName,omitempty"`
-	Targets      []Target `json:"Targets,omitempty"`
+	Targets      []Target `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2638,7 +2638,7 @@ func (s *PutTargetsRequest) Validate(v *protocol.Validator, path string) {
 
 type PutTargetsResponse struct {
 	FailedEntryCount int32                   `json:"FailedEntryCount"`
-	FailedEntries    []PutTargetsResultEntry `json:"FailedEntries,omitempty"`
+	FailedEntries    []PutTargetsResultEntry `json:"FailedEntries,omitzero" cbor:"FailedEntries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2668,7 +2668,7 @@ type RedshiftDataParameters struct {
 	Sql              string   `json:"Sql,omitempty"`
 	StatementName    string   `json:"StatementName,omitempty"`
 	WithEvent        bool     `json:"WithEvent"`
-	Sqls             []string `json:"Sqls,omitempty"`
+	Sqls             []string `json:"Sqls,omitzero" cbor:"Sqls,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2716,7 +2716,7 @@ func (s *RemovePermissionRequest) Validate(v *protocol.Validator, path string) {
 type RemoveTargetsRequest struct {
 	Rule         string   `json:"Rule,omitempty"`
 	EventBusName string   `json:"EventBusName,omitempty"`
-	Ids          []string `json:"Ids,omitempty"`
+	Ids          []string `json:"Ids,omitzero" cbor:"Ids,omitempty"`
 	Force        bool     `json:"Force"`
 }
 
@@ -2740,7 +2740,7 @@ func (s *RemoveTargetsRequest) Validate(v *protocol.Validator, path string) {
 
 type RemoveTargetsResponse struct {
 	FailedEntryCount int32                      `json:"FailedEntryCount"`
-	FailedEntries    []RemoveTargetsResultEntry `json:"FailedEntries,omitempty"`
+	FailedEntries    []RemoveTargetsResultEntry `json:"FailedEntries,omitzero" cbor:"FailedEntries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2793,7 +2793,7 @@ func (s *Replay) Validate(v *protocol.Validator, path string) {
 
 type ReplayDestination struct {
 	Arn        string   `json:"Arn,omitempty"`
-	FilterArns []string `json:"FilterArns,omitempty"`
+	FilterArns []string `json:"FilterArns,omitzero" cbor:"FilterArns,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2899,7 +2899,7 @@ func (s *Rule) Validate(v *protocol.Validator, path string) {
 }
 
 type RunCommandParameters struct {
-	RunCommandTargets []RunCommandTarget `json:"RunCommandTargets,omitempty"`
+	RunCommandTargets []RunCommandTarget `json:"RunCommandTargets,omitzero" cbor:"RunCommandTargets,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2915,7 +2915,7 @@ func (s *RunCommandParameters) Validate(v *protocol.Validator, path string) {
 
 type RunCommandTarget struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2951,7 +2951,7 @@ func (s *SageMakerPipelineParameter) Validate(v *protocol.Validator, path string
 }
 
 type SageMakerPipelineParameters struct {
-	PipelineParameterList []SageMakerPipelineParameter `json:"PipelineParameterList,omitempty"`
+	PipelineParameterList []SageMakerPipelineParameter `json:"PipelineParameterList,omitzero" cbor:"PipelineParameterList,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3056,7 +3056,7 @@ func (s *Tag) Validate(v *protocol.Validator, path string) {
 
 type TagResourceRequest struct {
 	ResourceARN string `json:"ResourceARN,omitempty"`
-	Tags        []Tag  `json:"Tags,omitempty"`
+	Tags        []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3181,7 +3181,7 @@ func (*ThrottlingException) Validate(*protocol.Validator, string) {}
 
 type UntagResourceRequest struct {
 	ResourceARN string   `json:"ResourceARN,omitempty"`
-	TagKeys     []string `json:"TagKeys,omitempty"`
+	TagKeys     []string `json:"TagKeys,omitzero" cbor:"TagKeys,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3448,7 +3448,7 @@ type UpdateEndpointRequest struct {
 	Description       string             `json:"Description,omitempty"`
 	RoutingConfig     *RoutingConfig     `json:"RoutingConfig,omitempty"`
 	ReplicationConfig *ReplicationConfig `json:"ReplicationConfig,omitempty"`
-	EventBuses        []EndpointEventBus `json:"EventBuses,omitempty"`
+	EventBuses        []EndpointEventBus `json:"EventBuses,omitzero" cbor:"EventBuses,omitempty"`
 	RoleArn           string             `json:"RoleArn,omitempty"`
 }
 
@@ -3483,7 +3483,7 @@ type UpdateEndpointResponse struct {
 	Arn               string             `json:"Arn,omitempty"`
 	RoutingConfig     *RoutingConfig     `json:"RoutingConfig,omitempty"`
 	ReplicationConfig *ReplicationConfig `json:"ReplicationConfig,omitempty"`
-	EventBuses        []EndpointEventBus `json:"EventBuses,omitempty"`
+	EventBuses        []EndpointEventBus `json:"EventBuses,omitzero" cbor:"EventBuses,omitempty"`
 	RoleArn           string             `json:"RoleArn,omitempty"`
 	EndpointId        string             `json:"EndpointId,omitempty"`
 	EndpointUrl       string             `json:"EndpointUrl,omitempty"`

@@ -251,9 +251,9 @@ type CreateGrantRequest struct {
 	KeyId             string            `json:"KeyId,omitempty"`
 	GranteePrincipal  string            `json:"GranteePrincipal,omitempty"`
 	RetiringPrincipal string            `json:"RetiringPrincipal,omitempty"`
-	Operations        []string          `json:"Operations,omitempty"`
+	Operations        []string          `json:"Operations,omitzero" cbor:"Operations,omitempty"`
 	Constraints       *GrantConstraints `json:"Constraints,omitempty"`
-	GrantTokens       []string          `json:"GrantTokens,omitempty"`
+	GrantTokens       []string          `json:"GrantTokens,omitzero" cbor:"GrantTokens,omitempty"`
 	Name              string            `json:"Name,omitempty"`
 	DryRun            *bool             `json:"DryRun,omitempty"`
 }
@@ -313,7 +313,7 @@ type CreateKeyRequest struct {
 	Origin                         string `json:"Origin,omitempty"`
 	CustomKeyStoreId               string `json:"CustomKeyStoreId,omitempty"`
 	BypassPolicyLockoutSafetyCheck bool   `json:"BypassPolicyLockoutSafetyCheck"`
-	Tags                           []Tag  `json:"Tags,omitempty"`
+	Tags                           []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 	MultiRegion                    *bool  `json:"MultiRegion,omitempty"`
 	XksKeyId                       string `json:"XksKeyId,omitempty"`
 }
@@ -430,13 +430,13 @@ func (s *CustomKeyStoresListEntry) Validate(v *protocol.Validator, path string) 
 
 type DecryptRequest struct {
 	CiphertextBlob      []byte            `json:"CiphertextBlob,omitempty"`
-	EncryptionContext   map[string]string `json:"EncryptionContext,omitempty"`
-	GrantTokens         []string          `json:"GrantTokens,omitempty"`
+	EncryptionContext   map[string]string `json:"EncryptionContext,omitzero" cbor:"EncryptionContext,omitempty"`
+	GrantTokens         []string          `json:"GrantTokens,omitzero" cbor:"GrantTokens,omitempty"`
 	KeyId               string            `json:"KeyId,omitempty"`
 	EncryptionAlgorithm string            `json:"EncryptionAlgorithm,omitempty"`
 	Recipient           *RecipientInfo    `json:"Recipient,omitempty"`
 	DryRun              *bool             `json:"DryRun,omitempty"`
-	DryRunModifiers     []string          `json:"DryRunModifiers,omitempty"`
+	DryRunModifiers     []string          `json:"DryRunModifiers,omitzero" cbor:"DryRunModifiers,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -562,7 +562,7 @@ type DeriveSharedSecretRequest struct {
 	KeyId                 string         `json:"KeyId,omitempty"`
 	KeyAgreementAlgorithm string         `json:"KeyAgreementAlgorithm,omitempty"`
 	PublicKey             []byte         `json:"PublicKey,omitempty"`
-	GrantTokens           []string       `json:"GrantTokens,omitempty"`
+	GrantTokens           []string       `json:"GrantTokens,omitzero" cbor:"GrantTokens,omitempty"`
 	DryRun                *bool          `json:"DryRun,omitempty"`
 	Recipient             *RecipientInfo `json:"Recipient,omitempty"`
 }
@@ -643,7 +643,7 @@ func (s *DescribeCustomKeyStoresRequest) Validate(v *protocol.Validator, path st
 }
 
 type DescribeCustomKeyStoresResponse struct {
-	CustomKeyStores []CustomKeyStoresListEntry `json:"CustomKeyStores,omitempty"`
+	CustomKeyStores []CustomKeyStoresListEntry `json:"CustomKeyStores,omitzero" cbor:"CustomKeyStores,omitempty"`
 	NextMarker      string                     `json:"NextMarker,omitempty"`
 	Truncated       bool                       `json:"Truncated"`
 }
@@ -660,7 +660,7 @@ func (s *DescribeCustomKeyStoresResponse) Validate(v *protocol.Validator, path s
 
 type DescribeKeyRequest struct {
 	KeyId       string   `json:"KeyId,omitempty"`
-	GrantTokens []string `json:"GrantTokens,omitempty"`
+	GrantTokens []string `json:"GrantTokens,omitzero" cbor:"GrantTokens,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -774,8 +774,8 @@ func (s *EnableKeyRotationRequest) Validate(v *protocol.Validator, path string) 
 type EncryptRequest struct {
 	KeyId               string            `json:"KeyId,omitempty"`
 	Plaintext           []byte            `json:"Plaintext,omitempty"`
-	EncryptionContext   map[string]string `json:"EncryptionContext,omitempty"`
-	GrantTokens         []string          `json:"GrantTokens,omitempty"`
+	EncryptionContext   map[string]string `json:"EncryptionContext,omitzero" cbor:"EncryptionContext,omitempty"`
+	GrantTokens         []string          `json:"GrantTokens,omitzero" cbor:"GrantTokens,omitempty"`
 	EncryptionAlgorithm string            `json:"EncryptionAlgorithm,omitempty"`
 	DryRun              *bool             `json:"DryRun,omitempty"`
 }
@@ -828,10 +828,10 @@ type ExpiredImportTokenException struct {
 func (*ExpiredImportTokenException) Validate(*protocol.Validator, string) {}
 
 type GenerateDataKeyPairRequest struct {
-	EncryptionContext map[string]string `json:"EncryptionContext,omitempty"`
+	EncryptionContext map[string]string `json:"EncryptionContext,omitzero" cbor:"EncryptionContext,omitempty"`
 	KeyId             string            `json:"KeyId,omitempty"`
 	KeyPairSpec       string            `json:"KeyPairSpec,omitempty"`
-	GrantTokens       []string          `json:"GrantTokens,omitempty"`
+	GrantTokens       []string          `json:"GrantTokens,omitzero" cbor:"GrantTokens,omitempty"`
 	Recipient         *RecipientInfo    `json:"Recipient,omitempty"`
 	DryRun            *bool             `json:"DryRun,omitempty"`
 }
@@ -893,10 +893,10 @@ func (s *GenerateDataKeyPairResponse) Validate(v *protocol.Validator, path strin
 }
 
 type GenerateDataKeyPairWithoutPlaintextRequest struct {
-	EncryptionContext map[string]string `json:"EncryptionContext,omitempty"`
+	EncryptionContext map[string]string `json:"EncryptionContext,omitzero" cbor:"EncryptionContext,omitempty"`
 	KeyId             string            `json:"KeyId,omitempty"`
 	KeyPairSpec       string            `json:"KeyPairSpec,omitempty"`
-	GrantTokens       []string          `json:"GrantTokens,omitempty"`
+	GrantTokens       []string          `json:"GrantTokens,omitzero" cbor:"GrantTokens,omitempty"`
 	DryRun            *bool             `json:"DryRun,omitempty"`
 }
 
@@ -947,10 +947,10 @@ func (s *GenerateDataKeyPairWithoutPlaintextResponse) Validate(v *protocol.Valid
 
 type GenerateDataKeyRequest struct {
 	KeyId             string            `json:"KeyId,omitempty"`
-	EncryptionContext map[string]string `json:"EncryptionContext,omitempty"`
+	EncryptionContext map[string]string `json:"EncryptionContext,omitzero" cbor:"EncryptionContext,omitempty"`
 	NumberOfBytes     *int32            `json:"NumberOfBytes,omitempty"`
 	KeySpec           string            `json:"KeySpec,omitempty"`
-	GrantTokens       []string          `json:"GrantTokens,omitempty"`
+	GrantTokens       []string          `json:"GrantTokens,omitzero" cbor:"GrantTokens,omitempty"`
 	Recipient         *RecipientInfo    `json:"Recipient,omitempty"`
 	DryRun            *bool             `json:"DryRun,omitempty"`
 }
@@ -1007,10 +1007,10 @@ func (s *GenerateDataKeyResponse) Validate(v *protocol.Validator, path string) {
 
 type GenerateDataKeyWithoutPlaintextRequest struct {
 	KeyId             string            `json:"KeyId,omitempty"`
-	EncryptionContext map[string]string `json:"EncryptionContext,omitempty"`
+	EncryptionContext map[string]string `json:"EncryptionContext,omitzero" cbor:"EncryptionContext,omitempty"`
 	KeySpec           string            `json:"KeySpec,omitempty"`
 	NumberOfBytes     *int32            `json:"NumberOfBytes,omitempty"`
-	GrantTokens       []string          `json:"GrantTokens,omitempty"`
+	GrantTokens       []string          `json:"GrantTokens,omitzero" cbor:"GrantTokens,omitempty"`
 	DryRun            *bool             `json:"DryRun,omitempty"`
 }
 
@@ -1057,7 +1057,7 @@ type GenerateMacRequest struct {
 	Message      []byte   `json:"Message,omitempty"`
 	KeyId        string   `json:"KeyId,omitempty"`
 	MacAlgorithm string   `json:"MacAlgorithm,omitempty"`
-	GrantTokens  []string `json:"GrantTokens,omitempty"`
+	GrantTokens  []string `json:"GrantTokens,omitzero" cbor:"GrantTokens,omitempty"`
 	DryRun       *bool    `json:"DryRun,omitempty"`
 }
 
@@ -1270,7 +1270,7 @@ func (s *GetParametersForImportResponse) Validate(v *protocol.Validator, path st
 
 type GetPublicKeyRequest struct {
 	KeyId       string   `json:"KeyId,omitempty"`
-	GrantTokens []string `json:"GrantTokens,omitempty"`
+	GrantTokens []string `json:"GrantTokens,omitzero" cbor:"GrantTokens,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1293,9 +1293,9 @@ type GetPublicKeyResponse struct {
 	CustomerMasterKeySpec  string   `json:"CustomerMasterKeySpec,omitempty"`
 	KeySpec                string   `json:"KeySpec,omitempty"`
 	KeyUsage               string   `json:"KeyUsage,omitempty"`
-	EncryptionAlgorithms   []string `json:"EncryptionAlgorithms,omitempty"`
-	SigningAlgorithms      []string `json:"SigningAlgorithms,omitempty"`
-	KeyAgreementAlgorithms []string `json:"KeyAgreementAlgorithms,omitempty"`
+	EncryptionAlgorithms   []string `json:"EncryptionAlgorithms,omitzero" cbor:"EncryptionAlgorithms,omitempty"`
+	SigningAlgorithms      []string `json:"SigningAlgorithms,omitzero" cbor:"SigningAlgorithms,omitempty"`
+	KeyAgreementAlgorithms []string `json:"KeyAgreementAlgorithms,omitzero" cbor:"KeyAgreementAlgorithms,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1327,8 +1327,8 @@ func (s *GetPublicKeyResponse) Validate(v *protocol.Validator, path string) {
 }
 
 type GrantConstraints struct {
-	EncryptionContextSubset map[string]string `json:"EncryptionContextSubset,omitempty"`
-	EncryptionContextEquals map[string]string `json:"EncryptionContextEquals,omitempty"`
+	EncryptionContextSubset map[string]string `json:"EncryptionContextSubset,omitzero" cbor:"EncryptionContextSubset,omitempty"`
+	EncryptionContextEquals map[string]string `json:"EncryptionContextEquals,omitzero" cbor:"EncryptionContextEquals,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1342,7 +1342,7 @@ type GrantListEntry struct {
 	GranteePrincipal  string              `json:"GranteePrincipal,omitempty"`
 	RetiringPrincipal string              `json:"RetiringPrincipal,omitempty"`
 	IssuingAccount    string              `json:"IssuingAccount,omitempty"`
-	Operations        []string            `json:"Operations,omitempty"`
+	Operations        []string            `json:"Operations,omitzero" cbor:"Operations,omitempty"`
 	Constraints       *GrantConstraints   `json:"Constraints,omitempty"`
 }
 
@@ -1580,13 +1580,13 @@ type KeyMetadata struct {
 	KeyManager                  string                    `json:"KeyManager,omitempty"`
 	CustomerMasterKeySpec       string                    `json:"CustomerMasterKeySpec,omitempty"`
 	KeySpec                     string                    `json:"KeySpec,omitempty"`
-	EncryptionAlgorithms        []string                  `json:"EncryptionAlgorithms,omitempty"`
-	SigningAlgorithms           []string                  `json:"SigningAlgorithms,omitempty"`
-	KeyAgreementAlgorithms      []string                  `json:"KeyAgreementAlgorithms,omitempty"`
+	EncryptionAlgorithms        []string                  `json:"EncryptionAlgorithms,omitzero" cbor:"EncryptionAlgorithms,omitempty"`
+	SigningAlgorithms           []string                  `json:"SigningAlgorithms,omitzero" cbor:"SigningAlgorithms,omitempty"`
+	KeyAgreementAlgorithms      []string                  `json:"KeyAgreementAlgorithms,omitzero" cbor:"KeyAgreementAlgorithms,omitempty"`
 	MultiRegion                 *bool                     `json:"MultiRegion,omitempty"`
 	MultiRegionConfiguration    *MultiRegionConfiguration `json:"MultiRegionConfiguration,omitempty"`
 	PendingDeletionWindowInDays *int32                    `json:"PendingDeletionWindowInDays,omitempty"`
-	MacAlgorithms               []string                  `json:"MacAlgorithms,omitempty"`
+	MacAlgorithms               []string                  `json:"MacAlgorithms,omitzero" cbor:"MacAlgorithms,omitempty"`
 	XksKeyConfiguration         *XksKeyConfigurationType  `json:"XksKeyConfiguration,omitempty"`
 	CurrentKeyMaterialId        string                    `json:"CurrentKeyMaterialId,omitempty"`
 }
@@ -1690,7 +1690,7 @@ func (s *ListAliasesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListAliasesResponse struct {
-	Aliases    []AliasListEntry `json:"Aliases,omitempty"`
+	Aliases    []AliasListEntry `json:"Aliases,omitzero" cbor:"Aliases,omitempty"`
 	NextMarker string           `json:"NextMarker,omitempty"`
 	Truncated  bool             `json:"Truncated"`
 }
@@ -1734,7 +1734,7 @@ func (s *ListGrantsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListGrantsResponse struct {
-	Grants     []GrantListEntry `json:"Grants,omitempty"`
+	Grants     []GrantListEntry `json:"Grants,omitzero" cbor:"Grants,omitempty"`
 	NextMarker string           `json:"NextMarker,omitempty"`
 	Truncated  bool             `json:"Truncated"`
 }
@@ -1770,7 +1770,7 @@ func (s *ListKeyPoliciesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListKeyPoliciesResponse struct {
-	PolicyNames []string `json:"PolicyNames,omitempty"`
+	PolicyNames []string `json:"PolicyNames,omitzero" cbor:"PolicyNames,omitempty"`
 	NextMarker  string   `json:"NextMarker,omitempty"`
 	Truncated   bool     `json:"Truncated"`
 }
@@ -1810,7 +1810,7 @@ func (s *ListKeyRotationsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListKeyRotationsResponse struct {
-	Rotations  []RotationsListEntry `json:"Rotations,omitempty"`
+	Rotations  []RotationsListEntry `json:"Rotations,omitzero" cbor:"Rotations,omitempty"`
 	NextMarker string               `json:"NextMarker,omitempty"`
 	Truncated  bool                 `json:"Truncated"`
 }
@@ -1841,7 +1841,7 @@ func (s *ListKeysRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListKeysResponse struct {
-	Keys       []KeyListEntry `json:"Keys,omitempty"`
+	Keys       []KeyListEntry `json:"Keys,omitzero" cbor:"Keys,omitempty"`
 	NextMarker string         `json:"NextMarker,omitempty"`
 	Truncated  bool           `json:"Truncated"`
 }
@@ -1877,7 +1877,7 @@ func (s *ListResourceTagsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListResourceTagsResponse struct {
-	Tags       []Tag  `json:"Tags,omitempty"`
+	Tags       []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 	NextMarker string `json:"NextMarker,omitempty"`
 	Truncated  bool   `json:"Truncated"`
 }
@@ -1922,7 +1922,7 @@ func (*MalformedPolicyDocumentException) Validate(*protocol.Validator, string) {
 type MultiRegionConfiguration struct {
 	MultiRegionKeyType string           `json:"MultiRegionKeyType,omitempty"`
 	PrimaryKey         *MultiRegionKey  `json:"PrimaryKey,omitempty"`
-	ReplicaKeys        []MultiRegionKey `json:"ReplicaKeys,omitempty"`
+	ReplicaKeys        []MultiRegionKey `json:"ReplicaKeys,omitzero" cbor:"ReplicaKeys,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1984,15 +1984,15 @@ func (s *PutKeyPolicyRequest) Validate(v *protocol.Validator, path string) {
 
 type ReEncryptRequest struct {
 	CiphertextBlob                 []byte            `json:"CiphertextBlob,omitempty"`
-	SourceEncryptionContext        map[string]string `json:"SourceEncryptionContext,omitempty"`
+	SourceEncryptionContext        map[string]string `json:"SourceEncryptionContext,omitzero" cbor:"SourceEncryptionContext,omitempty"`
 	SourceKeyId                    string            `json:"SourceKeyId,omitempty"`
 	DestinationKeyId               string            `json:"DestinationKeyId,omitempty"`
-	DestinationEncryptionContext   map[string]string `json:"DestinationEncryptionContext,omitempty"`
+	DestinationEncryptionContext   map[string]string `json:"DestinationEncryptionContext,omitzero" cbor:"DestinationEncryptionContext,omitempty"`
 	SourceEncryptionAlgorithm      string            `json:"SourceEncryptionAlgorithm,omitempty"`
 	DestinationEncryptionAlgorithm string            `json:"DestinationEncryptionAlgorithm,omitempty"`
-	GrantTokens                    []string          `json:"GrantTokens,omitempty"`
+	GrantTokens                    []string          `json:"GrantTokens,omitzero" cbor:"GrantTokens,omitempty"`
 	DryRun                         *bool             `json:"DryRun,omitempty"`
-	DryRunModifiers                []string          `json:"DryRunModifiers,omitempty"`
+	DryRunModifiers                []string          `json:"DryRunModifiers,omitzero" cbor:"DryRunModifiers,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2080,7 +2080,7 @@ type ReplicateKeyRequest struct {
 	Policy                         string `json:"Policy,omitempty"`
 	BypassPolicyLockoutSafetyCheck bool   `json:"BypassPolicyLockoutSafetyCheck"`
 	Description                    string `json:"Description,omitempty"`
-	Tags                           []Tag  `json:"Tags,omitempty"`
+	Tags                           []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2107,7 +2107,7 @@ func (s *ReplicateKeyRequest) Validate(v *protocol.Validator, path string) {
 type ReplicateKeyResponse struct {
 	ReplicaKeyMetadata *KeyMetadata `json:"ReplicaKeyMetadata,omitempty"`
 	ReplicaPolicy      string       `json:"ReplicaPolicy,omitempty"`
-	ReplicaTags        []Tag        `json:"ReplicaTags,omitempty"`
+	ReplicaTags        []Tag        `json:"ReplicaTags,omitzero" cbor:"ReplicaTags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2261,7 +2261,7 @@ type SignRequest struct {
 	KeyId            string   `json:"KeyId,omitempty"`
 	Message          []byte   `json:"Message,omitempty"`
 	MessageType      string   `json:"MessageType,omitempty"`
-	GrantTokens      []string `json:"GrantTokens,omitempty"`
+	GrantTokens      []string `json:"GrantTokens,omitzero" cbor:"GrantTokens,omitempty"`
 	SigningAlgorithm string   `json:"SigningAlgorithm,omitempty"`
 	DryRun           *bool    `json:"DryRun,omitempty"`
 }
@@ -2336,7 +2336,7 @@ func (*TagException) Validate(*protocol.Validator, string) {}
 
 type TagResourceRequest struct {
 	KeyId string `json:"KeyId,omitempty"`
-	Tags  []Tag  `json:"Tags,omitempty"`
+	Tags  []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2360,7 +2360,7 @@ func (*UnsupportedOperationException) Validate(*protocol.Validator, string) {}
 
 type UntagResourceRequest struct {
 	KeyId   string   `json:"KeyId,omitempty"`
-	TagKeys []string `json:"TagKeys,omitempty"`
+	TagKeys []string `json:"TagKeys,omitzero" cbor:"TagKeys,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2484,7 +2484,7 @@ type VerifyMacRequest struct {
 	KeyId        string   `json:"KeyId,omitempty"`
 	MacAlgorithm string   `json:"MacAlgorithm,omitempty"`
 	Mac          []byte   `json:"Mac,omitempty"`
-	GrantTokens  []string `json:"GrantTokens,omitempty"`
+	GrantTokens  []string `json:"GrantTokens,omitzero" cbor:"GrantTokens,omitempty"`
 	DryRun       *bool    `json:"DryRun,omitempty"`
 }
 
@@ -2536,7 +2536,7 @@ type VerifyRequest struct {
 	MessageType      string   `json:"MessageType,omitempty"`
 	Signature        []byte   `json:"Signature,omitempty"`
 	SigningAlgorithm string   `json:"SigningAlgorithm,omitempty"`
-	GrantTokens      []string `json:"GrantTokens,omitempty"`
+	GrantTokens      []string `json:"GrantTokens,omitzero" cbor:"GrantTokens,omitempty"`
 	DryRun           *bool    `json:"DryRun,omitempty"`
 }
 

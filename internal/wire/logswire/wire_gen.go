@@ -117,7 +117,7 @@ func (s *AddKeyEntry) Validate(v *protocol.Validator, path string) {
 }
 
 type AddKeys struct {
-	Entries []AddKeyEntry `json:"entries,omitempty"`
+	Entries []AddKeyEntry `json:"entries,omitzero" cbor:"entries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -133,7 +133,7 @@ func (s *AddKeys) Validate(v *protocol.Validator, path string) {
 
 type AggregateLogGroupSummary struct {
 	LogGroupCount       *int32               `json:"logGroupCount,omitempty"`
-	GroupingIdentifiers []GroupingIdentifier `json:"groupingIdentifiers,omitempty"`
+	GroupingIdentifiers []GroupingIdentifier `json:"groupingIdentifiers,omitzero" cbor:"groupingIdentifiers,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -155,10 +155,10 @@ type Anomaly struct {
 	Description               string           `json:"description,omitempty"`
 	Active                    *bool            `json:"active,omitempty"`
 	State                     string           `json:"state,omitempty"`
-	Histogram                 map[string]int64 `json:"histogram,omitempty"`
-	LogSamples                []LogEvent       `json:"logSamples,omitempty"`
-	PatternTokens             []PatternToken   `json:"patternTokens,omitempty"`
-	LogGroupArnList           []string         `json:"logGroupArnList,omitempty"`
+	Histogram                 map[string]int64 `json:"histogram,omitzero" cbor:"histogram,omitempty"`
+	LogSamples                []LogEvent       `json:"logSamples,omitzero" cbor:"logSamples,omitempty"`
+	PatternTokens             []PatternToken   `json:"patternTokens,omitzero" cbor:"patternTokens,omitempty"`
+	LogGroupArnList           []string         `json:"logGroupArnList,omitzero" cbor:"logGroupArnList,omitempty"`
 	Suppressed                *bool            `json:"suppressed,omitempty"`
 	SuppressedDate            int64            `json:"suppressedDate"`
 	SuppressedUntil           int64            `json:"suppressedUntil"`
@@ -213,7 +213,7 @@ func (s *Anomaly) Validate(v *protocol.Validator, path string) {
 type AnomalyDetector struct {
 	AnomalyDetectorArn    string   `json:"anomalyDetectorArn,omitempty"`
 	DetectorName          string   `json:"detectorName,omitempty"`
-	LogGroupArnList       []string `json:"logGroupArnList,omitempty"`
+	LogGroupArnList       []string `json:"logGroupArnList,omitzero" cbor:"logGroupArnList,omitempty"`
 	EvaluationFrequency   string   `json:"evaluationFrequency,omitempty"`
 	FilterPattern         string   `json:"filterPattern,omitempty"`
 	AnomalyDetectorStatus string   `json:"anomalyDetectorStatus,omitempty"`
@@ -299,7 +299,7 @@ func (s *AssociateSourceToS3TableIntegrationResponse) Validate(v *protocol.Valid
 type CSV struct {
 	QuoteCharacter string   `json:"quoteCharacter,omitempty"`
 	Delimiter      string   `json:"delimiter,omitempty"`
-	Columns        []string `json:"columns,omitempty"`
+	Columns        []string `json:"columns,omitzero" cbor:"columns,omitempty"`
 	Source         string   `json:"source,omitempty"`
 	Destination    string   `json:"destination,omitempty"`
 }
@@ -383,12 +383,12 @@ type ConfigurationTemplate struct {
 	ResourceType                                       string                                     `json:"resourceType,omitempty"`
 	DeliveryDestinationType                            string                                     `json:"deliveryDestinationType,omitempty"`
 	DefaultDeliveryConfigValues                        *ConfigurationTemplateDeliveryConfigValues `json:"defaultDeliveryConfigValues,omitempty"`
-	AllowedFields                                      []RecordField                              `json:"allowedFields,omitempty"`
-	AllowedOutputFormats                               []string                                   `json:"allowedOutputFormats,omitempty"`
+	AllowedFields                                      []RecordField                              `json:"allowedFields,omitzero" cbor:"allowedFields,omitempty"`
+	AllowedOutputFormats                               []string                                   `json:"allowedOutputFormats,omitzero" cbor:"allowedOutputFormats,omitempty"`
 	AllowedActionForAllowVendedLogsDeliveryForResource string                                     `json:"allowedActionForAllowVendedLogsDeliveryForResource,omitempty"`
-	AllowedFieldDelimiters                             []string                                   `json:"allowedFieldDelimiters,omitempty"`
-	AllowedSuffixPathFields                            []string                                   `json:"allowedSuffixPathFields,omitempty"`
-	DeliverySourceConfiguration                        []DeliverySourceConfigurationSchema        `json:"deliverySourceConfiguration,omitempty"`
+	AllowedFieldDelimiters                             []string                                   `json:"allowedFieldDelimiters,omitzero" cbor:"allowedFieldDelimiters,omitempty"`
+	AllowedSuffixPathFields                            []string                                   `json:"allowedSuffixPathFields,omitzero" cbor:"allowedSuffixPathFields,omitempty"`
+	DeliverySourceConfiguration                        []DeliverySourceConfigurationSchema        `json:"deliverySourceConfiguration,omitzero" cbor:"deliverySourceConfiguration,omitempty"`
 	S3TablesIntegration                                *S3TablesIntegration                       `json:"s3TablesIntegration,omitempty"`
 }
 
@@ -433,7 +433,7 @@ func (s *ConfigurationTemplate) Validate(v *protocol.Validator, path string) {
 }
 
 type ConfigurationTemplateDeliveryConfigValues struct {
-	RecordFields            []string                 `json:"recordFields,omitempty"`
+	RecordFields            []string                 `json:"recordFields,omitzero" cbor:"recordFields,omitempty"`
 	FieldDelimiter          string                   `json:"fieldDelimiter,omitempty"`
 	S3DeliveryConfiguration *S3DeliveryConfiguration `json:"s3DeliveryConfiguration,omitempty"`
 }
@@ -460,7 +460,7 @@ type ConflictException struct{}
 func (*ConflictException) Validate(*protocol.Validator, string) {}
 
 type CopyValue struct {
-	Entries []CopyValueEntry `json:"entries,omitempty"`
+	Entries []CopyValueEntry `json:"entries,omitzero" cbor:"entries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -495,10 +495,10 @@ func (s *CopyValueEntry) Validate(v *protocol.Validator, path string) {
 type CreateDeliveryRequest struct {
 	DeliverySourceName      string                   `json:"deliverySourceName,omitempty"`
 	DeliveryDestinationArn  string                   `json:"deliveryDestinationArn,omitempty"`
-	RecordFields            []string                 `json:"recordFields,omitempty"`
+	RecordFields            []string                 `json:"recordFields,omitzero" cbor:"recordFields,omitempty"`
 	FieldDelimiter          string                   `json:"fieldDelimiter,omitempty"`
 	S3DeliveryConfiguration *S3DeliveryConfiguration `json:"s3DeliveryConfiguration,omitempty"`
-	Tags                    map[string]string        `json:"tags,omitempty"`
+	Tags                    map[string]string        `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -619,13 +619,13 @@ func (s *CreateImportTaskResponse) Validate(v *protocol.Validator, path string) 
 }
 
 type CreateLogAnomalyDetectorRequest struct {
-	LogGroupArnList       []string          `json:"logGroupArnList,omitempty"`
+	LogGroupArnList       []string          `json:"logGroupArnList,omitzero" cbor:"logGroupArnList,omitempty"`
 	DetectorName          string            `json:"detectorName,omitempty"`
 	EvaluationFrequency   string            `json:"evaluationFrequency,omitempty"`
 	FilterPattern         string            `json:"filterPattern,omitempty"`
 	KmsKeyId              string            `json:"kmsKeyId,omitempty"`
 	AnomalyVisibilityTime *int64            `json:"anomalyVisibilityTime,omitempty"`
-	Tags                  map[string]string `json:"tags,omitempty"`
+	Tags                  map[string]string `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -665,7 +665,7 @@ func (*CreateLogAnomalyDetectorResponse) Validate(*protocol.Validator, string) {
 type CreateLogGroupRequest struct {
 	LogGroupName              string            `json:"logGroupName,omitempty"`
 	KmsKeyId                  string            `json:"kmsKeyId,omitempty"`
-	Tags                      map[string]string `json:"tags,omitempty"`
+	Tags                      map[string]string `json:"tags,omitzero" cbor:"tags,omitempty"`
 	LogGroupClass             string            `json:"logGroupClass,omitempty"`
 	DeletionProtectionEnabled *bool             `json:"deletionProtectionEnabled,omitempty"`
 }
@@ -713,7 +713,7 @@ type CreateLookupTableRequest struct {
 	Description     string            `json:"description,omitempty"`
 	TableBody       string            `json:"tableBody,omitempty"`
 	KmsKeyId        string            `json:"kmsKeyId,omitempty"`
-	Tags            map[string]string `json:"tags,omitempty"`
+	Tags            map[string]string `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -758,7 +758,7 @@ type CreateScheduledQueryRequest struct {
 	Description              string                    `json:"description,omitempty"`
 	QueryLanguage            string                    `json:"queryLanguage,omitempty"`
 	QueryString              string                    `json:"queryString,omitempty"`
-	LogGroupIdentifiers      []string                  `json:"logGroupIdentifiers,omitempty"`
+	LogGroupIdentifiers      []string                  `json:"logGroupIdentifiers,omitzero" cbor:"logGroupIdentifiers,omitempty"`
 	ScheduleExpression       string                    `json:"scheduleExpression,omitempty"`
 	Timezone                 string                    `json:"timezone,omitempty"`
 	StartTimeOffset          *int64                    `json:"startTimeOffset,omitempty"`
@@ -767,7 +767,7 @@ type CreateScheduledQueryRequest struct {
 	ScheduleEndTime          *int64                    `json:"scheduleEndTime,omitempty"`
 	ExecutionRoleArn         string                    `json:"executionRoleArn,omitempty"`
 	State                    string                    `json:"state,omitempty"`
-	Tags                     map[string]string         `json:"tags,omitempty"`
+	Tags                     map[string]string         `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -862,7 +862,7 @@ type DateTimeConverter struct {
 	Source         string   `json:"source,omitempty"`
 	Target         string   `json:"target,omitempty"`
 	TargetFormat   string   `json:"targetFormat,omitempty"`
-	MatchPatterns  []string `json:"matchPatterns,omitempty"`
+	MatchPatterns  []string `json:"matchPatterns,omitzero" cbor:"matchPatterns,omitempty"`
 	SourceTimezone string   `json:"sourceTimezone,omitempty"`
 	TargetTimezone string   `json:"targetTimezone,omitempty"`
 	Locale         string   `json:"locale,omitempty"`
@@ -1009,7 +1009,7 @@ type DeleteIntegrationResponse struct{}
 func (*DeleteIntegrationResponse) Validate(*protocol.Validator, string) {}
 
 type DeleteKeys struct {
-	WithKeys []string `json:"withKeys,omitempty"`
+	WithKeys []string `json:"withKeys,omitzero" cbor:"withKeys,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1173,10 +1173,10 @@ type Delivery struct {
 	DeliverySourceName      string                   `json:"deliverySourceName,omitempty"`
 	DeliveryDestinationArn  string                   `json:"deliveryDestinationArn,omitempty"`
 	DeliveryDestinationType string                   `json:"deliveryDestinationType,omitempty"`
-	RecordFields            []string                 `json:"recordFields,omitempty"`
+	RecordFields            []string                 `json:"recordFields,omitzero" cbor:"recordFields,omitempty"`
 	FieldDelimiter          string                   `json:"fieldDelimiter,omitempty"`
 	S3DeliveryConfiguration *S3DeliveryConfiguration `json:"s3DeliveryConfiguration,omitempty"`
-	Tags                    map[string]string        `json:"tags,omitempty"`
+	Tags                    map[string]string        `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1217,7 +1217,7 @@ type DeliveryDestination struct {
 	DeliveryDestinationType          string                            `json:"deliveryDestinationType,omitempty"`
 	OutputFormat                     string                            `json:"outputFormat,omitempty"`
 	DeliveryDestinationConfiguration *DeliveryDestinationConfiguration `json:"deliveryDestinationConfiguration,omitempty"`
-	Tags                             map[string]string                 `json:"tags,omitempty"`
+	Tags                             map[string]string                 `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1255,11 +1255,11 @@ func (s *DeliveryDestinationConfiguration) Validate(v *protocol.Validator, path 
 type DeliverySource struct {
 	Name                        string            `json:"name,omitempty"`
 	Arn                         string            `json:"arn,omitempty"`
-	ResourceArns                []string          `json:"resourceArns,omitempty"`
+	ResourceArns                []string          `json:"resourceArns,omitzero" cbor:"resourceArns,omitempty"`
 	Service                     string            `json:"service,omitempty"`
 	LogType                     string            `json:"logType,omitempty"`
-	Tags                        map[string]string `json:"tags,omitempty"`
-	DeliverySourceConfiguration map[string]string `json:"deliverySourceConfiguration,omitempty"`
+	Tags                        map[string]string `json:"tags,omitzero" cbor:"tags,omitempty"`
+	DeliverySourceConfiguration map[string]string `json:"deliverySourceConfiguration,omitzero" cbor:"deliverySourceConfiguration,omitempty"`
 	Status                      string            `json:"status,omitempty"`
 	StatusReason                string            `json:"statusReason,omitempty"`
 }
@@ -1298,7 +1298,7 @@ type DeliverySourceConfigurationSchema struct {
 	KeyName         string   `json:"keyName,omitempty"`
 	ValueType       string   `json:"valueType,omitempty"`
 	DefaultValue    string   `json:"defaultValue,omitempty"`
-	SupportedValues []string `json:"supportedValues,omitempty"`
+	SupportedValues []string `json:"supportedValues,omitzero" cbor:"supportedValues,omitempty"`
 	MinValue        *float64 `json:"minValue,omitempty"`
 	MaxValue        *float64 `json:"maxValue,omitempty"`
 }
@@ -1325,7 +1325,7 @@ func (s *DeliverySourceConfigurationSchema) Validate(v *protocol.Validator, path
 type DescribeAccountPoliciesRequest struct {
 	PolicyType         string   `json:"policyType,omitempty"`
 	PolicyName         string   `json:"policyName,omitempty"`
-	AccountIdentifiers []string `json:"accountIdentifiers,omitempty"`
+	AccountIdentifiers []string `json:"accountIdentifiers,omitzero" cbor:"accountIdentifiers,omitempty"`
 	NextToken          string   `json:"nextToken,omitempty"`
 }
 
@@ -1344,7 +1344,7 @@ func (s *DescribeAccountPoliciesRequest) Validate(v *protocol.Validator, path st
 }
 
 type DescribeAccountPoliciesResponse struct {
-	AccountPolicies []AccountPolicy `json:"accountPolicies,omitempty"`
+	AccountPolicies []AccountPolicy `json:"accountPolicies,omitzero" cbor:"accountPolicies,omitempty"`
 	NextToken       string          `json:"nextToken,omitempty"`
 }
 
@@ -1357,9 +1357,9 @@ func (s *DescribeAccountPoliciesResponse) Validate(v *protocol.Validator, path s
 
 type DescribeConfigurationTemplatesRequest struct {
 	Service                  string   `json:"service,omitempty"`
-	LogTypes                 []string `json:"logTypes,omitempty"`
-	ResourceTypes            []string `json:"resourceTypes,omitempty"`
-	DeliveryDestinationTypes []string `json:"deliveryDestinationTypes,omitempty"`
+	LogTypes                 []string `json:"logTypes,omitzero" cbor:"logTypes,omitempty"`
+	ResourceTypes            []string `json:"resourceTypes,omitzero" cbor:"resourceTypes,omitempty"`
+	DeliveryDestinationTypes []string `json:"deliveryDestinationTypes,omitzero" cbor:"deliveryDestinationTypes,omitempty"`
 	NextToken                string   `json:"nextToken,omitempty"`
 	Limit                    *int32   `json:"limit,omitempty"`
 }
@@ -1393,7 +1393,7 @@ func (s *DescribeConfigurationTemplatesRequest) Validate(v *protocol.Validator, 
 }
 
 type DescribeConfigurationTemplatesResponse struct {
-	ConfigurationTemplates []ConfigurationTemplate `json:"configurationTemplates,omitempty"`
+	ConfigurationTemplates []ConfigurationTemplate `json:"configurationTemplates,omitzero" cbor:"configurationTemplates,omitempty"`
 	NextToken              string                  `json:"nextToken,omitempty"`
 }
 
@@ -1417,7 +1417,7 @@ func (s *DescribeDeliveriesRequest) Validate(v *protocol.Validator, path string)
 }
 
 type DescribeDeliveriesResponse struct {
-	Deliveries []Delivery `json:"deliveries,omitempty"`
+	Deliveries []Delivery `json:"deliveries,omitzero" cbor:"deliveries,omitempty"`
 	NextToken  string     `json:"nextToken,omitempty"`
 }
 
@@ -1441,7 +1441,7 @@ func (s *DescribeDeliveryDestinationsRequest) Validate(v *protocol.Validator, pa
 }
 
 type DescribeDeliveryDestinationsResponse struct {
-	DeliveryDestinations []DeliveryDestination `json:"deliveryDestinations,omitempty"`
+	DeliveryDestinations []DeliveryDestination `json:"deliveryDestinations,omitzero" cbor:"deliveryDestinations,omitempty"`
 	NextToken            string                `json:"nextToken,omitempty"`
 }
 
@@ -1465,7 +1465,7 @@ func (s *DescribeDeliverySourcesRequest) Validate(v *protocol.Validator, path st
 }
 
 type DescribeDeliverySourcesResponse struct {
-	DeliverySources []DeliverySource `json:"deliverySources,omitempty"`
+	DeliverySources []DeliverySource `json:"deliverySources,omitzero" cbor:"deliverySources,omitempty"`
 	NextToken       string           `json:"nextToken,omitempty"`
 }
 
@@ -1493,7 +1493,7 @@ func (s *DescribeDestinationsRequest) Validate(v *protocol.Validator, path strin
 }
 
 type DescribeDestinationsResponse struct {
-	Destinations []Destination `json:"destinations,omitempty"`
+	Destinations []Destination `json:"destinations,omitzero" cbor:"destinations,omitempty"`
 	NextToken    string        `json:"nextToken,omitempty"`
 }
 
@@ -1525,7 +1525,7 @@ func (s *DescribeExportTasksRequest) Validate(v *protocol.Validator, path string
 }
 
 type DescribeExportTasksResponse struct {
-	ExportTasks []ExportTask `json:"exportTasks,omitempty"`
+	ExportTasks []ExportTask `json:"exportTasks,omitzero" cbor:"exportTasks,omitempty"`
 	NextToken   string       `json:"nextToken,omitempty"`
 }
 
@@ -1537,7 +1537,7 @@ func (s *DescribeExportTasksResponse) Validate(v *protocol.Validator, path strin
 }
 
 type DescribeFieldIndexesRequest struct {
-	LogGroupIdentifiers []string `json:"logGroupIdentifiers,omitempty"`
+	LogGroupIdentifiers []string `json:"logGroupIdentifiers,omitzero" cbor:"logGroupIdentifiers,omitempty"`
 	NextToken           string   `json:"nextToken,omitempty"`
 }
 
@@ -1553,7 +1553,7 @@ func (s *DescribeFieldIndexesRequest) Validate(v *protocol.Validator, path strin
 }
 
 type DescribeFieldIndexesResponse struct {
-	FieldIndexes []FieldIndex `json:"fieldIndexes,omitempty"`
+	FieldIndexes []FieldIndex `json:"fieldIndexes,omitzero" cbor:"fieldIndexes,omitempty"`
 	NextToken    string       `json:"nextToken,omitempty"`
 }
 
@@ -1566,7 +1566,7 @@ func (s *DescribeFieldIndexesResponse) Validate(v *protocol.Validator, path stri
 
 type DescribeImportTaskBatchesRequest struct {
 	ImportId          string   `json:"importId,omitempty"`
-	BatchImportStatus []string `json:"batchImportStatus,omitempty"`
+	BatchImportStatus []string `json:"batchImportStatus,omitzero" cbor:"batchImportStatus,omitempty"`
 	Limit             *int32   `json:"limit,omitempty"`
 	NextToken         string   `json:"nextToken,omitempty"`
 }
@@ -1588,7 +1588,7 @@ func (s *DescribeImportTaskBatchesRequest) Validate(v *protocol.Validator, path 
 type DescribeImportTaskBatchesResponse struct {
 	ImportSourceArn string        `json:"importSourceArn,omitempty"`
 	ImportId        string        `json:"importId,omitempty"`
-	ImportBatches   []ImportBatch `json:"importBatches,omitempty"`
+	ImportBatches   []ImportBatch `json:"importBatches,omitzero" cbor:"importBatches,omitempty"`
 	NextToken       string        `json:"nextToken,omitempty"`
 }
 
@@ -1624,7 +1624,7 @@ func (s *DescribeImportTasksRequest) Validate(v *protocol.Validator, path string
 }
 
 type DescribeImportTasksResponse struct {
-	Imports   []Import `json:"imports,omitempty"`
+	Imports   []Import `json:"imports,omitzero" cbor:"imports,omitempty"`
 	NextToken string   `json:"nextToken,omitempty"`
 }
 
@@ -1636,7 +1636,7 @@ func (s *DescribeImportTasksResponse) Validate(v *protocol.Validator, path strin
 }
 
 type DescribeIndexPoliciesRequest struct {
-	LogGroupIdentifiers []string `json:"logGroupIdentifiers,omitempty"`
+	LogGroupIdentifiers []string `json:"logGroupIdentifiers,omitzero" cbor:"logGroupIdentifiers,omitempty"`
 	NextToken           string   `json:"nextToken,omitempty"`
 }
 
@@ -1652,7 +1652,7 @@ func (s *DescribeIndexPoliciesRequest) Validate(v *protocol.Validator, path stri
 }
 
 type DescribeIndexPoliciesResponse struct {
-	IndexPolicies []IndexPolicy `json:"indexPolicies,omitempty"`
+	IndexPolicies []IndexPolicy `json:"indexPolicies,omitzero" cbor:"indexPolicies,omitempty"`
 	NextToken     string        `json:"nextToken,omitempty"`
 }
 
@@ -1664,14 +1664,14 @@ func (s *DescribeIndexPoliciesResponse) Validate(v *protocol.Validator, path str
 }
 
 type DescribeLogGroupsRequest struct {
-	AccountIdentifiers    []string `json:"accountIdentifiers,omitempty"`
+	AccountIdentifiers    []string `json:"accountIdentifiers,omitzero" cbor:"accountIdentifiers,omitempty"`
 	LogGroupNamePrefix    string   `json:"logGroupNamePrefix,omitempty"`
 	LogGroupNamePattern   string   `json:"logGroupNamePattern,omitempty"`
 	NextToken             string   `json:"nextToken,omitempty"`
 	Limit                 *int32   `json:"limit,omitempty"`
 	IncludeLinkedAccounts *bool    `json:"includeLinkedAccounts,omitempty"`
 	LogGroupClass         string   `json:"logGroupClass,omitempty"`
-	LogGroupIdentifiers   []string `json:"logGroupIdentifiers,omitempty"`
+	LogGroupIdentifiers   []string `json:"logGroupIdentifiers,omitzero" cbor:"logGroupIdentifiers,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1703,7 +1703,7 @@ func (s *DescribeLogGroupsRequest) Validate(v *protocol.Validator, path string) 
 }
 
 type DescribeLogGroupsResponse struct {
-	LogGroups []LogGroup `json:"logGroups,omitempty"`
+	LogGroups []LogGroup `json:"logGroups,omitzero" cbor:"logGroups,omitempty"`
 	NextToken string     `json:"nextToken,omitempty"`
 }
 
@@ -1744,7 +1744,7 @@ func (s *DescribeLogStreamsRequest) Validate(v *protocol.Validator, path string)
 }
 
 type DescribeLogStreamsResponse struct {
-	LogStreams []LogStream `json:"logStreams,omitempty"`
+	LogStreams []LogStream `json:"logStreams,omitzero" cbor:"logStreams,omitempty"`
 	NextToken  string      `json:"nextToken,omitempty"`
 }
 
@@ -1772,7 +1772,7 @@ func (s *DescribeLookupTablesRequest) Validate(v *protocol.Validator, path strin
 }
 
 type DescribeLookupTablesResponse struct {
-	LookupTables []LookupTable `json:"lookupTables,omitempty"`
+	LookupTables []LookupTable `json:"lookupTables,omitzero" cbor:"lookupTables,omitempty"`
 	NextToken    string        `json:"nextToken,omitempty"`
 }
 
@@ -1812,7 +1812,7 @@ func (s *DescribeMetricFiltersRequest) Validate(v *protocol.Validator, path stri
 }
 
 type DescribeMetricFiltersResponse struct {
-	MetricFilters []MetricFilter `json:"metricFilters,omitempty"`
+	MetricFilters []MetricFilter `json:"metricFilters,omitzero" cbor:"metricFilters,omitempty"`
 	NextToken     string         `json:"nextToken,omitempty"`
 }
 
@@ -1848,7 +1848,7 @@ func (s *DescribeQueriesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type DescribeQueriesResponse struct {
-	Queries   []QueryInfo `json:"queries,omitempty"`
+	Queries   []QueryInfo `json:"queries,omitzero" cbor:"queries,omitempty"`
 	NextToken string      `json:"nextToken,omitempty"`
 }
 
@@ -1880,7 +1880,7 @@ func (s *DescribeQueryDefinitionsRequest) Validate(v *protocol.Validator, path s
 }
 
 type DescribeQueryDefinitionsResponse struct {
-	QueryDefinitions []QueryDefinition `json:"queryDefinitions,omitempty"`
+	QueryDefinitions []QueryDefinition `json:"queryDefinitions,omitzero" cbor:"queryDefinitions,omitempty"`
 	NextToken        string            `json:"nextToken,omitempty"`
 }
 
@@ -1909,7 +1909,7 @@ func (s *DescribeResourcePoliciesRequest) Validate(v *protocol.Validator, path s
 }
 
 type DescribeResourcePoliciesResponse struct {
-	ResourcePolicies []ResourcePolicy `json:"resourcePolicies,omitempty"`
+	ResourcePolicies []ResourcePolicy `json:"resourcePolicies,omitzero" cbor:"resourcePolicies,omitempty"`
 	NextToken        string           `json:"nextToken,omitempty"`
 }
 
@@ -1942,7 +1942,7 @@ func (s *DescribeSubscriptionFiltersRequest) Validate(v *protocol.Validator, pat
 }
 
 type DescribeSubscriptionFiltersResponse struct {
-	SubscriptionFilters []SubscriptionFilter `json:"subscriptionFilters,omitempty"`
+	SubscriptionFilters []SubscriptionFilter `json:"subscriptionFilters,omitzero" cbor:"subscriptionFilters,omitempty"`
 	NextToken           string               `json:"nextToken,omitempty"`
 }
 
@@ -2023,8 +2023,8 @@ func (s *DisassociateSourceFromS3TableIntegrationResponse) Validate(v *protocol.
 }
 
 type Entity struct {
-	KeyAttributes map[string]string `json:"keyAttributes,omitempty"`
-	Attributes    map[string]string `json:"attributes,omitempty"`
+	KeyAttributes map[string]string `json:"keyAttributes,omitzero" cbor:"keyAttributes,omitempty"`
+	Attributes    map[string]string `json:"attributes,omitzero" cbor:"attributes,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2153,7 +2153,7 @@ func (*FieldsData) Validate(*protocol.Validator, string) {}
 type FilterLogEventsRequest struct {
 	LogGroupName        string   `json:"logGroupName,omitempty"`
 	LogGroupIdentifier  string   `json:"logGroupIdentifier,omitempty"`
-	LogStreamNames      []string `json:"logStreamNames,omitempty"`
+	LogStreamNames      []string `json:"logStreamNames,omitzero" cbor:"logStreamNames,omitempty"`
 	LogStreamNamePrefix string   `json:"logStreamNamePrefix,omitempty"`
 	StartTime           *int64   `json:"startTime,omitempty"`
 	EndTime             *int64   `json:"endTime,omitempty"`
@@ -2196,8 +2196,8 @@ func (s *FilterLogEventsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type FilterLogEventsResponse struct {
-	Events             []FilteredLogEvent  `json:"events,omitempty"`
-	SearchedLogStreams []SearchedLogStream `json:"searchedLogStreams,omitempty"`
+	Events             []FilteredLogEvent  `json:"events,omitzero" cbor:"events,omitempty"`
+	SearchedLogStreams []SearchedLogStream `json:"searchedLogStreams,omitzero" cbor:"searchedLogStreams,omitempty"`
 	NextToken          string              `json:"nextToken,omitempty"`
 }
 
@@ -2398,7 +2398,7 @@ func (s *GetLogAnomalyDetectorRequest) Validate(v *protocol.Validator, path stri
 
 type GetLogAnomalyDetectorResponse struct {
 	DetectorName          string   `json:"detectorName,omitempty"`
-	LogGroupArnList       []string `json:"logGroupArnList,omitempty"`
+	LogGroupArnList       []string `json:"logGroupArnList,omitzero" cbor:"logGroupArnList,omitempty"`
 	EvaluationFrequency   string   `json:"evaluationFrequency,omitempty"`
 	FilterPattern         string   `json:"filterPattern,omitempty"`
 	AnomalyDetectorStatus string   `json:"anomalyDetectorStatus,omitempty"`
@@ -2472,7 +2472,7 @@ func (s *GetLogEventsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type GetLogEventsResponse struct {
-	Events            []OutputLogEvent `json:"events,omitempty"`
+	Events            []OutputLogEvent `json:"events,omitzero" cbor:"events,omitempty"`
 	NextForwardToken  string           `json:"nextForwardToken,omitempty"`
 	NextBackwardToken string           `json:"nextBackwardToken,omitempty"`
 }
@@ -2496,7 +2496,7 @@ func (s *GetLogFieldsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type GetLogFieldsResponse struct {
-	LogFields []LogFieldsListItem `json:"logFields,omitempty"`
+	LogFields []LogFieldsListItem `json:"logFields,omitzero" cbor:"logFields,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2526,7 +2526,7 @@ func (s *GetLogGroupFieldsRequest) Validate(v *protocol.Validator, path string) 
 }
 
 type GetLogGroupFieldsResponse struct {
-	LogGroupFields []LogGroupField `json:"logGroupFields,omitempty"`
+	LogGroupFields []LogGroupField `json:"logGroupFields,omitzero" cbor:"logGroupFields,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2586,7 +2586,7 @@ func (s *GetLogRecordRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type GetLogRecordResponse struct {
-	LogRecord map[string]string `json:"logRecord,omitempty"`
+	LogRecord map[string]string `json:"logRecord,omitzero" cbor:"logRecord,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2655,7 +2655,7 @@ func (s *GetQueryResultsRequest) Validate(v *protocol.Validator, path string) {
 
 type GetQueryResultsResponse struct {
 	QueryLanguage string           `json:"queryLanguage,omitempty"`
-	Results       [][]ResultField  `json:"results,omitempty"`
+	Results       [][]ResultField  `json:"results,omitzero" cbor:"results,omitempty"`
 	Statistics    *QueryStatistics `json:"statistics,omitempty"`
 	Status        string           `json:"status,omitempty"`
 	EncryptionKey string           `json:"encryptionKey,omitempty"`
@@ -2690,7 +2690,7 @@ type GetScheduledQueryHistoryRequest struct {
 	Identifier        string   `json:"identifier,omitempty"`
 	StartTime         *int64   `json:"startTime,omitempty"`
 	EndTime           *int64   `json:"endTime,omitempty"`
-	ExecutionStatuses []string `json:"executionStatuses,omitempty"`
+	ExecutionStatuses []string `json:"executionStatuses,omitzero" cbor:"executionStatuses,omitempty"`
 	MaxResults        *int32   `json:"maxResults,omitempty"`
 	NextToken         string   `json:"nextToken,omitempty"`
 }
@@ -2717,7 +2717,7 @@ func (s *GetScheduledQueryHistoryRequest) Validate(v *protocol.Validator, path s
 type GetScheduledQueryHistoryResponse struct {
 	Name              string                 `json:"name,omitempty"`
 	ScheduledQueryArn string                 `json:"scheduledQueryArn,omitempty"`
-	TriggerHistory    []TriggerHistoryRecord `json:"triggerHistory,omitempty"`
+	TriggerHistory    []TriggerHistoryRecord `json:"triggerHistory,omitzero" cbor:"triggerHistory,omitempty"`
 	NextToken         string                 `json:"nextToken,omitempty"`
 }
 
@@ -2746,7 +2746,7 @@ type GetScheduledQueryResponse struct {
 	Description              string                    `json:"description,omitempty"`
 	QueryLanguage            string                    `json:"queryLanguage,omitempty"`
 	QueryString              string                    `json:"queryString,omitempty"`
-	LogGroupIdentifiers      []string                  `json:"logGroupIdentifiers,omitempty"`
+	LogGroupIdentifiers      []string                  `json:"logGroupIdentifiers,omitzero" cbor:"logGroupIdentifiers,omitempty"`
 	ScheduleExpression       string                    `json:"scheduleExpression,omitempty"`
 	Timezone                 string                    `json:"timezone,omitempty"`
 	StartTimeOffset          *int64                    `json:"startTimeOffset,omitempty"`
@@ -2826,7 +2826,7 @@ type GetTransformerResponse struct {
 	LogGroupIdentifier string      `json:"logGroupIdentifier,omitempty"`
 	CreationTime       *int64      `json:"creationTime,omitempty"`
 	LastModifiedTime   *int64      `json:"lastModifiedTime,omitempty"`
-	TransformerConfig  []Processor `json:"transformerConfig,omitempty"`
+	TransformerConfig  []Processor `json:"transformerConfig,omitzero" cbor:"transformerConfig,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3053,11 +3053,11 @@ type LimitExceededException struct{}
 func (*LimitExceededException) Validate(*protocol.Validator, string) {}
 
 type ListAggregateLogGroupSummariesRequest struct {
-	AccountIdentifiers    []string           `json:"accountIdentifiers,omitempty"`
+	AccountIdentifiers    []string           `json:"accountIdentifiers,omitzero" cbor:"accountIdentifiers,omitempty"`
 	IncludeLinkedAccounts *bool              `json:"includeLinkedAccounts,omitempty"`
 	LogGroupClass         string             `json:"logGroupClass,omitempty"`
 	LogGroupNamePattern   string             `json:"logGroupNamePattern,omitempty"`
-	DataSources           []DataSourceFilter `json:"dataSources,omitempty"`
+	DataSources           []DataSourceFilter `json:"dataSources,omitzero" cbor:"dataSources,omitempty"`
 	GroupBy               string             `json:"groupBy,omitempty"`
 	NextToken             string             `json:"nextToken,omitempty"`
 	Limit                 *int32             `json:"limit,omitempty"`
@@ -3093,7 +3093,7 @@ func (s *ListAggregateLogGroupSummariesRequest) Validate(v *protocol.Validator, 
 }
 
 type ListAggregateLogGroupSummariesResponse struct {
-	AggregateLogGroupSummaries []AggregateLogGroupSummary `json:"aggregateLogGroupSummaries,omitempty"`
+	AggregateLogGroupSummaries []AggregateLogGroupSummary `json:"aggregateLogGroupSummaries,omitzero" cbor:"aggregateLogGroupSummaries,omitempty"`
 	NextToken                  string                     `json:"nextToken,omitempty"`
 }
 
@@ -3122,7 +3122,7 @@ func (s *ListAnomaliesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListAnomaliesResponse struct {
-	Anomalies []Anomaly `json:"anomalies,omitempty"`
+	Anomalies []Anomaly `json:"anomalies,omitzero" cbor:"anomalies,omitempty"`
 	NextToken string    `json:"nextToken,omitempty"`
 }
 
@@ -3153,7 +3153,7 @@ func (s *ListIntegrationsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListIntegrationsResponse struct {
-	IntegrationSummaries []IntegrationSummary `json:"integrationSummaries,omitempty"`
+	IntegrationSummaries []IntegrationSummary `json:"integrationSummaries,omitzero" cbor:"integrationSummaries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3180,7 +3180,7 @@ func (s *ListLogAnomalyDetectorsRequest) Validate(v *protocol.Validator, path st
 }
 
 type ListLogAnomalyDetectorsResponse struct {
-	AnomalyDetectors []AnomalyDetector `json:"anomalyDetectors,omitempty"`
+	AnomalyDetectors []AnomalyDetector `json:"anomalyDetectors,omitzero" cbor:"anomalyDetectors,omitempty"`
 	NextToken        string            `json:"nextToken,omitempty"`
 }
 
@@ -3209,7 +3209,7 @@ func (s *ListLogGroupsForQueryRequest) Validate(v *protocol.Validator, path stri
 }
 
 type ListLogGroupsForQueryResponse struct {
-	LogGroupIdentifiers []string `json:"logGroupIdentifiers,omitempty"`
+	LogGroupIdentifiers []string `json:"logGroupIdentifiers,omitzero" cbor:"logGroupIdentifiers,omitempty"`
 	NextToken           string   `json:"nextToken,omitempty"`
 }
 
@@ -3224,12 +3224,12 @@ type ListLogGroupsRequest struct {
 	LogGroupNamePattern   string             `json:"logGroupNamePattern,omitempty"`
 	LogGroupClass         string             `json:"logGroupClass,omitempty"`
 	IncludeLinkedAccounts *bool              `json:"includeLinkedAccounts,omitempty"`
-	AccountIdentifiers    []string           `json:"accountIdentifiers,omitempty"`
+	AccountIdentifiers    []string           `json:"accountIdentifiers,omitzero" cbor:"accountIdentifiers,omitempty"`
 	NextToken             string             `json:"nextToken,omitempty"`
 	Limit                 *int32             `json:"limit,omitempty"`
-	DataSources           []DataSourceFilter `json:"dataSources,omitempty"`
-	FieldIndexNames       []string           `json:"fieldIndexNames,omitempty"`
-	LogGroupTags          []TagFilter        `json:"logGroupTags,omitempty"`
+	DataSources           []DataSourceFilter `json:"dataSources,omitzero" cbor:"dataSources,omitempty"`
+	FieldIndexNames       []string           `json:"fieldIndexNames,omitzero" cbor:"fieldIndexNames,omitempty"`
+	LogGroupTags          []TagFilter        `json:"logGroupTags,omitzero" cbor:"logGroupTags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3270,7 +3270,7 @@ func (s *ListLogGroupsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListLogGroupsResponse struct {
-	LogGroups []LogGroupSummary `json:"logGroups,omitempty"`
+	LogGroups []LogGroupSummary `json:"logGroups,omitzero" cbor:"logGroups,omitempty"`
 	NextToken string            `json:"nextToken,omitempty"`
 }
 
@@ -3299,7 +3299,7 @@ func (s *ListScheduledQueriesRequest) Validate(v *protocol.Validator, path strin
 
 type ListScheduledQueriesResponse struct {
 	NextToken        string                  `json:"nextToken,omitempty"`
-	ScheduledQueries []ScheduledQuerySummary `json:"scheduledQueries,omitempty"`
+	ScheduledQueries []ScheduledQuerySummary `json:"scheduledQueries,omitzero" cbor:"scheduledQueries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3324,7 +3324,7 @@ func (s *ListSourcesForS3TableIntegrationRequest) Validate(v *protocol.Validator
 }
 
 type ListSourcesForS3TableIntegrationResponse struct {
-	Sources   []S3TableIntegrationSource `json:"sources,omitempty"`
+	Sources   []S3TableIntegrationSource `json:"sources,omitzero" cbor:"sources,omitempty"`
 	NextToken string                     `json:"nextToken,omitempty"`
 }
 
@@ -3348,7 +3348,7 @@ func (s *ListTagsForResourceRequest) Validate(v *protocol.Validator, path string
 }
 
 type ListTagsForResourceResponse struct {
-	Tags map[string]string `json:"tags,omitempty"`
+	Tags map[string]string `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3375,7 +3375,7 @@ func (s *ListTagsLogGroupRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListTagsLogGroupResponse struct {
-	Tags map[string]string `json:"tags,omitempty"`
+	Tags map[string]string `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3453,9 +3453,9 @@ func (*LiveTailSessionMetadata) Validate(*protocol.Validator, string) {}
 type LiveTailSessionStart struct {
 	RequestId             string   `json:"requestId,omitempty"`
 	SessionId             string   `json:"sessionId,omitempty"`
-	LogGroupIdentifiers   []string `json:"logGroupIdentifiers,omitempty"`
-	LogStreamNames        []string `json:"logStreamNames,omitempty"`
-	LogStreamNamePrefixes []string `json:"logStreamNamePrefixes,omitempty"`
+	LogGroupIdentifiers   []string `json:"logGroupIdentifiers,omitzero" cbor:"logGroupIdentifiers,omitempty"`
+	LogStreamNames        []string `json:"logStreamNames,omitzero" cbor:"logStreamNames,omitempty"`
+	LogStreamNamePrefixes []string `json:"logStreamNamePrefixes,omitzero" cbor:"logStreamNamePrefixes,omitempty"`
 	LogEventFilterPattern string   `json:"logEventFilterPattern,omitempty"`
 }
 
@@ -3492,7 +3492,7 @@ func (s *LiveTailSessionStart) Validate(v *protocol.Validator, path string) {
 
 type LiveTailSessionUpdate struct {
 	SessionMetadata *LiveTailSessionMetadata  `json:"sessionMetadata,omitempty"`
-	SessionResults  []LiveTailSessionLogEvent `json:"sessionResults,omitempty"`
+	SessionResults  []LiveTailSessionLogEvent `json:"sessionResults,omitzero" cbor:"sessionResults,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3520,7 +3520,7 @@ func (s *LogEvent) Validate(v *protocol.Validator, path string) {
 type LogFieldType struct {
 	Type    string              `json:"type,omitempty"`
 	Element *LogFieldType       `json:"element,omitempty"`
-	Fields  []LogFieldsListItem `json:"fields,omitempty"`
+	Fields  []LogFieldsListItem `json:"fields,omitzero" cbor:"fields,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3557,7 +3557,7 @@ type LogGroup struct {
 	StoredBytes                      *int64   `json:"storedBytes,omitempty"`
 	KmsKeyId                         string   `json:"kmsKeyId,omitempty"`
 	DataProtectionStatus             string   `json:"dataProtectionStatus,omitempty"`
-	InheritedProperties              []string `json:"inheritedProperties,omitempty"`
+	InheritedProperties              []string `json:"inheritedProperties,omitzero" cbor:"inheritedProperties,omitempty"`
 	LogGroupClass                    string   `json:"logGroupClass,omitempty"`
 	LogGroupArn                      string   `json:"logGroupArn,omitempty"`
 	DeletionProtectionEnabled        *bool    `json:"deletionProtectionEnabled,omitempty"`
@@ -3654,7 +3654,7 @@ type LookupTable struct {
 	LookupTableArn  string   `json:"lookupTableArn,omitempty"`
 	LookupTableName string   `json:"lookupTableName,omitempty"`
 	Description     string   `json:"description,omitempty"`
-	TableFields     []string `json:"tableFields,omitempty"`
+	TableFields     []string `json:"tableFields,omitzero" cbor:"tableFields,omitempty"`
 	RecordsCount    *int64   `json:"recordsCount,omitempty"`
 	SizeBytes       *int64   `json:"sizeBytes,omitempty"`
 	LastUpdatedTime *int64   `json:"lastUpdatedTime,omitempty"`
@@ -3684,7 +3684,7 @@ func (s *LookupTable) Validate(v *protocol.Validator, path string) {
 }
 
 type LowerCaseString struct {
-	WithKeys []string `json:"withKeys,omitempty"`
+	WithKeys []string `json:"withKeys,omitzero" cbor:"withKeys,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3709,12 +3709,12 @@ func (s *MalformedQueryException) Validate(v *protocol.Validator, path string) {
 type MetricFilter struct {
 	FilterName                string                 `json:"filterName,omitempty"`
 	FilterPattern             string                 `json:"filterPattern,omitempty"`
-	MetricTransformations     []MetricTransformation `json:"metricTransformations,omitempty"`
+	MetricTransformations     []MetricTransformation `json:"metricTransformations,omitzero" cbor:"metricTransformations,omitempty"`
 	CreationTime              *int64                 `json:"creationTime,omitempty"`
 	LogGroupName              string                 `json:"logGroupName,omitempty"`
 	ApplyOnTransformedLogs    bool                   `json:"applyOnTransformedLogs"`
 	FieldSelectionCriteria    string                 `json:"fieldSelectionCriteria,omitempty"`
-	EmitSystemFieldDimensions []string               `json:"emitSystemFieldDimensions,omitempty"`
+	EmitSystemFieldDimensions []string               `json:"emitSystemFieldDimensions,omitzero" cbor:"emitSystemFieldDimensions,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3745,7 +3745,7 @@ func (s *MetricFilter) Validate(v *protocol.Validator, path string) {
 type MetricFilterMatchRecord struct {
 	EventNumber     int64             `json:"eventNumber"`
 	EventMessage    string            `json:"eventMessage,omitempty"`
-	ExtractedValues map[string]string `json:"extractedValues,omitempty"`
+	ExtractedValues map[string]string `json:"extractedValues,omitzero" cbor:"extractedValues,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3756,7 +3756,7 @@ type MetricTransformation struct {
 	MetricNamespace string            `json:"metricNamespace,omitempty"`
 	MetricValue     string            `json:"metricValue,omitempty"`
 	DefaultValue    *float64          `json:"defaultValue,omitempty"`
-	Dimensions      map[string]string `json:"dimensions,omitempty"`
+	Dimensions      map[string]string `json:"dimensions,omitzero" cbor:"dimensions,omitempty"`
 	Unit            string            `json:"unit,omitempty"`
 }
 
@@ -3802,7 +3802,7 @@ func (s *MoveKeyEntry) Validate(v *protocol.Validator, path string) {
 }
 
 type MoveKeys struct {
-	Entries []MoveKeyEntry `json:"entries,omitempty"`
+	Entries []MoveKeyEntry `json:"entries,omitzero" cbor:"entries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3969,7 +3969,7 @@ func (s *OpenSearchNetworkPolicy) Validate(v *protocol.Validator, path string) {
 type OpenSearchResourceConfig struct {
 	KmsKeyArn                 string   `json:"kmsKeyArn,omitempty"`
 	DataSourceRoleArn         string   `json:"dataSourceRoleArn,omitempty"`
-	DashboardViewerPrincipals []string `json:"dashboardViewerPrincipals,omitempty"`
+	DashboardViewerPrincipals []string `json:"dashboardViewerPrincipals,omitzero" cbor:"dashboardViewerPrincipals,omitempty"`
 	ApplicationArn            string   `json:"applicationArn,omitempty"`
 	RetentionDays             *int32   `json:"retentionDays,omitempty"`
 }
@@ -4163,7 +4163,7 @@ type PatternToken struct {
 	DynamicTokenPosition int32            `json:"dynamicTokenPosition"`
 	IsDynamic            *bool            `json:"isDynamic,omitempty"`
 	TokenString          string           `json:"tokenString,omitempty"`
-	Enumerations         map[string]int64 `json:"enumerations,omitempty"`
+	Enumerations         map[string]int64 `json:"enumerations,omitzero" cbor:"enumerations,omitempty"`
 	InferredTokenName    string           `json:"inferredTokenName,omitempty"`
 }
 
@@ -4389,7 +4389,7 @@ type PutDeliveryDestinationRequest struct {
 	OutputFormat                     string                            `json:"outputFormat,omitempty"`
 	DeliveryDestinationConfiguration *DeliveryDestinationConfiguration `json:"deliveryDestinationConfiguration,omitempty"`
 	DeliveryDestinationType          string                            `json:"deliveryDestinationType,omitempty"`
-	Tags                             map[string]string                 `json:"tags,omitempty"`
+	Tags                             map[string]string                 `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4431,8 +4431,8 @@ type PutDeliverySourceRequest struct {
 	Name                        string            `json:"name,omitempty"`
 	ResourceArn                 string            `json:"resourceArn,omitempty"`
 	LogType                     string            `json:"logType,omitempty"`
-	Tags                        map[string]string `json:"tags,omitempty"`
-	DeliverySourceConfiguration map[string]string `json:"deliverySourceConfiguration,omitempty"`
+	Tags                        map[string]string `json:"tags,omitzero" cbor:"tags,omitempty"`
+	DeliverySourceConfiguration map[string]string `json:"deliverySourceConfiguration,omitzero" cbor:"deliverySourceConfiguration,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4489,7 +4489,7 @@ type PutDestinationRequest struct {
 	DestinationName string            `json:"destinationName,omitempty"`
 	TargetArn       string            `json:"targetArn,omitempty"`
 	RoleArn         string            `json:"roleArn,omitempty"`
-	Tags            map[string]string `json:"tags,omitempty"`
+	Tags            map[string]string `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4588,7 +4588,7 @@ func (s *PutIntegrationResponse) Validate(v *protocol.Validator, path string) {
 type PutLogEventsRequest struct {
 	LogGroupName  string          `json:"logGroupName,omitempty"`
 	LogStreamName string          `json:"logStreamName,omitempty"`
-	LogEvents     []InputLogEvent `json:"logEvents,omitempty"`
+	LogEvents     []InputLogEvent `json:"logEvents,omitzero" cbor:"logEvents,omitempty"`
 	SequenceToken string          `json:"sequenceToken,omitempty"`
 	Entity        *Entity         `json:"entity,omitempty"`
 }
@@ -4649,10 +4649,10 @@ type PutMetricFilterRequest struct {
 	LogGroupName              string                 `json:"logGroupName,omitempty"`
 	FilterName                string                 `json:"filterName,omitempty"`
 	FilterPattern             string                 `json:"filterPattern,omitempty"`
-	MetricTransformations     []MetricTransformation `json:"metricTransformations,omitempty"`
+	MetricTransformations     []MetricTransformation `json:"metricTransformations,omitzero" cbor:"metricTransformations,omitempty"`
 	ApplyOnTransformedLogs    bool                   `json:"applyOnTransformedLogs"`
 	FieldSelectionCriteria    string                 `json:"fieldSelectionCriteria,omitempty"`
-	EmitSystemFieldDimensions []string               `json:"emitSystemFieldDimensions,omitempty"`
+	EmitSystemFieldDimensions []string               `json:"emitSystemFieldDimensions,omitzero" cbor:"emitSystemFieldDimensions,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4685,10 +4685,10 @@ type PutQueryDefinitionRequest struct {
 	QueryLanguage     string           `json:"queryLanguage,omitempty"`
 	Name              string           `json:"name,omitempty"`
 	QueryDefinitionId string           `json:"queryDefinitionId,omitempty"`
-	LogGroupNames     []string         `json:"logGroupNames,omitempty"`
+	LogGroupNames     []string         `json:"logGroupNames,omitzero" cbor:"logGroupNames,omitempty"`
 	QueryString       string           `json:"queryString,omitempty"`
 	ClientToken       string           `json:"clientToken,omitempty"`
-	Parameters        []QueryParameter `json:"parameters,omitempty"`
+	Parameters        []QueryParameter `json:"parameters,omitzero" cbor:"parameters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4781,7 +4781,7 @@ type PutSubscriptionFilterRequest struct {
 	Distribution           string   `json:"distribution,omitempty"`
 	ApplyOnTransformedLogs bool     `json:"applyOnTransformedLogs"`
 	FieldSelectionCriteria string   `json:"fieldSelectionCriteria,omitempty"`
-	EmitSystemFields       []string `json:"emitSystemFields,omitempty"`
+	EmitSystemFields       []string `json:"emitSystemFields,omitzero" cbor:"emitSystemFields,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4809,7 +4809,7 @@ func (s *PutSubscriptionFilterRequest) Validate(v *protocol.Validator, path stri
 
 type PutTransformerRequest struct {
 	LogGroupIdentifier string      `json:"logGroupIdentifier,omitempty"`
-	TransformerConfig  []Processor `json:"transformerConfig,omitempty"`
+	TransformerConfig  []Processor `json:"transformerConfig,omitzero" cbor:"transformerConfig,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4853,8 +4853,8 @@ type QueryDefinition struct {
 	Name              string           `json:"name,omitempty"`
 	QueryString       string           `json:"queryString,omitempty"`
 	LastModified      *int64           `json:"lastModified,omitempty"`
-	LogGroupNames     []string         `json:"logGroupNames,omitempty"`
-	Parameters        []QueryParameter `json:"parameters,omitempty"`
+	LogGroupNames     []string         `json:"logGroupNames,omitzero" cbor:"logGroupNames,omitempty"`
+	Parameters        []QueryParameter `json:"parameters,omitzero" cbor:"parameters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5006,7 +5006,7 @@ func (s *RenameKeyEntry) Validate(v *protocol.Validator, path string) {
 }
 
 type RenameKeys struct {
-	Entries []RenameKeyEntry `json:"entries,omitempty"`
+	Entries []RenameKeyEntry `json:"entries,omitzero" cbor:"entries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5244,7 +5244,7 @@ type SessionTimeoutException struct {
 func (*SessionTimeoutException) Validate(*protocol.Validator, string) {}
 
 type SplitString struct {
-	Entries []SplitStringEntry `json:"entries,omitempty"`
+	Entries []SplitStringEntry `json:"entries,omitzero" cbor:"entries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5276,9 +5276,9 @@ func (s *SplitStringEntry) Validate(v *protocol.Validator, path string) {
 }
 
 type StartLiveTailRequest struct {
-	LogGroupIdentifiers   []string `json:"logGroupIdentifiers,omitempty"`
-	LogStreamNames        []string `json:"logStreamNames,omitempty"`
-	LogStreamNamePrefixes []string `json:"logStreamNamePrefixes,omitempty"`
+	LogGroupIdentifiers   []string `json:"logGroupIdentifiers,omitzero" cbor:"logGroupIdentifiers,omitempty"`
+	LogStreamNames        []string `json:"logStreamNames,omitzero" cbor:"logStreamNames,omitempty"`
+	LogStreamNamePrefixes []string `json:"logStreamNamePrefixes,omitzero" cbor:"logStreamNamePrefixes,omitempty"`
 	LogEventFilterPattern string   `json:"logEventFilterPattern,omitempty"`
 }
 
@@ -5345,8 +5345,8 @@ func (s *StartLiveTailResponseStream) Validate(v *protocol.Validator, path strin
 type StartQueryRequest struct {
 	QueryLanguage       string   `json:"queryLanguage,omitempty"`
 	LogGroupName        string   `json:"logGroupName,omitempty"`
-	LogGroupNames       []string `json:"logGroupNames,omitempty"`
-	LogGroupIdentifiers []string `json:"logGroupIdentifiers,omitempty"`
+	LogGroupNames       []string `json:"logGroupNames,omitzero" cbor:"logGroupNames,omitempty"`
+	LogGroupIdentifiers []string `json:"logGroupIdentifiers,omitzero" cbor:"logGroupIdentifiers,omitempty"`
 	StartTime           *int64   `json:"startTime,omitempty"`
 	EndTime             *int64   `json:"endTime,omitempty"`
 	QueryString         string   `json:"queryString,omitempty"`
@@ -5424,7 +5424,7 @@ type SubscriptionFilter struct {
 	ApplyOnTransformedLogs bool     `json:"applyOnTransformedLogs"`
 	CreationTime           *int64   `json:"creationTime,omitempty"`
 	FieldSelectionCriteria string   `json:"fieldSelectionCriteria,omitempty"`
-	EmitSystemFields       []string `json:"emitSystemFields,omitempty"`
+	EmitSystemFields       []string `json:"emitSystemFields,omitzero" cbor:"emitSystemFields,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5450,7 +5450,7 @@ func (s *SubscriptionFilter) Validate(v *protocol.Validator, path string) {
 }
 
 type SubstituteString struct {
-	Entries []SubstituteStringEntry `json:"entries,omitempty"`
+	Entries []SubstituteStringEntry `json:"entries,omitzero" cbor:"entries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5500,7 +5500,7 @@ func (s *SuppressionPeriod) Validate(v *protocol.Validator, path string) {
 
 type TagFilter struct {
 	Key    string   `json:"key,omitempty"`
-	Values []string `json:"values,omitempty"`
+	Values []string `json:"values,omitzero" cbor:"values,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5519,7 +5519,7 @@ func (s *TagFilter) Validate(v *protocol.Validator, path string) {
 
 type TagLogGroupRequest struct {
 	LogGroupName string            `json:"logGroupName,omitempty"`
-	Tags         map[string]string `json:"tags,omitempty"`
+	Tags         map[string]string `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5540,7 +5540,7 @@ func (s *TagLogGroupRequest) Validate(v *protocol.Validator, path string) {
 
 type TagResourceRequest struct {
 	ResourceArn string            `json:"resourceArn,omitempty"`
-	Tags        map[string]string `json:"tags,omitempty"`
+	Tags        map[string]string `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5561,7 +5561,7 @@ func (s *TagResourceRequest) Validate(v *protocol.Validator, path string) {
 
 type TestMetricFilterRequest struct {
 	FilterPattern    string   `json:"filterPattern,omitempty"`
-	LogEventMessages []string `json:"logEventMessages,omitempty"`
+	LogEventMessages []string `json:"logEventMessages,omitzero" cbor:"logEventMessages,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5577,7 +5577,7 @@ func (s *TestMetricFilterRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type TestMetricFilterResponse struct {
-	Matches []MetricFilterMatchRecord `json:"matches,omitempty"`
+	Matches []MetricFilterMatchRecord `json:"matches,omitzero" cbor:"matches,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5588,8 +5588,8 @@ func (s *TestMetricFilterResponse) Validate(v *protocol.Validator, path string) 
 }
 
 type TestTransformerRequest struct {
-	TransformerConfig []Processor `json:"transformerConfig,omitempty"`
-	LogEventMessages  []string    `json:"logEventMessages,omitempty"`
+	TransformerConfig []Processor `json:"transformerConfig,omitzero" cbor:"transformerConfig,omitempty"`
+	LogEventMessages  []string    `json:"logEventMessages,omitzero" cbor:"logEventMessages,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5608,7 +5608,7 @@ func (s *TestTransformerRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type TestTransformerResponse struct {
-	TransformedLogs []TransformedLogRecord `json:"transformedLogs,omitempty"`
+	TransformedLogs []TransformedLogRecord `json:"transformedLogs,omitzero" cbor:"transformedLogs,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5649,7 +5649,7 @@ type TriggerHistoryRecord struct {
 	ExecutionStatus    string                      `json:"executionStatus,omitempty"`
 	TriggeredTimestamp *int64                      `json:"triggeredTimestamp,omitempty"`
 	ErrorMessage       string                      `json:"errorMessage,omitempty"`
-	Destinations       []ScheduledQueryDestination `json:"destinations,omitempty"`
+	Destinations       []ScheduledQueryDestination `json:"destinations,omitzero" cbor:"destinations,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5669,7 +5669,7 @@ func (s *TriggerHistoryRecord) Validate(v *protocol.Validator, path string) {
 }
 
 type TrimString struct {
-	WithKeys []string `json:"withKeys,omitempty"`
+	WithKeys []string `json:"withKeys,omitzero" cbor:"withKeys,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5681,7 +5681,7 @@ func (s *TrimString) Validate(v *protocol.Validator, path string) {
 }
 
 type TypeConverter struct {
-	Entries []TypeConverterEntry `json:"entries,omitempty"`
+	Entries []TypeConverterEntry `json:"entries,omitzero" cbor:"entries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5719,7 +5719,7 @@ func (*UnrecognizedClientException) Validate(*protocol.Validator, string) {}
 
 type UntagLogGroupRequest struct {
 	LogGroupName string   `json:"logGroupName,omitempty"`
-	Tags         []string `json:"tags,omitempty"`
+	Tags         []string `json:"tags,omitzero" cbor:"tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5739,7 +5739,7 @@ func (s *UntagLogGroupRequest) Validate(v *protocol.Validator, path string) {
 
 type UntagResourceRequest struct {
 	ResourceArn string   `json:"resourceArn,omitempty"`
-	TagKeys     []string `json:"tagKeys,omitempty"`
+	TagKeys     []string `json:"tagKeys,omitzero" cbor:"tagKeys,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5785,7 +5785,7 @@ func (s *UpdateAnomalyRequest) Validate(v *protocol.Validator, path string) {
 
 type UpdateDeliveryConfigurationRequest struct {
 	Id                      string                   `json:"id,omitempty"`
-	RecordFields            []string                 `json:"recordFields,omitempty"`
+	RecordFields            []string                 `json:"recordFields,omitzero" cbor:"recordFields,omitempty"`
 	FieldDelimiter          string                   `json:"fieldDelimiter,omitempty"`
 	S3DeliveryConfiguration *S3DeliveryConfiguration `json:"s3DeliveryConfiguration,omitempty"`
 }
@@ -5877,7 +5877,7 @@ type UpdateScheduledQueryRequest struct {
 	Description              string                    `json:"description,omitempty"`
 	QueryLanguage            string                    `json:"queryLanguage,omitempty"`
 	QueryString              string                    `json:"queryString,omitempty"`
-	LogGroupIdentifiers      []string                  `json:"logGroupIdentifiers,omitempty"`
+	LogGroupIdentifiers      []string                  `json:"logGroupIdentifiers,omitzero" cbor:"logGroupIdentifiers,omitempty"`
 	ScheduleExpression       string                    `json:"scheduleExpression,omitempty"`
 	Timezone                 string                    `json:"timezone,omitempty"`
 	StartTimeOffset          *int64                    `json:"startTimeOffset,omitempty"`
@@ -5933,7 +5933,7 @@ type UpdateScheduledQueryResponse struct {
 	Description              string                    `json:"description,omitempty"`
 	QueryLanguage            string                    `json:"queryLanguage,omitempty"`
 	QueryString              string                    `json:"queryString,omitempty"`
-	LogGroupIdentifiers      []string                  `json:"logGroupIdentifiers,omitempty"`
+	LogGroupIdentifiers      []string                  `json:"logGroupIdentifiers,omitzero" cbor:"logGroupIdentifiers,omitempty"`
 	ScheduleExpression       string                    `json:"scheduleExpression,omitempty"`
 	Timezone                 string                    `json:"timezone,omitempty"`
 	StartTimeOffset          *int64                    `json:"startTimeOffset,omitempty"`
@@ -5998,7 +5998,7 @@ func (s *UpdateScheduledQueryResponse) Validate(v *protocol.Validator, path stri
 }
 
 type UpperCaseString struct {
-	WithKeys []string `json:"withKeys,omitempty"`
+	WithKeys []string `json:"withKeys,omitzero" cbor:"withKeys,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.

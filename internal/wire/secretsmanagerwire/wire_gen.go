@@ -45,8 +45,8 @@ func (s *APIErrorType) Validate(v *protocol.Validator, path string) {
 }
 
 type BatchGetSecretValueRequest struct {
-	SecretIdList []string `json:"SecretIdList,omitempty"`
-	Filters      []Filter `json:"Filters,omitempty"`
+	SecretIdList []string `json:"SecretIdList,omitzero" cbor:"SecretIdList,omitempty"`
+	Filters      []Filter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults   *int32   `json:"MaxResults,omitempty"`
 	NextToken    string   `json:"NextToken,omitempty"`
 }
@@ -74,9 +74,9 @@ func (s *BatchGetSecretValueRequest) Validate(v *protocol.Validator, path string
 }
 
 type BatchGetSecretValueResponse struct {
-	SecretValues []SecretValueEntry `json:"SecretValues,omitempty"`
+	SecretValues []SecretValueEntry `json:"SecretValues,omitzero" cbor:"SecretValues,omitempty"`
 	NextToken    string             `json:"NextToken,omitempty"`
-	Errors       []APIErrorType     `json:"Errors,omitempty"`
+	Errors       []APIErrorType     `json:"Errors,omitzero" cbor:"Errors,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -130,8 +130,8 @@ type CreateSecretRequest struct {
 	KmsKeyId                    string              `json:"KmsKeyId,omitempty"`
 	SecretBinary                []byte              `json:"SecretBinary,omitempty"`
 	SecretString                string              `json:"SecretString,omitempty"`
-	Tags                        []Tag               `json:"Tags,omitempty"`
-	AddReplicaRegions           []ReplicaRegionType `json:"AddReplicaRegions,omitempty"`
+	Tags                        []Tag               `json:"Tags,omitzero" cbor:"Tags,omitempty"`
+	AddReplicaRegions           []ReplicaRegionType `json:"AddReplicaRegions,omitzero" cbor:"AddReplicaRegions,omitempty"`
 	ForceOverwriteReplicaSecret bool                `json:"ForceOverwriteReplicaSecret"`
 	Type                        string              `json:"Type,omitempty"`
 }
@@ -175,7 +175,7 @@ type CreateSecretResponse struct {
 	ARN               string                  `json:"ARN,omitempty"`
 	Name              string                  `json:"Name,omitempty"`
 	VersionId         string                  `json:"VersionId,omitempty"`
-	ReplicationStatus []ReplicationStatusType `json:"ReplicationStatus,omitempty"`
+	ReplicationStatus []ReplicationStatusType `json:"ReplicationStatus,omitzero" cbor:"ReplicationStatus,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -279,19 +279,19 @@ type DescribeSecretResponse struct {
 	RotationEnabled                *bool                                `json:"RotationEnabled,omitempty"`
 	RotationLambdaARN              string                               `json:"RotationLambdaARN,omitempty"`
 	RotationRules                  *RotationRulesType                   `json:"RotationRules,omitempty"`
-	ExternalSecretRotationMetadata []ExternalSecretRotationMetadataItem `json:"ExternalSecretRotationMetadata,omitempty"`
+	ExternalSecretRotationMetadata []ExternalSecretRotationMetadataItem `json:"ExternalSecretRotationMetadata,omitzero" cbor:"ExternalSecretRotationMetadata,omitempty"`
 	ExternalSecretRotationRoleArn  string                               `json:"ExternalSecretRotationRoleArn,omitempty"`
 	LastRotatedDate                *protocol.Timestamp                  `json:"LastRotatedDate,omitempty"`
 	LastChangedDate                *protocol.Timestamp                  `json:"LastChangedDate,omitempty"`
 	LastAccessedDate               *protocol.Timestamp                  `json:"LastAccessedDate,omitempty"`
 	DeletedDate                    *protocol.Timestamp                  `json:"DeletedDate,omitempty"`
 	NextRotationDate               *protocol.Timestamp                  `json:"NextRotationDate,omitempty"`
-	Tags                           []Tag                                `json:"Tags,omitempty"`
-	VersionIdsToStages             map[string][]string                  `json:"VersionIdsToStages,omitempty"`
+	Tags                           []Tag                                `json:"Tags,omitzero" cbor:"Tags,omitempty"`
+	VersionIdsToStages             map[string][]string                  `json:"VersionIdsToStages,omitzero" cbor:"VersionIdsToStages,omitempty"`
 	OwningService                  string                               `json:"OwningService,omitempty"`
 	CreatedDate                    *protocol.Timestamp                  `json:"CreatedDate,omitempty"`
 	PrimaryRegion                  string                               `json:"PrimaryRegion,omitempty"`
-	ReplicationStatus              []ReplicationStatusType              `json:"ReplicationStatus,omitempty"`
+	ReplicationStatus              []ReplicationStatusType              `json:"ReplicationStatus,omitzero" cbor:"ReplicationStatus,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -370,7 +370,7 @@ func (s *ExternalSecretRotationMetadataItem) Validate(v *protocol.Validator, pat
 
 type Filter struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -475,7 +475,7 @@ type GetSecretValueResponse struct {
 	VersionId     string              `json:"VersionId,omitempty"`
 	SecretBinary  []byte              `json:"SecretBinary,omitempty"`
 	SecretString  string              `json:"SecretString,omitempty"`
-	VersionStages []string            `json:"VersionStages,omitempty"`
+	VersionStages []string            `json:"VersionStages,omitzero" cbor:"VersionStages,omitempty"`
 	CreatedDate   *protocol.Timestamp `json:"CreatedDate,omitempty"`
 }
 
@@ -561,7 +561,7 @@ func (s *ListSecretVersionIdsRequest) Validate(v *protocol.Validator, path strin
 }
 
 type ListSecretVersionIdsResponse struct {
-	Versions  []SecretVersionsListEntry `json:"Versions,omitempty"`
+	Versions  []SecretVersionsListEntry `json:"Versions,omitzero" cbor:"Versions,omitempty"`
 	NextToken string                    `json:"NextToken,omitempty"`
 	ARN       string                    `json:"ARN,omitempty"`
 	Name      string                    `json:"Name,omitempty"`
@@ -587,7 +587,7 @@ type ListSecretsRequest struct {
 	IncludePlannedDeletion *bool    `json:"IncludePlannedDeletion,omitempty"`
 	MaxResults             *int32   `json:"MaxResults,omitempty"`
 	NextToken              string   `json:"NextToken,omitempty"`
-	Filters                []Filter `json:"Filters,omitempty"`
+	Filters                []Filter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	SortOrder              string   `json:"SortOrder,omitempty"`
 	SortBy                 string   `json:"SortBy,omitempty"`
 }
@@ -615,7 +615,7 @@ func (s *ListSecretsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListSecretsResponse struct {
-	SecretList []SecretListEntry `json:"SecretList,omitempty"`
+	SecretList []SecretListEntry `json:"SecretList,omitzero" cbor:"SecretList,omitempty"`
 	NextToken  string            `json:"NextToken,omitempty"`
 }
 
@@ -688,7 +688,7 @@ type PutSecretValueRequest struct {
 	ClientRequestToken string   `json:"ClientRequestToken,omitempty"`
 	SecretBinary       []byte   `json:"SecretBinary,omitempty"`
 	SecretString       string   `json:"SecretString,omitempty"`
-	VersionStages      []string `json:"VersionStages,omitempty"`
+	VersionStages      []string `json:"VersionStages,omitzero" cbor:"VersionStages,omitempty"`
 	RotationToken      string   `json:"RotationToken,omitempty"`
 }
 
@@ -722,7 +722,7 @@ type PutSecretValueResponse struct {
 	ARN           string   `json:"ARN,omitempty"`
 	Name          string   `json:"Name,omitempty"`
 	VersionId     string   `json:"VersionId,omitempty"`
-	VersionStages []string `json:"VersionStages,omitempty"`
+	VersionStages []string `json:"VersionStages,omitzero" cbor:"VersionStages,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -746,7 +746,7 @@ func (s *PutSecretValueResponse) Validate(v *protocol.Validator, path string) {
 
 type RemoveRegionsFromReplicationRequest struct {
 	SecretId             string   `json:"SecretId,omitempty"`
-	RemoveReplicaRegions []string `json:"RemoveReplicaRegions,omitempty"`
+	RemoveReplicaRegions []string `json:"RemoveReplicaRegions,omitzero" cbor:"RemoveReplicaRegions,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -766,7 +766,7 @@ func (s *RemoveRegionsFromReplicationRequest) Validate(v *protocol.Validator, pa
 
 type RemoveRegionsFromReplicationResponse struct {
 	ARN               string                  `json:"ARN,omitempty"`
-	ReplicationStatus []ReplicationStatusType `json:"ReplicationStatus,omitempty"`
+	ReplicationStatus []ReplicationStatusType `json:"ReplicationStatus,omitzero" cbor:"ReplicationStatus,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -796,7 +796,7 @@ func (s *ReplicaRegionType) Validate(v *protocol.Validator, path string) {
 
 type ReplicateSecretToRegionsRequest struct {
 	SecretId                    string              `json:"SecretId,omitempty"`
-	AddReplicaRegions           []ReplicaRegionType `json:"AddReplicaRegions,omitempty"`
+	AddReplicaRegions           []ReplicaRegionType `json:"AddReplicaRegions,omitzero" cbor:"AddReplicaRegions,omitempty"`
 	ForceOverwriteReplicaSecret bool                `json:"ForceOverwriteReplicaSecret"`
 }
 
@@ -817,7 +817,7 @@ func (s *ReplicateSecretToRegionsRequest) Validate(v *protocol.Validator, path s
 
 type ReplicateSecretToRegionsResponse struct {
 	ARN               string                  `json:"ARN,omitempty"`
-	ReplicationStatus []ReplicationStatusType `json:"ReplicationStatus,omitempty"`
+	ReplicationStatus []ReplicationStatusType `json:"ReplicationStatus,omitzero" cbor:"ReplicationStatus,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -900,7 +900,7 @@ type RotateSecretRequest struct {
 	ClientRequestToken             string                               `json:"ClientRequestToken,omitempty"`
 	RotationLambdaARN              string                               `json:"RotationLambdaARN,omitempty"`
 	RotationRules                  *RotationRulesType                   `json:"RotationRules,omitempty"`
-	ExternalSecretRotationMetadata []ExternalSecretRotationMetadataItem `json:"ExternalSecretRotationMetadata,omitempty"`
+	ExternalSecretRotationMetadata []ExternalSecretRotationMetadataItem `json:"ExternalSecretRotationMetadata,omitzero" cbor:"ExternalSecretRotationMetadata,omitempty"`
 	ExternalSecretRotationRoleArn  string                               `json:"ExternalSecretRotationRoleArn,omitempty"`
 	RotateImmediately              *bool                                `json:"RotateImmediately,omitempty"`
 }
@@ -975,15 +975,15 @@ type SecretListEntry struct {
 	RotationEnabled                *bool                                `json:"RotationEnabled,omitempty"`
 	RotationLambdaARN              string                               `json:"RotationLambdaARN,omitempty"`
 	RotationRules                  *RotationRulesType                   `json:"RotationRules,omitempty"`
-	ExternalSecretRotationMetadata []ExternalSecretRotationMetadataItem `json:"ExternalSecretRotationMetadata,omitempty"`
+	ExternalSecretRotationMetadata []ExternalSecretRotationMetadataItem `json:"ExternalSecretRotationMetadata,omitzero" cbor:"ExternalSecretRotationMetadata,omitempty"`
 	ExternalSecretRotationRoleArn  string                               `json:"ExternalSecretRotationRoleArn,omitempty"`
 	LastRotatedDate                *protocol.Timestamp                  `json:"LastRotatedDate,omitempty"`
 	LastChangedDate                *protocol.Timestamp                  `json:"LastChangedDate,omitempty"`
 	LastAccessedDate               *protocol.Timestamp                  `json:"LastAccessedDate,omitempty"`
 	DeletedDate                    *protocol.Timestamp                  `json:"DeletedDate,omitempty"`
 	NextRotationDate               *protocol.Timestamp                  `json:"NextRotationDate,omitempty"`
-	Tags                           []Tag                                `json:"Tags,omitempty"`
-	SecretVersionsToStages         map[string][]string                  `json:"SecretVersionsToStages,omitempty"`
+	Tags                           []Tag                                `json:"Tags,omitzero" cbor:"Tags,omitempty"`
+	SecretVersionsToStages         map[string][]string                  `json:"SecretVersionsToStages,omitzero" cbor:"SecretVersionsToStages,omitempty"`
 	OwningService                  string                               `json:"OwningService,omitempty"`
 	CreatedDate                    *protocol.Timestamp                  `json:"CreatedDate,omitempty"`
 	PrimaryRegion                  string                               `json:"PrimaryRegion,omitempty"`
@@ -1044,7 +1044,7 @@ type SecretValueEntry struct {
 	VersionId     string              `json:"VersionId,omitempty"`
 	SecretBinary  []byte              `json:"SecretBinary,omitempty"`
 	SecretString  string              `json:"SecretString,omitempty"`
-	VersionStages []string            `json:"VersionStages,omitempty"`
+	VersionStages []string            `json:"VersionStages,omitzero" cbor:"VersionStages,omitempty"`
 	CreatedDate   *protocol.Timestamp `json:"CreatedDate,omitempty"`
 }
 
@@ -1075,10 +1075,10 @@ func (s *SecretValueEntry) Validate(v *protocol.Validator, path string) {
 
 type SecretVersionsListEntry struct {
 	VersionId        string              `json:"VersionId,omitempty"`
-	VersionStages    []string            `json:"VersionStages,omitempty"`
+	VersionStages    []string            `json:"VersionStages,omitzero" cbor:"VersionStages,omitempty"`
 	LastAccessedDate *protocol.Timestamp `json:"LastAccessedDate,omitempty"`
 	CreatedDate      *protocol.Timestamp `json:"CreatedDate,omitempty"`
-	KmsKeyIds        []string            `json:"KmsKeyIds,omitempty"`
+	KmsKeyIds        []string            `json:"KmsKeyIds,omitzero" cbor:"KmsKeyIds,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1137,7 +1137,7 @@ func (s *Tag) Validate(v *protocol.Validator, path string) {
 
 type TagResourceRequest struct {
 	SecretId string `json:"SecretId,omitempty"`
-	Tags     []Tag  `json:"Tags,omitempty"`
+	Tags     []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1154,7 +1154,7 @@ func (s *TagResourceRequest) Validate(v *protocol.Validator, path string) {
 
 type UntagResourceRequest struct {
 	SecretId string   `json:"SecretId,omitempty"`
-	TagKeys  []string `json:"TagKeys,omitempty"`
+	TagKeys  []string `json:"TagKeys,omitzero" cbor:"TagKeys,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1282,7 +1282,7 @@ func (s *ValidateResourcePolicyRequest) Validate(v *protocol.Validator, path str
 
 type ValidateResourcePolicyResponse struct {
 	PolicyValidationPassed bool                    `json:"PolicyValidationPassed"`
-	ValidationErrors       []ValidationErrorsEntry `json:"ValidationErrors,omitempty"`
+	ValidationErrors       []ValidationErrorsEntry `json:"ValidationErrors,omitzero" cbor:"ValidationErrors,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.

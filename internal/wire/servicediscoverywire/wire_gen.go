@@ -47,7 +47,7 @@ type CreateHttpNamespaceRequest struct {
 	Name             string `json:"Name,omitempty"`
 	CreatorRequestId string `json:"CreatorRequestId,omitempty"`
 	Description      string `json:"Description,omitempty"`
-	Tags             []Tag  `json:"Tags,omitempty"`
+	Tags             []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -86,7 +86,7 @@ type CreatePrivateDnsNamespaceRequest struct {
 	CreatorRequestId string                         `json:"CreatorRequestId,omitempty"`
 	Description      string                         `json:"Description,omitempty"`
 	Vpc              string                         `json:"Vpc,omitempty"`
-	Tags             []Tag                          `json:"Tags,omitempty"`
+	Tags             []Tag                          `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 	Properties       *PrivateDnsNamespaceProperties `json:"Properties,omitempty"`
 }
 
@@ -132,7 +132,7 @@ type CreatePublicDnsNamespaceRequest struct {
 	Name             string                        `json:"Name,omitempty"`
 	CreatorRequestId string                        `json:"CreatorRequestId,omitempty"`
 	Description      string                        `json:"Description,omitempty"`
-	Tags             []Tag                         `json:"Tags,omitempty"`
+	Tags             []Tag                         `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 	Properties       *PublicDnsNamespaceProperties `json:"Properties,omitempty"`
 }
 
@@ -178,7 +178,7 @@ type CreateServiceRequest struct {
 	DnsConfig               *DnsConfig               `json:"DnsConfig,omitempty"`
 	HealthCheckConfig       *HealthCheckConfig       `json:"HealthCheckConfig,omitempty"`
 	HealthCheckCustomConfig *HealthCheckCustomConfig `json:"HealthCheckCustomConfig,omitempty"`
-	Tags                    []Tag                    `json:"Tags,omitempty"`
+	Tags                    []Tag                    `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 	Type                    string                   `json:"Type,omitempty"`
 }
 
@@ -257,7 +257,7 @@ func (s *DeleteNamespaceResponse) Validate(v *protocol.Validator, path string) {
 
 type DeleteServiceAttributesRequest struct {
 	ServiceId  string   `json:"ServiceId,omitempty"`
-	Attributes []string `json:"Attributes,omitempty"`
+	Attributes []string `json:"Attributes,omitzero" cbor:"Attributes,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -329,8 +329,8 @@ type DiscoverInstancesRequest struct {
 	NamespaceName      string            `json:"NamespaceName,omitempty"`
 	ServiceName        string            `json:"ServiceName,omitempty"`
 	MaxResults         *int32            `json:"MaxResults,omitempty"`
-	QueryParameters    map[string]string `json:"QueryParameters,omitempty"`
-	OptionalParameters map[string]string `json:"OptionalParameters,omitempty"`
+	QueryParameters    map[string]string `json:"QueryParameters,omitzero" cbor:"QueryParameters,omitempty"`
+	OptionalParameters map[string]string `json:"OptionalParameters,omitzero" cbor:"OptionalParameters,omitempty"`
 	HealthStatus       string            `json:"HealthStatus,omitempty"`
 	OwnerAccount       string            `json:"OwnerAccount,omitempty"`
 }
@@ -362,7 +362,7 @@ func (s *DiscoverInstancesRequest) Validate(v *protocol.Validator, path string) 
 }
 
 type DiscoverInstancesResponse struct {
-	Instances         []HttpInstanceSummary `json:"Instances,omitempty"`
+	Instances         []HttpInstanceSummary `json:"Instances,omitzero" cbor:"Instances,omitempty"`
 	InstancesRevision *int64                `json:"InstancesRevision,omitempty"`
 }
 
@@ -401,7 +401,7 @@ func (*DiscoverInstancesRevisionResponse) Validate(*protocol.Validator, string) 
 type DnsConfig struct {
 	NamespaceId   string      `json:"NamespaceId,omitempty"`
 	RoutingPolicy string      `json:"RoutingPolicy,omitempty"`
-	DnsRecords    []DnsRecord `json:"DnsRecords,omitempty"`
+	DnsRecords    []DnsRecord `json:"DnsRecords,omitzero" cbor:"DnsRecords,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -419,7 +419,7 @@ func (s *DnsConfig) Validate(v *protocol.Validator, path string) {
 }
 
 type DnsConfigChange struct {
-	DnsRecords []DnsRecord `json:"DnsRecords,omitempty"`
+	DnsRecords []DnsRecord `json:"DnsRecords,omitzero" cbor:"DnsRecords,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -508,7 +508,7 @@ func (s *GetInstanceResponse) Validate(v *protocol.Validator, path string) {
 
 type GetInstancesHealthStatusRequest struct {
 	ServiceId  string   `json:"ServiceId,omitempty"`
-	Instances  []string `json:"Instances,omitempty"`
+	Instances  []string `json:"Instances,omitzero" cbor:"Instances,omitempty"`
 	MaxResults *int32   `json:"MaxResults,omitempty"`
 	NextToken  string   `json:"NextToken,omitempty"`
 }
@@ -534,7 +534,7 @@ func (s *GetInstancesHealthStatusRequest) Validate(v *protocol.Validator, path s
 }
 
 type GetInstancesHealthStatusResponse struct {
-	Status    map[string]string `json:"Status,omitempty"`
+	Status    map[string]string `json:"Status,omitzero" cbor:"Status,omitempty"`
 	NextToken string            `json:"NextToken,omitempty"`
 }
 
@@ -681,7 +681,7 @@ type HttpInstanceSummary struct {
 	NamespaceName string            `json:"NamespaceName,omitempty"`
 	ServiceName   string            `json:"ServiceName,omitempty"`
 	HealthStatus  string            `json:"HealthStatus,omitempty"`
-	Attributes    map[string]string `json:"Attributes,omitempty"`
+	Attributes    map[string]string `json:"Attributes,omitzero" cbor:"Attributes,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -727,7 +727,7 @@ func (s *HttpProperties) Validate(v *protocol.Validator, path string) {
 type Instance struct {
 	Id               string            `json:"Id,omitempty"`
 	CreatorRequestId string            `json:"CreatorRequestId,omitempty"`
-	Attributes       map[string]string `json:"Attributes,omitempty"`
+	Attributes       map[string]string `json:"Attributes,omitzero" cbor:"Attributes,omitempty"`
 	CreatedByAccount string            `json:"CreatedByAccount,omitempty"`
 }
 
@@ -758,7 +758,7 @@ func (*InstanceNotFound) Validate(*protocol.Validator, string) {}
 
 type InstanceSummary struct {
 	Id               string            `json:"Id,omitempty"`
-	Attributes       map[string]string `json:"Attributes,omitempty"`
+	Attributes       map[string]string `json:"Attributes,omitzero" cbor:"Attributes,omitempty"`
 	CreatedByAccount string            `json:"CreatedByAccount,omitempty"`
 }
 
@@ -805,7 +805,7 @@ func (s *ListInstancesRequest) Validate(v *protocol.Validator, path string) {
 
 type ListInstancesResponse struct {
 	ResourceOwner string            `json:"ResourceOwner,omitempty"`
-	Instances     []InstanceSummary `json:"Instances,omitempty"`
+	Instances     []InstanceSummary `json:"Instances,omitzero" cbor:"Instances,omitempty"`
 	NextToken     string            `json:"NextToken,omitempty"`
 }
 
@@ -825,7 +825,7 @@ func (s *ListInstancesResponse) Validate(v *protocol.Validator, path string) {
 type ListNamespacesRequest struct {
 	NextToken  string            `json:"NextToken,omitempty"`
 	MaxResults *int32            `json:"MaxResults,omitempty"`
-	Filters    []NamespaceFilter `json:"Filters,omitempty"`
+	Filters    []NamespaceFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -842,7 +842,7 @@ func (s *ListNamespacesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListNamespacesResponse struct {
-	Namespaces []NamespaceSummary `json:"Namespaces,omitempty"`
+	Namespaces []NamespaceSummary `json:"Namespaces,omitzero" cbor:"Namespaces,omitempty"`
 	NextToken  string             `json:"NextToken,omitempty"`
 }
 
@@ -859,7 +859,7 @@ func (s *ListNamespacesResponse) Validate(v *protocol.Validator, path string) {
 type ListOperationsRequest struct {
 	NextToken  string            `json:"NextToken,omitempty"`
 	MaxResults *int32            `json:"MaxResults,omitempty"`
-	Filters    []OperationFilter `json:"Filters,omitempty"`
+	Filters    []OperationFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -876,7 +876,7 @@ func (s *ListOperationsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListOperationsResponse struct {
-	Operations []OperationSummary `json:"Operations,omitempty"`
+	Operations []OperationSummary `json:"Operations,omitzero" cbor:"Operations,omitempty"`
 	NextToken  string             `json:"NextToken,omitempty"`
 }
 
@@ -893,7 +893,7 @@ func (s *ListOperationsResponse) Validate(v *protocol.Validator, path string) {
 type ListServicesRequest struct {
 	NextToken  string          `json:"NextToken,omitempty"`
 	MaxResults *int32          `json:"MaxResults,omitempty"`
-	Filters    []ServiceFilter `json:"Filters,omitempty"`
+	Filters    []ServiceFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -910,7 +910,7 @@ func (s *ListServicesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListServicesResponse struct {
-	Services  []ServiceSummary `json:"Services,omitempty"`
+	Services  []ServiceSummary `json:"Services,omitzero" cbor:"Services,omitempty"`
 	NextToken string           `json:"NextToken,omitempty"`
 }
 
@@ -937,7 +937,7 @@ func (s *ListTagsForResourceRequest) Validate(v *protocol.Validator, path string
 }
 
 type ListTagsForResourceResponse struct {
-	Tags []Tag `json:"Tags,omitempty"`
+	Tags []Tag `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1009,7 +1009,7 @@ func (s *NamespaceAlreadyExists) Validate(v *protocol.Validator, path string) {
 
 type NamespaceFilter struct {
 	Name      string   `json:"Name,omitempty"`
-	Values    []string `json:"Values,omitempty"`
+	Values    []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 	Condition string   `json:"Condition,omitempty"`
 }
 
@@ -1096,7 +1096,7 @@ type Operation struct {
 	ErrorCode    string              `json:"ErrorCode,omitempty"`
 	CreateDate   *protocol.Timestamp `json:"CreateDate,omitempty"`
 	UpdateDate   *protocol.Timestamp `json:"UpdateDate,omitempty"`
-	Targets      map[string]string   `json:"Targets,omitempty"`
+	Targets      map[string]string   `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1121,7 +1121,7 @@ func (s *Operation) Validate(v *protocol.Validator, path string) {
 
 type OperationFilter struct {
 	Name      string   `json:"Name,omitempty"`
-	Values    []string `json:"Values,omitempty"`
+	Values    []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 	Condition string   `json:"Condition,omitempty"`
 }
 
@@ -1292,7 +1292,7 @@ type RegisterInstanceRequest struct {
 	ServiceId        string            `json:"ServiceId,omitempty"`
 	InstanceId       string            `json:"InstanceId,omitempty"`
 	CreatorRequestId string            `json:"CreatorRequestId,omitempty"`
-	Attributes       map[string]string `json:"Attributes,omitempty"`
+	Attributes       map[string]string `json:"Attributes,omitzero" cbor:"Attributes,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1455,7 +1455,7 @@ func (s *ServiceAlreadyExists) Validate(v *protocol.Validator, path string) {
 type ServiceAttributes struct {
 	ServiceArn    string            `json:"ServiceArn,omitempty"`
 	ResourceOwner string            `json:"ResourceOwner,omitempty"`
-	Attributes    map[string]string `json:"Attributes,omitempty"`
+	Attributes    map[string]string `json:"Attributes,omitzero" cbor:"Attributes,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1503,7 +1503,7 @@ func (s *ServiceChange) Validate(v *protocol.Validator, path string) {
 
 type ServiceFilter struct {
 	Name      string   `json:"Name,omitempty"`
-	Values    []string `json:"Values,omitempty"`
+	Values    []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 	Condition string   `json:"Condition,omitempty"`
 }
 
@@ -1594,7 +1594,7 @@ func (s *Tag) Validate(v *protocol.Validator, path string) {
 
 type TagResourceRequest struct {
 	ResourceARN string `json:"ResourceARN,omitempty"`
-	Tags        []Tag  `json:"Tags,omitempty"`
+	Tags        []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1631,7 +1631,7 @@ func (s *TooManyTagsException) Validate(v *protocol.Validator, path string) {
 
 type UntagResourceRequest struct {
 	ResourceARN string   `json:"ResourceARN,omitempty"`
-	TagKeys     []string `json:"TagKeys,omitempty"`
+	TagKeys     []string `json:"TagKeys,omitzero" cbor:"TagKeys,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1774,7 +1774,7 @@ func (s *UpdatePublicDnsNamespaceResponse) Validate(v *protocol.Validator, path 
 
 type UpdateServiceAttributesRequest struct {
 	ServiceId  string            `json:"ServiceId,omitempty"`
-	Attributes map[string]string `json:"Attributes,omitempty"`
+	Attributes map[string]string `json:"Attributes,omitzero" cbor:"Attributes,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.

@@ -156,7 +156,7 @@ type Activation struct {
 	ExpirationDate      *protocol.Timestamp `json:"ExpirationDate,omitempty"`
 	Expired             bool                `json:"Expired"`
 	CreatedDate         *protocol.Timestamp `json:"CreatedDate,omitempty"`
-	Tags                []Tag               `json:"Tags,omitempty"`
+	Tags                []Tag               `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -187,7 +187,7 @@ func (s *Activation) Validate(v *protocol.Validator, path string) {
 type AddTagsToResourceRequest struct {
 	ResourceType string `json:"ResourceType,omitempty"`
 	ResourceId   string `json:"ResourceId,omitempty"`
-	Tags         []Tag  `json:"Tags,omitempty"`
+	Tags         []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -225,7 +225,7 @@ func (s *Alarm) Validate(v *protocol.Validator, path string) {
 
 type AlarmConfiguration struct {
 	IgnorePollAlarmFailure bool    `json:"IgnorePollAlarmFailure"`
-	Alarms                 []Alarm `json:"Alarms,omitempty"`
+	Alarms                 []Alarm `json:"Alarms,omitzero" cbor:"Alarms,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -296,14 +296,14 @@ type Association struct {
 	AssociationId      string                `json:"AssociationId,omitempty"`
 	AssociationVersion string                `json:"AssociationVersion,omitempty"`
 	DocumentVersion    string                `json:"DocumentVersion,omitempty"`
-	Targets            []Target              `json:"Targets,omitempty"`
+	Targets            []Target              `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	LastExecutionDate  *protocol.Timestamp   `json:"LastExecutionDate,omitempty"`
 	Overview           *AssociationOverview  `json:"Overview,omitempty"`
 	ScheduleExpression string                `json:"ScheduleExpression,omitempty"`
 	AssociationName    string                `json:"AssociationName,omitempty"`
 	ScheduleOffset     *int32                `json:"ScheduleOffset,omitempty"`
 	Duration           *int32                `json:"Duration,omitempty"`
-	TargetMaps         []map[string][]string `json:"TargetMaps,omitempty"`
+	TargetMaps         []map[string][]string `json:"TargetMaps,omitzero" cbor:"TargetMaps,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -360,9 +360,9 @@ type AssociationDescription struct {
 	Overview                      *AssociationOverview               `json:"Overview,omitempty"`
 	DocumentVersion               string                             `json:"DocumentVersion,omitempty"`
 	AutomationTargetParameterName string                             `json:"AutomationTargetParameterName,omitempty"`
-	Parameters                    map[string][]string                `json:"Parameters,omitempty"`
+	Parameters                    map[string][]string                `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
 	AssociationId                 string                             `json:"AssociationId,omitempty"`
-	Targets                       []Target                           `json:"Targets,omitempty"`
+	Targets                       []Target                           `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	ScheduleExpression            string                             `json:"ScheduleExpression,omitempty"`
 	OutputLocation                *InstanceAssociationOutputLocation `json:"OutputLocation,omitempty"`
 	LastExecutionDate             *protocol.Timestamp                `json:"LastExecutionDate,omitempty"`
@@ -373,13 +373,13 @@ type AssociationDescription struct {
 	ComplianceSeverity            string                             `json:"ComplianceSeverity,omitempty"`
 	SyncCompliance                string                             `json:"SyncCompliance,omitempty"`
 	ApplyOnlyAtCronInterval       bool                               `json:"ApplyOnlyAtCronInterval"`
-	CalendarNames                 []string                           `json:"CalendarNames,omitempty"`
-	TargetLocations               []TargetLocation                   `json:"TargetLocations,omitempty"`
+	CalendarNames                 []string                           `json:"CalendarNames,omitzero" cbor:"CalendarNames,omitempty"`
+	TargetLocations               []TargetLocation                   `json:"TargetLocations,omitzero" cbor:"TargetLocations,omitempty"`
 	ScheduleOffset                *int32                             `json:"ScheduleOffset,omitempty"`
 	Duration                      *int32                             `json:"Duration,omitempty"`
-	TargetMaps                    []map[string][]string              `json:"TargetMaps,omitempty"`
+	TargetMaps                    []map[string][]string              `json:"TargetMaps,omitzero" cbor:"TargetMaps,omitempty"`
 	AlarmConfiguration            *AlarmConfiguration                `json:"AlarmConfiguration,omitempty"`
-	TriggeredAlarms               []AlarmStateInformation            `json:"TriggeredAlarms,omitempty"`
+	TriggeredAlarms               []AlarmStateInformation            `json:"TriggeredAlarms,omitzero" cbor:"TriggeredAlarms,omitempty"`
 	AssociationDispatchAssumeRole string                             `json:"AssociationDispatchAssumeRole,omitempty"`
 }
 
@@ -478,7 +478,7 @@ type AssociationExecution struct {
 	LastExecutionDate     *protocol.Timestamp     `json:"LastExecutionDate,omitempty"`
 	ResourceCountByStatus string                  `json:"ResourceCountByStatus,omitempty"`
 	AlarmConfiguration    *AlarmConfiguration     `json:"AlarmConfiguration,omitempty"`
-	TriggeredAlarms       []AlarmStateInformation `json:"TriggeredAlarms,omitempty"`
+	TriggeredAlarms       []AlarmStateInformation `json:"TriggeredAlarms,omitzero" cbor:"TriggeredAlarms,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -581,7 +581,7 @@ func (*AssociationLimitExceeded) Validate(*protocol.Validator, string) {}
 type AssociationOverview struct {
 	Status                           string           `json:"Status,omitempty"`
 	DetailedStatus                   string           `json:"DetailedStatus,omitempty"`
-	AssociationStatusAggregatedCount map[string]int32 `json:"AssociationStatusAggregatedCount,omitempty"`
+	AssociationStatusAggregatedCount map[string]int32 `json:"AssociationStatusAggregatedCount,omitzero" cbor:"AssociationStatusAggregatedCount,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -616,8 +616,8 @@ type AssociationVersionInfo struct {
 	CreatedDate                   *protocol.Timestamp                `json:"CreatedDate,omitempty"`
 	Name                          string                             `json:"Name,omitempty"`
 	DocumentVersion               string                             `json:"DocumentVersion,omitempty"`
-	Parameters                    map[string][]string                `json:"Parameters,omitempty"`
-	Targets                       []Target                           `json:"Targets,omitempty"`
+	Parameters                    map[string][]string                `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
+	Targets                       []Target                           `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	ScheduleExpression            string                             `json:"ScheduleExpression,omitempty"`
 	OutputLocation                *InstanceAssociationOutputLocation `json:"OutputLocation,omitempty"`
 	AssociationName               string                             `json:"AssociationName,omitempty"`
@@ -626,11 +626,11 @@ type AssociationVersionInfo struct {
 	ComplianceSeverity            string                             `json:"ComplianceSeverity,omitempty"`
 	SyncCompliance                string                             `json:"SyncCompliance,omitempty"`
 	ApplyOnlyAtCronInterval       bool                               `json:"ApplyOnlyAtCronInterval"`
-	CalendarNames                 []string                           `json:"CalendarNames,omitempty"`
-	TargetLocations               []TargetLocation                   `json:"TargetLocations,omitempty"`
+	CalendarNames                 []string                           `json:"CalendarNames,omitzero" cbor:"CalendarNames,omitempty"`
+	TargetLocations               []TargetLocation                   `json:"TargetLocations,omitzero" cbor:"TargetLocations,omitempty"`
 	ScheduleOffset                *int32                             `json:"ScheduleOffset,omitempty"`
 	Duration                      *int32                             `json:"Duration,omitempty"`
-	TargetMaps                    []map[string][]string              `json:"TargetMaps,omitempty"`
+	TargetMaps                    []map[string][]string              `json:"TargetMaps,omitzero" cbor:"TargetMaps,omitempty"`
 	AssociationDispatchAssumeRole string                             `json:"AssociationDispatchAssumeRole,omitempty"`
 }
 
@@ -728,7 +728,7 @@ func (*AttachmentInformation) Validate(*protocol.Validator, string) {}
 
 type AttachmentsSource struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 	Name   string   `json:"Name,omitempty"`
 }
 
@@ -773,10 +773,10 @@ type AutomationExecution struct {
 	ExecutionStartTime          *protocol.Timestamp     `json:"ExecutionStartTime,omitempty"`
 	ExecutionEndTime            *protocol.Timestamp     `json:"ExecutionEndTime,omitempty"`
 	AutomationExecutionStatus   string                  `json:"AutomationExecutionStatus,omitempty"`
-	StepExecutions              []StepExecution         `json:"StepExecutions,omitempty"`
+	StepExecutions              []StepExecution         `json:"StepExecutions,omitzero" cbor:"StepExecutions,omitempty"`
 	StepExecutionsTruncated     bool                    `json:"StepExecutionsTruncated"`
-	Parameters                  map[string][]string     `json:"Parameters,omitempty"`
-	Outputs                     map[string][]string     `json:"Outputs,omitempty"`
+	Parameters                  map[string][]string     `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
+	Outputs                     map[string][]string     `json:"Outputs,omitzero" cbor:"Outputs,omitempty"`
 	FailureMessage              string                  `json:"FailureMessage,omitempty"`
 	Mode                        string                  `json:"Mode,omitempty"`
 	ParentAutomationExecutionId string                  `json:"ParentAutomationExecutionId,omitempty"`
@@ -784,24 +784,24 @@ type AutomationExecution struct {
 	CurrentStepName             string                  `json:"CurrentStepName,omitempty"`
 	CurrentAction               string                  `json:"CurrentAction,omitempty"`
 	TargetParameterName         string                  `json:"TargetParameterName,omitempty"`
-	Targets                     []Target                `json:"Targets,omitempty"`
-	TargetMaps                  []map[string][]string   `json:"TargetMaps,omitempty"`
+	Targets                     []Target                `json:"Targets,omitzero" cbor:"Targets,omitempty"`
+	TargetMaps                  []map[string][]string   `json:"TargetMaps,omitzero" cbor:"TargetMaps,omitempty"`
 	ResolvedTargets             *ResolvedTargets        `json:"ResolvedTargets,omitempty"`
 	MaxConcurrency              string                  `json:"MaxConcurrency,omitempty"`
 	MaxErrors                   string                  `json:"MaxErrors,omitempty"`
 	Target                      string                  `json:"Target,omitempty"`
-	TargetLocations             []TargetLocation        `json:"TargetLocations,omitempty"`
+	TargetLocations             []TargetLocation        `json:"TargetLocations,omitzero" cbor:"TargetLocations,omitempty"`
 	ProgressCounters            *ProgressCounters       `json:"ProgressCounters,omitempty"`
 	AlarmConfiguration          *AlarmConfiguration     `json:"AlarmConfiguration,omitempty"`
-	TriggeredAlarms             []AlarmStateInformation `json:"TriggeredAlarms,omitempty"`
+	TriggeredAlarms             []AlarmStateInformation `json:"TriggeredAlarms,omitzero" cbor:"TriggeredAlarms,omitempty"`
 	TargetLocationsURL          string                  `json:"TargetLocationsURL,omitempty"`
 	AutomationSubtype           string                  `json:"AutomationSubtype,omitempty"`
 	ScheduledTime               *protocol.Timestamp     `json:"ScheduledTime,omitempty"`
-	Runbooks                    []Runbook               `json:"Runbooks,omitempty"`
+	Runbooks                    []Runbook               `json:"Runbooks,omitzero" cbor:"Runbooks,omitempty"`
 	OpsItemId                   string                  `json:"OpsItemId,omitempty"`
 	AssociationId               string                  `json:"AssociationId,omitempty"`
 	ChangeRequestName           string                  `json:"ChangeRequestName,omitempty"`
-	Variables                   map[string][]string     `json:"Variables,omitempty"`
+	Variables                   map[string][]string     `json:"Variables,omitzero" cbor:"Variables,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -926,7 +926,7 @@ func (s *AutomationExecution) Validate(v *protocol.Validator, path string) {
 
 type AutomationExecutionFilter struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -945,11 +945,11 @@ func (s *AutomationExecutionFilter) Validate(v *protocol.Validator, path string)
 }
 
 type AutomationExecutionInputs struct {
-	Parameters          map[string][]string   `json:"Parameters,omitempty"`
+	Parameters          map[string][]string   `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
 	TargetParameterName string                `json:"TargetParameterName,omitempty"`
-	Targets             []Target              `json:"Targets,omitempty"`
-	TargetMaps          []map[string][]string `json:"TargetMaps,omitempty"`
-	TargetLocations     []TargetLocation      `json:"TargetLocations,omitempty"`
+	Targets             []Target              `json:"Targets,omitzero" cbor:"Targets,omitempty"`
+	TargetMaps          []map[string][]string `json:"TargetMaps,omitzero" cbor:"TargetMaps,omitempty"`
+	TargetLocations     []TargetLocation      `json:"TargetLocations,omitzero" cbor:"TargetLocations,omitempty"`
 	TargetLocationsURL  string                `json:"TargetLocationsURL,omitempty"`
 }
 
@@ -1017,26 +1017,26 @@ type AutomationExecutionMetadata struct {
 	ExecutionEndTime            *protocol.Timestamp     `json:"ExecutionEndTime,omitempty"`
 	ExecutedBy                  string                  `json:"ExecutedBy,omitempty"`
 	LogFile                     string                  `json:"LogFile,omitempty"`
-	Outputs                     map[string][]string     `json:"Outputs,omitempty"`
+	Outputs                     map[string][]string     `json:"Outputs,omitzero" cbor:"Outputs,omitempty"`
 	Mode                        string                  `json:"Mode,omitempty"`
 	ParentAutomationExecutionId string                  `json:"ParentAutomationExecutionId,omitempty"`
 	CurrentStepName             string                  `json:"CurrentStepName,omitempty"`
 	CurrentAction               string                  `json:"CurrentAction,omitempty"`
 	FailureMessage              string                  `json:"FailureMessage,omitempty"`
 	TargetParameterName         string                  `json:"TargetParameterName,omitempty"`
-	Targets                     []Target                `json:"Targets,omitempty"`
-	TargetMaps                  []map[string][]string   `json:"TargetMaps,omitempty"`
+	Targets                     []Target                `json:"Targets,omitzero" cbor:"Targets,omitempty"`
+	TargetMaps                  []map[string][]string   `json:"TargetMaps,omitzero" cbor:"TargetMaps,omitempty"`
 	ResolvedTargets             *ResolvedTargets        `json:"ResolvedTargets,omitempty"`
 	MaxConcurrency              string                  `json:"MaxConcurrency,omitempty"`
 	MaxErrors                   string                  `json:"MaxErrors,omitempty"`
 	Target                      string                  `json:"Target,omitempty"`
 	AutomationType              string                  `json:"AutomationType,omitempty"`
 	AlarmConfiguration          *AlarmConfiguration     `json:"AlarmConfiguration,omitempty"`
-	TriggeredAlarms             []AlarmStateInformation `json:"TriggeredAlarms,omitempty"`
+	TriggeredAlarms             []AlarmStateInformation `json:"TriggeredAlarms,omitzero" cbor:"TriggeredAlarms,omitempty"`
 	TargetLocationsURL          string                  `json:"TargetLocationsURL,omitempty"`
 	AutomationSubtype           string                  `json:"AutomationSubtype,omitempty"`
 	ScheduledTime               *protocol.Timestamp     `json:"ScheduledTime,omitempty"`
-	Runbooks                    []Runbook               `json:"Runbooks,omitempty"`
+	Runbooks                    []Runbook               `json:"Runbooks,omitzero" cbor:"Runbooks,omitempty"`
 	OpsItemId                   string                  `json:"OpsItemId,omitempty"`
 	AssociationId               string                  `json:"AssociationId,omitempty"`
 	ChangeRequestName           string                  `json:"ChangeRequestName,omitempty"`
@@ -1137,9 +1137,9 @@ type AutomationExecutionNotFoundException struct {
 func (*AutomationExecutionNotFoundException) Validate(*protocol.Validator, string) {}
 
 type AutomationExecutionPreview struct {
-	StepPreviews   map[string]int32 `json:"StepPreviews,omitempty"`
-	Regions        []string         `json:"Regions,omitempty"`
-	TargetPreviews []TargetPreview  `json:"TargetPreviews,omitempty"`
+	StepPreviews   map[string]int32 `json:"StepPreviews,omitzero" cbor:"StepPreviews,omitempty"`
+	Regions        []string         `json:"Regions,omitzero" cbor:"Regions,omitempty"`
+	TargetPreviews []TargetPreview  `json:"TargetPreviews,omitzero" cbor:"TargetPreviews,omitempty"`
 	TotalAccounts  int32            `json:"TotalAccounts"`
 }
 
@@ -1170,12 +1170,12 @@ type BaselineOverride struct {
 	OperatingSystem                          string            `json:"OperatingSystem,omitempty"`
 	GlobalFilters                            *PatchFilterGroup `json:"GlobalFilters,omitempty"`
 	ApprovalRules                            *PatchRuleGroup   `json:"ApprovalRules,omitempty"`
-	ApprovedPatches                          []string          `json:"ApprovedPatches,omitempty"`
+	ApprovedPatches                          []string          `json:"ApprovedPatches,omitzero" cbor:"ApprovedPatches,omitempty"`
 	ApprovedPatchesComplianceLevel           string            `json:"ApprovedPatchesComplianceLevel,omitempty"`
-	RejectedPatches                          []string          `json:"RejectedPatches,omitempty"`
+	RejectedPatches                          []string          `json:"RejectedPatches,omitzero" cbor:"RejectedPatches,omitempty"`
 	RejectedPatchesAction                    string            `json:"RejectedPatchesAction,omitempty"`
 	ApprovedPatchesEnableNonSecurity         bool              `json:"ApprovedPatchesEnableNonSecurity"`
-	Sources                                  []PatchSource     `json:"Sources,omitempty"`
+	Sources                                  []PatchSource     `json:"Sources,omitzero" cbor:"Sources,omitempty"`
 	AvailableSecurityUpdatesComplianceStatus string            `json:"AvailableSecurityUpdatesComplianceStatus,omitempty"`
 }
 
@@ -1221,7 +1221,7 @@ func (s *BaselineOverride) Validate(v *protocol.Validator, path string) {
 
 type CancelCommandRequest struct {
 	CommandId   string   `json:"CommandId,omitempty"`
-	InstanceIds []string `json:"InstanceIds,omitempty"`
+	InstanceIds []string `json:"InstanceIds,omitzero" cbor:"InstanceIds,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1281,9 +1281,9 @@ type Command struct {
 	DocumentVersion        string                  `json:"DocumentVersion,omitempty"`
 	Comment                string                  `json:"Comment,omitempty"`
 	ExpiresAfter           *protocol.Timestamp     `json:"ExpiresAfter,omitempty"`
-	Parameters             map[string][]string     `json:"Parameters,omitempty"`
-	InstanceIds            []string                `json:"InstanceIds,omitempty"`
-	Targets                []Target                `json:"Targets,omitempty"`
+	Parameters             map[string][]string     `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
+	InstanceIds            []string                `json:"InstanceIds,omitzero" cbor:"InstanceIds,omitempty"`
+	Targets                []Target                `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	RequestedDateTime      *protocol.Timestamp     `json:"RequestedDateTime,omitempty"`
 	Status                 string                  `json:"Status,omitempty"`
 	StatusDetails          string                  `json:"StatusDetails,omitempty"`
@@ -1301,7 +1301,7 @@ type Command struct {
 	CloudWatchOutputConfig *CloudWatchOutputConfig `json:"CloudWatchOutputConfig,omitempty"`
 	TimeoutSeconds         *int32                  `json:"TimeoutSeconds,omitempty"`
 	AlarmConfiguration     *AlarmConfiguration     `json:"AlarmConfiguration,omitempty"`
-	TriggeredAlarms        []AlarmStateInformation `json:"TriggeredAlarms,omitempty"`
+	TriggeredAlarms        []AlarmStateInformation `json:"TriggeredAlarms,omitzero" cbor:"TriggeredAlarms,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1392,7 +1392,7 @@ type CommandInvocation struct {
 	TraceOutput            string                  `json:"TraceOutput,omitempty"`
 	StandardOutputUrl      string                  `json:"StandardOutputUrl,omitempty"`
 	StandardErrorUrl       string                  `json:"StandardErrorUrl,omitempty"`
-	CommandPlugins         []CommandPlugin         `json:"CommandPlugins,omitempty"`
+	CommandPlugins         []CommandPlugin         `json:"CommandPlugins,omitzero" cbor:"CommandPlugins,omitempty"`
 	ServiceRole            string                  `json:"ServiceRole,omitempty"`
 	NotificationConfig     *NotificationConfig     `json:"NotificationConfig,omitempty"`
 	CloudWatchOutputConfig *CloudWatchOutputConfig `json:"CloudWatchOutputConfig,omitempty"`
@@ -1495,7 +1495,7 @@ type ComplianceItem struct {
 	Status           string                      `json:"Status,omitempty"`
 	Severity         string                      `json:"Severity,omitempty"`
 	ExecutionSummary *ComplianceExecutionSummary `json:"ExecutionSummary,omitempty"`
-	Details          map[string]string           `json:"Details,omitempty"`
+	Details          map[string]string           `json:"Details,omitzero" cbor:"Details,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1532,7 +1532,7 @@ type ComplianceItemEntry struct {
 	Title    string            `json:"Title,omitempty"`
 	Severity string            `json:"Severity,omitempty"`
 	Status   string            `json:"Status,omitempty"`
-	Details  map[string]string `json:"Details,omitempty"`
+	Details  map[string]string `json:"Details,omitzero" cbor:"Details,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1556,7 +1556,7 @@ func (s *ComplianceItemEntry) Validate(v *protocol.Validator, path string) {
 
 type ComplianceStringFilter struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 	Type   string   `json:"Type,omitempty"`
 }
 
@@ -1617,8 +1617,8 @@ type CreateActivationRequest struct {
 	IamRole              string                     `json:"IamRole,omitempty"`
 	RegistrationLimit    *int32                     `json:"RegistrationLimit,omitempty"`
 	ExpirationDate       *protocol.Timestamp        `json:"ExpirationDate,omitempty"`
-	Tags                 []Tag                      `json:"Tags,omitempty"`
-	RegistrationMetadata []RegistrationMetadataItem `json:"RegistrationMetadata,omitempty"`
+	Tags                 []Tag                      `json:"Tags,omitzero" cbor:"Tags,omitempty"`
+	RegistrationMetadata []RegistrationMetadataItem `json:"RegistrationMetadata,omitzero" cbor:"RegistrationMetadata,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1660,7 +1660,7 @@ func (s *CreateActivationResult) Validate(v *protocol.Validator, path string) {
 }
 
 type CreateAssociationBatchRequest struct {
-	Entries                       []CreateAssociationBatchRequestEntry `json:"Entries,omitempty"`
+	Entries                       []CreateAssociationBatchRequestEntry `json:"Entries,omitzero" cbor:"Entries,omitempty"`
 	AssociationDispatchAssumeRole string                               `json:"AssociationDispatchAssumeRole,omitempty"`
 }
 
@@ -1681,10 +1681,10 @@ func (s *CreateAssociationBatchRequest) Validate(v *protocol.Validator, path str
 type CreateAssociationBatchRequestEntry struct {
 	Name                          string                             `json:"Name,omitempty"`
 	InstanceId                    string                             `json:"InstanceId,omitempty"`
-	Parameters                    map[string][]string                `json:"Parameters,omitempty"`
+	Parameters                    map[string][]string                `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
 	AutomationTargetParameterName string                             `json:"AutomationTargetParameterName,omitempty"`
 	DocumentVersion               string                             `json:"DocumentVersion,omitempty"`
-	Targets                       []Target                           `json:"Targets,omitempty"`
+	Targets                       []Target                           `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	ScheduleExpression            string                             `json:"ScheduleExpression,omitempty"`
 	OutputLocation                *InstanceAssociationOutputLocation `json:"OutputLocation,omitempty"`
 	AssociationName               string                             `json:"AssociationName,omitempty"`
@@ -1693,11 +1693,11 @@ type CreateAssociationBatchRequestEntry struct {
 	ComplianceSeverity            string                             `json:"ComplianceSeverity,omitempty"`
 	SyncCompliance                string                             `json:"SyncCompliance,omitempty"`
 	ApplyOnlyAtCronInterval       bool                               `json:"ApplyOnlyAtCronInterval"`
-	CalendarNames                 []string                           `json:"CalendarNames,omitempty"`
-	TargetLocations               []TargetLocation                   `json:"TargetLocations,omitempty"`
+	CalendarNames                 []string                           `json:"CalendarNames,omitzero" cbor:"CalendarNames,omitempty"`
+	TargetLocations               []TargetLocation                   `json:"TargetLocations,omitzero" cbor:"TargetLocations,omitempty"`
 	ScheduleOffset                *int32                             `json:"ScheduleOffset,omitempty"`
 	Duration                      *int32                             `json:"Duration,omitempty"`
-	TargetMaps                    []map[string][]string              `json:"TargetMaps,omitempty"`
+	TargetMaps                    []map[string][]string              `json:"TargetMaps,omitzero" cbor:"TargetMaps,omitempty"`
 	AlarmConfiguration            *AlarmConfiguration                `json:"AlarmConfiguration,omitempty"`
 }
 
@@ -1766,8 +1766,8 @@ func (s *CreateAssociationBatchRequestEntry) Validate(v *protocol.Validator, pat
 }
 
 type CreateAssociationBatchResult struct {
-	Successful []AssociationDescription  `json:"Successful,omitempty"`
-	Failed     []FailedCreateAssociation `json:"Failed,omitempty"`
+	Successful []AssociationDescription  `json:"Successful,omitzero" cbor:"Successful,omitempty"`
+	Failed     []FailedCreateAssociation `json:"Failed,omitzero" cbor:"Failed,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1784,8 +1784,8 @@ type CreateAssociationRequest struct {
 	Name                          string                             `json:"Name,omitempty"`
 	DocumentVersion               string                             `json:"DocumentVersion,omitempty"`
 	InstanceId                    string                             `json:"InstanceId,omitempty"`
-	Parameters                    map[string][]string                `json:"Parameters,omitempty"`
-	Targets                       []Target                           `json:"Targets,omitempty"`
+	Parameters                    map[string][]string                `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
+	Targets                       []Target                           `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	ScheduleExpression            string                             `json:"ScheduleExpression,omitempty"`
 	OutputLocation                *InstanceAssociationOutputLocation `json:"OutputLocation,omitempty"`
 	AssociationName               string                             `json:"AssociationName,omitempty"`
@@ -1795,12 +1795,12 @@ type CreateAssociationRequest struct {
 	ComplianceSeverity            string                             `json:"ComplianceSeverity,omitempty"`
 	SyncCompliance                string                             `json:"SyncCompliance,omitempty"`
 	ApplyOnlyAtCronInterval       bool                               `json:"ApplyOnlyAtCronInterval"`
-	CalendarNames                 []string                           `json:"CalendarNames,omitempty"`
-	TargetLocations               []TargetLocation                   `json:"TargetLocations,omitempty"`
+	CalendarNames                 []string                           `json:"CalendarNames,omitzero" cbor:"CalendarNames,omitempty"`
+	TargetLocations               []TargetLocation                   `json:"TargetLocations,omitzero" cbor:"TargetLocations,omitempty"`
 	ScheduleOffset                *int32                             `json:"ScheduleOffset,omitempty"`
 	Duration                      *int32                             `json:"Duration,omitempty"`
-	TargetMaps                    []map[string][]string              `json:"TargetMaps,omitempty"`
-	Tags                          []Tag                              `json:"Tags,omitempty"`
+	TargetMaps                    []map[string][]string              `json:"TargetMaps,omitzero" cbor:"TargetMaps,omitempty"`
+	Tags                          []Tag                              `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 	AlarmConfiguration            *AlarmConfiguration                `json:"AlarmConfiguration,omitempty"`
 	AssociationDispatchAssumeRole string                             `json:"AssociationDispatchAssumeRole,omitempty"`
 }
@@ -1891,15 +1891,15 @@ func (s *CreateAssociationResult) Validate(v *protocol.Validator, path string) {
 
 type CreateDocumentRequest struct {
 	Content        string              `json:"Content,omitempty"`
-	Requires       []DocumentRequires  `json:"Requires,omitempty"`
-	Attachments    []AttachmentsSource `json:"Attachments,omitempty"`
+	Requires       []DocumentRequires  `json:"Requires,omitzero" cbor:"Requires,omitempty"`
+	Attachments    []AttachmentsSource `json:"Attachments,omitzero" cbor:"Attachments,omitempty"`
 	Name           string              `json:"Name,omitempty"`
 	DisplayName    string              `json:"DisplayName,omitempty"`
 	VersionName    string              `json:"VersionName,omitempty"`
 	DocumentType   string              `json:"DocumentType,omitempty"`
 	DocumentFormat string              `json:"DocumentFormat,omitempty"`
 	TargetType     string              `json:"TargetType,omitempty"`
-	Tags           []Tag               `json:"Tags,omitempty"`
+	Tags           []Tag               `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1961,7 +1961,7 @@ type CreateMaintenanceWindowRequest struct {
 	Cutoff                   int32  `json:"Cutoff"`
 	AllowUnassociatedTargets bool   `json:"AllowUnassociatedTargets"`
 	ClientToken              string `json:"ClientToken,omitempty"`
-	Tags                     []Tag  `json:"Tags,omitempty"`
+	Tags                     []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2012,13 +2012,13 @@ func (s *CreateMaintenanceWindowResult) Validate(v *protocol.Validator, path str
 type CreateOpsItemRequest struct {
 	Description      string                      `json:"Description,omitempty"`
 	OpsItemType      string                      `json:"OpsItemType,omitempty"`
-	OperationalData  map[string]OpsItemDataValue `json:"OperationalData,omitempty"`
-	Notifications    []OpsItemNotification       `json:"Notifications,omitempty"`
+	OperationalData  map[string]OpsItemDataValue `json:"OperationalData,omitzero" cbor:"OperationalData,omitempty"`
+	Notifications    []OpsItemNotification       `json:"Notifications,omitzero" cbor:"Notifications,omitempty"`
 	Priority         *int32                      `json:"Priority,omitempty"`
-	RelatedOpsItems  []RelatedOpsItem            `json:"RelatedOpsItems,omitempty"`
+	RelatedOpsItems  []RelatedOpsItem            `json:"RelatedOpsItems,omitzero" cbor:"RelatedOpsItems,omitempty"`
 	Source           string                      `json:"Source,omitempty"`
 	Title            string                      `json:"Title,omitempty"`
-	Tags             []Tag                       `json:"Tags,omitempty"`
+	Tags             []Tag                       `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 	Category         string                      `json:"Category,omitempty"`
 	Severity         string                      `json:"Severity,omitempty"`
 	ActualStartTime  *protocol.Timestamp         `json:"ActualStartTime,omitempty"`
@@ -2083,8 +2083,8 @@ func (s *CreateOpsItemResponse) Validate(v *protocol.Validator, path string) {
 
 type CreateOpsMetadataRequest struct {
 	ResourceId string                   `json:"ResourceId,omitempty"`
-	Metadata   map[string]MetadataValue `json:"Metadata,omitempty"`
-	Tags       []Tag                    `json:"Tags,omitempty"`
+	Metadata   map[string]MetadataValue `json:"Metadata,omitzero" cbor:"Metadata,omitempty"`
+	Tags       []Tag                    `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2124,16 +2124,16 @@ type CreatePatchBaselineRequest struct {
 	Name                                     string            `json:"Name,omitempty"`
 	GlobalFilters                            *PatchFilterGroup `json:"GlobalFilters,omitempty"`
 	ApprovalRules                            *PatchRuleGroup   `json:"ApprovalRules,omitempty"`
-	ApprovedPatches                          []string          `json:"ApprovedPatches,omitempty"`
+	ApprovedPatches                          []string          `json:"ApprovedPatches,omitzero" cbor:"ApprovedPatches,omitempty"`
 	ApprovedPatchesComplianceLevel           string            `json:"ApprovedPatchesComplianceLevel,omitempty"`
 	ApprovedPatchesEnableNonSecurity         *bool             `json:"ApprovedPatchesEnableNonSecurity,omitempty"`
-	RejectedPatches                          []string          `json:"RejectedPatches,omitempty"`
+	RejectedPatches                          []string          `json:"RejectedPatches,omitzero" cbor:"RejectedPatches,omitempty"`
 	RejectedPatchesAction                    string            `json:"RejectedPatchesAction,omitempty"`
 	Description                              string            `json:"Description,omitempty"`
-	Sources                                  []PatchSource     `json:"Sources,omitempty"`
+	Sources                                  []PatchSource     `json:"Sources,omitzero" cbor:"Sources,omitempty"`
 	AvailableSecurityUpdatesComplianceStatus string            `json:"AvailableSecurityUpdatesComplianceStatus,omitempty"`
 	ClientToken                              string            `json:"ClientToken,omitempty"`
-	Tags                                     []Tag             `json:"Tags,omitempty"`
+	Tags                                     []Tag             `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2405,7 +2405,7 @@ type DeleteParameterResult struct{}
 func (*DeleteParameterResult) Validate(*protocol.Validator, string) {}
 
 type DeleteParametersRequest struct {
-	Names []string `json:"Names,omitempty"`
+	Names []string `json:"Names,omitzero" cbor:"Names,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2420,8 +2420,8 @@ func (s *DeleteParametersRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type DeleteParametersResult struct {
-	DeletedParameters []string `json:"DeletedParameters,omitempty"`
-	InvalidParameters []string `json:"InvalidParameters,omitempty"`
+	DeletedParameters []string `json:"DeletedParameters,omitzero" cbor:"DeletedParameters,omitempty"`
+	InvalidParameters []string `json:"InvalidParameters,omitzero" cbor:"InvalidParameters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2621,7 +2621,7 @@ func (s *DeregisterTaskFromMaintenanceWindowResult) Validate(v *protocol.Validat
 
 type DescribeActivationsFilter struct {
 	FilterKey    string   `json:"FilterKey,omitempty"`
-	FilterValues []string `json:"FilterValues,omitempty"`
+	FilterValues []string `json:"FilterValues,omitzero" cbor:"FilterValues,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2632,7 +2632,7 @@ func (s *DescribeActivationsFilter) Validate(v *protocol.Validator, path string)
 }
 
 type DescribeActivationsRequest struct {
-	Filters    []DescribeActivationsFilter `json:"Filters,omitempty"`
+	Filters    []DescribeActivationsFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults *int32                      `json:"MaxResults,omitempty"`
 	NextToken  string                      `json:"NextToken,omitempty"`
 }
@@ -2648,7 +2648,7 @@ func (s *DescribeActivationsRequest) Validate(v *protocol.Validator, path string
 }
 
 type DescribeActivationsResult struct {
-	ActivationList []Activation `json:"ActivationList,omitempty"`
+	ActivationList []Activation `json:"ActivationList,omitzero" cbor:"ActivationList,omitempty"`
 	NextToken      string       `json:"NextToken,omitempty"`
 }
 
@@ -2662,7 +2662,7 @@ func (s *DescribeActivationsResult) Validate(v *protocol.Validator, path string)
 type DescribeAssociationExecutionTargetsRequest struct {
 	AssociationId string                              `json:"AssociationId,omitempty"`
 	ExecutionId   string                              `json:"ExecutionId,omitempty"`
-	Filters       []AssociationExecutionTargetsFilter `json:"Filters,omitempty"`
+	Filters       []AssociationExecutionTargetsFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults    *int32                              `json:"MaxResults,omitempty"`
 	NextToken     string                              `json:"NextToken,omitempty"`
 }
@@ -2683,7 +2683,7 @@ func (s *DescribeAssociationExecutionTargetsRequest) Validate(v *protocol.Valida
 }
 
 type DescribeAssociationExecutionTargetsResult struct {
-	AssociationExecutionTargets []AssociationExecutionTarget `json:"AssociationExecutionTargets,omitempty"`
+	AssociationExecutionTargets []AssociationExecutionTarget `json:"AssociationExecutionTargets,omitzero" cbor:"AssociationExecutionTargets,omitempty"`
 	NextToken                   string                       `json:"NextToken,omitempty"`
 }
 
@@ -2696,7 +2696,7 @@ func (s *DescribeAssociationExecutionTargetsResult) Validate(v *protocol.Validat
 
 type DescribeAssociationExecutionsRequest struct {
 	AssociationId string                       `json:"AssociationId,omitempty"`
-	Filters       []AssociationExecutionFilter `json:"Filters,omitempty"`
+	Filters       []AssociationExecutionFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults    *int32                       `json:"MaxResults,omitempty"`
 	NextToken     string                       `json:"NextToken,omitempty"`
 }
@@ -2716,7 +2716,7 @@ func (s *DescribeAssociationExecutionsRequest) Validate(v *protocol.Validator, p
 }
 
 type DescribeAssociationExecutionsResult struct {
-	AssociationExecutions []AssociationExecution `json:"AssociationExecutions,omitempty"`
+	AssociationExecutions []AssociationExecution `json:"AssociationExecutions,omitzero" cbor:"AssociationExecutions,omitempty"`
 	NextToken             string                 `json:"NextToken,omitempty"`
 }
 
@@ -2749,7 +2749,7 @@ func (s *DescribeAssociationResult) Validate(v *protocol.Validator, path string)
 }
 
 type DescribeAutomationExecutionsRequest struct {
-	Filters    []AutomationExecutionFilter `json:"Filters,omitempty"`
+	Filters    []AutomationExecutionFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults *int32                      `json:"MaxResults,omitempty"`
 	NextToken  string                      `json:"NextToken,omitempty"`
 }
@@ -2768,7 +2768,7 @@ func (s *DescribeAutomationExecutionsRequest) Validate(v *protocol.Validator, pa
 }
 
 type DescribeAutomationExecutionsResult struct {
-	AutomationExecutionMetadataList []AutomationExecutionMetadata `json:"AutomationExecutionMetadataList,omitempty"`
+	AutomationExecutionMetadataList []AutomationExecutionMetadata `json:"AutomationExecutionMetadataList,omitzero" cbor:"AutomationExecutionMetadataList,omitempty"`
 	NextToken                       string                        `json:"NextToken,omitempty"`
 }
 
@@ -2781,7 +2781,7 @@ func (s *DescribeAutomationExecutionsResult) Validate(v *protocol.Validator, pat
 
 type DescribeAutomationStepExecutionsRequest struct {
 	AutomationExecutionId string                `json:"AutomationExecutionId,omitempty"`
-	Filters               []StepExecutionFilter `json:"Filters,omitempty"`
+	Filters               []StepExecutionFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	NextToken             string                `json:"NextToken,omitempty"`
 	MaxResults            *int32                `json:"MaxResults,omitempty"`
 	ReverseOrder          *bool                 `json:"ReverseOrder,omitempty"`
@@ -2805,7 +2805,7 @@ func (s *DescribeAutomationStepExecutionsRequest) Validate(v *protocol.Validator
 }
 
 type DescribeAutomationStepExecutionsResult struct {
-	StepExecutions []StepExecution `json:"StepExecutions,omitempty"`
+	StepExecutions []StepExecution `json:"StepExecutions,omitzero" cbor:"StepExecutions,omitempty"`
 	NextToken      string          `json:"NextToken,omitempty"`
 }
 
@@ -2817,7 +2817,7 @@ func (s *DescribeAutomationStepExecutionsResult) Validate(v *protocol.Validator,
 }
 
 type DescribeAvailablePatchesRequest struct {
-	Filters    []PatchOrchestratorFilter `json:"Filters,omitempty"`
+	Filters    []PatchOrchestratorFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults *int32                    `json:"MaxResults,omitempty"`
 	NextToken  string                    `json:"NextToken,omitempty"`
 }
@@ -2836,7 +2836,7 @@ func (s *DescribeAvailablePatchesRequest) Validate(v *protocol.Validator, path s
 }
 
 type DescribeAvailablePatchesResult struct {
-	Patches   []Patch `json:"Patches,omitempty"`
+	Patches   []Patch `json:"Patches,omitzero" cbor:"Patches,omitempty"`
 	NextToken string  `json:"NextToken,omitempty"`
 }
 
@@ -2867,8 +2867,8 @@ func (s *DescribeDocumentPermissionRequest) Validate(v *protocol.Validator, path
 }
 
 type DescribeDocumentPermissionResponse struct {
-	AccountIds             []string             `json:"AccountIds,omitempty"`
-	AccountSharingInfoList []AccountSharingInfo `json:"AccountSharingInfoList,omitempty"`
+	AccountIds             []string             `json:"AccountIds,omitzero" cbor:"AccountIds,omitempty"`
+	AccountSharingInfoList []AccountSharingInfo `json:"AccountSharingInfoList,omitzero" cbor:"AccountSharingInfoList,omitempty"`
 	NextToken              string               `json:"NextToken,omitempty"`
 }
 
@@ -2919,7 +2919,7 @@ func (s *DescribeEffectiveInstanceAssociationsRequest) Validate(v *protocol.Vali
 }
 
 type DescribeEffectiveInstanceAssociationsResult struct {
-	Associations []InstanceAssociation `json:"Associations,omitempty"`
+	Associations []InstanceAssociation `json:"Associations,omitzero" cbor:"Associations,omitempty"`
 	NextToken    string                `json:"NextToken,omitempty"`
 }
 
@@ -2948,7 +2948,7 @@ func (s *DescribeEffectivePatchesForPatchBaselineRequest) Validate(v *protocol.V
 }
 
 type DescribeEffectivePatchesForPatchBaselineResult struct {
-	EffectivePatches []EffectivePatch `json:"EffectivePatches,omitempty"`
+	EffectivePatches []EffectivePatch `json:"EffectivePatches,omitzero" cbor:"EffectivePatches,omitempty"`
 	NextToken        string           `json:"NextToken,omitempty"`
 }
 
@@ -2974,7 +2974,7 @@ func (s *DescribeInstanceAssociationsStatusRequest) Validate(v *protocol.Validat
 }
 
 type DescribeInstanceAssociationsStatusResult struct {
-	InstanceAssociationStatusInfos []InstanceAssociationStatusInfo `json:"InstanceAssociationStatusInfos,omitempty"`
+	InstanceAssociationStatusInfos []InstanceAssociationStatusInfo `json:"InstanceAssociationStatusInfos,omitzero" cbor:"InstanceAssociationStatusInfos,omitempty"`
 	NextToken                      string                          `json:"NextToken,omitempty"`
 }
 
@@ -2986,8 +2986,8 @@ func (s *DescribeInstanceAssociationsStatusResult) Validate(v *protocol.Validato
 }
 
 type DescribeInstanceInformationRequest struct {
-	InstanceInformationFilterList []InstanceInformationFilter       `json:"InstanceInformationFilterList,omitempty"`
-	Filters                       []InstanceInformationStringFilter `json:"Filters,omitempty"`
+	InstanceInformationFilterList []InstanceInformationFilter       `json:"InstanceInformationFilterList,omitzero" cbor:"InstanceInformationFilterList,omitempty"`
+	Filters                       []InstanceInformationStringFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults                    *int32                            `json:"MaxResults,omitempty"`
 	NextToken                     string                            `json:"NextToken,omitempty"`
 }
@@ -3006,7 +3006,7 @@ func (s *DescribeInstanceInformationRequest) Validate(v *protocol.Validator, pat
 }
 
 type DescribeInstanceInformationResult struct {
-	InstanceInformationList []InstanceInformation `json:"InstanceInformationList,omitempty"`
+	InstanceInformationList []InstanceInformation `json:"InstanceInformationList,omitzero" cbor:"InstanceInformationList,omitempty"`
 	NextToken               string                `json:"NextToken,omitempty"`
 }
 
@@ -3019,7 +3019,7 @@ func (s *DescribeInstanceInformationResult) Validate(v *protocol.Validator, path
 
 type DescribeInstancePatchStatesForPatchGroupRequest struct {
 	PatchGroup string                     `json:"PatchGroup,omitempty"`
-	Filters    []InstancePatchStateFilter `json:"Filters,omitempty"`
+	Filters    []InstancePatchStateFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	NextToken  string                     `json:"NextToken,omitempty"`
 	MaxResults *int32                     `json:"MaxResults,omitempty"`
 }
@@ -3042,7 +3042,7 @@ func (s *DescribeInstancePatchStatesForPatchGroupRequest) Validate(v *protocol.V
 }
 
 type DescribeInstancePatchStatesForPatchGroupResult struct {
-	InstancePatchStates []InstancePatchState `json:"InstancePatchStates,omitempty"`
+	InstancePatchStates []InstancePatchState `json:"InstancePatchStates,omitzero" cbor:"InstancePatchStates,omitempty"`
 	NextToken           string               `json:"NextToken,omitempty"`
 }
 
@@ -3057,7 +3057,7 @@ func (s *DescribeInstancePatchStatesForPatchGroupResult) Validate(v *protocol.Va
 }
 
 type DescribeInstancePatchStatesRequest struct {
-	InstanceIds []string `json:"InstanceIds,omitempty"`
+	InstanceIds []string `json:"InstanceIds,omitzero" cbor:"InstanceIds,omitempty"`
 	NextToken   string   `json:"NextToken,omitempty"`
 	MaxResults  *int32   `json:"MaxResults,omitempty"`
 }
@@ -3074,7 +3074,7 @@ func (s *DescribeInstancePatchStatesRequest) Validate(v *protocol.Validator, pat
 }
 
 type DescribeInstancePatchStatesResult struct {
-	InstancePatchStates []InstancePatchState `json:"InstancePatchStates,omitempty"`
+	InstancePatchStates []InstancePatchState `json:"InstancePatchStates,omitzero" cbor:"InstancePatchStates,omitempty"`
 	NextToken           string               `json:"NextToken,omitempty"`
 }
 
@@ -3087,7 +3087,7 @@ func (s *DescribeInstancePatchStatesResult) Validate(v *protocol.Validator, path
 
 type DescribeInstancePatchesRequest struct {
 	InstanceId string                    `json:"InstanceId,omitempty"`
-	Filters    []PatchOrchestratorFilter `json:"Filters,omitempty"`
+	Filters    []PatchOrchestratorFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	NextToken  string                    `json:"NextToken,omitempty"`
 	MaxResults *int32                    `json:"MaxResults,omitempty"`
 }
@@ -3107,7 +3107,7 @@ func (s *DescribeInstancePatchesRequest) Validate(v *protocol.Validator, path st
 }
 
 type DescribeInstancePatchesResult struct {
-	Patches   []PatchComplianceData `json:"Patches,omitempty"`
+	Patches   []PatchComplianceData `json:"Patches,omitzero" cbor:"Patches,omitempty"`
 	NextToken string                `json:"NextToken,omitempty"`
 }
 
@@ -3119,8 +3119,8 @@ func (s *DescribeInstancePatchesResult) Validate(v *protocol.Validator, path str
 }
 
 type DescribeInstancePropertiesRequest struct {
-	InstancePropertyFilterList []InstancePropertyFilter       `json:"InstancePropertyFilterList,omitempty"`
-	FiltersWithOperator        []InstancePropertyStringFilter `json:"FiltersWithOperator,omitempty"`
+	InstancePropertyFilterList []InstancePropertyFilter       `json:"InstancePropertyFilterList,omitzero" cbor:"InstancePropertyFilterList,omitempty"`
+	FiltersWithOperator        []InstancePropertyStringFilter `json:"FiltersWithOperator,omitzero" cbor:"FiltersWithOperator,omitempty"`
 	MaxResults                 *int32                         `json:"MaxResults,omitempty"`
 	NextToken                  string                         `json:"NextToken,omitempty"`
 }
@@ -3145,7 +3145,7 @@ func (s *DescribeInstancePropertiesRequest) Validate(v *protocol.Validator, path
 }
 
 type DescribeInstancePropertiesResult struct {
-	InstanceProperties []InstanceProperty `json:"InstanceProperties,omitempty"`
+	InstanceProperties []InstanceProperty `json:"InstanceProperties,omitzero" cbor:"InstanceProperties,omitempty"`
 	NextToken          string             `json:"NextToken,omitempty"`
 }
 
@@ -3170,7 +3170,7 @@ func (s *DescribeInventoryDeletionsRequest) Validate(v *protocol.Validator, path
 }
 
 type DescribeInventoryDeletionsResult struct {
-	InventoryDeletions []InventoryDeletionStatusItem `json:"InventoryDeletions,omitempty"`
+	InventoryDeletions []InventoryDeletionStatusItem `json:"InventoryDeletions,omitzero" cbor:"InventoryDeletions,omitempty"`
 	NextToken          string                        `json:"NextToken,omitempty"`
 }
 
@@ -3184,7 +3184,7 @@ func (s *DescribeInventoryDeletionsResult) Validate(v *protocol.Validator, path 
 type DescribeMaintenanceWindowExecutionTaskInvocationsRequest struct {
 	WindowExecutionId string                    `json:"WindowExecutionId,omitempty"`
 	TaskId            string                    `json:"TaskId,omitempty"`
-	Filters           []MaintenanceWindowFilter `json:"Filters,omitempty"`
+	Filters           []MaintenanceWindowFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults        *int32                    `json:"MaxResults,omitempty"`
 	NextToken         string                    `json:"NextToken,omitempty"`
 }
@@ -3211,7 +3211,7 @@ func (s *DescribeMaintenanceWindowExecutionTaskInvocationsRequest) Validate(v *p
 }
 
 type DescribeMaintenanceWindowExecutionTaskInvocationsResult struct {
-	WindowExecutionTaskInvocationIdentities []MaintenanceWindowExecutionTaskInvocationIdentity `json:"WindowExecutionTaskInvocationIdentities,omitempty"`
+	WindowExecutionTaskInvocationIdentities []MaintenanceWindowExecutionTaskInvocationIdentity `json:"WindowExecutionTaskInvocationIdentities,omitzero" cbor:"WindowExecutionTaskInvocationIdentities,omitempty"`
 	NextToken                               string                                             `json:"NextToken,omitempty"`
 }
 
@@ -3224,7 +3224,7 @@ func (s *DescribeMaintenanceWindowExecutionTaskInvocationsResult) Validate(v *pr
 
 type DescribeMaintenanceWindowExecutionTasksRequest struct {
 	WindowExecutionId string                    `json:"WindowExecutionId,omitempty"`
-	Filters           []MaintenanceWindowFilter `json:"Filters,omitempty"`
+	Filters           []MaintenanceWindowFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults        *int32                    `json:"MaxResults,omitempty"`
 	NextToken         string                    `json:"NextToken,omitempty"`
 }
@@ -3247,7 +3247,7 @@ func (s *DescribeMaintenanceWindowExecutionTasksRequest) Validate(v *protocol.Va
 }
 
 type DescribeMaintenanceWindowExecutionTasksResult struct {
-	WindowExecutionTaskIdentities []MaintenanceWindowExecutionTaskIdentity `json:"WindowExecutionTaskIdentities,omitempty"`
+	WindowExecutionTaskIdentities []MaintenanceWindowExecutionTaskIdentity `json:"WindowExecutionTaskIdentities,omitzero" cbor:"WindowExecutionTaskIdentities,omitempty"`
 	NextToken                     string                                   `json:"NextToken,omitempty"`
 }
 
@@ -3260,7 +3260,7 @@ func (s *DescribeMaintenanceWindowExecutionTasksResult) Validate(v *protocol.Val
 
 type DescribeMaintenanceWindowExecutionsRequest struct {
 	WindowId   string                    `json:"WindowId,omitempty"`
-	Filters    []MaintenanceWindowFilter `json:"Filters,omitempty"`
+	Filters    []MaintenanceWindowFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults *int32                    `json:"MaxResults,omitempty"`
 	NextToken  string                    `json:"NextToken,omitempty"`
 }
@@ -3283,7 +3283,7 @@ func (s *DescribeMaintenanceWindowExecutionsRequest) Validate(v *protocol.Valida
 }
 
 type DescribeMaintenanceWindowExecutionsResult struct {
-	WindowExecutions []MaintenanceWindowExecution `json:"WindowExecutions,omitempty"`
+	WindowExecutions []MaintenanceWindowExecution `json:"WindowExecutions,omitzero" cbor:"WindowExecutions,omitempty"`
 	NextToken        string                       `json:"NextToken,omitempty"`
 }
 
@@ -3296,9 +3296,9 @@ func (s *DescribeMaintenanceWindowExecutionsResult) Validate(v *protocol.Validat
 
 type DescribeMaintenanceWindowScheduleRequest struct {
 	WindowId     string                    `json:"WindowId,omitempty"`
-	Targets      []Target                  `json:"Targets,omitempty"`
+	Targets      []Target                  `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	ResourceType string                    `json:"ResourceType,omitempty"`
-	Filters      []PatchOrchestratorFilter `json:"Filters,omitempty"`
+	Filters      []PatchOrchestratorFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults   *int32                    `json:"MaxResults,omitempty"`
 	NextToken    string                    `json:"NextToken,omitempty"`
 }
@@ -3329,7 +3329,7 @@ func (s *DescribeMaintenanceWindowScheduleRequest) Validate(v *protocol.Validato
 }
 
 type DescribeMaintenanceWindowScheduleResult struct {
-	ScheduledWindowExecutions []ScheduledWindowExecution `json:"ScheduledWindowExecutions,omitempty"`
+	ScheduledWindowExecutions []ScheduledWindowExecution `json:"ScheduledWindowExecutions,omitzero" cbor:"ScheduledWindowExecutions,omitempty"`
 	NextToken                 string                     `json:"NextToken,omitempty"`
 }
 
@@ -3342,7 +3342,7 @@ func (s *DescribeMaintenanceWindowScheduleResult) Validate(v *protocol.Validator
 
 type DescribeMaintenanceWindowTargetsRequest struct {
 	WindowId   string                    `json:"WindowId,omitempty"`
-	Filters    []MaintenanceWindowFilter `json:"Filters,omitempty"`
+	Filters    []MaintenanceWindowFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults *int32                    `json:"MaxResults,omitempty"`
 	NextToken  string                    `json:"NextToken,omitempty"`
 }
@@ -3365,7 +3365,7 @@ func (s *DescribeMaintenanceWindowTargetsRequest) Validate(v *protocol.Validator
 }
 
 type DescribeMaintenanceWindowTargetsResult struct {
-	Targets   []MaintenanceWindowTarget `json:"Targets,omitempty"`
+	Targets   []MaintenanceWindowTarget `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	NextToken string                    `json:"NextToken,omitempty"`
 }
 
@@ -3378,7 +3378,7 @@ func (s *DescribeMaintenanceWindowTargetsResult) Validate(v *protocol.Validator,
 
 type DescribeMaintenanceWindowTasksRequest struct {
 	WindowId   string                    `json:"WindowId,omitempty"`
-	Filters    []MaintenanceWindowFilter `json:"Filters,omitempty"`
+	Filters    []MaintenanceWindowFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults *int32                    `json:"MaxResults,omitempty"`
 	NextToken  string                    `json:"NextToken,omitempty"`
 }
@@ -3401,7 +3401,7 @@ func (s *DescribeMaintenanceWindowTasksRequest) Validate(v *protocol.Validator, 
 }
 
 type DescribeMaintenanceWindowTasksResult struct {
-	Tasks     []MaintenanceWindowTask `json:"Tasks,omitempty"`
+	Tasks     []MaintenanceWindowTask `json:"Tasks,omitzero" cbor:"Tasks,omitempty"`
 	NextToken string                  `json:"NextToken,omitempty"`
 }
 
@@ -3413,7 +3413,7 @@ func (s *DescribeMaintenanceWindowTasksResult) Validate(v *protocol.Validator, p
 }
 
 type DescribeMaintenanceWindowsForTargetRequest struct {
-	Targets      []Target `json:"Targets,omitempty"`
+	Targets      []Target `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	ResourceType string   `json:"ResourceType,omitempty"`
 	MaxResults   *int32   `json:"MaxResults,omitempty"`
 	NextToken    string   `json:"NextToken,omitempty"`
@@ -3438,7 +3438,7 @@ func (s *DescribeMaintenanceWindowsForTargetRequest) Validate(v *protocol.Valida
 }
 
 type DescribeMaintenanceWindowsForTargetResult struct {
-	WindowIdentities []MaintenanceWindowIdentityForTarget `json:"WindowIdentities,omitempty"`
+	WindowIdentities []MaintenanceWindowIdentityForTarget `json:"WindowIdentities,omitzero" cbor:"WindowIdentities,omitempty"`
 	NextToken        string                               `json:"NextToken,omitempty"`
 }
 
@@ -3450,7 +3450,7 @@ func (s *DescribeMaintenanceWindowsForTargetResult) Validate(v *protocol.Validat
 }
 
 type DescribeMaintenanceWindowsRequest struct {
-	Filters    []MaintenanceWindowFilter `json:"Filters,omitempty"`
+	Filters    []MaintenanceWindowFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults *int32                    `json:"MaxResults,omitempty"`
 	NextToken  string                    `json:"NextToken,omitempty"`
 }
@@ -3469,7 +3469,7 @@ func (s *DescribeMaintenanceWindowsRequest) Validate(v *protocol.Validator, path
 }
 
 type DescribeMaintenanceWindowsResult struct {
-	WindowIdentities []MaintenanceWindowIdentity `json:"WindowIdentities,omitempty"`
+	WindowIdentities []MaintenanceWindowIdentity `json:"WindowIdentities,omitzero" cbor:"WindowIdentities,omitempty"`
 	NextToken        string                      `json:"NextToken,omitempty"`
 }
 
@@ -3481,7 +3481,7 @@ func (s *DescribeMaintenanceWindowsResult) Validate(v *protocol.Validator, path 
 }
 
 type DescribeOpsItemsRequest struct {
-	OpsItemFilters []OpsItemFilter `json:"OpsItemFilters,omitempty"`
+	OpsItemFilters []OpsItemFilter `json:"OpsItemFilters,omitzero" cbor:"OpsItemFilters,omitempty"`
 	MaxResults     *int32          `json:"MaxResults,omitempty"`
 	NextToken      string          `json:"NextToken,omitempty"`
 }
@@ -3498,7 +3498,7 @@ func (s *DescribeOpsItemsRequest) Validate(v *protocol.Validator, path string) {
 
 type DescribeOpsItemsResponse struct {
 	NextToken        string           `json:"NextToken,omitempty"`
-	OpsItemSummaries []OpsItemSummary `json:"OpsItemSummaries,omitempty"`
+	OpsItemSummaries []OpsItemSummary `json:"OpsItemSummaries,omitzero" cbor:"OpsItemSummaries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3509,8 +3509,8 @@ func (s *DescribeOpsItemsResponse) Validate(v *protocol.Validator, path string) 
 }
 
 type DescribeParametersRequest struct {
-	Filters          []ParametersFilter      `json:"Filters,omitempty"`
-	ParameterFilters []ParameterStringFilter `json:"ParameterFilters,omitempty"`
+	Filters          []ParametersFilter      `json:"Filters,omitzero" cbor:"Filters,omitempty"`
+	ParameterFilters []ParameterStringFilter `json:"ParameterFilters,omitzero" cbor:"ParameterFilters,omitempty"`
 	MaxResults       *int32                  `json:"MaxResults,omitempty"`
 	NextToken        string                  `json:"NextToken,omitempty"`
 	Shared           *bool                   `json:"Shared,omitempty"`
@@ -3530,7 +3530,7 @@ func (s *DescribeParametersRequest) Validate(v *protocol.Validator, path string)
 }
 
 type DescribeParametersResult struct {
-	Parameters []ParameterMetadata `json:"Parameters,omitempty"`
+	Parameters []ParameterMetadata `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
 	NextToken  string              `json:"NextToken,omitempty"`
 }
 
@@ -3542,7 +3542,7 @@ func (s *DescribeParametersResult) Validate(v *protocol.Validator, path string) 
 }
 
 type DescribePatchBaselinesRequest struct {
-	Filters    []PatchOrchestratorFilter `json:"Filters,omitempty"`
+	Filters    []PatchOrchestratorFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults *int32                    `json:"MaxResults,omitempty"`
 	NextToken  string                    `json:"NextToken,omitempty"`
 }
@@ -3561,7 +3561,7 @@ func (s *DescribePatchBaselinesRequest) Validate(v *protocol.Validator, path str
 }
 
 type DescribePatchBaselinesResult struct {
-	BaselineIdentities []PatchBaselineIdentity `json:"BaselineIdentities,omitempty"`
+	BaselineIdentities []PatchBaselineIdentity `json:"BaselineIdentities,omitzero" cbor:"BaselineIdentities,omitempty"`
 	NextToken          string                  `json:"NextToken,omitempty"`
 }
 
@@ -3605,7 +3605,7 @@ func (*DescribePatchGroupStateResult) Validate(*protocol.Validator, string) {}
 
 type DescribePatchGroupsRequest struct {
 	MaxResults *int32                    `json:"MaxResults,omitempty"`
-	Filters    []PatchOrchestratorFilter `json:"Filters,omitempty"`
+	Filters    []PatchOrchestratorFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	NextToken  string                    `json:"NextToken,omitempty"`
 }
 
@@ -3623,7 +3623,7 @@ func (s *DescribePatchGroupsRequest) Validate(v *protocol.Validator, path string
 }
 
 type DescribePatchGroupsResult struct {
-	Mappings  []PatchGroupPatchBaselineMapping `json:"Mappings,omitempty"`
+	Mappings  []PatchGroupPatchBaselineMapping `json:"Mappings,omitzero" cbor:"Mappings,omitempty"`
 	NextToken string                           `json:"NextToken,omitempty"`
 }
 
@@ -3661,7 +3661,7 @@ func (s *DescribePatchPropertiesRequest) Validate(v *protocol.Validator, path st
 }
 
 type DescribePatchPropertiesResult struct {
-	Properties []map[string]string `json:"Properties,omitempty"`
+	Properties []map[string]string `json:"Properties,omitzero" cbor:"Properties,omitempty"`
 	NextToken  string              `json:"NextToken,omitempty"`
 }
 
@@ -3679,7 +3679,7 @@ type DescribeSessionsRequest struct {
 	State      string          `json:"State,omitempty"`
 	MaxResults *int32          `json:"MaxResults,omitempty"`
 	NextToken  string          `json:"NextToken,omitempty"`
-	Filters    []SessionFilter `json:"Filters,omitempty"`
+	Filters    []SessionFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3700,7 +3700,7 @@ func (s *DescribeSessionsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type DescribeSessionsResponse struct {
-	Sessions  []Session `json:"Sessions,omitempty"`
+	Sessions  []Session `json:"Sessions,omitzero" cbor:"Sessions,omitempty"`
 	NextToken string    `json:"NextToken,omitempty"`
 }
 
@@ -3756,24 +3756,24 @@ type DocumentDescription struct {
 	StatusInformation      string                  `json:"StatusInformation,omitempty"`
 	DocumentVersion        string                  `json:"DocumentVersion,omitempty"`
 	Description            string                  `json:"Description,omitempty"`
-	Parameters             []DocumentParameter     `json:"Parameters,omitempty"`
-	PlatformTypes          []string                `json:"PlatformTypes,omitempty"`
+	Parameters             []DocumentParameter     `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
+	PlatformTypes          []string                `json:"PlatformTypes,omitzero" cbor:"PlatformTypes,omitempty"`
 	DocumentType           string                  `json:"DocumentType,omitempty"`
 	SchemaVersion          string                  `json:"SchemaVersion,omitempty"`
 	LatestVersion          string                  `json:"LatestVersion,omitempty"`
 	DefaultVersion         string                  `json:"DefaultVersion,omitempty"`
 	DocumentFormat         string                  `json:"DocumentFormat,omitempty"`
 	TargetType             string                  `json:"TargetType,omitempty"`
-	Tags                   []Tag                   `json:"Tags,omitempty"`
-	AttachmentsInformation []AttachmentInformation `json:"AttachmentsInformation,omitempty"`
-	Requires               []DocumentRequires      `json:"Requires,omitempty"`
+	Tags                   []Tag                   `json:"Tags,omitzero" cbor:"Tags,omitempty"`
+	AttachmentsInformation []AttachmentInformation `json:"AttachmentsInformation,omitzero" cbor:"AttachmentsInformation,omitempty"`
+	Requires               []DocumentRequires      `json:"Requires,omitzero" cbor:"Requires,omitempty"`
 	Author                 string                  `json:"Author,omitempty"`
-	ReviewInformation      []ReviewInformation     `json:"ReviewInformation,omitempty"`
+	ReviewInformation      []ReviewInformation     `json:"ReviewInformation,omitzero" cbor:"ReviewInformation,omitempty"`
 	ApprovedVersion        string                  `json:"ApprovedVersion,omitempty"`
 	PendingReviewVersion   string                  `json:"PendingReviewVersion,omitempty"`
 	ReviewStatus           string                  `json:"ReviewStatus,omitempty"`
-	Category               []string                `json:"Category,omitempty"`
-	CategoryEnum           []string                `json:"CategoryEnum,omitempty"`
+	Category               []string                `json:"Category,omitzero" cbor:"Category,omitempty"`
+	CategoryEnum           []string                `json:"CategoryEnum,omitzero" cbor:"CategoryEnum,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3863,14 +3863,14 @@ type DocumentIdentifier struct {
 	DisplayName     string              `json:"DisplayName,omitempty"`
 	Owner           string              `json:"Owner,omitempty"`
 	VersionName     string              `json:"VersionName,omitempty"`
-	PlatformTypes   []string            `json:"PlatformTypes,omitempty"`
+	PlatformTypes   []string            `json:"PlatformTypes,omitzero" cbor:"PlatformTypes,omitempty"`
 	DocumentVersion string              `json:"DocumentVersion,omitempty"`
 	DocumentType    string              `json:"DocumentType,omitempty"`
 	SchemaVersion   string              `json:"SchemaVersion,omitempty"`
 	DocumentFormat  string              `json:"DocumentFormat,omitempty"`
 	TargetType      string              `json:"TargetType,omitempty"`
-	Tags            []Tag               `json:"Tags,omitempty"`
-	Requires        []DocumentRequires  `json:"Requires,omitempty"`
+	Tags            []Tag               `json:"Tags,omitzero" cbor:"Tags,omitempty"`
+	Requires        []DocumentRequires  `json:"Requires,omitzero" cbor:"Requires,omitempty"`
 	ReviewStatus    string              `json:"ReviewStatus,omitempty"`
 	Author          string              `json:"Author,omitempty"`
 }
@@ -3911,7 +3911,7 @@ func (s *DocumentIdentifier) Validate(v *protocol.Validator, path string) {
 
 type DocumentKeyValuesFilter struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3932,7 +3932,7 @@ type DocumentLimitExceeded struct {
 func (*DocumentLimitExceeded) Validate(*protocol.Validator, string) {}
 
 type DocumentMetadataResponseInfo struct {
-	ReviewerResponse []DocumentReviewerResponseSource `json:"ReviewerResponse,omitempty"`
+	ReviewerResponse []DocumentReviewerResponseSource `json:"ReviewerResponse,omitzero" cbor:"ReviewerResponse,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -3997,7 +3997,7 @@ type DocumentReviewerResponseSource struct {
 	CreateTime   *protocol.Timestamp           `json:"CreateTime,omitempty"`
 	UpdatedTime  *protocol.Timestamp           `json:"UpdatedTime,omitempty"`
 	ReviewStatus string                        `json:"ReviewStatus,omitempty"`
-	Comment      []DocumentReviewCommentSource `json:"Comment,omitempty"`
+	Comment      []DocumentReviewCommentSource `json:"Comment,omitzero" cbor:"Comment,omitempty"`
 	Reviewer     string                        `json:"Reviewer,omitempty"`
 }
 
@@ -4019,7 +4019,7 @@ func (s *DocumentReviewerResponseSource) Validate(v *protocol.Validator, path st
 
 type DocumentReviews struct {
 	Action  string                        `json:"Action,omitempty"`
-	Comment []DocumentReviewCommentSource `json:"Comment,omitempty"`
+	Comment []DocumentReviewCommentSource `json:"Comment,omitzero" cbor:"Comment,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4154,7 +4154,7 @@ func (s *FailedCreateAssociation) Validate(v *protocol.Validator, path string) {
 type FailureDetails struct {
 	FailureStage string              `json:"FailureStage,omitempty"`
 	FailureType  string              `json:"FailureType,omitempty"`
-	Details      map[string][]string `json:"Details,omitempty"`
+	Details      map[string][]string `json:"Details,omitzero" cbor:"Details,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4228,7 +4228,7 @@ func (s *GetAutomationExecutionResult) Validate(v *protocol.Validator, path stri
 }
 
 type GetCalendarStateRequest struct {
-	CalendarNames []string `json:"CalendarNames,omitempty"`
+	CalendarNames []string `json:"CalendarNames,omitzero" cbor:"CalendarNames,omitempty"`
 	AtTime        string   `json:"AtTime,omitempty"`
 }
 
@@ -4428,8 +4428,8 @@ type GetDocumentResult struct {
 	Content            string              `json:"Content,omitempty"`
 	DocumentType       string              `json:"DocumentType,omitempty"`
 	DocumentFormat     string              `json:"DocumentFormat,omitempty"`
-	Requires           []DocumentRequires  `json:"Requires,omitempty"`
-	AttachmentsContent []AttachmentContent `json:"AttachmentsContent,omitempty"`
+	Requires           []DocumentRequires  `json:"Requires,omitzero" cbor:"Requires,omitempty"`
+	AttachmentsContent []AttachmentContent `json:"AttachmentsContent,omitzero" cbor:"AttachmentsContent,omitempty"`
 	ReviewStatus       string              `json:"ReviewStatus,omitempty"`
 }
 
@@ -4495,9 +4495,9 @@ func (s *GetExecutionPreviewResponse) Validate(v *protocol.Validator, path strin
 }
 
 type GetInventoryRequest struct {
-	Filters          []InventoryFilter     `json:"Filters,omitempty"`
-	Aggregators      []InventoryAggregator `json:"Aggregators,omitempty"`
-	ResultAttributes []ResultAttribute     `json:"ResultAttributes,omitempty"`
+	Filters          []InventoryFilter     `json:"Filters,omitzero" cbor:"Filters,omitempty"`
+	Aggregators      []InventoryAggregator `json:"Aggregators,omitzero" cbor:"Aggregators,omitempty"`
+	ResultAttributes []ResultAttribute     `json:"ResultAttributes,omitzero" cbor:"ResultAttributes,omitempty"`
 	NextToken        string                `json:"NextToken,omitempty"`
 	MaxResults       *int32                `json:"MaxResults,omitempty"`
 }
@@ -4528,7 +4528,7 @@ func (s *GetInventoryRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type GetInventoryResult struct {
-	Entities  []InventoryResultEntity `json:"Entities,omitempty"`
+	Entities  []InventoryResultEntity `json:"Entities,omitzero" cbor:"Entities,omitempty"`
 	NextToken string                  `json:"NextToken,omitempty"`
 }
 
@@ -4558,7 +4558,7 @@ func (s *GetInventorySchemaRequest) Validate(v *protocol.Validator, path string)
 }
 
 type GetInventorySchemaResult struct {
-	Schemas   []InventoryItemSchema `json:"Schemas,omitempty"`
+	Schemas   []InventoryItemSchema `json:"Schemas,omitzero" cbor:"Schemas,omitempty"`
 	NextToken string                `json:"NextToken,omitempty"`
 }
 
@@ -4583,7 +4583,7 @@ func (s *GetMaintenanceWindowExecutionRequest) Validate(v *protocol.Validator, p
 
 type GetMaintenanceWindowExecutionResult struct {
 	WindowExecutionId string              `json:"WindowExecutionId,omitempty"`
-	TaskIds           []string            `json:"TaskIds,omitempty"`
+	TaskIds           []string            `json:"TaskIds,omitzero" cbor:"TaskIds,omitempty"`
 	Status            string              `json:"Status,omitempty"`
 	StatusDetails     string              `json:"StatusDetails,omitempty"`
 	StartTime         *protocol.Timestamp `json:"StartTime,omitempty"`
@@ -4694,7 +4694,7 @@ type GetMaintenanceWindowExecutionTaskResult struct {
 	TaskArn            string                                                     `json:"TaskArn,omitempty"`
 	ServiceRole        string                                                     `json:"ServiceRole,omitempty"`
 	Type               string                                                     `json:"Type,omitempty"`
-	TaskParameters     []map[string]MaintenanceWindowTaskParameterValueExpression `json:"TaskParameters,omitempty"`
+	TaskParameters     []map[string]MaintenanceWindowTaskParameterValueExpression `json:"TaskParameters,omitzero" cbor:"TaskParameters,omitempty"`
 	Priority           int32                                                      `json:"Priority"`
 	MaxConcurrency     string                                                     `json:"MaxConcurrency,omitempty"`
 	MaxErrors          string                                                     `json:"MaxErrors,omitempty"`
@@ -4703,7 +4703,7 @@ type GetMaintenanceWindowExecutionTaskResult struct {
 	StartTime          *protocol.Timestamp                                        `json:"StartTime,omitempty"`
 	EndTime            *protocol.Timestamp                                        `json:"EndTime,omitempty"`
 	AlarmConfiguration *AlarmConfiguration                                        `json:"AlarmConfiguration,omitempty"`
-	TriggeredAlarms    []AlarmStateInformation                                    `json:"TriggeredAlarms,omitempty"`
+	TriggeredAlarms    []AlarmStateInformation                                    `json:"TriggeredAlarms,omitzero" cbor:"TriggeredAlarms,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -4827,11 +4827,11 @@ func (s *GetMaintenanceWindowTaskRequest) Validate(v *protocol.Validator, path s
 type GetMaintenanceWindowTaskResult struct {
 	WindowId                 string                                                   `json:"WindowId,omitempty"`
 	WindowTaskId             string                                                   `json:"WindowTaskId,omitempty"`
-	Targets                  []Target                                                 `json:"Targets,omitempty"`
+	Targets                  []Target                                                 `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	TaskArn                  string                                                   `json:"TaskArn,omitempty"`
 	ServiceRoleArn           string                                                   `json:"ServiceRoleArn,omitempty"`
 	TaskType                 string                                                   `json:"TaskType,omitempty"`
-	TaskParameters           map[string]MaintenanceWindowTaskParameterValueExpression `json:"TaskParameters,omitempty"`
+	TaskParameters           map[string]MaintenanceWindowTaskParameterValueExpression `json:"TaskParameters,omitzero" cbor:"TaskParameters,omitempty"`
 	TaskInvocationParameters *MaintenanceWindowTaskInvocationParameters               `json:"TaskInvocationParameters,omitempty"`
 	Priority                 int32                                                    `json:"Priority"`
 	MaxConcurrency           string                                                   `json:"MaxConcurrency,omitempty"`
@@ -4939,7 +4939,7 @@ func (s *GetOpsMetadataRequest) Validate(v *protocol.Validator, path string) {
 
 type GetOpsMetadataResult struct {
 	ResourceId string                   `json:"ResourceId,omitempty"`
-	Metadata   map[string]MetadataValue `json:"Metadata,omitempty"`
+	Metadata   map[string]MetadataValue `json:"Metadata,omitzero" cbor:"Metadata,omitempty"`
 	NextToken  string                   `json:"NextToken,omitempty"`
 }
 
@@ -4959,9 +4959,9 @@ func (s *GetOpsMetadataResult) Validate(v *protocol.Validator, path string) {
 
 type GetOpsSummaryRequest struct {
 	SyncName         string               `json:"SyncName,omitempty"`
-	Filters          []OpsFilter          `json:"Filters,omitempty"`
-	Aggregators      []OpsAggregator      `json:"Aggregators,omitempty"`
-	ResultAttributes []OpsResultAttribute `json:"ResultAttributes,omitempty"`
+	Filters          []OpsFilter          `json:"Filters,omitzero" cbor:"Filters,omitempty"`
+	Aggregators      []OpsAggregator      `json:"Aggregators,omitzero" cbor:"Aggregators,omitempty"`
+	ResultAttributes []OpsResultAttribute `json:"ResultAttributes,omitzero" cbor:"ResultAttributes,omitempty"`
 	NextToken        string               `json:"NextToken,omitempty"`
 	MaxResults       *int32               `json:"MaxResults,omitempty"`
 }
@@ -4995,7 +4995,7 @@ func (s *GetOpsSummaryRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type GetOpsSummaryResult struct {
-	Entities  []OpsEntity `json:"Entities,omitempty"`
+	Entities  []OpsEntity `json:"Entities,omitzero" cbor:"Entities,omitempty"`
 	NextToken string      `json:"NextToken,omitempty"`
 }
 
@@ -5025,7 +5025,7 @@ func (s *GetParameterHistoryRequest) Validate(v *protocol.Validator, path string
 }
 
 type GetParameterHistoryResult struct {
-	Parameters []ParameterHistory `json:"Parameters,omitempty"`
+	Parameters []ParameterHistory `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
 	NextToken  string             `json:"NextToken,omitempty"`
 }
 
@@ -5063,7 +5063,7 @@ func (s *GetParameterResult) Validate(v *protocol.Validator, path string) {
 type GetParametersByPathRequest struct {
 	Path             string                  `json:"Path,omitempty"`
 	Recursive        *bool                   `json:"Recursive,omitempty"`
-	ParameterFilters []ParameterStringFilter `json:"ParameterFilters,omitempty"`
+	ParameterFilters []ParameterStringFilter `json:"ParameterFilters,omitzero" cbor:"ParameterFilters,omitempty"`
 	WithDecryption   *bool                   `json:"WithDecryption,omitempty"`
 	MaxResults       *int32                  `json:"MaxResults,omitempty"`
 	NextToken        string                  `json:"NextToken,omitempty"`
@@ -5084,7 +5084,7 @@ func (s *GetParametersByPathRequest) Validate(v *protocol.Validator, path string
 }
 
 type GetParametersByPathResult struct {
-	Parameters []Parameter `json:"Parameters,omitempty"`
+	Parameters []Parameter `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
 	NextToken  string      `json:"NextToken,omitempty"`
 }
 
@@ -5096,7 +5096,7 @@ func (s *GetParametersByPathResult) Validate(v *protocol.Validator, path string)
 }
 
 type GetParametersRequest struct {
-	Names          []string `json:"Names,omitempty"`
+	Names          []string `json:"Names,omitzero" cbor:"Names,omitempty"`
 	WithDecryption *bool    `json:"WithDecryption,omitempty"`
 }
 
@@ -5112,8 +5112,8 @@ func (s *GetParametersRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type GetParametersResult struct {
-	Parameters        []Parameter `json:"Parameters,omitempty"`
-	InvalidParameters []string    `json:"InvalidParameters,omitempty"`
+	Parameters        []Parameter `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
+	InvalidParameters []string    `json:"InvalidParameters,omitzero" cbor:"InvalidParameters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5182,16 +5182,16 @@ type GetPatchBaselineResult struct {
 	OperatingSystem                          string              `json:"OperatingSystem,omitempty"`
 	GlobalFilters                            *PatchFilterGroup   `json:"GlobalFilters,omitempty"`
 	ApprovalRules                            *PatchRuleGroup     `json:"ApprovalRules,omitempty"`
-	ApprovedPatches                          []string            `json:"ApprovedPatches,omitempty"`
+	ApprovedPatches                          []string            `json:"ApprovedPatches,omitzero" cbor:"ApprovedPatches,omitempty"`
 	ApprovedPatchesComplianceLevel           string              `json:"ApprovedPatchesComplianceLevel,omitempty"`
 	ApprovedPatchesEnableNonSecurity         *bool               `json:"ApprovedPatchesEnableNonSecurity,omitempty"`
-	RejectedPatches                          []string            `json:"RejectedPatches,omitempty"`
+	RejectedPatches                          []string            `json:"RejectedPatches,omitzero" cbor:"RejectedPatches,omitempty"`
 	RejectedPatchesAction                    string              `json:"RejectedPatchesAction,omitempty"`
-	PatchGroups                              []string            `json:"PatchGroups,omitempty"`
+	PatchGroups                              []string            `json:"PatchGroups,omitzero" cbor:"PatchGroups,omitempty"`
 	CreatedDate                              *protocol.Timestamp `json:"CreatedDate,omitempty"`
 	ModifiedDate                             *protocol.Timestamp `json:"ModifiedDate,omitempty"`
 	Description                              string              `json:"Description,omitempty"`
-	Sources                                  []PatchSource       `json:"Sources,omitempty"`
+	Sources                                  []PatchSource       `json:"Sources,omitzero" cbor:"Sources,omitempty"`
 	AvailableSecurityUpdatesComplianceStatus string              `json:"AvailableSecurityUpdatesComplianceStatus,omitempty"`
 }
 
@@ -5266,7 +5266,7 @@ func (s *GetResourcePoliciesRequest) Validate(v *protocol.Validator, path string
 
 type GetResourcePoliciesResponse struct {
 	NextToken string                             `json:"NextToken,omitempty"`
-	Policies  []GetResourcePoliciesResponseEntry `json:"Policies,omitempty"`
+	Policies  []GetResourcePoliciesResponseEntry `json:"Policies,omitzero" cbor:"Policies,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5338,7 +5338,7 @@ func (*IncompatiblePolicyException) Validate(*protocol.Validator, string) {}
 
 type InstanceAggregatedAssociationOverview struct {
 	DetailedStatus                           string           `json:"DetailedStatus,omitempty"`
-	InstanceAssociationStatusAggregatedCount map[string]int32 `json:"InstanceAssociationStatusAggregatedCount,omitempty"`
+	InstanceAssociationStatusAggregatedCount map[string]int32 `json:"InstanceAssociationStatusAggregatedCount,omitzero" cbor:"InstanceAssociationStatusAggregatedCount,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5505,7 +5505,7 @@ func (s *InstanceInformation) Validate(v *protocol.Validator, path string) {
 
 type InstanceInformationFilter struct {
 	Key      string   `json:"key,omitempty"`
-	ValueSet []string `json:"valueSet,omitempty"`
+	ValueSet []string `json:"valueSet,omitzero" cbor:"valueSet,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5522,7 +5522,7 @@ func (s *InstanceInformationFilter) Validate(v *protocol.Validator, path string)
 
 type InstanceInformationStringFilter struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5593,7 +5593,7 @@ func (s *InstancePatchState) Validate(v *protocol.Validator, path string) {
 
 type InstancePatchStateFilter struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 	Type   string   `json:"Type,omitempty"`
 }
 
@@ -5696,7 +5696,7 @@ func (s *InstanceProperty) Validate(v *protocol.Validator, path string) {
 
 type InstancePropertyFilter struct {
 	Key      string   `json:"key,omitempty"`
-	ValueSet []string `json:"valueSet,omitempty"`
+	ValueSet []string `json:"valueSet,omitzero" cbor:"valueSet,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5716,7 +5716,7 @@ func (s *InstancePropertyFilter) Validate(v *protocol.Validator, path string) {
 
 type InstancePropertyStringFilter struct {
 	Key      string   `json:"Key,omitempty"`
-	Values   []string `json:"Values,omitempty"`
+	Values   []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 	Operator string   `json:"Operator,omitempty"`
 }
 
@@ -6088,8 +6088,8 @@ func (*InvalidUpdate) Validate(*protocol.Validator, string) {}
 
 type InventoryAggregator struct {
 	Expression  string                `json:"Expression,omitempty"`
-	Aggregators []InventoryAggregator `json:"Aggregators,omitempty"`
-	Groups      []InventoryGroup      `json:"Groups,omitempty"`
+	Aggregators []InventoryAggregator `json:"Aggregators,omitzero" cbor:"Aggregators,omitempty"`
+	Groups      []InventoryGroup      `json:"Groups,omitzero" cbor:"Groups,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -6137,7 +6137,7 @@ func (s *InventoryDeletionStatusItem) Validate(v *protocol.Validator, path strin
 type InventoryDeletionSummary struct {
 	TotalCount     int32                          `json:"TotalCount"`
 	RemainingCount int32                          `json:"RemainingCount"`
-	SummaryItems   []InventoryDeletionSummaryItem `json:"SummaryItems,omitempty"`
+	SummaryItems   []InventoryDeletionSummaryItem `json:"SummaryItems,omitzero" cbor:"SummaryItems,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -6158,7 +6158,7 @@ func (*InventoryDeletionSummaryItem) Validate(*protocol.Validator, string) {}
 
 type InventoryFilter struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 	Type   string   `json:"Type,omitempty"`
 }
 
@@ -6179,7 +6179,7 @@ func (s *InventoryFilter) Validate(v *protocol.Validator, path string) {
 
 type InventoryGroup struct {
 	Name    string            `json:"Name,omitempty"`
-	Filters []InventoryFilter `json:"Filters,omitempty"`
+	Filters []InventoryFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -6202,8 +6202,8 @@ type InventoryItem struct {
 	SchemaVersion string              `json:"SchemaVersion,omitempty"`
 	CaptureTime   string              `json:"CaptureTime,omitempty"`
 	ContentHash   string              `json:"ContentHash,omitempty"`
-	Content       []map[string]string `json:"Content,omitempty"`
-	Context       map[string]string   `json:"Context,omitempty"`
+	Content       []map[string]string `json:"Content,omitzero" cbor:"Content,omitempty"`
+	Context       map[string]string   `json:"Context,omitzero" cbor:"Context,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -6255,7 +6255,7 @@ func (s *InventoryItemAttribute) Validate(v *protocol.Validator, path string) {
 type InventoryItemSchema struct {
 	TypeName    string                   `json:"TypeName,omitempty"`
 	Version     string                   `json:"Version,omitempty"`
-	Attributes  []InventoryItemAttribute `json:"Attributes,omitempty"`
+	Attributes  []InventoryItemAttribute `json:"Attributes,omitzero" cbor:"Attributes,omitempty"`
 	DisplayName string                   `json:"DisplayName,omitempty"`
 }
 
@@ -6276,7 +6276,7 @@ func (s *InventoryItemSchema) Validate(v *protocol.Validator, path string) {
 
 type InventoryResultEntity struct {
 	Id   string                         `json:"Id,omitempty"`
-	Data map[string]InventoryResultItem `json:"Data,omitempty"`
+	Data map[string]InventoryResultItem `json:"Data,omitzero" cbor:"Data,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -6291,7 +6291,7 @@ type InventoryResultItem struct {
 	SchemaVersion string              `json:"SchemaVersion,omitempty"`
 	CaptureTime   string              `json:"CaptureTime,omitempty"`
 	ContentHash   string              `json:"ContentHash,omitempty"`
-	Content       []map[string]string `json:"Content,omitempty"`
+	Content       []map[string]string `json:"Content,omitzero" cbor:"Content,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -6351,7 +6351,7 @@ func (s *ItemSizeLimitExceededException) Validate(v *protocol.Validator, path st
 type LabelParameterVersionRequest struct {
 	Name             string   `json:"Name,omitempty"`
 	ParameterVersion *int64   `json:"ParameterVersion,omitempty"`
-	Labels           []string `json:"Labels,omitempty"`
+	Labels           []string `json:"Labels,omitzero" cbor:"Labels,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -6370,7 +6370,7 @@ func (s *LabelParameterVersionRequest) Validate(v *protocol.Validator, path stri
 }
 
 type LabelParameterVersionResult struct {
-	InvalidLabels    []string `json:"InvalidLabels,omitempty"`
+	InvalidLabels    []string `json:"InvalidLabels,omitzero" cbor:"InvalidLabels,omitempty"`
 	ParameterVersion int64    `json:"ParameterVersion"`
 }
 
@@ -6399,7 +6399,7 @@ func (s *ListAssociationVersionsRequest) Validate(v *protocol.Validator, path st
 }
 
 type ListAssociationVersionsResult struct {
-	AssociationVersions []AssociationVersionInfo `json:"AssociationVersions,omitempty"`
+	AssociationVersions []AssociationVersionInfo `json:"AssociationVersions,omitzero" cbor:"AssociationVersions,omitempty"`
 	NextToken           string                   `json:"NextToken,omitempty"`
 }
 
@@ -6414,7 +6414,7 @@ func (s *ListAssociationVersionsResult) Validate(v *protocol.Validator, path str
 }
 
 type ListAssociationsRequest struct {
-	AssociationFilterList []AssociationFilter `json:"AssociationFilterList,omitempty"`
+	AssociationFilterList []AssociationFilter `json:"AssociationFilterList,omitzero" cbor:"AssociationFilterList,omitempty"`
 	MaxResults            *int32              `json:"MaxResults,omitempty"`
 	NextToken             string              `json:"NextToken,omitempty"`
 }
@@ -6433,7 +6433,7 @@ func (s *ListAssociationsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListAssociationsResult struct {
-	Associations []Association `json:"Associations,omitempty"`
+	Associations []Association `json:"Associations,omitzero" cbor:"Associations,omitempty"`
 	NextToken    string        `json:"NextToken,omitempty"`
 }
 
@@ -6449,7 +6449,7 @@ type ListCommandInvocationsRequest struct {
 	InstanceId string          `json:"InstanceId,omitempty"`
 	MaxResults *int32          `json:"MaxResults,omitempty"`
 	NextToken  string          `json:"NextToken,omitempty"`
-	Filters    []CommandFilter `json:"Filters,omitempty"`
+	Filters    []CommandFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	Details    bool            `json:"Details"`
 }
 
@@ -6470,7 +6470,7 @@ func (s *ListCommandInvocationsRequest) Validate(v *protocol.Validator, path str
 }
 
 type ListCommandInvocationsResult struct {
-	CommandInvocations []CommandInvocation `json:"CommandInvocations,omitempty"`
+	CommandInvocations []CommandInvocation `json:"CommandInvocations,omitzero" cbor:"CommandInvocations,omitempty"`
 	NextToken          string              `json:"NextToken,omitempty"`
 }
 
@@ -6486,7 +6486,7 @@ type ListCommandsRequest struct {
 	InstanceId string          `json:"InstanceId,omitempty"`
 	MaxResults *int32          `json:"MaxResults,omitempty"`
 	NextToken  string          `json:"NextToken,omitempty"`
-	Filters    []CommandFilter `json:"Filters,omitempty"`
+	Filters    []CommandFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -6506,7 +6506,7 @@ func (s *ListCommandsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListCommandsResult struct {
-	Commands  []Command `json:"Commands,omitempty"`
+	Commands  []Command `json:"Commands,omitzero" cbor:"Commands,omitempty"`
 	NextToken string    `json:"NextToken,omitempty"`
 }
 
@@ -6518,9 +6518,9 @@ func (s *ListCommandsResult) Validate(v *protocol.Validator, path string) {
 }
 
 type ListComplianceItemsRequest struct {
-	Filters       []ComplianceStringFilter `json:"Filters,omitempty"`
-	ResourceIds   []string                 `json:"ResourceIds,omitempty"`
-	ResourceTypes []string                 `json:"ResourceTypes,omitempty"`
+	Filters       []ComplianceStringFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
+	ResourceIds   []string                 `json:"ResourceIds,omitzero" cbor:"ResourceIds,omitempty"`
+	ResourceTypes []string                 `json:"ResourceTypes,omitzero" cbor:"ResourceTypes,omitempty"`
 	NextToken     string                   `json:"NextToken,omitempty"`
 	MaxResults    *int32                   `json:"MaxResults,omitempty"`
 }
@@ -6548,7 +6548,7 @@ func (s *ListComplianceItemsRequest) Validate(v *protocol.Validator, path string
 }
 
 type ListComplianceItemsResult struct {
-	ComplianceItems []ComplianceItem `json:"ComplianceItems,omitempty"`
+	ComplianceItems []ComplianceItem `json:"ComplianceItems,omitzero" cbor:"ComplianceItems,omitempty"`
 	NextToken       string           `json:"NextToken,omitempty"`
 }
 
@@ -6560,7 +6560,7 @@ func (s *ListComplianceItemsResult) Validate(v *protocol.Validator, path string)
 }
 
 type ListComplianceSummariesRequest struct {
-	Filters    []ComplianceStringFilter `json:"Filters,omitempty"`
+	Filters    []ComplianceStringFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	NextToken  string                   `json:"NextToken,omitempty"`
 	MaxResults *int32                   `json:"MaxResults,omitempty"`
 }
@@ -6576,7 +6576,7 @@ func (s *ListComplianceSummariesRequest) Validate(v *protocol.Validator, path st
 }
 
 type ListComplianceSummariesResult struct {
-	ComplianceSummaryItems []ComplianceSummaryItem `json:"ComplianceSummaryItems,omitempty"`
+	ComplianceSummaryItems []ComplianceSummaryItem `json:"ComplianceSummaryItems,omitzero" cbor:"ComplianceSummaryItems,omitempty"`
 	NextToken              string                  `json:"NextToken,omitempty"`
 }
 
@@ -6637,7 +6637,7 @@ func (s *ListDocumentVersionsRequest) Validate(v *protocol.Validator, path strin
 }
 
 type ListDocumentVersionsResult struct {
-	DocumentVersions []DocumentVersionInfo `json:"DocumentVersions,omitempty"`
+	DocumentVersions []DocumentVersionInfo `json:"DocumentVersions,omitzero" cbor:"DocumentVersions,omitempty"`
 	NextToken        string                `json:"NextToken,omitempty"`
 }
 
@@ -6652,8 +6652,8 @@ func (s *ListDocumentVersionsResult) Validate(v *protocol.Validator, path string
 }
 
 type ListDocumentsRequest struct {
-	DocumentFilterList []DocumentFilter          `json:"DocumentFilterList,omitempty"`
-	Filters            []DocumentKeyValuesFilter `json:"Filters,omitempty"`
+	DocumentFilterList []DocumentFilter          `json:"DocumentFilterList,omitzero" cbor:"DocumentFilterList,omitempty"`
+	Filters            []DocumentKeyValuesFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults         *int32                    `json:"MaxResults,omitempty"`
 	NextToken          string                    `json:"NextToken,omitempty"`
 }
@@ -6678,7 +6678,7 @@ func (s *ListDocumentsRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListDocumentsResult struct {
-	DocumentIdentifiers []DocumentIdentifier `json:"DocumentIdentifiers,omitempty"`
+	DocumentIdentifiers []DocumentIdentifier `json:"DocumentIdentifiers,omitzero" cbor:"DocumentIdentifiers,omitempty"`
 	NextToken           string               `json:"NextToken,omitempty"`
 }
 
@@ -6692,7 +6692,7 @@ func (s *ListDocumentsResult) Validate(v *protocol.Validator, path string) {
 type ListInventoryEntriesRequest struct {
 	InstanceId string            `json:"InstanceId,omitempty"`
 	TypeName   string            `json:"TypeName,omitempty"`
-	Filters    []InventoryFilter `json:"Filters,omitempty"`
+	Filters    []InventoryFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	NextToken  string            `json:"NextToken,omitempty"`
 	MaxResults *int32            `json:"MaxResults,omitempty"`
 }
@@ -6720,7 +6720,7 @@ type ListInventoryEntriesResult struct {
 	InstanceId    string              `json:"InstanceId,omitempty"`
 	SchemaVersion string              `json:"SchemaVersion,omitempty"`
 	CaptureTime   string              `json:"CaptureTime,omitempty"`
-	Entries       []map[string]string `json:"Entries,omitempty"`
+	Entries       []map[string]string `json:"Entries,omitzero" cbor:"Entries,omitempty"`
 	NextToken     string              `json:"NextToken,omitempty"`
 }
 
@@ -6745,7 +6745,7 @@ func (s *ListInventoryEntriesResult) Validate(v *protocol.Validator, path string
 
 type ListNodesRequest struct {
 	SyncName   string       `json:"SyncName,omitempty"`
-	Filters    []NodeFilter `json:"Filters,omitempty"`
+	Filters    []NodeFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	NextToken  string       `json:"NextToken,omitempty"`
 	MaxResults *int32       `json:"MaxResults,omitempty"`
 }
@@ -6767,7 +6767,7 @@ func (s *ListNodesRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListNodesResult struct {
-	Nodes     []Node `json:"Nodes,omitempty"`
+	Nodes     []Node `json:"Nodes,omitzero" cbor:"Nodes,omitempty"`
 	NextToken string `json:"NextToken,omitempty"`
 }
 
@@ -6783,8 +6783,8 @@ func (s *ListNodesResult) Validate(v *protocol.Validator, path string) {
 
 type ListNodesSummaryRequest struct {
 	SyncName    string           `json:"SyncName,omitempty"`
-	Filters     []NodeFilter     `json:"Filters,omitempty"`
-	Aggregators []NodeAggregator `json:"Aggregators,omitempty"`
+	Filters     []NodeFilter     `json:"Filters,omitzero" cbor:"Filters,omitempty"`
+	Aggregators []NodeAggregator `json:"Aggregators,omitzero" cbor:"Aggregators,omitempty"`
 	NextToken   string           `json:"NextToken,omitempty"`
 	MaxResults  *int32           `json:"MaxResults,omitempty"`
 }
@@ -6813,7 +6813,7 @@ func (s *ListNodesSummaryRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListNodesSummaryResult struct {
-	Summary   []map[string]string `json:"Summary,omitempty"`
+	Summary   []map[string]string `json:"Summary,omitzero" cbor:"Summary,omitempty"`
 	NextToken string              `json:"NextToken,omitempty"`
 }
 
@@ -6834,7 +6834,7 @@ func (s *ListNodesSummaryResult) Validate(v *protocol.Validator, path string) {
 }
 
 type ListOpsItemEventsRequest struct {
-	Filters    []OpsItemEventFilter `json:"Filters,omitempty"`
+	Filters    []OpsItemEventFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults *int32               `json:"MaxResults,omitempty"`
 	NextToken  string               `json:"NextToken,omitempty"`
 }
@@ -6851,7 +6851,7 @@ func (s *ListOpsItemEventsRequest) Validate(v *protocol.Validator, path string) 
 
 type ListOpsItemEventsResponse struct {
 	NextToken string                `json:"NextToken,omitempty"`
-	Summaries []OpsItemEventSummary `json:"Summaries,omitempty"`
+	Summaries []OpsItemEventSummary `json:"Summaries,omitzero" cbor:"Summaries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -6863,7 +6863,7 @@ func (s *ListOpsItemEventsResponse) Validate(v *protocol.Validator, path string)
 
 type ListOpsItemRelatedItemsRequest struct {
 	OpsItemId  string                      `json:"OpsItemId,omitempty"`
-	Filters    []OpsItemRelatedItemsFilter `json:"Filters,omitempty"`
+	Filters    []OpsItemRelatedItemsFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults *int32                      `json:"MaxResults,omitempty"`
 	NextToken  string                      `json:"NextToken,omitempty"`
 }
@@ -6880,7 +6880,7 @@ func (s *ListOpsItemRelatedItemsRequest) Validate(v *protocol.Validator, path st
 
 type ListOpsItemRelatedItemsResponse struct {
 	NextToken string                      `json:"NextToken,omitempty"`
-	Summaries []OpsItemRelatedItemSummary `json:"Summaries,omitempty"`
+	Summaries []OpsItemRelatedItemSummary `json:"Summaries,omitzero" cbor:"Summaries,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -6891,7 +6891,7 @@ func (s *ListOpsItemRelatedItemsResponse) Validate(v *protocol.Validator, path s
 }
 
 type ListOpsMetadataRequest struct {
-	Filters    []OpsMetadataFilter `json:"Filters,omitempty"`
+	Filters    []OpsMetadataFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	MaxResults *int32              `json:"MaxResults,omitempty"`
 	NextToken  string              `json:"NextToken,omitempty"`
 }
@@ -6910,7 +6910,7 @@ func (s *ListOpsMetadataRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type ListOpsMetadataResult struct {
-	OpsMetadataList []OpsMetadata `json:"OpsMetadataList,omitempty"`
+	OpsMetadataList []OpsMetadata `json:"OpsMetadataList,omitzero" cbor:"OpsMetadataList,omitempty"`
 	NextToken       string        `json:"NextToken,omitempty"`
 }
 
@@ -6925,7 +6925,7 @@ func (s *ListOpsMetadataResult) Validate(v *protocol.Validator, path string) {
 }
 
 type ListResourceComplianceSummariesRequest struct {
-	Filters    []ComplianceStringFilter `json:"Filters,omitempty"`
+	Filters    []ComplianceStringFilter `json:"Filters,omitzero" cbor:"Filters,omitempty"`
 	NextToken  string                   `json:"NextToken,omitempty"`
 	MaxResults *int32                   `json:"MaxResults,omitempty"`
 }
@@ -6941,7 +6941,7 @@ func (s *ListResourceComplianceSummariesRequest) Validate(v *protocol.Validator,
 }
 
 type ListResourceComplianceSummariesResult struct {
-	ResourceComplianceSummaryItems []ResourceComplianceSummaryItem `json:"ResourceComplianceSummaryItems,omitempty"`
+	ResourceComplianceSummaryItems []ResourceComplianceSummaryItem `json:"ResourceComplianceSummaryItems,omitzero" cbor:"ResourceComplianceSummaryItems,omitempty"`
 	NextToken                      string                          `json:"NextToken,omitempty"`
 }
 
@@ -6969,7 +6969,7 @@ func (s *ListResourceDataSyncRequest) Validate(v *protocol.Validator, path strin
 }
 
 type ListResourceDataSyncResult struct {
-	ResourceDataSyncItems []ResourceDataSyncItem `json:"ResourceDataSyncItems,omitempty"`
+	ResourceDataSyncItems []ResourceDataSyncItem `json:"ResourceDataSyncItems,omitzero" cbor:"ResourceDataSyncItems,omitempty"`
 	NextToken             string                 `json:"NextToken,omitempty"`
 }
 
@@ -6995,7 +6995,7 @@ func (s *ListTagsForResourceRequest) Validate(v *protocol.Validator, path string
 }
 
 type ListTagsForResourceResult struct {
-	TagList []Tag `json:"TagList,omitempty"`
+	TagList []Tag `json:"TagList,omitzero" cbor:"TagList,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -7031,7 +7031,7 @@ func (s *LoggingInfo) Validate(v *protocol.Validator, path string) {
 
 type MaintenanceWindowAutomationParameters struct {
 	DocumentVersion string              `json:"DocumentVersion,omitempty"`
-	Parameters      map[string][]string `json:"Parameters,omitempty"`
+	Parameters      map[string][]string `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -7085,7 +7085,7 @@ type MaintenanceWindowExecutionTaskIdentity struct {
 	TaskArn            string                  `json:"TaskArn,omitempty"`
 	TaskType           string                  `json:"TaskType,omitempty"`
 	AlarmConfiguration *AlarmConfiguration     `json:"AlarmConfiguration,omitempty"`
-	TriggeredAlarms    []AlarmStateInformation `json:"TriggeredAlarms,omitempty"`
+	TriggeredAlarms    []AlarmStateInformation `json:"TriggeredAlarms,omitzero" cbor:"TriggeredAlarms,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -7164,7 +7164,7 @@ func (s *MaintenanceWindowExecutionTaskInvocationIdentity) Validate(v *protocol.
 
 type MaintenanceWindowFilter struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -7260,7 +7260,7 @@ type MaintenanceWindowRunCommandParameters struct {
 	NotificationConfig     *NotificationConfig     `json:"NotificationConfig,omitempty"`
 	OutputS3BucketName     string                  `json:"OutputS3BucketName,omitempty"`
 	OutputS3KeyPrefix      string                  `json:"OutputS3KeyPrefix,omitempty"`
-	Parameters             map[string][]string     `json:"Parameters,omitempty"`
+	Parameters             map[string][]string     `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
 	ServiceRoleArn         string                  `json:"ServiceRoleArn,omitempty"`
 	TimeoutSeconds         *int32                  `json:"TimeoutSeconds,omitempty"`
 }
@@ -7312,7 +7312,7 @@ type MaintenanceWindowTarget struct {
 	WindowId         string   `json:"WindowId,omitempty"`
 	WindowTargetId   string   `json:"WindowTargetId,omitempty"`
 	ResourceType     string   `json:"ResourceType,omitempty"`
-	Targets          []Target `json:"Targets,omitempty"`
+	Targets          []Target `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	OwnerInformation string   `json:"OwnerInformation,omitempty"`
 	Name             string   `json:"Name,omitempty"`
 	Description      string   `json:"Description,omitempty"`
@@ -7351,8 +7351,8 @@ type MaintenanceWindowTask struct {
 	WindowTaskId       string                                                   `json:"WindowTaskId,omitempty"`
 	TaskArn            string                                                   `json:"TaskArn,omitempty"`
 	Type               string                                                   `json:"Type,omitempty"`
-	Targets            []Target                                                 `json:"Targets,omitempty"`
-	TaskParameters     map[string]MaintenanceWindowTaskParameterValueExpression `json:"TaskParameters,omitempty"`
+	Targets            []Target                                                 `json:"Targets,omitzero" cbor:"Targets,omitempty"`
+	TaskParameters     map[string]MaintenanceWindowTaskParameterValueExpression `json:"TaskParameters,omitzero" cbor:"TaskParameters,omitempty"`
 	Priority           int32                                                    `json:"Priority"`
 	LoggingInfo        *LoggingInfo                                             `json:"LoggingInfo,omitempty"`
 	ServiceRoleArn     string                                                   `json:"ServiceRoleArn,omitempty"`
@@ -7438,7 +7438,7 @@ func (s *MaintenanceWindowTaskInvocationParameters) Validate(v *protocol.Validat
 }
 
 type MaintenanceWindowTaskParameterValueExpression struct {
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -7476,8 +7476,8 @@ func (s *MetadataValue) Validate(v *protocol.Validator, path string) {
 type ModifyDocumentPermissionRequest struct {
 	Name                  string   `json:"Name,omitempty"`
 	PermissionType        string   `json:"PermissionType,omitempty"`
-	AccountIdsToAdd       []string `json:"AccountIdsToAdd,omitempty"`
-	AccountIdsToRemove    []string `json:"AccountIdsToRemove,omitempty"`
+	AccountIdsToAdd       []string `json:"AccountIdsToAdd,omitzero" cbor:"AccountIdsToAdd,omitempty"`
+	AccountIdsToRemove    []string `json:"AccountIdsToRemove,omitzero" cbor:"AccountIdsToRemove,omitempty"`
 	SharedDocumentVersion string   `json:"SharedDocumentVersion,omitempty"`
 }
 
@@ -7536,7 +7536,7 @@ type NodeAggregator struct {
 	AggregatorType string           `json:"AggregatorType,omitempty"`
 	TypeName       string           `json:"TypeName,omitempty"`
 	AttributeName  string           `json:"AttributeName,omitempty"`
-	Aggregators    []NodeAggregator `json:"Aggregators,omitempty"`
+	Aggregators    []NodeAggregator `json:"Aggregators,omitzero" cbor:"Aggregators,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -7563,7 +7563,7 @@ func (s *NodeAggregator) Validate(v *protocol.Validator, path string) {
 
 type NodeFilter struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 	Type   string   `json:"Type,omitempty"`
 }
 
@@ -7626,7 +7626,7 @@ func (s *NonCompliantSummary) Validate(v *protocol.Validator, path string) {
 
 type NotificationConfig struct {
 	NotificationArn    string   `json:"NotificationArn,omitempty"`
-	NotificationEvents []string `json:"NotificationEvents,omitempty"`
+	NotificationEvents []string `json:"NotificationEvents,omitzero" cbor:"NotificationEvents,omitempty"`
 	NotificationType   string   `json:"NotificationType,omitempty"`
 }
 
@@ -7644,9 +7644,9 @@ type OpsAggregator struct {
 	AggregatorType string            `json:"AggregatorType,omitempty"`
 	TypeName       string            `json:"TypeName,omitempty"`
 	AttributeName  string            `json:"AttributeName,omitempty"`
-	Values         map[string]string `json:"Values,omitempty"`
-	Filters        []OpsFilter       `json:"Filters,omitempty"`
-	Aggregators    []OpsAggregator   `json:"Aggregators,omitempty"`
+	Values         map[string]string `json:"Values,omitzero" cbor:"Values,omitempty"`
+	Filters        []OpsFilter       `json:"Filters,omitzero" cbor:"Filters,omitempty"`
+	Aggregators    []OpsAggregator   `json:"Aggregators,omitzero" cbor:"Aggregators,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -7683,7 +7683,7 @@ func (s *OpsAggregator) Validate(v *protocol.Validator, path string) {
 
 type OpsEntity struct {
 	Id   string                   `json:"Id,omitempty"`
-	Data map[string]OpsEntityItem `json:"Data,omitempty"`
+	Data map[string]OpsEntityItem `json:"Data,omitzero" cbor:"Data,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -7695,7 +7695,7 @@ func (s *OpsEntity) Validate(v *protocol.Validator, path string) {
 
 type OpsEntityItem struct {
 	CaptureTime string              `json:"CaptureTime,omitempty"`
-	Content     []map[string]string `json:"Content,omitempty"`
+	Content     []map[string]string `json:"Content,omitzero" cbor:"Content,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -7716,7 +7716,7 @@ func (s *OpsEntityItem) Validate(v *protocol.Validator, path string) {
 
 type OpsFilter struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 	Type   string   `json:"Type,omitempty"`
 }
 
@@ -7745,15 +7745,15 @@ type OpsItem struct {
 	Description      string                      `json:"Description,omitempty"`
 	LastModifiedBy   string                      `json:"LastModifiedBy,omitempty"`
 	LastModifiedTime *protocol.Timestamp         `json:"LastModifiedTime,omitempty"`
-	Notifications    []OpsItemNotification       `json:"Notifications,omitempty"`
+	Notifications    []OpsItemNotification       `json:"Notifications,omitzero" cbor:"Notifications,omitempty"`
 	Priority         *int32                      `json:"Priority,omitempty"`
-	RelatedOpsItems  []RelatedOpsItem            `json:"RelatedOpsItems,omitempty"`
+	RelatedOpsItems  []RelatedOpsItem            `json:"RelatedOpsItems,omitzero" cbor:"RelatedOpsItems,omitempty"`
 	Status           string                      `json:"Status,omitempty"`
 	OpsItemId        string                      `json:"OpsItemId,omitempty"`
 	Version          string                      `json:"Version,omitempty"`
 	Title            string                      `json:"Title,omitempty"`
 	Source           string                      `json:"Source,omitempty"`
-	OperationalData  map[string]OpsItemDataValue `json:"OperationalData,omitempty"`
+	OperationalData  map[string]OpsItemDataValue `json:"OperationalData,omitzero" cbor:"OperationalData,omitempty"`
 	Category         string                      `json:"Category,omitempty"`
 	Severity         string                      `json:"Severity,omitempty"`
 	ActualStartTime  *protocol.Timestamp         `json:"ActualStartTime,omitempty"`
@@ -7837,7 +7837,7 @@ func (s *OpsItemDataValue) Validate(v *protocol.Validator, path string) {
 
 type OpsItemEventFilter struct {
 	Key      string   `json:"Key,omitempty"`
-	Values   []string `json:"Values,omitempty"`
+	Values   []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 	Operator string   `json:"Operator,omitempty"`
 }
 
@@ -7876,7 +7876,7 @@ func (s *OpsItemEventSummary) Validate(v *protocol.Validator, path string) {
 
 type OpsItemFilter struct {
 	Key      string   `json:"Key,omitempty"`
-	Values   []string `json:"Values,omitempty"`
+	Values   []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 	Operator string   `json:"Operator,omitempty"`
 }
 
@@ -7901,7 +7901,7 @@ type OpsItemIdentity struct {
 func (*OpsItemIdentity) Validate(*protocol.Validator, string) {}
 
 type OpsItemInvalidParameterException struct {
-	ParameterNames []string `json:"ParameterNames,omitempty"`
+	ParameterNames []string `json:"ParameterNames,omitzero" cbor:"ParameterNames,omitempty"`
 	Message        string   `json:"Message,omitempty"`
 }
 
@@ -7909,7 +7909,7 @@ type OpsItemInvalidParameterException struct {
 func (*OpsItemInvalidParameterException) Validate(*protocol.Validator, string) {}
 
 type OpsItemLimitExceededException struct {
-	ResourceTypes []string `json:"ResourceTypes,omitempty"`
+	ResourceTypes []string `json:"ResourceTypes,omitzero" cbor:"ResourceTypes,omitempty"`
 	Limit         int32    `json:"Limit"`
 	LimitType     string   `json:"LimitType,omitempty"`
 	Message       string   `json:"Message,omitempty"`
@@ -7972,7 +7972,7 @@ func (s *OpsItemRelatedItemSummary) Validate(v *protocol.Validator, path string)
 
 type OpsItemRelatedItemsFilter struct {
 	Key      string   `json:"Key,omitempty"`
-	Values   []string `json:"Values,omitempty"`
+	Values   []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 	Operator string   `json:"Operator,omitempty"`
 }
 
@@ -7999,7 +7999,7 @@ type OpsItemSummary struct {
 	Status           string                      `json:"Status,omitempty"`
 	OpsItemId        string                      `json:"OpsItemId,omitempty"`
 	Title            string                      `json:"Title,omitempty"`
-	OperationalData  map[string]OpsItemDataValue `json:"OperationalData,omitempty"`
+	OperationalData  map[string]OpsItemDataValue `json:"OperationalData,omitzero" cbor:"OperationalData,omitempty"`
 	Category         string                      `json:"Category,omitempty"`
 	Severity         string                      `json:"Severity,omitempty"`
 	OpsItemType      string                      `json:"OpsItemType,omitempty"`
@@ -8062,7 +8062,7 @@ func (*OpsMetadataAlreadyExistsException) Validate(*protocol.Validator, string) 
 
 type OpsMetadataFilter struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -8184,9 +8184,9 @@ type ParameterHistory struct {
 	Value            string                  `json:"Value,omitempty"`
 	AllowedPattern   string                  `json:"AllowedPattern,omitempty"`
 	Version          int64                   `json:"Version"`
-	Labels           []string                `json:"Labels,omitempty"`
+	Labels           []string                `json:"Labels,omitzero" cbor:"Labels,omitempty"`
 	Tier             string                  `json:"Tier,omitempty"`
-	Policies         []ParameterInlinePolicy `json:"Policies,omitempty"`
+	Policies         []ParameterInlinePolicy `json:"Policies,omitzero" cbor:"Policies,omitempty"`
 	DataType         string                  `json:"DataType,omitempty"`
 }
 
@@ -8258,7 +8258,7 @@ type ParameterMetadata struct {
 	AllowedPattern   string                  `json:"AllowedPattern,omitempty"`
 	Version          int64                   `json:"Version"`
 	Tier             string                  `json:"Tier,omitempty"`
-	Policies         []ParameterInlinePolicy `json:"Policies,omitempty"`
+	Policies         []ParameterInlinePolicy `json:"Policies,omitzero" cbor:"Policies,omitempty"`
 	DataType         string                  `json:"DataType,omitempty"`
 }
 
@@ -8307,7 +8307,7 @@ func (*ParameterPatternMismatchException) Validate(*protocol.Validator, string) 
 type ParameterStringFilter struct {
 	Key    string   `json:"Key,omitempty"`
 	Option string   `json:"Option,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -8343,7 +8343,7 @@ func (*ParameterVersionNotFound) Validate(*protocol.Validator, string) {}
 
 type ParametersFilter struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -8386,9 +8386,9 @@ type Patch struct {
 	KbNumber       string              `json:"KbNumber,omitempty"`
 	MsrcNumber     string              `json:"MsrcNumber,omitempty"`
 	Language       string              `json:"Language,omitempty"`
-	AdvisoryIds    []string            `json:"AdvisoryIds,omitempty"`
-	BugzillaIds    []string            `json:"BugzillaIds,omitempty"`
-	CVEIds         []string            `json:"CVEIds,omitempty"`
+	AdvisoryIds    []string            `json:"AdvisoryIds,omitzero" cbor:"AdvisoryIds,omitempty"`
+	BugzillaIds    []string            `json:"BugzillaIds,omitzero" cbor:"BugzillaIds,omitempty"`
+	CVEIds         []string            `json:"CVEIds,omitzero" cbor:"CVEIds,omitempty"`
 	Name           string              `json:"Name,omitempty"`
 	Epoch          int32               `json:"Epoch"`
 	Version        string              `json:"Version,omitempty"`
@@ -8454,7 +8454,7 @@ func (s *PatchComplianceData) Validate(v *protocol.Validator, path string) {
 
 type PatchFilter struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -8473,7 +8473,7 @@ func (s *PatchFilter) Validate(v *protocol.Validator, path string) {
 }
 
 type PatchFilterGroup struct {
-	PatchFilters []PatchFilter `json:"PatchFilters,omitempty"`
+	PatchFilters []PatchFilter `json:"PatchFilters,omitzero" cbor:"PatchFilters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -8504,7 +8504,7 @@ func (s *PatchGroupPatchBaselineMapping) Validate(v *protocol.Validator, path st
 
 type PatchOrchestratorFilter struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -8543,7 +8543,7 @@ func (s *PatchRule) Validate(v *protocol.Validator, path string) {
 }
 
 type PatchRuleGroup struct {
-	PatchRules []PatchRule `json:"PatchRules,omitempty"`
+	PatchRules []PatchRule `json:"PatchRules,omitzero" cbor:"PatchRules,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -8559,7 +8559,7 @@ func (s *PatchRuleGroup) Validate(v *protocol.Validator, path string) {
 
 type PatchSource struct {
 	Name          string   `json:"Name,omitempty"`
-	Products      []string `json:"Products,omitempty"`
+	Products      []string `json:"Products,omitzero" cbor:"Products,omitempty"`
 	Configuration string   `json:"Configuration,omitempty"`
 }
 
@@ -8618,7 +8618,7 @@ type PutComplianceItemsRequest struct {
 	ResourceType     string                      `json:"ResourceType,omitempty"`
 	ComplianceType   string                      `json:"ComplianceType,omitempty"`
 	ExecutionSummary *ComplianceExecutionSummary `json:"ExecutionSummary,omitempty"`
-	Items            []ComplianceItemEntry       `json:"Items,omitempty"`
+	Items            []ComplianceItemEntry       `json:"Items,omitzero" cbor:"Items,omitempty"`
 	ItemContentHash  string                      `json:"ItemContentHash,omitempty"`
 	UploadType       string                      `json:"UploadType,omitempty"`
 }
@@ -8663,7 +8663,7 @@ func (*PutComplianceItemsResult) Validate(*protocol.Validator, string) {}
 
 type PutInventoryRequest struct {
 	InstanceId string          `json:"InstanceId,omitempty"`
-	Items      []InventoryItem `json:"Items,omitempty"`
+	Items      []InventoryItem `json:"Items,omitzero" cbor:"Items,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -8693,7 +8693,7 @@ type PutParameterRequest struct {
 	KeyId          string `json:"KeyId,omitempty"`
 	Overwrite      *bool  `json:"Overwrite,omitempty"`
 	AllowedPattern string `json:"AllowedPattern,omitempty"`
-	Tags           []Tag  `json:"Tags,omitempty"`
+	Tags           []Tag  `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 	Tier           string `json:"Tier,omitempty"`
 	Policies       string `json:"Policies,omitempty"`
 	DataType       string `json:"DataType,omitempty"`
@@ -8829,7 +8829,7 @@ func (s *RegisterPatchBaselineForPatchGroupResult) Validate(v *protocol.Validato
 type RegisterTargetWithMaintenanceWindowRequest struct {
 	WindowId         string   `json:"WindowId,omitempty"`
 	ResourceType     string   `json:"ResourceType,omitempty"`
-	Targets          []Target `json:"Targets,omitempty"`
+	Targets          []Target `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	OwnerInformation string   `json:"OwnerInformation,omitempty"`
 	Name             string   `json:"Name,omitempty"`
 	Description      string   `json:"Description,omitempty"`
@@ -8880,11 +8880,11 @@ func (s *RegisterTargetWithMaintenanceWindowResult) Validate(v *protocol.Validat
 
 type RegisterTaskWithMaintenanceWindowRequest struct {
 	WindowId                 string                                                   `json:"WindowId,omitempty"`
-	Targets                  []Target                                                 `json:"Targets,omitempty"`
+	Targets                  []Target                                                 `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	TaskArn                  string                                                   `json:"TaskArn,omitempty"`
 	ServiceRoleArn           string                                                   `json:"ServiceRoleArn,omitempty"`
 	TaskType                 string                                                   `json:"TaskType,omitempty"`
-	TaskParameters           map[string]MaintenanceWindowTaskParameterValueExpression `json:"TaskParameters,omitempty"`
+	TaskParameters           map[string]MaintenanceWindowTaskParameterValueExpression `json:"TaskParameters,omitzero" cbor:"TaskParameters,omitempty"`
 	TaskInvocationParameters *MaintenanceWindowTaskInvocationParameters               `json:"TaskInvocationParameters,omitempty"`
 	Priority                 *int32                                                   `json:"Priority,omitempty"`
 	MaxConcurrency           string                                                   `json:"MaxConcurrency,omitempty"`
@@ -8993,7 +8993,7 @@ func (s *RelatedOpsItem) Validate(v *protocol.Validator, path string) {
 type RemoveTagsFromResourceRequest struct {
 	ResourceType string   `json:"ResourceType,omitempty"`
 	ResourceId   string   `json:"ResourceId,omitempty"`
-	TagKeys      []string `json:"TagKeys,omitempty"`
+	TagKeys      []string `json:"TagKeys,omitzero" cbor:"TagKeys,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -9038,7 +9038,7 @@ func (s *ResetServiceSettingResult) Validate(v *protocol.Validator, path string)
 }
 
 type ResolvedTargets struct {
-	ParameterValues []string `json:"ParameterValues,omitempty"`
+	ParameterValues []string `json:"ParameterValues,omitzero" cbor:"ParameterValues,omitempty"`
 	Truncated       bool     `json:"Truncated"`
 }
 
@@ -9097,7 +9097,7 @@ func (s *ResourceDataSyncAlreadyExistsException) Validate(v *protocol.Validator,
 
 type ResourceDataSyncAwsOrganizationsSource struct {
 	OrganizationSourceType string                               `json:"OrganizationSourceType,omitempty"`
-	OrganizationalUnits    []ResourceDataSyncOrganizationalUnit `json:"OrganizationalUnits,omitempty"`
+	OrganizationalUnits    []ResourceDataSyncOrganizationalUnit `json:"OrganizationalUnits,omitzero" cbor:"OrganizationalUnits,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -9242,7 +9242,7 @@ func (s *ResourceDataSyncS3Destination) Validate(v *protocol.Validator, path str
 type ResourceDataSyncSource struct {
 	SourceType              string                                  `json:"SourceType,omitempty"`
 	AwsOrganizationsSource  *ResourceDataSyncAwsOrganizationsSource `json:"AwsOrganizationsSource,omitempty"`
-	SourceRegions           []string                                `json:"SourceRegions,omitempty"`
+	SourceRegions           []string                                `json:"SourceRegions,omitzero" cbor:"SourceRegions,omitempty"`
 	IncludeFutureRegions    bool                                    `json:"IncludeFutureRegions"`
 	EnableAllOpsDataSources bool                                    `json:"EnableAllOpsDataSources"`
 }
@@ -9265,7 +9265,7 @@ func (s *ResourceDataSyncSource) Validate(v *protocol.Validator, path string) {
 type ResourceDataSyncSourceWithState struct {
 	SourceType              string                                  `json:"SourceType,omitempty"`
 	AwsOrganizationsSource  *ResourceDataSyncAwsOrganizationsSource `json:"AwsOrganizationsSource,omitempty"`
-	SourceRegions           []string                                `json:"SourceRegions,omitempty"`
+	SourceRegions           []string                                `json:"SourceRegions,omitzero" cbor:"SourceRegions,omitempty"`
 	IncludeFutureRegions    bool                                    `json:"IncludeFutureRegions"`
 	State                   string                                  `json:"State,omitempty"`
 	EnableAllOpsDataSources bool                                    `json:"EnableAllOpsDataSources"`
@@ -9316,7 +9316,7 @@ type ResourcePolicyConflictException struct {
 func (*ResourcePolicyConflictException) Validate(*protocol.Validator, string) {}
 
 type ResourcePolicyInvalidParameterException struct {
-	ParameterNames []string `json:"ParameterNames,omitempty"`
+	ParameterNames []string `json:"ParameterNames,omitzero" cbor:"ParameterNames,omitempty"`
 	Message        string   `json:"Message,omitempty"`
 }
 
@@ -9398,13 +9398,13 @@ func (s *ReviewInformation) Validate(v *protocol.Validator, path string) {
 type Runbook struct {
 	DocumentName        string                `json:"DocumentName,omitempty"`
 	DocumentVersion     string                `json:"DocumentVersion,omitempty"`
-	Parameters          map[string][]string   `json:"Parameters,omitempty"`
+	Parameters          map[string][]string   `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
 	TargetParameterName string                `json:"TargetParameterName,omitempty"`
-	Targets             []Target              `json:"Targets,omitempty"`
-	TargetMaps          []map[string][]string `json:"TargetMaps,omitempty"`
+	Targets             []Target              `json:"Targets,omitzero" cbor:"Targets,omitempty"`
+	TargetMaps          []map[string][]string `json:"TargetMaps,omitzero" cbor:"TargetMaps,omitempty"`
 	MaxConcurrency      string                `json:"MaxConcurrency,omitempty"`
 	MaxErrors           string                `json:"MaxErrors,omitempty"`
-	TargetLocations     []TargetLocation      `json:"TargetLocations,omitempty"`
+	TargetLocations     []TargetLocation      `json:"TargetLocations,omitzero" cbor:"TargetLocations,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -9507,7 +9507,7 @@ func (s *ScheduledWindowExecution) Validate(v *protocol.Validator, path string) 
 type SendAutomationSignalRequest struct {
 	AutomationExecutionId string              `json:"AutomationExecutionId,omitempty"`
 	SignalType            string              `json:"SignalType,omitempty"`
-	Payload               map[string][]string `json:"Payload,omitempty"`
+	Payload               map[string][]string `json:"Payload,omitzero" cbor:"Payload,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -9540,15 +9540,15 @@ type SendAutomationSignalResult struct{}
 func (*SendAutomationSignalResult) Validate(*protocol.Validator, string) {}
 
 type SendCommandRequest struct {
-	InstanceIds            []string                `json:"InstanceIds,omitempty"`
-	Targets                []Target                `json:"Targets,omitempty"`
+	InstanceIds            []string                `json:"InstanceIds,omitzero" cbor:"InstanceIds,omitempty"`
+	Targets                []Target                `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	DocumentName           string                  `json:"DocumentName,omitempty"`
 	DocumentVersion        string                  `json:"DocumentVersion,omitempty"`
 	DocumentHash           string                  `json:"DocumentHash,omitempty"`
 	DocumentHashType       string                  `json:"DocumentHashType,omitempty"`
 	TimeoutSeconds         *int32                  `json:"TimeoutSeconds,omitempty"`
 	Comment                string                  `json:"Comment,omitempty"`
-	Parameters             map[string][]string     `json:"Parameters,omitempty"`
+	Parameters             map[string][]string     `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
 	OutputS3Region         string                  `json:"OutputS3Region,omitempty"`
 	OutputS3BucketName     string                  `json:"OutputS3BucketName,omitempty"`
 	OutputS3KeyPrefix      string                  `json:"OutputS3KeyPrefix,omitempty"`
@@ -9754,8 +9754,8 @@ func (*SeveritySummary) Validate(*protocol.Validator, string) {}
 
 type StartAccessRequestRequest struct {
 	Reason  string   `json:"Reason,omitempty"`
-	Targets []Target `json:"Targets,omitempty"`
-	Tags    []Tag    `json:"Tags,omitempty"`
+	Targets []Target `json:"Targets,omitzero" cbor:"Targets,omitempty"`
+	Tags    []Tag    `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -9787,7 +9787,7 @@ type StartAccessRequestResponse struct {
 func (*StartAccessRequestResponse) Validate(*protocol.Validator, string) {}
 
 type StartAssociationsOnceRequest struct {
-	AssociationIds []string `json:"AssociationIds,omitempty"`
+	AssociationIds []string `json:"AssociationIds,omitzero" cbor:"AssociationIds,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -9806,16 +9806,16 @@ func (*StartAssociationsOnceResult) Validate(*protocol.Validator, string) {}
 type StartAutomationExecutionRequest struct {
 	DocumentName        string                `json:"DocumentName,omitempty"`
 	DocumentVersion     string                `json:"DocumentVersion,omitempty"`
-	Parameters          map[string][]string   `json:"Parameters,omitempty"`
+	Parameters          map[string][]string   `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
 	ClientToken         string                `json:"ClientToken,omitempty"`
 	Mode                string                `json:"Mode,omitempty"`
 	TargetParameterName string                `json:"TargetParameterName,omitempty"`
-	Targets             []Target              `json:"Targets,omitempty"`
-	TargetMaps          []map[string][]string `json:"TargetMaps,omitempty"`
+	Targets             []Target              `json:"Targets,omitzero" cbor:"Targets,omitempty"`
+	TargetMaps          []map[string][]string `json:"TargetMaps,omitzero" cbor:"TargetMaps,omitempty"`
 	MaxConcurrency      string                `json:"MaxConcurrency,omitempty"`
 	MaxErrors           string                `json:"MaxErrors,omitempty"`
-	TargetLocations     []TargetLocation      `json:"TargetLocations,omitempty"`
-	Tags                []Tag                 `json:"Tags,omitempty"`
+	TargetLocations     []TargetLocation      `json:"TargetLocations,omitzero" cbor:"TargetLocations,omitempty"`
+	Tags                []Tag                 `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 	AlarmConfiguration  *AlarmConfiguration   `json:"AlarmConfiguration,omitempty"`
 	TargetLocationsURL  string                `json:"TargetLocationsURL,omitempty"`
 }
@@ -9905,12 +9905,12 @@ type StartChangeRequestExecutionRequest struct {
 	ScheduledTime     *protocol.Timestamp `json:"ScheduledTime,omitempty"`
 	DocumentName      string              `json:"DocumentName,omitempty"`
 	DocumentVersion   string              `json:"DocumentVersion,omitempty"`
-	Parameters        map[string][]string `json:"Parameters,omitempty"`
+	Parameters        map[string][]string `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
 	ChangeRequestName string              `json:"ChangeRequestName,omitempty"`
 	ClientToken       string              `json:"ClientToken,omitempty"`
 	AutoApprove       bool                `json:"AutoApprove"`
-	Runbooks          []Runbook           `json:"Runbooks,omitempty"`
-	Tags              []Tag               `json:"Tags,omitempty"`
+	Runbooks          []Runbook           `json:"Runbooks,omitzero" cbor:"Runbooks,omitempty"`
+	Tags              []Tag               `json:"Tags,omitzero" cbor:"Tags,omitempty"`
 	ScheduledEndTime  *protocol.Timestamp `json:"ScheduledEndTime,omitempty"`
 	ChangeDetails     string              `json:"ChangeDetails,omitempty"`
 }
@@ -9994,7 +9994,7 @@ type StartSessionRequest struct {
 	Target       string              `json:"Target,omitempty"`
 	DocumentName string              `json:"DocumentName,omitempty"`
 	Reason       string              `json:"Reason,omitempty"`
-	Parameters   map[string][]string `json:"Parameters,omitempty"`
+	Parameters   map[string][]string `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -10045,20 +10045,20 @@ type StepExecution struct {
 	ExecutionEndTime     *protocol.Timestamp     `json:"ExecutionEndTime,omitempty"`
 	StepStatus           string                  `json:"StepStatus,omitempty"`
 	ResponseCode         string                  `json:"ResponseCode,omitempty"`
-	Inputs               map[string]string       `json:"Inputs,omitempty"`
-	Outputs              map[string][]string     `json:"Outputs,omitempty"`
+	Inputs               map[string]string       `json:"Inputs,omitzero" cbor:"Inputs,omitempty"`
+	Outputs              map[string][]string     `json:"Outputs,omitzero" cbor:"Outputs,omitempty"`
 	Response             string                  `json:"Response,omitempty"`
 	FailureMessage       string                  `json:"FailureMessage,omitempty"`
 	FailureDetails       *FailureDetails         `json:"FailureDetails,omitempty"`
 	StepExecutionId      string                  `json:"StepExecutionId,omitempty"`
-	OverriddenParameters map[string][]string     `json:"OverriddenParameters,omitempty"`
+	OverriddenParameters map[string][]string     `json:"OverriddenParameters,omitzero" cbor:"OverriddenParameters,omitempty"`
 	IsEnd                *bool                   `json:"IsEnd,omitempty"`
 	NextStep             string                  `json:"NextStep,omitempty"`
 	IsCritical           *bool                   `json:"IsCritical,omitempty"`
-	ValidNextSteps       []string                `json:"ValidNextSteps,omitempty"`
-	Targets              []Target                `json:"Targets,omitempty"`
+	ValidNextSteps       []string                `json:"ValidNextSteps,omitzero" cbor:"ValidNextSteps,omitempty"`
+	Targets              []Target                `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	TargetLocation       *TargetLocation         `json:"TargetLocation,omitempty"`
-	TriggeredAlarms      []AlarmStateInformation `json:"TriggeredAlarms,omitempty"`
+	TriggeredAlarms      []AlarmStateInformation `json:"TriggeredAlarms,omitzero" cbor:"TriggeredAlarms,omitempty"`
 	ParentStepDetails    *ParentStepDetails      `json:"ParentStepDetails,omitempty"`
 }
 
@@ -10119,7 +10119,7 @@ func (s *StepExecution) Validate(v *protocol.Validator, path string) {
 
 type StepExecutionFilter struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -10184,7 +10184,7 @@ func (s *Tag) Validate(v *protocol.Validator, path string) {
 
 type Target struct {
 	Key    string   `json:"Key,omitempty"`
-	Values []string `json:"Values,omitempty"`
+	Values []string `json:"Values,omitzero" cbor:"Values,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -10205,15 +10205,15 @@ type TargetInUseException struct {
 func (*TargetInUseException) Validate(*protocol.Validator, string) {}
 
 type TargetLocation struct {
-	Accounts                         []string            `json:"Accounts,omitempty"`
-	Regions                          []string            `json:"Regions,omitempty"`
+	Accounts                         []string            `json:"Accounts,omitzero" cbor:"Accounts,omitempty"`
+	Regions                          []string            `json:"Regions,omitzero" cbor:"Regions,omitempty"`
 	TargetLocationMaxConcurrency     string              `json:"TargetLocationMaxConcurrency,omitempty"`
 	TargetLocationMaxErrors          string              `json:"TargetLocationMaxErrors,omitempty"`
 	ExecutionRoleName                string              `json:"ExecutionRoleName,omitempty"`
 	TargetLocationAlarmConfiguration *AlarmConfiguration `json:"TargetLocationAlarmConfiguration,omitempty"`
 	IncludeChildOrganizationUnits    bool                `json:"IncludeChildOrganizationUnits"`
-	ExcludeAccounts                  []string            `json:"ExcludeAccounts,omitempty"`
-	Targets                          []Target            `json:"Targets,omitempty"`
+	ExcludeAccounts                  []string            `json:"ExcludeAccounts,omitzero" cbor:"ExcludeAccounts,omitempty"`
+	Targets                          []Target            `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	TargetsMaxConcurrency            string              `json:"TargetsMaxConcurrency,omitempty"`
 	TargetsMaxErrors                 string              `json:"TargetsMaxErrors,omitempty"`
 }
@@ -10329,7 +10329,7 @@ func (*TotalSizeLimitExceededException) Validate(*protocol.Validator, string) {}
 type UnlabelParameterVersionRequest struct {
 	Name             string   `json:"Name,omitempty"`
 	ParameterVersion *int64   `json:"ParameterVersion,omitempty"`
-	Labels           []string `json:"Labels,omitempty"`
+	Labels           []string `json:"Labels,omitzero" cbor:"Labels,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -10349,8 +10349,8 @@ func (s *UnlabelParameterVersionRequest) Validate(v *protocol.Validator, path st
 }
 
 type UnlabelParameterVersionResult struct {
-	RemovedLabels []string `json:"RemovedLabels,omitempty"`
-	InvalidLabels []string `json:"InvalidLabels,omitempty"`
+	RemovedLabels []string `json:"RemovedLabels,omitzero" cbor:"RemovedLabels,omitempty"`
+	InvalidLabels []string `json:"InvalidLabels,omitzero" cbor:"InvalidLabels,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -10432,12 +10432,12 @@ func (*UnsupportedPlatformType) Validate(*protocol.Validator, string) {}
 
 type UpdateAssociationRequest struct {
 	AssociationId                 string                             `json:"AssociationId,omitempty"`
-	Parameters                    map[string][]string                `json:"Parameters,omitempty"`
+	Parameters                    map[string][]string                `json:"Parameters,omitzero" cbor:"Parameters,omitempty"`
 	DocumentVersion               string                             `json:"DocumentVersion,omitempty"`
 	ScheduleExpression            string                             `json:"ScheduleExpression,omitempty"`
 	OutputLocation                *InstanceAssociationOutputLocation `json:"OutputLocation,omitempty"`
 	Name                          string                             `json:"Name,omitempty"`
-	Targets                       []Target                           `json:"Targets,omitempty"`
+	Targets                       []Target                           `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	AssociationName               string                             `json:"AssociationName,omitempty"`
 	AssociationVersion            string                             `json:"AssociationVersion,omitempty"`
 	AutomationTargetParameterName string                             `json:"AutomationTargetParameterName,omitempty"`
@@ -10446,11 +10446,11 @@ type UpdateAssociationRequest struct {
 	ComplianceSeverity            string                             `json:"ComplianceSeverity,omitempty"`
 	SyncCompliance                string                             `json:"SyncCompliance,omitempty"`
 	ApplyOnlyAtCronInterval       bool                               `json:"ApplyOnlyAtCronInterval"`
-	CalendarNames                 []string                           `json:"CalendarNames,omitempty"`
-	TargetLocations               []TargetLocation                   `json:"TargetLocations,omitempty"`
+	CalendarNames                 []string                           `json:"CalendarNames,omitzero" cbor:"CalendarNames,omitempty"`
+	TargetLocations               []TargetLocation                   `json:"TargetLocations,omitzero" cbor:"TargetLocations,omitempty"`
 	ScheduleOffset                *int32                             `json:"ScheduleOffset,omitempty"`
 	Duration                      *int32                             `json:"Duration,omitempty"`
-	TargetMaps                    []map[string][]string              `json:"TargetMaps,omitempty"`
+	TargetMaps                    []map[string][]string              `json:"TargetMaps,omitzero" cbor:"TargetMaps,omitempty"`
 	AlarmConfiguration            *AlarmConfiguration                `json:"AlarmConfiguration,omitempty"`
 	AssociationDispatchAssumeRole string                             `json:"AssociationDispatchAssumeRole,omitempty"`
 }
@@ -10604,7 +10604,7 @@ func (*UpdateDocumentMetadataResponse) Validate(*protocol.Validator, string) {}
 
 type UpdateDocumentRequest struct {
 	Content         string              `json:"Content,omitempty"`
-	Attachments     []AttachmentsSource `json:"Attachments,omitempty"`
+	Attachments     []AttachmentsSource `json:"Attachments,omitzero" cbor:"Attachments,omitempty"`
 	Name            string              `json:"Name,omitempty"`
 	DisplayName     string              `json:"DisplayName,omitempty"`
 	VersionName     string              `json:"VersionName,omitempty"`
@@ -10730,7 +10730,7 @@ func (s *UpdateMaintenanceWindowResult) Validate(v *protocol.Validator, path str
 type UpdateMaintenanceWindowTargetRequest struct {
 	WindowId         string   `json:"WindowId,omitempty"`
 	WindowTargetId   string   `json:"WindowTargetId,omitempty"`
-	Targets          []Target `json:"Targets,omitempty"`
+	Targets          []Target `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	OwnerInformation string   `json:"OwnerInformation,omitempty"`
 	Name             string   `json:"Name,omitempty"`
 	Description      string   `json:"Description,omitempty"`
@@ -10767,7 +10767,7 @@ func (s *UpdateMaintenanceWindowTargetRequest) Validate(v *protocol.Validator, p
 type UpdateMaintenanceWindowTargetResult struct {
 	WindowId         string   `json:"WindowId,omitempty"`
 	WindowTargetId   string   `json:"WindowTargetId,omitempty"`
-	Targets          []Target `json:"Targets,omitempty"`
+	Targets          []Target `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	OwnerInformation string   `json:"OwnerInformation,omitempty"`
 	Name             string   `json:"Name,omitempty"`
 	Description      string   `json:"Description,omitempty"`
@@ -10801,10 +10801,10 @@ func (s *UpdateMaintenanceWindowTargetResult) Validate(v *protocol.Validator, pa
 type UpdateMaintenanceWindowTaskRequest struct {
 	WindowId                 string                                                   `json:"WindowId,omitempty"`
 	WindowTaskId             string                                                   `json:"WindowTaskId,omitempty"`
-	Targets                  []Target                                                 `json:"Targets,omitempty"`
+	Targets                  []Target                                                 `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	TaskArn                  string                                                   `json:"TaskArn,omitempty"`
 	ServiceRoleArn           string                                                   `json:"ServiceRoleArn,omitempty"`
-	TaskParameters           map[string]MaintenanceWindowTaskParameterValueExpression `json:"TaskParameters,omitempty"`
+	TaskParameters           map[string]MaintenanceWindowTaskParameterValueExpression `json:"TaskParameters,omitzero" cbor:"TaskParameters,omitempty"`
 	TaskInvocationParameters *MaintenanceWindowTaskInvocationParameters               `json:"TaskInvocationParameters,omitempty"`
 	Priority                 *int32                                                   `json:"Priority,omitempty"`
 	MaxConcurrency           string                                                   `json:"MaxConcurrency,omitempty"`
@@ -10872,10 +10872,10 @@ func (s *UpdateMaintenanceWindowTaskRequest) Validate(v *protocol.Validator, pat
 type UpdateMaintenanceWindowTaskResult struct {
 	WindowId                 string                                                   `json:"WindowId,omitempty"`
 	WindowTaskId             string                                                   `json:"WindowTaskId,omitempty"`
-	Targets                  []Target                                                 `json:"Targets,omitempty"`
+	Targets                  []Target                                                 `json:"Targets,omitzero" cbor:"Targets,omitempty"`
 	TaskArn                  string                                                   `json:"TaskArn,omitempty"`
 	ServiceRoleArn           string                                                   `json:"ServiceRoleArn,omitempty"`
-	TaskParameters           map[string]MaintenanceWindowTaskParameterValueExpression `json:"TaskParameters,omitempty"`
+	TaskParameters           map[string]MaintenanceWindowTaskParameterValueExpression `json:"TaskParameters,omitzero" cbor:"TaskParameters,omitempty"`
 	TaskInvocationParameters *MaintenanceWindowTaskInvocationParameters               `json:"TaskInvocationParameters,omitempty"`
 	Priority                 int32                                                    `json:"Priority"`
 	MaxConcurrency           string                                                   `json:"MaxConcurrency,omitempty"`
@@ -10961,11 +10961,11 @@ func (*UpdateManagedInstanceRoleResult) Validate(*protocol.Validator, string) {}
 
 type UpdateOpsItemRequest struct {
 	Description             string                      `json:"Description,omitempty"`
-	OperationalData         map[string]OpsItemDataValue `json:"OperationalData,omitempty"`
-	OperationalDataToDelete []string                    `json:"OperationalDataToDelete,omitempty"`
-	Notifications           []OpsItemNotification       `json:"Notifications,omitempty"`
+	OperationalData         map[string]OpsItemDataValue `json:"OperationalData,omitzero" cbor:"OperationalData,omitempty"`
+	OperationalDataToDelete []string                    `json:"OperationalDataToDelete,omitzero" cbor:"OperationalDataToDelete,omitempty"`
+	Notifications           []OpsItemNotification       `json:"Notifications,omitzero" cbor:"Notifications,omitempty"`
 	Priority                *int32                      `json:"Priority,omitempty"`
-	RelatedOpsItems         []RelatedOpsItem            `json:"RelatedOpsItems,omitempty"`
+	RelatedOpsItems         []RelatedOpsItem            `json:"RelatedOpsItems,omitzero" cbor:"RelatedOpsItems,omitempty"`
 	Status                  string                      `json:"Status,omitempty"`
 	OpsItemId               string                      `json:"OpsItemId,omitempty"`
 	Title                   string                      `json:"Title,omitempty"`
@@ -11021,8 +11021,8 @@ func (*UpdateOpsItemResponse) Validate(*protocol.Validator, string) {}
 
 type UpdateOpsMetadataRequest struct {
 	OpsMetadataArn   string                   `json:"OpsMetadataArn,omitempty"`
-	MetadataToUpdate map[string]MetadataValue `json:"MetadataToUpdate,omitempty"`
-	KeysToDelete     []string                 `json:"KeysToDelete,omitempty"`
+	MetadataToUpdate map[string]MetadataValue `json:"MetadataToUpdate,omitzero" cbor:"MetadataToUpdate,omitempty"`
+	KeysToDelete     []string                 `json:"KeysToDelete,omitzero" cbor:"KeysToDelete,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -11062,13 +11062,13 @@ type UpdatePatchBaselineRequest struct {
 	Name                                     string            `json:"Name,omitempty"`
 	GlobalFilters                            *PatchFilterGroup `json:"GlobalFilters,omitempty"`
 	ApprovalRules                            *PatchRuleGroup   `json:"ApprovalRules,omitempty"`
-	ApprovedPatches                          []string          `json:"ApprovedPatches,omitempty"`
+	ApprovedPatches                          []string          `json:"ApprovedPatches,omitzero" cbor:"ApprovedPatches,omitempty"`
 	ApprovedPatchesComplianceLevel           string            `json:"ApprovedPatchesComplianceLevel,omitempty"`
 	ApprovedPatchesEnableNonSecurity         *bool             `json:"ApprovedPatchesEnableNonSecurity,omitempty"`
-	RejectedPatches                          []string          `json:"RejectedPatches,omitempty"`
+	RejectedPatches                          []string          `json:"RejectedPatches,omitzero" cbor:"RejectedPatches,omitempty"`
 	RejectedPatchesAction                    string            `json:"RejectedPatchesAction,omitempty"`
 	Description                              string            `json:"Description,omitempty"`
-	Sources                                  []PatchSource     `json:"Sources,omitempty"`
+	Sources                                  []PatchSource     `json:"Sources,omitzero" cbor:"Sources,omitempty"`
 	AvailableSecurityUpdatesComplianceStatus string            `json:"AvailableSecurityUpdatesComplianceStatus,omitempty"`
 	Replace                                  *bool             `json:"Replace,omitempty"`
 }
@@ -11126,15 +11126,15 @@ type UpdatePatchBaselineResult struct {
 	OperatingSystem                          string              `json:"OperatingSystem,omitempty"`
 	GlobalFilters                            *PatchFilterGroup   `json:"GlobalFilters,omitempty"`
 	ApprovalRules                            *PatchRuleGroup     `json:"ApprovalRules,omitempty"`
-	ApprovedPatches                          []string            `json:"ApprovedPatches,omitempty"`
+	ApprovedPatches                          []string            `json:"ApprovedPatches,omitzero" cbor:"ApprovedPatches,omitempty"`
 	ApprovedPatchesComplianceLevel           string              `json:"ApprovedPatchesComplianceLevel,omitempty"`
 	ApprovedPatchesEnableNonSecurity         *bool               `json:"ApprovedPatchesEnableNonSecurity,omitempty"`
-	RejectedPatches                          []string            `json:"RejectedPatches,omitempty"`
+	RejectedPatches                          []string            `json:"RejectedPatches,omitzero" cbor:"RejectedPatches,omitempty"`
 	RejectedPatchesAction                    string              `json:"RejectedPatchesAction,omitempty"`
 	CreatedDate                              *protocol.Timestamp `json:"CreatedDate,omitempty"`
 	ModifiedDate                             *protocol.Timestamp `json:"ModifiedDate,omitempty"`
 	Description                              string              `json:"Description,omitempty"`
-	Sources                                  []PatchSource       `json:"Sources,omitempty"`
+	Sources                                  []PatchSource       `json:"Sources,omitzero" cbor:"Sources,omitempty"`
 	AvailableSecurityUpdatesComplianceStatus string              `json:"AvailableSecurityUpdatesComplianceStatus,omitempty"`
 }
 

@@ -36,12 +36,12 @@ type CreateWidgetRequest struct {
 	Enabled   bool                `json:"enabled" query:"enabled" xml:"enabled"`
 	Ratio     *float64            `json:"ratio,omitempty" query:"ratio" xml:"ratio,omitempty"`
 	Kind      string              `json:"kind,omitempty" query:"kind" xml:"kind,omitempty"`
-	Kinds     []string            `json:"kindSet,omitempty" query:"kindSet>member" xml:"kindSet>member,omitempty"`
-	Parts     []WidgetPart        `json:"parts,omitempty" query:"parts>member" xml:"parts>member,omitempty"`
-	Labels    map[string]string   `json:"labels,omitempty" query:"labels>entry" xml:"labels>entry,omitempty"`
-	Renamed   map[string]int32    `json:"renamed,omitempty" query:"renamed>entry,key=Key,value=Value" xml:"renamed>entry,key=Key,value=Value,omitempty"`
-	Matrix    [][]string          `json:"matrix,omitempty" query:"matrix>member" xml:"matrix>member,omitempty"`
-	FlatNames []string            `json:"flatNames,omitempty" query:"Name" xml:"Name,omitempty"`
+	Kinds     []string            `json:"kindSet,omitzero" cbor:"kindSet,omitempty" query:"kindSet>member" xml:"kindSet>member,omitempty"`
+	Parts     []WidgetPart        `json:"parts,omitzero" cbor:"parts,omitempty" query:"parts>member" xml:"parts>member,omitempty"`
+	Labels    map[string]string   `json:"labels,omitzero" cbor:"labels,omitempty" query:"labels>entry" xml:"labels>entry,omitempty"`
+	Renamed   map[string]int32    `json:"renamed,omitzero" cbor:"renamed,omitempty" query:"renamed>entry,key=Key,value=Value" xml:"renamed>entry,key=Key,value=Value,omitempty"`
+	Matrix    [][]string          `json:"matrix,omitzero" cbor:"matrix,omitempty" query:"matrix>member" xml:"matrix>member,omitempty"`
+	FlatNames []string            `json:"flatNames,omitzero" cbor:"flatNames,omitempty" query:"Name" xml:"Name,omitempty"`
 	CreatedAt *protocol.Timestamp `json:"createdAt,omitempty" query:"createdAt" xml:"createdAt,omitempty"`
 	Payload   []byte              `json:"payload,omitempty" query:"payload" xml:"payload,omitempty"`
 	Spec      json.RawMessage     `json:"spec,omitempty" query:"spec" xml:"spec,omitempty"`
