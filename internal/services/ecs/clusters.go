@@ -186,7 +186,7 @@ func (s *Service) DescribeClusters(ctx context.Context, in *ecswire.DescribeClus
 	if include == nil {
 		include = []string{}
 	}
-	out := &ecswire.DescribeClustersResponse{}
+	out := &ecswire.DescribeClustersResponse{Clusters: []ecswire.Cluster{}, Failures: []ecswire.Failure{}}
 	err := s.store.View(func(tx *store.Tx) error {
 		for _, ref := range refs {
 			name := clusterName(ref)
@@ -235,6 +235,9 @@ func (s *Service) ListClusters(ctx context.Context, in *ecswire.ListClustersRequ
 	page, next, err := protocol.Page(arns, in.NextToken, max, identity, "InvalidParameterException")
 	if err != nil {
 		return nil, err
+	}
+	if page == nil {
+		page = []string{}
 	}
 	return &ecswire.ListClustersResponse{ClusterArns: page, NextToken: next}, nil
 }
