@@ -22,8 +22,10 @@ import (
 	"github.com/kumo-project/kumo/internal/config"
 	"github.com/kumo-project/kumo/internal/gateway"
 	"github.com/kumo-project/kumo/internal/registry"
+	"github.com/kumo-project/kumo/internal/services/acm"
 	"github.com/kumo-project/kumo/internal/services/ecr"
 	"github.com/kumo-project/kumo/internal/services/ecs"
+	"github.com/kumo-project/kumo/internal/services/elbv2"
 	"github.com/kumo-project/kumo/internal/store"
 )
 
@@ -39,6 +41,8 @@ type Server struct {
 	agent      *agent.Agent
 	ecs        *ecs.Service
 	ecr        *ecr.Service
+	acm        *acm.Service
+	elbv2      *elbv2.Service
 	services   []Service // every AWS service, in start order
 	http       *http.Server
 	listener   net.Listener
@@ -88,6 +92,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	gw := gateway.New(gateway.AnyCredentials{AccountID: s.cfg.AccountID, DefaultRegion: s.cfg.Region}, s.log)
 	gw.Handle("/_kumo/health", http.HandlerFunc(s.health))
+	s.startLoadBalancing()
 	s.ecs = ecs.New(ecs.Config{Store: s.store, Node: s.agent, Clock: s.clock, Log: s.log.With("service", "ecs")})
 	s.services = append(s.services, s.ecs)
 	if err := s.startECR(gw); err != nil {
@@ -108,6 +113,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.ready.Store(true)
 	s.log.Info("kumo is up", "endpoint", "http://"+s.Addr(), "data-dir", s.cfg.DataDir, "instance", s.cfg.InstanceID())
 	return nil
+}
+
+// startLoadBalancing adds ACM and ELBv2; ELBv2's data plane serves each
+// load balancer on its own loopback address and, by Host, on 127.0.0.1.
+func (s *Server) startLoadBalancing() {
+	s.acm = acm.New(acm.Config{Store: s.store, Clock: s.clock, Log: s.log.With("service", "acm"), DataDir: s.cfg.DataDir,
+		Users: func(ctx context.Context, certARN string) ([]string, error) { return s.elbv2.CertificateUsers(ctx, certARN) }})
+	s.elbv2 = elbv2.New(elbv2.Config{Store: s.store, Clock: s.clock, Log: s.log.With("service", "elasticloadbalancing"),
+		Certificates: s.acm, InstanceID: s.cfg.InstanceID(), DataDir: s.cfg.DataDir, SharedLoopback: true})
+	s.services = append(s.services, s.acm, s.elbv2)
 }
 
 // startECR opens the registry under <DataDir>/registry and mounts it on
