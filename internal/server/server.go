@@ -119,7 +119,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 // load balancer on its own loopback address and, by Host, on 127.0.0.1.
 func (s *Server) startLoadBalancing() {
 	s.acm = acm.New(acm.Config{Store: s.store, Clock: s.clock, Log: s.log.With("service", "acm"), DataDir: s.cfg.DataDir,
-		Users: func(ctx context.Context, certARN string) ([]string, error) { return s.elbv2.CertificateUsers(ctx, certARN) }})
+		Users: func(ctx context.Context, certARN string) ([]string, error) {
+			return s.elbv2.CertificateUsers(ctx, certARN)
+		}})
 	s.elbv2 = elbv2.New(elbv2.Config{Store: s.store, Clock: s.clock, Log: s.log.With("service", "elasticloadbalancing"),
 		Certificates: s.acm, InstanceID: s.cfg.InstanceID(), DataDir: s.cfg.DataDir, SharedLoopback: true})
 	s.services = append(s.services, s.acm, s.elbv2)
