@@ -2,6 +2,8 @@ package logs
 
 import (
 	"errors"
+	"regexp"
+	"strings"
 
 	"github.com/kumo-project/kumo/internal/protocol"
 	"github.com/kumo-project/kumo/internal/services/logs/filterpattern"
@@ -79,4 +81,19 @@ func queryError(err error) error {
 		"message":  qe.Message,
 	}}
 	return e
+}
+
+// Name patterns of the model, which the generated validation leaves out.
+var (
+	groupNamePattern  = regexp.MustCompile(`^[\.\-_/#A-Za-z0-9]+$`)
+	streamNamePattern = regexp.MustCompile(`^[^:*]*$`)
+)
+
+// checkName checks a name against its pattern, with AWS's message.
+func checkName(field, value string, pattern *regexp.Regexp) error {
+	if pattern.MatchString(value) {
+		return nil
+	}
+	expr := strings.TrimSuffix(strings.TrimPrefix(pattern.String(), "^"), "$")
+	return invalidParameter("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", value, field, expr)
 }

@@ -20,6 +20,9 @@ const defaultDescribeLimit = 50
 // CreateLogGroup creates a log group.
 func (s *Service) CreateLogGroup(ctx context.Context, in *logswire.CreateLogGroupRequest) (*logswire.CreateLogGroupOutput, error) {
 	sc := scopeOf(ctx)
+	if err := checkName("logGroupName", in.LogGroupName, groupNamePattern); err != nil {
+		return nil, err
+	}
 	class := in.LogGroupClass
 	if class == "" {
 		class = "STANDARD"

@@ -23,6 +23,9 @@ var _ awslogs.Sink = (*Service)(nil)
 
 // EnsureGroup creates the log group unless it exists.
 func (s *Service) EnsureGroup(ctx context.Context, dest awslogs.Destination) error {
+	if err := checkName("logGroupName", dest.Group, groupNamePattern); err != nil {
+		return err
+	}
 	sc := scope{account: dest.Account, region: dest.Region}
 	_, err := s.events.CreateGroup(sc.group(dest.Group), logstore.GroupSettings{LogGroupClass: "STANDARD"})
 	if err != nil && !errors.Is(err, logstore.ErrAlreadyExists) {
@@ -33,6 +36,9 @@ func (s *Service) EnsureGroup(ctx context.Context, dest awslogs.Destination) err
 
 // EnsureStream creates the log stream unless it exists.
 func (s *Service) EnsureStream(ctx context.Context, dest awslogs.Destination) error {
+	if err := checkName("logStreamName", dest.Stream, streamNamePattern); err != nil {
+		return err
+	}
 	sc := scope{account: dest.Account, region: dest.Region}
 	_, err := s.events.CreateStream(sc.group(dest.Group), dest.Stream)
 	if err != nil && !errors.Is(err, logstore.ErrAlreadyExists) {

@@ -14,6 +14,9 @@ import (
 // CreateLogStream creates a log stream in a group.
 func (s *Service) CreateLogStream(ctx context.Context, in *logswire.CreateLogStreamRequest) (*logswire.CreateLogStreamOutput, error) {
 	sc := scopeOf(ctx)
+	if err := checkName("logStreamName", in.LogStreamName, streamNamePattern); err != nil {
+		return nil, err
+	}
 	if _, err := s.events.Group(sc.group(in.LogGroupName)); err != nil {
 		return nil, groupError(err)
 	}
@@ -59,10 +62,9 @@ func (s *Service) DescribeLogStreams(ctx context.Context, in *logswire.DescribeL
 	}
 	key := func(st logstore.Stream) string { return st.Name }
 	if byTime {
-		// Streams without events have no last event time; AWS sorts them
-		// by creation time among the others.
+		// Streams without events have no last event time: they come first.
 		key = func(st logstore.Stream) string {
-			return fmt.Sprintf("%020d/%s", max(st.LastEventTimestamp, st.CreationTime), st.Name)
+			return fmt.Sprintf("%020d/%s", st.LastEventTimestamp, st.Name)
 		}
 	}
 	page, next, err := pageInOrder(streams, in.NextToken, limitOr(in.Limit, defaultDescribeLimit), key, in.Descending != nil && *in.Descending)
