@@ -449,19 +449,6 @@ func TestListenersRulesAndTraffic(t *testing.T) {
 	base := "http://" + lbAddress(lb)
 	expectBody(t, base+"/api/x", "200 a1 http")
 
-	t.Run("round robin over the two web targets", func(t *testing.T) {
-		seen := map[string]int{}
-		for range 6 {
-			_, body, _, err := httpGet(plainClient, base+"/")
-			if err != nil {
-				t.Fatal(err)
-			}
-			seen[body]++
-		}
-		if seen["w1 http"] != 3 || seen["w2 http"] != 3 {
-			t.Fatalf("spread %v", seen)
-		}
-	})
 	t.Run("targets become healthy", func(t *testing.T) {
 		eventually(t, "healthy", func() error {
 			h, err := e.elb.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: web.TargetGroupArn})
@@ -478,6 +465,19 @@ func TestListenersRulesAndTraffic(t *testing.T) {
 		tgs, err := e.elb.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{LoadBalancerArn: lb.LoadBalancerArn})
 		if err != nil || len(tgs.TargetGroups) != 2 || tgs.TargetGroups[0].LoadBalancerArns[0] != *lb.LoadBalancerArn {
 			t.Fatalf("groups of the load balancer %+v %v", tgs, err)
+		}
+	})
+	t.Run("round robin over the two web targets", func(t *testing.T) {
+		seen := map[string]int{}
+		for range 6 {
+			_, body, _, err := httpGet(plainClient, base+"/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[body]++
+		}
+		if seen["w1 http"] != 3 || seen["w2 http"] != 3 {
+			t.Fatalf("spread %v", seen)
 		}
 	})
 	t.Run("an unhealthy target gets no traffic", func(t *testing.T) {

@@ -60,6 +60,8 @@ type Service struct {
 	addrBase [2]byte
 	logDir   string
 
+	applied *dataplane.Config // the last Config the plane accepted (syncer only)
+
 	wake chan struct{} // nudges the syncer after a change
 	wg   sync.WaitGroup
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net/netip"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -42,9 +43,14 @@ func (s *Service) syncOnce() {
 		s.log.Error("build load balancer table", "error", err)
 		return
 	}
-	if err := s.plane.Apply(cfg); err != nil {
-		s.log.Error("load balancer table rejected; the previous one keeps serving", "error", err)
-		return
+	if s.applied == nil || !reflect.DeepEqual(*s.applied, cfg) {
+		if err := s.plane.Apply(cfg); err != nil {
+			s.log.Error("load balancer table rejected; the previous one keeps serving", "error", err)
+			return
+		}
+		s.applied = &cfg
+	} else {
+		s.plane.RetrySockets()
 	}
 	done, err := s.finishDrains()
 	if err != nil {

@@ -47,7 +47,8 @@ type group struct {
 	cfg      TargetGroup
 	backends []*backend
 	byKey    map[string]*backend
-	next     atomic.Uint64 // round-robin position
+	// next is the round-robin position, kept across table swaps.
+	next *atomic.Uint64
 }
 
 // eligible returns the targets that may get a new request: healthy,

@@ -39,6 +39,7 @@ type Plane struct {
 	mu       sync.Mutex // serializes Apply and Close; guards the maps below
 	closed   bool
 	backends map[string]map[string]*backend // target group ARN → target key
+	cursors  map[string]*atomic.Uint64      // target group ARN → round-robin position
 	runtimes map[string]*lbRuntime          // load balancer ARN
 	sockets  map[socketKey]*socket
 	checkers map[string]*checker // target group ARN
@@ -49,7 +50,7 @@ type Plane struct {
 func New(o Options) *Plane {
 	p := &Plane{
 		clock: o.Clock, log: o.Log, sharedLoopback: o.SharedLoopback, healthClient: healthClient(),
-		backends: map[string]map[string]*backend{}, runtimes: map[string]*lbRuntime{},
+		backends: map[string]map[string]*backend{}, cursors: map[string]*atomic.Uint64{}, runtimes: map[string]*lbRuntime{},
 		sockets: map[socketKey]*socket{}, checkers: map[string]*checker{}, logs: map[string]*accessLog{},
 	}
 	p.table.Store(&table{sockets: map[socketKey]*socketRoutes{}, groups: map[string]*group{}})
@@ -76,10 +77,23 @@ func (p *Plane) Apply(cfg Config) error {
 	return nil
 }
 
+// RetrySockets binds the sockets of the current table that could not be
+// bound before (an address or port that was taken).
+func (p *Plane) RetrySockets() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.reconcileSockets(p.table.Load())
+	}
+}
+
 // groupFor builds a table group, reusing the backends of targets that were
 // already registered so their health and counters carry over.
 func (p *Plane) groupFor(tg TargetGroup) *group {
-	g := &group{cfg: tg, byKey: map[string]*backend{}}
+	g := &group{cfg: tg, byKey: map[string]*backend{}, next: p.cursors[tg.ARN]}
+	if g.next == nil {
+		g.next = new(atomic.Uint64)
+	}
 	old := p.backends[tg.ARN]
 	for _, t := range tg.Targets {
 		b := old[t.Key]
@@ -96,13 +110,15 @@ func (p *Plane) groupFor(tg TargetGroup) *group {
 // updates their targets (draining flags).
 func (p *Plane) adopt(t *table) {
 	backends := map[string]map[string]*backend{}
+	cursors := map[string]*atomic.Uint64{}
 	for arn, g := range t.groups {
 		backends[arn] = g.byKey
+		cursors[arn] = g.next
 		for _, tgt := range g.cfg.Targets {
 			g.byKey[tgt.Key].setTarget(tgt)
 		}
 	}
-	p.backends = backends
+	p.backends, p.cursors = backends, cursors
 	runtimes := map[string]*lbRuntime{}
 	for _, routes := range t.sockets {
 		for _, l := range routes.listeners() {
