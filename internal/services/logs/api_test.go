@@ -151,4 +151,3 @@ func messagesOf[E any](events []E, msg func(E) *string) []string {
 
 func outputMessage(e types.OutputLogEvent) *string     { return e.Message }
 func filteredMessage(e types.FilteredLogEvent) *string { return e.Message }
-

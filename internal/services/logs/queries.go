@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 
 	"github.com/kumo-project/kumo/internal/arn"
@@ -37,6 +36,7 @@ const (
 // them after a while.
 type query struct {
 	id      string
+	seq     uint64 // start order
 	scope   scope
 	groups  []string // user-visible names
 	text    string
@@ -68,6 +68,7 @@ type queries struct {
 	mu    sync.Mutex
 	byID  map[string]*query
 	order []*query // oldest first
+	seq   uint64
 	wg    sync.WaitGroup
 	ended bool
 }
@@ -90,6 +91,8 @@ func (qs *queries) add(q *query) error {
 	if running >= maxConcurrentQueries {
 		return limitExceeded("Account maximum query concurrency limit of [%d] reached.", maxConcurrentQueries)
 	}
+	qs.seq++
+	q.seq = qs.seq
 	qs.byID[q.id] = q
 	qs.order = append(qs.order, q)
 	if len(qs.order) > maxKeptQueries {
@@ -318,12 +321,22 @@ func (s *Service) StopQuery(ctx context.Context, in *logswire.StopQueryRequest) 
 // optionally of one log group or status.
 func (s *Service) DescribeQueries(ctx context.Context, in *logswire.DescribeQueriesRequest) (*logswire.DescribeQueriesResponse, error) {
 	sc := scopeOf(ctx)
-	var infos []logswire.QueryInfo
+	var matching []*query // newest first
 	for _, q := range s.queries.list(sc) {
-		status, result, duration := q.snapshot()
-		if (in.Status != "" && status != in.Status) || (in.LogGroupName != "" && !slices.Contains(q.groups, in.LogGroupName)) {
-			continue
+		status, _, _ := q.snapshot()
+		if (in.Status == "" || status == in.Status) && (in.LogGroupName == "" || slices.Contains(q.groups, in.LogGroupName)) {
+			matching = append(matching, q)
 		}
+	}
+	// The token names the last query of a page by its start order.
+	key := func(q *query) string { return invert(fmt.Sprintf("%020d", q.seq)) }
+	page, next, err := protocol.Page(matching, in.NextToken, limitOr(in.MaxResults, 1000), key, "InvalidParameterException")
+	if err != nil {
+		return nil, err
+	}
+	infos := []logswire.QueryInfo{}
+	for _, q := range page {
+		status, result, duration := q.snapshot()
 		info := logswire.QueryInfo{
 			QueryLanguage: queryLanguage, QueryId: q.id, QueryString: q.text, Status: status,
 			CreateTime: ptr(q.created), LogGroupName: q.groups[0],
@@ -334,12 +347,5 @@ func (s *Service) DescribeQueries(ctx context.Context, in *logswire.DescribeQuer
 		}
 		infos = append(infos, info)
 	}
-	// Newest first; the token names the last query's creation and ID.
-	key := func(i logswire.QueryInfo) string { return invert(fmt.Sprintf("%020d/%s", *i.CreateTime, i.QueryId)) }
-	sort.SliceStable(infos, func(a, b int) bool { return key(infos[a]) < key(infos[b]) })
-	page, next, err := protocol.Page(infos, in.NextToken, limitOr(in.MaxResults, 1000), key, "InvalidParameterException")
-	if err != nil {
-		return nil, err
-	}
-	return &logswire.DescribeQueriesResponse{Queries: append([]logswire.QueryInfo{}, page...), NextToken: next}, nil
+	return &logswire.DescribeQueriesResponse{Queries: infos, NextToken: next}, nil
 }
