@@ -25,6 +25,7 @@ import (
 	"github.com/kumo-project/kumo/internal/services/acm"
 	"github.com/kumo-project/kumo/internal/services/ecr"
 	"github.com/kumo-project/kumo/internal/services/ecs"
+	"github.com/kumo-project/kumo/internal/services/logs"
 	"github.com/kumo-project/kumo/internal/services/elbv2"
 	"github.com/kumo-project/kumo/internal/store"
 )
@@ -41,6 +42,7 @@ type Server struct {
 	agent      *agent.Agent
 	ecs        *ecs.Service
 	ecr        *ecr.Service
+	logs       *logs.Service
 	acm        *acm.Service
 	elbv2      *elbv2.Service
 	services   []Service // every AWS service, in start order
@@ -87,6 +89,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.store, err = store.Open(filepath.Join(s.cfg.DataDir, "state.db")); err != nil {
 		return err
 	}
+	// CloudWatch Logs opens before the node: the agent ships awslogs
+	// output to it from its first task.
+	if s.logs, err = logs.New(logs.Config{Dir: filepath.Join(s.cfg.DataDir, "logs"), Clock: s.clock, Log: s.log.With("service", "logs")}); err != nil {
+		return err
+	}
+	s.services = append(s.services, s.logs)
 	if err := s.startNode(ctx); err != nil {
 		return err
 	}
@@ -181,6 +189,7 @@ func (s *Server) startNode(ctx context.Context) error {
 		// the registry host) pull from this endpoint.
 		ImageHostRewrite:    ecr.ImageHostRewrite(s.registryHost(), s.Addr()),
 		RegistryCredentials: s.registryCredentials,
+		LogSink:             s.logs,
 	})
 	if err != nil {
 		return err
