@@ -33,6 +33,7 @@ import (
 	"github.com/containerd/containerd/errdefs"
 	"github.com/containerd/containerd/namespaces"
 
+	"github.com/kumo-project/kumo/internal/agent/awslogs"
 	"github.com/kumo-project/kumo/internal/agent/network"
 	"github.com/kumo-project/kumo/internal/clock"
 	"github.com/kumo-project/kumo/internal/node"
@@ -76,6 +77,9 @@ type Config struct {
 	HostMetadataPort int
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// LogSink receives the output of containers whose log driver is
+	// awslogs (optional: without it the output stays on the node only).
+	LogSink awslogs.Sink
 }
 
 // Agent runs the tasks of one node.
@@ -202,6 +206,7 @@ func (a *Agent) launch(t *task) {
 		defer a.wg.Done()
 		a.runTask(t)
 	}()
+	a.shipLogs(t)
 }
 
 // Info describes this node.
