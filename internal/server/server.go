@@ -25,8 +25,8 @@ import (
 	"github.com/kumo-project/kumo/internal/services/acm"
 	"github.com/kumo-project/kumo/internal/services/ecr"
 	"github.com/kumo-project/kumo/internal/services/ecs"
-	"github.com/kumo-project/kumo/internal/services/logs"
 	"github.com/kumo-project/kumo/internal/services/elbv2"
+	"github.com/kumo-project/kumo/internal/services/logs"
 	"github.com/kumo-project/kumo/internal/store"
 )
 
