@@ -44,6 +44,7 @@ type Plane struct {
 	sockets  map[socketKey]*socket
 	checkers map[string]*checker // target group ARN
 	logs     map[string]*accessLog
+	unbound  map[socketKey]bool // sockets whose bind failed, logged once
 }
 
 // New returns a plane that serves nothing until Apply.
@@ -52,6 +53,7 @@ func New(o Options) *Plane {
 		clock: o.Clock, log: o.Log, sharedLoopback: o.SharedLoopback, healthClient: healthClient(),
 		backends: map[string]map[string]*backend{}, cursors: map[string]*atomic.Uint64{}, runtimes: map[string]*lbRuntime{},
 		sockets: map[socketKey]*socket{}, checkers: map[string]*checker{}, logs: map[string]*accessLog{},
+		unbound: map[socketKey]bool{},
 	}
 	p.table.Store(&table{sockets: map[socketKey]*socketRoutes{}, groups: map[string]*group{}})
 	return p
@@ -236,9 +238,13 @@ func (p *Plane) reconcileSockets(t *table) {
 		}
 		s, err := p.openSocket(key, routes)
 		if err != nil {
-			p.log.Warn("load balancer listener not bound", "address", key.addr, "port", key.port, "error", err)
+			if !p.unbound[key] {
+				p.log.Warn("load balancer listener not bound; retrying", "address", key.addr, "port", key.port, "error", err)
+			}
+			p.unbound[key] = true
 			continue
 		}
+		delete(p.unbound, key)
 		p.sockets[key] = s
 	}
 }
