@@ -29,7 +29,9 @@ func (c fastClock) Now() time.Time {
 	return c.start.Add(time.Since(c.start) * speedup)
 }
 func (c fastClock) After(d time.Duration) <-chan time.Time { return time.After(d / speedup) }
-func (c fastClock) NewTicker(d time.Duration) clock.Ticker  { return clock.Real{}.NewTicker(d / speedup) }
+func (c fastClock) NewTicker(d time.Duration) clock.Ticker {
+	return clock.Real{}.NewTicker(d / speedup)
+}
 
 var dest = awslogs.Destination{Account: "000000000000", Region: "us-east-1", Group: "/ecs/web", Stream: "web/app/task1"}
 
