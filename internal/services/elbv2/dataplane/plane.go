@@ -218,17 +218,32 @@ func (p *Plane) Close() {
 type socket struct {
 	protocol string
 	http2    bool
-	srv      *http.Server
 	idle     time.Duration
+	ln       net.Listener
+	srv      *http.Server
 }
 
-// reconcileSockets opens the sockets a table needs and closes the others.
-// A socket that cannot be bound is logged and retried on the next Apply.
+// retire stops accepting at once (so the address can be bound again) and
+// lets open connections finish their requests.
+func (s *socket) retire() {
+	s.ln.Close()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if s.srv.Shutdown(ctx) != nil {
+			s.srv.Close()
+		}
+	}()
+}
+
+// reconcileSockets opens the sockets a table needs and retires the others,
+// and those whose protocol, HTTP/2 or idle timeout changed.
+// A socket that cannot be bound is logged once and retried.
 func (p *Plane) reconcileSockets(t *table) {
 	for key, s := range p.sockets {
 		routes := t.sockets[key]
-		if routes == nil || routes.protocol != s.protocol || routes.http2 != s.http2 {
-			s.srv.Close()
+		if routes == nil || routes.protocol != s.protocol || routes.http2 != s.http2 || routes.idle != s.idle {
+			s.retire()
 			delete(p.sockets, key)
 		}
 	}
@@ -254,9 +269,9 @@ func (p *Plane) openSocket(key socketKey, routes *socketRoutes) (*socket, error)
 	if err != nil {
 		return nil, err
 	}
-	idle := 60 * time.Second
-	if routes.dedicated != nil && routes.dedicated.lb.cfg.IdleTimeout > 0 {
-		idle = routes.dedicated.lb.cfg.IdleTimeout
+	idle := routes.idle
+	if idle <= 0 {
+		idle = defaultIdleTimeout
 	}
 	srv := &http.Server{
 		Handler:           p.socketHandler(key),
@@ -279,11 +294,11 @@ func (p *Plane) openSocket(key socketKey, routes *socketRoutes) (*socket, error)
 		} else {
 			err = srv.Serve(ln)
 		}
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			p.log.Error("load balancer listener stopped", "address", ln.Addr(), "error", err)
 		}
 	}()
-	return &socket{protocol: routes.protocol, http2: routes.http2, srv: srv, idle: idle}, nil
+	return &socket{protocol: routes.protocol, http2: routes.http2, idle: routes.idle, ln: ln, srv: srv}, nil
 }
 
 // tlsConfigFor picks the TLS configuration of the listener a handshake is

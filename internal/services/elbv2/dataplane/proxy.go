@@ -38,7 +38,7 @@ type lbRuntime struct {
 // keeping the upstream pool when the idle timeout did not change.
 func (p *Plane) runtimeFor(lb LoadBalancer) *lbRuntime {
 	if lb.IdleTimeout <= 0 {
-		lb.IdleTimeout = 60 * time.Second
+		lb.IdleTimeout = defaultIdleTimeout
 	}
 	rt := &lbRuntime{cfg: lb}
 	if old := p.runtimes[lb.ARN]; old != nil && old.cfg.IdleTimeout == lb.IdleTimeout {

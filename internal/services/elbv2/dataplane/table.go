@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 )
+
+// defaultIdleTimeout is ALB's default idle timeout.
+const defaultIdleTimeout = 60 * time.Second
 
 // table is an immutable compiled Config: what each socket serves.
 type table struct {
@@ -26,8 +30,11 @@ type socketKey struct {
 // socketRoutes is what one socket serves: a load balancer's own listener,
 // or, on the shared 127.0.0.1, the listeners of that port by DNS name.
 type socketRoutes struct {
-	protocol  string
-	http2     bool
+	protocol string
+	http2    bool
+	// idle is the client idle timeout: the load balancer's on its own
+	// address, 60 s on the shared one.
+	idle      time.Duration
 	dedicated *listener
 	byHost    map[string]*listener
 }
@@ -79,7 +86,7 @@ func (p *Plane) compile(cfg Config) (*table, error) {
 func (t *table) addSocket(key socketKey, l *listener, host string) error {
 	routes := t.sockets[key]
 	if routes == nil {
-		routes = &socketRoutes{protocol: l.cfg.Protocol, http2: l.lb.cfg.HTTP2, byHost: map[string]*listener{}}
+		routes = &socketRoutes{protocol: l.cfg.Protocol, http2: l.lb.cfg.HTTP2, idle: defaultIdleTimeout, byHost: map[string]*listener{}}
 		t.sockets[key] = routes
 	}
 	if routes.protocol != l.cfg.Protocol {
@@ -90,6 +97,7 @@ func (t *table) addSocket(key socketKey, l *listener, host string) error {
 			return fmt.Errorf("two listeners on %s:%d", key.addr, key.port)
 		}
 		routes.dedicated = l
+		routes.idle = l.lb.cfg.IdleTimeout
 		return nil
 	}
 	routes.byHost[host] = l
