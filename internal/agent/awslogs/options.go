@@ -28,8 +28,8 @@ type Options struct {
 	Region       string // "" means the task's region
 	StreamPrefix string
 	CreateGroup  bool
-	// StartPattern, when set, marks the first line of a multi-line event:
-	// other lines join the event before them.
+	// StartPattern, when set, marks the first line of a multi-line event
+	// (a line it matches): other lines join the event before them.
 	StartPattern *regexp.Regexp
 	// NonBlocking drops the oldest unshipped output beyond MaxBufferSize
 	// bytes instead of keeping all of it (Docker's mode=non-blocking).
@@ -96,7 +96,7 @@ func startPattern(opts map[string]string) (*regexp.Regexp, error) {
 		return re, nil
 	}
 	if p := opts[OptMultilinePattern]; p != "" {
-		re, err := regexp.Compile("^" + p)
+		re, err := regexp.Compile(p) // unanchored, as in Docker
 		if err != nil {
 			return nil, fmt.Errorf("awslogs: %s %q: %w", OptMultilinePattern, p, err)
 		}

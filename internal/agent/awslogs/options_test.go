@@ -20,7 +20,7 @@ func TestParseOptions(t *testing.T) {
 		{"everything", map[string]string{"awslogs-group": "g", "awslogs-region": "eu-west-1", "awslogs-stream-prefix": "web",
 			"awslogs-create-group": "true", "mode": "non-blocking", "max-buffer-size": "4m", "awslogs-multiline-pattern": `^\S`}, false,
 			func(t *testing.T, o Options) {
-				if o.Region != "eu-west-1" || o.StreamPrefix != "web" || !o.CreateGroup || !o.NonBlocking || o.MaxBufferSize != 4<<20 || o.StartPattern.String() != `^^\S` {
+				if o.Region != "eu-west-1" || o.StreamPrefix != "web" || !o.CreateGroup || !o.NonBlocking || o.MaxBufferSize != 4<<20 || o.StartPattern.String() != `^\S` {
 					t.Errorf("options = %+v", o)
 				}
 			}},

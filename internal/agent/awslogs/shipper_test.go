@@ -154,7 +154,7 @@ func TestShipMultilineExactlyOnce(t *testing.T) {
 	f := newLogFile(t)
 	lines, want := appLines(5000)
 	f.lines(lines...)
-	opts := map[string]string{"awslogs-group": dest.Group, "awslogs-create-group": "true", "awslogs-multiline-pattern": "[^\t]"}
+	opts := map[string]string{"awslogs-group": dest.Group, "awslogs-create-group": "true", "awslogs-multiline-pattern": "^[^\t]"}
 	run(t, config(f.f.Name(), svc, opts, func() bool { return true }))
 	if got := stored(t, svc); !slices.Equal(got, want) {
 		t.Fatalf("stored %d events, want %d; first difference at %d", len(got), len(want), firstDiff(got, want))
@@ -170,7 +170,7 @@ func TestShipResumesWhereDeliveryStopped(t *testing.T) {
 	f := newLogFile(t)
 	lines, want := appLines(30000)
 	f.lines(lines...)
-	opts := map[string]string{"awslogs-group": dest.Group, "awslogs-create-group": "true", "awslogs-multiline-pattern": "[^\t]"}
+	opts := map[string]string{"awslogs-group": dest.Group, "awslogs-create-group": "true", "awslogs-multiline-pattern": "^[^\t]"}
 	cfg := config(f.f.Name(), svc, opts, func() bool { return true })
 	for i := 0; i < 5; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(5+i*5)*time.Millisecond)
