@@ -1,0 +1,181 @@
+package dataplane
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAccessLog(t *testing.T) {
+	t.Parallel()
+	a := newBackend(t, "a")
+	addr := testAddr(t)
+	p := newPlane(t)
+	path := filepath.Join(t.TempDir(), "logs", "web.log")
+	cfg := oneLB(addr, 8080, []Rule{
+		{ARN: "missing", Conditions: []Condition{{Field: FieldPathPattern, Values: []string{"/gone"}}},
+			Action: Action{Type: ActionFixedResponse, Fixed: &FixedResponse{StatusCode: 404}}},
+		{ARN: "d", Action: forwardTo("tg")}}, targetGroup("tg", a))
+	cfg.LoadBalancers[0].AccessLogPath = path
+	if err := p.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	get(t, noRedirects(), "http://"+addr.String()+":8080/page?x=1")
+	get(t, noRedirects(), "http://"+addr.String()+":8080/gone")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("log lines %q", lines)
+	}
+	cases := []struct{ line, want string }{
+		{lines[0], " " + a.addr.String() + " "},
+		{lines[0], " 200 "},
+		{lines[0], "\"GET http://" + addr.String() + ":8080/page?x=1 HTTP/1.1\""},
+		{lines[1], " - "},
+		{lines[1], " 404 "},
+	}
+	for _, tc := range cases {
+		if !strings.HasPrefix(tc.line, "http ") || !strings.Contains(tc.line, tc.want) {
+			t.Errorf("line %q lacks %q", tc.line, tc.want)
+		}
+	}
+}
+
+func TestH2CAndWebSocket(t *testing.T) {
+	t.Parallel()
+	// A backend that upgrades /ws and echoes one line back.
+	ws := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			io.WriteString(w, r.Proto)
+			return
+		}
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		line, _ := rw.ReadString('\n')
+		rw.WriteString("echo " + line)
+		rw.Flush()
+	}))
+	t.Cleanup(ws.Close)
+	b := &backendServer{name: "ws"}
+	b.addr = mustAddrPort(t, ws.URL)
+	addr := testAddr(t)
+	p := newPlane(t)
+	cfg := oneLB(addr, 8080, []Rule{{ARN: "d", Action: forwardTo("tg")}}, targetGroup("tg", b))
+	cfg.LoadBalancers[0].HTTP2 = true
+	if err := p.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("h2c", func(t *testing.T) {
+		tr := &http.Transport{Protocols: new(http.Protocols)}
+		tr.Protocols.SetUnencryptedHTTP2(true)
+		defer tr.CloseIdleConnections()
+		resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("http://" + addr.String() + ":8080/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("client spoke %s", resp.Proto)
+		}
+	})
+	t.Run("websocket upgrade", func(t *testing.T) {
+		conn, err := net.DialTimeout("tcp", addr.String()+":8080", 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		r := bufio.NewReader(conn)
+		status, _ := r.ReadString('\n')
+		if !strings.Contains(status, "101") {
+			t.Fatalf("status line %q", status)
+		}
+		for line, _ := r.ReadString('\n'); line != "\r\n" && line != ""; line, _ = r.ReadString('\n') {
+		}
+		fmt.Fprintf(conn, "hello\n")
+		if echo, _ := r.ReadString('\n'); echo != "echo hello\n" {
+			t.Fatalf("echo %q", echo)
+		}
+	})
+}
+
+func mustAddrPort(t *testing.T, url string) netip.AddrPort {
+	t.Helper()
+	ap, err := netip.ParseAddrPort(strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ap
+}
+
+func TestIdleTimeoutChangeKeepsInFlightRequests(t *testing.T) {
+	t.Parallel()
+	a := newBackend(t, "a")
+	addr := testAddr(t)
+	p := newPlane(t)
+	cfg := oneLB(addr, 8080, []Rule{{ARN: "d", Action: forwardTo("tg")}}, targetGroup("tg", a))
+	if err := p.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	go func() {
+		_, body, _ := get(t, noRedirects(), "http://"+addr.String()+":8080/?sleep=300ms")
+		done <- body
+	}()
+	for p.InFlight("tg", a.addr.String()) == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cfg.LoadBalancers[0].IdleTimeout = 30 * time.Second
+	if err := p.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, body, _ := get(t, noRedirects(), "http://"+addr.String()+":8080/"); body != "a" {
+		t.Fatalf("new socket answered %q", body)
+	}
+	if body := <-done; body != "a" {
+		t.Fatalf("in-flight request got %q", body)
+	}
+}
+
+func TestSlowStartWeight(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	g := &group{cfg: TargetGroup{SlowStart: 100 * time.Second}}
+	cases := []struct {
+		name  string
+		since time.Time
+		want  float64
+	}{
+		{"not healthy yet", time.Time{}, 1},
+		{"just healthy", now, 0.05},
+		{"half way", now.Add(-50 * time.Second), 0.5},
+		{"done", now.Add(-200 * time.Second), 1},
+	}
+	for _, tc := range cases {
+		b := &backend{health: healthState{healthySince: tc.since}}
+		if got := g.slowStartWeight(b, now); got != tc.want {
+			t.Errorf("%s: weight %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if got := (&group{}).slowStartWeight(&backend{health: healthState{healthySince: now}}, now); got != 1 {
+		t.Errorf("without slow start: %v", got)
+	}
+}
