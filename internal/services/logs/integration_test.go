@@ -1,0 +1,175 @@
+package logs_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cwl "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/kumo-project/kumo/internal/kumotest"
+	"github.com/kumo-project/kumo/internal/testimages"
+)
+
+const (
+	group      = "/ecs/lines"
+	totalLines = 100000
+)
+
+// env is one real kumo with the fixture images.
+type env struct {
+	kumo    *kumotest.Kumo
+	ecs     *ecs.Client
+	logs    *cwl.Client
+	taskDef string
+}
+
+func newEnv(t *testing.T) *env {
+	images := testimages.PushFixtures(t, testimages.StartRegistry(t))
+	k := kumotest.Start(t)
+	e := &env{kumo: k, ecs: k.ECS(), logs: cwl.NewFromConfig(k.AWSConfig())}
+	ctx := kumotest.Context(t, time.Minute)
+	if _, err := e.ecs.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("default")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.ecs.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
+		Family:                  aws.String("lines"),
+		ExecutionRoleArn:        aws.String("arn:aws:iam::000000000000:role/ecsTaskExecutionRole"),
+		NetworkMode:             types.NetworkModeAwsvpc,
+		RequiresCompatibilities: []types.Compatibility{types.CompatibilityFargate},
+		Cpu:                     aws.String("256"),
+		Memory:                  aws.String("512"),
+		ContainerDefinitions: []types.ContainerDefinition{{
+			Name: aws.String("app"), Image: aws.String(images.App), Essential: aws.Bool(true),
+			Command: []string{"lines", fmt.Sprint(totalLines)},
+			LogConfiguration: &types.LogConfiguration{LogDriver: types.LogDriverAwslogs, Options: map[string]string{
+				"awslogs-group": group, "awslogs-region": "us-east-1", "awslogs-stream-prefix": "lines",
+				"awslogs-create-group": "true", "awslogs-multiline-pattern": `^\S`,
+			}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.taskDef = aws.ToString(out.TaskDefinition.TaskDefinitionArn)
+	return e
+}
+
+// runTask starts the lines task and returns its ID.
+func (e *env) runTask(t *testing.T) string {
+	t.Helper()
+	out, err := e.ecs.RunTask(kumotest.Context(t, 30*time.Second), &ecs.RunTaskInput{
+		Cluster: aws.String("default"), TaskDefinition: aws.String(e.taskDef), LaunchType: types.LaunchTypeFargate,
+		NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"subnet-local"}}},
+	})
+	if err != nil || len(out.Tasks) != 1 {
+		t.Fatalf("run task: %v %+v", err, out)
+	}
+	arn := aws.ToString(out.Tasks[0].TaskArn)
+	return arn[len(arn)-32:]
+}
+
+// wantEvents is what the stream must hold: each numbered line, and each
+// stack trace as one event (awslogs's multi-line events end lines with
+// "\n", as Docker's).
+func wantEvents() []string {
+	var out []string
+	for i := 1; i <= totalLines; i++ {
+		out = append(out, fmt.Sprintf("line %d\n", i))
+		if i%1000 == 0 {
+			out = append(out, fmt.Sprintf("ERROR simulated failure after line %d\n\tat main.work (lines.go:20)\n\tat main.run (lines.go:12)\n\tat main.main (main.go:8)\n", i))
+		}
+	}
+	return out
+}
+
+// streamEvents reads a whole stream with GetLogEvents, forward from the
+// head until the token repeats.
+func (e *env) streamEvents(t *testing.T, stream string) []string {
+	t.Helper()
+	ctx := kumotest.Context(t, time.Minute)
+	var out []string
+	in := &cwl.GetLogEventsInput{LogGroupName: aws.String(group), LogStreamName: aws.String(stream), StartFromHead: aws.Bool(true)}
+	for pages := 0; pages < 100; pages++ {
+		res, err := e.logs.GetLogEvents(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range res.Events {
+			out = append(out, aws.ToString(ev.Message))
+		}
+		if aws.ToString(res.NextForwardToken) == aws.ToString(in.NextToken) {
+			return out
+		}
+		in.NextToken = res.NextForwardToken
+	}
+	t.Fatal("GetLogEvents never reached the end of the stream")
+	return nil
+}
+
+// storedEvents counts a stream's events cheaply (0 while it is missing).
+func (e *env) storedBytes(t *testing.T, stream string) int64 {
+	out, err := e.logs.DescribeLogStreams(kumotest.Context(t, 10*time.Second), &cwl.DescribeLogStreamsInput{
+		LogGroupName: aws.String(group), LogStreamNamePrefix: aws.String(stream)})
+	if err != nil || len(out.LogStreams) == 0 {
+		return 0
+	}
+	return aws.ToInt64(out.LogStreams[0].StoredBytes)
+}
+
+// waitComplete waits until the stream holds as many events as wanted (or
+// the timeout passes), then checks every event is there once, in order.
+func (e *env) checkStream(t *testing.T, stream string) {
+	t.Helper()
+	want := wantEvents()
+	deadline := time.Now().Add(3 * time.Minute)
+	var got []string
+	for time.Now().Before(deadline) {
+		if got = e.streamEvents(t, stream); len(got) >= len(want) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if !slices.Equal(got, want) {
+		i := 0
+		for i < min(len(got), len(want)) && got[i] == want[i] {
+			i++
+		}
+		t.Fatalf("stream %s holds %d events, want %d; first difference at %d", stream, len(got), len(want), i)
+	}
+}
+
+// TestAwslogsEveryLineOnce runs tasks printing 100,000 lines with stack
+// traces: every event must arrive exactly once and in order, also when
+// kumo is killed with SIGKILL while the task prints and again while the
+// output is being shipped.
+func TestAwslogsEveryLineOnce(t *testing.T) {
+	e := newEnv(t)
+
+	t.Run("undisturbed", func(t *testing.T) {
+		task := e.runTask(t)
+		e.checkStream(t, "lines/app/"+task)
+	})
+
+	t.Run("kumo killed twice", func(t *testing.T) {
+		task := e.runTask(t)
+		stream := "lines/app/" + task
+		// First kill: as soon as the task exists, so the container prints
+		// while kumo is down.
+		e.kumo.Kill()
+		e.kumo.Restart()
+		// Second kill: in the middle of shipping, if we catch it there.
+		deadline := time.Now().Add(time.Minute)
+		for e.storedBytes(t, stream) == 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Logf("second kill with %d bytes of the stream stored", e.storedBytes(t, stream))
+		e.kumo.Kill()
+		e.kumo.Restart()
+		e.checkStream(t, stream)
+	})
+}
