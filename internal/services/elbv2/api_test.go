@@ -568,6 +568,14 @@ func TestListenersRulesAndTraffic(t *testing.T) {
 		if err != nil || len(d.Rules) != 8 || *d.Rules[0].Priority != "10" || *d.Rules[7].Priority != "default" || !*d.Rules[7].IsDefault {
 			t.Fatalf("rules %+v %v", d, err)
 		}
+		page, err := e.elb.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: listener.ListenerArn, PageSize: aws.Int32(5)})
+		if err != nil || len(page.Rules) != 5 || page.NextMarker == nil {
+			t.Fatalf("first page of rules %+v %v", page, err)
+		}
+		rest, err := e.elb.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: listener.ListenerArn, Marker: page.NextMarker})
+		if err != nil || len(rest.Rules) != 3 || *rest.Rules[2].Priority != "default" {
+			t.Fatalf("second page of rules %+v %v", rest, err)
+		}
 		if hc := d.Rules[1].Conditions[0]; hc.Values[0] != "api.*" || hc.HostHeaderConfig.Values[0] != "api.*" {
 			t.Fatalf("host condition as described %+v", hc)
 		}
@@ -776,6 +784,40 @@ func TestHTTPSListenerWithACM(t *testing.T) {
 	if _, err := e.acm.DeleteCertificate(ctx, &awsacm.DeleteCertificateInput{CertificateArn: cert.CertificateArn}); err != nil {
 		t.Fatalf("delete of the certificate no longer used: %v", err)
 	}
+	t.Run("certificate list served by SNI", func(t *testing.T) {
+		other, err := e.acm.RequestCertificate(ctx, &awsacm.RequestCertificateInput{DomainName: aws.String("other.example.test")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.elb.AddListenerCertificates(ctx, &elb.AddListenerCertificatesInput{ListenerArn: lout.Listeners[0].ListenerArn,
+			Certificates: []types.Certificate{{CertificateArn: other.CertificateArn}}}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "SNI", func() error {
+			conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: "other.example.test"})
+			if err != nil {
+				return err
+			}
+			return conn.Close()
+		})
+		d, err := e.elb.DescribeListenerCertificates(ctx, &elb.DescribeListenerCertificatesInput{ListenerArn: lout.Listeners[0].ListenerArn})
+		if err != nil || len(d.Certificates) != 2 || !*d.Certificates[0].IsDefault || *d.Certificates[1].IsDefault {
+			t.Fatalf("certificates %+v %v", d, err)
+		}
+		_, err = e.elb.RemoveListenerCertificates(ctx, &elb.RemoveListenerCertificatesInput{ListenerArn: lout.Listeners[0].ListenerArn,
+			Certificates: []types.Certificate{{CertificateArn: d.Certificates[0].CertificateArn}}})
+		if errorCode(err) != "OperationNotPermitted" {
+			t.Fatalf("removing the default certificate: %v", err)
+		}
+		_, err = e.acm.DeleteCertificate(ctx, &awsacm.DeleteCertificateInput{CertificateArn: other.CertificateArn})
+		if errorCode(err) != "ResourceInUseException" {
+			t.Fatalf("delete of an SNI certificate in use: %v", err)
+		}
+		if _, err := e.elb.RemoveListenerCertificates(ctx, &elb.RemoveListenerCertificatesInput{ListenerArn: lout.Listeners[0].ListenerArn,
+			Certificates: []types.Certificate{{CertificateArn: other.CertificateArn}}}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	pol, err := e.elb.DescribeSSLPolicies(ctx, &elb.DescribeSSLPoliciesInput{Names: []string{"ELBSecurityPolicy-TLS-1-2-2017-01"}})
 	if err != nil || len(pol.SslPolicies) != 1 || len(pol.SslPolicies[0].SslProtocols) != 1 || pol.SslPolicies[0].SslProtocols[0] != "TLSv1.2" {
 		t.Fatalf("policies %+v %v", pol, err)

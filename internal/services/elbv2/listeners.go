@@ -296,8 +296,8 @@ func (s *Service) CertificateUsers(ctx context.Context, certARN string) ([]strin
 			return err
 		}
 		for _, l := range all {
-			for _, c := range l.Listener.Certificates {
-				if c.CertificateArn == certARN && !slices.Contains(users, l.Listener.LoadBalancerArn) {
+			for _, a := range append(certificateARNs(l.Listener.Certificates), l.SNICertificates...) {
+				if a == certARN && !slices.Contains(users, l.Listener.LoadBalancerArn) {
 					users = append(users, l.Listener.LoadBalancerArn)
 				}
 			}

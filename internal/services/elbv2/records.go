@@ -49,6 +49,9 @@ func (t targetRecord) draining() bool { return !t.DrainUntil.IsZero() }
 type listenerRecord struct {
 	Listener elbv2wire.Listener
 	Tags     []elbv2wire.Tag
+	// SNICertificates are the listener's certificate list besides its
+	// default certificate (AddListenerCertificates), served by SNI.
+	SNICertificates []string `json:",omitempty"`
 }
 
 // ruleRecord is a listener rule; every listener has one default rule,

@@ -98,29 +98,11 @@ func (s *Service) DescribeRules(ctx context.Context, in *elbv2wire.DescribeRules
 	if err != nil {
 		return nil, err
 	}
-	size := 400
-	if in.PageSize != nil {
-		size = int(*in.PageSize)
-	}
-	keyed := make([]keyedRule, len(rules))
-	for i, r := range rules {
-		keyed[i] = keyedRule{key: strconv.Itoa(100000 + i), rule: r}
-	}
-	page, next, err := protocol.Page(keyed, in.Marker, size, func(k keyedRule) string { return k.key }, "ValidationError")
+	page, next, err := pageInOrder(rules, in.Marker, in.PageSize)
 	if err != nil {
 		return nil, err
 	}
-	out := &elbv2wire.DescribeRulesOutput{NextMarker: next}
-	for _, k := range page {
-		out.Rules = append(out.Rules, k.rule)
-	}
-	return out, nil
-}
-
-// keyedRule is a rule with its position, the paging key of DescribeRules.
-type keyedRule struct {
-	key  string
-	rule elbv2wire.Rule
+	return &elbv2wire.DescribeRulesOutput{Rules: page, NextMarker: next}, nil
 }
 
 // listenerRules returns a listener's rules by ascending priority, the

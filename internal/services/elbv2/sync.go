@@ -166,7 +166,7 @@ func (s *Service) lbConfig(r lbRecord, listeners []listenerRecord, rules map[str
 		out.AccessLogPath = s.accessLogPath(r)
 	}
 	for _, l := range listeners {
-		dl, err := s.listenerConfig(l.Listener, rules[l.Listener.ListenerArn])
+		dl, err := s.listenerConfig(l, rules[l.Listener.ListenerArn])
 		if err != nil {
 			return out, err
 		}
@@ -183,10 +183,18 @@ func (s *Service) accessLogPath(r lbRecord) string {
 		"AWSLogs", a.AccountID, "elasticloadbalancing", a.Region, r.LoadBalancer.LoadBalancerName+".log")
 }
 
-func (s *Service) listenerConfig(l elbv2wire.Listener, rules []ruleRecord) (dataplane.Listener, error) {
+func (s *Service) listenerConfig(r listenerRecord, rules []ruleRecord) (dataplane.Listener, error) {
+	l := r.Listener
 	out := dataplane.Listener{ARN: l.ListenerArn, Port: int(*l.Port), Protocol: l.Protocol, SSLPolicy: l.SslPolicy}
+	var certARNs []string
 	for _, c := range l.Certificates {
-		cert, err := s.keyPair(c.CertificateArn)
+		certARNs = append(certARNs, c.CertificateArn)
+	}
+	if l.Protocol == "HTTPS" {
+		certARNs = append(certARNs, r.SNICertificates...)
+	}
+	for _, a := range certARNs {
+		cert, err := s.keyPair(a)
 		if err != nil {
 			return out, err
 		}
