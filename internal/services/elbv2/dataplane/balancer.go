@@ -51,60 +51,75 @@ type group struct {
 	next *atomic.Uint64
 }
 
-// eligible returns the targets that may get a new request: healthy,
-// not draining targets; when none is healthy, every target that is not
-// draining (ALB fails open).
-func (g *group) eligible() []*backend {
-	var healthy, open []*backend
+// usable reports whether a target may get a new request: it is not
+// draining, and it is healthy unless failOpen (no target is healthy).
+func (g *group) usable(b *backend, failOpen bool) bool {
+	b.mu.Lock()
+	draining, state := b.t.Draining, b.health.State
+	b.mu.Unlock()
+	return !draining && (failOpen || !g.cfg.Health.Enabled || state == StateHealthy)
+}
+
+// candidates counts the targets that may get a new request and says
+// whether that is by failing open: healthy, not draining targets; when
+// none is healthy, every target that is not draining (ALB fails open).
+func (g *group) candidates() (n int, failOpen bool) {
 	for _, b := range g.backends {
-		b.mu.Lock()
-		draining, state := b.t.Draining, b.health.State
-		b.mu.Unlock()
-		if draining {
-			continue
-		}
-		open = append(open, b)
-		if !g.cfg.Health.Enabled || state == StateHealthy {
-			healthy = append(healthy, b)
+		if g.usable(b, false) {
+			n++
 		}
 	}
-	if len(healthy) > 0 {
-		return healthy
+	if n > 0 {
+		return n, false
 	}
-	return open
+	for _, b := range g.backends {
+		if g.usable(b, true) {
+			n++
+		}
+	}
+	return n, true
+}
+
+// nth returns the i-th usable target.
+func (g *group) nth(i int, failOpen bool) *backend {
+	for _, b := range g.backends {
+		if g.usable(b, failOpen) {
+			if i == 0 {
+				return b
+			}
+			i--
+		}
+	}
+	return nil
 }
 
 // pick chooses the target for a request: the sticky one when it is still
-// eligible, otherwise by the group's algorithm. It returns nil when the
+// usable, otherwise by the group's algorithm. It returns nil when the
 // group has no target to send to.
 func (g *group) pick(sticky string, now time.Time) *backend {
-	candidates := g.eligible()
-	if len(candidates) == 0 {
+	n, failOpen := g.candidates()
+	if n == 0 {
 		return nil
 	}
-	if sticky != "" {
-		for _, b := range candidates {
-			if b.key == sticky {
-				return b
-			}
-		}
+	if b := g.byKey[sticky]; sticky != "" && b != nil && g.usable(b, failOpen) {
+		return b
 	}
 	if g.cfg.Algorithm == LeastOutstandingRequests {
-		return g.leastOutstanding(candidates)
+		return g.leastOutstanding(n, failOpen)
 	}
-	return g.roundRobin(candidates, now)
+	return g.roundRobin(n, failOpen, now)
 }
 
 // roundRobin takes the targets in turn; a target in slow start is skipped
 // with the probability of the share of its ramp still ahead.
-func (g *group) roundRobin(candidates []*backend, now time.Time) *backend {
-	for range len(candidates) {
-		b := candidates[g.next.Add(1)%uint64(len(candidates))]
-		if rand.Float64() < g.slowStartWeight(b, now) {
+func (g *group) roundRobin(n int, failOpen bool, now time.Time) *backend {
+	for range n {
+		b := g.nth(int(g.next.Add(1)%uint64(n)), failOpen)
+		if g.cfg.SlowStart <= 0 || rand.Float64() < g.slowStartWeight(b, now) {
 			return b
 		}
 	}
-	return candidates[g.next.Add(1)%uint64(len(candidates))]
+	return g.nth(int(g.next.Add(1)%uint64(n)), failOpen)
 }
 
 // slowStartWeight is the share of traffic a target takes: it ramps linearly
@@ -123,12 +138,15 @@ func (g *group) slowStartWeight(b *backend, now time.Time) float64 {
 
 // leastOutstanding takes the target with the fewest in-flight requests,
 // starting the scan at a rotating position so ties spread.
-func (g *group) leastOutstanding(candidates []*backend) *backend {
-	start := int(g.next.Add(1) % uint64(len(candidates)))
-	best := candidates[start]
-	for i := 1; i < len(candidates); i++ {
-		b := candidates[(start+i)%len(candidates)]
-		if b.inflight.Load() < best.inflight.Load() {
+func (g *group) leastOutstanding(n int, failOpen bool) *backend {
+	start := int(g.next.Add(1) % uint64(n))
+	var best *backend
+	for k := range len(g.backends) {
+		b := g.backends[(start+k)%len(g.backends)]
+		if !g.usable(b, failOpen) {
+			continue
+		}
+		if best == nil || b.inflight.Load() < best.inflight.Load() {
 			best = b
 		}
 	}

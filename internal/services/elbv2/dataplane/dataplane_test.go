@@ -66,15 +66,21 @@ func (b *backendServer) target() Target {
 
 // testAddr is a loopback address of the test's own, so parallel tests
 // (and other packages' tests) never share a socket.
-func testAddr(t *testing.T) netip.Addr {
+func testAddr(t *testing.T) netip.Addr { return testAddrFor(t.Name()) }
+
+func testAddrFor(name string) netip.Addr {
 	h := fnv.New32a()
-	h.Write([]byte(t.Name()))
+	h.Write([]byte(name))
 	s := h.Sum32()
 	return netip.AddrFrom4([4]byte{127, 201, byte(s >> 8), byte(s%250) + 2})
 }
 
+func realClock() clock.Clock { return clock.Real{} }
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
 func newPlane(t *testing.T) *Plane {
-	p := New(Options{Clock: clock.Real{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p := New(Options{Clock: realClock(), Log: discardLog()})
 	t.Cleanup(p.Close)
 	return p
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -108,10 +109,18 @@ func rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
+// newTraceID makes an X-Amzn-Trace-Id: Root=1-<epoch seconds, 8 hex>-<24 hex>.
 func newTraceID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return fmt.Sprintf("Root=1-%08x-%s", time.Now().Unix(), hex.EncodeToString(b[:]))
+	var id [len("Root=1-") + 8 + 1 + 24]byte
+	copy(id[:], "Root=1-")
+	var epoch [4]byte
+	binary.BigEndian.PutUint32(epoch[:], uint32(time.Now().Unix()))
+	hex.Encode(id[7:15], epoch[:])
+	id[15] = '-'
+	var random [12]byte
+	rand.Read(random[:])
+	hex.Encode(id[16:], random[:])
+	return string(id[:])
 }
 
 // upstreamError answers a failed forward as ALB does: 504 when the target
@@ -165,12 +174,14 @@ func (p *Plane) socketHandler(key socketKey) http.Handler {
 			elbError(w, http.StatusServiceUnavailable)
 			return
 		}
+		if l.lb.accessLog == nil {
+			p.serve(w, r, t, l)
+			return
+		}
 		start := p.clock.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		target := p.serve(rec, r, t, l)
-		if l.lb.accessLog != nil {
-			l.lb.accessLog.write(l, r, target, rec, start, p.clock.Now())
-		}
+		l.lb.accessLog.write(l, r, target, rec, start, p.clock.Now())
 	})
 }
 
