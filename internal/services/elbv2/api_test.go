@@ -836,7 +836,7 @@ func TestInternalAPIForECS(t *testing.T) {
 	if err := e.svc.RegisterTargetsInternal(ctx, "000000000000", "us-east-1", *tg.TargetGroupArn, []Target{{ID: "10.1.0.2", Port: 8080}}); err != nil {
 		t.Fatal(err)
 	}
-	states, err := e.svc.TargetHealth(ctx, "000000000000", "us-east-1", *tg.TargetGroupArn)
+	states, err := e.svc.TargetHealth(ctx, "000000000000", "us-east-1", *tg.TargetGroupArn, nil)
 	if err != nil || len(states) != 1 || states[0].Target.ID != "10.1.0.2" {
 		t.Fatalf("states %+v %v", states, err)
 	}
@@ -851,9 +851,13 @@ func TestInternalAPIForECS(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "deregistered", func() error {
-		states, _ := e.svc.TargetHealth(ctx, "000000000000", "us-east-1", *tg.TargetGroupArn)
+		states, _ := e.svc.TargetHealth(ctx, "000000000000", "us-east-1", *tg.TargetGroupArn, nil)
 		if len(states) != 0 {
 			return fmt.Errorf("still %+v", states)
+		}
+		one, err := e.svc.TargetHealth(ctx, "000000000000", "us-east-1", *tg.TargetGroupArn, []Target{{ID: "10.1.0.2", Port: 8080}})
+		if err != nil || len(one) != 1 || one[0].State != "unused" || one[0].Reason != "Target.NotRegistered" {
+			return fmt.Errorf("deregistered target %+v %v", one, err)
 		}
 		return nil
 	})

@@ -76,9 +76,12 @@ func (s *Service) DeregisterTargetsInternal(ctx context.Context, account, region
 	return err
 }
 
-// TargetHealth reports the health of every registered target of a group.
-func (s *Service) TargetHealth(ctx context.Context, account, region, tgARN string) ([]TargetHealthState, error) {
-	out, err := s.DescribeTargetHealth(callerContext(ctx, account, region), &elbv2wire.DescribeTargetHealthInput{TargetGroupArn: tgARN})
+// TargetHealth reports the health of the given targets of a group (of
+// every registered target when targets is empty); targets that are not
+// registered (any more) are "unused" with reason Target.NotRegistered.
+func (s *Service) TargetHealth(ctx context.Context, account, region, tgARN string, targets []Target) ([]TargetHealthState, error) {
+	out, err := s.DescribeTargetHealth(callerContext(ctx, account, region),
+		&elbv2wire.DescribeTargetHealthInput{TargetGroupArn: tgARN, Targets: describeTargets(targets)})
 	if err != nil {
 		return nil, err
 	}
