@@ -18,6 +18,7 @@ import (
 	"github.com/kumo-project/kumo/internal/agent"
 	ctrd "github.com/kumo-project/kumo/internal/agent/containerd"
 	"github.com/kumo-project/kumo/internal/agent/network"
+	"github.com/kumo-project/kumo/internal/arn"
 	"github.com/kumo-project/kumo/internal/clock"
 	"github.com/kumo-project/kumo/internal/config"
 	"github.com/kumo-project/kumo/internal/gateway"
@@ -101,7 +102,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	gw := gateway.New(gateway.AnyCredentials{AccountID: s.cfg.AccountID, DefaultRegion: s.cfg.Region}, s.log)
 	gw.Handle("/_kumo/health", http.HandlerFunc(s.health))
 	s.startLoadBalancing()
-	s.ecs = ecs.New(ecs.Config{Store: s.store, Node: s.agent, Clock: s.clock, Log: s.log.With("service", "ecs")})
+	s.ecs = ecs.New(ecs.Config{Store: s.store, Node: s.agent, Clock: s.clock, Log: s.log.With("service", "ecs"),
+		LoadBalancers: ecsTargets{s.elbv2}})
 	s.services = append(s.services, s.ecs)
 	if err := s.startECR(gw); err != nil {
 		return err
@@ -133,6 +135,43 @@ func (s *Server) startLoadBalancing() {
 	s.elbv2 = elbv2.New(elbv2.Config{Store: s.store, Clock: s.clock, Log: s.log.With("service", "elasticloadbalancing"),
 		Certificates: s.acm, InstanceID: s.cfg.InstanceID(), DataDir: s.cfg.DataDir, SharedLoopback: true})
 	s.services = append(s.services, s.acm, s.elbv2)
+}
+
+// ecsTargets lets ECS services put their tasks into ELBv2 target groups;
+// the account and region are the target group ARN's.
+type ecsTargets struct{ elb *elbv2.Service }
+
+func (e ecsTargets) RegisterTargets(ctx context.Context, tgARN string, targets []ecs.Target) error {
+	a, _ := arn.Parse(tgARN)
+	return e.elb.RegisterTargetsInternal(ctx, a.AccountID, a.Region, tgARN, elbTargets(targets))
+}
+
+func (e ecsTargets) DeregisterTargets(ctx context.Context, tgARN string, targets []ecs.Target) error {
+	a, _ := arn.Parse(tgARN)
+	return e.elb.DeregisterTargetsInternal(ctx, a.AccountID, a.Region, tgARN, elbTargets(targets))
+}
+
+func (e ecsTargets) TargetHealth(ctx context.Context, tgARN string, targets []ecs.Target) ([]ecs.TargetHealth, error) {
+	a, _ := arn.Parse(tgARN)
+	if len(targets) == 0 {
+		_, err := e.elb.TargetGroupInfo(ctx, a.AccountID, a.Region, tgARN)
+		return nil, err
+	}
+	states, err := e.elb.TargetHealth(ctx, a.AccountID, a.Region, tgARN, elbTargets(targets))
+	var out []ecs.TargetHealth
+	for _, st := range states {
+		out = append(out, ecs.TargetHealth{Target: ecs.Target{ID: st.Target.ID, Port: int(st.Target.Port)},
+			State: st.State, Reason: st.Reason, Description: st.Description})
+	}
+	return out, err
+}
+
+func elbTargets(targets []ecs.Target) []elbv2.Target {
+	out := make([]elbv2.Target, 0, len(targets))
+	for _, t := range targets {
+		out = append(out, elbv2.Target{ID: t.ID, Port: int32(t.Port)})
+	}
+	return out
 }
 
 // startECR opens the registry under <DataDir>/registry and mounts it on
