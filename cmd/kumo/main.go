@@ -23,6 +23,7 @@ const usage = `kumo: the AWS container platform on your own machine
 Usage:
   kumo up [--listen 127.0.0.1:4566] [--data-dir /var/lib/kumo] [--containerd-address SOCKET]
   kumo purge [--data-dir /var/lib/kumo] [--remove-data]   remove a stopped instance's tasks, network and mounts
+  kumo logs <service|task> [--follow] [--cluster C]    print a service's or task's awslogs output
   kumo version
 
 Point the aws CLI at it:
@@ -59,6 +60,8 @@ func run(args []string) int {
 		return initproc.InitMain(args[1:])
 	case "purge":
 		return purge(args[1:])
+	case "logs":
+		return logsCmd(args[1:])
 	case "version":
 		fmt.Println("kumo", version)
 		return 0

@@ -1,13 +1,17 @@
 package logs_test
 
 import (
+	"errors"
 	"fmt"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cwl "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	cwltypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
@@ -96,6 +100,10 @@ func (e *env) streamEvents(t *testing.T, stream string) []string {
 	in := &cwl.GetLogEventsInput{LogGroupName: aws.String(group), LogStreamName: aws.String(stream), StartFromHead: aws.Bool(true)}
 	for pages := 0; pages < 100; pages++ {
 		res, err := e.logs.GetLogEvents(ctx, in)
+		var notFound *cwltypes.ResourceNotFoundException
+		if errors.As(err, &notFound) {
+			return nil // the shipper has not created it yet
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +119,8 @@ func (e *env) streamEvents(t *testing.T, stream string) []string {
 	return nil
 }
 
-// storedEvents counts a stream's events cheaply (0 while it is missing).
+// storedBytes is a stream's size, a cheap progress check (0 while it is
+// missing).
 func (e *env) storedBytes(t *testing.T, stream string) int64 {
 	out, err := e.logs.DescribeLogStreams(kumotest.Context(t, 10*time.Second), &cwl.DescribeLogStreamsInput{
 		LogGroupName: aws.String(group), LogStreamNamePrefix: aws.String(stream)})
@@ -121,7 +130,7 @@ func (e *env) storedBytes(t *testing.T, stream string) int64 {
 	return aws.ToInt64(out.LogStreams[0].StoredBytes)
 }
 
-// waitComplete waits until the stream holds as many events as wanted (or
+// checkStream waits until the stream holds as many events as wanted (or
 // the timeout passes), then checks every event is there once, in order.
 func (e *env) checkStream(t *testing.T, stream string) {
 	t.Helper()
@@ -150,9 +159,20 @@ func (e *env) checkStream(t *testing.T, stream string) {
 func TestAwslogsEveryLineOnce(t *testing.T) {
 	e := newEnv(t)
 
-	t.Run("undisturbed", func(t *testing.T) {
+	t.Run("undisturbed, and kumo logs prints it", func(t *testing.T) {
 		task := e.runTask(t)
 		e.checkStream(t, "lines/app/"+task)
+		out, err := exec.Command(kumotest.Binary(t), "logs", task, "--cluster", "default", "--endpoint-url", e.kumo.Endpoint()).Output()
+		if err != nil {
+			t.Fatalf("kumo logs: %v", err)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+		if want := totalLines + totalLines/1000*4; len(lines) != want {
+			t.Fatalf("kumo logs printed %d lines, want %d", len(lines), want)
+		}
+		if trace := lines[len(lines)-4]; !strings.HasSuffix(trace, " lines/app/"+task+" ERROR simulated failure after line 100000") {
+			t.Fatalf("the last event starts with %q", trace)
+		}
 	})
 
 	t.Run("kumo killed twice", func(t *testing.T) {
