@@ -68,6 +68,7 @@ func (f *fakeNode) startedSpecs() []node.TaskSpec {
 
 // apiEnv is the ECS service behind the real gateway, driven by the real SDK.
 type apiEnv struct {
+	svc    *Service
 	client *awsecs.Client
 	node   *fakeNode
 	url    string
@@ -102,7 +103,7 @@ func newAPIEnvWith(t *testing.T, fn node.Node, lbs LoadBalancers) *apiEnv {
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 		BaseEndpoint: aws.String(srv.URL),
 	})
-	e := &apiEnv{client: client, url: srv.URL}
+	e := &apiEnv{svc: svc, client: client, url: srv.URL}
 	e.node, _ = fn.(*fakeNode)
 	return e
 }
