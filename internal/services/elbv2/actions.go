@@ -1,7 +1,6 @@
 package elbv2
 
 import (
-	"fmt"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -278,5 +277,3 @@ func cfgValues(present bool, get func() []string) []string {
 	}
 	return get()
 }
-
-func priorityString(p int32) string { return fmt.Sprint(p) }

@@ -2,7 +2,6 @@ package elbv2
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -255,5 +254,3 @@ func cmpOr(v, def string) string {
 	}
 	return v
 }
-
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

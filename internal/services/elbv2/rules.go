@@ -2,6 +2,7 @@ package elbv2
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strconv"
 
@@ -165,7 +166,7 @@ func (s *Service) ModifyRule(ctx context.Context, in *elbv2wire.ModifyRuleInput)
 func setListenerDefaultActions(tx *store.Tx, listenerArn string, actions []elbv2wire.Action) error {
 	l, ok, err := store.Get[listenerRecord](tx, tableListeners, listenerArn)
 	if err != nil || !ok {
-		return internalError(errorf("listener %s of a rule is missing: %v", listenerArn, err))
+		return internalError(fmt.Errorf("listener %s of a rule is missing: %v", listenerArn, err))
 	}
 	l.Listener.DefaultActions = actions
 	return tx.Put(tableListeners, listenerArn, l)

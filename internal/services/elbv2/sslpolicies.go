@@ -2,6 +2,7 @@ package elbv2
 
 import (
 	"context"
+	"slices"
 
 	"github.com/kumo-project/kumo/internal/protocol"
 	"github.com/kumo-project/kumo/internal/services/elbv2/dataplane"
@@ -13,7 +14,7 @@ import (
 func (s *Service) DescribeSSLPolicies(ctx context.Context, in *elbv2wire.DescribeSSLPoliciesInput) (*elbv2wire.DescribeSSLPoliciesOutput, error) {
 	var out []elbv2wire.SslPolicy
 	for _, p := range dataplane.SSLPolicies {
-		if len(in.Names) > 0 && !contains(in.Names, p.Name) {
+		if len(in.Names) > 0 && !slices.Contains(in.Names, p.Name) {
 			continue
 		}
 		var versions []string

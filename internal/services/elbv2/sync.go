@@ -3,6 +3,7 @@ package elbv2
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"reflect"
@@ -208,7 +209,7 @@ func (s *Service) listenerConfig(r listenerRecord, rules []ruleRecord) (dataplan
 
 func (s *Service) keyPair(certARN string) (*tls.Certificate, error) {
 	if s.certs == nil {
-		return nil, errorf("no certificate source for %s", certARN)
+		return nil, fmt.Errorf("no certificate source for %s", certARN)
 	}
 	return s.certs.KeyPair(context.Background(), certARN)
 }

@@ -2,6 +2,7 @@ package elbv2
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/kumo-project/kumo/internal/protocol"
@@ -108,7 +109,7 @@ func (s *Service) RemoveTags(ctx context.Context, in *elbv2wire.RemoveTagsInput)
 			err := withTags(tx, sc, a, true, func(tags *[]elbv2wire.Tag) error {
 				var kept []elbv2wire.Tag
 				for _, t := range *tags {
-					if !contains(in.TagKeys, t.Key) {
+					if !slices.Contains(in.TagKeys, t.Key) {
 						kept = append(kept, t)
 					}
 				}
@@ -147,13 +148,4 @@ func (s *Service) DescribeTags(ctx context.Context, in *elbv2wire.DescribeTagsIn
 		return nil, err
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
