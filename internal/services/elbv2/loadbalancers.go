@@ -118,22 +118,6 @@ func lbSubnets(lb elbv2wire.LoadBalancer) []string {
 	return out
 }
 
-// freeAddress picks the first address of this instance's loopback range
-// that no load balancer (of any account) holds.
-func (s *Service) freeAddress(all []lbRecord) (netip.Addr, error) {
-	used := map[string]bool{}
-	for _, r := range all {
-		used[r.Address] = true
-	}
-	for i := 0; i < 254*16; i++ {
-		a := netip.AddrFrom4([4]byte{127, s.addrBase[0], s.addrBase[1] + byte(i/254), byte(i%254) + 1})
-		if !used[a.String()] {
-			return a, nil
-		}
-	}
-	return netip.Addr{}, protocol.ClientError("TooManyLoadBalancers", "The maximum number of load balancers has been reached")
-}
-
 // DescribeLoadBalancers lists load balancers, by ARN, by name, or all.
 func (s *Service) DescribeLoadBalancers(ctx context.Context, in *elbv2wire.DescribeLoadBalancersInput) (*elbv2wire.DescribeLoadBalancersOutput, error) {
 	sc := scopeOf(ctx)
