@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -678,5 +679,65 @@ func TestManifestListChildren(t *testing.T) {
 	preview, err = e.client.GetLifecyclePolicyPreview(ctx, &awsecr.GetLifecyclePolicyPreviewInput{RepositoryName: repo})
 	if err != nil || len(preview.PreviewResults) != 2 {
 		t.Fatalf("preview after the index went = %+v, %v", preview, err)
+	}
+}
+
+// TestEmptyListsAreSent checks that empty results are sent as [] as AWS
+// sends them, not left out.
+func TestEmptyListsAreSent(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t)
+	ctx := t.Context()
+	client, last := e.recordingClient(t)
+	if _, err := client.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: aws.String("empty")}); err != nil {
+		t.Fatal(err)
+	}
+	other := e.clientIn("eu-west-1")
+	recorded := awsecr.New(other.Options(), func(o *awsecr.Options) { o.HTTPClient = client.Options().HTTPClient })
+	cases := []struct {
+		name string
+		call func() error
+		path []string // members down to the list
+	}{
+		{"repositories", func() error {
+			_, err := recorded.DescribeRepositories(ctx, &awsecr.DescribeRepositoriesInput{})
+			return err
+		}, []string{"repositories"}},
+		{"image details", func() error {
+			_, err := client.DescribeImages(ctx, &awsecr.DescribeImagesInput{RepositoryName: aws.String("empty")})
+			return err
+		}, []string{"imageDetails"}},
+		{"image ids", func() error {
+			_, err := client.ListImages(ctx, &awsecr.ListImagesInput{RepositoryName: aws.String("empty")})
+			return err
+		}, []string{"imageIds"}},
+		{"pull through cache rules", func() error {
+			_, err := client.DescribePullThroughCacheRules(ctx, &awsecr.DescribePullThroughCacheRulesInput{})
+			return err
+		}, []string{"pullThroughCacheRules"}},
+		{"registry scanning rules", func() error {
+			_, err := client.GetRegistryScanningConfiguration(ctx, &awsecr.GetRegistryScanningConfigurationInput{})
+			return err
+		}, []string{"scanningConfiguration", "rules"}},
+		{"tags", func() error {
+			_, err := client.ListTagsForResource(ctx, &awsecr.ListTagsForResourceInput{ResourceArn: aws.String("arn:aws:ecr:us-east-1:000000000000:repository/empty")})
+			return err
+		}, []string{"tags"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.call(); err != nil {
+				t.Fatal(err)
+			}
+			obj := last()
+			for _, member := range tc.path[:len(tc.path)-1] {
+				if err := json.Unmarshal(obj[member], &obj); err != nil {
+					t.Fatalf("member %s: %v", member, err)
+				}
+			}
+			if got := string(obj[tc.path[len(tc.path)-1]]); got != "[]" {
+				t.Fatalf("%v = %q, want []", tc.path, got)
+			}
+		})
 	}
 }

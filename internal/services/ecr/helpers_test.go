@@ -4,9 +4,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
@@ -200,4 +202,46 @@ func mustPush(t testing.TB, host, repo, tag string, img v1.Image) string {
 		t.Fatalf("push %s:%s: %v", repo, tag, err)
 	}
 	return d
+}
+
+// bodyRecorder is an SDK HTTP client that keeps the last response body,
+// so tests can see what the SDK's decoding hides (an empty list from an
+// absent one).
+type bodyRecorder struct {
+	mu   sync.Mutex
+	last []byte
+}
+
+func (r *bodyRecorder) Do(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.last = body
+	r.mu.Unlock()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
+// recordingClient returns a client of the env whose last response body
+// the second result returns, decoded as a JSON object.
+func (e *apiEnv) recordingClient(t *testing.T) (*awsecr.Client, func() map[string]json.RawMessage) {
+	rec := &bodyRecorder{}
+	client := awsecr.New(e.client.Options(), func(o *awsecr.Options) { o.HTTPClient = rec })
+	return client, func() map[string]json.RawMessage {
+		t.Helper()
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		var out map[string]json.RawMessage
+		if err := json.Unmarshal(rec.last, &out); err != nil {
+			t.Fatalf("response %q: %v", rec.last, err)
+		}
+		return out
+	}
 }

@@ -72,7 +72,7 @@ func (s *Service) CreatePullThroughCacheRule(ctx context.Context, in *ecrwire.Cr
 
 // scopeRules lists the caller's pull-through cache rules by prefix.
 func (s *Service) scopeRules(sc scope) ([]ecrwire.PullThroughCacheRule, error) {
-	var out []ecrwire.PullThroughCacheRule
+	out := []ecrwire.PullThroughCacheRule{} // AWS answers [] when there are none
 	err := s.store.View(func(tx *store.Tx) error {
 		all, err := store.List[ruleRecord](tx, tableRules, "")
 		for _, r := range all {

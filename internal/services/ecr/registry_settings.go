@@ -38,6 +38,9 @@ func (s *Service) registrySettings(sc scope) (registryRecord, error) {
 	if rec.Scanning.ScanType == "" {
 		rec.Scanning.ScanType = scanTypeBase
 	}
+	if rec.Scanning.Rules == nil {
+		rec.Scanning.Rules = []ecrwire.RegistryScanningRule{} // AWS answers "rules": []
+	}
 	return rec, err
 }
 
@@ -115,7 +118,11 @@ func (s *Service) PutRegistryScanningConfiguration(ctx context.Context, in *ecrw
 			return nil, invalidParameter("Invalid parameter at 'scanFrequency': BASIC scanning supports SCAN_ON_PUSH and MANUAL, not %s", r.ScanFrequency)
 		}
 	}
-	cfg := ecrwire.RegistryScanningConfiguration{ScanType: scanTypeBase, Rules: in.Rules}
+	rules := in.Rules
+	if rules == nil {
+		rules = []ecrwire.RegistryScanningRule{}
+	}
+	cfg := ecrwire.RegistryScanningConfiguration{ScanType: scanTypeBase, Rules: rules}
 	if _, err := s.editRegistry(scopeOf(ctx), func(r *registryRecord) error { r.Scanning = cfg; return nil }); err != nil {
 		return nil, err
 	}

@@ -173,7 +173,7 @@ func (s *Service) DescribeRepositories(ctx context.Context, in *ecrwire.Describe
 	if len(in.RepositoryNames) > 0 && (in.NextToken != "" || in.MaxResults != nil) {
 		return nil, invalidParameter("Invalid parameter: maxResults and nextToken cannot be used with repositoryNames")
 	}
-	var repos []ecrwire.Repository
+	repos := []ecrwire.Repository{} // AWS answers "repositories": [] when there are none
 	err := s.store.View(func(tx *store.Tx) error {
 		if len(in.RepositoryNames) > 0 {
 			for _, name := range in.RepositoryNames {
