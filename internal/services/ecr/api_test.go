@@ -197,6 +197,34 @@ func TestImages(t *testing.T) {
 			t.Fatalf("second page = %+v, %v", rest, err)
 		}
 	})
+	t.Run("image status filter", func(t *testing.T) {
+		// kumo never archives, so every image is ACTIVE.
+		for _, tc := range []struct {
+			status types.ImageStatusFilter
+			want   int
+		}{{types.ImageStatusFilterActive, 3}, {types.ImageStatusFilterAny, 3}, {types.ImageStatusFilterArchived, 0}, {types.ImageStatusFilterActivating, 0}} {
+			list, err := e.client.ListImages(ctx, &awsecr.ListImagesInput{RepositoryName: repo, Filter: &types.ListImagesFilter{ImageStatus: tc.status}})
+			if err != nil || len(list.ImageIds) != tc.want {
+				t.Fatalf("%s: list = %+v, %v; want %d", tc.status, list, err, tc.want)
+			}
+			details, err := e.client.DescribeImages(ctx, &awsecr.DescribeImagesInput{RepositoryName: repo, Filter: &types.DescribeImagesFilter{ImageStatus: tc.status}})
+			if err != nil || len(details.ImageDetails) != tc.want {
+				t.Fatalf("%s: describe = %+v, %v; want %d", tc.status, details, err, tc.want)
+			}
+		}
+	})
+	t.Run("describe pages", func(t *testing.T) {
+		first, err := e.client.DescribeImages(ctx, &awsecr.DescribeImagesInput{RepositoryName: repo, MaxResults: aws.Int32(2)})
+		if err != nil || len(first.ImageDetails) != 2 || first.NextToken == nil {
+			t.Fatalf("first page = %+v, %v", first, err)
+		}
+		rest, err := e.client.DescribeImages(ctx, &awsecr.DescribeImagesInput{RepositoryName: repo, MaxResults: aws.Int32(2), NextToken: first.NextToken})
+		if err != nil || len(rest.ImageDetails) != 1 || rest.NextToken != nil || *rest.ImageDetails[0].ImageDigest == *first.ImageDetails[1].ImageDigest {
+			t.Fatalf("second page = %+v, %v", rest, err)
+		}
+		_, err = e.client.DescribeImages(ctx, &awsecr.DescribeImagesInput{RepositoryName: repo, MaxResults: aws.Int32(1001)})
+		wantCode(t, err, "InvalidParameterException")
+	})
 	t.Run("describe", func(t *testing.T) {
 		out, err := e.client.DescribeImages(ctx, &awsecr.DescribeImagesInput{RepositoryName: repo, ImageIds: []types.ImageIdentifier{{ImageTag: aws.String("v2")}}})
 		if err != nil {
@@ -585,6 +613,30 @@ func TestImageReferrers(t *testing.T) {
 	if err != nil || aws.ToString(details.ImageDetails[0].SubjectManifestDigest) != d {
 		t.Fatalf("signature detail = %+v, %v", details, err)
 	}
+
+	t.Run("pages of 20 by default", func(t *testing.T) {
+		for i := 0; i < 20; i++ {
+			more := mutate.Subject(mutate.ConfigMediaType(randomImage(t), "application/vnd.example.sbom"), *desc).(v1.Image)
+			md, _ := more.Digest()
+			if err := remote.Write(mustRef(t, e.host+"/refs@"+md.String()), more, remote.WithContext(ctx)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		subject := &types.SubjectIdentifier{ImageDigest: aws.String(d)}
+		first, err := e.client.ListImageReferrers(ctx, &awsecr.ListImageReferrersInput{RepositoryName: repo, SubjectId: subject})
+		if err != nil || len(first.Referrers) != 20 || first.NextToken == nil {
+			t.Fatalf("first page: %d referrers, next %v, %v", len(first.Referrers), first.NextToken, err)
+		}
+		rest, err := e.client.ListImageReferrers(ctx, &awsecr.ListImageReferrersInput{RepositoryName: repo, SubjectId: subject, NextToken: first.NextToken})
+		if err != nil || len(rest.Referrers) != 1 || rest.NextToken != nil {
+			t.Fatalf("second page = %+v, %v", rest, err)
+		}
+		archived, err := e.client.ListImageReferrers(ctx, &awsecr.ListImageReferrersInput{RepositoryName: repo, SubjectId: subject,
+			Filter: &types.ListImageReferrersFilter{ArtifactStatus: types.ArtifactStatusFilterArchived}})
+		if err != nil || len(archived.Referrers) != 0 {
+			t.Fatalf("archived referrers = %+v, %v", archived, err)
+		}
+	})
 }
 
 func TestGarbageCollectionAfterDeletes(t *testing.T) {
@@ -655,6 +707,20 @@ func TestManifestListChildren(t *testing.T) {
 	im, _ := idx.IndexManifest()
 	child := im.Manifests[0].Digest.String()
 	e.clock.Advance(30 * 24 * 60 * 60 * 1e9)
+
+	// ECR's imageSizeInBytes of a manifest list is its largest child's size.
+	ids := []types.ImageIdentifier{{ImageTag: aws.String("v1")}}
+	for _, m := range im.Manifests {
+		ids = append(ids, types.ImageIdentifier{ImageDigest: aws.String(m.Digest.String())})
+	}
+	details, err := e.client.DescribeImages(ctx, &awsecr.DescribeImagesInput{RepositoryName: repo, ImageIds: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	largest := max(*details.ImageDetails[1].ImageSizeInBytes, *details.ImageDetails[2].ImageSizeInBytes)
+	if got := *details.ImageDetails[0].ImageSizeInBytes; got != largest || largest == 0 {
+		t.Fatalf("index size %d, want the largest child's %d", got, largest)
+	}
 
 	out, err := e.client.BatchDeleteImage(ctx, &awsecr.BatchDeleteImageInput{RepositoryName: repo, ImageIds: []types.ImageIdentifier{{ImageDigest: aws.String(child)}}})
 	if err != nil || len(out.Failures) != 1 || out.Failures[0].FailureCode != types.ImageFailureCodeImageReferencedByManifestList {

@@ -18,6 +18,8 @@ const (
 	tagStatusTagged   = "TAGGED"
 	tagStatusUntagged = "UNTAGGED"
 	tagStatusAny      = "ANY"
+	// imageActive is the status of every kumo image: nothing is archived.
+	imageActive = "ACTIVE"
 )
 
 // repoImages checks the repository and returns its images, oldest push first.
@@ -49,24 +51,56 @@ func (s *Service) images(ctx context.Context, repo string) ([]registry.Image, er
 func (s *Service) indexChildren(ctx context.Context, repo string, images []registry.Image) (map[string]bool, error) {
 	children := map[string]bool{}
 	for _, im := range images {
-		if im.MediaType != registry.MediaTypeOCIIndex && im.MediaType != registry.MediaTypeDockerManifestList {
-			continue
-		}
-		m, err := s.registry.GetManifest(ctx, repo, im.Digest.String())
+		digests, err := s.childDigests(ctx, repo, im)
 		if err != nil {
 			return nil, err
 		}
-		var index struct {
-			Manifests []struct{ Digest string } `json:"manifests"`
-		}
-		if err := json.Unmarshal(m.Body, &index); err != nil {
-			return nil, err
-		}
-		for _, c := range index.Manifests {
-			children[c.Digest] = true
+		for _, d := range digests {
+			children[d] = true
 		}
 	}
 	return children, nil
+}
+
+// isIndex reports whether an image is an index (manifest list).
+func isIndex(im registry.Image) bool {
+	return im.MediaType == registry.MediaTypeOCIIndex || im.MediaType == registry.MediaTypeDockerManifestList
+}
+
+// childDigests returns the manifests an index refers to; none for an image.
+func (s *Service) childDigests(ctx context.Context, repo string, im registry.Image) ([]string, error) {
+	if !isIndex(im) {
+		return nil, nil
+	}
+	m, err := s.registry.GetManifest(ctx, repo, im.Digest.String())
+	if err != nil {
+		return nil, err
+	}
+	var index struct {
+		Manifests []struct{ Digest string } `json:"manifests"`
+	}
+	if err := json.Unmarshal(m.Body, &index); err != nil {
+		return nil, fmt.Errorf("index %s in %s: %w", im.Digest, repo, err)
+	}
+	out := make([]string, 0, len(index.Manifests))
+	for _, c := range index.Manifests {
+		out = append(out, c.Digest)
+	}
+	return out, nil
+}
+
+// imageSize is ECR's imageSizeInBytes: config and layers for an image, the
+// largest child for an index (the registry counts an index's children's sum).
+func (s *Service) imageSize(ctx context.Context, repo string, im registry.Image, byDigest map[string]registry.Image) (int64, error) {
+	children, err := s.childDigests(ctx, repo, im)
+	if err != nil || !isIndex(im) {
+		return im.ImageSize, err
+	}
+	var largest int64
+	for _, d := range children {
+		largest = max(largest, byDigest[d].ImageSize)
+	}
+	return largest, nil
 }
 
 // findImage finds the image an identifier names; code is ECR's failure
@@ -117,7 +151,7 @@ func describeID(id ecrwire.ImageIdentifier) string {
 	return fmt.Sprintf("{imageDigest:%s, imageTag:%s}", d, t)
 }
 
-// matchesTagStatus applies a tagStatus filter.
+// matchesTagStatus applies a tagStatus filter; an empty one selects all.
 func matchesTagStatus(status string, tagged bool) bool {
 	switch status {
 	case tagStatusTagged:
@@ -134,13 +168,13 @@ func (s *Service) ListImages(ctx context.Context, in *ecrwire.ListImagesRequest)
 	if err != nil {
 		return nil, err
 	}
-	status := tagStatusAny
-	if in.Filter != nil && in.Filter.TagStatus != "" {
-		status = in.Filter.TagStatus
+	var tagStatus, imageStatus string
+	if in.Filter != nil {
+		tagStatus, imageStatus = in.Filter.TagStatus, in.Filter.ImageStatus
 	}
 	ids := []ecrwire.ImageIdentifier{}
 	for _, im := range images {
-		if !matchesTagStatus(status, len(im.Tags) > 0) {
+		if !matchesTagStatus(tagStatus, len(im.Tags) > 0) || !isActiveStatus(imageStatus) {
 			continue
 		}
 		if len(im.Tags) == 0 {
@@ -174,28 +208,23 @@ func (s *Service) DescribeImages(ctx context.Context, in *ecrwire.DescribeImages
 	}
 	var selected []registry.Image
 	if len(in.ImageIds) > 0 {
-		for _, id := range in.ImageIds {
-			im, code, _ := findImage(images, id)
-			if code != "" {
-				return nil, imageNotFound("The image with imageId %s does not exist within the repository with name '%s' in the registry with id '%s'", describeID(id), in.RepositoryName, repo.Account)
-			}
-			selected = append(selected, im)
+		if selected, err = namedImages(repo, images, in.ImageIds); err != nil {
+			return nil, err
 		}
 	} else {
-		status := tagStatusAny
-		if in.Filter != nil && in.Filter.TagStatus != "" {
-			status = in.Filter.TagStatus
-		}
-		for _, im := range images {
-			if matchesTagStatus(status, len(im.Tags) > 0) {
-				selected = append(selected, im)
-			}
-		}
-		sort.Slice(selected, func(i, j int) bool { return selected[i].Digest < selected[j].Digest })
+		selected = filterImages(images, in.Filter)
+	}
+	byDigest := make(map[string]registry.Image, len(images))
+	for _, im := range images {
+		byDigest[im.Digest.String()] = im
 	}
 	details := make([]ecrwire.ImageDetail, 0, len(selected))
 	for _, im := range selected {
-		details = append(details, imageDetail(repo, im, records[im.Digest.String()]))
+		size, err := s.imageSize(ctx, in.RepositoryName, im, byDigest)
+		if err != nil {
+			return nil, apiError(err)
+		}
+		details = append(details, imageDetail(repo, im, size, records[im.Digest.String()]))
 	}
 	if len(in.ImageIds) > 0 {
 		return &ecrwire.DescribeImagesResponse{ImageDetails: details}, nil
@@ -207,14 +236,51 @@ func (s *Service) DescribeImages(ctx context.Context, in *ecrwire.DescribeImages
 	return &ecrwire.DescribeImagesResponse{ImageDetails: page, NextToken: next}, nil
 }
 
+// namedImages finds every image ids names, in order; ImageNotFoundException
+// for the first that names none.
+func namedImages(repo repoRecord, images []registry.Image, ids []ecrwire.ImageIdentifier) ([]registry.Image, error) {
+	out := make([]registry.Image, 0, len(ids))
+	for _, id := range ids {
+		im, code, _ := findImage(images, id)
+		if code != "" {
+			return nil, imageNotFound("The image with imageId %s does not exist within the repository with name '%s' in the registry with id '%s'",
+				describeID(id), repo.Repository.RepositoryName, repo.Account)
+		}
+		out = append(out, im)
+	}
+	return out, nil
+}
+
+// filterImages applies DescribeImages' filter, sorted by digest for paging.
+// kumo's images are all ACTIVE: an ARCHIVED or ACTIVATING filter selects none.
+func filterImages(images []registry.Image, f *ecrwire.DescribeImagesFilter) []registry.Image {
+	var tagStatus, imageStatus string
+	if f != nil {
+		tagStatus, imageStatus = f.TagStatus, f.ImageStatus
+	}
+	out := []registry.Image{}
+	for _, im := range images {
+		if matchesTagStatus(tagStatus, len(im.Tags) > 0) && isActiveStatus(imageStatus) {
+			out = append(out, im)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Digest < out[j].Digest })
+	return out
+}
+
+// isActiveStatus reports whether an imageStatus filter selects ACTIVE
+// images, the only status kumo's images have.
+func isActiveStatus(status string) bool {
+	return status == "" || status == imageActive || status == tagStatusAny
+}
+
 // imageDetail converts a registry image and ECR's record of it.
-func imageDetail(repo repoRecord, im registry.Image, rec imageRecord) ecrwire.ImageDetail {
-	size := im.ImageSize
+func imageDetail(repo repoRecord, im registry.Image, size int64, rec imageRecord) ecrwire.ImageDetail {
 	d := ecrwire.ImageDetail{
 		RegistryId: repo.Account, RepositoryName: repo.Repository.RepositoryName,
 		ImageDigest: im.Digest.String(), ImageTags: sortedTags(im.Tags), ImageSizeInBytes: &size,
 		ImagePushedAt: protocol.NewTimestamp(im.PushedAt), ImageManifestMediaType: im.MediaType,
-		ArtifactMediaType: im.ArtifactType, ImageStatus: "ACTIVE",
+		ArtifactMediaType: im.ArtifactType, ImageStatus: imageActive,
 	}
 	if im.Subject != "" {
 		d.SubjectManifestDigest = im.Subject.String()
@@ -408,7 +474,7 @@ func (s *Service) ListImageReferrers(ctx context.Context, in *ecrwire.ListImageR
 	if err != nil {
 		return nil, invalidParameter("Invalid parameter at 'subjectId.imageDigest' failed to satisfy constraint: 'Invalid digest %s'", in.SubjectId.ImageDigest)
 	}
-	if in.Filter != nil && in.Filter.ArtifactStatus == "ARCHIVED" {
+	if in.Filter != nil && !isActiveStatus(in.Filter.ArtifactStatus) {
 		return &ecrwire.ListImageReferrersResponse{Referrers: []ecrwire.ImageReferrer{}}, nil // kumo never archives
 	}
 	descs, err := s.registry.Referrers(ctx, in.RepositoryName, subject, "")
@@ -423,11 +489,11 @@ func (s *Service) ListImageReferrers(ctx context.Context, in *ecrwire.ListImageR
 		size := d.Size
 		refs = append(refs, ecrwire.ImageReferrer{
 			Digest: d.Digest.String(), MediaType: d.MediaType, ArtifactType: d.ArtifactType,
-			Size: &size, Annotations: d.Annotations, ArtifactStatus: "ACTIVE",
+			Size: &size, Annotations: d.Annotations, ArtifactStatus: imageActive,
 		})
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].Digest < refs[j].Digest })
-	page, next, err := protocol.Page(refs, in.NextToken, maxResults(in.MaxResults, 50), func(r ecrwire.ImageReferrer) string { return r.Digest }, "InvalidParameterException")
+	page, next, err := protocol.Page(refs, in.NextToken, maxResults(in.MaxResults, 20), func(r ecrwire.ImageReferrer) string { return r.Digest }, "InvalidParameterException")
 	if err != nil {
 		return nil, err
 	}
