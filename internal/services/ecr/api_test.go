@@ -328,6 +328,7 @@ func TestTagImmutability(t *testing.T) {
 		{"immutable", "IMMUTABLE", nil},
 		{"mutable", "MUTABLE", nil},
 		{"immutable-except-dev", "IMMUTABLE_WITH_EXCLUSION", []types.ImageTagMutabilityExclusionFilter{{Filter: aws.String("dev*"), FilterType: types.ImageTagMutabilityExclusionFilterTypeWildcard}}},
+		{"mutable-except-release", "MUTABLE_WITH_EXCLUSION", []types.ImageTagMutabilityExclusionFilter{{Filter: aws.String("release-*"), FilterType: types.ImageTagMutabilityExclusionFilterTypeWildcard}}},
 	} {
 		if _, err := e.client.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: aws.String(r.name), ImageTagMutability: types.ImageTagMutability(r.mut), ImageTagMutabilityExclusionFilters: r.filters}); err != nil {
 			t.Fatal(err)
@@ -341,6 +342,8 @@ func TestTagImmutability(t *testing.T) {
 		{"mutable tag", "mutable", "v1", false},
 		{"excluded tag stays mutable", "immutable-except-dev", "dev-1", false},
 		{"other tags immutable", "immutable-except-dev", "v1", true},
+		{"excluded tag immutable", "mutable-except-release", "release-1", true},
+		{"other tags mutable", "mutable-except-release", "latest", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

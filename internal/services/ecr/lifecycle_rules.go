@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -202,8 +201,7 @@ func tagsMatch(sel lifecycleSelect, tags []string) bool {
 		}
 	}
 	for _, p := range sel.TagPatternList {
-		re := wildcardRE(p)
-		if !anyTag(tags, re.MatchString) {
+		if !anyTag(tags, func(t string) bool { return matchWildcard(p, t) }) {
 			return false
 		}
 	}
@@ -217,15 +215,6 @@ func anyTag(tags []string, match func(string) bool) bool {
 		}
 	}
 	return false
-}
-
-// wildcardRE compiles a tag pattern in which * matches any characters.
-func wildcardRE(pattern string) *regexp.Regexp {
-	parts := strings.Split(pattern, "*")
-	for i, p := range parts {
-		parts[i] = regexp.QuoteMeta(p)
-	}
-	return regexp.MustCompile("^" + strings.Join(parts, ".*") + "$")
 }
 
 // expiredBy returns the selected images the rule's count expires, oldest first.

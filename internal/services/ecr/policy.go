@@ -3,7 +3,6 @@ package ecr
 import (
 	"context"
 	"encoding/json"
-	"path"
 
 	"github.com/kumo-project/kumo/internal/registry"
 	"github.com/kumo-project/kumo/internal/store"
@@ -56,7 +55,7 @@ func (s *Service) repoByName(name string) (rec repoRecord, ok bool, err error) {
 func tagImmutable(repo ecrwire.Repository, tag string) bool {
 	matches := false
 	for _, f := range repo.ImageTagMutabilityExclusionFilters {
-		if ok, _ := path.Match(f.Filter, tag); ok {
+		if matchWildcard(f.Filter, tag) {
 			matches = true
 		}
 	}

@@ -2,7 +2,6 @@ package ecr
 
 import (
 	"context"
-	"path"
 
 	"github.com/kumo-project/kumo/internal/protocol"
 	"github.com/kumo-project/kumo/internal/store"
@@ -148,7 +147,7 @@ func scanOnPushFilters(cfg ecrwire.RegistryScanningConfiguration, repo string) [
 			continue
 		}
 		for _, f := range r.RepositoryFilters {
-			if ok, _ := path.Match(f.Filter, repo); ok {
+			if matchWildcard(f.Filter, repo) {
 				out = append(out, f)
 			}
 		}

@@ -250,7 +250,7 @@ func TestRegistryScanningRules(t *testing.T) {
 	t.Parallel()
 	e := newAPIEnv(t)
 	ctx := t.Context()
-	for _, name := range []string{"prod-api", "dev-api"} {
+	for _, name := range []string{"prod-api", "dev-api", "prod-team/web"} {
 		if _, err := e.client.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: aws.String(name)}); err != nil {
 			t.Fatal(err)
 		}
@@ -268,12 +268,13 @@ func TestRegistryScanningRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch, err := e.client.BatchGetRepositoryScanningConfiguration(ctx, &awsecr.BatchGetRepositoryScanningConfigurationInput{RepositoryNames: []string{"prod-api", "dev-api", "missing"}})
+	batch, err := e.client.BatchGetRepositoryScanningConfiguration(ctx, &awsecr.BatchGetRepositoryScanningConfigurationInput{RepositoryNames: []string{"prod-api", "dev-api", "missing", "prod-team/web"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfgs := batch.ScanningConfigurations
-	if len(cfgs) != 2 || !cfgs[0].ScanOnPush || cfgs[0].ScanFrequency != types.ScanFrequencyScanOnPush || len(cfgs[0].AppliedScanFilters) != 1 ||
+	// The wildcard crosses the slash of a namespaced repository name.
+	if len(cfgs) != 3 || !cfgs[2].ScanOnPush || len(cfgs[2].AppliedScanFilters) != 1 || !cfgs[0].ScanOnPush || cfgs[0].ScanFrequency != types.ScanFrequencyScanOnPush || len(cfgs[0].AppliedScanFilters) != 1 ||
 		cfgs[1].ScanOnPush || cfgs[1].ScanFrequency != types.ScanFrequencyManual || len(batch.Failures) != 1 || batch.Failures[0].FailureCode != types.ScanningConfigurationFailureCodeRepositoryNotFound {
 		t.Fatalf("scanning configurations %+v failures %+v", cfgs, batch.Failures)
 	}
