@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -808,5 +809,48 @@ func TestEmptyListsAreSent(t *testing.T) {
 				t.Fatalf("%v = %q, want []", tc.path, got)
 			}
 		})
+	}
+}
+
+// TestLastRecordedPullTime pulls through the registry: the first pull is
+// recorded, a pull within pullTimeResolution is not, a later one is.
+func TestLastRecordedPullTime(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t)
+	ctx := t.Context()
+	repo := aws.String("pulled")
+	if _, err := e.client.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: repo}); err != nil {
+		t.Fatal(err)
+	}
+	mustPush(t, e.host, "pulled", "v1", randomImage(t))
+	v1 := []types.ImageIdentifier{{ImageTag: aws.String("v1")}}
+	pullTime := func() *time.Time {
+		t.Helper()
+		out, err := e.client.DescribeImages(ctx, &awsecr.DescribeImagesInput{RepositoryName: repo, ImageIds: v1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.ImageDetails[0].LastRecordedPullTime
+	}
+	pull := func() {
+		t.Helper()
+		if _, err := remote.Get(mustRef(t, e.host+"/pulled:v1"), remote.WithContext(ctx)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := pullTime(); got != nil {
+		t.Fatalf("pull time %v before any pull", got)
+	}
+	first := e.clock.Now()
+	pull()
+	e.clock.Advance(pullTimeResolution / 2)
+	pull()
+	if got := pullTime(); got == nil || !got.Equal(first) {
+		t.Fatalf("pull time %v, want the first pull's %v", got, first)
+	}
+	e.clock.Advance(pullTimeResolution)
+	pull()
+	if got := pullTime(); got == nil || !got.Equal(e.clock.Now()) {
+		t.Fatalf("pull time %v, want the last pull's %v", got, e.clock.Now())
 	}
 }

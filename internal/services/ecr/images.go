@@ -323,7 +323,7 @@ func (s *Service) BatchGetImage(ctx context.Context, in *ecrwire.BatchGetImageRe
 			ImageId:       &ecrwire.ImageIdentifier{ImageDigest: m.Digest.String(), ImageTag: id.ImageTag},
 			ImageManifest: string(m.Body), ImageManifestMediaType: m.MediaType,
 		})
-		s.editImage(imageKey(in.RepositoryName, m.Digest.String()), func(r *imageRecord) { r.LastPulledAt = s.clock.Now() })
+		s.recordPull(imageKey(in.RepositoryName, m.Digest.String()), s.clock.Now())
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package ecr
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/kumo-project/kumo/internal/registry"
 	"github.com/kumo-project/kumo/internal/store"
@@ -81,12 +82,32 @@ func (s *Service) onRegistryEvent(ctx context.Context, e registry.Event) {
 			s.queueScan(e.Repository, e.Digest)
 		}
 	case registry.EventManifestPulled:
-		s.editImage(key, func(r *imageRecord) { r.LastPulledAt = e.Time })
+		s.recordPull(key, e.Time)
 	case registry.EventManifestDeleted:
 		if err := s.store.Update(func(tx *store.Tx) error { return tx.Delete(tableImages, key) }); err != nil {
 			s.log.Error("ecr: forget deleted image", "key", key, "err", err)
 		}
 	}
+}
+
+// pullTimeResolution is how old a recorded pull time gets before a pull
+// rewrites it. ECR refreshes lastRecordedPullTime at least once every 24
+// hours; kumo keeps it within a minute, and spares busy images a store
+// write (an fsync) on every pull.
+const pullTimeResolution = time.Minute
+
+// recordPull records that the image at key was pulled at the given time,
+// unless a pull less than pullTimeResolution earlier is recorded.
+func (s *Service) recordPull(key string, at time.Time) {
+	var last struct{ LastPulledAt time.Time } // the one member needed, not the scan findings
+	err := s.store.View(func(tx *store.Tx) error {
+		_, err := tx.Get(tableImages, key, &last)
+		return err
+	})
+	if err == nil && at.Sub(last.LastPulledAt) < pullTimeResolution {
+		return
+	}
+	s.editImage(key, func(r *imageRecord) { r.LastPulledAt = at })
 }
 
 // editImage changes the image record at key, creating it if needed.

@@ -172,14 +172,16 @@ func (s *Service) pullThrough(next http.Handler) http.Handler {
 	})
 }
 
-// ruleFor finds the pull-through cache rule whose prefix repo starts with.
+// ruleFor finds the pull-through cache rule whose prefix repo starts
+// with; the longest prefix when several do ("hub" and "hub/library").
 func (s *Service) ruleFor(repo string) (ruleRecord, bool, error) {
 	var found ruleRecord
 	var ok bool
 	err := s.store.View(func(tx *store.Tx) error {
 		all, err := store.List[ruleRecord](tx, tableRules, "")
 		for _, r := range all {
-			if strings.HasPrefix(repo, r.Rule.EcrRepositoryPrefix+"/") {
+			prefix := r.Rule.EcrRepositoryPrefix
+			if strings.HasPrefix(repo, prefix+"/") && len(prefix) > len(found.Rule.EcrRepositoryPrefix) {
 				found, ok = r, true
 			}
 		}
@@ -196,10 +198,14 @@ func (s *Service) CacheFromUpstream(ctx context.Context, repo, ref string) error
 	if err != nil || !ok {
 		return err
 	}
+	// Pulls of cached images do not wait for fetches of other images.
+	if _, err := s.registry.Image(ctx, repo, ref); err == nil {
+		return nil
+	}
 	s.fetchMu.Lock()
 	defer s.fetchMu.Unlock()
 	if _, err := s.registry.Image(ctx, repo, ref); err == nil {
-		return nil
+		return nil // fetched meanwhile
 	}
 	if err := s.ensureCacheRepo(rule, repo); err != nil {
 		return err
@@ -238,6 +244,10 @@ func (s *Service) ensureCacheRepo(rule ruleRecord, repo string) error {
 	}
 	sc := scope{account: rule.Account, region: rule.Region}
 	rec := s.newRepository(sc, &ecrwire.CreateRepositoryRequest{RepositoryName: repo})
+	// Ordered with CreateRepository, which clears the registry's data of a
+	// name before recording it.
+	s.reposMu.Lock()
+	defer s.reposMu.Unlock()
 	return s.store.Update(func(tx *store.Tx) error {
 		if _, ok, err := store.Get[repoRecord](tx, tableRepos, repo); err != nil || ok {
 			return err

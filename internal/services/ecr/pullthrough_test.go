@@ -128,3 +128,21 @@ func closedAddr(t *testing.T) string {
 	l.Close()
 	return addr
 }
+
+// TestPullThroughLongestPrefix checks that the most specific rule serves a
+// repository that two rules' prefixes cover.
+func TestPullThroughLongestPrefix(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t)
+	for _, prefix := range []string{"hub/library", "hub", "hub/lib"} {
+		if _, err := e.client.CreatePullThroughCacheRule(t.Context(), &awsecr.CreatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String(prefix), UpstreamRegistryUrl: aws.String("127.0.0.1:5000")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for repo, want := range map[string]string{"hub/library/alpine": "hub/library", "hub/other/alpine": "hub", "hub/libx/a": "hub"} {
+		rule, ok, err := e.svc.ruleFor(repo)
+		if err != nil || !ok || rule.Rule.EcrRepositoryPrefix != want {
+			t.Errorf("rule for %s = %q (found %v, %v), want %q", repo, rule.Rule.EcrRepositoryPrefix, ok, err, want)
+		}
+	}
+}
