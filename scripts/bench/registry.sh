@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Registry throughput, kumo against CNCF distribution (Debian docker-registry),
+# side by side in one run (issue 3, Performance).
+#
+#   scripts/bench/registry.sh            # ROUNDS=5 SIZE_MIB=200 CONCURRENT=1 by default
+#
+# Both registries listen on loopback with plain HTTP, no auth and a fresh
+# temporary storage dir. Each round writes a new single-layer image of
+# SIZE_MIB random, incompressible bytes (kumo-bigimage, seed = round), so
+# every push uploads a blob neither registry has seen: no mount or
+# deduplication shortcut. In each round both registries get the same image;
+# the order alternates (kumo first in odd rounds), and `sync` runs before
+# every timed copy, so neither pays for the other's dirty pages. A push is
+# `skopeo copy oci:... docker://...:rN`, a pull `skopeo copy docker://...:rN
+# dir:...` into an empty directory. Throughput is the layer's size over the
+# wall time of the copy; the figures are medians over the rounds.
+# The registry's own CPU time per copy is reported too: on a shared machine
+# it is steadier than wall time, and it shows what each registry costs.
+# With CONCURRENT=1 it then runs the Go benchmark of 50 concurrent pulls.
+# KUMO_BIN=path benchmarks that kumo binary instead of building this tree.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+rounds=${ROUNDS:-5}
+size_mib=${SIZE_MIB:-200}
+concurrent=${CONCURRENT:-1}
+export PATH="/usr/local/go/bin:$PATH"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
+
+[[ $rounds =~ ^[0-9]+$ ]] && ((rounds >= 1 && rounds <= 20)) || { echo "ROUNDS must be 1..20" >&2; exit 2; }
+[[ $size_mib =~ ^[0-9]+$ ]] && ((size_mib >= 1 && size_mib <= 4096)) || { echo "SIZE_MIB must be 1..4096" >&2; exit 2; }
+
+missing=()
+for p in docker-registry skopeo awscli curl python3; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "bench: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+work=$(mktemp -d /tmp/kumo-bench-registry-XXXX)
+pids=()
+cleanup() {
+  local rc=$?
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if ((rc != 0)); then
+    for log in "$work"/*.log; do [ -f "$log" ] && { echo "--- $log"; tail -20 "$log"; }; done
+  fi
+  [ -x "${kumo_bin:-}" ] && "$kumo_bin" purge --data-dir "$work/kumo-data" --remove-data >/dev/null 2>&1
+  rm -rf "$work"
+  exit $rc
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() {
+  for _ in $(seq 300); do
+    if curl -sf "$1" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "bench: timed out waiting for $1" >&2
+  return 1
+}
+
+# kumo is built from this tree (flags of scripts/setup.sh), so the figures
+# are those of the code being looked at; KUMO_BIN=path runs another build.
+echo "bench: building kumo-bigimage"
+(cd "$root" && go build -o "$work/kumo-bigimage" ./internal/testimages/cmd/kumo-bigimage)
+kumo_bin=${KUMO_BIN:-}
+if [ -z "$kumo_bin" ]; then
+  echo "bench: building kumo"
+  kumo_bin=$work/kumo
+  (cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$kumo_bin" ./cmd/kumo) ||
+    { echo "bench: kumo does not build; KUMO_BIN=bin/kumo benchmarks an existing build" >&2; exit 1; }
+fi
+
+dist="127.0.0.1:$(free_port)"
+mkdir -p "$work/distribution"
+cat >"$work/distribution.yml" <<YAML
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $work/distribution
+  delete:
+    enabled: true
+http:
+  addr: $dist
+YAML
+/usr/bin/docker-registry serve "$work/distribution.yml" >"$work/distribution.log" 2>&1 &
+pids+=($!)
+dist_pid=$!
+
+kumo="127.0.0.1:$(free_port)"
+"$kumo_bin" up --listen "$kumo" --data-dir "$work/kumo-data" >"$work/kumo.log" 2>&1 &
+pids+=($!)
+kumo_pid=$!
+wait_for "http://$dist/v2/"
+wait_for "http://$kumo/_kumo/health"
+# kumo's registry refuses pushes into repositories ECR does not know.
+/usr/bin/aws --endpoint-url "http://$kumo" ecr create-repository --repository-name bench >/dev/null
+
+# cpu_ms PID prints the CPU time (user + system) PID has used, in ms.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$1/stat"; }
+
+# timed_copy PID SRC DEST runs one skopeo copy and prints its wall time and
+# the CPU time the registry process PID spent meanwhile, both in ms.
+timed_copy() {
+  sync
+  local start end cpu0
+  cpu0=$(cpu_ms "$1")
+  start=$(date +%s%N)
+  skopeo copy -q --src-tls-verify=false --dest-tls-verify=false "$2" "$3" >/dev/null
+  end=$(date +%s%N)
+  echo "$(((end - start) / 1000000)) $(($(cpu_ms "$1") - cpu0))"
+}
+
+results=$work/results # lines: registry op round wall_ms server_cpu_ms
+echo "bench: $rounds rounds of a ${size_mib} MiB single-layer image; kumo $kumo, distribution $dist"
+for ((i = 1; i <= rounds; i++)); do
+  rm -rf "$work/layout"
+  read -r layer_digest layer_bytes < <("$work/kumo-bigimage" -out "$work/layout" -size-mib "$size_mib" -seed "$i")
+  order=(kumo distribution)
+  ((i % 2)) || order=(distribution kumo)
+  for reg in "${order[@]}"; do
+    host=$kumo pid=$kumo_pid
+    [ "$reg" = distribution ] && host=$dist pid=$dist_pid
+    echo "$reg push $i $(timed_copy "$pid" "oci:$work/layout" "docker://$host/bench:r$i")" | tee -a "$results"
+    rm -rf "$work/pull"
+    echo "$reg pull $i $(timed_copy "$pid" "docker://$host/bench:r$i" "dir:$work/pull")" | tee -a "$results"
+    pulled=$(stat -c %s "$work/pull/${layer_digest#sha256:}" 2>/dev/null || echo 0)
+    ((pulled == layer_bytes)) || { echo "bench: pull from $reg gave a layer of $pulled bytes, want $layer_bytes" >&2; exit 1; }
+    rm -rf "$work/pull"
+  done
+done
+
+# The table: median throughput over the rounds (layer bytes / wall time),
+# the kumo/distribution ratio, and the registry's median CPU time per copy.
+echo
+python3 - "$results" "$layer_bytes" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+mib = int(sys.argv[2]) / 1048576
+def median(reg, op, col):
+    return statistics.median(int(r[col]) for r in rows if r[0] == reg and r[1] == op)
+print("%-5s %11s %15s %7s %18s %18s" % ("", "kumo MiB/s", "distrib. MiB/s", "ratio", "kumo CPU ms/copy", "distrib. CPU ms/copy"))
+for op in ("push", "pull"):
+    k, d = mib / (median("kumo", op, 3) / 1000), mib / (median("distribution", op, 3) / 1000)
+    print("%-5s %11.1f %15.1f %6.2fx %18d %18d" % (op, k, d, k / d, median("kumo", op, 4), median("distribution", op, 4)))
+PY
+
+if ((concurrent)); then
+  echo
+  echo "bench: 50 concurrent pulls through kumo's endpoint stack (go test -bench ConcurrentPulls)"
+  (cd "$root" && go test -run X -bench ConcurrentPulls -benchtime 5x ./internal/services/ecr/ | grep -E '^Benchmark|^ok|FAIL')
+fi
