@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -85,32 +84,67 @@ func (s *Service) scopeRules(sc scope) ([]ecrwire.PullThroughCacheRule, error) {
 	return out, err
 }
 
+// rule reads the pull-through cache rule of prefix in the caller's scope.
+func (sc scope) rule(tx *store.Tx, prefix string) (ruleRecord, error) {
+	rec, ok, err := store.Get[ruleRecord](tx, tableRules, prefix)
+	if err != nil {
+		return rec, serverException(err)
+	}
+	if !ok || rec.Account != sc.account || rec.Region != sc.region {
+		return rec, ruleNotFound(prefix, sc.account)
+	}
+	return rec, nil
+}
+
+// viewRule reads one rule of the caller's registry.
+func (s *Service) viewRule(ctx context.Context, registryID, prefix string) (ecrwire.PullThroughCacheRule, error) {
+	sc := scopeOf(ctx)
+	if err := sc.checkRegistryID(registryID); err != nil {
+		return ecrwire.PullThroughCacheRule{}, err
+	}
+	var rec ruleRecord
+	err := s.store.View(func(tx *store.Tx) (err error) {
+		rec, err = sc.rule(tx, prefix)
+		return err
+	})
+	return rec.Rule, err
+}
+
 // DescribePullThroughCacheRules lists rules, or the named ones.
 func (s *Service) DescribePullThroughCacheRules(ctx context.Context, in *ecrwire.DescribePullThroughCacheRulesRequest) (*ecrwire.DescribePullThroughCacheRulesResponse, error) {
 	sc := scopeOf(ctx)
 	if err := sc.checkRegistryID(in.RegistryId); err != nil {
 		return nil, err
 	}
-	rules, err := s.scopeRules(sc)
+	rules, err := s.describedRules(ctx, sc, in.EcrRepositoryPrefixes)
 	if err != nil {
-		return nil, serverException(err)
-	}
-	if len(in.EcrRepositoryPrefixes) > 0 {
-		var named []ecrwire.PullThroughCacheRule
-		for _, p := range in.EcrRepositoryPrefixes {
-			i := sort.Search(len(rules), func(i int) bool { return rules[i].EcrRepositoryPrefix >= p })
-			if i == len(rules) || rules[i].EcrRepositoryPrefix != p {
-				return nil, ruleNotFound(p, sc.account)
-			}
-			named = append(named, rules[i])
-		}
-		rules = named
+		return nil, err
 	}
 	page, next, err := protocol.Page(rules, in.NextToken, maxResults(in.MaxResults, 100), func(r ecrwire.PullThroughCacheRule) string { return r.EcrRepositoryPrefix }, "InvalidParameterException")
 	if err != nil {
 		return nil, err
 	}
 	return &ecrwire.DescribePullThroughCacheRulesResponse{PullThroughCacheRules: page, NextToken: next}, nil
+}
+
+// describedRules returns the named rules, or all of the caller's.
+func (s *Service) describedRules(ctx context.Context, sc scope, prefixes []string) ([]ecrwire.PullThroughCacheRule, error) {
+	if len(prefixes) == 0 {
+		rules, err := s.scopeRules(sc)
+		if err != nil {
+			return nil, serverException(err)
+		}
+		return rules, nil
+	}
+	rules := make([]ecrwire.PullThroughCacheRule, 0, len(prefixes))
+	for _, p := range prefixes {
+		r, err := s.viewRule(ctx, "", p)
+		if err != nil {
+			return nil, err
+		}
+		rules = append(rules, r)
+	}
+	return rules, nil
 }
 
 // DeletePullThroughCacheRule deletes a rule; repositories it created stay.
@@ -120,15 +154,9 @@ func (s *Service) DeletePullThroughCacheRule(ctx context.Context, in *ecrwire.De
 		return nil, err
 	}
 	var rec ruleRecord
-	err := s.store.Update(func(tx *store.Tx) error {
-		var ok bool
-		var err error
-		rec, ok, err = store.Get[ruleRecord](tx, tableRules, in.EcrRepositoryPrefix)
-		if err != nil {
-			return serverException(err)
-		}
-		if !ok || rec.Account != sc.account || rec.Region != sc.region {
-			return ruleNotFound(in.EcrRepositoryPrefix, sc.account)
+	err := s.store.Update(func(tx *store.Tx) (err error) {
+		if rec, err = sc.rule(tx, in.EcrRepositoryPrefix); err != nil {
+			return err
 		}
 		return tx.Delete(tableRules, in.EcrRepositoryPrefix)
 	})
@@ -348,12 +376,9 @@ func (s *Service) UpdatePullThroughCacheRule(ctx context.Context, in *ecrwire.Up
 	}
 	var rule ecrwire.PullThroughCacheRule
 	err := s.store.Update(func(tx *store.Tx) error {
-		rec, ok, err := store.Get[ruleRecord](tx, tableRules, in.EcrRepositoryPrefix)
+		rec, err := sc.rule(tx, in.EcrRepositoryPrefix)
 		if err != nil {
-			return serverException(err)
-		}
-		if !ok || rec.Account != sc.account || rec.Region != sc.region {
-			return ruleNotFound(in.EcrRepositoryPrefix, sc.account)
+			return err
 		}
 		if in.CredentialArn != "" {
 			rec.Rule.CredentialArn = in.CredentialArn
@@ -377,22 +402,9 @@ func (s *Service) UpdatePullThroughCacheRule(ctx context.Context, in *ecrwire.Up
 // ValidatePullThroughCacheRule checks that the rule's upstream answers the
 // registry API's base endpoint (/v2/ with 200, or 401 asking for credentials).
 func (s *Service) ValidatePullThroughCacheRule(ctx context.Context, in *ecrwire.ValidatePullThroughCacheRuleRequest) (*ecrwire.ValidatePullThroughCacheRuleResponse, error) {
-	sc := scopeOf(ctx)
-	if err := sc.checkRegistryID(in.RegistryId); err != nil {
-		return nil, err
-	}
-	rules, err := s.scopeRules(sc)
+	rule, err := s.viewRule(ctx, in.RegistryId, in.EcrRepositoryPrefix)
 	if err != nil {
-		return nil, serverException(err)
-	}
-	var rule *ecrwire.PullThroughCacheRule
-	for i := range rules {
-		if rules[i].EcrRepositoryPrefix == in.EcrRepositoryPrefix {
-			rule = &rules[i]
-		}
-	}
-	if rule == nil {
-		return nil, ruleNotFound(in.EcrRepositoryPrefix, sc.account)
+		return nil, err
 	}
 	out := &ecrwire.ValidatePullThroughCacheRuleResponse{
 		EcrRepositoryPrefix: rule.EcrRepositoryPrefix, RegistryId: rule.RegistryId, UpstreamRegistryUrl: rule.UpstreamRegistryUrl,

@@ -66,6 +66,18 @@ func TestPullThroughCache(t *testing.T) {
 			_, err := e.client.DescribePullThroughCacheRules(ctx, &awsecr.DescribePullThroughCacheRulesInput{EcrRepositoryPrefixes: []string{"nope"}})
 			return err
 		}, "PullThroughCacheRuleNotFoundException"},
+		{"validate in another region", func() error {
+			_, err := e.clientIn("eu-west-1").ValidatePullThroughCacheRule(ctx, &awsecr.ValidatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("hub")})
+			return err
+		}, "PullThroughCacheRuleNotFoundException"},
+		{"delete in another region", func() error {
+			_, err := e.clientIn("eu-west-1").DeletePullThroughCacheRule(ctx, &awsecr.DeletePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("hub")})
+			return err
+		}, "PullThroughCacheRuleNotFoundException"},
+		{"update unknown", func() error {
+			_, err := e.client.UpdatePullThroughCacheRule(ctx, &awsecr.UpdatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("nope"), CredentialArn: aws.String("arn:aws:secretsmanager:us-east-1:000000000000:secret:ecr-pullthroughcache/x")})
+			return err
+		}, "PullThroughCacheRuleNotFoundException"},
 		{"delete unknown", func() error {
 			_, err := e.client.DeletePullThroughCacheRule(ctx, &awsecr.DeletePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("nope")})
 			return err
