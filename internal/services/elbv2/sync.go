@@ -162,6 +162,7 @@ func (s *Service) lbConfig(r lbRecord, listeners []listenerRecord, rules map[str
 	out := dataplane.LoadBalancer{
 		ARN: lb.LoadBalancerArn, Name: lb.LoadBalancerName, DNSName: lb.DNSName, Address: addr,
 		IdleTimeout: time.Duration(idle) * time.Second, HTTP2: r.Attributes["routing.http2.enabled"] != "false",
+		XFF: r.Attributes["routing.http.xff_header_processing.mode"], XFFClientPort: r.Attributes["routing.http.xff_client_port.enabled"] == "true",
 	}
 	if r.Attributes["access_logs.s3.enabled"] == "true" {
 		out.AccessLogPath = s.accessLogPath(r)

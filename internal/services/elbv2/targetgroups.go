@@ -78,6 +78,8 @@ func newTargetGroup(in *elbv2wire.CreateTargetGroupInput) (elbv2wire.TargetGroup
 		return tg, validationError("A port must be specified")
 	case in.VpcId == "":
 		return tg, validationError("A VPC ID must be specified")
+	case in.ProtocolVersion != "" && in.ProtocolVersion != "HTTP1":
+		return tg, validationError("Protocol version '%s' is not supported by kumo; targets are reached over HTTP1", in.ProtocolVersion)
 	}
 	tg = elbv2wire.TargetGroup{
 		TargetGroupName:            in.Name,

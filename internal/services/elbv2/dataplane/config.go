@@ -36,8 +36,20 @@ type LoadBalancer struct {
 	HTTP2       bool
 	// AccessLogPath is the file access logs are appended to; empty when off.
 	AccessLogPath string
+	// XFF is how X-Forwarded-For is treated: XFFAppend (default),
+	// XFFPreserve or XFFRemove.
+	XFF string
+	// XFFClientPort appends the client's port to its address in X-Forwarded-For.
+	XFFClientPort bool
 	Listeners     []Listener
 }
+
+// X-Forwarded-For processing modes (routing.http.xff_header_processing.mode).
+const (
+	XFFAppend   = "append"
+	XFFPreserve = "preserve"
+	XFFRemove   = "remove"
+)
 
 // Listener is one port of a load balancer.
 type Listener struct {

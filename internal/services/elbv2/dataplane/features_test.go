@@ -179,3 +179,25 @@ func TestSlowStartWeight(t *testing.T) {
 		t.Errorf("without slow start: %v", got)
 	}
 }
+
+func TestForwardedFor(t *testing.T) {
+	t.Parallel()
+	client := netip.MustParseAddrPort("198.51.100.7:40000")
+	cases := []struct {
+		name  string
+		lb    LoadBalancer
+		prior []string
+		want  string
+	}{
+		{"append to nothing", LoadBalancer{}, nil, "198.51.100.7"},
+		{"append to a chain", LoadBalancer{XFF: XFFAppend}, []string{"203.0.113.1, 10.0.0.1"}, "203.0.113.1, 10.0.0.1, 198.51.100.7"},
+		{"with the client port", LoadBalancer{XFFClientPort: true}, nil, "198.51.100.7:40000"},
+		{"preserve", LoadBalancer{XFF: XFFPreserve}, []string{"203.0.113.1"}, "203.0.113.1"},
+		{"remove", LoadBalancer{XFF: XFFRemove}, []string{"203.0.113.1"}, ""},
+	}
+	for _, tc := range cases {
+		if got := forwardedFor(tc.lb, tc.prior, client); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

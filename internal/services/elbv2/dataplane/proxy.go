@@ -85,7 +85,7 @@ func (bufferPool) Put(b []byte) { buffers.Put(&b) }
 type upstream struct {
 	scheme, host string
 	listener     *listener
-	client       netip.Addr
+	client       netip.AddrPort
 }
 
 type upstreamKey struct{}
@@ -97,11 +97,9 @@ func rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Scheme = u.scheme
 	pr.Out.URL.Host = u.host
 	pr.Out.Host = pr.In.Host
-	xff := u.client.String()
-	if prior := pr.In.Header.Get("X-Forwarded-For"); prior != "" {
-		xff = prior + ", " + xff
+	if xff := forwardedFor(u.listener.lb.cfg, pr.In.Header.Values("X-Forwarded-For"), u.client); xff != "" {
+		pr.Out.Header.Set("X-Forwarded-For", xff)
 	}
-	pr.Out.Header.Set("X-Forwarded-For", xff)
 	pr.Out.Header.Set("X-Forwarded-Proto", strings.ToLower(u.listener.cfg.Protocol))
 	pr.Out.Header.Set("X-Forwarded-Port", strconv.Itoa(u.listener.cfg.Port))
 	if pr.Out.Header.Get("X-Amzn-Trace-Id") == "" {
@@ -110,6 +108,25 @@ func rewrite(pr *httputil.ProxyRequest) {
 }
 
 // newTraceID makes an X-Amzn-Trace-Id: Root=1-<epoch seconds, 8 hex>-<24 hex>.
+// forwardedFor is the X-Forwarded-For a target gets: the client's address
+// appended to what the client sent, what it sent, or nothing, by mode.
+func forwardedFor(lb LoadBalancer, prior []string, client netip.AddrPort) string {
+	switch lb.XFF {
+	case XFFRemove:
+		return ""
+	case XFFPreserve:
+		return strings.Join(prior, ", ")
+	}
+	self := client.Addr().String()
+	if lb.XFFClientPort {
+		self = client.String()
+	}
+	if len(prior) == 0 {
+		return self
+	}
+	return strings.Join(prior, ", ") + ", " + self
+}
+
 func newTraceID() string {
 	var id [len("Root=1-") + 8 + 1 + 24]byte
 	copy(id[:], "Root=1-")
@@ -191,7 +208,7 @@ func (p *Plane) serve(w http.ResponseWriter, r *http.Request, t *table, l *liste
 	client := clientAddr(r)
 	for _, rule := range l.rules {
 		if matchesAll(rule.matchers, r, client) {
-			return p.act(w, r, t, l, rule.action, client)
+			return p.act(w, r, t, l, rule.action)
 		}
 	}
 	elbError(w, http.StatusServiceUnavailable)
@@ -207,15 +224,17 @@ func matchesAll(ms []matcher, r *http.Request, client netip.Addr) bool {
 	return true
 }
 
-func clientAddr(r *http.Request) netip.Addr {
+func clientAddr(r *http.Request) netip.Addr { return clientAddrPort(r).Addr() }
+
+func clientAddrPort(r *http.Request) netip.AddrPort {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return netip.Addr{}
+		return netip.AddrPort{}
 	}
-	return ap.Addr().Unmap()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
-func (p *Plane) act(w http.ResponseWriter, r *http.Request, t *table, l *listener, a Action, client netip.Addr) string {
+func (p *Plane) act(w http.ResponseWriter, r *http.Request, t *table, l *listener, a Action) string {
 	switch a.Type {
 	case ActionRedirect:
 		w.Header().Set("Server", "awselb/2.0")
@@ -231,13 +250,13 @@ func (p *Plane) act(w http.ResponseWriter, r *http.Request, t *table, l *listene
 		w.WriteHeader(a.Fixed.StatusCode)
 		w.Write([]byte(a.Fixed.Body))
 	case ActionForward:
-		return p.forward(w, r, t, l, a, client)
+		return p.forward(w, r, t, l, a)
 	}
 	return ""
 }
 
 // forward sends a request to a target of the action's target groups.
-func (p *Plane) forward(w http.ResponseWriter, r *http.Request, t *table, l *listener, a Action, client netip.Addr) string {
+func (p *Plane) forward(w http.ResponseWriter, r *http.Request, t *table, l *listener, a Action) string {
 	now := p.clock.Now()
 	tgARN := pickGroup(a.Forward, cookieValue(r, groupStickyCookie))
 	g := t.groups[tgARN]
@@ -263,7 +282,7 @@ func (p *Plane) forward(w http.ResponseWriter, r *http.Request, t *table, l *lis
 	b.inflight.Add(1)
 	defer b.inflight.Add(-1)
 	tgt := b.target()
-	u := &upstream{scheme: scheme, host: tgt.Addr.String(), listener: l, client: client}
+	u := &upstream{scheme: scheme, host: tgt.Addr.String(), listener: l, client: clientAddrPort(r)}
 	l.lb.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), upstreamKey{}, u)))
 	return tgt.Addr.String()
 }
