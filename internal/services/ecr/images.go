@@ -331,7 +331,7 @@ func (s *Service) BatchGetImage(ctx context.Context, in *ecrwire.BatchGetImageRe
 // BatchDeleteImage deletes images by digest (with all their tags) or
 // removes tags; an image whose last tag is removed is deleted, as ECR does.
 func (s *Service) BatchDeleteImage(ctx context.Context, in *ecrwire.BatchDeleteImageRequest) (*ecrwire.BatchDeleteImageResponse, error) {
-	if _, _, err := s.repoImages(ctx, in.RegistryId, in.RepositoryName); err != nil {
+	if _, err := s.viewRepo(ctx, in.RegistryId, in.RepositoryName); err != nil {
 		return nil, err
 	}
 	out := &ecrwire.BatchDeleteImageResponse{ImageIds: []ecrwire.ImageIdentifier{}, Failures: []ecrwire.ImageFailure{}}

@@ -3,6 +3,7 @@ package ecr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"time"
 
@@ -228,8 +229,11 @@ func (s *Service) ApplyLifecyclePolicies(ctx context.Context) error {
 	}
 	var errs []error
 	for _, r := range repos {
-		if r.LifecyclePolicy != "" {
-			errs = append(errs, s.applyLifecycle(ctx, r))
+		if r.LifecyclePolicy == "" {
+			continue
+		}
+		if err := s.applyLifecycle(ctx, r); err != nil {
+			errs = append(errs, fmt.Errorf("lifecycle policy of repository %q: %w", r.Repository.RepositoryName, err))
 		}
 	}
 	return errors.Join(errs...)

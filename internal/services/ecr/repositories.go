@@ -203,9 +203,10 @@ func (s *Service) DescribeRepositories(ctx context.Context, in *ecrwire.Describe
 	return &ecrwire.DescribeRepositoriesResponse{Repositories: page, NextToken: next}, nil
 }
 
-// maxResults is the page size a request asks for, or def.
+// maxResults is the page size a request asks for, or def; the wire layer
+// has checked the model's bounds.
 func maxResults(n *int32, def int) int {
-	if n == nil || *n <= 0 {
+	if n == nil {
 		return def
 	}
 	return int(*n)

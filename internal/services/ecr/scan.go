@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/kumo-project/kumo/internal/protocol"
@@ -186,11 +186,15 @@ func (s *Service) DescribeImageScanFindings(ctx context.Context, in *ecrwire.Des
 	if err != nil {
 		return nil, err
 	}
-	records, err := s.imageRecords(in.RepositoryName)
+	var image imageRecord
+	err = s.store.View(func(tx *store.Tx) (err error) {
+		image, _, err = store.Get[imageRecord](tx, tableImages, imageKey(in.RepositoryName, im.Digest.String()))
+		return err
+	})
 	if err != nil {
 		return nil, serverException(err)
 	}
-	sr := records[im.Digest.String()].Scan
+	sr := image.Scan
 	if sr == nil {
 		return nil, protocol.ClientError("ScanNotFoundException",
 			"Image scan does not exist for the image with '%s' in the repository with name '%s' in the registry with id '%s'", describeID(*in.ImageId), in.RepositoryName, rec.Account)
@@ -203,22 +207,20 @@ func (s *Service) DescribeImageScanFindings(ctx context.Context, in *ecrwire.Des
 	if sr.Status != scanComplete {
 		return out, nil
 	}
-	type indexed struct {
-		key string
-		f   ecrwire.ImageScanFinding
+	// Findings are kept in severity order; a page token is the position
+	// of the last finding sent, zero-padded so tokens order as positions.
+	positions := make([]string, len(sr.Findings))
+	for i := range positions {
+		positions[i] = fmt.Sprintf("%08d", i)
 	}
-	all := make([]indexed, len(sr.Findings))
-	for i, f := range sr.Findings {
-		all[i] = indexed{key: fmt.Sprintf("%08d", i), f: f}
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].key < all[j].key })
-	page, next, err := protocol.Page(all, in.NextToken, maxResults(in.MaxResults, 100), func(x indexed) string { return x.key }, "InvalidParameterException")
+	page, next, err := protocol.Page(positions, in.NextToken, maxResults(in.MaxResults, 100), func(p string) string { return p }, "InvalidParameterException")
 	if err != nil {
 		return nil, err
 	}
-	findings := []ecrwire.ImageScanFinding{}
-	for _, x := range page {
-		findings = append(findings, x.f)
+	findings := make([]ecrwire.ImageScanFinding, 0, len(page))
+	for _, p := range page {
+		i, _ := strconv.Atoi(p)
+		findings = append(findings, sr.Findings[i])
 	}
 	out.NextToken = next
 	out.ImageScanFindings = &ecrwire.ImageScanFindings{

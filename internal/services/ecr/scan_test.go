@@ -128,6 +128,10 @@ func TestScanFindings(t *testing.T) {
 			if err != nil || len(page.ImageScanFindings.Findings) != 2 || page.NextToken == nil {
 				t.Fatalf("first page = %+v, %v", page, err)
 			}
+			rest, err := e.client.DescribeImageScanFindings(ctx, &awsecr.DescribeImageScanFindingsInput{RepositoryName: aws.String(repo), ImageId: v1, MaxResults: aws.Int32(2), NextToken: page.NextToken})
+			if err != nil || len(rest.ImageScanFindings.Findings) != 1 || rest.NextToken != nil || *rest.ImageScanFindings.Findings[0].Name != "ALPINE-CVE-2026-0002" {
+				t.Fatalf("second page = %+v, %v", rest, err)
+			}
 			details, err := e.client.DescribeImages(ctx, &awsecr.DescribeImagesInput{RepositoryName: aws.String(repo), ImageIds: []types.ImageIdentifier{*v1}})
 			if err != nil || details.ImageDetails[0].ImageScanStatus.Status != types.ScanStatusComplete || details.ImageDetails[0].ImageScanFindingsSummary.FindingSeverityCounts["HIGH"] != 1 {
 				t.Fatalf("image detail = %+v, %v", details, err)

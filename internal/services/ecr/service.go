@@ -120,7 +120,10 @@ func (s *Service) authKey() ([]byte, error) {
 		key = rec.TokenKey
 		return tx.Put(tableSettings, settingsKey, rec)
 	})
-	return key, err
+	if err != nil {
+		return nil, fmt.Errorf("registry token key: %w", err)
+	}
+	return key, nil
 }
 
 // Gateway returns the service's entry for the API gateway.
