@@ -13,9 +13,10 @@ type backend struct {
 	key      string
 	inflight atomic.Int64
 
-	mu     sync.Mutex
-	t      Target
-	health healthState
+	mu      sync.Mutex
+	t       Target
+	health  healthState
+	checked bool // at least one health check ran
 }
 
 func (b *backend) target() Target {
@@ -34,6 +35,13 @@ func (b *backend) observe(r checkResult, hc HealthCheck, now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.health = b.health.observe(r, hc, now)
+	b.checked = true
+}
+
+func (b *backend) wasChecked() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.checked
 }
 
 func (b *backend) healthState() healthState {

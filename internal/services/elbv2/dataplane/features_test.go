@@ -201,3 +201,24 @@ func TestForwardedFor(t *testing.T) {
 		}
 	}
 }
+
+// TestNewTargetIsCheckedAtOnce registers a target into a group whose checks
+// run every hour: its first check must not wait for the next tick.
+func TestNewTargetIsCheckedAtOnce(t *testing.T) {
+	t.Parallel()
+	a, b := newBackend(t, "a"), newBackend(t, "b")
+	addr := testAddr(t)
+	p := newPlane(t)
+	tg := targetGroup("tg", a)
+	tg.Health = HealthCheck{Enabled: true, Protocol: "HTTP", Path: "/health", Interval: time.Hour, Timeout: time.Second,
+		HealthyThreshold: 1, UnhealthyThreshold: 2, Matcher: []CodeRange{{200, 200}}}
+	if err := p.Apply(oneLB(addr, 8080, []Rule{{ARN: "d", Action: forwardTo("tg")}}, tg)); err != nil {
+		t.Fatal(err)
+	}
+	waitHealth(t, p, a, Health{State: StateHealthy})
+	tg.Targets = append(tg.Targets, b.target())
+	if err := p.Apply(oneLB(addr, 8080, []Rule{{ARN: "d", Action: forwardTo("tg")}}, tg)); err != nil {
+		t.Fatal(err)
+	}
+	waitHealth(t, p, b, Health{State: StateHealthy})
+}

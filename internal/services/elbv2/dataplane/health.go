@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/kumo-project/kumo/internal/clock"
 )
 
 // Target health states and reason codes, as DescribeTargetHealth reports them.
@@ -135,26 +137,47 @@ type checker struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	hc     HealthCheck
+	// kick asks for an immediate check of targets never checked yet.
+	kick chan struct{}
 }
 
 // runChecks checks every target of group tg once per interval, in parallel,
-// and records the results on the plane's backends.
-func (p *Plane) runChecks(ctx context.Context, tgARN string, hc HealthCheck) {
+// and records the results on the plane's backends. A kick checks newly
+// registered targets at once, as ALB does on registration.
+func (p *Plane) runChecks(ctx context.Context, tgARN string, hc HealthCheck, kick <-chan struct{}) {
 	ticker := p.clock.NewTicker(hc.Interval)
 	defer ticker.Stop()
 	for {
-		p.checkGroup(ctx, tgARN, hc)
-		select {
-		case <-ctx.Done():
+		p.checkGroup(ctx, tgARN, hc, false)
+		if !p.untilTick(ctx, ticker, func() { p.checkGroup(ctx, tgARN, hc, true) }, kick) {
 			return
-		case <-ticker.C():
 		}
 	}
 }
 
-func (p *Plane) checkGroup(ctx context.Context, tgARN string, hc HealthCheck) {
+// untilTick waits for the next tick, running onKick for each kick
+// meanwhile; false means ctx ended.
+func (p *Plane) untilTick(ctx context.Context, ticker clock.Ticker, onKick func(), kick <-chan struct{}) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-kick:
+			onKick()
+		case <-ticker.C():
+			return true
+		}
+	}
+}
+
+// checkGroup checks the targets of a group (only those never checked when
+// onlyNew is set).
+func (p *Plane) checkGroup(ctx context.Context, tgARN string, hc HealthCheck, onlyNew bool) {
 	var wg sync.WaitGroup
 	for _, b := range p.backendsOf(tgARN) {
+		if onlyNew && b.wasChecked() {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

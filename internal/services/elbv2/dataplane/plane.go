@@ -334,14 +334,32 @@ func (p *Plane) reconcileCheckers(t *table) {
 		}
 	}
 	for arn, g := range t.groups {
-		if p.checkers[arn] != nil || !t.inUse[arn] || !g.cfg.Health.Enabled {
+		if c := p.checkers[arn]; c != nil {
+			if hasUnchecked(g) {
+				select {
+				case c.kick <- struct{}{}:
+				default:
+				}
+			}
+			continue
+		}
+		if !t.inUse[arn] || !g.cfg.Health.Enabled {
 			continue
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		c := &checker{cancel: cancel, done: make(chan struct{}), hc: g.cfg.Health}
-		go func() { defer close(c.done); p.runChecks(ctx, arn, c.hc) }()
+		c := &checker{cancel: cancel, done: make(chan struct{}), hc: g.cfg.Health, kick: make(chan struct{}, 1)}
+		go func() { defer close(c.done); p.runChecks(ctx, arn, c.hc, c.kick) }()
 		p.checkers[arn] = c
 	}
+}
+
+func hasUnchecked(g *group) bool {
+	for _, b := range g.backends {
+		if !b.wasChecked() {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *checker) stop() {
