@@ -238,19 +238,7 @@ func (s *Service) CacheFromUpstream(ctx context.Context, repo, ref string) error
 	if err := s.ensureCacheRepo(rule, repo); err != nil {
 		return err
 	}
-	upstream := rule.Rule.UpstreamRegistryUrl + "/" + strings.TrimPrefix(repo, rule.Rule.EcrRepositoryPrefix+"/")
-	if p := rule.Rule.UpstreamRepositoryPrefix; p != "" && p != "ROOT" {
-		upstream = rule.Rule.UpstreamRegistryUrl + "/" + p + "/" + strings.TrimPrefix(repo, rule.Rule.EcrRepositoryPrefix+"/")
-	}
-	sep := ":"
-	if strings.Contains(ref, ":") {
-		sep = "@"
-	}
-	var opts []name.Option
-	if isLoopback(rule.Rule.UpstreamRegistryUrl) {
-		opts = append(opts, name.Insecure)
-	}
-	upRef, err := name.ParseReference(upstream+sep+ref, opts...)
+	upRef, err := upstreamReference(rule.Rule, repo, ref)
 	if err != nil {
 		return err
 	}
@@ -263,6 +251,30 @@ func (s *Service) CacheFromUpstream(ctx context.Context, repo, ref string) error
 		return fmt.Errorf("fetch %s: %w", upRef, err)
 	}
 	return s.copyDescriptor(ctx, repo, ref, desc)
+}
+
+// upstreamReference names what a pull of repo:ref (or repo@digest) fetches
+// under rule: the repository without the rule's prefix, under the
+// upstream's repository prefix when one is set, over plain HTTP for a
+// loopback upstream.
+func upstreamReference(rule ecrwire.PullThroughCacheRule, repo, ref string) (name.Reference, error) {
+	path := strings.TrimPrefix(repo, rule.EcrRepositoryPrefix+"/")
+	if p := rule.UpstreamRepositoryPrefix; p != "" && p != "ROOT" {
+		path = p + "/" + path
+	}
+	sep := ":"
+	if strings.Contains(ref, ":") {
+		sep = "@"
+	}
+	var opts []name.Option
+	if isLoopback(rule.UpstreamRegistryUrl) {
+		opts = append(opts, name.Insecure)
+	}
+	upRef, err := name.ParseReference(rule.UpstreamRegistryUrl+"/"+path+sep+ref, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("upstream reference for %s:%s: %w", repo, ref, err)
+	}
+	return upRef, nil
 }
 
 // ensureCacheRepo creates the repository a pull-through rule caches into.

@@ -2,6 +2,7 @@ package ecr
 
 import (
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/kumo-project/kumo/internal/testimages"
+	"github.com/kumo-project/kumo/internal/wire/ecrwire"
 )
 
 func TestPullThroughCache(t *testing.T) {
@@ -156,5 +158,31 @@ func TestPullThroughLongestPrefix(t *testing.T) {
 		if err != nil || !ok || rule.Rule.EcrRepositoryPrefix != want {
 			t.Errorf("rule for %s = %q (found %v, %v), want %q", repo, rule.Rule.EcrRepositoryPrefix, ok, err, want)
 		}
+	}
+}
+
+func TestUpstreamReference(t *testing.T) {
+	t.Parallel()
+	digest := "sha256:" + strings.Repeat("a", 64)
+	cases := []struct {
+		name, upstreamPrefix, repo, ref, want string
+	}{
+		{"tag", "", "hub/library/alpine", "3", "127.0.0.1:5000/library/alpine:3"},
+		{"digest", "", "hub/library/alpine", digest, "127.0.0.1:5000/library/alpine@" + digest},
+		{"upstream prefix", "mirror", "hub/alpine", "3", "127.0.0.1:5000/mirror/alpine:3"},
+		{"root upstream prefix", "ROOT", "hub/alpine", "3", "127.0.0.1:5000/alpine:3"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rule := ecrwire.PullThroughCacheRule{EcrRepositoryPrefix: "hub", UpstreamRegistryUrl: "127.0.0.1:5000", UpstreamRepositoryPrefix: tc.upstreamPrefix}
+			ref, err := upstreamReference(rule, tc.repo, tc.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ref.String() != tc.want || ref.Context().Scheme() != "http" {
+				t.Fatalf("reference = %v over %s, want %s over http", ref, ref.Context().Scheme(), tc.want)
+			}
+		})
 	}
 }

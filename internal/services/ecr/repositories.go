@@ -115,23 +115,31 @@ func repositoryExists(name, account string) error {
 		"The repository with name '%s' already exists in the registry with id '%s'", name, account)
 }
 
+// validateCreate checks a CreateRepository request in the caller's scope.
+func (sc scope) validateCreate(in *ecrwire.CreateRepositoryRequest) error {
+	if err := sc.checkRegistryID(in.RegistryId); err != nil {
+		return err
+	}
+	if err := validateName(in.RepositoryName); err != nil {
+		return err
+	}
+	if err := validateTags(in.Tags); err != nil {
+		return err
+	}
+	if err := validateMutability(in.ImageTagMutability, in.ImageTagMutabilityExclusionFilters); err != nil {
+		return err
+	}
+	if e := in.EncryptionConfiguration; e != nil && e.EncryptionType == "AES256" && e.KmsKey != "" {
+		return invalidParameter("Invalid parameter: kmsKey may only be set with encryptionType KMS")
+	}
+	return nil
+}
+
 // CreateRepository creates a repository; pushes to it are accepted from then on.
 func (s *Service) CreateRepository(ctx context.Context, in *ecrwire.CreateRepositoryRequest) (*ecrwire.CreateRepositoryResponse, error) {
 	sc := scopeOf(ctx)
-	if err := sc.checkRegistryID(in.RegistryId); err != nil {
+	if err := sc.validateCreate(in); err != nil {
 		return nil, err
-	}
-	if err := validateName(in.RepositoryName); err != nil {
-		return nil, err
-	}
-	if err := validateTags(in.Tags); err != nil {
-		return nil, err
-	}
-	if err := validateMutability(in.ImageTagMutability, in.ImageTagMutabilityExclusionFilters); err != nil {
-		return nil, err
-	}
-	if e := in.EncryptionConfiguration; e != nil && e.EncryptionType == "AES256" && e.KmsKey != "" {
-		return nil, invalidParameter("Invalid parameter: kmsKey may only be set with encryptionType KMS")
 	}
 	rec := s.newRepository(sc, in)
 	s.reposMu.Lock()
