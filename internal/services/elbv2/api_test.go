@@ -269,6 +269,27 @@ func TestLoadBalancers(t *testing.T) {
 			}
 		}
 	})
+	t.Run("settings", func(t *testing.T) {
+		sg, err := e.elb.SetSecurityGroups(ctx, &elb.SetSecurityGroupsInput{LoadBalancerArn: lb.LoadBalancerArn, SecurityGroups: []string{"sg-1"}})
+		if err != nil || sg.SecurityGroupIds[0] != "sg-1" {
+			t.Fatalf("security groups %+v %v", sg, err)
+		}
+		sn, err := e.elb.SetSubnets(ctx, &elb.SetSubnetsInput{LoadBalancerArn: lb.LoadBalancerArn, Subnets: []string{"subnet-a", "subnet-b", "subnet-c"}})
+		if err != nil || len(sn.AvailabilityZones) != 3 || *sn.AvailabilityZones[2].LoadBalancerAddresses[0].IpAddress != lbAddress(lb) {
+			t.Fatalf("subnets %+v %v", sn, err)
+		}
+		if _, err := e.elb.SetSubnets(ctx, &elb.SetSubnetsInput{LoadBalancerArn: lb.LoadBalancerArn, Subnets: []string{"subnet-a"}}); errorCode(err) != "ValidationError" {
+			t.Fatalf("one subnet: %v", err)
+		}
+		ip, err := e.elb.SetIpAddressType(ctx, &elb.SetIpAddressTypeInput{LoadBalancerArn: lb.LoadBalancerArn, IpAddressType: types.IpAddressTypeDualstack})
+		if err != nil || ip.IpAddressType != types.IpAddressTypeDualstack {
+			t.Fatalf("ip address type %+v %v", ip, err)
+		}
+		limits, err := e.elb.DescribeAccountLimits(ctx, &elb.DescribeAccountLimitsInput{})
+		if err != nil || len(limits.Limits) == 0 {
+			t.Fatalf("limits %+v %v", limits, err)
+		}
+	})
 	t.Run("delete", func(t *testing.T) {
 		_, err := e.elb.DeleteLoadBalancer(ctx, &elb.DeleteLoadBalancerInput{LoadBalancerArn: lb.LoadBalancerArn})
 		if errorCode(err) != "OperationNotPermitted" {

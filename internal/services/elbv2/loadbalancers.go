@@ -89,11 +89,6 @@ func (s *Service) newLoadBalancer(sc scope, in *elbv2wire.CreateLoadBalancerInpu
 	if scheme == "internal" {
 		dnsName = "internal-" + dnsName
 	}
-	var zones []elbv2wire.AvailabilityZone
-	for i, subnet := range subnets {
-		zones = append(zones, elbv2wire.AvailabilityZone{ZoneName: sc.region + string(rune('a'+i%6)), SubnetId: subnet,
-			LoadBalancerAddresses: []elbv2wire.LoadBalancerAddress{{IpAddress: addr.String()}}})
-	}
 	return elbv2wire.LoadBalancer{
 		LoadBalancerArn:       sc.lbARN(in.Name, newResourceID()),
 		DNSName:               dnsName,
@@ -104,10 +99,21 @@ func (s *Service) newLoadBalancer(sc scope, in *elbv2wire.CreateLoadBalancerInpu
 		VpcId:                 localVPC,
 		State:                 &elbv2wire.LoadBalancerState{Code: "active"},
 		Type:                  "application",
-		AvailabilityZones:     zones,
+		AvailabilityZones:     zonesOf(sc, subnets, addr),
 		SecurityGroups:        in.SecurityGroups,
 		IpAddressType:         cmpOr(in.IpAddressType, "ipv4"),
 	}
+}
+
+// zonesOf places subnets in zones a, b, c... of the region; each zone
+// lists the load balancer's loopback address.
+func zonesOf(sc scope, subnets []string, addr netip.Addr) []elbv2wire.AvailabilityZone {
+	var zones []elbv2wire.AvailabilityZone
+	for i, subnet := range subnets {
+		zones = append(zones, elbv2wire.AvailabilityZone{ZoneName: sc.region + string(rune('a'+i%6)), SubnetId: subnet,
+			LoadBalancerAddresses: []elbv2wire.LoadBalancerAddress{{IpAddress: addr.String()}}})
+	}
+	return zones
 }
 
 func lbSubnets(lb elbv2wire.LoadBalancer) []string {

@@ -115,6 +115,10 @@ func (s *Service) Gateway() *gateway.Service {
 		RemoveTags:                     s.RemoveTags,
 		DescribeTags:                   s.DescribeTags,
 		DescribeSSLPolicies:            s.DescribeSSLPolicies,
+		SetSecurityGroups:              s.SetSecurityGroups,
+		SetSubnets:                     s.SetSubnets,
+		SetIpAddressType:               s.SetIpAddressType,
+		DescribeAccountLimits:          s.DescribeAccountLimits,
 	}
 	return &gateway.Service{
 		SigningName:         elbv2wire.SigningName,
