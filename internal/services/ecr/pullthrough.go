@@ -188,9 +188,8 @@ func manifestPath(p string) (repo, ref string, ok bool) {
 // rule before the registry answers a pull of it, if the registry lacks it.
 func (s *Service) pullThrough(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		authorized := !s.cfg.AuthRequired || r.Header.Get("Authorization") != ""
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			if repo, ref, ok := manifestPath(r.URL.Path); ok && authorized {
+			if repo, ref, ok := manifestPath(r.URL.Path); ok && s.authenticated(r) {
 				if err := s.CacheFromUpstream(r.Context(), repo, ref); err != nil {
 					s.log.Warn("ecr: pull through cache", "repository", repo, "reference", ref, "err", err)
 				}
@@ -198,6 +197,27 @@ func (s *Service) pullThrough(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// authenticated reports whether a registry request may trigger an
+// upstream fetch: it carries valid credentials, or none are required. The
+// registry checks the same way before it serves the request
+// (registry.Registry.authenticate, unexported); a request with a forged
+// token must not make kumo fetch and store upstream images.
+func (s *Service) authenticated(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return !s.auth.Required()
+	}
+	if user, password, ok := r.BasicAuth(); ok {
+		_, err := s.auth.CheckBasic(r.Context(), user, password)
+		return err == nil
+	}
+	if scheme, token, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
+		_, err := s.auth.CheckBearer(r.Context(), strings.TrimSpace(token))
+		return err == nil
+	}
+	return false
 }
 
 // ruleFor finds the pull-through cache rule whose prefix repo starts

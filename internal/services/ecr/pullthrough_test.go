@@ -1,7 +1,9 @@
 package ecr
 
 import (
+	"encoding/base64"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -182,6 +184,58 @@ func TestUpstreamReference(t *testing.T) {
 			}
 			if ref.String() != tc.want || ref.Context().Scheme() != "http" {
 				t.Fatalf("reference = %v over %s, want %s over http", ref, ref.Context().Scheme(), tc.want)
+			}
+		})
+	}
+}
+
+// TestPullThroughNeedsValidCredentials checks that, with registry auth
+// required, only an authenticated pull fetches from the upstream.
+func TestPullThroughNeedsValidCredentials(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t, func(c *Config) { c.AuthRequired = true })
+	ctx := t.Context()
+	upstream := testimages.StartRegistry(t)
+	testimages.Push(t, randomImage(t), upstream+"/library/alpine:3")
+	if _, err := e.client.CreatePullThroughCacheRule(ctx, &awsecr.CreatePullThroughCacheRuleInput{EcrRepositoryPrefix: aws.String("hub"), UpstreamRegistryUrl: aws.String(upstream)}); err != nil {
+		t.Fatal(err)
+	}
+	token, err := e.client.GetAuthorizationToken(ctx, &awsecr.GetAuthorizationTokenInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(*token.AuthorizationData[0].AuthorizationToken)
+	_, password, _ := strings.Cut(string(raw), ":")
+	// Plain requests, so the manifest GET itself carries the credentials
+	// (a registry client would stop at the token endpoint).
+	for _, tc := range []struct {
+		name, password string
+		cached         bool
+	}{
+		{"anonymous", "", false},
+		{"forged token", password + "x", false},
+		{"token", password, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.host+"/v2/hub/library/alpine/manifests/3", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json")
+			if tc.password != "" {
+				req.SetBasicAuth("AWS", tc.password)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if (resp.StatusCode == http.StatusOK) != tc.cached {
+				t.Fatalf("pull answered %s, want success %v", resp.Status, tc.cached)
+			}
+			_, err = e.client.DescribeRepositories(ctx, &awsecr.DescribeRepositoriesInput{RepositoryNames: []string{"hub/library/alpine"}})
+			if (err == nil) != tc.cached {
+				t.Fatalf("cache repository: %v, want it to exist: %v", err, tc.cached)
 			}
 		})
 	}
