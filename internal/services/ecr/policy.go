@@ -78,7 +78,10 @@ func (s *Service) onRegistryEvent(ctx context.Context, e registry.Event) {
 	switch e.Kind {
 	case registry.EventManifestPushed:
 		rec, ok, err := s.repoByName(e.Repository)
-		if err == nil && ok && s.scansOnPush(rec) {
+		if err != nil || !ok || !s.scansOnPush(rec) {
+			return
+		}
+		if im, err := s.registry.Image(ctx, e.Repository, e.Digest.String()); err == nil && scannable(im) {
 			s.queueScan(e.Repository, e.Digest)
 		}
 	case registry.EventManifestPulled:

@@ -150,6 +150,17 @@ func (s *Service) addLayer(ctx context.Context, inv inventory, repo string, d di
 	return inv.addLayer(f)
 }
 
+// scannable reports whether an image is a container image (or an index,
+// whose children are): artifacts such as signatures and SBOMs are not
+// scanned.
+func scannable(im registry.Image) bool {
+	switch im.ConfigMediaType {
+	case "", "application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json":
+		return true
+	}
+	return false
+}
+
 // imageOf finds the image an identifier names in a repository of the caller.
 func (s *Service) imageOf(ctx context.Context, registryID, repo string, id *ecrwire.ImageIdentifier) (repoRecord, registry.Image, error) {
 	rec, images, err := s.repoImages(ctx, registryID, repo)
@@ -169,7 +180,7 @@ func (s *Service) StartImageScan(ctx context.Context, in *ecrwire.StartImageScan
 	if err != nil {
 		return nil, err
 	}
-	if im.ConfigMediaType != "" && im.ConfigMediaType != "application/vnd.oci.image.config.v1+json" && im.ConfigMediaType != "application/vnd.docker.container.image.v1+json" {
+	if !scannable(im) {
 		return nil, protocol.ClientError("UnsupportedImageTypeException", "The image is not a container image and cannot be scanned.")
 	}
 	s.queueScan(in.RepositoryName, im.Digest)

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/kumo-project/kumo/internal/testimages"
 )
@@ -288,4 +290,33 @@ func TestRegistryScanningRules(t *testing.T) {
 	waitScan(t, e, "prod-api", v1)
 	_, err = e.client.DescribeImageScanFindings(ctx, &awsecr.DescribeImageScanFindingsInput{RepositoryName: aws.String("dev-api"), ImageId: v1})
 	wantCode(t, err, "ScanNotFoundException")
+}
+
+// TestArtifactsAreNotScanned pushes a signature (an artifact, not a
+// container image) into a scan-on-push repository.
+func TestArtifactsAreNotScanned(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t)
+	ctx := t.Context()
+	repo := aws.String("signed")
+	if _, err := e.client.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: repo, ImageScanningConfiguration: &types.ImageScanningConfiguration{ScanOnPush: true}}); err != nil {
+		t.Fatal(err)
+	}
+	img := randomImage(t)
+	mustPush(t, e.host, "signed", "v1", img)
+	desc, err := partial.Descriptor(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := mutate.Subject(mutate.ConfigMediaType(randomImage(t), "application/vnd.example.signature"), *desc).(v1.Image)
+	sd, _ := sig.Digest()
+	if err := remote.Write(mustRef(t, e.host+"/signed@"+sd.String()), sig, remote.WithContext(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	waitScan(t, e, "signed", &types.ImageIdentifier{ImageTag: aws.String("v1")})
+	sigID := &types.ImageIdentifier{ImageDigest: aws.String(sd.String())}
+	_, err = e.client.DescribeImageScanFindings(ctx, &awsecr.DescribeImageScanFindingsInput{RepositoryName: repo, ImageId: sigID})
+	wantCode(t, err, "ScanNotFoundException")
+	_, err = e.client.StartImageScan(ctx, &awsecr.StartImageScanInput{RepositoryName: repo, ImageId: sigID})
+	wantCode(t, err, "UnsupportedImageTypeException")
 }
