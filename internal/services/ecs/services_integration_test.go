@@ -2,6 +2,9 @@ package ecs_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/kumo-project/kumo/internal/kumotest"
 )
@@ -188,6 +193,11 @@ func TestServices(t *testing.T) {
 		e.deleteService(t, "roll")
 	})
 
+	t.Run("a rolling update through the ALB loses no request", func(t *testing.T) {
+		t.Parallel()
+		e.rollBehindALB(t, v1, v2)
+	})
+
 	t.Run("the circuit breaker rolls back a deployment whose tasks crash", func(t *testing.T) {
 		t.Parallel()
 		e.createService(t, "breaker", v1, 2, &types.DeploymentConfiguration{
@@ -238,4 +248,149 @@ func (e *env) deleteService(t *testing.T, name string) {
 	if left := e.serviceTasks(t, name); len(left) != 0 {
 		t.Errorf("%d tasks left after deleting %s", len(left), name)
 	}
+}
+
+// rollBehindALB is the issue's flow: a service of 3 tasks behind an ALB
+// listener, then a rolling update while a client keeps sending requests
+// through the ALB; not one may fail.
+func (e *env) rollBehindALB(t *testing.T, v1, v2 string) {
+	ctx := kumotest.Context(t, 30*time.Second)
+	lbs := elb.NewFromConfig(e.kumo.AWSConfig())
+	lbOut, err := lbs.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{Name: aws.String("web-alb"), Subnets: []string{"subnet-a", "subnet-b"},
+		Type: elbtypes.LoadBalancerTypeEnumApplication})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb := lbOut.LoadBalancers[0]
+	tgOut, err := lbs.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{Name: aws.String("web-tg"), Protocol: elbtypes.ProtocolEnumHttp,
+		Port: aws.Int32(8080), VpcId: aws.String("vpc-local"), TargetType: elbtypes.TargetTypeEnumIp, HealthCheckPath: aws.String("/health"),
+		HealthCheckIntervalSeconds: aws.Int32(5), HealthCheckTimeoutSeconds: aws.Int32(2), HealthyThresholdCount: aws.Int32(2), UnhealthyThresholdCount: aws.Int32(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := tgOut.TargetGroups[0].TargetGroupArn
+	if _, err := lbs.ModifyTargetGroupAttributes(ctx, &elb.ModifyTargetGroupAttributesInput{TargetGroupArn: tg,
+		Attributes: []elbtypes.TargetGroupAttribute{{Key: aws.String("deregistration_delay.timeout_seconds"), Value: aws.String("5")}}}); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	if _, err := lbs.CreateListener(ctx, &elb.CreateListenerInput{LoadBalancerArn: lb.LoadBalancerArn, Protocol: elbtypes.ProtocolEnumHttp,
+		Port: aws.Int32(int32(port)), DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: tg}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.ecs.CreateService(ctx, &ecs.CreateServiceInput{
+		Cluster: aws.String(e.cluster), ServiceName: aws.String("alb"), TaskDefinition: aws.String(v1), DesiredCount: aws.Int32(3),
+		LaunchType:                    types.LaunchTypeFargate,
+		NetworkConfiguration:          &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"subnet-a"}}},
+		LoadBalancers:                 []types.LoadBalancer{{TargetGroupArn: tg, ContainerName: aws.String("app"), ContainerPort: aws.Int32(8080)}},
+		HealthCheckGracePeriodSeconds: aws.Int32(30),
+		DeploymentConfiguration: &types.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(50), MaximumPercent: aws.Int32(200),
+			DeploymentCircuitBreaker: &types.DeploymentCircuitBreaker{Enable: true, Rollback: true}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitStable(t, "alb", 90*time.Second)
+	e.waitCompleted(t, "alb", 90*time.Second)
+	url := fmt.Sprintf("http://%s:%d/", *lb.AvailabilityZones[0].LoadBalancerAddresses[0].IpAddress, port)
+	if body := albGet(url, *lb.DNSName); !strings.Contains(body, `"hostname"`) {
+		t.Fatalf("GET through the ALB: %s", body)
+	}
+
+	stop := make(chan struct{})
+	type outcome struct {
+		sent   int
+		report string
+	}
+	result := make(chan outcome, 1)
+	go func() { sent, report := hammer(url, *lb.DNSName, stop); result <- outcome{sent, report} }()
+	if _, err := e.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(e.cluster), Service: aws.String("alb"),
+		TaskDefinition: aws.String(v2)}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStable(t, "alb", 120*time.Second)
+	svc := e.waitCompleted(t, "alb", 120*time.Second)
+	close(stop)
+	out := <-result
+	if out.report != "" || out.sent < 100 {
+		t.Errorf("%d requests through the ALB during the rolling update: %s\nevents:\n%s", out.sent, out.report, serviceEvents(svc))
+	} else {
+		t.Logf("%d requests through the ALB during the rolling update, none failed", out.sent)
+	}
+	if body := albGet(url, *lb.DNSName); !strings.Contains(body, `"v2"`) {
+		t.Errorf("after the update the ALB answers %s, want v2", body)
+	}
+	health, err := lbs.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: tg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	healthy := 0
+	for _, d := range health.TargetHealthDescriptions {
+		if d.TargetHealth.State == elbtypes.TargetHealthStateEnumHealthy {
+			healthy++
+		}
+	}
+	if healthy != 3 {
+		t.Errorf("%d healthy targets after the update, want 3", healthy)
+	}
+	e.deleteService(t, "alb")
+}
+
+// hammer sends requests through the ALB until stop (at most 20,000, at
+// most 5 minutes); it returns how many it sent and describes the failures,
+// "" when there were none.
+func hammer(url, host string, stop <-chan struct{}) (int, string) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	sent, failed := 0, 0
+	var first string
+	deadline := time.Now().Add(5 * time.Minute)
+	for ; sent < 20000 && time.Now().Before(deadline); sent++ {
+		select {
+		case <-stop:
+			if failed == 0 {
+				return sent, ""
+			}
+			return sent, fmt.Sprintf("%d of %d failed, first: %s", failed, sent, first)
+		case <-time.After(5 * time.Millisecond):
+		}
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Host = host
+		resp, err := client.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
+		}
+		if err != nil {
+			failed++
+			if first == "" {
+				first = err.Error()
+			}
+		}
+	}
+	return sent, fmt.Sprintf("the rolling update outlasted %d requests (%d failed)", sent, failed)
+}
+
+func albGet(url, host string) string {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Host = host
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return fmt.Sprintf("%d %s", resp.StatusCode, b)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
