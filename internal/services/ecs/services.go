@@ -116,6 +116,9 @@ func checkCreateService(in *ecswire.CreateServiceRequest) error {
 	if len(in.CapacityProviderStrategy) > 0 {
 		return invalidParameter("kumo does not implement capacity provider strategies yet; use launchType FARGATE.")
 	}
+	if len(in.PlacementStrategy) > 0 || len(in.PlacementConstraints) > 0 {
+		return errPlacement
+	}
 	if err := checkUnsupportedServiceFeatures(in.ServiceRegistries, in.ServiceConnectConfiguration, in.VolumeConfigurations, in.VpcLatticeConfigurations); err != nil {
 		return err
 	}
@@ -124,6 +127,10 @@ func checkCreateService(in *ecswire.CreateServiceRequest) error {
 	}
 	return checkDeploymentConfiguration(in.DeploymentConfiguration)
 }
+
+// errPlacement refuses placement settings, as ECS does for Fargate: kumo
+// runs every task on its one node.
+var errPlacement = invalidParameter("Placement strategies and constraints are not supported with FARGATE launch type.")
 
 func checkUnsupportedServiceFeatures(registries []ecswire.ServiceRegistry, connect *ecswire.ServiceConnectConfiguration,
 	volumes []ecswire.ServiceVolumeConfiguration, lattice []ecswire.VpcLatticeConfiguration) error {
@@ -327,6 +334,9 @@ func checkUpdateService(in *ecswire.UpdateServiceRequest) error {
 	}
 	if len(in.CapacityProviderStrategy) > 0 {
 		return invalidParameter("kumo does not implement capacity provider strategies yet; use launchType FARGATE.")
+	}
+	if len(in.PlacementStrategy) > 0 || len(in.PlacementConstraints) > 0 {
+		return errPlacement
 	}
 	if err := checkUnsupportedServiceFeatures(in.ServiceRegistries, in.ServiceConnectConfiguration, in.VolumeConfigurations, in.VpcLatticeConfigurations); err != nil {
 		return err
