@@ -117,7 +117,7 @@ func checkCreateService(in *ecswire.CreateServiceRequest) error {
 		return invalidParameter("kumo does not implement capacity provider strategies yet; use launchType FARGATE.")
 	}
 	if len(in.PlacementStrategy) > 0 || len(in.PlacementConstraints) > 0 {
-		return errPlacement
+		return errPlacement()
 	}
 	if err := checkUnsupportedServiceFeatures(in.ServiceRegistries, in.ServiceConnectConfiguration, in.VolumeConfigurations, in.VpcLatticeConfigurations); err != nil {
 		return err
@@ -130,7 +130,9 @@ func checkCreateService(in *ecswire.CreateServiceRequest) error {
 
 // errPlacement refuses placement settings, as ECS does for Fargate: kumo
 // runs every task on its one node.
-var errPlacement = invalidParameter("Placement strategies and constraints are not supported with FARGATE launch type.")
+func errPlacement() error {
+	return invalidParameter("Placement strategies and constraints are not supported with FARGATE launch type.")
+}
 
 func checkUnsupportedServiceFeatures(registries []ecswire.ServiceRegistry, connect *ecswire.ServiceConnectConfiguration,
 	volumes []ecswire.ServiceVolumeConfiguration, lattice []ecswire.VpcLatticeConfiguration) error {
@@ -336,7 +338,7 @@ func checkUpdateService(in *ecswire.UpdateServiceRequest) error {
 		return invalidParameter("kumo does not implement capacity provider strategies yet; use launchType FARGATE.")
 	}
 	if len(in.PlacementStrategy) > 0 || len(in.PlacementConstraints) > 0 {
-		return errPlacement
+		return errPlacement()
 	}
 	if err := checkUnsupportedServiceFeatures(in.ServiceRegistries, in.ServiceConnectConfiguration, in.VolumeConfigurations, in.VpcLatticeConfigurations); err != nil {
 		return err
