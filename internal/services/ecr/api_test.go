@@ -296,6 +296,9 @@ func TestImages(t *testing.T) {
 		wantCode(t, err, "LayersNotFoundException")
 		_, err = e.client.PutImage(ctx, &awsecr.PutImageInput{RepositoryName: aws.String("nope"), ImageManifest: aws.String(string(raw))})
 		wantCode(t, err, "RepositoryNotFoundException")
+		index := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:` + strings.Repeat("0", 64) + `","size":100}]}`
+		_, err = e.client.PutImage(ctx, &awsecr.PutImageInput{RepositoryName: repo, ImageManifest: aws.String(index), ImageTag: aws.String("multi")})
+		wantCode(t, err, "ReferencedImagesNotFoundException")
 	})
 	t.Run("batch delete", func(t *testing.T) {
 		out, err := e.client.BatchDeleteImage(ctx, &awsecr.BatchDeleteImageInput{RepositoryName: repo, ImageIds: []types.ImageIdentifier{

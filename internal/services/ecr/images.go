@@ -63,8 +63,10 @@ func (s *Service) indexChildren(ctx context.Context, repo string, images []regis
 }
 
 // isIndex reports whether an image is an index (manifest list).
-func isIndex(im registry.Image) bool {
-	return im.MediaType == registry.MediaTypeOCIIndex || im.MediaType == registry.MediaTypeDockerManifestList
+func isIndex(im registry.Image) bool { return isIndexMediaType(im.MediaType) }
+
+func isIndexMediaType(mediaType string) bool {
+	return mediaType == registry.MediaTypeOCIIndex || mediaType == registry.MediaTypeDockerManifestList
 }
 
 // childDigests returns the manifests an index refers to; none for an image.
@@ -436,13 +438,23 @@ func (s *Service) PutImage(ctx context.Context, in *ecrwire.PutImageRequest) (*e
 		tags = append(tags, in.ImageTag)
 	}
 	if _, err := s.registry.PutManifest(ctx, in.RepositoryName, ref, mediaType, body, tags...); err != nil {
-		return nil, apiError(err)
+		return nil, putImageError(err, mediaType)
 	}
 	return &ecrwire.PutImageResponse{Image: &ecrwire.Image{
 		RegistryId: repo.Account, RepositoryName: in.RepositoryName,
 		ImageId:       &ecrwire.ImageIdentifier{ImageDigest: d.String(), ImageTag: in.ImageTag},
 		ImageManifest: in.ImageManifest, ImageManifestMediaType: mediaType,
 	}}, nil
+}
+
+// putImageError maps a registry error of PutImage: an index refers to
+// manifests, not layers, so what it misses are referenced images.
+func putImageError(err error, mediaType string) error {
+	var re *registry.Error
+	if errors.As(err, &re) && re.Code == registry.CodeManifestBlobUnknown && isIndexMediaType(mediaType) {
+		return protocol.ClientError("ReferencedImagesNotFoundException", "%s", re.Message)
+	}
+	return apiError(err)
 }
 
 // checkNotPushed answers ImageAlreadyExistsException when the push would
