@@ -215,6 +215,9 @@ func (s *Service) ModifyListener(ctx context.Context, in *elbv2wire.ModifyListen
 			}
 		}
 		r.Listener.Port, r.Listener.Protocol, r.Listener.SslPolicy, r.Listener.Certificates = &spec.port, spec.protocol, spec.sslPolicy, spec.certs
+		if spec.protocol == "HTTP" {
+			r.SNICertificates = nil
+		}
 		if in.AlpnPolicy != nil {
 			r.Listener.AlpnPolicy = in.AlpnPolicy
 		}

@@ -133,6 +133,21 @@ func (p *Plane) adopt(t *table) {
 		}
 	}
 	p.runtimes = runtimes
+	p.closeUnusedLogs()
+}
+
+// closeUnusedLogs closes the access log files no load balancer writes to.
+func (p *Plane) closeUnusedLogs() {
+	used := map[*accessLog]bool{}
+	for _, rt := range p.runtimes {
+		used[rt.accessLog] = true
+	}
+	for path, l := range p.logs {
+		if !used[l] {
+			l.close()
+			delete(p.logs, path)
+		}
+	}
 }
 
 func (r *socketRoutes) listeners() []*listener {
