@@ -58,6 +58,11 @@ type serviceRecord struct {
 	// Counted lists the stopped tasks already counted as failures of a
 	// deployment, so each counts once.
 	Counted []string `json:",omitempty"`
+	// Failures counts the PRIMARY deployment's tasks that failed since one
+	// last was healthy; LastFailureAt is when the last one was counted.
+	// They pace launches (see launchBackoff).
+	Failures      int       `json:",omitempty"`
+	LastFailureAt time.Time `json:",omitempty"`
 }
 
 func (r serviceRecord) scope() scope { return scope{account: r.Account, region: r.Region} }
@@ -98,6 +103,17 @@ func circuitBreaker(cfg *ecswire.DeploymentConfiguration) (enabled, rollback boo
 	return cfg.DeploymentCircuitBreaker.Enable, cfg.DeploymentCircuitBreaker.Rollback
 }
 
+// launchBackoff is how long the scheduler waits after the last failed task
+// before it starts another, once failures follow each other: none for the
+// first two, then 5 s doubling up to 5 minutes, as ECS throttles a service
+// that cannot start its tasks.
+func launchBackoff(failures int) time.Duration {
+	if failures < 3 {
+		return 0
+	}
+	return min(5*time.Second<<min(failures-3, 10), 5*time.Minute)
+}
+
 // newDeploymentID makes an ID in ECS's form: ecs-svc/ and 19 digits.
 func newDeploymentID() string {
 	return fmt.Sprintf("ecs-svc/%019d", rand.Int64N(math.MaxInt64))
@@ -132,6 +148,7 @@ func startDeployment(rec *serviceRecord, now time.Time) ecswire.Deployment {
 	}
 	rec.Service.Deployments = append([]ecswire.Deployment{d}, rec.Service.Deployments...)
 	rec.Steady = false
+	rec.Failures = 0
 	return d
 }
 

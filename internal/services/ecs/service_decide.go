@@ -187,13 +187,32 @@ func (d *decision) countFailures() {
 	}
 	// Forget tasks that expired from the store.
 	rec.Counted = slices.DeleteFunc(rec.Counted, func(id string) bool { return !present[id] })
+	failedNow := false
 	for _, t := range d.snap.tasks {
 		if t.deploymentID != primary.Id || !t.failed() || slices.Contains(rec.Counted, t.id) {
 			continue
 		}
 		rec.Counted = append(rec.Counted, t.id)
 		primary.FailedTasks++
+		rec.Failures++
+		rec.LastFailureAt = d.snap.now
+		failedNow = true
+		if rec.Failures == 3 {
+			d.event("is unable to consistently start tasks successfully.")
+		}
 	}
+	if !failedNow && d.anyHealthy(primary.Id) {
+		rec.Failures = 0
+	}
+}
+
+func (d *decision) anyHealthy(deploymentID string) bool {
+	for _, t := range d.live(deploymentID) {
+		if t.healthy(d.snap.now) {
+			return true
+		}
+	}
+	return false
 }
 
 // tripCircuitBreaker fails a deployment in progress whose failed tasks
@@ -304,7 +323,7 @@ func (d *decision) scalePrimary() {
 		}
 		return
 	}
-	if primary.RolloutState == rolloutFailed {
+	if primary.RolloutState == rolloutFailed || d.snap.now.Before(d.rec().LastFailureAt.Add(launchBackoff(d.rec().Failures))) {
 		return
 	}
 	_, maxTotal := deploymentLimits(d.rec().Service.DeploymentConfiguration, desired)

@@ -87,6 +87,41 @@ func TestFailureThreshold(t *testing.T) {
 	}
 }
 
+func TestLaunchBackoff(t *testing.T) {
+	t.Parallel()
+	for failures, want := range map[int]time.Duration{0: 0, 2: 0, 3: 5 * time.Second, 4: 10 * time.Second, 9: 5 * time.Minute, 1000: 5 * time.Minute} {
+		if got := launchBackoff(failures); got != want {
+			t.Errorf("launchBackoff(%d) = %v, want %v", failures, got, want)
+		}
+	}
+}
+
+func TestDecideServiceBacksOffAfterRepeatedFailures(t *testing.T) {
+	t.Parallel()
+	failed := func(id string) serviceTask {
+		return serviceTask{id: id, deploymentID: "d-new", lastStatus: node.StatusStopped, desiredStatus: "STOPPED", stopCode: node.StopEssentialContainerExited}
+	}
+	rec := testService(2, 100, 200)
+	tasks := []serviceTask{failed("f1"), failed("f2")}
+	p := decideService(serviceSnapshot{rec: rec, tasks: tasks, now: t0})
+	if started(p) != 2 || p.rec.Failures != 2 {
+		t.Fatalf("after 2 failures: started %d, failures %d", started(p), p.rec.Failures)
+	}
+	tasks = append(tasks, failed("f3"))
+	p = decideService(serviceSnapshot{rec: p.rec, tasks: tasks, now: t0.Add(time.Second)})
+	if started(p) != 0 || !strings.Contains(eventMessages(p.rec), "(service web) is unable to consistently start tasks successfully.") {
+		t.Fatalf("third failure: started %d\n%s", started(p), eventMessages(p.rec))
+	}
+	p = decideService(serviceSnapshot{rec: p.rec, tasks: tasks, now: t0.Add(7 * time.Second)})
+	if started(p) != 2 {
+		t.Fatalf("after the 5 s backoff: started %d", started(p))
+	}
+	p = decideService(serviceSnapshot{rec: p.rec, tasks: append(tasks, tasksOf("d-new", 1)...), now: t0.Add(8 * time.Second)})
+	if p.rec.Failures != 0 {
+		t.Errorf("a healthy task keeps failures at %d", p.rec.Failures)
+	}
+}
+
 func TestDecideService(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
