@@ -150,6 +150,26 @@ func (s *Service) addLayer(ctx context.Context, inv inventory, repo string, d di
 	return inv.addLayer(f)
 }
 
+// findingsPage returns one page of findings. They are kept in severity
+// order; a page token is the position of the last finding sent,
+// zero-padded so tokens order as positions do.
+func findingsPage(all []ecrwire.ImageScanFinding, token string, max int) ([]ecrwire.ImageScanFinding, string, error) {
+	positions := make([]string, len(all))
+	for i := range positions {
+		positions[i] = fmt.Sprintf("%08d", i)
+	}
+	page, next, err := protocol.Page(positions, token, max, func(p string) string { return p }, "InvalidParameterException")
+	if err != nil {
+		return nil, "", err
+	}
+	findings := make([]ecrwire.ImageScanFinding, 0, len(page))
+	for _, p := range page {
+		i, _ := strconv.Atoi(p)
+		findings = append(findings, all[i])
+	}
+	return findings, next, nil
+}
+
 // scannable reports whether an image is a container image (or an index,
 // whose children are): artifacts such as signatures and SBOMs are not
 // scanned.
@@ -218,20 +238,9 @@ func (s *Service) DescribeImageScanFindings(ctx context.Context, in *ecrwire.Des
 	if sr.Status != scanComplete {
 		return out, nil
 	}
-	// Findings are kept in severity order; a page token is the position
-	// of the last finding sent, zero-padded so tokens order as positions.
-	positions := make([]string, len(sr.Findings))
-	for i := range positions {
-		positions[i] = fmt.Sprintf("%08d", i)
-	}
-	page, next, err := protocol.Page(positions, in.NextToken, maxResults(in.MaxResults, 100), func(p string) string { return p }, "InvalidParameterException")
+	findings, next, err := findingsPage(sr.Findings, in.NextToken, maxResults(in.MaxResults, 100))
 	if err != nil {
 		return nil, err
-	}
-	findings := make([]ecrwire.ImageScanFinding, 0, len(page))
-	for _, p := range page {
-		i, _ := strconv.Atoi(p)
-		findings = append(findings, sr.Findings[i])
 	}
 	out.NextToken = next
 	out.ImageScanFindings = &ecrwire.ImageScanFindings{
