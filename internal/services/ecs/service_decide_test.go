@@ -148,6 +148,10 @@ func TestDecideService(t *testing.T) {
 				if !strings.Contains(eventMessages(p.rec), "(service web) (deployment d-new) deployment completed.") {
 					t.Errorf("events: %s", eventMessages(p.rec))
 				}
+				again := decideService(serviceSnapshot{rec: p.rec, tasks: tasksOf("d-new", 3), now: t0.Add(time.Second)})
+				if again.changed || len(again.start) > 0 || len(again.stop) > 0 {
+					t.Errorf("a steady service changed on the next pass: %+v", again)
+				}
 			},
 		},
 		{

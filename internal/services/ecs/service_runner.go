@@ -93,7 +93,7 @@ func (s *Service) readService(key string) (serviceRecord, []taskRecord, error) {
 		var ok bool
 		var err error
 		rec, ok, err = store.Get[serviceRecord](tx, tableServices, key)
-		if err != nil || !ok {
+		if err != nil || !ok || rec.Service.Status == serviceInactive {
 			return err
 		}
 		all, err := store.List[taskRecord](tx, tableTasks, rec.scope().key(clusterName(rec.Service.ClusterArn))+"/")
