@@ -102,6 +102,7 @@ type Agent struct {
 	// imageLocks serialize pulls per image name; never shrinks (one
 	// small entry per image name ever used).
 	imageLocks map[string]*sync.Mutex
+	shippers   map[string]bool // awslogs sources being shipped (awslogs.go)
 	started    bool
 	closed     bool
 }
@@ -172,6 +173,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	for _, rec := range records {
 		a.launch(newTask(rec, a.taskDir(rec.Spec.TaskID)))
 	}
+	a.resumeShipments()
 	a.started = true
 	return nil
 }

@@ -3,7 +3,9 @@ package logs_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -119,6 +121,14 @@ func (e *env) streamEvents(t *testing.T, stream string) []string {
 	return nil
 }
 
+func (e *env) taskStatus(t *testing.T, taskID string) string {
+	out, err := e.ecs.DescribeTasks(kumotest.Context(t, 10*time.Second), &ecs.DescribeTasksInput{Cluster: aws.String("default"), Tasks: []string{taskID}})
+	if err != nil || len(out.Tasks) != 1 {
+		return ""
+	}
+	return aws.ToString(out.Tasks[0].LastStatus)
+}
+
 // storedBytes is a stream's size, a cheap progress check (0 while it is
 // missing).
 func (e *env) storedBytes(t *testing.T, stream string) int64 {
@@ -175,19 +185,28 @@ func TestAwslogsEveryLineOnce(t *testing.T) {
 		}
 	})
 
-	t.Run("kumo killed twice", func(t *testing.T) {
+	t.Run("kumo killed while the task prints, while shipping, and once the task stopped", func(t *testing.T) {
 		task := e.runTask(t)
 		stream := "lines/app/" + task
-		// First kill: as soon as the task exists, so the container prints
-		// while kumo is down.
-		e.kumo.Kill()
+		e.kumo.Kill() // the container starts and prints while kumo is down
 		e.kumo.Restart()
-		// Second kill: in the middle of shipping, if we catch it there.
 		deadline := time.Now().Add(time.Minute)
 		for e.storedBytes(t, stream) == 0 && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		t.Logf("second kill with %d bytes of the stream stored", e.storedBytes(t, stream))
+		e.kumo.Kill()
+		e.kumo.Restart()
+		// Once the task is STOPPED, ECS removes it from the node (its record
+		// goes); what is left to ship must still be shipped after a crash.
+		record := filepath.Join(e.kumo.DataDir, "agent", "tasks", task, "task.json")
+		for time.Now().Before(deadline) {
+			if _, err := os.Stat(record); e.taskStatus(t, task) == "STOPPED" && errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Logf("third kill, task stopped, with %d bytes of the stream stored", e.storedBytes(t, stream))
 		e.kumo.Kill()
 		e.kumo.Restart()
 		e.checkStream(t, stream)
