@@ -235,3 +235,40 @@ func TestTestMetricFilter(t *testing.T) {
 	_, err := e.client.TestMetricFilter(ctx, &cwl.TestMetricFilterInput{FilterPattern: aws.String(`[a,`), LogEventMessages: []string{"x"}})
 	wantCode(t, err, "InvalidParameterException")
 }
+
+// TestStopQuery stops a query over 100,000 events right after starting
+// it. Whichever wins the race, the outcome must be consistent: a stopped
+// query ends Cancelled with no rows, one that finished first cannot be
+// stopped.
+func TestStopQuery(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t)
+	ctx := context.Background()
+	e.makeStream(t, "g", "s")
+	start := e.clock.Now().Add(-time.Hour)
+	for i := 0; i < 10; i++ {
+		e.put(t, "g", "s", start.Add(time.Duration(i)*time.Minute), numbered("event", 10000)...)
+	}
+	q := must[*cwl.StartQueryOutput](t)(e.client.StartQuery(ctx, &cwl.StartQueryInput{LogGroupName: aws.String("g"),
+		StartTime: aws.Int64(start.Unix() - 60), EndTime: aws.Int64(e.clock.Now().Unix()), QueryString: aws.String("stats count(*) by bin(1m)")}))
+	_, stopErr := e.client.StopQuery(ctx, &cwl.StopQueryInput{QueryId: q.QueryId})
+	res := e.waitQuery(t, q.QueryId)
+	switch {
+	case stopErr == nil:
+		if res.Status != types.QueryStatusCancelled || len(res.Results) != 0 {
+			t.Fatalf("stopped query ended %s with %d rows", res.Status, len(res.Results))
+		}
+		t.Log("stopped while running")
+	case errorCode(stopErr) == "InvalidParameterException":
+		if res.Status != types.QueryStatusComplete || len(res.Results) != 10 {
+			t.Fatalf("query that could not be stopped ended %s with %d rows", res.Status, len(res.Results))
+		}
+		t.Log("finished before StopQuery")
+	default:
+		t.Fatal(stopErr)
+	}
+	out := must[*cwl.DescribeQueriesOutput](t)(e.client.DescribeQueries(ctx, &cwl.DescribeQueriesInput{Status: res.Status}))
+	if len(out.Queries) != 1 {
+		t.Fatalf("DescribeQueries by status %s: %d queries", res.Status, len(out.Queries))
+	}
+}
