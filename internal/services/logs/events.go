@@ -130,6 +130,7 @@ func (s *Service) GetLogEvents(ctx context.Context, in *logswire.GetLogEventsReq
 	if err != nil {
 		return nil, streamError(err)
 	}
+	res = trimToResponseSize(res, q.Backward)
 	out := &logswire.GetLogEventsResponse{
 		Events:            make([]logswire.OutputLogEvent, len(res.Events)),
 		NextForwardToken:  logstore.StreamToken(false, res.Forward),
@@ -194,6 +195,35 @@ func (s *Service) FilterLogEvents(ctx context.Context, in *logswire.FilterLogEve
 		out.NextToken = logstore.CursorToken(last.Cursor())
 	}
 	return out, nil
+}
+
+// trimToResponseSize keeps a page within AWS's 1 MB response: the events
+// nearest the position the read started from, with tokens that continue
+// right after (or before) them.
+func trimToResponseSize(res logstore.ReadResult, backward bool) logstore.ReadResult {
+	size, n := 0, 0
+	for n < len(res.Events) {
+		i := n
+		if backward {
+			i = len(res.Events) - 1 - n
+		}
+		size += len(res.Events[i].Message) + eventOverhead
+		if size > maxResponseSize && n > 0 {
+			break
+		}
+		n++
+	}
+	if n == len(res.Events) {
+		return res
+	}
+	if backward {
+		res.Events = res.Events[len(res.Events)-n:]
+		res.Backward = res.Events[0].Seq
+	} else {
+		res.Events = res.Events[:n]
+		res.Forward = res.Events[n-1].Seq + 1
+	}
+	return res
 }
 
 func toFilteredEvent(e logstore.Event) logswire.FilteredLogEvent {

@@ -2,6 +2,7 @@ package logs
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -295,5 +296,44 @@ func TestFilterLogEvents(t *testing.T) {
 			_, err := e.client.FilterLogEvents(ctx, &tc.in)
 			wantCode(t, err, tc.code)
 		})
+	}
+}
+
+// TestGetLogEventsResponseSize pages a stream of big events: each page
+// stays within AWS's 1 MB, and the tokens still walk every event once.
+func TestGetLogEventsResponseSize(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t)
+	ctx := context.Background()
+	e.makeStream(t, "g", "s")
+	var all []string
+	for i := range 12 {
+		msg := fmt.Sprintf("%02d %s", i, strings.Repeat("x", 200<<10))
+		all = append(all, msg)
+		e.put(t, "g", "s", e.clock.Now().Add(time.Duration(i-20)*time.Millisecond), msg)
+	}
+	for _, head := range []bool{true, false} {
+		var got []string
+		out := must[*cwl.GetLogEventsOutput](t)(e.client.GetLogEvents(ctx, &cwl.GetLogEventsInput{LogGroupName: aws.String("g"), LogStreamName: aws.String("s"), StartFromHead: aws.Bool(head)}))
+		for pages := 0; len(out.Events) > 0 && pages < 10; pages++ {
+			size := 0
+			for _, ev := range out.Events {
+				size += len(aws.ToString(ev.Message)) + 26
+			}
+			if size > 1<<20 {
+				t.Fatalf("page of %d bytes", size)
+			}
+			token := out.NextForwardToken
+			if head {
+				got = append(got, messagesOf(out.Events, outputMessage)...)
+			} else {
+				got = append(messagesOf(out.Events, outputMessage), got...)
+				token = out.NextBackwardToken
+			}
+			out = must[*cwl.GetLogEventsOutput](t)(e.client.GetLogEvents(ctx, &cwl.GetLogEventsInput{LogGroupName: aws.String("g"), LogStreamName: aws.String("s"), NextToken: token}))
+		}
+		if !slices.Equal(got, all) {
+			t.Fatalf("startFromHead=%v: walked %d events", head, len(got))
+		}
 	}
 }
