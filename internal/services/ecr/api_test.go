@@ -60,6 +60,10 @@ func TestRepositories(t *testing.T) {
 			_, err := e.client.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: aws.String("team/web")})
 			return err
 		}, "RepositoryAlreadyExistsException"},
+		{"same name in another region", func() error {
+			_, err := e.clientIn("eu-west-1").CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: aws.String("team/web")})
+			return err
+		}, "RepositoryAlreadyExistsException"},
 		{"bad name", func() error {
 			_, err := e.client.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: aws.String("Bad_Name")})
 			return err
@@ -855,5 +859,31 @@ func TestLastRecordedPullTime(t *testing.T) {
 	pull()
 	if got := pullTime(); got == nil || !got.Equal(e.clock.Now()) {
 		t.Fatalf("pull time %v, want the last pull's %v", got, e.clock.Now())
+	}
+}
+
+// TestTokensSurviveRestart pushes with a token issued before a restart:
+// the signing key is kept in the store.
+func TestTokensSurviveRestart(t *testing.T) {
+	t.Parallel()
+	st, root := openStore(t), t.TempDir()
+	shared := func(c *Config) { c.Store, c.RegistryRoot, c.AuthRequired = st, root, true }
+	first := newAPIEnv(t, shared)
+	ctx := t.Context()
+	if _, err := first.client.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: aws.String("kept")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := first.client.GetAuthorizationToken(ctx, &awsecr.GetAuthorizationTokenInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(*out.AuthorizationData[0].AuthorizationToken)
+	_, password, _ := strings.Cut(string(raw), ":")
+	first.stop()
+
+	second := newAPIEnv(t, shared)
+	basic := remote.WithAuth(&authn.Basic{Username: "AWS", Password: password})
+	if _, err := push(t, second.host, "kept", "v1", randomImage(t), basic); err != nil {
+		t.Fatalf("push with a token from before the restart: %v", err)
 	}
 }
