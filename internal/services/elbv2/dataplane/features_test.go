@@ -222,3 +222,84 @@ func TestNewTargetIsCheckedAtOnce(t *testing.T) {
 	}
 	waitHealth(t, p, b, Health{State: StateHealthy})
 }
+
+// TestForwarding covers the hot path: hop-by-hop headers stay on their hop,
+// bodies and trailers pass, streamed responses are flushed as they come.
+func TestForwarding(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/stream":
+			w.Write([]byte("first"))
+			http.NewResponseController(w).Flush()
+			time.Sleep(300 * time.Millisecond)
+			w.Write([]byte("second"))
+		case "/trailer":
+			w.Header().Set("Trailer", "X-Checksum")
+			w.Write([]byte("body"))
+			w.Header().Set("X-Checksum", "abc")
+		default:
+			body, _ := io.ReadAll(r.Body)
+			w.Header().Set("Connection", "X-Internal")
+			w.Header().Set("X-Internal", "1")
+			w.Header().Set("X-Seen", fmt.Sprintf("secret=%q keepalive=%q host=%s", r.Header.Get("X-Secret"), r.Header.Get("Keep-Alive"), r.Host))
+			w.Write(body)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	b := &backendServer{name: "f", addr: mustAddrPort(t, srv.URL)}
+	addr := testAddr(t)
+	p := newPlane(t)
+	if err := p.Apply(oneLB(addr, 8080, []Rule{{ARN: "d", Action: forwardTo("tg")}}, targetGroup("tg", b))); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + addr.String() + ":8080"
+	t.Run("headers and body", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPost, base+"/echo", strings.NewReader("payload"))
+		req.Host = "shop.test"
+		req.Header.Set("Connection", "X-Secret")
+		req.Header.Set("X-Secret", "1")
+		req.Header.Set("Keep-Alive", "timeout=5")
+		resp, err := noRedirects().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != "payload" {
+			t.Fatalf("body %q", body)
+		}
+		if seen := resp.Header.Get("X-Seen"); seen != `secret="" keepalive="" host=shop.test` {
+			t.Fatalf("target saw %s", seen)
+		}
+		if resp.Header.Get("X-Internal") != "" {
+			t.Fatal("a hop-by-hop response header was passed on")
+		}
+	})
+	t.Run("trailers", func(t *testing.T) {
+		resp, err := noRedirects().Get(base + "/trailer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.Trailer.Get("X-Checksum") != "abc" {
+			t.Fatalf("trailer %v", resp.Trailer)
+		}
+	})
+	t.Run("streaming", func(t *testing.T) {
+		start := time.Now()
+		resp, err := noRedirects().Get(base + "/stream")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "first" {
+			t.Fatalf("first chunk %q %v", buf, err)
+		}
+		if d := time.Since(start); d > 250*time.Millisecond {
+			t.Fatalf("first chunk took %v: not flushed", d)
+		}
+	})
+}

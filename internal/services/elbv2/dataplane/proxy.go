@@ -97,13 +97,21 @@ func rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Scheme = u.scheme
 	pr.Out.URL.Host = u.host
 	pr.Out.Host = pr.In.Host
-	if xff := forwardedFor(u.listener.lb.cfg, pr.In.Header.Values("X-Forwarded-For"), u.client); xff != "" {
-		pr.Out.Header.Set("X-Forwarded-For", xff)
+	setForwardedHeaders(pr.Out.Header, pr.In.Header, u)
+}
+
+// setForwardedHeaders sets the X-Forwarded-* headers and the trace ID on
+// an outgoing request's headers.
+func setForwardedHeaders(out, in http.Header, u *upstream) {
+	if xff := forwardedFor(u.listener.lb.cfg, in.Values("X-Forwarded-For"), u.client); xff != "" {
+		out.Set("X-Forwarded-For", xff)
+	} else {
+		out.Del("X-Forwarded-For")
 	}
-	pr.Out.Header.Set("X-Forwarded-Proto", strings.ToLower(u.listener.cfg.Protocol))
-	pr.Out.Header.Set("X-Forwarded-Port", strconv.Itoa(u.listener.cfg.Port))
-	if pr.Out.Header.Get("X-Amzn-Trace-Id") == "" {
-		pr.Out.Header.Set("X-Amzn-Trace-Id", newTraceID())
+	out.Set("X-Forwarded-Proto", u.listener.proto)
+	out.Set("X-Forwarded-Port", u.listener.port)
+	if out.Get("X-Amzn-Trace-Id") == "" {
+		out.Set("X-Amzn-Trace-Id", newTraceID())
 	}
 }
 
@@ -283,7 +291,12 @@ func (p *Plane) forward(w http.ResponseWriter, r *http.Request, t *table, l *lis
 	defer b.inflight.Add(-1)
 	tgt := b.target()
 	u := &upstream{scheme: scheme, host: tgt.Addr.String(), listener: l, client: clientAddrPort(r)}
-	l.lb.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), upstreamKey{}, u)))
+	if r.Header.Get("Upgrade") != "" {
+		// WebSocket and other upgrades: ReverseProxy splices the connections.
+		l.lb.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), upstreamKey{}, u)))
+	} else {
+		l.lb.roundTrip(w, r, u)
+	}
 	return tgt.Addr.String()
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -41,8 +42,10 @@ type socketRoutes struct {
 
 // listener is a compiled listener.
 type listener struct {
-	lb    *lbRuntime
-	cfg   Listener
+	lb  *lbRuntime
+	cfg Listener
+	// proto and port are X-Forwarded-Proto and -Port, formatted once.
+	proto, port string
 	rules []compiledRule
 	tls   *tls.Config
 }
@@ -111,7 +114,7 @@ func compileListener(rt *lbRuntime, l Listener, t *table) (*listener, error) {
 	if len(l.Rules) == 0 {
 		return nil, errors.New("no default rule")
 	}
-	cl := &listener{lb: rt, cfg: l}
+	cl := &listener{lb: rt, cfg: l, proto: strings.ToLower(l.Protocol), port: strconv.Itoa(l.Port)}
 	if l.Protocol == "HTTPS" {
 		if len(l.Certificates) == 0 {
 			return nil, errors.New("HTTPS listener without a certificate")
