@@ -46,8 +46,8 @@ type listener struct {
 	cfg Listener
 	// proto and port are X-Forwarded-Proto and -Port, formatted once.
 	proto, port string
-	rules []compiledRule
-	tls   *tls.Config
+	rules       []compiledRule
+	tls         *tls.Config
 }
 
 type compiledRule struct {
