@@ -8,7 +8,9 @@ import (
 	"github.com/kumo-project/kumo/internal/registry"
 )
 
-// ECR's error codes, as the SDKs map them to typed exceptions.
+// The constructors below make ECR's errors: the codes the SDKs map to
+// typed exceptions, with ECR's message texts.
+
 func invalidParameter(format string, args ...any) error {
 	return protocol.ClientError("InvalidParameterException", format, args...)
 }
@@ -20,6 +22,30 @@ func repositoryNotFound(name, account string) error {
 
 func imageNotFound(format string, args ...any) error {
 	return protocol.ClientError("ImageNotFoundException", format, args...)
+}
+
+func repositoryExists(name, account string) error {
+	return protocol.ClientError("RepositoryAlreadyExistsException",
+		"The repository with name '%s' already exists in the registry with id '%s'", name, account)
+}
+
+func repositoryPolicyNotFound(name, account string) error {
+	return protocol.ClientError("RepositoryPolicyNotFoundException",
+		"Repository policy does not exist for the repository with name '%s' in the registry with id '%s'", name, account)
+}
+
+func lifecyclePolicyNotFound(name, account string) error {
+	return protocol.ClientError("LifecyclePolicyNotFoundException",
+		"Lifecycle policy does not exist for the repository with name '%s' in the registry with id '%s'", name, account)
+}
+
+func ruleNotFound(prefix, account string) error {
+	return protocol.ClientError("PullThroughCacheRuleNotFoundException",
+		"The pull through cache rule with prefix '%s' does not exist in the registry with id '%s'", prefix, account)
+}
+
+func registryPolicyNotFound(account string) error {
+	return protocol.ClientError("RegistryPolicyNotFoundException", "Registry policy does not exist in the registry with id '%s'", account)
 }
 
 func serverException(err error) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/kumo-project/kumo/internal/protocol"
@@ -120,7 +121,7 @@ func findImage(images []registry.Image, id ecrwire.ImageIdentifier) (img registr
 		return img, "InvalidImageTag", "Invalid image tag"
 	}
 	for _, im := range images {
-		hasTag := id.ImageTag == "" || contains(im.Tags, id.ImageTag)
+		hasTag := id.ImageTag == "" || slices.Contains(im.Tags, id.ImageTag)
 		sameDigest := id.ImageDigest == "" || im.Digest.String() == id.ImageDigest
 		switch {
 		case hasTag && sameDigest:
@@ -130,15 +131,6 @@ func findImage(images []registry.Image, id ecrwire.ImageIdentifier) (img registr
 		}
 	}
 	return img, "ImageNotFound", "Requested image not found"
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // describeID renders an image identifier as ECR does in messages.
@@ -495,7 +487,7 @@ func (s *Service) ListImageReferrers(ctx context.Context, in *ecrwire.ListImageR
 	}
 	refs := []ecrwire.ImageReferrer{}
 	for _, d := range descs {
-		if in.Filter != nil && len(in.Filter.ArtifactTypes) > 0 && !contains(in.Filter.ArtifactTypes, d.ArtifactType) {
+		if in.Filter != nil && len(in.Filter.ArtifactTypes) > 0 && !slices.Contains(in.Filter.ArtifactTypes, d.ArtifactType) {
 			continue
 		}
 		size := d.Size

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -15,11 +16,6 @@ import (
 
 // Lifecycle policy preview statuses.
 const previewComplete = "COMPLETE"
-
-func lifecyclePolicyNotFound(name, account string) error {
-	return protocol.ClientError("LifecyclePolicyNotFoundException",
-		"Lifecycle policy does not exist for the repository with name '%s' in the registry with id '%s'", name, account)
-}
 
 // PutLifecyclePolicy validates and stores a repository's lifecycle policy;
 // the lifecycle reconciler applies it.
@@ -193,7 +189,7 @@ func previewWanted(r ecrwire.LifecyclePolicyPreviewResult, ids []ecrwire.ImageId
 		return true
 	}
 	for _, id := range ids {
-		if id.ImageDigest == r.ImageDigest || (id.ImageTag != "" && contains(r.ImageTags, id.ImageTag)) {
+		if id.ImageDigest == r.ImageDigest || (id.ImageTag != "" && slices.Contains(r.ImageTags, id.ImageTag)) {
 			return true
 		}
 	}

@@ -19,11 +19,6 @@ import (
 
 var prefixRE = regexp.MustCompile(`^` + namePattern + `$`)
 
-func ruleNotFound(prefix, account string) error {
-	return protocol.ClientError("PullThroughCacheRuleNotFoundException",
-		"The pull through cache rule with prefix '%s' does not exist in the registry with id '%s'", prefix, account)
-}
-
 // upstreamHost strips a scheme and trailing slashes from an upstream URL.
 func upstreamHost(url string) string {
 	url = strings.TrimPrefix(strings.TrimPrefix(url, "https://"), "http://")

@@ -3,7 +3,6 @@ package ecr
 import (
 	"context"
 
-	"github.com/kumo-project/kumo/internal/protocol"
 	"github.com/kumo-project/kumo/internal/store"
 	"github.com/kumo-project/kumo/internal/wire/ecrwire"
 )
@@ -57,10 +56,6 @@ func (s *Service) editRegistry(sc scope, edit func(*registryRecord) error) (regi
 		return tx.Put(tableRegistries, sc.registryKey(), rec)
 	})
 	return rec, err
-}
-
-func registryPolicyNotFound(account string) error {
-	return protocol.ClientError("RegistryPolicyNotFoundException", "Registry policy does not exist in the registry with id '%s'", account)
 }
 
 // PutRegistryPolicy stores the registry's policy (not enforced yet).

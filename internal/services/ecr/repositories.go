@@ -110,11 +110,6 @@ func (s *Service) newRepository(sc scope, in *ecrwire.CreateRepositoryRequest) r
 	}
 }
 
-func repositoryExists(name, account string) error {
-	return protocol.ClientError("RepositoryAlreadyExistsException",
-		"The repository with name '%s' already exists in the registry with id '%s'", name, account)
-}
-
 // validateCreate checks a CreateRepository request in the caller's scope.
 func (sc scope) validateCreate(in *ecrwire.CreateRepositoryRequest) error {
 	if err := sc.checkRegistryID(in.RegistryId); err != nil {
@@ -343,11 +338,6 @@ func (s *Service) SetRepositoryPolicy(ctx context.Context, in *ecrwire.SetReposi
 		return nil, err
 	}
 	return &ecrwire.SetRepositoryPolicyResponse{RegistryId: rec.Account, RepositoryName: in.RepositoryName, PolicyText: in.PolicyText}, nil
-}
-
-func repositoryPolicyNotFound(name, account string) error {
-	return protocol.ClientError("RepositoryPolicyNotFoundException",
-		"Repository policy does not exist for the repository with name '%s' in the registry with id '%s'", name, account)
 }
 
 // GetRepositoryPolicy returns a repository's policy.
