@@ -50,11 +50,16 @@ type apiEnv struct {
 	url    string
 }
 
-func newAPIEnv(t *testing.T) *apiEnv {
+// newAPIEnv starts the service; options adjust its Config.
+func newAPIEnv(t *testing.T, options ...func(*Config)) *apiEnv {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	clk := &testClock{}
-	svc, err := New(Config{Dir: t.TempDir(), Clock: clk, Log: log, MaintainInterval: 50 * time.Millisecond})
+	cfg := Config{Dir: t.TempDir(), Clock: clk, Log: log, MaintainInterval: 50 * time.Millisecond}
+	for _, o := range options {
+		o(&cfg)
+	}
+	svc, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

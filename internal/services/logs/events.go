@@ -49,6 +49,7 @@ func (s *Service) PutLogEvents(ctx context.Context, in *logswire.PutLogEventsReq
 		if _, err := s.events.Append(g.Name, in.LogStreamName, accepted); err != nil {
 			return nil, streamError(err)
 		}
+		s.publishMetrics(ctx, sc, g.Name, accepted)
 	}
 	return out, nil
 }

@@ -14,9 +14,8 @@ import (
 // maxMetricFilters is how many metric filters a log group may have.
 const maxMetricFilters = 100
 
-// PutMetricFilter creates or replaces a metric filter of a group. kumo
-// keeps the filter; the data points it would publish wait for kumo's
-// CloudWatch metrics service.
+// PutMetricFilter creates or replaces a metric filter of a group. Events
+// appended from then on give data points to Config.Metrics, when set.
 func (s *Service) PutMetricFilter(ctx context.Context, in *logswire.PutMetricFilterRequest) (*logswire.PutMetricFilterOutput, error) {
 	sc := scopeOf(ctx)
 	group := sc.group(in.LogGroupName)

@@ -40,15 +40,19 @@ type Config struct {
 	Log   *slog.Logger
 	// MaintainInterval is how often retention runs; default 5 minutes.
 	MaintainInterval time.Duration
+	// Metrics receives the data points of metric filters (optional: kumo
+	// has no CloudWatch metrics service yet, so filters emit nothing).
+	Metrics MetricPublisher
 }
 
 // Service implements the CloudWatch Logs API.
 type Service struct {
-	events *logstore.Store
-	db     *store.Store // metric filters, delivery marks
-	clock  clock.Clock
-	log    *slog.Logger
-	every  time.Duration
+	events  *logstore.Store
+	db      *store.Store // metric filters, delivery marks
+	clock   clock.Clock
+	log     *slog.Logger
+	every   time.Duration
+	metrics MetricPublisher
 
 	queries *queries
 	sinkMu  sync.Mutex
@@ -78,7 +82,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	return &Service{
-		events: events, db: db, clock: cfg.Clock, log: cfg.Log, every: cfg.MaintainInterval,
+		events: events, db: db, clock: cfg.Clock, log: cfg.Log, every: cfg.MaintainInterval, metrics: cfg.Metrics,
 		queries: newQueries(), sinkLks: map[string]*sync.Mutex{},
 	}, nil
 }

@@ -86,8 +86,11 @@ func (s *Service) Put(ctx context.Context, dest awslogs.Destination, source stri
 		// Nothing to append (all too old): the mark must still move on.
 		return s.saveMark(dest, source, markRecord{Offset: offset, NextSeq: st.NextSeq})
 	}
-	_, err = s.events.Append(group, dest.Stream, accepted)
-	return err
+	if _, err = s.events.Append(group, dest.Stream, accepted); err != nil {
+		return err
+	}
+	s.publishMetrics(ctx, scope{account: dest.Account, region: dest.Region}, group, accepted)
+	return nil
 }
 
 // currentMark reads the stream and the source's mark, settling a pending
