@@ -2,6 +2,7 @@ package logs
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -122,6 +123,18 @@ func TestInsightsQueries(t *testing.T) {
 	}
 	_, err := e.client.GetQueryResults(ctx, &cwl.GetQueryResultsInput{QueryId: aws.String("nope")})
 	wantCode(t, err, "ResourceNotFoundException")
+
+	t.Run("the compile error's location", func(t *testing.T) {
+		_, err := e.client.StartQuery(ctx, &cwl.StartQueryInput{LogGroupName: aws.String("/ecs/web"), StartTime: aws.Int64(startSec), EndTime: aws.Int64(endSec),
+			QueryString: aws.String("fields @message | frobnicate x")})
+		var mq *types.MalformedQueryException
+		if !errors.As(err, &mq) || mq.QueryCompileError == nil || mq.QueryCompileError.Location == nil {
+			t.Fatalf("error = %#v", err)
+		}
+		if start := aws.ToInt32(mq.QueryCompileError.Location.StartCharOffset); start != 18 {
+			t.Fatalf("compile error at %d, want 18: %s", start, aws.ToString(mq.QueryCompileError.Message))
+		}
+	})
 }
 
 func TestMetricFilters(t *testing.T) {

@@ -54,9 +54,9 @@ type Service struct {
 	every   time.Duration
 	metrics MetricPublisher
 
-	queries *queries
-	sinkMu  sync.Mutex
-	sinkLks map[string]*sync.Mutex // per stream: one Put at a time
+	queries       *queries
+	streamLocksMu sync.Mutex
+	streamLocks   map[string]*sync.Mutex // per stream: one sink call at a time
 
 	wg sync.WaitGroup
 }
@@ -83,7 +83,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	return &Service{
 		events: events, db: db, clock: cfg.Clock, log: cfg.Log, every: cfg.MaintainInterval, metrics: cfg.Metrics,
-		queries: newQueries(), sinkLks: map[string]*sync.Mutex{},
+		queries: newQueries(), streamLocks: map[string]*sync.Mutex{},
 	}, nil
 }
 

@@ -132,13 +132,13 @@ func (s *Service) saveMark(dest awslogs.Destination, source string, mark markRec
 // lockStream serializes the sink's calls for one stream.
 func (s *Service) lockStream(dest awslogs.Destination) (unlock func()) {
 	key := markKey(scope{account: dest.Account, region: dest.Region}.group(dest.Group), dest.Stream, "")
-	s.sinkMu.Lock()
-	mu, ok := s.sinkLks[key]
+	s.streamLocksMu.Lock()
+	mu, ok := s.streamLocks[key]
 	if !ok {
 		mu = &sync.Mutex{}
-		s.sinkLks[key] = mu
+		s.streamLocks[key] = mu
 	}
-	s.sinkMu.Unlock()
+	s.streamLocksMu.Unlock()
 	mu.Lock()
 	return mu.Unlock
 }
