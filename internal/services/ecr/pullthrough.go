@@ -184,8 +184,8 @@ func manifestPath(p string) (repo, ref string, ok bool) {
 func (s *Service) pullThrough(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			if repo, ref, ok := manifestPath(r.URL.Path); ok && s.authenticated(r) {
-				if err := s.CacheFromUpstream(r.Context(), repo, ref); err != nil {
+			if repo, ref, ok := manifestPath(r.URL.Path); ok {
+				if err := s.fetchForPull(r, repo, ref); err != nil {
 					s.log.Warn("ecr: pull through cache", "repository", repo, "reference", ref, "err", err)
 				}
 			}
@@ -233,18 +233,24 @@ func (s *Service) ruleFor(repo string) (ruleRecord, bool, error) {
 	return found, ok, err
 }
 
-// CacheFromUpstream copies repo:ref from its rule's upstream registry into
-// the registry, creating the repository, unless it is cached already or no
-// rule covers repo.
-func (s *Service) CacheFromUpstream(ctx context.Context, repo, ref string) error {
+// fetchForPull caches repo:ref from its rule's upstream before the
+// registry answers the pull r, when a rule covers repo, the image is not
+// cached yet and r carries valid credentials (or none are required).
+// Checked in that order, so pulls of other images pay nothing more.
+func (s *Service) fetchForPull(r *http.Request, repo, ref string) error {
 	rule, ok, err := s.ruleFor(repo)
 	if err != nil || !ok {
 		return err
 	}
-	// Pulls of cached images do not wait for fetches of other images.
-	if _, err := s.registry.Image(ctx, repo, ref); err == nil {
+	if _, err := s.registry.Image(r.Context(), repo, ref); err == nil || !s.authenticated(r) {
 		return nil
 	}
+	return s.cacheFromUpstream(r.Context(), rule, repo, ref)
+}
+
+// cacheFromUpstream copies repo:ref from the rule's upstream registry into
+// the registry, creating the repository, unless another pull has meanwhile.
+func (s *Service) cacheFromUpstream(ctx context.Context, rule ruleRecord, repo, ref string) error {
 	s.fetchMu.Lock()
 	defer s.fetchMu.Unlock()
 	if _, err := s.registry.Image(ctx, repo, ref); err == nil {
