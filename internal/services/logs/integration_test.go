@@ -1,6 +1,7 @@
 package logs_test
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -31,13 +32,14 @@ type env struct {
 	kumo    *kumotest.Kumo
 	ecs     *ecs.Client
 	logs    *cwl.Client
+	images  testimages.Fixtures
 	taskDef string
 }
 
 func newEnv(t *testing.T) *env {
 	images := testimages.PushFixtures(t, testimages.StartRegistry(t))
 	k := kumotest.Start(t)
-	e := &env{kumo: k, ecs: k.ECS(), logs: cwl.NewFromConfig(k.AWSConfig())}
+	e := &env{kumo: k, ecs: k.ECS(), logs: cwl.NewFromConfig(k.AWSConfig()), images: images}
 	ctx := kumotest.Context(t, time.Minute)
 	if _, err := e.ecs.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("default")}); err != nil {
 		t.Fatal(err)
@@ -121,6 +123,55 @@ func (e *env) streamEvents(t *testing.T, stream string) []string {
 	return nil
 }
 
+// followService runs a service whose task prints a line a second and
+// follows it with `kumo logs <service> --follow` until three lines came.
+func (e *env) followService(t *testing.T) {
+	ctx := kumotest.Context(t, 2*time.Minute)
+	_, err := e.ecs.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
+		Family: aws.String("ticker"), NetworkMode: types.NetworkModeAwsvpc, Cpu: aws.String("256"), Memory: aws.String("512"),
+		RequiresCompatibilities: []types.Compatibility{types.CompatibilityFargate},
+		ExecutionRoleArn:        aws.String("arn:aws:iam::000000000000:role/ecsTaskExecutionRole"),
+		ContainerDefinitions: []types.ContainerDefinition{{
+			Name: aws.String("tick"), Image: aws.String(e.images.Busybox), Essential: aws.Bool(true),
+			Command: []string{"sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done"},
+			LogConfiguration: &types.LogConfiguration{LogDriver: types.LogDriverAwslogs, Options: map[string]string{
+				"awslogs-group": "/ecs/ticker", "awslogs-stream-prefix": "ticker", "awslogs-create-group": "true"}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.ecs.CreateService(ctx, &ecs.CreateServiceInput{
+		Cluster: aws.String("default"), ServiceName: aws.String("ticker"), TaskDefinition: aws.String("ticker"),
+		DesiredCount: aws.Int32(1), LaunchType: types.LaunchTypeFargate,
+		NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"subnet-local"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.ecs.DeleteService(kumotest.Context(t, time.Minute), &ecs.DeleteServiceInput{Cluster: aws.String("default"), Service: aws.String("ticker"), Force: aws.Bool(true)})
+	})
+	cmd := exec.CommandContext(ctx, kumotest.Binary(t), "logs", "ticker", "--follow", "--endpoint-url", e.kumo.Endpoint())
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	sc := bufio.NewScanner(out)
+	for want := 1; want <= 3; want++ {
+		if !sc.Scan() {
+			t.Fatalf("kumo logs --follow ended before tick %d: %v", want, sc.Err())
+		}
+		if line := sc.Text(); !strings.Contains(line, " ticker/tick/") || !strings.HasSuffix(line, fmt.Sprintf(" tick %d", want)) {
+			t.Fatalf("line %q, want tick %d", line, want)
+		}
+	}
+}
+
 func (e *env) taskStatus(t *testing.T, taskID string) string {
 	out, err := e.ecs.DescribeTasks(kumotest.Context(t, 10*time.Second), &ecs.DescribeTasksInput{Cluster: aws.String("default"), Tasks: []string{taskID}})
 	if err != nil || len(out.Tasks) != 1 {
@@ -183,6 +234,10 @@ func TestAwslogsEveryLineOnce(t *testing.T) {
 		if trace := lines[len(lines)-4]; !strings.HasSuffix(trace, " lines/app/"+task+" ERROR simulated failure after line 100000") {
 			t.Fatalf("the last event starts with %q", trace)
 		}
+	})
+
+	t.Run("kumo logs --follow of a service", func(t *testing.T) {
+		e.followService(t)
 	})
 
 	t.Run("kumo killed while the task prints, while shipping, and once the task stopped", func(t *testing.T) {
