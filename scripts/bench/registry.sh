@@ -45,6 +45,7 @@ work=$(mktemp -d /tmp/kumo-bench-registry-XXXX)
 pids=()
 cleanup() {
   local rc=$?
+  set +e # clean up everything, whatever fails
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   if ((rc != 0)); then
@@ -57,9 +58,11 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# wait_for URL PID waits up to 30 s for URL to answer, while PID runs.
 wait_for() {
   for _ in $(seq 300); do
     if curl -sf "$1" >/dev/null 2>&1; then return 0; fi
+    kill -0 "$2" 2>/dev/null || { echo "bench: the server for $1 exited" >&2; return 1; }
     sleep 0.1
   done
   echo "bench: timed out waiting for $1" >&2
@@ -71,6 +74,7 @@ wait_for() {
 echo "bench: building kumo-bigimage"
 (cd "$root" && go build -o "$work/kumo-bigimage" ./internal/testimages/cmd/kumo-bigimage)
 kumo_bin=${KUMO_BIN:-}
+[ -z "$kumo_bin" ] || [ -x "$kumo_bin" ] || { echo "bench: KUMO_BIN=$kumo_bin is not an executable" >&2; exit 2; }
 if [ -z "$kumo_bin" ]; then
   echo "bench: building kumo"
   kumo_bin=$work/kumo
@@ -102,8 +106,8 @@ kumo="127.0.0.1:$(free_port)"
 "$kumo_bin" up --listen "$kumo" --data-dir "$work/kumo-data" >"$work/kumo.log" 2>&1 &
 pids+=($!)
 kumo_pid=$!
-wait_for "http://$dist/v2/"
-wait_for "http://$kumo/_kumo/health"
+wait_for "http://$dist/v2/" "$dist_pid"
+wait_for "http://$kumo/_kumo/health" "$kumo_pid"
 # kumo's registry refuses pushes into repositories ECR does not know.
 /usr/bin/aws --endpoint-url "http://$kumo" ecr create-repository --repository-name bench >/dev/null
 
