@@ -63,40 +63,59 @@ func (s *Service) syncOnce() {
 }
 
 // finishDrains removes the draining targets whose deregistration delay is
-// over or whose in-flight requests have ended.
+// over or whose in-flight requests have ended. It writes only when there
+// is something to remove.
 func (s *Service) finishDrains() (changed bool, err error) {
 	now := s.clock.Now()
+	err = s.store.View(func(tx *store.Tx) error {
+		tgs, err := store.List[tgRecord](tx, tableTargetGroups, "")
+		for _, r := range tgs {
+			changed = changed || len(s.stillRegistered(r, now)) != len(r.Targets)
+		}
+		return err
+	})
+	if err != nil || !changed {
+		return false, err
+	}
 	err = s.store.Update(func(tx *store.Tx) error {
 		tgs, err := store.List[tgRecord](tx, tableTargetGroups, "")
 		if err != nil {
 			return err
 		}
 		for _, r := range tgs {
-			arn := r.TargetGroup.TargetGroupArn
-			health := s.plane.TargetHealth(arn)
-			kept := r.Targets[:0]
-			for _, t := range r.Targets {
-				key := targetKey(t.ID, t.Port)
-				drained := t.draining() && health[key].State == dataplane.StateDraining &&
-					(!now.Before(t.DrainUntil) || s.plane.InFlight(arn, key) == 0)
-				if t.draining() && health[key].State == "" && !now.Before(t.DrainUntil) {
-					drained = true // never served: nothing to drain
-				}
-				if !drained {
-					kept = append(kept, t)
-				}
+			kept := s.stillRegistered(r, now)
+			if len(kept) == len(r.Targets) {
+				continue
 			}
-			if len(kept) != len(r.Targets) {
-				r.Targets = kept
-				changed = true
-				if err := tx.Put(tableTargetGroups, arn, r); err != nil {
-					return err
-				}
+			r.Targets = kept
+			if err := tx.Put(tableTargetGroups, r.TargetGroup.TargetGroupArn, r); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
-	return changed, err
+	return err == nil, err
+}
+
+// stillRegistered returns a group's targets without those whose drain is
+// over: the data plane shows them draining and their delay has passed or
+// their in-flight requests are done (or the plane never served them and
+// the delay has passed).
+func (s *Service) stillRegistered(r tgRecord, now time.Time) []targetRecord {
+	arn := r.TargetGroup.TargetGroupArn
+	health := s.plane.TargetHealth(arn)
+	var kept []targetRecord
+	for _, t := range r.Targets {
+		key := targetKey(t.ID, t.Port)
+		expired := t.draining() && !now.Before(t.DrainUntil)
+		state := health[key].State
+		drained := (state == dataplane.StateDraining && (expired || s.plane.InFlight(arn, key) == 0)) ||
+			(state == "" && expired)
+		if !drained {
+			kept = append(kept, t)
+		}
+	}
+	return kept
 }
 
 // snapshot is the stored state the data plane is built from.
