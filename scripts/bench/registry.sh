@@ -143,7 +143,8 @@ for ((i = 1; i <= rounds; i++)); do
     ((pulled == layer_bytes)) || { echo "bench: pull from $reg gave a layer of $pulled bytes, want $layer_bytes" >&2; exit 1; }
     rm -rf "$work/pull"
   done
-  # The same copy with no registry at all: the ceiling skopeo itself sets.
+  # The same copy with no registry at all: the ceiling skopeo itself sets
+  # (its CPU column is the shell's, unused).
   echo "none copy $i $(timed_copy $$ "oci:$work/layout" "dir:$work/pull")" | tee -a "$results"
   rm -rf "$work/pull"
 done
