@@ -92,12 +92,7 @@ func Run(ctx context.Context, cfg Config) error {
 func (s *shipper) prepare() (int64, error) {
 	var offset int64
 	err := s.retry(func() error {
-		if s.cfg.Options.CreateGroup {
-			if err := s.cfg.Sink.EnsureGroup(s.ctx, s.cfg.Dest); err != nil {
-				return err
-			}
-		}
-		if err := s.cfg.Sink.EnsureStream(s.ctx, s.cfg.Dest); err != nil {
+		if err := s.ensure(); err != nil {
 			return err
 		}
 		var err error
@@ -105,6 +100,17 @@ func (s *shipper) prepare() (int64, error) {
 		return err
 	})
 	return offset, err
+}
+
+// ensure creates the group (with awslogs-create-group) and the stream
+// unless they exist.
+func (s *shipper) ensure() error {
+	if s.cfg.Options.CreateGroup {
+		if err := s.cfg.Sink.EnsureGroup(s.ctx, s.cfg.Dest); err != nil {
+			return err
+		}
+	}
+	return s.cfg.Sink.EnsureStream(s.ctx, s.cfg.Dest)
 }
 
 // open waits for the log file to exist. It returns a nil reader when the
@@ -214,8 +220,16 @@ func (s *shipper) send() error {
 	if len(s.batch.events) == 0 {
 		return nil
 	}
+	failed := false
 	err := s.retry(func() error {
-		return s.cfg.Sink.Put(s.ctx, s.cfg.Dest, s.cfg.Source, s.batch.offset, s.batch.events)
+		if failed {
+			// The stream (or group) may have been deleted meanwhile: make
+			// it again, as at the start.
+			s.ensure()
+		}
+		err := s.cfg.Sink.Put(s.ctx, s.cfg.Dest, s.cfg.Source, s.batch.offset, s.batch.events)
+		failed = err != nil
+		return err
 	})
 	if err == nil {
 		s.batch.reset()

@@ -249,3 +249,46 @@ func firstDiff(a, b []string) int {
 	}
 	return min(len(a), len(b))
 }
+
+// TestShipRecreatesADeletedStream deletes the stream under a running
+// shipper: it makes the stream again and goes on.
+func TestShipRecreatesADeletedStream(t *testing.T) {
+	t.Parallel()
+	svc := newSink(t, t.TempDir())
+	f := newLogFile(t)
+	var done atomic.Bool
+	opts := map[string]string{"awslogs-group": dest.Group, "awslogs-create-group": "true"}
+	errc := make(chan error, 1)
+	go func() { errc <- awslogs.Run(context.Background(), config(f.f.Name(), svc, opts, done.Load)) }()
+	f.lines("before")
+	ctx := protocol.WithRequest(context.Background(), &protocol.Request{Caller: protocol.Caller{AccountID: dest.Account, Region: dest.Region}})
+	deadline := time.Now().Add(10 * time.Second)
+	for len(storedOrNil(t, svc)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := svc.DeleteLogStream(ctx, &logswire.DeleteLogStreamRequest{LogGroupName: dest.Group, LogStreamName: dest.Stream}); err != nil {
+		t.Fatal(err)
+	}
+	f.lines("after")
+	done.Store(true)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(t, svc); !slices.Equal(got, []string{"after"}) {
+		t.Fatalf("stored %q", got)
+	}
+}
+
+// storedOrNil is stored, but nil while the stream does not exist.
+func storedOrNil(t *testing.T, svc *logs.Service) []string {
+	ctx := protocol.WithRequest(context.Background(), &protocol.Request{Caller: protocol.Caller{AccountID: dest.Account, Region: dest.Region}})
+	res, err := svc.GetLogEvents(ctx, &logswire.GetLogEventsRequest{LogGroupName: dest.Group, LogStreamName: dest.Stream, StartFromHead: ptr(true)})
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range res.Events {
+		out = append(out, e.Message)
+	}
+	return out
+}
