@@ -46,9 +46,13 @@ func (s *Service) PutLogEvents(ctx context.Context, in *logswire.PutLogEventsReq
 	}
 	out := &logswire.PutLogEventsResponse{RejectedLogEventsInfo: rejected}
 	if len(accepted) > 0 {
-		if _, err := s.events.Append(g.Name, in.LogStreamName, accepted); err != nil {
+		res, err := s.events.Append(g.Name, in.LogStreamName, accepted)
+		if err != nil {
 			return nil, streamError(err)
 		}
+		// Deprecated and ignored on input, but clients of the old
+		// protocol (agents, Fluent Bit) still read it.
+		out.NextSequenceToken = fmt.Sprintf("%056d", res.LastSeq+1)
 		s.publishMetrics(ctx, sc, g.Name, accepted)
 	}
 	return out, nil

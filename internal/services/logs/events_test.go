@@ -115,7 +115,10 @@ func TestPutLogEventsRules(t *testing.T) {
 	wantCode(t, err, "ResourceNotFoundException")
 
 	t.Run("exactly 1 MiB is accepted", func(t *testing.T) {
-		must[*cwl.PutLogEventsOutput](t)(put(ev(now, strings.Repeat("x", 1<<19)), ev(now, strings.Repeat("x", 1<<19-52))))
+		out := must[*cwl.PutLogEventsOutput](t)(put(ev(now, strings.Repeat("x", 1<<19)), ev(now, strings.Repeat("x", 1<<19-52))))
+		if len(aws.ToString(out.NextSequenceToken)) != 56 {
+			t.Errorf("nextSequenceToken %q", aws.ToString(out.NextSequenceToken))
+		}
 	})
 	t.Run("too old and too new are rejected, the rest stored", func(t *testing.T) {
 		out := must[*cwl.PutLogEventsOutput](t)(put(ev(now-15*24*hour, "too old"), ev(now+1, "kept 1"), ev(now+2, "kept 2"), ev(now+3*hour, "too new")))
