@@ -164,19 +164,20 @@ func (s *Service) DescribeTargetHealth(ctx context.Context, in *elbv2wire.Descri
 	return &elbv2wire.DescribeTargetHealthOutput{TargetHealthDescriptions: out}, nil
 }
 
-// targetHealth is a target's state: from the data plane once it serves the
-// target, "initial" while the registration is on its way there.
+// targetHealth is a target's state: draining as soon as it is deregistered,
+// else the data plane's once it serves the target, "initial" while the
+// registration is on its way there.
 func targetHealth(r tgRecord, t targetRecord, health map[string]dataplane.Health) dataplane.Health {
 	if indexOfTarget(r.Targets, t) < 0 {
 		return dataplane.Health{State: dataplane.StateUnused, Reason: "Target.NotRegistered",
 			Description: "Target is not registered to the target group"}
 	}
-	if h, ok := health[targetKey(t.ID, t.Port)]; ok {
-		return h
-	}
-	if t.draining() {
+	if registered := r.Targets[indexOfTarget(r.Targets, t)]; registered.draining() {
 		return dataplane.Health{State: dataplane.StateDraining, Reason: dataplane.ReasonDeregistrationInProgres,
 			Description: "Target deregistration is in progress"}
+	}
+	if h, ok := health[targetKey(t.ID, t.Port)]; ok {
+		return h
 	}
 	return dataplane.Health{State: dataplane.StateInitial, Reason: "Elb.RegistrationInProgress",
 		Description: "Target registration is in progress"}
