@@ -138,6 +138,23 @@ func (e *apiEnv) put(t *testing.T, group, stream string, start time.Time, messag
 	}
 }
 
+// allMessages reads a whole stream, page after page, from the head.
+func (e *apiEnv) allMessages(t *testing.T, group, stream string) []string {
+	t.Helper()
+	var out []string
+	in := &cwl.GetLogEventsInput{LogGroupName: aws.String(group), LogStreamName: aws.String(stream), StartFromHead: aws.Bool(true)}
+	for pages := 0; pages < 100; pages++ {
+		res := must[*cwl.GetLogEventsOutput](t)(e.client.GetLogEvents(context.Background(), in))
+		out = append(out, messagesOf(res.Events, outputMessage)...)
+		if aws.ToString(res.NextForwardToken) == aws.ToString(in.NextToken) {
+			return out
+		}
+		in.NextToken = res.NextForwardToken
+	}
+	t.Fatal("GetLogEvents never reached the end")
+	return nil
+}
+
 func numbered(prefix string, n int) []string {
 	out := make([]string, n)
 	for i := range out {

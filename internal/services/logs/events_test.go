@@ -135,8 +135,7 @@ func TestPutLogEventsRules(t *testing.T) {
 			t.Fatalf("rejected = %+v", r)
 		}
 	})
-	got := must[*cwl.GetLogEventsOutput](t)(e.client.GetLogEvents(ctx, &cwl.GetLogEventsInput{LogGroupName: aws.String("g"), LogStreamName: aws.String("s"), StartFromHead: aws.Bool(true)}))
-	msgs := messagesOf(got.Events, outputMessage)
+	msgs := e.allMessages(t, "g", "s")
 	if want := []string{"kept 1", "kept 2", "kept 3"}; !slices.Equal(msgs[2:], want) || len(msgs) != 5 {
 		t.Fatalf("stored %d events, last %q", len(msgs), msgs[2:])
 	}
