@@ -161,14 +161,14 @@ func (r *socketRoutes) listeners() []*listener {
 	return ls
 }
 
+// backendsOf returns the targets of a group in the table being served. It
+// takes no lock: Apply may be waiting, holding p.mu, for a health checker
+// that calls it to stop.
 func (p *Plane) backendsOf(tgARN string) []*backend {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var bs []*backend
-	for _, b := range p.backends[tgARN] {
-		bs = append(bs, b)
+	if g := p.table.Load().groups[tgARN]; g != nil {
+		return g.backends
 	}
-	return bs
+	return nil
 }
 
 // TargetHealth reports the health of every target registered in a target
