@@ -23,6 +23,9 @@ func (s *Service) CreateLogGroup(ctx context.Context, in *logswire.CreateLogGrou
 	if err := checkName("logGroupName", in.LogGroupName, groupNamePattern); err != nil {
 		return nil, err
 	}
+	if in.DeletionProtectionEnabled != nil && *in.DeletionProtectionEnabled {
+		return nil, invalidParameter("kumo does not support deletion protection of log groups yet.")
+	}
 	class := in.LogGroupClass
 	if class == "" {
 		class = "STANDARD"

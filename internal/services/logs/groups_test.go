@@ -22,6 +22,8 @@ func TestLogGroups(t *testing.T) {
 	wantCode(t, err, "ResourceAlreadyExistsException")
 	_, err = e.client.CreateLogGroup(ctx, &cwl.CreateLogGroupInput{LogGroupName: aws.String("bad:name")})
 	wantCode(t, err, "InvalidParameterException")
+	_, err = e.client.CreateLogGroup(ctx, &cwl.CreateLogGroupInput{LogGroupName: aws.String("protected"), DeletionProtectionEnabled: aws.Bool(true)})
+	wantCode(t, err, "InvalidParameterException")
 
 	names := func(in *cwl.DescribeLogGroupsInput) []string {
 		t.Helper()
