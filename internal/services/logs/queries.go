@@ -41,6 +41,7 @@ type query struct {
 	groups  []string // user-visible names
 	text    string
 	created int64 // ms
+	limit   int   // StartQuery's limit on rows; 0: none beyond the query's
 	cancel  context.CancelFunc
 
 	mu       sync.Mutex
@@ -158,7 +159,7 @@ func (s *Service) StartQuery(ctx context.Context, in *logswire.StartQueryRequest
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	q := &query{id: arn.NewUUID(), scope: sc, groups: groups, text: in.QueryString,
-		created: s.clock.Now().UnixMilli(), cancel: cancel, status: queryScheduled}
+		created: s.clock.Now().UnixMilli(), limit: int(deref(in.Limit)), cancel: cancel, status: queryScheduled}
 	if err := s.queries.add(q); err != nil {
 		cancel()
 		return nil, err
@@ -241,6 +242,9 @@ func (s *Service) runQuery(ctx context.Context, q *query, parsed *insights.Query
 		s.log.Warn("logs: query failed", "query", q.id, "err", err)
 	default:
 		result = x.Result()
+		if q.limit > 0 && len(result.Rows) > q.limit {
+			result.Rows = result.Rows[:q.limit]
+		}
 	}
 	q.mu.Lock()
 	if q.status != queryCancelled {

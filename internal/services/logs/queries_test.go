@@ -77,6 +77,14 @@ func TestInsightsQueries(t *testing.T) {
 			t.Fatalf("rows = %+v", res.Results)
 		}
 	})
+	t.Run("StartQuery's limit", func(t *testing.T) {
+		out := must[*cwl.StartQueryOutput](t)(e.client.StartQuery(ctx, &cwl.StartQueryInput{LogGroupName: aws.String("/ecs/web"),
+			StartTime: aws.Int64(startSec), EndTime: aws.Int64(endSec), QueryString: aws.String("fields @message | sort @timestamp asc"), Limit: aws.Int32(2)}))
+		res := e.waitQuery(t, out.QueryId)
+		if len(res.Results) != 2 || field(res.Results[1], "@message") != "Warning: slow disk" {
+			t.Fatalf("rows = %+v", res.Results)
+		}
+	})
 	t.Run("JSON fields", func(t *testing.T) {
 		res := run("filter level = 'INFO' | fields latency", "/ecs/api")
 		if len(res.Results) != 1 || field(res.Results[0], "latency") != "20" {
@@ -86,7 +94,7 @@ func TestInsightsQueries(t *testing.T) {
 
 	t.Run("describe and stop", func(t *testing.T) {
 		out := must[*cwl.DescribeQueriesOutput](t)(e.client.DescribeQueries(ctx, &cwl.DescribeQueriesInput{LogGroupName: aws.String("/ecs/api")}))
-		if len(out.Queries) != 3 || out.Queries[0].Status != types.QueryStatusComplete {
+		if len(out.Queries) != 3 || out.Queries[0].Status != types.QueryStatusComplete { // the limit query was on /ecs/web only
 			t.Fatalf("queries = %+v", out.Queries)
 		}
 		if aws.ToString(out.Queries[0].QueryString) != "filter level = 'INFO' | fields latency" {
@@ -94,7 +102,7 @@ func TestInsightsQueries(t *testing.T) {
 		}
 		paged := must[*cwl.DescribeQueriesOutput](t)(e.client.DescribeQueries(ctx, &cwl.DescribeQueriesInput{MaxResults: aws.Int32(2)}))
 		rest := must[*cwl.DescribeQueriesOutput](t)(e.client.DescribeQueries(ctx, &cwl.DescribeQueriesInput{MaxResults: aws.Int32(2), NextToken: paged.NextToken}))
-		if len(paged.Queries) != 2 || len(rest.Queries) != 1 || rest.NextToken != nil {
+		if len(paged.Queries) != 2 || len(rest.Queries) != 2 || rest.NextToken != nil {
 			t.Fatalf("pages of %d and %d", len(paged.Queries), len(rest.Queries))
 		}
 		_, err := e.client.StopQuery(ctx, &cwl.StopQueryInput{QueryId: out.Queries[0].QueryId})
