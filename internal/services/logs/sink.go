@@ -26,8 +26,7 @@ func (s *Service) EnsureGroup(ctx context.Context, dest awslogs.Destination) err
 	if err := checkName("logGroupName", dest.Group, groupNamePattern); err != nil {
 		return err
 	}
-	sc := scope{account: dest.Account, region: dest.Region}
-	_, err := s.events.CreateGroup(sc.group(dest.Group), logstore.GroupSettings{LogGroupClass: "STANDARD"})
+	_, err := s.events.CreateGroup(destGroup(dest), logstore.GroupSettings{LogGroupClass: "STANDARD"})
 	if err != nil && !errors.Is(err, logstore.ErrAlreadyExists) {
 		return err
 	}
@@ -39,8 +38,7 @@ func (s *Service) EnsureStream(ctx context.Context, dest awslogs.Destination) er
 	if err := checkName("logStreamName", dest.Stream, streamNamePattern); err != nil {
 		return err
 	}
-	sc := scope{account: dest.Account, region: dest.Region}
-	_, err := s.events.CreateStream(sc.group(dest.Group), dest.Stream)
+	_, err := s.events.CreateStream(destGroup(dest), dest.Stream)
 	if err != nil && !errors.Is(err, logstore.ErrAlreadyExists) {
 		return err
 	}
@@ -65,7 +63,7 @@ func (s *Service) Put(ctx context.Context, dest awslogs.Destination, source stri
 	if err != nil || offset <= mark.Offset {
 		return err
 	}
-	group := scope{account: dest.Account, region: dest.Region}.group(dest.Group)
+	group := destGroup(dest)
 	g, err := s.events.Group(group)
 	if err != nil {
 		return err
@@ -89,14 +87,14 @@ func (s *Service) Put(ctx context.Context, dest awslogs.Destination, source stri
 	if _, err = s.events.Append(group, dest.Stream, accepted); err != nil {
 		return err
 	}
-	s.publishMetrics(ctx, scope{account: dest.Account, region: dest.Region}, group, accepted)
+	s.publishMetrics(ctx, destScope(dest), group, accepted)
 	return nil
 }
 
 // currentMark reads the stream and the source's mark, settling a pending
 // batch: stored if the stream grew past the sequence noted with it.
 func (s *Service) currentMark(dest awslogs.Destination, source string) (logstore.Stream, markRecord, error) {
-	group := scope{account: dest.Account, region: dest.Region}.group(dest.Group)
+	group := destGroup(dest)
 	st, err := s.events.Stream(group, dest.Stream)
 	if err != nil {
 		return st, markRecord{}, err
@@ -123,7 +121,7 @@ func (s *Service) currentMark(dest awslogs.Destination, source string) (logstore
 }
 
 func (s *Service) saveMark(dest awslogs.Destination, source string, mark markRecord) error {
-	group := scope{account: dest.Account, region: dest.Region}.group(dest.Group)
+	group := destGroup(dest)
 	return s.db.Update(func(tx *store.Tx) error {
 		return tx.Put(tableMarks, markKey(group, dest.Stream, source), mark)
 	})
@@ -131,7 +129,7 @@ func (s *Service) saveMark(dest awslogs.Destination, source string, mark markRec
 
 // lockStream serializes the sink's calls for one stream.
 func (s *Service) lockStream(dest awslogs.Destination) (unlock func()) {
-	key := markKey(scope{account: dest.Account, region: dest.Region}.group(dest.Group), dest.Stream, "")
+	key := markKey(destGroup(dest), dest.Stream, "")
 	s.streamLocksMu.Lock()
 	mu, ok := s.streamLocks[key]
 	if !ok {
@@ -142,3 +140,10 @@ func (s *Service) lockStream(dest awslogs.Destination) (unlock func()) {
 	mu.Lock()
 	return mu.Unlock
 }
+
+func destScope(dest awslogs.Destination) scope {
+	return scope{account: dest.Account, region: dest.Region}
+}
+
+// destGroup is the engine's name of a destination's log group.
+func destGroup(dest awslogs.Destination) string { return destScope(dest).group(dest.Group) }
