@@ -92,6 +92,50 @@ ecs wait services-stable --cluster "$cluster" --services web
 [[ "$(describe taskDefinition)" == *:task-definition/web:2 ]] || fail "after rollback: taskDefinition $(describe taskDefinition)"
 echo "ok: circuit breaker rolled back to web:2"
 
+# The issue's flow: a service behind an ALB, answered by its 3 tasks in
+# turn, then a rolling update while requests keep flowing: none may fail.
+elb() { "$aws" --endpoint-url "$endpoint" elbv2 "$@"; }
+lb=$(elb create-load-balancer --name web-alb --type application --subnets subnet-a subnet-b --query 'LoadBalancers[0].[LoadBalancerArn,DNSName]' --output text)
+lb_arn=$(cut -f1 <<<"$lb"); dns=$(cut -f2 <<<"$lb")
+tg=$(elb create-target-group --name web-tg --protocol HTTP --port 8080 --target-type ip --vpc-id vpc-local --health-check-path /health \
+  --health-check-interval-seconds 5 --health-check-timeout-seconds 2 --healthy-threshold-count 2 --query 'TargetGroups[0].TargetGroupArn' --output text)
+elb modify-target-group-attributes --target-group-arn "$tg" --attributes Key=deregistration_delay.timeout_seconds,Value=5 >/dev/null
+port=$(free_port)
+elb create-listener --load-balancer-arn "$lb_arn" --protocol HTTP --port "$port" --default-actions "Type=forward,TargetGroupArn=$tg" >/dev/null
+ecs create-service --cluster "$cluster" --service-name alb --task-definition web:2 --desired-count 3 --launch-type FARGATE \
+  --network-configuration "$net" --load-balancers "targetGroupArn=$tg,containerName=app,containerPort=8080" \
+  --deployment-configuration 'minimumHealthyPercent=50,maximumPercent=200,deploymentCircuitBreaker={enable=true,rollback=true}' >/dev/null
+ecs wait services-stable --cluster "$cluster" --services alb
+healthy() { elb describe-target-health --target-group-arn "$tg" --query 'length(TargetHealthDescriptions[?TargetHealth.State==`healthy`])' --output text; }
+wait_for '[ "$(healthy)" = 3 ]'
+for _ in $(seq 30); do curl -sf -H "Host: $dns" "http://127.0.0.1:$port/"; echo; done >"$work/answers"
+hosts=$(grep -o '"hostname":"[^"]*"' "$work/answers" | sort -u | wc -l)
+[ "$hosts" = 3 ] || fail "the ALB answered from $hosts tasks, want 3: $(head -3 "$work/answers")"
+echo "ok: 3 tasks answer in turn through http://$dns:$port/"
+
+load() { # requests through the ALB until $work/stop exists (at most 20,000)
+  for _ in $(seq 20000); do
+    [ -e "$work/stop" ] && return
+    curl -s -o /dev/null -m 5 -w '%{http_code}\n' -H "Host: $dns" "http://127.0.0.1:$port/" || true
+  done
+}
+load >"$work/codes" &
+load_pid=$!
+pids+=("$load_pid")
+ecs update-service --cluster "$cluster" --service alb --task-definition web:1 >/dev/null
+ecs wait services-stable --cluster "$cluster" --services alb
+for _ in $(seq 60); do
+  [ "$(ecs describe-services --cluster "$cluster" --services alb --query 'services[0].deployments[0].rolloutState' --output text)" = COMPLETED ] && break
+  sleep 1
+done
+touch "$work/stop"; wait "$load_pid"
+total=$(wc -l <"$work/codes"); bad=$(grep -cv '^200$' "$work/codes" || true)
+[ "$total" -gt 50 ] && [ "$bad" = 0 ] || fail "$bad of $total requests failed during the rolling update: $(sort "$work/codes" | uniq -c | tr '\n' ' ')"
+curl -sf -H "Host: $dns" "http://127.0.0.1:$port/" | grep '"v1"' >/dev/null || fail "the ALB does not answer v1 after the update"
+echo "ok: rolling update through the ALB, $total requests, none failed"
+ecs delete-service --cluster "$cluster" --service alb --force >/dev/null
+ecs wait services-inactive --cluster "$cluster" --services alb
+
 # Errors as ECS answers them.
 out=$(ecs delete-cluster --cluster "$cluster" 2>&1) && fail "delete-cluster with a service succeeded"
 grep -q ClusterContainsServicesException <<<"$out" || fail "delete-cluster: $out"
