@@ -3,6 +3,7 @@ package logs
 import (
 	"context"
 	"errors"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -187,4 +188,40 @@ func limitOr(limit *int32, def int) int {
 		return def
 	}
 	return int(*limit)
+}
+
+// ListLogGroups lists the scope's log groups by name, optionally those a
+// regular expression matches (case-sensitive; ^ for a prefix) and of one
+// class.
+func (s *Service) ListLogGroups(ctx context.Context, in *logswire.ListLogGroupsRequest) (*logswire.ListLogGroupsResponse, error) {
+	sc := scopeOf(ctx)
+	if len(in.LogGroupTags) > 0 || len(in.DataSources) > 0 || len(in.FieldIndexNames) > 0 {
+		return nil, invalidParameter("kumo does not filter log groups by tags, data sources or field indexes yet.")
+	}
+	var pattern *regexp.Regexp
+	if in.LogGroupNamePattern != "" {
+		var err error
+		if pattern, err = regexp.Compile(in.LogGroupNamePattern); err != nil {
+			return nil, invalidParameter("Invalid logGroupNamePattern %q: %v", in.LogGroupNamePattern, err)
+		}
+	}
+	var groups []logstore.Group
+	for _, g := range s.events.Groups() {
+		name, ok := strings.CutPrefix(g.Name, sc.prefix())
+		if !ok || (pattern != nil && !pattern.MatchString(name)) || (in.LogGroupClass != "" && g.LogGroupClass != in.LogGroupClass) {
+			continue
+		}
+		g.Name = name
+		groups = append(groups, g)
+	}
+	page, next, err := protocol.Page(groups, in.NextToken, limitOr(in.Limit, defaultDescribeLimit),
+		func(g logstore.Group) string { return g.Name }, "InvalidParameterException")
+	if err != nil {
+		return nil, err
+	}
+	out := &logswire.ListLogGroupsResponse{NextToken: next, LogGroups: []logswire.LogGroupSummary{}}
+	for _, g := range page {
+		out.LogGroups = append(out.LogGroups, logswire.LogGroupSummary{LogGroupName: g.Name, LogGroupArn: sc.groupARN(g.Name), LogGroupClass: g.LogGroupClass})
+	}
+	return out, nil
 }

@@ -85,6 +85,30 @@ func TestLogGroups(t *testing.T) {
 		}
 	})
 
+	t.Run("ListLogGroups", func(t *testing.T) {
+		list := func(in *cwl.ListLogGroupsInput) []string {
+			out := must[*cwl.ListLogGroupsOutput](t)(e.client.ListLogGroups(ctx, in))
+			var got []string
+			for _, g := range out.LogGroups {
+				got = append(got, aws.ToString(g.LogGroupName))
+			}
+			return got
+		}
+		if got := list(&cwl.ListLogGroupsInput{LogGroupNamePattern: aws.String("^/ecs|fn")}); !slices.Equal(got, []string{"/ecs/api", "/ecs/web", "/ecs/worker", "/lambda/fn"}) {
+			t.Fatalf("pattern: %v", got)
+		}
+		first := must[*cwl.ListLogGroupsOutput](t)(e.client.ListLogGroups(ctx, &cwl.ListLogGroupsInput{Limit: aws.Int32(3)}))
+		rest := must[*cwl.ListLogGroupsOutput](t)(e.client.ListLogGroups(ctx, &cwl.ListLogGroupsInput{Limit: aws.Int32(3), NextToken: first.NextToken}))
+		if len(first.LogGroups) != 3 || len(rest.LogGroups) != 2 || rest.NextToken != nil {
+			t.Fatalf("pages of %d and %d", len(first.LogGroups), len(rest.LogGroups))
+		}
+		if arn := aws.ToString(rest.LogGroups[1].LogGroupArn); arn != "arn:aws:logs:us-east-1:000000000000:log-group:app" {
+			t.Fatalf("arn %s", arn)
+		}
+		_, err := e.client.ListLogGroups(ctx, &cwl.ListLogGroupsInput{LogGroupNamePattern: aws.String("(")})
+		wantCode(t, err, "InvalidParameterException")
+	})
+
 	t.Run("other regions see nothing", func(t *testing.T) {
 		other := clientFor(e.url, "eu-west-1")
 		out := must[*cwl.DescribeLogGroupsOutput](t)(other.DescribeLogGroups(ctx, &cwl.DescribeLogGroupsInput{}))

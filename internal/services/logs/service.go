@@ -93,6 +93,7 @@ func (s *Service) Gateway() *gateway.Service {
 		CreateLogGroup:        s.CreateLogGroup,
 		DeleteLogGroup:        s.DeleteLogGroup,
 		DescribeLogGroups:     s.DescribeLogGroups,
+		ListLogGroups:         s.ListLogGroups,
 		CreateLogStream:       s.CreateLogStream,
 		DeleteLogStream:       s.DeleteLogStream,
 		DescribeLogStreams:    s.DescribeLogStreams,
