@@ -471,3 +471,32 @@ func TestDecideTarget(t *testing.T) {
 		})
 	}
 }
+
+func TestTargetOf(t *testing.T) {
+	t.Parallel()
+	lb := ecswire.LoadBalancer{TargetGroupArn: "tg", ContainerName: "app", ContainerPort: int32Ptr(8080)}
+	cases := []struct {
+		name   string
+		rec    taskRecord
+		want   Target
+		wantOK bool
+	}{
+		{"awsvpc: the task IP and the container port", taskRecord{Spec: node.TaskSpec{NetworkMode: node.NetworkAWSVPC},
+			Task: ecswire.Task{Attachments: []ecswire.Attachment{{Details: []ecswire.KeyValuePair{{Name: "privateIPv4Address", Value: "10.9.0.7"}}}}}},
+			Target{ID: "10.9.0.7", Port: 8080}, true},
+		{"awsvpc before the node gave an IP", taskRecord{Spec: node.TaskSpec{NetworkMode: node.NetworkAWSVPC}}, Target{}, false},
+		{"bridge: loopback and the published host port", taskRecord{Spec: node.TaskSpec{NetworkMode: node.NetworkBridge},
+			Task: ecswire.Task{Containers: []ecswire.Container{{Name: "app", NetworkBindings: []ecswire.NetworkBinding{
+				{ContainerPort: int32Ptr(9000), HostPort: int32Ptr(32001)}, {ContainerPort: int32Ptr(8080), HostPort: int32Ptr(32002)}}}}}},
+			Target{ID: "127.0.0.1", Port: 32002}, true},
+		{"host: loopback and the container port", taskRecord{Spec: node.TaskSpec{NetworkMode: node.NetworkHost}}, Target{ID: "127.0.0.1", Port: 8080}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := targetOf(c.rec, lb)
+			if got != c.want || ok != c.wantOK {
+				t.Errorf("targetOf = %+v %v, want %+v %v", got, ok, c.want, c.wantOK)
+			}
+		})
+	}
+}

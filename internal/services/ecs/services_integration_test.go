@@ -193,7 +193,7 @@ func TestServices(t *testing.T) {
 		e.deleteService(t, "roll")
 	})
 
-	t.Run("a rolling update through the ALB loses no request", func(t *testing.T) {
+	t.Run("a rolling update and scaling through the ALB lose no request", func(t *testing.T) {
 		t.Parallel()
 		e.rollBehindALB(t, v1, v2)
 	})
@@ -251,10 +251,10 @@ func (e *env) deleteService(t *testing.T, name string) {
 }
 
 // rollBehindALB is the issue's flow: a service of 3 tasks behind an ALB
-// listener, then a rolling update while a client keeps sending requests
-// through the ALB; not one may fail.
+// listener, then a rolling update and scaling 3 → 1 → 3 while a client
+// keeps sending requests through the ALB; not one may fail.
 func (e *env) rollBehindALB(t *testing.T, v1, v2 string) {
-	ctx := kumotest.Context(t, 30*time.Second)
+	ctx := kumotest.Context(t, 5*time.Minute)
 	lbs := elb.NewFromConfig(e.kumo.AWSConfig())
 	lbOut, err := lbs.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{Name: aws.String("web-alb"), Subnets: []string{"subnet-a", "subnet-b"},
 		Type: elbtypes.LoadBalancerTypeEnumApplication})
@@ -297,43 +297,65 @@ func (e *env) rollBehindALB(t *testing.T, v1, v2 string) {
 		t.Fatalf("GET through the ALB: %s", body)
 	}
 
+	healthyTargets := func() int {
+		health, err := lbs.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: tg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, d := range health.TargetHealthDescriptions {
+			if d.TargetHealth.State == elbtypes.TargetHealthStateEnumHealthy {
+				n++
+			}
+		}
+		return n
+	}
+	update := func(in *ecs.UpdateServiceInput) func() {
+		return func() {
+			in.Cluster, in.Service = aws.String(e.cluster), aws.String("alb")
+			if _, err := e.ecs.UpdateService(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+			e.waitStable(t, "alb", 120*time.Second)
+			svc := e.waitCompleted(t, "alb", 120*time.Second)
+			// Keep the load on until the tasks that were replaced or scaled
+			// in have drained and stopped, and the new ones serve.
+			for deadline := time.Now().Add(60 * time.Second); len(e.serviceTasks(t, "alb")) != int(svc.DesiredCount) || healthyTargets() != int(svc.DesiredCount); {
+				if time.Now().After(deadline) {
+					t.Fatalf("the service never settled at %d healthy targets", svc.DesiredCount)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+	}
+	e.underLoad(t, url, *lb.DNSName, "a rolling update to v2", update(&ecs.UpdateServiceInput{TaskDefinition: aws.String(v2)}))
+	if body := albGet(url, *lb.DNSName); !strings.Contains(body, `"v2"`) {
+		t.Errorf("after the update the ALB answers %s, want v2", body)
+	}
+	e.underLoad(t, url, *lb.DNSName, "scaling 3 → 1", update(&ecs.UpdateServiceInput{DesiredCount: aws.Int32(1)}))
+	e.underLoad(t, url, *lb.DNSName, "scaling 1 → 3", update(&ecs.UpdateServiceInput{DesiredCount: aws.Int32(3)}))
+	e.deleteService(t, "alb")
+}
+
+// underLoad runs change while a client sends requests through the ALB;
+// not one may fail.
+func (e *env) underLoad(t *testing.T, url, host, what string, change func()) {
+	t.Helper()
 	stop := make(chan struct{})
 	type outcome struct {
 		sent   int
 		report string
 	}
 	result := make(chan outcome, 1)
-	go func() { sent, report := hammer(url, *lb.DNSName, stop); result <- outcome{sent, report} }()
-	if _, err := e.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(e.cluster), Service: aws.String("alb"),
-		TaskDefinition: aws.String(v2)}); err != nil {
-		t.Fatal(err)
-	}
-	e.waitStable(t, "alb", 120*time.Second)
-	svc := e.waitCompleted(t, "alb", 120*time.Second)
+	go func() { sent, report := hammer(url, host, stop); result <- outcome{sent, report} }()
+	change()
 	close(stop)
 	out := <-result
-	if out.report != "" || out.sent < 100 {
-		t.Errorf("%d requests through the ALB during the rolling update: %s\nevents:\n%s", out.sent, out.report, serviceEvents(svc))
+	if out.report != "" || out.sent < 20 {
+		t.Errorf("%d requests through the ALB during %s: %s\nevents:\n%s", out.sent, what, out.report, serviceEvents(e.service(t, "alb")))
 	} else {
-		t.Logf("%d requests through the ALB during the rolling update, none failed", out.sent)
+		t.Logf("%d requests through the ALB during %s, none failed", out.sent, what)
 	}
-	if body := albGet(url, *lb.DNSName); !strings.Contains(body, `"v2"`) {
-		t.Errorf("after the update the ALB answers %s, want v2", body)
-	}
-	health, err := lbs.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: tg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	healthy := 0
-	for _, d := range health.TargetHealthDescriptions {
-		if d.TargetHealth.State == elbtypes.TargetHealthStateEnumHealthy {
-			healthy++
-		}
-	}
-	if healthy != 3 {
-		t.Errorf("%d healthy targets after the update, want 3", healthy)
-	}
-	e.deleteService(t, "alb")
 }
 
 // hammer sends requests through the ALB until stop (at most 20,000, at
