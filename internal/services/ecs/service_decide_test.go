@@ -500,3 +500,27 @@ func TestTargetOf(t *testing.T) {
 		})
 	}
 }
+
+func TestControlPlaneStatus(t *testing.T) {
+	t.Parallel()
+	lb := []ecswire.LoadBalancer{{TargetGroupArn: "tg"}}
+	cases := []struct {
+		name string
+		rec  taskRecord
+		node string
+		want string
+	}{
+		{"a task without load balancers is as the node says", taskRecord{}, node.StatusRunning, node.StatusRunning},
+		{"running but not yet in its target groups is ACTIVATING", taskRecord{LoadBalancers: lb}, node.StatusRunning, statusActivating},
+		{"registered is RUNNING", taskRecord{LoadBalancers: lb, Registered: true}, node.StatusRunning, node.StatusRunning},
+		{"draining is DEACTIVATING", taskRecord{LoadBalancers: lb, Registered: true, Draining: true}, node.StatusRunning, statusDeactivating},
+		{"the node's stop wins", taskRecord{LoadBalancers: lb, Registered: true, Draining: true}, node.StatusStopping, node.StatusStopping},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := controlPlaneStatus(&c.rec, c.node); got != c.want {
+				t.Errorf("controlPlaneStatus = %s, want %s", got, c.want)
+			}
+		})
+	}
+}
