@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +121,22 @@ func TestServices(t *testing.T) {
 	v2 := e.register(t, "svc", web)
 	crashing := e.register(t, "svc", app(e, "app", "exit", "1"))
 
+	// Not parallel: it restarts kumo, before the other cases start.
+	t.Run("a service survives kill -9 of kumo with the same tasks", func(t *testing.T) {
+		e.createService(t, "survivor", v1, 2, nil)
+		e.waitStable(t, "survivor", 90*time.Second)
+		e.waitCompleted(t, "survivor", 30*time.Second)
+		before := taskARNs(e.serviceTasks(t, "survivor"))
+		e.kumo.Kill()
+		e.kumo.Restart()
+		time.Sleep(2 * time.Second) // a few scheduler passes
+		svc := e.waitStable(t, "survivor", 60*time.Second)
+		if after := taskARNs(e.serviceTasks(t, "survivor")); after != before || svc.RunningCount != 2 {
+			t.Errorf("tasks before the restart %s, after %s (running %d)\nevents:\n%s", before, after, svc.RunningCount, serviceEvents(svc))
+		}
+		e.deleteService(t, "survivor")
+	})
+
 	t.Run("a killed task is replaced within 2 s", func(t *testing.T) {
 		t.Parallel()
 		e.createService(t, "keep3", v1, 3, nil)
@@ -231,6 +248,15 @@ func TestServices(t *testing.T) {
 		}
 		e.deleteService(t, "breaker")
 	})
+}
+
+func taskARNs(tasks []types.Task) string {
+	var arns []string
+	for _, task := range tasks {
+		arns = append(arns, aws.ToString(task.TaskArn))
+	}
+	sort.Strings(arns)
+	return strings.Join(arns, " ")
 }
 
 // deleteService deletes a service with force and waits until it is
