@@ -102,7 +102,7 @@ func (s *Service) registerTargets(ctx context.Context, r taskRecord) {
 		}
 		return true
 	})
-	s.targetEvent(r, "registered")
+	s.targetEvent(r, "registered", false)
 	s.nudgeServices()
 }
 
@@ -128,7 +128,7 @@ func (s *Service) deregisterTargets(ctx context.Context, r taskRecord, drain boo
 		}
 		return true
 	})
-	s.targetEvent(r, "deregistered")
+	s.targetEvent(r, "deregistered", drain)
 }
 
 // stillDraining tells whether any target group still drains the task.
@@ -151,8 +151,9 @@ func (s *Service) stillDraining(ctx context.Context, r taskRecord) bool {
 	return false
 }
 
-// targetEvent adds ECS's event for a target change to the task's service.
-func (s *Service) targetEvent(r taskRecord, verb string) {
+// targetEvent adds ECS's events for a target change to the task's
+// service; draining says the task now drains its connections.
+func (s *Service) targetEvent(r taskRecord, verb string, draining bool) {
 	name, ok := cutPrefix(r.Task.Group, "service:")
 	if !ok {
 		return
@@ -163,6 +164,9 @@ func (s *Service) targetEvent(r taskRecord, verb string) {
 		rec, ok, err := store.Get[serviceRecord](tx, tableServices, key)
 		if err != nil || !ok {
 			return err
+		}
+		if draining {
+			addEvent(&rec, s.clock.Now(), "has begun draining connections on 1 tasks.")
 		}
 		for _, lb := range r.LoadBalancers {
 			addEvent(&rec, s.clock.Now(), "%s 1 targets in (target-group %s)", verb, lb.TargetGroupArn)

@@ -649,7 +649,7 @@ func TestRollingUpdateThroughLoadBalancer(t *testing.T) {
 			t.Errorf("task of %s still running", aws.ToString(task.TaskDefinitionArn))
 		}
 	}
-	if !hasEvent(svc, "(service web) deregistered 1 targets in (target-group "+testTG+")") {
+	if !hasEvent(svc, "(service web) deregistered 1 targets in (target-group "+testTG+")") || !hasEvent(svc, "(service web) has begun draining connections on 1 tasks.") {
 		t.Errorf("events:\n%s", eventsString(svc))
 	}
 }
