@@ -56,7 +56,11 @@ func (s *Service) reconcileServices(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err := s.reconcileService(ctx, key); err != nil && !errors.Is(err, errServiceChanged) {
+		err := s.reconcileService(ctx, key)
+		switch {
+		case errors.Is(err, errServiceChanged):
+			s.nudgeServices() // decide again on what changed, without waiting for a tick
+		case err != nil:
 			s.log.Error("schedule service", "service", key, "error", err)
 		}
 	}
