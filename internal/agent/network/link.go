@@ -154,9 +154,10 @@ func createVeth(hostName string, bridge netlink.Link, nsPath string, ip netip.Ad
 	}
 	defer ns.Close()
 	veth := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: hostName, MasterIndex: bridge.Attrs().Index},
-		PeerName:      taskIfName,
-		PeerNamespace: netlink.NsFd(ns),
+		LinkAttrs:        netlink.LinkAttrs{Name: hostName, MasterIndex: bridge.Attrs().Index},
+		PeerName:         taskIfName,
+		PeerNamespace:    netlink.NsFd(ns),
+		PeerHardwareAddr: macForIP(ip),
 	}
 	if err := netlink.LinkAdd(veth); err != nil {
 		return "", fmt.Errorf("create veth %s: %w", hostName, err)
@@ -260,4 +261,13 @@ func prefixOf(n *net.IPNet) netip.Prefix {
 
 func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// macForIP derives a task's MAC address from its IP (0a:58:a:b:c:d, as CNI
+// bridges do). IPs are reused as soon as a task is gone; with a random MAC
+// the host's neighbour cache would keep the old task's address for a while
+// and the new task would be unreachable until it expired.
+func macForIP(ip netip.Addr) net.HardwareAddr {
+	b := ip.As4()
+	return net.HardwareAddr{0x0a, 0x58, b[0], b[1], b[2], b[3]}
 }

@@ -36,8 +36,8 @@ func TestAWSVPCTaskReachableFromHost(t *testing.T) {
 	if err != nil || !netip.MustParsePrefix(m.Subnet()).Contains(ip) || sb.IPv4 == m.BridgeIP() {
 		t.Fatalf("task IPv4 %q: want a task address in %s", sb.IPv4, m.Subnet())
 	}
-	if _, err := net.ParseMAC(sb.MAC); err != nil {
-		t.Errorf("task MAC %q: %v", sb.MAC, err)
+	if want := macForIP(ip).String(); sb.MAC != want {
+		t.Errorf("task MAC %q, want %s derived from the IP (so a reused IP keeps its neighbour entry)", sb.MAC, want)
 	}
 	if len(sb.Bindings) != 0 {
 		t.Errorf("awsvpc bindings = %v, want none", sb.Bindings)
