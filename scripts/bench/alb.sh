@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# ALB data plane throughput and latency, kumo against nginx, HAProxy and
+# Caddy (Debian packages) proxying to the same backend, side by side in one
+# run (issue 5, Performance).
+#
+#   scripts/bench/alb.sh                 # ROUNDS=2 DURATION=15s CONNECTIONS=64 by default
+#
+# One backend (scripts/bench/alb-backend: every path answers a 1 KB body)
+# listens on loopback. kumo serves it through an application load balancer
+# made with the Debian aws CLI: a target group whose health check hits the
+# backend, an HTTP listener forwarding to it, on the load balancer's own
+# 127.x.y.z address. nginx, HAProxy and Caddy each run from a minimal
+# config in a temporary dir, on their own loopback ports, with keep-alive
+# upstream pools and X-Forwarded-For; their distro services are never
+# started. wrk (-t2, keep-alive, --latency) loads the backend directly and
+# then each proxy; the order rotates every round. The table holds medians
+# over the rounds of req/s, p50 and p99, the ratios to nginx, and each
+# proxy's own CPU time per request (the backend's for "direct"): on a
+# shared machine that is the steadier figure, and it says what a request
+# costs each proxy.
+# KUMO_BIN=path benchmarks that kumo binary instead of building this tree.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+rounds=${ROUNDS:-2}
+duration=${DURATION:-15s}
+connections=${CONNECTIONS:-64}
+export PATH="/usr/local/go/bin:$PATH"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
+
+[[ $rounds =~ ^[0-9]+$ ]] && ((rounds >= 1 && rounds <= 10)) || { echo "ROUNDS must be 1..10" >&2; exit 2; }
+[[ $duration =~ ^[0-9]+s$ ]] && ((${duration%s} >= 1 && ${duration%s} <= 120)) || { echo "DURATION must be 1s..120s" >&2; exit 2; }
+[[ $connections =~ ^[0-9]+$ ]] && ((connections >= 1 && connections <= 1000)) || { echo "CONNECTIONS must be 1..1000" >&2; exit 2; }
+
+# install_missing installs the packages that are not there yet without
+# letting them start their daemons (nginx would take port 80): a
+# policy-rc.d answering 101 ("action forbidden") covers the install and is
+# removed after, unless the machine already had one.
+install_missing() {
+  local missing=() p own_policy=0
+  for p in "$@"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  echo "bench: installing ${missing[*]}"
+  local rc=0
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || rc=$?
+  ((own_policy)) && rm -f /usr/sbin/policy-rc.d
+  return $rc
+}
+packages=(wrk nginx haproxy awscli curl python3)
+apt-cache show caddy >/dev/null 2>&1 && packages+=(caddy)
+install_missing "${packages[@]}"
+
+work=$(mktemp -d /tmp/kumo-bench-alb-XXXX)
+pids=()
+cleanup() {
+  local rc=$?
+  set +e # clean up everything, whatever fails
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if ((rc != 0)); then
+    for log in "$work"/*.log; do [ -f "$log" ] && { echo "--- $log"; tail -20 "$log"; }; done
+  fi
+  [ -x "${kumo_bin:-}" ] && "$kumo_bin" purge --data-dir "$work/kumo-data" --remove-data >/dev/null 2>&1
+  rm -rf "$work"
+  exit $rc
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# wait_for URL PID waits up to 30 s for URL to answer 200, while PID runs.
+wait_for() {
+  for _ in $(seq 300); do
+    if curl -sf -o /dev/null "$1" 2>/dev/null; then return 0; fi
+    kill -0 "$2" 2>/dev/null || { echo "bench: the server for $1 exited" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "bench: timed out waiting for $1" >&2
+  return 1
+}
+
+echo "bench: building the backend"
+(cd "$root" && go build -o "$work/alb-backend" ./scripts/bench/alb-backend)
+kumo_bin=${KUMO_BIN:-}
+[ -z "$kumo_bin" ] || [ -x "$kumo_bin" ] || { echo "bench: KUMO_BIN=$kumo_bin is not an executable" >&2; exit 2; }
+if [ -z "$kumo_bin" ]; then
+  echo "bench: building kumo (flags of scripts/setup.sh)"
+  kumo_bin=$work/kumo
+  (cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$kumo_bin" ./cmd/kumo) ||
+    { echo "bench: kumo does not build; KUMO_BIN=bin/kumo benchmarks an existing build" >&2; exit 1; }
+fi
+
+backend_port=$(free_port)
+backend=127.0.0.1:$backend_port
+"$work/alb-backend" -listen "$backend" >"$work/backend.log" 2>&1 &
+backend_pid=$!
+pids+=($backend_pid)
+wait_for "http://$backend/" $backend_pid
+
+# urls and servers: the URL each contender is loaded at, and the PIDs
+# whose CPU time is its cost.
+declare -A urls servers
+
+start_kumo() {
+  local endpoint=127.0.0.1:$(free_port) pid lb addr tg port
+  "$kumo_bin" up --listen "$endpoint" --data-dir "$work/kumo-data" >"$work/kumo.log" 2>&1 &
+  pid=$!
+  pids+=($pid)
+  wait_for "http://$endpoint/_kumo/health" $pid
+  elb() { /usr/bin/aws --endpoint-url "http://$endpoint" elbv2 "$@"; }
+  read -r lb addr < <(elb create-load-balancer --name bench-alb --type application --subnets subnet-a subnet-b \
+    --query 'LoadBalancers[0].[LoadBalancerArn,AvailabilityZones[0].LoadBalancerAddresses[0].IpAddress]' --output text)
+  tg=$(elb create-target-group --name bench-tg --protocol HTTP --port "$backend_port" --target-type ip \
+    --vpc-id vpc-local --health-check-path /health --health-check-interval-seconds 5 --health-check-timeout-seconds 2 \
+    --healthy-threshold-count 2 --query 'TargetGroups[0].TargetGroupArn' --output text)
+  port=$(free_port)
+  elb create-listener --load-balancer-arn "$lb" --protocol HTTP --port "$port" \
+    --default-actions "Type=forward,TargetGroupArn=$tg" >/dev/null
+  elb register-targets --target-group-arn "$tg" --targets "Id=127.0.0.1,Port=$backend_port"
+  local state=""
+  for _ in $(seq 150); do
+    state=$(elb describe-target-health --target-group-arn "$tg" --query 'TargetHealthDescriptions[0].TargetHealth.State' --output text)
+    [ "$state" = healthy ] && break
+    sleep 0.2
+  done
+  [ "$state" = healthy ] || { echo "bench: the kumo target is $state, not healthy" >&2; return 1; }
+  urls[kumo]=http://$addr:$port/
+  servers[kumo]=$pid
+  wait_for "${urls[kumo]}" $pid
+}
+
+start_nginx() {
+  local port pid
+  port=$(free_port)
+  mkdir -p "$work/nginx"
+  cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  upstream backend {
+    server $backend;
+    keepalive 128;
+  }
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+    }
+  }
+}
+CONF
+  /usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' >>"$work/nginx.log" 2>&1 &
+  pid=$!
+  pids+=($pid)
+  urls[nginx]=http://127.0.0.1:$port/
+  servers[nginx]=$pid
+  wait_for "${urls[nginx]}" $pid
+}
+
+start_haproxy() {
+  local port pid
+  port=$(free_port)
+  cat >"$work/haproxy.cfg" <<CONF
+global
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+  option forwardfor
+  http-reuse always
+frontend bench
+  bind 127.0.0.1:$port
+  default_backend backend
+backend backend
+  server b1 $backend
+CONF
+  /usr/sbin/haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
+  pid=$!
+  pids+=($pid)
+  urls[haproxy]=http://127.0.0.1:$port/
+  servers[haproxy]=$pid
+  wait_for "${urls[haproxy]}" $pid
+}
+
+start_caddy() {
+  local port pid
+  port=$(free_port)
+  cat >"$work/Caddyfile" <<CONF
+{
+  admin off
+  auto_https off
+}
+http://127.0.0.1:$port {
+  bind 127.0.0.1
+  reverse_proxy $backend
+}
+CONF
+  XDG_DATA_HOME=$work/caddy XDG_CONFIG_HOME=$work/caddy HOME=$work \
+    /usr/bin/caddy run --config "$work/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 &
+  pid=$!
+  pids+=($pid)
+  urls[caddy]=http://127.0.0.1:$port/
+  servers[caddy]=$pid
+  wait_for "${urls[caddy]}" $pid
+}
+
+urls[direct]=http://$backend/
+servers[direct]=$backend_pid
+contenders=(direct kumo nginx haproxy)
+start_kumo
+start_nginx
+start_haproxy
+if command -v caddy >/dev/null; then
+  start_caddy
+  contenders+=(caddy)
+fi
+# The body each one returns is the backend's 1 KB.
+for c in "${contenders[@]}"; do
+  size=$(curl -sf -o /dev/null -w '%{size_download}' "${urls[$c]}")
+  [ "$size" = 1024 ] || { echo "bench: $c answered $size bytes, want 1024" >&2; exit 1; }
+done
+
+# cpu_ms PID... prints the CPU time (user + system) the processes and their
+# children (nginx's workers) have used, in ms.
+cpu_ms() {
+  local all=() p
+  for p in "$@"; do all+=("$p" $(pgrep -P "$p" || true)); done
+  ((${#all[@]})) || { echo 0; return; }
+  local hz
+  hz=$(getconf CLK_TCK)
+  for p in "${all[@]}"; do cat "/proc/$p/stat"; done 2>/dev/null |
+    awk -v hz="$hz" '{sub(/^.*\) /, ""); t += $12 + $13} END {print int(t * 1000 / hz)}'
+}
+
+# to_ms converts a wrk latency (850.00us, 1.20ms, 1.05s) to ms.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000
+    printf "%.3f", n }'
+}
+
+results=$work/results # lines: contender round req/s p50_ms p99_ms errors cpu_us_per_request
+echo "bench: $rounds rounds of wrk -t2 -c$connections -d$duration --latency; backend $backend"
+for ((i = 1; i <= rounds; i++)); do
+  n=${#contenders[@]}
+  for ((k = 0; k < n; k++)); do
+    c=${contenders[$(((k + i - 1) % n))]}
+    cpu0=$(cpu_ms ${servers[$c]})
+    out=$(wrk -t2 -c"$connections" -d"$duration" --latency "${urls[$c]}")
+    cpu1=$(cpu_ms ${servers[$c]})
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    total=$(awk '/requests in/ {print $1}' <<<"$out")
+    p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+    p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+    errors=$(awk '/Non-2xx or 3xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
+    cpu_us=$(awk -v ms=$((cpu1 - cpu0)) -v n="$total" 'BEGIN {printf "%.1f", n ? ms * 1000 / n : 0}')
+    echo "$c $i $rps $p50 $p99 $errors $cpu_us" | tee -a "$results"
+  done
+done
+
+echo
+python3 - "$results" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+names = list(dict.fromkeys(r[0] for r in rows))
+def med(name, col):
+    return statistics.median(float(r[col]) for r in rows if r[0] == name)
+print("%-8s %9s %8s %8s %7s %11s %12s %15s" % ("", "req/s", "p50 ms", "p99 ms", "errors", "CPU us/req", "req/s:nginx", "p99-nginx ms"))
+for n in names:
+    rps, p99 = med(n, 2), med(n, 4)
+    errors = sum(int(r[5]) for r in rows if r[0] == n)
+    print("%-8s %9.0f %8.2f %8.2f %7d %11.1f %11.2fx %+15.2f" % (
+        n, rps, med(n, 3), p99, errors, med(n, 6), rps / med("nginx", 2), p99 - med("nginx", 4)))
+PY
