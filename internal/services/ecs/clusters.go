@@ -3,7 +3,6 @@ package ecs
 import (
 	"context"
 	"regexp"
-	"sort"
 
 	"github.com/kumo-project/kumo/internal/arn"
 	"github.com/kumo-project/kumo/internal/protocol"
@@ -231,28 +230,11 @@ func (s *Service) ListClusters(ctx context.Context, in *ecswire.ListClustersRequ
 	if err != nil {
 		return nil, serverException(err)
 	}
-	sort.Strings(arns)
-	page, next, err := protocol.Page(arns, in.NextToken, max, identity, "InvalidParameterException")
+	page, next, err := pageOfNames(arns, in.NextToken, max)
 	if err != nil {
 		return nil, err
 	}
-	if page == nil {
-		page = []string{}
-	}
 	return &ecswire.ListClustersResponse{ClusterArns: page, NextToken: next}, nil
-}
-
-func identity(s string) string { return s }
-
-// maxResults checks an optional maxResults against ECS's 1..limit range.
-func maxResults(v *int32, limit int) (int, error) {
-	if v == nil {
-		return limit, nil
-	}
-	if *v < 1 || int(*v) > limit {
-		return 0, invalidParameter("maxResults must be between 1 and %d.", limit)
-	}
-	return int(*v), nil
 }
 
 // DeleteCluster marks an empty cluster INACTIVE. A cluster with active

@@ -3,7 +3,6 @@ package ecs
 import (
 	"context"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/kumo-project/kumo/internal/arn"
@@ -573,13 +572,9 @@ func (s *Service) ListServices(ctx context.Context, in *ecswire.ListServicesRequ
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(arns)
-	page, next, err := protocol.Page(arns, in.NextToken, max, identity, "InvalidParameterException")
+	page, next, err := pageOfNames(arns, in.NextToken, max)
 	if err != nil {
 		return nil, err
-	}
-	if page == nil {
-		page = []string{}
 	}
 	return &ecswire.ListServicesResponse{ServiceArns: page, NextToken: next}, nil
 }

@@ -252,12 +252,9 @@ func (s *Service) ListTaskDefinitionFamilies(ctx context.Context, in *ecswire.Li
 			matched = append(matched, f)
 		}
 	}
-	page, next, err := protocol.Page(matched, in.NextToken, max, identity, "InvalidParameterException")
+	page, next, err := pageOfNames(matched, in.NextToken, max)
 	if err != nil {
 		return nil, err
-	}
-	if page == nil {
-		page = []string{}
 	}
 	return &ecswire.ListTaskDefinitionFamiliesResponse{Families: page, NextToken: next}, nil
 }

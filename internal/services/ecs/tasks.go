@@ -3,7 +3,6 @@ package ecs
 import (
 	"context"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/kumo-project/kumo/internal/arn"
@@ -394,13 +393,9 @@ func (s *Service) ListTasks(ctx context.Context, in *ecswire.ListTasksRequest) (
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(arns)
-	page, next, err := protocol.Page(arns, in.NextToken, max, identity, "InvalidParameterException")
+	page, next, err := pageOfNames(arns, in.NextToken, max)
 	if err != nil {
 		return nil, err
-	}
-	if page == nil {
-		page = []string{}
 	}
 	return &ecswire.ListTasksResponse{TaskArns: page, NextToken: next}, nil
 }
