@@ -314,6 +314,12 @@ func (s *Service) StopTask(ctx context.Context, in *ecswire.StopTaskRequest) (*e
 	return &ecswire.StopTaskResponse{Task: &out}, nil
 }
 
+// taskView is the part of a task record DescribeTasks shows: decoding only
+// it skips the node spec, the larger half of the record.
+type taskView struct {
+	Task ecswire.Task
+}
+
 // DescribeTasks describes up to 100 tasks by ID or ARN; unknown ones are
 // failures with reason MISSING.
 func (s *Service) DescribeTasks(ctx context.Context, in *ecswire.DescribeTasksRequest) (*ecswire.DescribeTasksResponse, error) {
@@ -331,7 +337,7 @@ func (s *Service) DescribeTasks(ctx context.Context, in *ecswire.DescribeTasksRe
 		name := cluster.Cluster.ClusterName
 		for _, ref := range in.Tasks {
 			key, id := taskKey(sc, name, ref)
-			rec, ok, err := store.Get[taskRecord](tx, tableTasks, key)
+			rec, ok, err := store.Get[taskView](tx, tableTasks, key)
 			if err != nil {
 				return serverException(err)
 			}
