@@ -80,6 +80,11 @@ type Config struct {
 	// LogSink receives the output of containers whose log driver is
 	// awslogs (optional: without it the output stays on the node only).
 	LogSink awslogs.Sink
+	// DNSServer is the resolver address written to the /etc/resolv.conf of
+	// awsvpc and bridge tasks whose task definition sets no dnsServers:
+	// kumo's DNS on the bridge (optional: without it they get the host's
+	// file).
+	DNSServer string
 }
 
 // Agent runs the tasks of one node.

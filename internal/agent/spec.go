@@ -78,9 +78,32 @@ func hostname(rec record, c node.ContainerSpec) string {
 	return containerID(rec.Spec.TaskID, c.Name)[:12]
 }
 
+// resolvConf is the container's /etc/resolv.conf: the task definition's
+// dnsServers; else, for tasks on the task bridge (awsvpc and bridge modes),
+// kumo's DNS at dnsServer when there is one; else the host's file.
+func resolvConf(rec record, c node.ContainerSpec, dnsServer string) (string, error) {
+	servers := c.DNSServers
+	onBridge := rec.Spec.NetworkMode == node.NetworkAWSVPC || rec.Spec.NetworkMode == node.NetworkBridge
+	if len(servers) == 0 && onBridge && dnsServer != "" {
+		servers = []string{dnsServer}
+	}
+	resolv := ""
+	for _, s := range servers {
+		resolv += "nameserver " + s + "\n"
+	}
+	if resolv != "" {
+		return resolv, nil
+	}
+	b, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil && !os.IsNotExist(err) {
+		return "", err
+	}
+	return string(b), nil
+}
+
 // writeEtcFiles writes the container's /etc/hosts, /etc/resolv.conf and
 // /etc/hostname into the task dir and returns the bind mounts for them.
-func writeEtcFiles(dir string, rec record, c node.ContainerSpec) ([]specs.Mount, error) {
+func writeEtcFiles(dir string, rec record, c node.ContainerSpec, dnsServer string) ([]specs.Mount, error) {
 	etc := filepath.Join(dir, "etc", c.Name)
 	if err := os.MkdirAll(etc, 0o755); err != nil {
 		return nil, err
@@ -100,16 +123,9 @@ func writeEtcFiles(dir string, rec record, c node.ContainerSpec) ([]specs.Mount,
 	for _, kv := range c.ExtraHosts {
 		hosts += kv.Value + "\t" + kv.Name + "\n"
 	}
-	resolv := ""
-	for _, s := range c.DNSServers {
-		resolv += "nameserver " + s + "\n"
-	}
-	if resolv == "" {
-		b, err := os.ReadFile("/etc/resolv.conf")
-		if err != nil && !os.IsNotExist(err) {
-			return nil, err
-		}
-		resolv = string(b)
+	resolv, err := resolvConf(rec, c, dnsServer)
+	if err != nil {
+		return nil, err
 	}
 	files := map[string]string{"hosts": hosts, "resolv.conf": resolv, "hostname": host + "\n"}
 	var mounts []specs.Mount
@@ -130,7 +146,7 @@ func (a *Agent) specOpts(t *task, rec record, c node.ContainerSpec, img containe
 	if len(args) == 0 {
 		return nil, fmt.Errorf("container %s: no command: the image has no ENTRYPOINT or CMD and the task definition sets none", c.Name)
 	}
-	mounts, err := writeEtcFiles(t.dir, rec, c)
+	mounts, err := writeEtcFiles(t.dir, rec, c, a.cfg.DNSServer)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: write /etc files: %w", c.Name, err)
 	}
