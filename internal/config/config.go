@@ -8,9 +8,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -41,6 +44,12 @@ type Config struct {
 	AdvisoryDir string
 	// ECRLifecycleInterval is how often ECR lifecycle policies are applied.
 	ECRLifecycleInterval time.Duration
+	// DNSListen is the host's address of kumo's DNS (host:port): "" picks
+	// a per-instance 127.53.x.y:53, "off" serves only the task bridge.
+	DNSListen string
+	// DNSUpstreams are the resolvers (ip:port) kumo's DNS forwards other
+	// names to; empty means the nameservers of the host's /etc/resolv.conf.
+	DNSUpstreams []string
 }
 
 // InstanceID is a short ID derived from the data dir, so two instances with
@@ -55,7 +64,8 @@ var accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
 // ParseUp reads the flags of `kumo up`; environment variables give the
 // defaults (KUMO_LISTEN, KUMO_DATA_DIR, KUMO_CONTAINERD_ADDRESS,
 // KUMO_ACCOUNT_ID, KUMO_REGION, KUMO_TASK_SUBNET, KUMO_REGISTRY_HOST,
-// KUMO_REGISTRY_AUTH_REQUIRED, KUMO_ADVISORY_DIR, KUMO_ECR_LIFECYCLE_INTERVAL).
+// KUMO_REGISTRY_AUTH_REQUIRED, KUMO_ADVISORY_DIR, KUMO_ECR_LIFECYCLE_INTERVAL,
+// KUMO_DNS_LISTEN, KUMO_DNS_UPSTREAMS).
 func ParseUp(args []string) (Config, error) {
 	fs := flag.NewFlagSet("kumo up", flag.ContinueOnError)
 	var c Config
@@ -71,6 +81,9 @@ func ParseUp(args []string) (Config, error) {
 	fs.StringVar(&c.AdvisoryDir, "advisory-dir", env("KUMO_ADVISORY_DIR", ""), "directory of OSV JSON advisories for ECR image scans")
 	lifecycle := env("KUMO_ECR_LIFECYCLE_INTERVAL", "1h")
 	fs.Func("ecr-lifecycle-interval", "how often ECR lifecycle policies run (default 1h)", func(v string) error { lifecycle = v; return nil })
+	fs.StringVar(&c.DNSListen, "dns-listen", env("KUMO_DNS_LISTEN", ""), `host address of kumo's DNS, host:port, or "off" (default: a per-instance 127.53.x.y:53)`)
+	upstreams := env("KUMO_DNS_UPSTREAMS", "")
+	fs.Func("dns-upstreams", "comma-separated resolvers (ip or ip:port) for names outside kumo's (default: the host's /etc/resolv.conf)", func(v string) error { upstreams = v; return nil })
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -82,6 +95,12 @@ func ParseUp(args []string) (Config, error) {
 		return c, fmt.Errorf("invalid ECR lifecycle interval %q", lifecycle)
 	}
 	c.ECRLifecycleInterval = d
+	if c.DNSUpstreams, err = parseUpstreams(upstreams); err != nil {
+		return c, err
+	}
+	if err := checkDNSListen(c.DNSListen); err != nil {
+		return c, err
+	}
 	return c.normalize()
 }
 
@@ -112,6 +131,38 @@ func (c Config) normalize() (Config, error) {
 	}
 	c.DataDir = abs
 	return c, nil
+}
+
+// parseUpstreams reads a comma-separated list of ip or ip:port (port 53
+// by default) as ip:port addresses.
+func parseUpstreams(list string) ([]string, error) {
+	var out []string
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if ip, err := netip.ParseAddr(s); err == nil {
+			s = netip.AddrPortFrom(ip, 53).String()
+		}
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil || ap.Port() == 0 {
+			return nil, fmt.Errorf("invalid DNS upstream %q: want ip or ip:port", s)
+		}
+		out = append(out, ap.String())
+	}
+	return out, nil
+}
+
+// checkDNSListen accepts "", "off" or host:port.
+func checkDNSListen(v string) error {
+	if v == "" || v == "off" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return fmt.Errorf("invalid --dns-listen %q: want host:port or off", v)
+	}
+	return nil
 }
 
 func env(name, def string) string {
