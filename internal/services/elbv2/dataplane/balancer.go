@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,9 +13,12 @@ import (
 type backend struct {
 	key      string
 	inflight atomic.Int64
+	// conns are the idle keep-alive connections of the direct path.
+	conns *connPool
 
 	mu      sync.Mutex
 	t       Target
+	host    string // t.Addr as text, made once
 	health  healthState
 	checked bool // at least one health check ran
 }
@@ -28,7 +32,17 @@ func (b *backend) target() Target {
 func (b *backend) setTarget(t Target) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if t.Addr != b.t.Addr || b.host == "" {
+		b.host = t.Addr.String()
+	}
 	b.t = t
+}
+
+// address is where requests to the target go, as an address and as text.
+func (b *backend) address() (netip.AddrPort, string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.t.Addr, b.host
 }
 
 func (b *backend) observe(r checkResult, hc HealthCheck, now time.Time) {

@@ -40,16 +40,24 @@ func (rt *lbRuntime) roundTrip(w http.ResponseWriter, r *http.Request, u *upstre
 		return
 	}
 	defer resp.Body.Close()
+	writeAnswer(w, resp)
+}
+
+// writeAnswer copies a target's answer to the client: its end-to-end
+// headers, status, body and trailers. It returns the error that stopped
+// the body short, nil when the body was read to its end.
+func writeAnswer(w http.ResponseWriter, resp *http.Response) error {
 	h := w.Header()
 	copyHeaders(h, resp.Header)
 	for k := range resp.Trailer {
 		h.Add("Trailer", k)
 	}
 	w.WriteHeader(resp.StatusCode)
-	copyBody(w, resp)
+	err := copyBody(w, resp)
 	for k, vs := range resp.Trailer {
 		h[http.TrailerPrefix+k] = vs
 	}
+	return err
 }
 
 // forwardHeaders returns the end-to-end headers of a request: a new map
@@ -93,25 +101,29 @@ func copyHeaders(dst, src http.Header) {
 }
 
 // copyBody streams a response body with a pooled buffer, flushing after
-// each read when the length is unknown (chunked, server-sent events).
-func copyBody(w http.ResponseWriter, resp *http.Response) {
+// each read when the length is unknown (chunked, server-sent events). It
+// returns the read or write error that stopped it, nil at the body's end.
+func copyBody(w http.ResponseWriter, resp *http.Response) error {
 	buf := bufferPool{}.Get()
 	defer bufferPool{}.Put(buf)
 	if resp.ContentLength >= 0 {
-		io.CopyBuffer(writerOnly{w}, resp.Body, buf)
-		return
+		_, err := io.CopyBuffer(writerOnly{w}, resp.Body, buf)
+		return err
 	}
 	rc := http.NewResponseController(w)
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
+				return werr
 			}
 			rc.Flush()
 		}
+		if err == io.EOF {
+			return nil
+		}
 		if err != nil {
-			return
+			return err
 		}
 	}
 }

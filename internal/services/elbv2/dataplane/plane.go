@@ -100,7 +100,8 @@ func (p *Plane) groupFor(tg TargetGroup) *group {
 	for _, t := range tg.Targets {
 		b := old[t.Key]
 		if b == nil {
-			b = &backend{key: t.Key, t: t, health: newHealthState()}
+			b = &backend{key: t.Key, health: newHealthState(), conns: newConnPool()}
+			b.setTarget(t)
 		}
 		g.backends = append(g.backends, b)
 		g.byKey[t.Key] = b
@@ -118,6 +119,13 @@ func (p *Plane) adopt(t *table) {
 		cursors[arn] = g.next
 		for _, tgt := range g.cfg.Targets {
 			g.byKey[tgt.Key].setTarget(tgt)
+		}
+	}
+	for arn, old := range p.backends {
+		for key, b := range old {
+			if backends[arn][key] != b {
+				b.conns.retire()
+			}
 		}
 	}
 	p.backends, p.cursors = backends, cursors
@@ -226,6 +234,11 @@ func (p *Plane) Close() {
 	}
 	for _, rt := range p.runtimes {
 		rt.transport.CloseIdleConnections()
+	}
+	for _, group := range p.backends {
+		for _, b := range group {
+			b.conns.retire()
+		}
 	}
 }
 

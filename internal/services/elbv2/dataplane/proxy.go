@@ -2,11 +2,8 @@ package dataplane
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -115,38 +112,37 @@ func setForwardedHeaders(out, in http.Header, u *upstream) {
 	}
 }
 
-// newTraceID makes an X-Amzn-Trace-Id: Root=1-<epoch seconds, 8 hex>-<24 hex>.
 // forwardedFor is the X-Forwarded-For a target gets: the client's address
 // appended to what the client sent, what it sent, or nothing, by mode.
 func forwardedFor(lb LoadBalancer, prior []string, client netip.AddrPort) string {
-	switch lb.XFF {
-	case XFFRemove:
-		return ""
-	case XFFPreserve:
-		return strings.Join(prior, ", ")
-	}
-	self := client.Addr().String()
-	if lb.XFFClientPort {
-		self = client.String()
-	}
-	if len(prior) == 0 {
-		return self
-	}
-	return strings.Join(prior, ", ") + ", " + self
+	return string(appendForwardedFor(nil, lb, prior, client))
 }
 
-func newTraceID() string {
-	var id [len("Root=1-") + 8 + 1 + 24]byte
-	copy(id[:], "Root=1-")
-	var epoch [4]byte
-	binary.BigEndian.PutUint32(epoch[:], uint32(time.Now().Unix()))
-	hex.Encode(id[7:15], epoch[:])
-	id[15] = '-'
-	var random [12]byte
-	rand.Read(random[:])
-	hex.Encode(id[16:], random[:])
-	return string(id[:])
+// appendForwardedFor appends forwardedFor's value to dst.
+func appendForwardedFor(dst []byte, lb LoadBalancer, prior []string, client netip.AddrPort) []byte {
+	if lb.XFF == XFFRemove {
+		return dst
+	}
+	for i, p := range prior {
+		if i > 0 {
+			dst = append(dst, ", "...)
+		}
+		dst = append(dst, p...)
+	}
+	if lb.XFF == XFFPreserve {
+		return dst
+	}
+	if len(prior) > 0 {
+		dst = append(dst, ", "...)
+	}
+	if lb.XFFClientPort {
+		return client.AppendTo(dst)
+	}
+	return client.Addr().AppendTo(dst)
 }
+
+// newTraceID makes an X-Amzn-Trace-Id (see appendTraceID).
+func newTraceID() string { return string(appendTraceID(nil, time.Now())) }
 
 // upstreamError answers a failed forward as ALB does: 504 when the target
 // timed out, 502 otherwise.
@@ -289,15 +285,19 @@ func (p *Plane) forward(w http.ResponseWriter, r *http.Request, t *table, l *lis
 	}
 	b.inflight.Add(1)
 	defer b.inflight.Add(-1)
-	tgt := b.target()
-	u := &upstream{scheme: scheme, host: tgt.Addr.String(), listener: l, client: clientAddrPort(r)}
-	if r.Header.Get("Upgrade") != "" {
+	addr, host := b.address()
+	u := upstream{scheme: scheme, host: host, listener: l, client: clientAddrPort(r)}
+	switch {
+	case r.Header.Get("Upgrade") != "":
 		// WebSocket and other upgrades: ReverseProxy splices the connections.
-		l.lb.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), upstreamKey{}, u)))
-	} else {
-		l.lb.roundTrip(w, r, u)
+		ctxU := u
+		l.lb.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), upstreamKey{}, &ctxU)))
+	case directPath(r, &u):
+		l.lb.roundTripDirect(w, r, &u, b.conns, addr)
+	default:
+		l.lb.roundTrip(w, r, &u)
 	}
-	return tgt.Addr.String()
+	return host
 }
 
 func setCookie(w http.ResponseWriter, name, value string, expires time.Time) {

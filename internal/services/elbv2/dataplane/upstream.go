@@ -1,0 +1,275 @@
+package dataplane
+
+import (
+	"bufio"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync/atomic"
+	"time"
+)
+
+// The direct path forwards the common request — no body, a replayable
+// method, a plain-HTTP target — on a keep-alive connection of the target's
+// own pool, in the handler's goroutine: it writes the request line and
+// headers straight into the connection's buffer and reads the answer with
+// http.ReadResponse. http.Transport, which the other requests take, hands
+// every request to a write goroutine and its answer back from a read
+// goroutine; on a loopback those hand-offs cost more than the forwarding.
+//
+//	handler ──▶ backend.conns (idle keep-alive connections) ──▶ target
+//	   ▲                                                         │
+//	   └──────────── ReadResponse, copy body, put back ◀──────────┘
+
+// maxIdlePerTarget bounds the idle connections kept to one target.
+const maxIdlePerTarget = 256
+
+// upstreamConn is a keep-alive connection to a target.
+type upstreamConn struct {
+	nc        net.Conn
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	idleSince time.Time
+}
+
+func (c *upstreamConn) close() { c.nc.Close() }
+
+// connPool holds a target's idle connections. A channel keeps Get and Put
+// lock-free for the callers and bounds the pool.
+type connPool struct {
+	idle    chan *upstreamConn
+	retired atomic.Bool
+}
+
+func newConnPool() *connPool { return &connPool{idle: make(chan *upstreamConn, maxIdlePerTarget)} }
+
+// get returns an idle connection that has not outlived idleTimeout, or nil.
+func (p *connPool) get(idleTimeout time.Duration, now time.Time) *upstreamConn {
+	for {
+		select {
+		case c := <-p.idle:
+			if now.Sub(c.idleSince) < idleTimeout {
+				return c
+			}
+			c.close()
+		default:
+			return nil
+		}
+	}
+}
+
+// put keeps a connection for the next request, or closes it when the
+// pool is full or its target is gone.
+func (p *connPool) put(c *upstreamConn, now time.Time) {
+	c.idleSince = now
+	select {
+	case p.idle <- c:
+	default:
+		c.close()
+	}
+	if p.retired.Load() {
+		p.closeIdle()
+	}
+}
+
+// retire closes the idle connections of a target that left the table, and
+// those put back by requests still in flight.
+func (p *connPool) retire() {
+	p.retired.Store(true)
+	p.closeIdle()
+}
+
+func (p *connPool) closeIdle() {
+	for {
+		select {
+		case c := <-p.idle:
+			c.close()
+		default:
+			return
+		}
+	}
+}
+
+var upstreamDialer = &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+
+func dialUpstream(addr netip.AddrPort) (*upstreamConn, error) {
+	nc, err := upstreamDialer.Dial("tcp", addr.String())
+	if err != nil {
+		return nil, err
+	}
+	return &upstreamConn{nc: nc, br: bufio.NewReaderSize(nc, 8<<10), bw: bufio.NewWriterSize(nc, 4<<10)}, nil
+}
+
+// directPath reports whether a request may take the direct path: a
+// request without a body whose method is safe to send again, so that a
+// pooled connection the target closed meanwhile can be retried on a new
+// one, as http.Transport does.
+func directPath(r *http.Request, u *upstream) bool {
+	return u.scheme == "http" && r.ContentLength == 0 &&
+		(r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions)
+}
+
+// errStaleConn marks a failure on a reused connection before any byte of
+// the answer came: the target had closed it, and a new one may be tried.
+var errStaleConn = errors.New("pooled connection closed by the target")
+
+// roundTripDirect forwards r on a pooled connection of the target and
+// copies the answer to w. Failures become ALB's 502 or 504.
+func (rt *lbRuntime) roundTripDirect(w http.ResponseWriter, r *http.Request, u *upstream, pool *connPool, addr netip.AddrPort) {
+	c, resp, err := send(r, u, pool, addr, rt.cfg.IdleTimeout)
+	if err != nil {
+		upstreamError(w, r, err)
+		return
+	}
+	if writeAnswer(w, resp) == nil && !resp.Close {
+		resp.Body.Close() // at its end already: returns at once
+		pool.put(c, time.Now())
+		return
+	}
+	c.close()
+}
+
+// send writes r on a pooled connection, or on a new one when the pool is
+// empty or the pooled one turns out to be closed, and reads the head of
+// the answer. The connection is the caller's until it puts it back.
+func send(r *http.Request, u *upstream, pool *connPool, addr netip.AddrPort, idle time.Duration) (*upstreamConn, *http.Response, error) {
+	if c := pool.get(idle, time.Now()); c != nil {
+		resp, err := exchange(c, r, u, idle, true)
+		if err == nil {
+			return c, resp, nil
+		}
+		c.close()
+		if !errors.Is(err, errStaleConn) {
+			return nil, nil, err
+		}
+	}
+	c, err := dialUpstream(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := exchange(c, r, u, idle, false)
+	if err != nil {
+		c.close()
+		return nil, nil, err
+	}
+	return c, resp, nil
+}
+
+// exchange writes the request on c and reads the head of the final answer
+// (informational 1xx answers are skipped) within the idle timeout.
+func exchange(c *upstreamConn, r *http.Request, u *upstream, idle time.Duration, reused bool) (*http.Response, error) {
+	c.nc.SetDeadline(time.Now().Add(idle))
+	writeRequest(c.bw, r, u)
+	err := c.bw.Flush()
+	if err == nil {
+		_, err = c.br.Peek(1)
+	}
+	if err != nil {
+		if reused && !isTimeout(err) {
+			return nil, errStaleConn
+		}
+		return nil, err
+	}
+	for {
+		resp, err := http.ReadResponse(c.br, r)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case resp.StatusCode == http.StatusSwitchingProtocols:
+			return nil, errors.New("target switched protocols unasked")
+		case resp.StatusCode >= 200:
+			c.nc.SetDeadline(time.Time{}) // the body may stream for longer
+			return resp, nil
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// forwardedHeaders are the client's headers ALB replaces with its own.
+var forwardedHeaders = map[string]bool{"X-Forwarded-For": true, "X-Forwarded-Proto": true, "X-Forwarded-Port": true}
+
+// writeRequest writes the request line and headers r goes to its target
+// with: the client's end-to-end headers, then ALB's X-Forwarded-* and,
+// unless the client sent one, a new X-Amzn-Trace-Id. Header names and
+// values were checked by the server that parsed r.
+func writeRequest(bw *bufio.Writer, r *http.Request, u *upstream) {
+	bw.WriteString(r.Method)
+	bw.WriteByte(' ')
+	bw.WriteString(requestURI(r))
+	host := r.Host
+	if host == "" {
+		host = u.host
+	}
+	writeHeader(bw, " HTTP/1.1\r\nHost", host)
+	drop := connectionTokens(r.Header)
+	traced := false
+	for k, vs := range r.Header {
+		if hopHeaders[k] || drop[k] || forwardedHeaders[k] {
+			continue
+		}
+		if k == "X-Amzn-Trace-Id" {
+			if len(vs) == 0 || vs[0] == "" {
+				continue
+			}
+			traced = true
+		}
+		for _, v := range vs {
+			writeHeader(bw, k, v)
+		}
+	}
+	xff := append(bw.AvailableBuffer(), "X-Forwarded-For: "...)
+	if line := appendForwardedFor(xff, u.listener.lb.cfg, r.Header["X-Forwarded-For"], u.client); len(line) > len(xff) {
+		bw.Write(append(line, "\r\n"...))
+	}
+	writeHeader(bw, "X-Forwarded-Proto", u.listener.proto)
+	writeHeader(bw, "X-Forwarded-Port", u.listener.port)
+	if !traced {
+		bw.WriteString("X-Amzn-Trace-Id: ")
+		bw.Write(appendTraceID(bw.AvailableBuffer(), time.Now()))
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+func writeHeader(bw *bufio.Writer, name, value string) {
+	bw.WriteString(name)
+	bw.WriteString(": ")
+	bw.WriteString(value)
+	bw.WriteString("\r\n")
+}
+
+// requestURI is the target of the request line: as the client sent it in
+// origin form, otherwise (absolute form) rebuilt from the URL.
+func requestURI(r *http.Request) string {
+	if uri := r.RequestURI; uri != "" && (uri[0] == '/' || uri == "*") {
+		return uri
+	}
+	return r.URL.RequestURI()
+}
+
+// appendTraceID appends an X-Amzn-Trace-Id value,
+// Root=1-<epoch seconds, 8 hex>-<24 hex>. The random part needs no
+// cryptographic strength, only to be unique.
+func appendTraceID(dst []byte, now time.Time) []byte {
+	dst = append(dst, "Root=1-"...)
+	dst = appendHex(dst, uint64(uint32(now.Unix())), 8)
+	dst = append(dst, '-')
+	dst = appendHex(dst, uint64(rand.Uint32()), 8)
+	return appendHex(dst, rand.Uint64(), 16)
+}
+
+// appendHex appends the digits lowest digits of v in hex, zero-padded.
+func appendHex(dst []byte, v uint64, digits int) []byte {
+	const hexDigits = "0123456789abcdef"
+	for i := digits - 1; i >= 0; i-- {
+		dst = append(dst, hexDigits[(v>>(4*i))&0xf])
+	}
+	return dst
+}
