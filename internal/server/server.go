@@ -21,6 +21,7 @@ import (
 	"github.com/kumo-project/kumo/internal/arn"
 	"github.com/kumo-project/kumo/internal/clock"
 	"github.com/kumo-project/kumo/internal/config"
+	"github.com/kumo-project/kumo/internal/dns"
 	"github.com/kumo-project/kumo/internal/gateway"
 	"github.com/kumo-project/kumo/internal/registry"
 	"github.com/kumo-project/kumo/internal/services/acm"
@@ -46,6 +47,7 @@ type Server struct {
 	logs       *logs.Service
 	acm        *acm.Service
 	elbv2      *elbv2.Service
+	resolver   *dns.Server
 	services   []Service // every AWS service, in start order
 	http       *http.Server
 	listener   net.Listener
@@ -114,6 +116,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 		gw.Register(svc.Gateway())
 	}
+	if err := s.startDNS(ctx); err != nil {
+		return err
+	}
 	s.http = &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second}
 	go func() {
 		if err := s.http.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -135,6 +140,39 @@ func (s *Server) startLoadBalancing() {
 	s.elbv2 = elbv2.New(elbv2.Config{Store: s.store, Clock: s.clock, Log: s.log.With("service", "elasticloadbalancing"),
 		Certificates: s.acm, InstanceID: s.cfg.InstanceID(), DataDir: s.cfg.DataDir, SharedLoopback: true})
 	s.services = append(s.services, s.acm, s.elbv2)
+}
+
+// startDNS serves kumo's DNS on the task bridge (port 53: the tasks'
+// resolver) and on the host's address (--dns-listen), with the load
+// balancers' names; other names go to the host's resolvers.
+func (s *Server) startDNS(ctx context.Context) error {
+	cfg := dns.Config{
+		Listen:    []string{net.JoinHostPort(s.network.BridgeIP(), "53")},
+		Upstreams: s.cfg.DNSUpstreams,
+		Sources:   []dns.Source{dns.LoadBalancerSource(s.elbv2)},
+		Clock:     s.clock,
+		Log:       s.log.With("component", "dns"),
+	}
+	switch s.cfg.DNSListen {
+	case "":
+		cfg.ListenOneOf = dns.LoopbackCandidates(s.cfg.InstanceID())
+	case "off":
+	default:
+		cfg.Listen = append(cfg.Listen, s.cfg.DNSListen)
+	}
+	if len(cfg.Upstreams) == 0 {
+		upstreams, err := dns.UpstreamsFromResolvConf("/etc/resolv.conf")
+		if err != nil {
+			return err
+		}
+		cfg.Upstreams = upstreams
+	}
+	s.resolver = dns.New(cfg)
+	if err := s.resolver.Start(ctx); err != nil {
+		return err
+	}
+	s.log.Info("dns is up", "addresses", s.resolver.Addrs(), "upstreams", cfg.Upstreams)
+	return nil
 }
 
 // ecsTargets lets ECS services put their tasks into ELBv2 target groups;
@@ -229,6 +267,7 @@ func (s *Server) startNode(ctx context.Context) error {
 		ImageHostRewrite:    ecr.ImageHostRewrite(s.registryHost(), s.Addr()),
 		RegistryCredentials: s.registryCredentials,
 		LogSink:             s.logs,
+		DNSServer:           s.network.BridgeIP(),
 	})
 	if err != nil {
 		return err
@@ -272,6 +311,9 @@ func (s *Server) Close() error {
 	}
 	for _, svc := range s.services {
 		svc.Wait()
+	}
+	if s.resolver != nil {
+		errs = append(errs, s.resolver.Close())
 	}
 	if s.agent != nil {
 		errs = append(errs, s.agent.Close())
