@@ -12,7 +12,7 @@
 //	   ├─ other *.localhost                  → 127.0.0.1 (as browsers do)
 //	   └─ anything else                      → forwarded to the host's upstream resolvers
 //
-// The table is rebuilt from its sources every RefreshInterval and, at most
-// once per missRefresh, when a query misses under one of kumo's zones, so a
-// load balancer created a moment ago resolves at once.
+// The table is rebuilt from its sources every RefreshInterval, and when a
+// query misses under one of kumo's zones (unless a build began after the
+// query arrived), so a load balancer created a moment ago resolves at once.
 package dns

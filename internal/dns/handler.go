@@ -33,9 +33,10 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg, network string) *dns.
 	if q.Qclass != dns.ClassINET {
 		return s.forward(ctx, req, network)
 	}
+	builds := s.builds.Load()
 	rrs, zone, v := s.table.Load().lookup(q)
 	if v == nxDomain {
-		s.refreshAfterMiss(ctx)
+		s.refreshAfterMiss(ctx, builds)
 		rrs, zone, v = s.table.Load().lookup(q)
 	}
 	switch v {

@@ -21,12 +21,6 @@ const (
 	DefaultForwardTimeout  = 2 * time.Second
 )
 
-// missRefresh is the youngest a table may be for a miss under kumo's zones
-// to rebuild it before answering NXDOMAIN: names created a moment ago
-// resolve at once, and a flood of unknown names costs at most one build per
-// missRefresh.
-const missRefresh = 100 * time.Millisecond
-
 // buildTimeout bounds one table build (its sources read the store).
 const buildTimeout = 5 * time.Second
 
@@ -59,8 +53,9 @@ type Server struct {
 	cfg   Config
 	table atomic.Pointer[Table]
 
-	buildMu  sync.Mutex // one build at a time
-	lastErr  string     // the last build error logged (under buildMu)
+	buildMu  sync.Mutex    // one build at a time
+	builds   atomic.Uint64 // builds started, to tell whether one began after a query
+	lastErr  string        // the last build error logged (under buildMu)
 	servers  []*dns.Server
 	addrs    []string
 	cancel   context.CancelFunc
@@ -140,9 +135,10 @@ func (s *Server) Refresh(ctx context.Context) error {
 
 // rebuild builds and swaps the table; buildMu is held.
 func (s *Server) rebuild(ctx context.Context) error {
+	s.builds.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
 	defer cancel()
-	t, err := Build(ctx, s.cfg.Clock.Now(), s.cfg.Sources...)
+	t, err := Build(ctx, s.cfg.Sources...)
 	if err != nil {
 		return err
 	}
@@ -150,12 +146,14 @@ func (s *Server) rebuild(ctx context.Context) error {
 	return nil
 }
 
-// refreshAfterMiss rebuilds the table unless it is younger than
-// missRefresh (another query may just have rebuilt it).
-func (s *Server) refreshAfterMiss(ctx context.Context) {
+// refreshAfterMiss rebuilds the table after a query that arrived when
+// builds had started missed under one of kumo's zones, so a name created
+// just before the query resolves. A build that began after the query
+// arrived already saw that name, so concurrent misses share one build.
+func (s *Server) refreshAfterMiss(ctx context.Context, builds uint64) {
 	s.buildMu.Lock()
 	defer s.buildMu.Unlock()
-	if s.cfg.Clock.Now().Sub(s.table.Load().built) < missRefresh {
+	if s.builds.Load() > builds {
 		return
 	}
 	if err := s.rebuild(ctx); err != nil {

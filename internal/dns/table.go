@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
-	"time"
 
 	"github.com/miekg/dns"
 )
@@ -56,13 +55,12 @@ func (f SourceFunc) DNSRecords(ctx context.Context) (Records, error) { return f(
 type Table struct {
 	zones []string // canonical, longest first so the most specific zone wins
 	a     map[string][]ARecord
-	built time.Time
 }
 
 // Build reads every source and validates the result: a source error or a
 // bad record fails the whole build, so the caller keeps its old table.
-func Build(ctx context.Context, now time.Time, sources ...Source) (*Table, error) {
-	t := &Table{a: map[string][]ARecord{}, built: now}
+func Build(ctx context.Context, sources ...Source) (*Table, error) {
+	t := &Table{a: map[string][]ARecord{}}
 	for i, src := range sources {
 		recs, err := src.DNSRecords(ctx)
 		if err != nil {

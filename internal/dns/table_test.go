@@ -8,15 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
 )
 
 var (
-	albAddr  = netip.MustParseAddr("127.64.1.1")
-	albName  = "web-1234567890.us-east-1.elb.localhost"
-	fixedNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	albAddr = netip.MustParseAddr("127.64.1.1")
+	albName = "web-1234567890.us-east-1.elb.localhost"
 )
 
 // fakeLBs is an ELBv2 stand-in: a fixed name → address map.
@@ -30,7 +28,7 @@ func records(zones []string, a ...ARecord) Source {
 
 func TestLookup(t *testing.T) {
 	t.Parallel()
-	table, err := Build(context.Background(), fixedNow,
+	table, err := Build(context.Background(),
 		LoadBalancerSource(fakeLBs{albName: albAddr}),
 		records([]string{"corp.local"},
 			ARecord{Name: "api.corp.local", Addr: netip.MustParseAddr("10.0.0.5"), TTL: 10},
@@ -87,7 +85,7 @@ func TestLookup(t *testing.T) {
 
 func TestLookupZoneSOA(t *testing.T) {
 	t.Parallel()
-	table, err := Build(context.Background(), fixedNow, LoadBalancerSource(fakeLBs{}))
+	table, err := Build(context.Background(), LoadBalancerSource(fakeLBs{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +113,7 @@ func TestBuildRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Build(context.Background(), fixedNow, LoadBalancerSource(fakeLBs{albName: albAddr}), tt.source)
+			_, err := Build(context.Background(), LoadBalancerSource(fakeLBs{albName: albAddr}), tt.source)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
 			}
