@@ -29,8 +29,27 @@ const (
 	actExpire        // delete a long-stopped task
 )
 
+// taskState is the part of a task record the runner decides on. Its scan
+// decodes only this, so it stays cheap with thousands of stopped tasks kept
+// for their retention hour.
+type taskState struct {
+	Task struct {
+		LastStatus    string              `json:"lastStatus"`
+		DesiredStatus string              `json:"desiredStatus"`
+		StopCode      string              `json:"stopCode"`
+		StoppedReason string              `json:"stoppedReason"`
+		StoppedAt     *protocol.Timestamp `json:"stoppedAt"`
+	}
+	Spec struct {
+		TaskID string
+	}
+	Submitted bool
+	StopSent  bool
+	Draining  bool
+}
+
 // decide is the runner's pure decision for one task.
-func decide(rec taskRecord, now time.Time) action {
+func decide(rec taskState, now time.Time) action {
 	t := rec.Task
 	switch {
 	case t.LastStatus == node.StatusStopped:
@@ -65,10 +84,10 @@ func (s *Service) runLoop(ctx context.Context) {
 }
 
 func (s *Service) reconcileTasks(ctx context.Context) {
-	var all []taskRecord
+	var all []taskState
 	err := s.store.View(func(tx *store.Tx) error {
 		var err error
-		all, err = store.List[taskRecord](tx, tableTasks, "")
+		all, err = store.List[taskState](tx, tableTasks, "")
 		return err
 	})
 	if err != nil {
@@ -96,7 +115,20 @@ func (s *Service) reconcileTasks(ctx context.Context) {
 	}
 }
 
-func (s *Service) submit(ctx context.Context, rec taskRecord) {
+func (s *Service) submit(ctx context.Context, st taskState) {
+	var rec taskRecord
+	err := s.store.View(func(tx *store.Tx) error {
+		key, _, err := store.Get[string](tx, tableTaskIndex, st.Spec.TaskID)
+		if err != nil {
+			return err
+		}
+		rec, _, err = store.Get[taskRecord](tx, tableTasks, key)
+		return err
+	})
+	if err != nil {
+		s.log.Error("read task to submit", "task", st.Spec.TaskID, "error", err)
+		return
+	}
 	if err := s.node.RunTask(ctx, rec.Spec); err != nil {
 		s.log.Error("run task on node", "task", rec.Spec.TaskID, "error", err)
 		s.updateTask(rec.Spec.TaskID, func(r *taskRecord) bool {
@@ -111,7 +143,7 @@ func (s *Service) submit(ctx context.Context, rec taskRecord) {
 	})
 }
 
-func (s *Service) stop(ctx context.Context, rec taskRecord) {
+func (s *Service) stop(ctx context.Context, rec taskState) {
 	err := s.node.StopTask(ctx, rec.Spec.TaskID, rec.Task.StoppedReason)
 	if err != nil && !errors.Is(err, node.ErrNotFound) {
 		s.log.Error("stop task on node", "task", rec.Spec.TaskID, "error", err)
@@ -126,7 +158,7 @@ func (s *Service) stop(ctx context.Context, rec taskRecord) {
 	})
 }
 
-func (s *Service) expire(rec taskRecord) {
+func (s *Service) expire(rec taskState) {
 	err := s.store.Update(func(tx *store.Tx) error {
 		key, _, err := store.Get[string](tx, tableTaskIndex, rec.Spec.TaskID)
 		if err != nil {
