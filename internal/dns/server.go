@@ -146,10 +146,10 @@ func (s *Server) rebuild(ctx context.Context) error {
 	return nil
 }
 
-// refreshAfterMiss rebuilds the table after a query that arrived when
-// builds had started missed under one of kumo's zones, so a name created
-// just before the query resolves. A build that began after the query
-// arrived already saw that name, so concurrent misses share one build.
+// refreshAfterMiss rebuilds the table for a query that missed under one of
+// kumo's zones, so a name created just before the query resolves. builds
+// is the count of builds begun when the query arrived: a build begun since
+// already saw the name, so concurrent misses share one build.
 func (s *Server) refreshAfterMiss(ctx context.Context, builds uint64) {
 	s.buildMu.Lock()
 	defer s.buildMu.Unlock()
@@ -161,8 +161,7 @@ func (s *Server) refreshAfterMiss(ctx context.Context, builds uint64) {
 	}
 }
 
-// refreshLoop rebuilds the table every RefreshInterval, logging a failure
-// once until it changes or ends.
+// refreshLoop rebuilds the table every RefreshInterval.
 func (s *Server) refreshLoop(ctx context.Context) {
 	ticker := s.cfg.Clock.NewTicker(s.cfg.RefreshInterval)
 	defer ticker.Stop()
@@ -173,20 +172,28 @@ func (s *Server) refreshLoop(ctx context.Context) {
 		case <-ticker.C():
 		}
 		s.buildMu.Lock()
-		err := s.rebuild(ctx)
-		msg := ""
-		if err != nil {
-			msg = err.Error()
-		}
-		if msg != s.lastErr && ctx.Err() == nil {
-			if err != nil {
-				s.cfg.Log.Error("dns table rejected; the previous one keeps serving", "error", err)
-			} else {
-				s.cfg.Log.Info("dns table builds again")
-			}
-			s.lastErr = msg
+		if err := s.rebuild(ctx); ctx.Err() == nil {
+			s.logBuildResult(err)
 		}
 		s.buildMu.Unlock()
+	}
+}
+
+// logBuildResult logs a periodic build's failure when it differs from the
+// last one, and the recovery; buildMu is held.
+func (s *Server) logBuildResult(err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if msg == s.lastErr {
+		return
+	}
+	s.lastErr = msg
+	if err != nil {
+		s.cfg.Log.Error("dns table rejected; the previous one keeps serving", "error", err)
+	} else {
+		s.cfg.Log.Info("dns table builds again")
 	}
 }
 
