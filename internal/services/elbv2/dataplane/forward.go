@@ -104,20 +104,22 @@ func copyHeaders(dst, src http.Header) {
 // each read when the length is unknown (chunked, server-sent events). It
 // returns the read or write error that stopped it, nil at the body's end.
 func copyBody(w http.ResponseWriter, resp *http.Response) error {
-	buf := bufferPool{}.Get()
-	defer bufferPool{}.Put(buf)
-	if resp.ContentLength >= 0 {
-		_, err := io.CopyBuffer(writerOnly{w}, resp.Body, buf)
-		return err
+	pooled := buffers.Get().(*[]byte)
+	defer buffers.Put(pooled)
+	buf := *pooled
+	var flush func() error
+	if resp.ContentLength < 0 {
+		flush = http.NewResponseController(w).Flush
 	}
-	rc := http.NewResponseController(w)
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return werr
 			}
-			rc.Flush()
+			if flush != nil {
+				flush()
+			}
 		}
 		if err == io.EOF {
 			return nil
@@ -127,6 +129,3 @@ func copyBody(w http.ResponseWriter, resp *http.Response) error {
 		}
 	}
 }
-
-// writerOnly hides ReadFrom, so io.CopyBuffer uses the pooled buffer.
-type writerOnly struct{ io.Writer }

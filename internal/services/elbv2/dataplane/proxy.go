@@ -70,8 +70,10 @@ func upstreamTransport(idle time.Duration) *http.Transport {
 	}
 }
 
+// bufferPool lends ReverseProxy the buffers of copyBody.
 type bufferPool struct{}
 
+// buffers hold *[]byte, so that putting one back allocates nothing.
 var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }

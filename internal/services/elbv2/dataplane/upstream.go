@@ -181,7 +181,9 @@ func exchange(c *upstreamConn, r *http.Request, u *upstream, idle time.Duration,
 		case resp.StatusCode == http.StatusSwitchingProtocols:
 			return nil, errors.New("target switched protocols unasked")
 		case resp.StatusCode >= 200:
-			c.nc.SetDeadline(time.Time{}) // the body may stream for longer
+			if resp.ContentLength < 0 || int64(c.br.Buffered()) < resp.ContentLength {
+				c.nc.SetDeadline(time.Time{}) // the body may stream for longer
+			}
 			return resp, nil
 		}
 	}
