@@ -47,6 +47,7 @@ settled() {
       [ "$(target_states)" = "$want" ] && return 0
     sleep 1
   done
+  interrupt_load
   fail "not settled at $1 tasks: deployments $(describe 'deployments[].[status,rolloutState]'), targets '$(target_states)'"
 }
 
@@ -61,15 +62,16 @@ function response(status, headers, body)
   if status < 200 or status > 299 then codes[status] = (codes[status] or 0) + 1 end
 end
 function done(summary, latency, requests)
-  local bad, detail = 0, ""
+  local bad, all, detail = 0, {}, ""
   for _, t in ipairs(threads) do
     for code, n in pairs(t:get("codes")) do
       bad = bad + n
-      detail = detail .. string.format(" %d:%d", code, n)
+      all[code] = (all[code] or 0) + n
     end
   end
+  for code, n in pairs(all) do detail = detail .. string.format("%d:%d,", code, n) end
   local e = summary.errors
-  io.write(string.format("RESULT requests=%d seconds=%.1f non2xx=%d socket_errors=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f codes=%s\n",
+  io.write(string.format("RESULT requests=%d seconds=%.1f non2xx=%d socket_errors=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f non2xx_codes=%s\n",
     summary.requests, summary.duration / 1e6, bad, e.connect + e.read + e.write + e.timeout,
     latency:percentile(50) / 1e3, latency:percentile(99) / 1e3, latency.max / 1e3, detail))
   io.write(string.format("SOCKET connect=%d read=%d write=%d timeout=%d\n", e.connect, e.read, e.write, e.timeout))
@@ -81,6 +83,14 @@ start_load() {
   wrk "${wrk_args[@]}" -s "$work/count.lua" -H "Host: $dns" "http://$addr:$port/" >"$work/$1.wrk" 2>&1 &
   load_pid=$!
   pids+=("$load_pid")
+}
+# interrupt_load: stop the load early (wrk still reports on SIGINT) and
+# show what it saw.
+interrupt_load() {
+  [ -n "${load_pid:-}" ] || return 0
+  kill -INT "$load_pid" 2>/dev/null || true
+  wait "$load_pid" || true
+  grep -h '^RESULT\|^SOCKET' "$work"/*.wrk >&2 || true
 }
 # finish_load NAME: the load ran to its end with no failed request.
 finish_load() {
