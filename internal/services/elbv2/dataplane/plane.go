@@ -222,7 +222,7 @@ func (p *Plane) Close() {
 	defer p.mu.Unlock()
 	p.closed = true
 	for key, s := range p.sockets {
-		s.srv.Close()
+		s.close()
 		delete(p.sockets, key)
 	}
 	for arn, c := range p.checkers {
@@ -242,19 +242,24 @@ func (p *Plane) Close() {
 	}
 }
 
-// socket is one listening address with its HTTP server.
+// socket is one listening address with its HTTP server and, for plain
+// HTTP, the front that serves direct requests before the server.
 type socket struct {
 	protocol string
 	http2    bool
 	idle     time.Duration
 	ln       net.Listener
 	srv      *http.Server
+	front    *front // nil for HTTPS
 }
 
 // retire stops accepting at once (so the address can be bound again) and
 // lets open connections finish their requests.
 func (s *socket) retire() {
 	s.ln.Close()
+	if s.front != nil {
+		s.front.shutdown(false)
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -262,6 +267,15 @@ func (s *socket) retire() {
 			s.srv.Close()
 		}
 	}()
+}
+
+// close closes the socket and all its connections at once.
+func (s *socket) close() {
+	s.ln.Close()
+	if s.front != nil {
+		s.front.shutdown(true)
+	}
+	s.srv.Close()
 }
 
 // reconcileSockets opens the sockets a table needs and retires the others,
@@ -315,18 +329,24 @@ func (p *Plane) openSocket(key socketKey, routes *socketRoutes) (*socket, error)
 	} else {
 		srv.Protocols.SetUnencryptedHTTP2(routes.http2)
 	}
+	sock := &socket{protocol: routes.protocol, http2: routes.http2, idle: routes.idle, ln: ln, srv: srv}
+	if routes.protocol == "HTTP" {
+		sock.front = newFront(p, key, idle, ln.Addr())
+		go sock.front.acceptLoop(ln)
+	}
 	go func() {
 		var err error
-		if routes.protocol == "HTTPS" {
+		switch {
+		case routes.protocol == "HTTPS":
 			err = srv.ServeTLS(ln, "", "") // sets up HTTP/2 by ALPN
-		} else {
-			err = srv.Serve(ln)
+		default:
+			err = srv.Serve(sock.front.handoff)
 		}
 		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			p.log.Error("load balancer listener stopped", "address", ln.Addr(), "error", err)
 		}
 	}()
-	return &socket{protocol: routes.protocol, http2: routes.http2, idle: routes.idle, ln: ln, srv: srv}, nil
+	return sock, nil
 }
 
 // tlsConfigFor picks the TLS configuration of the listener a handshake is

@@ -1,0 +1,421 @@
+package dataplane
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The front serves the connections of a plain-HTTP listener. Its goroutine
+// per connection reads each request head and, when the request is one the
+// direct path takes (a body-less GET, HEAD or OPTIONS over HTTP/1.1 that a
+// rule forwards to one plain-HTTP group without stickiness, on a load
+// balancer without access logs), forwards it and writes the answer itself.
+// At the first request it does not take, it hands the connection, with the
+// bytes read but not served yet, to the socket's http.Server, which serves
+// it from then on: other actions, bodies, upgrades, h2c, HTTP/1.0.
+// net/http's server spends per request a context, a goroutine watching the
+// connection, a copy of the response headers and two deadline changes;
+// the front spends none of them, which is most of what separates a Go
+// proxy from nginx on a loopback.
+//
+//	accept ─▶ front conn ─ direct request ─▶ upstream pool ─▶ target
+//	              │
+//	              └─ any other request ─▶ handoffListener ─▶ http.Server
+type front struct {
+	p        *Plane
+	key      socketKey
+	idle     time.Duration
+	handoff  *handoffListener
+	closing  atomic.Bool
+	mu       sync.Mutex
+	conns    map[*frontConn]struct{}
+	stopping bool
+}
+
+// frontConn is a client connection the front serves.
+type frontConn struct {
+	nc     net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	client netip.AddrPort
+	remote string
+	head   []byte // the raw head of the request being served
+	idle   atomic.Bool
+}
+
+func newFront(p *Plane, key socketKey, idle time.Duration, addr net.Addr) *front {
+	return &front{p: p, key: key, idle: idle, conns: map[*frontConn]struct{}{},
+		handoff: &handoffListener{conns: make(chan net.Conn), done: make(chan struct{}), addr: addr}}
+}
+
+// acceptLoop serves the connections of ln until it is closed.
+func (f *front) acceptLoop(ln net.Listener) {
+	for {
+		nc, err := ln.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil { // out of file descriptors and the like: wait a little
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		go f.serve(nc)
+	}
+}
+
+// serve runs one connection: direct requests here, until one is not.
+func (f *front) serve(nc net.Conn) {
+	fc := &frontConn{nc: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10), remote: nc.RemoteAddr().String()}
+	fc.client = parseClientAddr(fc.remote)
+	if !f.track(fc) {
+		nc.Close()
+		return
+	}
+	defer f.untrack(fc)
+	for {
+		fc.idle.Store(true)
+		if f.closing.Load() {
+			nc.Close()
+			return
+		}
+		nc.SetReadDeadline(time.Now().Add(f.idle))
+		n, err := peekHead(fc.br)
+		fc.idle.Store(false)
+		if errors.Is(err, bufio.ErrBufferFull) { // a head longer than the buffer
+			f.handOff(fc, nil)
+			return
+		}
+		if err != nil {
+			nc.Close() // gone, or silent for the idle timeout
+			return
+		}
+		if !f.serveDirect(fc, n) {
+			f.handOff(fc, fc.head)
+			return
+		}
+	}
+}
+
+// serveDirect reads the request whose head is the first n buffered bytes
+// and serves it when the direct path takes it. It reports whether it did;
+// if not, fc.head holds the request's head, to be served again.
+func (f *front) serveDirect(fc *frontConn, n int) bool {
+	raw, _ := fc.br.Peek(n)
+	fc.head = append(fc.head[:0], raw...)
+	before := fc.br.Buffered()
+	r, err := http.ReadRequest(fc.br)
+	if read := before - fc.br.Buffered(); read < n {
+		fc.br.Discard(n - read) // a head ReadRequest refused part way
+	}
+	if err != nil || !directShape(r) {
+		return false
+	}
+	r.RemoteAddr = fc.remote
+	t := f.p.table.Load()
+	l := t.listenerFor(f.key, r.Host)
+	if l == nil || l.lb.accessLog != nil {
+		return false
+	}
+	rule := l.match(r, fc.client.Addr())
+	if rule == nil || !directAction(t, rule.action) {
+		return false
+	}
+	b := t.groups[rule.action.Forward[0].ARN].pick("", f.p.clock.Now())
+	if b == nil {
+		return false
+	}
+	f.forward(fc, r, l, b)
+	return true
+}
+
+// directShape reports whether a request has the shape the front serves.
+func directShape(r *http.Request) bool {
+	return r.ProtoMajor == 1 && r.ProtoMinor == 1 && !r.Close && r.Host != "" &&
+		r.ContentLength == 0 && len(r.TransferEncoding) == 0 &&
+		(r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions) &&
+		r.Header["Upgrade"] == nil && r.Header["Expect"] == nil
+}
+
+// directAction reports whether the front can run an action: a forward to
+// one plain-HTTP group that sets no cookie.
+func directAction(t *table, a Action) bool {
+	if a.Type != ActionForward || len(a.Forward) != 1 {
+		return false
+	}
+	g := t.groups[a.Forward[0].ARN]
+	return g != nil && g.cfg.Protocol != "HTTPS" && g.cfg.Stickiness <= 0
+}
+
+// forward sends r to target b and writes the answer, or ALB's error page.
+func (f *front) forward(fc *frontConn, r *http.Request, l *listener, b *backend) {
+	b.inflight.Add(1)
+	defer b.inflight.Add(-1)
+	addr, host := b.address()
+	u := upstream{scheme: "http", host: host, listener: l, client: fc.client}
+	c, resp, err := send(r, &u, b.conns, addr, l.lb.cfg.IdleTimeout)
+	if err != nil {
+		status := http.StatusBadGateway
+		if isTimeout(err) {
+			status = http.StatusGatewayTimeout
+		}
+		writeELBError(fc.bw, status)
+		if fc.bw.Flush() != nil {
+			fc.nc.Close()
+		}
+		return
+	}
+	werr := writeResponse(fc.bw, resp, r.Method == http.MethodHead)
+	if werr == nil {
+		werr = fc.bw.Flush()
+	}
+	if werr != nil {
+		c.close()
+		fc.nc.Close()
+		return
+	}
+	if resp.Close {
+		c.close()
+		return
+	}
+	resp.Body.Close() // at its end already: returns at once
+	b.conns.put(c, time.Now())
+}
+
+// writeResponse writes a target's answer: its end-to-end headers, then
+// its body as it came with a length, or chunked (flushed chunk by chunk,
+// trailers after) when it had none.
+func writeResponse(bw *bufio.Writer, resp *http.Response, head bool) error {
+	bw.WriteString("HTTP/1.1 ")
+	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(resp.StatusCode), 10))
+	bw.WriteByte(' ')
+	bw.WriteString(reasonPhrase(resp))
+	bw.WriteString("\r\n")
+	drop := connectionTokens(resp.Header)
+	for k, vs := range resp.Header {
+		if hopHeaders[k] || drop[k] {
+			continue
+		}
+		for _, v := range vs {
+			writeHeader(bw, k, v)
+		}
+	}
+	bodyless := head || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified
+	chunked := !bodyless && resp.ContentLength < 0
+	if chunked {
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+		for k := range resp.Trailer {
+			writeHeader(bw, "Trailer", k)
+		}
+	} else if !bodyless && resp.Header["Content-Length"] == nil {
+		bw.Write(strconv.AppendInt(append(bw.AvailableBuffer(), "Content-Length: "...), resp.ContentLength, 10))
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("\r\n")
+	if bodyless {
+		return nil
+	}
+	if !chunked {
+		return copyInto(bw, resp.Body)
+	}
+	return writeChunked(bw, resp)
+}
+
+// copyInto reads r straight into bw's buffer, flushing it when full.
+// (bufio.Writer.ReadFrom would hand a long body to the connection's
+// ReadFrom, which allocates a 32 KB buffer per call.)
+func copyInto(bw *bufio.Writer, r io.Reader) error {
+	for {
+		if bw.Available() == 0 {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+		}
+		buf := bw.AvailableBuffer()[:bw.Available()]
+		n, err := r.Read(buf)
+		bw.Write(buf[:n]) // in place: buf is bw's own free space
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// writeChunked copies a body of unknown length as chunks, flushing each
+// so streamed answers arrive as they come, then the trailers.
+func writeChunked(bw *bufio.Writer, resp *http.Response) error {
+	cw := httputil.NewChunkedWriter(bw)
+	pooled := buffers.Get().(*[]byte)
+	defer buffers.Put(pooled)
+	for {
+		n, err := resp.Body.Read(*pooled)
+		if n > 0 {
+			if _, werr := cw.Write((*pooled)[:n]); werr != nil {
+				return werr
+			}
+			if werr := bw.Flush(); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := cw.Close(); err != nil {
+		return err
+	}
+	for k, vs := range resp.Trailer {
+		for _, v := range vs {
+			writeHeader(bw, k, v)
+		}
+	}
+	_, err := bw.WriteString("\r\n")
+	return err
+}
+
+// reasonPhrase is the reason of a target's status line, as it sent it.
+func reasonPhrase(resp *http.Response) string {
+	code := strconv.Itoa(resp.StatusCode)
+	if len(resp.Status) > len(code)+1 && resp.Status[:len(code)] == code {
+		return resp.Status[len(code)+1:]
+	}
+	return http.StatusText(resp.StatusCode)
+}
+
+// writeELBError writes ALB's own error page, as elbError does.
+func writeELBError(bw *bufio.Writer, status int) {
+	body := elbErrorPage(status)
+	bw.WriteString("HTTP/1.1 ")
+	bw.WriteString(strconv.Itoa(status))
+	bw.WriteByte(' ')
+	bw.WriteString(http.StatusText(status))
+	bw.WriteString("\r\nServer: awselb/2.0\r\nContent-Type: text/html\r\n")
+	writeHeader(bw, "Content-Length", strconv.Itoa(len(body)))
+	bw.WriteString("\r\n")
+	bw.WriteString(body)
+}
+
+// handOff gives the connection to the socket's http.Server, with what was
+// read from it and not served yet (head, then what is buffered) in front
+// of the rest.
+func (f *front) handOff(fc *frontConn, head []byte) {
+	fc.nc.SetReadDeadline(time.Time{})
+	rest, _ := fc.br.Peek(fc.br.Buffered())
+	pending := append(bytes.Clone(head), rest...)
+	f.handoff.give(&prefixedConn{Conn: fc.nc, pending: pending})
+}
+
+// prefixedConn is a connection whose first bytes were already read.
+type prefixedConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (c *prefixedConn) Read(b []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(b, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
+}
+
+// CloseWrite lets http.Server close a TCP connection gracefully.
+func (c *prefixedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}
+
+// handoffListener is the listener of a front's http.Server: it accepts the
+// connections the front hands off.
+type handoffListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+	addr  net.Addr
+}
+
+func (l *handoffListener) give(c net.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+func (f *front) track(fc *frontConn) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopping {
+		return false
+	}
+	f.conns[fc] = struct{}{}
+	return true
+}
+
+func (f *front) untrack(fc *frontConn) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.conns, fc)
+}
+
+// shutdown closes the idle connections; the others close after the
+// answer they are writing. With force it closes them all at once.
+func (f *front) shutdown(force bool) {
+	f.closing.Store(true)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopping = true
+	for fc := range f.conns {
+		if force || fc.idle.Load() {
+			fc.nc.Close()
+		}
+	}
+}
+
+// peekHead waits until a whole request head (through its empty line) is
+// buffered and returns its length. A head longer than the buffer gives
+// bufio.ErrBufferFull.
+func peekHead(br *bufio.Reader) (int, error) {
+	for n := 1; ; n = br.Buffered() + 1 {
+		if _, err := br.Peek(n); err != nil {
+			return 0, err
+		}
+		b, _ := br.Peek(br.Buffered())
+		if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
+			return i + 4, nil
+		}
+	}
+}
