@@ -1,0 +1,141 @@
+package dataplane
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFrontHandsOffMidConnection sends, on one keep-alive connection,
+// requests the front serves and requests it hands to net/http (a body, a
+// fixed response), some pipelined in one write: every answer comes, in
+// order, and the ones after the hand-off too.
+func TestFrontHandsOffMidConnection(t *testing.T) {
+	t.Parallel()
+	target := newCountingTarget(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		io.WriteString(w, r.Method+" "+r.URL.Path+" "+string(body))
+	})
+	addr := testAddr(t)
+	p := newPlane(t)
+	rules := []Rule{
+		{ARN: "sorry", Conditions: []Condition{{Field: "path-pattern", Values: []string{"/sorry"}}},
+			Action: Action{Type: ActionFixedResponse, Fixed: &FixedResponse{StatusCode: 503, Body: "maintenance"}}},
+		{ARN: "d", Action: forwardTo("tg")},
+	}
+	if err := p.Apply(oneLB(addr, 8080, rules, targetGroup("tg", target.backend(t)))); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", addr.String()+":8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	get := func(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n" }
+	post := "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\ndata"
+	steps := []struct {
+		name  string
+		write string
+		want  []string
+	}{
+		{"direct", get("/a"), []string{"GET /a "}},
+		{"direct again", get("/b"), []string{"GET /b "}},
+		{"a fixed response", get("/sorry"), []string{"maintenance"}},
+		{"pipelined, a body in the middle", get("/c") + post + get("/d"), []string{"GET /c ", "POST /p data", "GET /d "}},
+		{"after the hand-off", get("/e"), []string{"GET /e "}},
+	}
+	for _, step := range steps {
+		if _, err := io.WriteString(conn, step.write); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		for _, want := range step.want {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", step.name, err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || string(body) != want {
+				t.Fatalf("%s: answer %q (%v), want %q", step.name, body, err, want)
+			}
+		}
+	}
+	if n := target.opened.Load(); n > 2 {
+		t.Fatalf("target saw %d connections, want at most 2 (direct pool, net/http's pool)", n)
+	}
+}
+
+// TestFrontAnswersHeadAndChunked: HEAD keeps its Content-Length without a
+// body; a body without a length is passed on chunked, trailers included.
+func TestFrontAnswersHeadAndChunked(t *testing.T) {
+	t.Parallel()
+	target := newCountingTarget(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/chunked" {
+			w.Header().Set("Trailer", "X-Sum")
+			io.WriteString(w, "part1-")
+			http.NewResponseController(w).Flush()
+			io.WriteString(w, "part2")
+			w.Header().Set("X-Sum", "42")
+			return
+		}
+		w.Header().Set("Content-Length", "5")
+		io.WriteString(w, "hello")
+	})
+	base := servePlane(t, newPlane(t), target.backend(t))
+	client := noRedirects()
+	resp, err := client.Head(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ContentLength != 5 {
+		t.Fatalf("HEAD: %d, length %d", resp.StatusCode, resp.ContentLength)
+	}
+	resp, err = client.Get(base + "/chunked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "part1-part2" || resp.Trailer.Get("X-Sum") != "42" || len(resp.TransferEncoding) == 0 {
+		t.Fatalf("chunked: body %q, trailer %v, transfer encoding %v", body, resp.Trailer, resp.TransferEncoding)
+	}
+	if status, body, _ := get(t, client, base+"/"); status != 200 || body != "hello" {
+		t.Fatalf("after HEAD and chunked: %d %q", status, body)
+	}
+}
+
+// TestFrontClosesIdleConnectionsOfARemovedListener: a keep-alive client
+// connection to a listener that goes away is closed once idle.
+func TestFrontClosesIdleConnectionsOfARemovedListener(t *testing.T) {
+	t.Parallel()
+	target := newCountingTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	p := newPlane(t)
+	base := servePlane(t, p, target.backend(t))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := p.Apply(Config{}); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read %d bytes, %v; want the connection closed", n, err)
+	}
+}
