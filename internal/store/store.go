@@ -89,6 +89,16 @@ func (tx *Tx) Get(table, key string, v any) (bool, error) {
 	return true, nil
 }
 
+// GetRaw returns the stored JSON of the record at key, or nil. The bytes
+// are valid only until the transaction ends and must not be changed.
+func (tx *Tx) GetRaw(table, key string) []byte {
+	b, err := tx.table(table)
+	if err != nil || b == nil {
+		return nil
+	}
+	return b.Get([]byte(key))
+}
+
 // Delete removes the record at key; deleting a missing key is not an error.
 func (tx *Tx) Delete(table, key string) error {
 	b, err := tx.table(table)

@@ -1,7 +1,11 @@
 package ecs_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,6 +79,31 @@ func BenchmarkDescribeTasks(b *testing.B) {
 	}
 	b.StopTimer()
 	reportPercentiles(b, "describe100", d)
+	reportPercentiles(b, "describe100-raw", rawDescribe(b, e, arns, b.N))
+}
+
+// rawDescribe times DescribeTasks over plain HTTP, without the SDK's
+// response decoding: what kumo itself takes.
+func rawDescribe(b *testing.B, e *env, arns []string, n int) []time.Duration {
+	body, _ := json.Marshal(map[string]any{"cluster": e.cluster, "tasks": arns})
+	var d []time.Duration
+	for i := 0; i < n; i++ {
+		req, _ := http.NewRequest("POST", e.kumo.Endpoint(), bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		req.Header.Set("X-Amz-Target", "AmazonEC2ContainerServiceV20141113.DescribeTasks")
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		d = append(d, time.Since(start))
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("raw DescribeTasks: %s", resp.Status)
+		}
+	}
+	return d
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {

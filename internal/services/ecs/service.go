@@ -51,6 +51,7 @@ type Service struct {
 	log   *slog.Logger
 	az    string
 	lbs   LoadBalancers
+	tasks taskCache // decoded tasks for DescribeTasks
 
 	wake        chan struct{} // nudges the runner after a change
 	serviceWake chan struct{} // nudges the service scheduler

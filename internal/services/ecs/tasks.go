@@ -314,12 +314,6 @@ func (s *Service) StopTask(ctx context.Context, in *ecswire.StopTaskRequest) (*e
 	return &ecswire.StopTaskResponse{Task: &out}, nil
 }
 
-// taskView is the part of a task record DescribeTasks shows: decoding only
-// it skips the node spec, the larger half of the record.
-type taskView struct {
-	Task ecswire.Task
-}
-
 // DescribeTasks describes up to 100 tasks by ID or ARN; unknown ones are
 // failures with reason MISSING.
 func (s *Service) DescribeTasks(ctx context.Context, in *ecswire.DescribeTasksRequest) (*ecswire.DescribeTasksResponse, error) {
@@ -337,7 +331,7 @@ func (s *Service) DescribeTasks(ctx context.Context, in *ecswire.DescribeTasksRe
 		name := cluster.Cluster.ClusterName
 		for _, ref := range in.Tasks {
 			key, id := taskKey(sc, name, ref)
-			rec, ok, err := store.Get[taskView](tx, tableTasks, key)
+			task, ok, err := s.tasks.task(tx, key)
 			if err != nil {
 				return serverException(err)
 			}
@@ -350,11 +344,11 @@ func (s *Service) DescribeTasks(ctx context.Context, in *ecswire.DescribeTasksRe
 				continue
 			}
 			if !withTags {
-				rec.Task.Tags = nil
-			} else if rec.Task.Tags == nil {
-				rec.Task.Tags = []ecswire.Tag{}
+				task.Tags = nil
+			} else if task.Tags == nil {
+				task.Tags = []ecswire.Tag{}
 			}
-			out.Tasks = append(out.Tasks, rec.Task)
+			out.Tasks = append(out.Tasks, task)
 		}
 		return nil
 	})
