@@ -106,17 +106,18 @@ func (f *front) serve(nc net.Conn) {
 	}
 }
 
-// serveDirect reads the request whose head is the first n buffered bytes
-// and serves it when the direct path takes it. It reports whether it did;
-// if not, fc.head holds the request's head, to be served again.
+// serveDirect reads the request whose head ends within the first n
+// buffered bytes and serves it when the direct path takes it. It reports
+// whether it did; if not, fc.head holds the bytes it read, to be served
+// again.
 func (f *front) serveDirect(fc *frontConn, n int) bool {
 	raw, _ := fc.br.Peek(n)
 	fc.head = append(fc.head[:0], raw...)
 	before := fc.br.Buffered()
 	r, err := http.ReadRequest(fc.br)
-	if read := before - fc.br.Buffered(); read < n {
-		fc.br.Discard(n - read) // a head ReadRequest refused part way
-	}
+	// What ReadRequest consumed, all from the buffer: the head it parsed or
+	// refused; with bare-LF line ends, less than n.
+	fc.head = fc.head[:min(before-fc.br.Buffered(), n)]
 	if err != nil || !directShape(r) {
 		return false
 	}

@@ -139,3 +139,30 @@ func TestFrontClosesIdleConnectionsOfARemovedListener(t *testing.T) {
 		t.Fatalf("read %d bytes, %v; want the connection closed", n, err)
 	}
 }
+
+// TestFrontBareLineFeeds: heads whose lines end in a bare LF (which
+// net/http accepts), pipelined, are each answered once.
+func TestFrontBareLineFeeds(t *testing.T) {
+	t.Parallel()
+	target := newCountingTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.URL.Path) })
+	base := servePlane(t, newPlane(t), target.backend(t))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(conn, "GET /lf HTTP/1.1\nHost: x\n\nGET /crlf HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(conn)
+	for _, want := range []string{"/lf", "/crlf"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != want {
+			t.Fatalf("answer %q, want %q", body, want)
+		}
+	}
+}
