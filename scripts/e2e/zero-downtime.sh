@@ -104,9 +104,9 @@ finish_load() {
   errors=$(sed 's/.*socket_errors=\([0-9]*\).*/\1/' <<<"$result")
   echo "$1: $(awk -v r="$requests" -v s="$seconds" 'BEGIN {printf "%d requests in %.1f s, %.0f req/s", r, s, r / s}')"
   echo "  ${result#RESULT }"
-  [ "$requests" -gt 1000 ] || fail "$1: only $requests requests"
   [ "$errors" = 0 ] || fail "$1: $errors socket errors: $(grep '^SOCKET' "$work/$1.wrk")"
   [ "$non2xx" = 0 ] || fail "$1: $non2xx non-2xx responses"
+  [ "$requests" -gt 1000 ] || fail "$1: only $requests requests"
 }
 
 ecs create-cluster --cluster-name "$cluster" >/dev/null
@@ -129,6 +129,7 @@ ecs create-service --cluster "$cluster" --service-name web --task-definition web
   --deployment-configuration 'minimumHealthyPercent=50,maximumPercent=200,deploymentCircuitBreaker={enable=true,rollback=true}' >/dev/null
 ecs wait services-stable --cluster "$cluster" --services web
 settled 4
+curl -sf -m 5 -H "Host: $dns" "http://$addr:$port/" | grep -q '"taskLabel":"v1"' || fail "the ALB does not answer from web:1"
 echo "ok: 4 tasks of web:1 healthy behind http://$dns:$port/ ($addr)"
 
 # Rolling update under load.
