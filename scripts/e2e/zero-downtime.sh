@@ -8,7 +8,8 @@ source "$(dirname "$0")/lib.bash"
 
 if ! command -v wrk >/dev/null; then
   echo "installing wrk"
-  apt-get install -y -qq --no-install-recommends wrk >/dev/null
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null
 fi
 start_fixtures
 start_kumo
