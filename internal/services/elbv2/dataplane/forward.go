@@ -7,11 +7,16 @@ import (
 	"strings"
 )
 
-// hopHeaders are the hop-by-hop headers a proxy must not pass on (RFC 9110
-// section 7.6.1).
-var hopHeaders = map[string]bool{
-	"Connection": true, "Proxy-Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true,
-	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+// isHopHeader reports whether a (canonical) header is hop-by-hop, one a
+// proxy must not pass on (RFC 9110 section 7.6.1). A switch, not a map:
+// it runs for every header of every request and answer.
+func isHopHeader(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
 }
 
 // roundTrip forwards a plain (non-upgrade) request to its target and copies
@@ -66,7 +71,7 @@ func forwardHeaders(in http.Header) http.Header {
 	out := make(http.Header, len(in)+4)
 	drop := connectionTokens(in)
 	for k, vs := range in {
-		if hopHeaders[k] || (drop != nil && drop[k]) {
+		if isHopHeader(k) || (drop != nil && drop[k]) {
 			continue
 		}
 		out[k] = vs
@@ -93,7 +98,7 @@ func connectionTokens(h http.Header) map[string]bool {
 func copyHeaders(dst, src http.Header) {
 	drop := connectionTokens(src)
 	for k, vs := range src {
-		if hopHeaders[k] || (drop != nil && drop[k]) {
+		if isHopHeader(k) || (drop != nil && drop[k]) {
 			continue
 		}
 		dst[k] = vs

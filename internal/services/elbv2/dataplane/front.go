@@ -163,7 +163,8 @@ func (f *front) forward(fc *frontConn, r *http.Request, l *listener, b *backend)
 	defer b.inflight.Add(-1)
 	addr, host := b.address()
 	u := upstream{scheme: "http", host: host, listener: l, client: fc.client}
-	c, resp, err := send(r, &u, b.conns, addr, l.lb.cfg.IdleTimeout)
+	now := time.Now()
+	c, resp, err := send(r, &u, b.conns, addr, l.lb.cfg.IdleTimeout, now)
 	if err != nil {
 		status := http.StatusBadGateway
 		if isTimeout(err) {
@@ -189,7 +190,7 @@ func (f *front) forward(fc *frontConn, r *http.Request, l *listener, b *backend)
 		return
 	}
 	resp.Body.Close() // at its end already: returns at once
-	b.conns.put(c, time.Now())
+	b.conns.put(c, now)
 }
 
 // writeResponse writes a target's answer: its end-to-end headers, then
@@ -203,7 +204,7 @@ func writeResponse(bw *bufio.Writer, resp *http.Response, head bool) error {
 	bw.WriteString("\r\n")
 	drop := connectionTokens(resp.Header)
 	for k, vs := range resp.Header {
-		if hopHeaders[k] || drop[k] {
+		if isHopHeader(k) || drop[k] {
 			continue
 		}
 		for _, v := range vs {

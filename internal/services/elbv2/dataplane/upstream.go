@@ -118,14 +118,15 @@ var errStaleConn = errors.New("pooled connection closed by the target")
 // roundTripDirect forwards r on a pooled connection of the target and
 // copies the answer to w. Failures become ALB's 502 or 504.
 func (rt *lbRuntime) roundTripDirect(w http.ResponseWriter, r *http.Request, u *upstream, pool *connPool, addr netip.AddrPort) {
-	c, resp, err := send(r, u, pool, addr, rt.cfg.IdleTimeout)
+	now := time.Now()
+	c, resp, err := send(r, u, pool, addr, rt.cfg.IdleTimeout, now)
 	if err != nil {
 		upstreamError(w, r, err)
 		return
 	}
 	if writeAnswer(w, resp) == nil && !resp.Close {
 		resp.Body.Close() // at its end already: returns at once
-		pool.put(c, time.Now())
+		pool.put(c, now)
 		return
 	}
 	c.close()
@@ -133,10 +134,11 @@ func (rt *lbRuntime) roundTripDirect(w http.ResponseWriter, r *http.Request, u *
 
 // send writes r on a pooled connection, or on a new one when the pool is
 // empty or the pooled one turns out to be closed, and reads the head of
-// the answer. The connection is the caller's until it puts it back.
-func send(r *http.Request, u *upstream, pool *connPool, addr netip.AddrPort, idle time.Duration) (*upstreamConn, *http.Response, error) {
-	if c := pool.get(idle, time.Now()); c != nil {
-		resp, err := exchange(c, r, u, idle, true)
+// the answer. The connection is the caller's until it puts it back. now
+// is when the request started: one clock reading serves the whole request.
+func send(r *http.Request, u *upstream, pool *connPool, addr netip.AddrPort, idle time.Duration, now time.Time) (*upstreamConn, *http.Response, error) {
+	if c := pool.get(idle, now); c != nil {
+		resp, err := exchange(c, r, u, idle, now, true)
 		if err == nil {
 			return c, resp, nil
 		}
@@ -149,7 +151,7 @@ func send(r *http.Request, u *upstream, pool *connPool, addr netip.AddrPort, idl
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, err := exchange(c, r, u, idle, false)
+	resp, err := exchange(c, r, u, idle, now, false)
 	if err != nil {
 		c.close()
 		return nil, nil, err
@@ -159,9 +161,9 @@ func send(r *http.Request, u *upstream, pool *connPool, addr netip.AddrPort, idl
 
 // exchange writes the request on c and reads the head of the final answer
 // (informational 1xx answers are skipped) within the idle timeout.
-func exchange(c *upstreamConn, r *http.Request, u *upstream, idle time.Duration, reused bool) (*http.Response, error) {
-	c.nc.SetDeadline(time.Now().Add(idle))
-	writeRequest(c.bw, r, u)
+func exchange(c *upstreamConn, r *http.Request, u *upstream, idle time.Duration, now time.Time, reused bool) (*http.Response, error) {
+	c.nc.SetDeadline(now.Add(idle))
+	writeRequest(c.bw, r, u, now)
 	err := c.bw.Flush()
 	if err == nil {
 		_, err = c.br.Peek(1)
@@ -194,14 +196,17 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// forwardedHeaders are the client's headers ALB replaces with its own.
-var forwardedHeaders = map[string]bool{"X-Forwarded-For": true, "X-Forwarded-Proto": true, "X-Forwarded-Port": true}
+// isForwardedHeader reports whether a header is one of the client's that
+// ALB replaces with its own.
+func isForwardedHeader(k string) bool {
+	return k == "X-Forwarded-For" || k == "X-Forwarded-Proto" || k == "X-Forwarded-Port"
+}
 
 // writeRequest writes the request line and headers r goes to its target
 // with: the client's end-to-end headers, then ALB's X-Forwarded-* and,
 // unless the client sent one, a new X-Amzn-Trace-Id. Header names and
 // values were checked by the server that parsed r.
-func writeRequest(bw *bufio.Writer, r *http.Request, u *upstream) {
+func writeRequest(bw *bufio.Writer, r *http.Request, u *upstream, now time.Time) {
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
 	bw.WriteString(requestURI(r))
@@ -213,7 +218,7 @@ func writeRequest(bw *bufio.Writer, r *http.Request, u *upstream) {
 	drop := connectionTokens(r.Header)
 	traced := false
 	for k, vs := range r.Header {
-		if hopHeaders[k] || drop[k] || forwardedHeaders[k] {
+		if isHopHeader(k) || drop[k] || isForwardedHeader(k) {
 			continue
 		}
 		if k == "X-Amzn-Trace-Id" {
@@ -234,7 +239,7 @@ func writeRequest(bw *bufio.Writer, r *http.Request, u *upstream) {
 	writeHeader(bw, "X-Forwarded-Port", u.listener.port)
 	if !traced {
 		bw.WriteString("X-Amzn-Trace-Id: ")
-		bw.Write(appendTraceID(bw.AvailableBuffer(), time.Now()))
+		bw.Write(appendTraceID(bw.AvailableBuffer(), now))
 		bw.WriteString("\r\n")
 	}
 	bw.WriteString("\r\n")
