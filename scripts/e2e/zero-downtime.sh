@@ -91,12 +91,13 @@ interrupt_load() {
   [ -n "${load_pid:-}" ] || return 0
   kill -INT "$load_pid" 2>/dev/null || true
   wait "$load_pid" || true
-  grep -h '^RESULT\|^SOCKET' "$work"/*.wrk >&2 || true
+  grep '^RESULT\|^SOCKET' "$work"/*.wrk >&2 || true
 }
 # finish_load NAME: the load ran to its end with no failed request.
 finish_load() {
   kill -0 "$load_pid" 2>/dev/null || fail "$1: the load ended before the change was over: $(cat "$work/$1.wrk")"
   wait "$load_pid" || fail "$1: wrk failed: $(cat "$work/$1.wrk")"
+  load_pid=
   local result requests seconds non2xx errors
   result=$(grep '^RESULT' "$work/$1.wrk") || fail "$1: no result from wrk: $(cat "$work/$1.wrk")"
   requests=$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$result")
@@ -130,7 +131,7 @@ ecs create-service --cluster "$cluster" --service-name web --task-definition web
   --deployment-configuration 'minimumHealthyPercent=50,maximumPercent=200,deploymentCircuitBreaker={enable=true,rollback=true}' >/dev/null
 ecs wait services-stable --cluster "$cluster" --services web
 settled 4
-curl -sf -m 5 -H "Host: $dns" "http://$addr:$port/" | grep -q '"taskLabel":"v1"' || fail "the ALB does not answer from web:1"
+curl -sf -m 5 -H "Host: $dns" "http://$addr:$port/" | grep '"taskLabel":"v1"' >/dev/null || fail "the ALB does not answer from web:1"
 echo "ok: 4 tasks of web:1 healthy behind http://$dns:$port/ ($addr)"
 
 # Rolling update under load.
