@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(containerd runc iproute2 busybox-static skopeo awscli ca-certificates curl)
+packages=(containerd runc iproute2 busybox-static skopeo awscli ca-certificates curl wrk python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
