@@ -171,8 +171,8 @@ CONF
   pid=$!
   pids+=($pid)
   urls[nginx]=http://127.0.0.1:$port/
-  servers[nginx]=$pid
   wait_for "${urls[nginx]}" $pid
+  servers[nginx]="$pid $(pgrep -P "$pid" | tr '\n' ' ')" # the master and its workers
 }
 
 start_haproxy() {
@@ -241,15 +241,12 @@ for c in "${contenders[@]}"; do
   [ "$size" = 1024 ] || { echo "bench: $c answered $size bytes, want 1024" >&2; exit 1; }
 done
 
-# cpu_ms PID... prints the CPU time (user + system) the processes and their
-# children (nginx's workers) have used, in ms.
+# cpu_ms PID... prints the CPU time (user + system) the processes have
+# used, in ms.
 cpu_ms() {
-  local all=() p
-  for p in "$@"; do all+=("$p" $(pgrep -P "$p" || true)); done
-  ((${#all[@]})) || { echo 0; return; }
   local hz
   hz=$(getconf CLK_TCK)
-  for p in "${all[@]}"; do cat "/proc/$p/stat"; done 2>/dev/null |
+  for p in "$@"; do cat "/proc/$p/stat"; done 2>/dev/null |
     awk -v hz="$hz" '{sub(/^.*\) /, ""); t += $12 + $13} END {print int(t * 1000 / hz)}'
 }
 
