@@ -36,8 +36,8 @@ type upstreamConn struct {
 
 func (c *upstreamConn) close() { c.nc.Close() }
 
-// connPool holds a target's idle connections. A channel keeps Get and Put
-// lock-free for the callers and bounds the pool.
+// connPool holds a target's idle connections. A buffered channel bounds
+// the pool and needs no lock of ours around get and put.
 type connPool struct {
 	idle    chan *upstreamConn
 	retired atomic.Bool
