@@ -14,7 +14,8 @@
 # upstream pools and X-Forwarded-For; their distro services are never
 # started. wrk (-t2, keep-alive, --latency) loads the backend directly and
 # then each proxy; the order rotates every round. The table holds medians
-# over the rounds of req/s, p50 and p99, the ratios to nginx, and each
+# over the rounds of req/s, p50 and p99, the ratios to nginx (round by
+# round, then their median), and each
 # proxy's own CPU time per request (the backend's for "direct"): on a
 # shared machine that is the steadier figure, and it says what a request
 # costs each proxy.
@@ -282,12 +283,19 @@ python3 - "$results" <<'PY'
 import statistics, sys
 rows = [line.split() for line in open(sys.argv[1])]
 names = list(dict.fromkeys(r[0] for r in rows))
+value = {(r[0], r[1]): r for r in rows}
 def med(name, col):
     return statistics.median(float(r[col]) for r in rows if r[0] == name)
+# Ratios to nginx are taken round by round (both measured minutes apart at
+# most, under the same load from the rest of the machine), then the median.
+def paired(name, col, op):
+    return statistics.median(op(float(value[name, i][col]), float(value["nginx", i][col]))
+                             for (n, i) in value if n == name)
 print("%-8s %9s %8s %8s %7s %11s %12s %15s" % ("", "req/s", "p50 ms", "p99 ms", "errors", "CPU us/req", "req/s:nginx", "p99-nginx ms"))
 for n in names:
-    rps, p99 = med(n, 2), med(n, 4)
     errors = sum(int(r[5]) for r in rows if r[0] == n)
     print("%-8s %9.0f %8.2f %8.2f %7d %11.1f %11.2fx %+15.2f" % (
-        n, rps, med(n, 3), p99, errors, med(n, 6), rps / med("nginx", 2), p99 - med("nginx", 4)))
+        n, med(n, 2), med(n, 3), med(n, 4), errors, med(n, 6),
+        paired(n, 2, lambda a, b: a / b), paired(n, 4, lambda a, b: a - b)))
+print("medians over the rounds; req/s:nginx and p99-nginx: the median of each round's ratio or difference")
 PY
