@@ -16,53 +16,63 @@ type backend struct {
 	// conns are the idle keep-alive connections of the direct path.
 	conns *connPool
 
-	mu      sync.Mutex
+	// state is read by every request without a lock; the rare writers
+	// (table swaps, health checks) replace it under mu.
+	state atomic.Pointer[backendState]
+	mu    sync.Mutex
+}
+
+// backendState is a snapshot of a backend's target and health; never
+// changed once stored.
+type backendState struct {
 	t       Target
 	host    string // t.Addr as text, made once
 	health  healthState
 	checked bool // at least one health check ran
 }
 
-func (b *backend) target() Target {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.t
+func newTargetBackend(key string, t Target, health healthState) *backend {
+	b := &backend{key: key, conns: newConnPool()}
+	b.state.Store(&backendState{t: t, host: t.Addr.String(), health: health})
+	return b
 }
 
-func (b *backend) setTarget(t Target) {
+// update replaces the state with a changed copy.
+func (b *backend) update(change func(*backendState)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if t.Addr != b.t.Addr || b.host == "" {
-		b.host = t.Addr.String()
-	}
-	b.t = t
+	s := *b.state.Load()
+	change(&s)
+	b.state.Store(&s)
+}
+
+func (b *backend) target() Target { return b.state.Load().t }
+
+func (b *backend) setTarget(t Target) {
+	b.update(func(s *backendState) {
+		if t.Addr != s.t.Addr {
+			s.host = t.Addr.String()
+		}
+		s.t = t
+	})
 }
 
 // address is where requests to the target go, as an address and as text.
 func (b *backend) address() (netip.AddrPort, string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.t.Addr, b.host
+	s := b.state.Load()
+	return s.t.Addr, s.host
 }
 
 func (b *backend) observe(r checkResult, hc HealthCheck, now time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.health = b.health.observe(r, hc, now)
-	b.checked = true
+	b.update(func(s *backendState) {
+		s.health = s.health.observe(r, hc, now)
+		s.checked = true
+	})
 }
 
-func (b *backend) wasChecked() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.checked
-}
+func (b *backend) wasChecked() bool { return b.state.Load().checked }
 
-func (b *backend) healthState() healthState {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.health
-}
+func (b *backend) healthState() healthState { return b.state.Load().health }
 
 // group is a target group in a compiled table.
 type group struct {
@@ -76,10 +86,8 @@ type group struct {
 // usable reports whether a target may get a new request: it is not
 // draining, and it is healthy unless failOpen (no target is healthy).
 func (g *group) usable(b *backend, failOpen bool) bool {
-	b.mu.Lock()
-	draining, state := b.t.Draining, b.health.State
-	b.mu.Unlock()
-	return !draining && (failOpen || !g.cfg.Health.Enabled || state == StateHealthy)
+	s := b.state.Load()
+	return !s.t.Draining && (failOpen || !g.cfg.Health.Enabled || s.health.State == StateHealthy)
 }
 
 // candidates counts the targets that may get a new request and says

@@ -170,12 +170,12 @@ func TestSlowStartWeight(t *testing.T) {
 		{"done", now.Add(-200 * time.Second), 1},
 	}
 	for _, tc := range cases {
-		b := &backend{health: healthState{healthySince: tc.since}}
+		b := newTargetBackend("t", Target{}, healthState{healthySince: tc.since})
 		if got := g.slowStartWeight(b, now); got != tc.want {
 			t.Errorf("%s: weight %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	if got := (&group{}).slowStartWeight(&backend{health: healthState{healthySince: now}}, now); got != 1 {
+	if got := (&group{}).slowStartWeight(newTargetBackend("t", Target{}, healthState{healthySince: now}), now); got != 1 {
 		t.Errorf("without slow start: %v", got)
 	}
 }

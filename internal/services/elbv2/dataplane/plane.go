@@ -100,8 +100,7 @@ func (p *Plane) groupFor(tg TargetGroup) *group {
 	for _, t := range tg.Targets {
 		b := old[t.Key]
 		if b == nil {
-			b = &backend{key: t.Key, health: newHealthState(), conns: newConnPool()}
-			b.setTarget(t)
+			b = newTargetBackend(t.Key, t, newHealthState())
 		}
 		g.backends = append(g.backends, b)
 		g.byKey[t.Key] = b
