@@ -509,3 +509,36 @@ func TestWireErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRunTaskClientToken: a RunTask retried with the same clientToken (the
+// SDKs send one and retry on network errors) returns the same tasks and
+// starts nothing new.
+func TestRunTaskClientToken(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t)
+	ctx := context.Background()
+	e.client.CreateCluster(ctx, &awsecs.CreateClusterInput{ClusterName: aws.String("dev")})
+	e.client.RegisterTaskDefinition(ctx, fargateTaskDef("web"))
+	in := &awsecs.RunTaskInput{Cluster: aws.String("dev"), TaskDefinition: aws.String("web"), Count: aws.Int32(2),
+		ClientToken:          aws.String("retry-me"),
+		NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"s"}}}}
+	first, err := e.client.RunTask(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.client.RunTask(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Tasks) != 2 || aws.ToString(again.Tasks[0].TaskArn) != aws.ToString(first.Tasks[0].TaskArn) {
+		t.Errorf("retry returned %d tasks, first %v", len(again.Tasks), again.Tasks)
+	}
+	in.ClientToken = aws.String("another")
+	if other, _ := e.client.RunTask(ctx, in); len(other.Tasks) != 2 || aws.ToString(other.Tasks[0].TaskArn) == aws.ToString(first.Tasks[0].TaskArn) {
+		t.Errorf("a new token did not start new tasks")
+	}
+	listed, _ := e.client.ListTasks(ctx, &awsecs.ListTasksInput{Cluster: aws.String("dev")})
+	if len(listed.TaskArns) != 4 {
+		t.Errorf("%d tasks, want 4 (2 per distinct token)", len(listed.TaskArns))
+	}
+}

@@ -14,6 +14,7 @@ const (
 	tableFamilies  = "ecs/families"  // account/region/family → last revision ever used
 	tableTasks     = "ecs/tasks"     // account/region/clusterName/taskID
 	tableTaskIndex = "ecs/taskindex" // taskID → key in tableTasks
+	tableRunTokens = "ecs/runtokens" // account/region/clientToken → the tasks that RunTask started
 	tableServices  = "ecs/services"  // account/region/clusterName/serviceName
 )
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/kumo-project/kumo/internal/arn"
 	"github.com/kumo-project/kumo/internal/node"
@@ -44,10 +45,17 @@ func (s *Service) RunTask(ctx context.Context, in *ecswire.RunTaskRequest) (*ecs
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
+	if len(in.ClientToken) > 64 {
+		return nil, invalidParameter("clientToken must be at most 64 characters.")
+	}
 	var tasks []ecswire.Task
 	err := s.store.Update(func(tx *store.Tx) error {
 		cluster, err := activeCluster(tx, sc, in.Cluster)
 		if err != nil {
+			return err
+		}
+		if done, ok, err := s.earlierRun(tx, sc, in.ClientToken); err != nil || ok {
+			tasks = done
 			return err
 		}
 		td, err := findTaskDef(tx, sc, in.TaskDefinition)
@@ -71,13 +79,59 @@ func (s *Service) RunTask(ctx context.Context, in *ecswire.RunTaskRequest) (*ecs
 			}
 			tasks = append(tasks, rec.Task)
 		}
-		return nil
+		return s.rememberRun(tx, sc, in.ClientToken, tasks)
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.nudge()
 	return &ecswire.RunTaskResponse{Tasks: tasks, Failures: []ecswire.Failure{}}, nil
+}
+
+// runTokenLifetime is how long a RunTask clientToken makes the call
+// idempotent (ECS documents it as a unique, case-sensitive identifier).
+const runTokenLifetime = time.Hour
+
+// runToken remembers the tasks a RunTask call with a clientToken started.
+type runToken struct {
+	Keys []string // task store keys
+	At   time.Time
+}
+
+// earlierRun returns the tasks an earlier RunTask with the same clientToken
+// started, as they are now: the SDKs send a token with every RunTask and
+// retry on network errors, and a retry must not start the tasks again.
+func (s *Service) earlierRun(tx *store.Tx, sc scope, token string) ([]ecswire.Task, bool, error) {
+	if token == "" {
+		return nil, false, nil
+	}
+	rt, ok, err := store.Get[runToken](tx, tableRunTokens, sc.key(token))
+	if err != nil || !ok || s.clock.Now().Sub(rt.At) > runTokenLifetime {
+		return nil, false, err
+	}
+	var tasks []ecswire.Task
+	for _, key := range rt.Keys {
+		rec, found, err := store.Get[taskRecord](tx, tableTasks, key)
+		if err != nil {
+			return nil, false, err
+		}
+		if found {
+			tasks = append(tasks, rec.Task)
+		}
+	}
+	return tasks, true, nil
+}
+
+func (s *Service) rememberRun(tx *store.Tx, sc scope, token string, tasks []ecswire.Task) error {
+	if token == "" {
+		return nil
+	}
+	rt := runToken{At: s.clock.Now()}
+	for _, t := range tasks {
+		key, _ := taskKey(sc, "", t.TaskArn) // the ARN names the cluster
+		rt.Keys = append(rt.Keys, key)
+	}
+	return tx.Put(tableRunTokens, sc.key(token), rt)
 }
 
 // planRun checks the launch type, network configuration and overrides of a
