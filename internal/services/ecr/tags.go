@@ -6,6 +6,7 @@ import (
 
 	"github.com/kumo-project/kumo/internal/arn"
 	"github.com/kumo-project/kumo/internal/protocol"
+	"github.com/kumo-project/kumo/internal/tagset"
 	"github.com/kumo-project/kumo/internal/wire/ecrwire"
 )
 
@@ -25,35 +26,13 @@ func validateTags(tags []ecrwire.Tag) error {
 	return nil
 }
 
+func tagKey(t ecrwire.Tag) string { return t.Key }
+
 // mergeTags adds or replaces tags by key.
-func mergeTags(tags, add []ecrwire.Tag) []ecrwire.Tag {
-	for _, a := range add {
-		replaced := false
-		for i := range tags {
-			if tags[i].Key == a.Key {
-				tags[i].Value = a.Value
-				replaced = true
-			}
-		}
-		if !replaced {
-			tags = append(tags, a)
-		}
-	}
-	return tags
-}
+func mergeTags(tags, add []ecrwire.Tag) []ecrwire.Tag { return tagset.Merge(tags, add, tagKey) }
 
 func removeTags(tags []ecrwire.Tag, keys []string) []ecrwire.Tag {
-	out := []ecrwire.Tag{}
-	for _, t := range tags {
-		keep := true
-		for _, k := range keys {
-			keep = keep && t.Key != k
-		}
-		if keep {
-			out = append(out, t)
-		}
-	}
-	return out
+	return tagset.Remove(tags, keys, tagKey)
 }
 
 // repoOfARN returns the repository name a repository ARN of the caller's

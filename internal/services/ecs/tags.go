@@ -7,6 +7,7 @@ import (
 
 	"github.com/kumo-project/kumo/internal/arn"
 	"github.com/kumo-project/kumo/internal/store"
+	"github.com/kumo-project/kumo/internal/tagset"
 	"github.com/kumo-project/kumo/internal/wire/ecswire"
 )
 
@@ -34,35 +35,13 @@ func validateTags(tags []ecswire.Tag) error {
 	return nil
 }
 
+func tagKey(t ecswire.Tag) string { return t.Key }
+
 // mergeTags adds or replaces tags by key.
-func mergeTags(tags, add []ecswire.Tag) []ecswire.Tag {
-	for _, a := range add {
-		replaced := false
-		for i := range tags {
-			if tags[i].Key == a.Key {
-				tags[i].Value = a.Value
-				replaced = true
-			}
-		}
-		if !replaced {
-			tags = append(tags, a)
-		}
-	}
-	return tags
-}
+func mergeTags(tags, add []ecswire.Tag) []ecswire.Tag { return tagset.Merge(tags, add, tagKey) }
 
 func removeTags(tags []ecswire.Tag, keys []string) []ecswire.Tag {
-	var out []ecswire.Tag
-	for _, t := range tags {
-		drop := false
-		for _, k := range keys {
-			drop = drop || t.Key == k
-		}
-		if !drop {
-			out = append(out, t)
-		}
-	}
-	return out
+	return tagset.Remove(tags, keys, tagKey)
 }
 
 // taggable finds the stored resource an ARN names and lets edit change its
