@@ -309,8 +309,10 @@ func badValue(s, path, want string) *Error {
 //	<OpResponse xmlns="namespace"><OpResult>...</OpResult>
 //	<ResponseMetadata><RequestId>id</RequestId></ResponseMetadata></OpResponse>
 //
-// Nil and empty members are left out; timestamps are ISO 8601 with
-// milliseconds, blobs base64.
+// Nil members are left out, and so are empty strings, lists and maps tagged
+// omitempty: a plain string field cannot tell "" from unset. A pointer to
+// "" is an empty element (<Value></Value>), as AWS sends a value set to "".
+// Timestamps are ISO 8601 with milliseconds, blobs base64.
 func EncodeQueryResponse(w io.Writer, op, namespace, requestID string, out any) error {
 	e := xml.NewEncoder(w)
 	root := xml.StartElement{Name: xml.Name{Local: op + "Response"}}

@@ -131,7 +131,7 @@ func TestQueryWithSDKCreateTargetGroup(t *testing.T) {
 			// Tags come back through the target group's ARN, to see them decoded.
 			tg.TargetGroupArn = "arn:tg/" + in.Name
 			for _, tag := range in.Tags {
-				tg.TargetGroupArn += "/" + tag.Key + "=" + tag.Value
+				tg.TargetGroupArn += "/" + tag.Key + "=" + aws.ToString(tag.Value)
 			}
 			return &elbv2wire.CreateTargetGroupOutput{TargetGroups: []elbv2wire.TargetGroup{tg}}, nil
 		},
@@ -156,6 +156,35 @@ func TestQueryWithSDKCreateTargetGroup(t *testing.T) {
 		aws.ToInt32(tg.HealthCheckIntervalSeconds) != 5 || aws.ToString(tg.Matcher.HttpCode) != "200-299" ||
 		tg.TargetType != elbtypes.TargetTypeEnumIp {
 		t.Errorf("target group %+v", tg)
+	}
+}
+
+// TestQueryWithSDKEmptyValues checks that a value the handler sets to ""
+// reaches the SDK as "" and one it leaves nil as nil, both ways.
+func TestQueryWithSDKEmptyValues(t *testing.T) {
+	t.Parallel()
+	var got []elbv2wire.LoadBalancerAttribute
+	client := queryServer(t, &elbv2wire.Handlers{
+		ModifyLoadBalancerAttributes: func(ctx context.Context, in *elbv2wire.ModifyLoadBalancerAttributesInput) (*elbv2wire.ModifyLoadBalancerAttributesOutput, error) {
+			got = in.Attributes
+			return &elbv2wire.ModifyLoadBalancerAttributesOutput{Attributes: in.Attributes}, nil
+		},
+	})
+	out, err := client.ModifyLoadBalancerAttributes(context.Background(), &elb.ModifyLoadBalancerAttributesInput{
+		LoadBalancerArn: aws.String("arn:lb"),
+		Attributes: []elbtypes.LoadBalancerAttribute{
+			{Key: aws.String("access_logs.s3.prefix"), Value: aws.String("")},
+			{Key: aws.String("no.value")},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Value == nil || *got[0].Value != "" || got[1].Value != nil {
+		t.Errorf("server decoded %+v", got)
+	}
+	if len(out.Attributes) != 2 || out.Attributes[0].Value == nil || *out.Attributes[0].Value != "" || out.Attributes[1].Value != nil {
+		t.Errorf("client decoded %+v", out.Attributes)
 	}
 }
 

@@ -37,6 +37,7 @@ type queryInput struct {
 	Attributes map[string]string `query:"Attributes>entry" xml:"Attributes>entry,omitempty"`
 	Renamed    map[string]int32  `query:"Renamed,key=Name,value=Count" xml:"Renamed,key=Name,value=Count,omitempty"`
 	Nested     [][]string        `query:"Nested>member" xml:"Nested>member,omitempty"`
+	Note       *string           `query:"Note" xml:"Note,omitempty"`
 	Untagged   string
 }
 
@@ -66,6 +67,7 @@ func TestDecodeQuery(t *testing.T) {
 			queryInput{Renamed: map[string]int32{"x": 7}}},
 		{"list of lists", "Nested.member.1.member.1=a&Nested.member.1.member.2=b&Nested.member.2.member.1=c",
 			queryInput{Nested: [][]string{{"a", "b"}, {"c"}}}},
+		{"empty value behind a pointer is kept", "Note=", queryInput{Note: queryPtr("")}},
 		{"keys the shape does not name are ignored", "Untagged=x&Unknown.member.1=y", queryInput{}},
 	}
 	for _, tt := range tests {
@@ -148,6 +150,10 @@ func TestEncodeQueryResponse(t *testing.T) {
 			`<Renamed><Name>n</Name><Count>3</Count></Renamed>` +
 			`<Nested><member><member>p</member></member></Nested>` +
 			`</DoResult><ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></DoResponse>`},
+		{"empty string behind a pointer is an empty element, a plain one is left out", &queryInput{Name: "", Note: queryPtr("")},
+			`<DoResponse xmlns="ns"><DoResult><Count>0</Count><Note></Note></DoResult><ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></DoResponse>`},
+		{"empty string in a list is an element", &queryInput{Names: []string{"", "x"}},
+			`<DoResponse xmlns="ns"><DoResult><Count>0</Count><Names><member></member><member>x</member></Names></DoResult><ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></DoResponse>`},
 		{"empty lists and maps are left out", &queryInput{Names: []string{}, Attributes: map[string]string{}},
 			`<DoResponse xmlns="ns"><DoResult><Count>0</Count></DoResult><ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></DoResponse>`},
 	}

@@ -13,6 +13,9 @@ type Options struct {
 	Package string
 	// SDK is the parsed aws-sdk-go-v2 package of the service, or nil.
 	SDK sdkStructs
+	// EmptyStrings names the string members ("Shape.member") generated
+	// as *string, so that "" travels as a value (see emptystrings.go).
+	EmptyStrings map[string]bool
 }
 
 // generator turns one model into one Go file.
@@ -66,6 +69,9 @@ func Generate(m *Model, opts Options) (src []byte, notInSDK []string, err error)
 	}
 	if !g.jsonTags && !g.queryTags {
 		return nil, nil, fmt.Errorf("protocol %q is not supported (json, rest-json, smithy-rpc-v2-cbor, query)", m.Metadata.Protocol)
+	}
+	if err := checkEmptyStrings(m, opts.EmptyStrings); err != nil {
+		return nil, nil, err
 	}
 	for _, s := range m.Shapes {
 		if s.Box {
@@ -241,6 +247,10 @@ func (g *generator) fieldType(owner string, mem Member) string {
 		return "*" + g.types[mem.Shape]
 	case "timestamp":
 		return "*protocol.Timestamp"
+	case "string":
+		if g.emptyString(owner, mem) {
+			return "*string"
+		}
 	case "boolean", "integer", "long", "float", "double", "byte", "short":
 		if g.nullable(owner, mem) {
 			return "*" + scalarGo[s.Type]

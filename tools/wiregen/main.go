@@ -13,6 +13,8 @@
 // botocore that python3 imports), newest API version first.
 // -sdk, optional, is the aws-sdk-go-v2 package of the service (a directory
 // or a module path): which numbers and booleans are pointers follows it.
+// -empty-strings, optional, lists string members (Shape.member, comma-separated)
+// to generate as *string, for members whose "" AWS sends back as a value.
 package main
 
 import (
@@ -30,6 +32,7 @@ func main() {
 	model := flag.String("model", "", "service-2.json[.gz] path, or a botocore service name")
 	data := flag.String("data", "", "botocore data directory for -model names (default: python3's botocore)")
 	sdk := flag.String("sdk", "", "aws-sdk-go-v2 service package (directory or module path) to match pointer fields with")
+	emptyStrings := flag.String("empty-strings", "", "string members (Shape.member,...) whose \"\" is a value: generated as *string")
 	pkg := flag.String("package", "", "Go package name")
 	out := flag.String("out", "", "output file")
 	flag.Parse()
@@ -37,13 +40,14 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*model, *data, *sdk, *pkg, *out); err != nil {
+	opts := Options{Package: *pkg, EmptyStrings: parseEmptyStrings(*emptyStrings)}
+	if err := run(*model, *data, *sdk, opts, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "wiregen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(model, data, sdk, pkg, out string) error {
+func run(model, data, sdk string, opts Options, out string) error {
 	path, err := modelPath(model, data)
 	if err != nil {
 		return err
@@ -52,7 +56,6 @@ func run(model, data, sdk, pkg, out string) error {
 	if err != nil {
 		return err
 	}
-	opts := Options{Package: pkg}
 	if sdk != "" {
 		dir, err := resolveSDK(sdk)
 		if err != nil {
@@ -68,7 +71,7 @@ func run(model, data, sdk, pkg, out string) error {
 	}
 	if len(notInSDK) > 0 {
 		fmt.Fprintf(os.Stderr, "wiregen: %s: %d numeric members not in the SDK, pointer-ness from box traits: %s\n",
-			pkg, len(notInSDK), strings.Join(notInSDK, ", "))
+			opts.Package, len(notInSDK), strings.Join(notInSDK, ", "))
 	}
 	if old, err := os.ReadFile(out); err == nil && bytes.Equal(old, src) {
 		return nil

@@ -33,7 +33,7 @@ func (g *generator) writeValidate(shapeName string, s *Shape) {
 		if s.IsRequired(mem.Name) {
 			body.WriteString(g.required(shapeName, mem, field, path))
 		}
-		body.WriteString(g.checks(mem.Shape, field, path, 0, g.fieldForm(shapeName, mem)))
+		body.WriteString(g.memberChecks(shapeName, mem, field, path))
 	}
 	g.printf("// Validate records the constraints of the model that s breaks.\n")
 	if body.Len() == 0 {
@@ -49,6 +49,15 @@ func (g *generator) pathName(mem Member) string {
 	return lowerFirst(mem.Name)
 }
 
+// memberChecks returns the checks of one member of a structure. A *string
+// member is checked when present, "" included: that is a value.
+func (g *generator) memberChecks(owner string, mem Member, field, path string) string {
+	if g.emptyString(owner, mem) {
+		return guard(field+" != nil", g.checks(mem.Shape, "*"+field, path, 0, asElement))
+	}
+	return g.checks(mem.Shape, field, path, 0, g.fieldForm(owner, mem))
+}
+
 // fieldForm tells whether a numeric or boolean field is a pointer.
 func (g *generator) fieldForm(owner string, mem Member) form {
 	if g.isValueField(owner, mem) {
@@ -58,13 +67,13 @@ func (g *generator) fieldForm(owner string, mem Member) form {
 }
 
 // required checks that a required member is present. Plain numbers and
-// booleans are always present.
+// booleans are always present; a *string is present when not nil.
 func (g *generator) required(owner string, mem Member, expr, path string) string {
 	if g.isValueField(owner, mem) {
 		return ""
 	}
 	s := g.m.Shapes[mem.Shape]
-	if s.Type == "string" {
+	if s.Type == "string" && !g.emptyString(owner, mem) {
 		return fmt.Sprintf("v.Required(%s != \"\", %s)\n", expr, path)
 	}
 	return fmt.Sprintf("v.Required(%s != nil, %s)\n", expr, path)

@@ -17,6 +17,9 @@ const (
 	tinyGolden = "internal/tinywire/wire_gen.go"
 )
 
+// tinyEmptyStrings is the -empty-strings of tinywire's go:generate line.
+var tinyEmptyStrings = map[string]bool{"widget-part.note": true}
+
 func loadTiny(t *testing.T) *Model {
 	t.Helper()
 	m, err := LoadModel(tinyModel)
@@ -29,7 +32,7 @@ func loadTiny(t *testing.T) *Model {
 // TestGolden checks the generator against the checked-in tinywire package,
 // whose own tests prove that the generated code compiles and behaves.
 func TestGolden(t *testing.T) {
-	got, notInSDK, err := Generate(loadTiny(t), Options{Package: "tinywire"})
+	got, notInSDK, err := Generate(loadTiny(t), Options{Package: "tinywire", EmptyStrings: tinyEmptyStrings})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +87,35 @@ func TestGenerateFollowsSDKPointers(t *testing.T) {
 				t.Errorf("notInSDK = %v, want %v", notInSDK, tt.wantNotIn)
 			}
 		})
+	}
+}
+
+func TestGenerateRejectsUnknownEmptyStrings(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, member, wantErr string }{
+		{"no such shape", "Nope.note", `no structure shape "Nope"`},
+		{"not a structure", "WidgetName.x", `no structure shape "WidgetName"`},
+		{"no such member", "widget-part.notes", `has no member "notes"`},
+		{"not a string", "widget-part.weight", "member is a double, not a string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Generate(loadTiny(t), Options{Package: "x", EmptyStrings: map[string]bool{tt.member: true}})
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("got %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseEmptyStrings(t *testing.T) {
+	t.Parallel()
+	got := parseEmptyStrings(" Tag.Value,,LoadBalancerAttribute.Value ")
+	if len(got) != 2 || !got["Tag.Value"] || !got["LoadBalancerAttribute.Value"] {
+		t.Errorf("parseEmptyStrings = %v", got)
+	}
+	if len(parseEmptyStrings("")) != 0 {
+		t.Error("empty flag: want no members")
 	}
 }
 

@@ -110,6 +110,15 @@ func applyAttributes(specs map[string]attributeSpec, current map[string]string, 
 	return out, nil
 }
 
+// valueOf is the value an attribute change sets: a change without a Value
+// sets the attribute to "".
+func valueOf(v *string) string {
+	if v == nil {
+		return ""
+	}
+	return *v
+}
+
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -122,7 +131,7 @@ func sortedKeys(m map[string]string) []string {
 func lbAttributeList(m map[string]string) []elbv2wire.LoadBalancerAttribute {
 	var out []elbv2wire.LoadBalancerAttribute
 	for _, k := range sortedKeys(m) {
-		out = append(out, elbv2wire.LoadBalancerAttribute{Key: k, Value: m[k]})
+		out = append(out, elbv2wire.LoadBalancerAttribute{Key: k, Value: new(m[k])})
 	}
 	return out
 }
@@ -130,7 +139,7 @@ func lbAttributeList(m map[string]string) []elbv2wire.LoadBalancerAttribute {
 func tgAttributeList(m map[string]string) []elbv2wire.TargetGroupAttribute {
 	var out []elbv2wire.TargetGroupAttribute
 	for _, k := range sortedKeys(m) {
-		out = append(out, elbv2wire.TargetGroupAttribute{Key: k, Value: m[k]})
+		out = append(out, elbv2wire.TargetGroupAttribute{Key: k, Value: new(m[k])})
 	}
 	return out
 }
@@ -152,7 +161,7 @@ func (s *Service) DescribeLoadBalancerAttributes(ctx context.Context, in *elbv2w
 func (s *Service) ModifyLoadBalancerAttributes(ctx context.Context, in *elbv2wire.ModifyLoadBalancerAttributesInput) (*elbv2wire.ModifyLoadBalancerAttributesOutput, error) {
 	changes := map[string]string{}
 	for _, a := range in.Attributes {
-		changes[a.Key] = a.Value
+		changes[a.Key] = valueOf(a.Value)
 	}
 	var attrs map[string]string
 	err := s.store.Update(func(tx *store.Tx) error {
@@ -193,7 +202,7 @@ func (s *Service) DescribeTargetGroupAttributes(ctx context.Context, in *elbv2wi
 func (s *Service) ModifyTargetGroupAttributes(ctx context.Context, in *elbv2wire.ModifyTargetGroupAttributesInput) (*elbv2wire.ModifyTargetGroupAttributesOutput, error) {
 	changes := map[string]string{}
 	for _, a := range in.Attributes {
-		changes[a.Key] = a.Value
+		changes[a.Key] = valueOf(a.Value)
 	}
 	var attrs map[string]string
 	err := s.store.Update(func(tx *store.Tx) error {

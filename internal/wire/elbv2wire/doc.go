@@ -5,4 +5,4 @@
 // Handlers table of its operations. Do not edit wire_gen.go; regenerate it.
 package elbv2wire
 
-//go:generate go run ../../../tools/wiregen -model elbv2 -sdk github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2 -package elbv2wire -out wire_gen.go
+//go:generate go run ../../../tools/wiregen -model elbv2 -sdk github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2 -empty-strings LoadBalancerAttribute.Value,TargetGroupAttribute.Value,ListenerAttribute.Value,Tag.Value -package elbv2wire -out wire_gen.go

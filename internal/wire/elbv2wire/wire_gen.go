@@ -1402,8 +1402,8 @@ func (s *Listener) Validate(v *protocol.Validator, path string) {
 }
 
 type ListenerAttribute struct {
-	Key   string `query:"Key" xml:"Key,omitempty"`
-	Value string `query:"Value" xml:"Value,omitempty"`
+	Key   string  `query:"Key" xml:"Key,omitempty"`
+	Value *string `query:"Value" xml:"Value,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1476,8 +1476,8 @@ type LoadBalancerAddress struct {
 func (*LoadBalancerAddress) Validate(*protocol.Validator, string) {}
 
 type LoadBalancerAttribute struct {
-	Key   string `query:"Key" xml:"Key,omitempty"`
-	Value string `query:"Value" xml:"Value,omitempty"`
+	Key   string  `query:"Key" xml:"Key,omitempty"`
+	Value *string `query:"Value" xml:"Value,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -1485,8 +1485,8 @@ func (s *LoadBalancerAttribute) Validate(v *protocol.Validator, path string) {
 	if s.Key != "" {
 		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), -1, 256)
 	}
-	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), -1, 1024)
+	if s.Value != nil {
+		v.Length(*s.Value, utf8.RuneCountInString(*s.Value), protocol.Join(path, "value"), -1, 1024)
 	}
 }
 
@@ -2271,8 +2271,8 @@ type SubnetNotFoundException struct{}
 func (*SubnetNotFoundException) Validate(*protocol.Validator, string) {}
 
 type Tag struct {
-	Key   string `query:"Key" xml:"Key,omitempty"`
-	Value string `query:"Value" xml:"Value,omitempty"`
+	Key   string  `query:"Key" xml:"Key,omitempty"`
+	Value *string `query:"Value" xml:"Value,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -2281,8 +2281,8 @@ func (s *Tag) Validate(v *protocol.Validator, path string) {
 	if s.Key != "" {
 		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 128)
 	}
-	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), 0, 256)
+	if s.Value != nil {
+		v.Length(*s.Value, utf8.RuneCountInString(*s.Value), protocol.Join(path, "value"), 0, 256)
 	}
 }
 
@@ -2387,8 +2387,8 @@ type TargetGroupAssociationLimitException struct{}
 func (*TargetGroupAssociationLimitException) Validate(*protocol.Validator, string) {}
 
 type TargetGroupAttribute struct {
-	Key   string `query:"Key" xml:"Key,omitempty"`
-	Value string `query:"Value" xml:"Value,omitempty"`
+	Key   string  `query:"Key" xml:"Key,omitempty"`
+	Value *string `query:"Value" xml:"Value,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.

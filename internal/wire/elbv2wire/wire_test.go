@@ -39,7 +39,7 @@ func TestDecodeBotocoreForms(t *testing.T) {
 						TargetGroupStickinessConfig: &TargetGroupStickinessConfig{Enabled: ptr(true), DurationSeconds: ptr[int32](60)},
 					},
 				}},
-				Tags: []Tag{{Key: "env", Value: "dev"}},
+				Tags: []Tag{{Key: "env", Value: ptr("dev")}},
 			}},
 		{"ModifyTargetGroupAttributes",
 			"Action=ModifyTargetGroupAttributes&Version=2015-12-01&TargetGroupArn=arn%3Atg1&Attributes.member.1.Key=deregistration_delay.timeout_seconds&Attributes.member.1.Value=5&Attributes.member.2.Key=stickiness.enabled&Attributes.member.2.Value=false",
@@ -47,8 +47,8 @@ func TestDecodeBotocoreForms(t *testing.T) {
 			&ModifyTargetGroupAttributesInput{
 				TargetGroupArn: "arn:tg1",
 				Attributes: []TargetGroupAttribute{
-					{Key: "deregistration_delay.timeout_seconds", Value: "5"},
-					{Key: "stickiness.enabled", Value: "false"},
+					{Key: "deregistration_delay.timeout_seconds", Value: ptr("5")},
+					{Key: "stickiness.enabled", Value: ptr("false")},
 				},
 			}},
 		{"DescribeLoadBalancers with an empty list",

@@ -4,4 +4,4 @@
 // generator. Do not edit wire_gen.go; regenerate it.
 package tinywire
 
-//go:generate go run ../.. -model ../../testdata/tiny.json -package tinywire -out wire_gen.go
+//go:generate go run ../.. -model ../../testdata/tiny.json -empty-strings widget-part.note -package tinywire -out wire_gen.go

@@ -39,6 +39,35 @@ func TestJSONTags(t *testing.T) {
 	}
 }
 
+// TestEmptyString checks a member generated with -empty-strings: a pointer
+// to "" travels as "", nil not at all, in every codec.
+func TestEmptyString(t *testing.T) {
+	t.Parallel()
+	b, err := json.Marshal([]WidgetPart{{PartId: "a", Note: ptr("")}, {PartId: "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `[{"partId":"a","note":""},{"partId":"b"}]`; string(b) != want {
+		t.Errorf("JSON: got %s, want %s", b, want)
+	}
+	var x bytes.Buffer
+	out := &CreateWidgetResponse{Widget: &WidgetPart{PartId: "p", Note: ptr("")}}
+	if err := protocol.EncodeQueryResponse(&x, "CreateWidget", "", "r1", out); err != nil {
+		t.Fatal(err)
+	}
+	if want := `<widget><partId>p</partId><note></note></widget>`; !strings.Contains(x.String(), want) {
+		t.Errorf("XML: got %s, want it to contain %s", x.String(), want)
+	}
+	form, _ := url.ParseQuery("parts.member.1.partId=a&parts.member.1.note=&parts.member.2.partId=b")
+	var in CreateWidgetRequest
+	if err := protocol.DecodeQuery(form, &in); err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Parts) != 2 || in.Parts[0].Note == nil || *in.Parts[0].Note != "" || in.Parts[1].Note != nil {
+		t.Errorf("query: decoded %+v", in.Parts)
+	}
+}
+
 func TestQueryTags(t *testing.T) {
 	t.Parallel()
 	form, _ := url.ParseQuery("Action=CreateWidget&Version=2024-01-01&name=w&size=3&count=2&enabled=true" +
@@ -112,6 +141,9 @@ func TestValidate(t *testing.T) {
 			"Value 'a' at 'labels.a' failed to satisfy constraint: Member must have length greater than or equal to 2"},
 		{"map value range", func(in *CreateWidgetRequest) { in.Renamed = map[string]int32{"r": 9} },
 			"Value '9' at 'renamed.r' failed to satisfy constraint: Member must have value less than or equal to 5"},
+		{"empty string member checked when present", func(in *CreateWidgetRequest) { in.Parts[0].Note = ptr("hello") },
+			"Value 'hello' at 'parts.1.member.note' failed to satisfy constraint: Member must have length less than or equal to 4"},
+		{"empty string member may be empty", func(in *CreateWidgetRequest) { in.Parts[0].Note = ptr("") }, ""},
 		{"blob too long", func(in *CreateWidgetRequest) { in.Payload = []byte("12345") },
 			"1 validation error detected: Value at 'payload' failed to satisfy constraint: Member must have length less than or equal to 4"},
 		{"sensitive value left out", func(in *CreateWidgetRequest) { in.Secret = "hunter22" },

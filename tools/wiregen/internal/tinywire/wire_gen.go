@@ -190,6 +190,7 @@ func (s *WidgetExists) Validate(v *protocol.Validator, path string) {
 type WidgetPart struct {
 	PartId string   `json:"partId,omitempty" query:"partId" xml:"partId,omitempty"`
 	Weight *float64 `json:"weight,omitempty" query:"weight" xml:"weight,omitempty"`
+	Note   *string  `json:"note,omitempty" query:"note" xml:"note,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -200,6 +201,9 @@ func (s *WidgetPart) Validate(v *protocol.Validator, path string) {
 	}
 	if s.Weight != nil {
 		v.Range(float64(*s.Weight), protocol.Join(path, "weight"), protocol.Bound(0.5), nil)
+	}
+	if s.Note != nil {
+		v.Length(*s.Note, utf8.RuneCountInString(*s.Note), protocol.Join(path, "note"), 0, 4)
 	}
 }
 
