@@ -1,5 +1,6 @@
 // Package tagset edits AWS resource tag lists, whatever wire type a service
-// gives its tags: callers pass how to read a tag's key.
+// gives its tags: callers pass how to read a tag's key. Each service keeps
+// its own validation, since limits and messages differ between services.
 package tagset
 
 import "slices"
@@ -21,9 +22,16 @@ func Merge[T any](tags, add []T, key func(T) string) []T {
 // Remove returns the tags whose keys are not in keys, as UntagResource does.
 // The result is never nil, so an emptied list is sent as [].
 func Remove[T any](tags []T, keys []string, key func(T) string) []T {
+	return RemoveFunc(tags, func(t T) bool { return slices.Contains(keys, key(t)) })
+}
+
+// RemoveFunc returns the tags for which drop is false, for services that
+// remove by more than the key (ACM matches a value too). tags is left as it
+// was. The result is never nil.
+func RemoveFunc[T any](tags []T, drop func(T) bool) []T {
 	out := make([]T, 0, len(tags))
 	for _, t := range tags {
-		if !slices.Contains(keys, key(t)) {
+		if !drop(t) {
 			out = append(out, t)
 		}
 	}

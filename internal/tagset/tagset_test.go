@@ -26,3 +26,17 @@ func TestRemove(t *testing.T) {
 		t.Errorf("removing every tag gave %#v, want an empty non-nil list", empty)
 	}
 }
+
+func TestRemoveFunc(t *testing.T) {
+	tags := []tag{{"a", "1"}, {"b", "2"}, {"c", "1"}}
+	got := RemoveFunc(tags, func(t tag) bool { return t.V == "1" })
+	if !reflect.DeepEqual(got, []tag{{"b", "2"}}) {
+		t.Errorf("RemoveFunc = %v", got)
+	}
+	if !reflect.DeepEqual(tags, []tag{{"a", "1"}, {"b", "2"}, {"c", "1"}}) {
+		t.Errorf("RemoveFunc changed its input: %v", tags)
+	}
+	if empty := RemoveFunc(tags, func(tag) bool { return true }); empty == nil || len(empty) != 0 {
+		t.Errorf("removing every tag gave %#v, want an empty non-nil list", empty)
+	}
+}

@@ -6,10 +6,13 @@ import (
 
 	"github.com/kumo-project/kumo/internal/protocol"
 	"github.com/kumo-project/kumo/internal/store"
+	"github.com/kumo-project/kumo/internal/tagset"
 	"github.com/kumo-project/kumo/internal/wire/acmwire"
 )
 
 const maxTags = 50
+
+func tagKey(t acmwire.Tag) string { return t.Key }
 
 func validateTags(tags []acmwire.Tag) error {
 	for _, t := range tags {
@@ -29,9 +32,7 @@ func (s *Service) AddTagsToCertificate(ctx context.Context, in *acmwire.AddTagsT
 		return nil, err
 	}
 	err := s.editTags(ctx, in.CertificateArn, func(tags []acmwire.Tag) ([]acmwire.Tag, error) {
-		for _, nt := range in.Tags {
-			tags = setTag(tags, nt)
-		}
+		tags = tagset.Merge(tags, in.Tags, tagKey)
 		if len(tags) > maxTags {
 			return nil, protocol.ClientError("TooManyTagsException", "A certificate can have at most %d tags", maxTags)
 		}
@@ -43,27 +44,11 @@ func (s *Service) AddTagsToCertificate(ctx context.Context, in *acmwire.AddTagsT
 	return &acmwire.AddTagsToCertificateOutput{}, nil
 }
 
-func setTag(tags []acmwire.Tag, t acmwire.Tag) []acmwire.Tag {
-	for i := range tags {
-		if tags[i].Key == t.Key {
-			tags[i].Value = t.Value
-			return tags
-		}
-	}
-	return append(tags, t)
-}
-
 // RemoveTagsFromCertificate removes tags by key, or by key and value when a
 // value is given.
 func (s *Service) RemoveTagsFromCertificate(ctx context.Context, in *acmwire.RemoveTagsFromCertificateRequest) (*acmwire.RemoveTagsFromCertificateOutput, error) {
 	err := s.editTags(ctx, in.CertificateArn, func(tags []acmwire.Tag) ([]acmwire.Tag, error) {
-		var kept []acmwire.Tag
-		for _, t := range tags {
-			if !removes(in.Tags, t) {
-				kept = append(kept, t)
-			}
-		}
-		return kept, nil
+		return tagset.RemoveFunc(tags, func(t acmwire.Tag) bool { return removes(in.Tags, t) }), nil
 	})
 	if err != nil {
 		return nil, err
@@ -102,6 +87,10 @@ func (s *Service) ListTagsForCertificate(ctx context.Context, in *acmwire.ListTa
 	})
 	if err != nil {
 		return nil, err
+	}
+	if len(r.Tags) == 0 {
+		// ACM sends no Tags rather than an empty list (the model's minimum is 1).
+		r.Tags = nil
 	}
 	return &acmwire.ListTagsForCertificateResponse{Tags: r.Tags}, nil
 }

@@ -2,15 +2,17 @@ package elbv2
 
 import (
 	"context"
-	"slices"
 	"strings"
 
 	"github.com/kumo-project/kumo/internal/protocol"
 	"github.com/kumo-project/kumo/internal/store"
+	"github.com/kumo-project/kumo/internal/tagset"
 	"github.com/kumo-project/kumo/internal/wire/elbv2wire"
 )
 
 const maxTags = 50
+
+func tagKey(t elbv2wire.Tag) string { return t.Key }
 
 func validateNewTags(tags []elbv2wire.Tag) error {
 	seen := map[string]bool{}
@@ -71,9 +73,7 @@ func (s *Service) AddTags(ctx context.Context, in *elbv2wire.AddTagsInput) (*elb
 	err := s.store.Update(func(tx *store.Tx) error {
 		for _, a := range in.ResourceArns {
 			err := withTags(tx, sc, a, true, func(tags *[]elbv2wire.Tag) error {
-				for _, nt := range in.Tags {
-					*tags = setTag(*tags, nt)
-				}
+				*tags = tagset.Merge(*tags, in.Tags, tagKey)
 				if len(*tags) > maxTags {
 					return protocol.ClientError("TooManyTags", "You've reached the limit on the number of tags for this resource")
 				}
@@ -91,29 +91,13 @@ func (s *Service) AddTags(ctx context.Context, in *elbv2wire.AddTagsInput) (*elb
 	return &elbv2wire.AddTagsOutput{}, nil
 }
 
-func setTag(tags []elbv2wire.Tag, t elbv2wire.Tag) []elbv2wire.Tag {
-	for i := range tags {
-		if tags[i].Key == t.Key {
-			tags[i].Value = t.Value
-			return tags
-		}
-	}
-	return append(tags, t)
-}
-
 // RemoveTags removes tags by key from resources.
 func (s *Service) RemoveTags(ctx context.Context, in *elbv2wire.RemoveTagsInput) (*elbv2wire.RemoveTagsOutput, error) {
 	sc := scopeOf(ctx)
 	err := s.store.Update(func(tx *store.Tx) error {
 		for _, a := range in.ResourceArns {
 			err := withTags(tx, sc, a, true, func(tags *[]elbv2wire.Tag) error {
-				var kept []elbv2wire.Tag
-				for _, t := range *tags {
-					if !slices.Contains(in.TagKeys, t.Key) {
-						kept = append(kept, t)
-					}
-				}
-				*tags = kept
+				*tags = tagset.Remove(*tags, in.TagKeys, tagKey)
 				return nil
 			})
 			if err != nil {
