@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -131,20 +132,39 @@ func (s *Server) Start(ctx context.Context) (err error) {
 }
 
 // startLoadBalancing adds ACM and ELBv2; ELBv2's data plane serves each
-// load balancer on its own loopback address and, by Host, on 127.0.0.1.
+// load balancer on its own loopback address and, by Host, on the shared
+// addresses of hostRoutedAddrs. It runs after startNode: the bridge IP is
+// the network manager's.
 func (s *Server) startLoadBalancing() {
 	s.acm = acm.New(acm.Config{Store: s.store, Clock: s.clock, Log: s.log.With("service", "acm"), DataDir: s.cfg.DataDir,
 		Users: func(ctx context.Context, certARN string) ([]string, error) {
 			return s.elbv2.CertificateUsers(ctx, certARN)
 		}})
 	s.elbv2 = elbv2.New(elbv2.Config{Store: s.store, Clock: s.clock, Log: s.log.With("service", "elasticloadbalancing"),
-		Certificates: s.acm, InstanceID: s.cfg.InstanceID(), DataDir: s.cfg.DataDir, SharedLoopback: true})
+		Certificates: s.acm, InstanceID: s.cfg.InstanceID(), DataDir: s.cfg.DataDir, HostRouted: s.hostRoutedAddrs()})
 	s.services = append(s.services, s.acm, s.elbv2)
+}
+
+// hostRoutedAddrs are the addresses where load balancers are served by
+// Host: 127.0.0.1 (`curl http://<DNSName>/` on the host), and every
+// non-loopback address kumo's DNS listens on, since it answers load
+// balancer names asked there with that address: the task bridge IP (the
+// tasks' resolver) and a specific host address given to --dns-listen.
+func (s *Server) hostRoutedAddrs() []netip.Addr {
+	addrs := []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.MustParseAddr(s.network.BridgeIP())}
+	if ap, err := netip.ParseAddrPort(s.cfg.DNSListen); err == nil {
+		if a := ap.Addr().Unmap(); a.Is4() && !a.IsLoopback() && !a.IsUnspecified() && a != addrs[1] {
+			addrs = append(addrs, a)
+		}
+	}
+	return addrs
 }
 
 // startDNS serves kumo's DNS on the task bridge (port 53: the tasks'
 // resolver) and on the host's address (--dns-listen), with the load
-// balancers' names; other names go to the host's resolvers.
+// balancers' names; other names go to the host's resolvers. Asked on the
+// bridge IP, a load balancer's name answers the bridge IP, where the data
+// plane routes it by Host (hostRoutedAddrs).
 func (s *Server) startDNS(ctx context.Context) error {
 	cfg := dns.Config{
 		Listen:    []string{net.JoinHostPort(s.network.BridgeIP(), "53")},

@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"sync"
 
@@ -45,9 +46,11 @@ type Config struct {
 	InstanceID string
 	// DataDir holds access logs (under elbv2/access-logs).
 	DataDir string
-	// SharedLoopback also serves listener ports on 127.0.0.1, routed by
-	// the Host header (`curl http://<DNSName>/` with no DNS set-up).
-	SharedLoopback bool
+	// HostRouted are shared addresses that also serve every listener port,
+	// routed by the Host header: 127.0.0.1 (`curl http://<DNSName>/` with
+	// no DNS set-up) and the task bridge IP (tasks reach load balancers by
+	// name, as kumo's DNS answers them with it).
+	HostRouted []netip.Addr
 }
 
 // Service implements the ELBv2 API and runs the data plane.
@@ -74,7 +77,7 @@ func New(cfg Config) *Service {
 		clock: cfg.Clock,
 		log:   cfg.Log,
 		certs: cfg.Certificates,
-		plane: dataplane.New(dataplane.Options{Clock: cfg.Clock, Log: cfg.Log, SharedLoopback: cfg.SharedLoopback}),
+		plane: dataplane.New(dataplane.Options{Clock: cfg.Clock, Log: cfg.Log, HostRouted: cfg.HostRouted}),
 		// 127.64.0.0-127.191.255.255: clear of 127.0.0.x and of other tools.
 		addrBase: [2]byte{64 + sum[0]%128, sum[1]},
 		logDir:   filepath.Join(cfg.DataDir, "elbv2", "access-logs"),

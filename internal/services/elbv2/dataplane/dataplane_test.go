@@ -512,7 +512,8 @@ func TestDrainingAndErrors(t *testing.T) {
 func TestSharedLoopbackRoutesByHost(t *testing.T) {
 	t.Parallel()
 	a, b := newBackend(t, "a"), newBackend(t, "b")
-	p := New(Options{Clock: clock.Real{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), SharedLoopback: true})
+	p := New(Options{Clock: clock.Real{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		HostRouted: []netip.Addr{netip.MustParseAddr("127.0.0.1")}})
 	t.Cleanup(p.Close)
 	port := 18000 + int(testAddr(t).As4()[3])
 	cfg := Config{

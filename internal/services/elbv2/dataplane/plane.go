@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,18 +22,21 @@ import (
 type Options struct {
 	Clock clock.Clock
 	Log   *slog.Logger
-	// SharedLoopback also serves every listener port on 127.0.0.1, routing
-	// by the Host header to the load balancer whose DNS name it names, so
-	// `curl http://<DNSName>/` works without DNS set-up.
-	SharedLoopback bool
+	// HostRouted are shared addresses that also serve every listener port,
+	// routing by the Host header to the load balancer whose DNS name it
+	// names: 127.0.0.1, so `curl http://<DNSName>/` works without DNS
+	// set-up, and the task bridge IP, where tasks reach load balancers by
+	// name. A port that cannot be bound on one of them (another program
+	// holds it) only loses that route and is retried.
+	HostRouted []netip.Addr
 }
 
 // Plane serves load balancers. Apply swaps what it serves; Close stops it.
 type Plane struct {
-	clock          clock.Clock
-	log            *slog.Logger
-	sharedLoopback bool
-	healthClient   *http.Client
+	clock        clock.Clock
+	log          *slog.Logger
+	hostRouted   []netip.Addr
+	healthClient *http.Client
 
 	table atomic.Pointer[table]
 
@@ -50,7 +54,7 @@ type Plane struct {
 // New returns a plane that serves nothing until Apply.
 func New(o Options) *Plane {
 	p := &Plane{
-		clock: o.Clock, log: o.Log, sharedLoopback: o.SharedLoopback, healthClient: healthClient(),
+		clock: o.Clock, log: o.Log, hostRouted: o.HostRouted, healthClient: healthClient(),
 		backends: map[string]map[string]*backend{}, cursors: map[string]*atomic.Uint64{}, runtimes: map[string]*lbRuntime{},
 		sockets: map[socketKey]*socket{}, checkers: map[string]*checker{}, logs: map[string]*accessLog{},
 		unbound: map[socketKey]bool{},

@@ -208,18 +208,17 @@ func (p *Plane) socketHandler(key socketKey) http.Handler {
 	})
 }
 
-// listenerFor is the listener a request to a socket is for: on the shared
-// 127.0.0.1, the one of the load balancer its Host names; otherwise the
-// socket's own. Nil when there is none.
+// listenerFor is the listener a request to a socket is for: on a
+// host-routed address (127.0.0.1, the task bridge IP), the one of the load
+// balancer its Host names; otherwise the socket's own. Nil when there is
+// none.
 func (t *table) listenerFor(key socketKey, host string) *listener {
 	routes := t.sockets[key]
 	if routes == nil {
 		return nil
 	}
-	if key.addr == sharedLoopback {
-		if l := routes.byHost[strings.ToLower(hostOnly(host))]; l != nil {
-			return l
-		}
+	if routes.hostRouted {
+		return routes.byHost[strings.ToLower(hostOnly(host))]
 	}
 	return routes.dedicated
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,15 +30,19 @@ type socketKey struct {
 }
 
 // socketRoutes is what one socket serves: a load balancer's own listener,
-// or, on the shared 127.0.0.1, the listeners of that port by DNS name.
+// or, on a host-routed address (127.0.0.1, the task bridge IP), the
+// listeners of that port by DNS name.
 type socketRoutes struct {
 	protocol string
 	http2    bool
 	// idle is the client idle timeout: the load balancer's on its own
-	// address, 60 s on the shared one.
-	idle      time.Duration
-	dedicated *listener
-	byHost    map[string]*listener
+	// address, 60 s on a host-routed one.
+	idle time.Duration
+	// hostRouted says the socket routes by the Host header (byHost) and
+	// has no dedicated listener.
+	hostRouted bool
+	dedicated  *listener
+	byHost     map[string]*listener
 }
 
 // listener is a compiled listener.
@@ -55,8 +60,6 @@ type compiledRule struct {
 	action   Action
 }
 
-var sharedLoopback = netip.MustParseAddr("127.0.0.1")
-
 // compile validates cfg and builds its table. Backends and per-LB runtimes
 // come from the plane so they survive the swap.
 func (p *Plane) compile(cfg Config) (*table, error) {
@@ -68,6 +71,9 @@ func (p *Plane) compile(cfg Config) (*table, error) {
 		t.groups[tg.ARN] = p.groupFor(tg)
 	}
 	for _, lb := range cfg.LoadBalancers {
+		if slices.Contains(p.hostRouted, lb.Address) {
+			return nil, fmt.Errorf("load balancer %s: its address %s is shared, routed by Host", lb.ARN, lb.Address)
+		}
 		rt := p.runtimeFor(lb)
 		for _, l := range lb.Listeners {
 			cl, err := compileListener(rt, l, t)
@@ -77,19 +83,24 @@ func (p *Plane) compile(cfg Config) (*table, error) {
 			if err := t.addSocket(socketKey{lb.Address, l.Port}, cl, ""); err != nil {
 				return nil, err
 			}
-			if p.sharedLoopback {
-				// A clash on the shared address only loses the Host route.
-				_ = t.addSocket(socketKey{sharedLoopback, l.Port}, cl, strings.ToLower(lb.DNSName))
+			for _, addr := range p.hostRouted {
+				// A clash on a shared address (another load balancer's
+				// listener of this port has the other protocol) only
+				// loses this Host route there.
+				_ = t.addSocket(socketKey{addr, l.Port}, cl, strings.ToLower(lb.DNSName))
 			}
 		}
 	}
 	return t, nil
 }
 
+// addSocket adds a listener to the socket of key: as its dedicated
+// listener when host is "", else routed to by that Host.
 func (t *table) addSocket(key socketKey, l *listener, host string) error {
 	routes := t.sockets[key]
 	if routes == nil {
-		routes = &socketRoutes{protocol: l.cfg.Protocol, http2: l.lb.cfg.HTTP2, idle: defaultIdleTimeout, byHost: map[string]*listener{}}
+		routes = &socketRoutes{protocol: l.cfg.Protocol, http2: l.lb.cfg.HTTP2, idle: defaultIdleTimeout,
+			hostRouted: host != "", byHost: map[string]*listener{}}
 		t.sockets[key] = routes
 	}
 	if routes.protocol != l.cfg.Protocol {
