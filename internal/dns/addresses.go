@@ -23,7 +23,9 @@ type LoadBalancers interface {
 }
 
 // LoadBalancerSource is the Source of load balancer names: every name under
-// ELBZone, answered with its load balancer's address.
+// ELBZone, answered with its load balancer's loopback address, or, to a
+// query on a non-loopback address of kumo's DNS (the task bridge IP), with
+// that address, where the load balancers are also served by Host.
 func LoadBalancerSource(lbs LoadBalancers) Source {
 	return SourceFunc(func(ctx context.Context) (Records, error) {
 		addrs, err := lbs.LoadBalancerAddresses(ctx)
@@ -32,7 +34,7 @@ func LoadBalancerSource(lbs LoadBalancers) Source {
 		}
 		recs := Records{Zones: []string{ELBZone}}
 		for name, addr := range addrs {
-			recs.A = append(recs.A, ARecord{Name: name, Addr: addr})
+			recs.A = append(recs.A, ARecord{Name: name, Addr: addr, LoopbackOnly: true})
 		}
 		return recs, nil
 	})

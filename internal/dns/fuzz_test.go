@@ -33,7 +33,7 @@ func FuzzAnswer(f *testing.F) {
 		if err := req.Unpack(b); err != nil {
 			return // miekg/dns's server drops what it cannot unpack
 		}
-		resp := s.answer(context.Background(), req, "udp")
+		resp := s.answer(context.Background(), req, "udp", netip.Addr{})
 		if resp.Id != req.Id || !resp.Response {
 			t.Fatalf("reply id %d response %v to query id %d", resp.Id, resp.Response, req.Id)
 		}

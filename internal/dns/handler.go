@@ -2,6 +2,8 @@ package dns
 
 import (
 	"context"
+	"net"
+	"net/netip"
 
 	"github.com/miekg/dns"
 )
@@ -12,7 +14,7 @@ var _ dns.Handler = (*Server)(nil)
 // else from the upstream resolvers.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	network := w.LocalAddr().Network() // "udp" or "tcp"
-	resp := s.answer(context.Background(), req, network)
+	resp := s.answer(context.Background(), req, network, s.arrivedOn(w.LocalAddr()))
 	if network == "udp" {
 		resp.Truncate(udpSize(req))
 	}
@@ -21,8 +23,29 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 }
 
-// answer builds the reply to req, which arrived over network.
-func (s *Server) answer(ctx context.Context, req *dns.Msg, network string) *dns.Msg {
+// arrivedOn is the address a query came to when it is a shared address of
+// the server (see sharedAddrsOf), else the zero Addr: loopback-only
+// records then keep their own addresses. A query to a wildcard socket
+// cannot be told apart, so it gets the zero Addr too.
+func (s *Server) arrivedOn(local net.Addr) netip.Addr {
+	var ap netip.AddrPort
+	switch a := local.(type) {
+	case *net.UDPAddr:
+		ap = a.AddrPort()
+	case *net.TCPAddr:
+		ap = a.AddrPort()
+	default:
+		return netip.Addr{}
+	}
+	if addr := ap.Addr().Unmap(); s.shared[addr] {
+		return addr
+	}
+	return netip.Addr{}
+}
+
+// answer builds the reply to req, which arrived over network on arrivedOn
+// (see Table.lookup).
+func (s *Server) answer(ctx context.Context, req *dns.Msg, network string, arrivedOn netip.Addr) *dns.Msg {
 	if req.Opcode != dns.OpcodeQuery {
 		return reply(req, dns.RcodeNotImplemented)
 	}
@@ -34,10 +57,10 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg, network string) *dns.
 		return s.forward(ctx, req, network)
 	}
 	builds := s.builds.Load()
-	rrs, zone, v := s.table.Load().lookup(q)
+	rrs, zone, v := s.table.Load().lookup(q, arrivedOn)
 	if v == nxDomain {
 		s.refreshAfterMiss(ctx, builds)
-		rrs, zone, v = s.table.Load().lookup(q)
+		rrs, zone, v = s.table.Load().lookup(q, arrivedOn)
 	}
 	switch v {
 	case notOurs:

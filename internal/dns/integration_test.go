@@ -62,13 +62,14 @@ func TestKumoDNS(t *testing.T) {
 		// check exits with its own code. The bridge IP is the task's gateway.
 		script := fmt.Sprintf(`gw=$(ip route | awk '/^default/ {print $3}')
 [ -n "$gw" ] && [ "$(cat /etc/resolv.conf)" = "nameserver $gw" ] || exit 3
-nslookup %s | grep -q 'Address: %s$' || exit 4
+nslookup %s | grep -qxF "Address: $gw" || exit 4
+nslookup %s | grep -q 'Address: %s$' && exit 7
 nslookup task-name.example.com | grep -q 'Address: 192.0.2.' || exit 5
 nslookup gone-1.us-east-1.elb.localhost && exit 6
-exit 0`, name, strings.ReplaceAll(addr, ".", `\.`))
+exit 0`, name, name, strings.ReplaceAll(addr, ".", `\.`))
 		code := runTask(t, k, images.Busybox, script)
 		if code != 0 {
-			t.Fatalf("task exited %d (3: resolv.conf does not name the bridge IP alone, 4: ALB name, 5: upstream, 6: NXDOMAIN), want 0", code)
+			t.Fatalf("task exited %d (3: resolv.conf does not name the bridge IP alone, 4: ALB name not answered with the bridge IP, 7: ALB name answered with its loopback address, 5: upstream, 6: NXDOMAIN), want 0", code)
 		}
 		if q := strings.Join(upstreamQuestions(), ";"); !strings.Contains(q, "task-name.example.com.") || strings.Contains(q, "elb.localhost") {
 			t.Errorf("upstream saw %q: want the task's outside name and none of kumo's", q)

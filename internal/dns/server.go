@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,11 +54,15 @@ type Server struct {
 	cfg   Config
 	table atomic.Pointer[Table]
 
-	buildMu  sync.Mutex    // one build at a time
-	builds   atomic.Uint64 // builds started, to tell whether one began after a query
-	lastErr  string        // the last build error logged (under buildMu)
-	servers  []*dns.Server
-	addrs    []string
+	buildMu sync.Mutex    // one build at a time
+	builds  atomic.Uint64 // builds started, to tell whether one began after a query
+	lastErr string        // the last build error logged (under buildMu)
+	servers []*dns.Server
+	addrs   []string
+	// shared are the server's specific non-loopback IPv4 addresses, where
+	// the services of loopback-only records are also reachable by name.
+	// Set before serving; handlers read it without a lock.
+	shared   map[netip.Addr]bool
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	closeErr error
@@ -92,8 +97,10 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	socks, err := s.bindAll()
 	if err == nil {
-		// Before serving: handlers read the upstreams without a lock.
+		// Before serving: handlers read the upstreams and the shared
+		// addresses without a lock.
 		s.dropOwnAddressesFromUpstreams(socks)
+		s.shared = sharedAddrsOf(localAddrs(socks))
 		err = s.serveAll(socks)
 	}
 	if err != nil {
@@ -314,6 +321,29 @@ func (s *Server) shutdownServers() error {
 	}
 	s.servers = nil
 	return errors.Join(errs...)
+}
+
+// sharedAddrsOf are the bound addresses that are specific (not a
+// wildcard), non-loopback IPv4 addresses: the task bridge IP, or a host
+// address given to --dns-listen.
+func sharedAddrsOf(bound []net.Addr) map[netip.Addr]bool {
+	out := map[netip.Addr]bool{}
+	for _, a := range bound {
+		ap, err := netip.ParseAddrPort(a.String())
+		if addr := ap.Addr().Unmap(); err == nil && addr.Is4() && !addr.IsLoopback() && !addr.IsUnspecified() {
+			out[addr] = true
+		}
+	}
+	return out
+}
+
+// localAddrs are the addresses socks are bound to (TCP's is UDP's).
+func localAddrs(socks []sockets) []net.Addr {
+	out := make([]net.Addr, 0, len(socks))
+	for _, sk := range socks {
+		out = append(out, sk.pc.LocalAddr())
+	}
+	return out
 }
 
 // dropOwnAddressesFromUpstreams keeps kumo from forwarding to itself when

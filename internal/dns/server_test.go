@@ -354,3 +354,64 @@ func TestServerClose(t *testing.T) {
 		t.Fatal("TCP still accepts after Close")
 	}
 }
+
+// recordingWriter is a dns.ResponseWriter for a query that arrived on
+// local; it keeps the reply.
+type recordingWriter struct {
+	local net.Addr
+	reply *dns.Msg
+}
+
+func (w *recordingWriter) LocalAddr() net.Addr       { return w.local }
+func (w *recordingWriter) RemoteAddr() net.Addr      { return udpAddr("10.221.85.2:40000") }
+func (w *recordingWriter) WriteMsg(m *dns.Msg) error { w.reply = m; return nil }
+func (w *recordingWriter) Write([]byte) (int, error) { return 0, errors.New("not used") }
+func (w *recordingWriter) Close() error              { return nil }
+func (w *recordingWriter) TsigStatus() error         { return nil }
+func (w *recordingWriter) TsigTimersOnly(bool)       {}
+func (w *recordingWriter) Hijack()                   {}
+
+// TestServerAnswersByArrivalAddress serves queries that arrived on the
+// addresses of a server bound to the bridge IP, a loopback address and a
+// wildcard: only the bridge IP answers load balancer names with itself.
+// (A unit test cannot bind a non-loopback address; TestKumoDNS asks on a
+// real bridge.)
+func TestServerAnswersByArrivalAddress(t *testing.T) {
+	t.Parallel()
+	s := New(Config{Sources: []Source{LoadBalancerSource(fakeLBs{albName: albAddr})}, Log: slog.New(slog.DiscardHandler)})
+	if err := s.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	bridge, loopback, wildcard := "10.221.85.1:53", "127.53.1.1:53", "0.0.0.0:53"
+	s.shared = sharedAddrsOf([]net.Addr{udpAddr(bridge), udpAddr(loopback), udpAddr(wildcard)})
+	tests := []struct {
+		name  string
+		local net.Addr
+		qname string
+		want  string
+	}{
+		{"load balancer on the bridge IP over UDP", udpAddr(bridge), albName, "NOERROR 10.221.85.1"},
+		{"load balancer on the bridge IP over TCP", tcpAddr(bridge), albName, "NOERROR 10.221.85.1"},
+		{"other localhost name on the bridge IP", udpAddr(bridge), "app.localhost", "NOERROR 127.0.0.1"},
+		{"load balancer on loopback", udpAddr(loopback), albName, "NOERROR 127.64.1.1"},
+		{"load balancer on 127.0.0.1", tcpAddr("127.0.0.1:53"), albName, "NOERROR 127.64.1.1"},
+		// A wildcard's TCP connection has the real destination, which is
+		// no address the server was told to listen on.
+		{"load balancer via a wildcard over TCP", tcpAddr("192.0.2.2:53"), albName, "NOERROR 127.64.1.1"},
+		{"load balancer via a wildcard over UDP", udpAddr(wildcard), albName, "NOERROR 127.64.1.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := new(dns.Msg)
+			req.SetQuestion(dns.Fqdn(tt.qname), dns.TypeA)
+			w := &recordingWriter{local: tt.local}
+			s.ServeDNS(w, req)
+			if w.reply == nil || answerOf(w.reply) != tt.want {
+				t.Fatalf("reply %v, want %s", w.reply, tt.want)
+			}
+		})
+	}
+}
+
+func udpAddr(s string) net.Addr { return net.UDPAddrFromAddrPort(netip.MustParseAddrPort(s)) }
+func tcpAddr(s string) net.Addr { return net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s)) }

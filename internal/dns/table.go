@@ -36,6 +36,12 @@ type ARecord struct {
 	Addr netip.Addr
 	// TTL in seconds; 0 means DefaultTTL.
 	TTL uint32
+	// LoopbackOnly says Addr is a loopback address of the host, which an
+	// asker in another network namespace (a task) cannot reach, and that
+	// the service also answers, by name, on every address the DNS server
+	// listens on. A query that arrives on a non-loopback one of those is
+	// answered with that address instead of Addr.
+	LoopbackOnly bool
 }
 
 // Source is a part of kumo that owns DNS names: the ELBv2 load balancers
@@ -92,6 +98,9 @@ func (t *Table) add(recs Records) error {
 		if !r.Addr.Is4() {
 			return fmt.Errorf("record %s: %q is not an IPv4 address", name, r.Addr)
 		}
+		if r.LoopbackOnly && !r.Addr.IsLoopback() {
+			return fmt.Errorf("record %s: loopback-only %s is not a loopback address", name, r.Addr)
+		}
 		if !underAny(name, zones) {
 			return fmt.Errorf("record %s is outside the source's zones %v", name, zones)
 		}
@@ -138,8 +147,12 @@ const (
 )
 
 // lookup answers a question from the table. zone is the zone that holds
-// the name (for the SOA of negative answers).
-func (t *Table) lookup(q dns.Question) (rrs []dns.RR, zone string, v verdict) {
+// the name (for the SOA of negative answers). arrivedOn is the non-loopback
+// address of kumo's DNS the query came to, or the zero Addr (a loopback
+// address, or one it cannot tell): when set, it answers for loopback-only
+// records. Other *.localhost names keep 127.0.0.1, the asker's own
+// loopback (RFC 6761).
+func (t *Table) lookup(q dns.Question, arrivedOn netip.Addr) (rrs []dns.RR, zone string, v verdict) {
 	name := dns.CanonicalName(q.Name)
 	zone = t.zoneOf(name)
 	recs, exists := t.a[name]
@@ -161,10 +174,18 @@ func (t *Table) lookup(q dns.Question) (rrs []dns.RR, zone string, v verdict) {
 	if q.Qtype != dns.TypeA && q.Qtype != dns.TypeANY {
 		return nil, zone, noData
 	}
+	arrivedOnAnswered := false // several loopback-only records give it once
 	for _, r := range recs {
+		addr := r.Addr
+		if r.LoopbackOnly && arrivedOn.IsValid() {
+			if arrivedOnAnswered {
+				continue
+			}
+			addr, arrivedOnAnswered = arrivedOn, true
+		}
 		rrs = append(rrs, &dns.A{
 			Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: r.TTL},
-			A:   r.Addr.AsSlice(),
+			A:   addr.AsSlice(),
 		})
 	}
 	return rrs, zone, answered

@@ -61,7 +61,7 @@ func TestLookup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rrs, zone, v := table.lookup(dns.Question{Name: tt.qname, Qtype: tt.qtype, Qclass: dns.ClassINET})
+			rrs, zone, v := table.lookup(dns.Question{Name: tt.qname, Qtype: tt.qtype, Qclass: dns.ClassINET}, netip.Addr{})
 			if v != tt.want || zone != tt.wantZone {
 				t.Fatalf("verdict %d zone %q, want %d %q", v, zone, tt.want, tt.wantZone)
 			}
@@ -83,13 +83,56 @@ func TestLookup(t *testing.T) {
 	}
 }
 
+// TestLookupOnASharedAddress looks names up as for a task asking on the
+// bridge IP: load balancer names answer with that address, other names as
+// on loopback.
+func TestLookupOnASharedAddress(t *testing.T) {
+	t.Parallel()
+	bridge := netip.MustParseAddr("10.221.85.1")
+	table, err := Build(context.Background(),
+		LoadBalancerSource(fakeLBs{albName: albAddr}),
+		records([]string{"corp.local"}, ARecord{Name: "api.corp.local", Addr: netip.MustParseAddr("10.0.0.5")}),
+		records([]string{"svc.localhost"},
+			ARecord{Name: "a.svc.localhost", Addr: netip.MustParseAddr("127.64.9.9"), LoopbackOnly: true},
+			ARecord{Name: "a.svc.localhost", Addr: netip.MustParseAddr("127.64.9.10"), LoopbackOnly: true}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		qname     string
+		arrivedOn netip.Addr
+		wantAddr  string
+	}{
+		{"load balancer on the bridge IP", albName + ".", bridge, "10.221.85.1"},
+		{"load balancer on loopback", albName + ".", netip.Addr{}, "127.64.1.1"},
+		{"other localhost name on the bridge IP", "app.localhost.", bridge, "127.0.0.1"},
+		{"record that is not loopback-only", "api.corp.local.", bridge, "10.0.0.5"},
+		{"several loopback-only records give the address once", "a.svc.localhost.", bridge, "10.221.85.1"},
+		{"several loopback-only records on loopback", "a.svc.localhost.", netip.Addr{}, "127.64.9.9,127.64.9.10"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rrs, _, v := table.lookup(dns.Question{Name: tt.qname, Qtype: dns.TypeA, Qclass: dns.ClassINET}, tt.arrivedOn)
+			var got []string
+			for _, rr := range rrs {
+				got = append(got, rr.(*dns.A).A.String())
+			}
+			if v != answered || strings.Join(got, ",") != tt.wantAddr {
+				t.Fatalf("verdict %d addresses %v, want %s", v, got, tt.wantAddr)
+			}
+		})
+	}
+}
+
 func TestLookupZoneSOA(t *testing.T) {
 	t.Parallel()
 	table, err := Build(context.Background(), LoadBalancerSource(fakeLBs{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rrs, _, v := table.lookup(dns.Question{Name: "ELB.localhost.", Qtype: dns.TypeSOA, Qclass: dns.ClassINET})
+	rrs, _, v := table.lookup(dns.Question{Name: "ELB.localhost.", Qtype: dns.TypeSOA, Qclass: dns.ClassINET}, netip.Addr{})
 	if v != answered || len(rrs) != 1 || rrs[0].Header().Rrtype != dns.TypeSOA || rrs[0].Header().Name != "elb.localhost." {
 		t.Fatalf("SOA of the zone: %v (verdict %d)", rrs, v)
 	}
@@ -109,6 +152,7 @@ func TestBuildRejects(t *testing.T) {
 		{"bad zone", records([]string{"bad..zone"}), "zone"},
 		{"IPv6 address", records([]string{"corp.local"}, ARecord{Name: "a.corp.local", Addr: netip.MustParseAddr("::1")}), "not an IPv4"},
 		{"no address", records([]string{"corp.local"}, ARecord{Name: "a.corp.local"}), "not an IPv4"},
+		{"loopback-only record off loopback", records([]string{"corp.local"}, ARecord{Name: "a.corp.local", Addr: ip, LoopbackOnly: true}), "not a loopback"},
 		{"record outside its zones", records([]string{"corp.local"}, ARecord{Name: "www.example.com", Addr: ip}), "outside"},
 	}
 	for _, tt := range tests {
