@@ -49,8 +49,14 @@ type frontConn struct {
 	bw     *bufio.Writer
 	client netip.AddrPort
 	remote string
-	head   []byte // the raw head of the request being served
-	idle   atomic.Bool
+	// deadline is the read deadline set on nc.
+	deadline time.Time
+	// req is the head of the request being served; its slices point
+	// into br's buffer.
+	req requestHead
+	// match reads a head again with net/http for rules with conditions.
+	match *bufio.Reader
+	idle  atomic.Bool
 }
 
 func newFront(p *Plane, key socketKey, idle time.Duration, addr net.Addr) *front {
@@ -88,11 +94,11 @@ func (f *front) serve(nc net.Conn) {
 			nc.Close()
 			return
 		}
-		nc.SetReadDeadline(time.Now().Add(f.idle))
+		fc.armDeadline(time.Now(), f.idle)
 		n, err := peekHead(fc.br)
 		fc.idle.Store(false)
 		if errors.Is(err, bufio.ErrBufferFull) { // a head longer than the buffer
-			f.handOff(fc, nil)
+			f.handOff(fc)
 			return
 		}
 		if err != nil {
@@ -100,34 +106,37 @@ func (f *front) serve(nc net.Conn) {
 			return
 		}
 		if !f.serveDirect(fc, n) {
-			f.handOff(fc, fc.head)
+			f.handOff(fc)
 			return
 		}
 	}
 }
 
-// serveDirect reads the request whose head ends within the first n
-// buffered bytes and serves it when the direct path takes it. It reports
-// whether it did; if not, fc.head holds the bytes it read, to be served
-// again.
+// armDeadline closes the connection once it is idle for the idle timeout,
+// give or take a sixteenth, moving the read deadline only when it is
+// outside [now+idle, now+idle*17/16] (as upstreamConn.armDeadline).
+func (fc *frontConn) armDeadline(now time.Time, idle time.Duration) {
+	if d := fc.deadline.Sub(now); d >= idle && d <= idle+idle/16 {
+		return
+	}
+	fc.deadline = now.Add(idle + idle/16)
+	fc.nc.SetReadDeadline(fc.deadline)
+}
+
+// serveDirect serves the request whose head is the first n buffered
+// bytes when the direct path takes it, and reports whether it did; if
+// not, nothing of the connection was read.
 func (f *front) serveDirect(fc *frontConn, n int) bool {
-	raw, _ := fc.br.Peek(n)
-	fc.head = append(fc.head[:0], raw...)
-	before := fc.br.Buffered()
-	r, err := http.ReadRequest(fc.br)
-	// What ReadRequest consumed, all from the buffer: the head it parsed or
-	// refused; with bare-LF line ends, less than n.
-	fc.head = fc.head[:min(before-fc.br.Buffered(), n)]
-	if err != nil || !directShape(r) {
+	head, _ := fc.br.Peek(n)
+	if !parseRequestHead(head, &fc.req) {
 		return false
 	}
-	r.RemoteAddr = fc.remote
 	t := f.p.table.Load()
-	l := t.listenerFor(f.key, r.Host)
+	l := t.listenerFor(f.key, string(fc.req.host))
 	if l == nil || l.lb.accessLog != nil {
 		return false
 	}
-	rule := l.match(r, fc.client.Addr())
+	rule := f.matchRule(fc, l, head)
 	if rule == nil || !directAction(t, rule.action) {
 		return false
 	}
@@ -135,16 +144,26 @@ func (f *front) serveDirect(fc *frontConn, n int) bool {
 	if b == nil {
 		return false
 	}
-	f.forward(fc, r, l, b)
+	f.forward(fc, n, l, b)
 	return true
 }
 
-// directShape reports whether a request has the shape the front serves.
-func directShape(r *http.Request) bool {
-	return r.ProtoMajor == 1 && r.ProtoMinor == 1 && !r.Close && r.Host != "" &&
-		r.ContentLength == 0 && len(r.TransferEncoding) == 0 &&
-		(r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions) &&
-		r.Header["Upgrade"] == nil && r.Header["Expect"] == nil
+// matchRule is the listener's first rule the request meets. Only rules
+// with conditions need the request as net/http parses it.
+func (f *front) matchRule(fc *frontConn, l *listener, head []byte) *compiledRule {
+	if len(l.rules[0].matchers) == 0 {
+		return &l.rules[0]
+	}
+	if fc.match == nil {
+		fc.match = bufio.NewReaderSize(nil, 4<<10)
+	}
+	fc.match.Reset(bytes.NewReader(head))
+	r, err := http.ReadRequest(fc.match)
+	if err != nil {
+		return nil
+	}
+	r.RemoteAddr = fc.remote
+	return l.match(r, fc.client.Addr())
 }
 
 // directAction reports whether the front can run an action: a forward to
@@ -157,14 +176,17 @@ func directAction(t *table, a Action) bool {
 	return g != nil && g.cfg.Protocol != "HTTPS" && g.cfg.Stickiness <= 0
 }
 
-// forward sends r to target b and writes the answer, or ALB's error page.
-func (f *front) forward(fc *frontConn, r *http.Request, l *listener, b *backend) {
+// forward sends the request whose head is the first n buffered bytes to
+// target b and writes the answer, or ALB's error page.
+func (f *front) forward(fc *frontConn, n int, l *listener, b *backend) {
 	b.inflight.Add(1)
 	defer b.inflight.Add(-1)
 	addr, host := b.address()
 	u := upstream{scheme: "http", host: host, listener: l, client: fc.client}
 	now := time.Now()
-	c, resp, err := send(r, &u, b.conns, addr, l.lb.cfg.IdleTimeout, now)
+	head := string(fc.req.method) == http.MethodHead
+	c, resp, err := send(outgoing{head: &fc.req, u: &u}, b.conns, addr, l.lb.cfg.IdleTimeout, now)
+	fc.br.Discard(n) // sent: fc.req is not needed any more
 	if err != nil {
 		status := http.StatusBadGateway
 		if isTimeout(err) {
@@ -176,21 +198,64 @@ func (f *front) forward(fc *frontConn, r *http.Request, l *listener, b *backend)
 		}
 		return
 	}
-	werr := writeResponse(fc.bw, resp, r.Method == http.MethodHead)
-	if werr == nil {
-		werr = fc.bw.Flush()
+	closeAfter := c.answer.close
+	if resp != nil {
+		err = writeResponse(fc.bw, resp, head)
+		closeAfter = resp.Close
+	} else {
+		err = writeAnswerHead(fc.bw, c)
 	}
-	if werr != nil {
+	if err == nil {
+		err = fc.bw.Flush()
+	}
+	if err != nil {
 		c.close()
 		fc.nc.Close()
 		return
 	}
-	if resp.Close {
+	if closeAfter {
 		c.close()
 		return
 	}
-	resp.Body.Close() // at its end already: returns at once
+	if resp != nil {
+		resp.Body.Close() // at its end already: returns at once
+	}
 	b.conns.put(c, now)
+}
+
+// writeAnswerHead copies an answer read in place: its status line, its
+// end-to-end fields and its Content-Length body.
+func writeAnswerHead(bw *bufio.Writer, c *upstreamConn) error {
+	a := &c.answer
+	bw.Write(a.statusLine)
+	bw.WriteString("\r\n")
+	writeFields(bw, a.fields)
+	bw.WriteString("\r\n")
+	c.br.Discard(a.length) // the head's slices are not needed any more
+	return copyN(bw, c.br, a.contentLength)
+}
+
+// copyN reads n bytes of r straight into bw's buffer, flushing it when
+// full.
+func copyN(bw *bufio.Writer, r io.Reader, n int64) error {
+	for n > 0 {
+		if bw.Available() == 0 {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+		}
+		buf := bw.AvailableBuffer()[:min(int64(bw.Available()), n)]
+		got, err := r.Read(buf)
+		bw.Write(buf[:got]) // in place: buf is bw's own free space
+		n -= int64(got)
+		if err == io.EOF && n > 0 {
+			return io.ErrUnexpectedEOF
+		}
+		if err != nil && err != io.EOF {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeResponse writes a target's answer: its end-to-end headers, then
@@ -311,14 +376,12 @@ func writeELBError(bw *bufio.Writer, status int) {
 	bw.WriteString(body)
 }
 
-// handOff gives the connection to the socket's http.Server, with what was
-// read from it and not served yet (head, then what is buffered) in front
-// of the rest.
-func (f *front) handOff(fc *frontConn, head []byte) {
+// handOff gives the connection to the socket's http.Server, with what
+// was read from it and not served yet in front of the rest.
+func (f *front) handOff(fc *frontConn) {
 	fc.nc.SetReadDeadline(time.Time{})
 	rest, _ := fc.br.Peek(fc.br.Buffered())
-	pending := append(bytes.Clone(head), rest...)
-	f.handoff.give(&prefixedConn{Conn: fc.nc, pending: pending})
+	f.handoff.give(&prefixedConn{Conn: fc.nc, pending: bytes.Clone(rest)})
 }
 
 // prefixedConn is a connection whose first bytes were already read.
@@ -403,21 +466,6 @@ func (f *front) shutdown(force bool) {
 	for fc := range f.conns {
 		if force || fc.idle.Load() {
 			fc.nc.Close()
-		}
-	}
-}
-
-// peekHead waits until a whole request head (through its empty line) is
-// buffered and returns its length. A head longer than the buffer gives
-// bufio.ErrBufferFull.
-func peekHead(br *bufio.Reader) (int, error) {
-	for n := 1; ; n = br.Buffered() + 1 {
-		if _, err := br.Peek(n); err != nil {
-			return 0, err
-		}
-		b, _ := br.Peek(br.Buffered())
-		if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
-			return i + 4, nil
 		}
 	}
 }

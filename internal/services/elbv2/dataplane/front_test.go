@@ -166,3 +166,85 @@ func TestFrontBareLineFeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestFrontCopiesAnswersInPlace: answers the front copies as they came
+// lose their hop-by-hop fields; one the target ends with Connection: close
+// keeps the client's connection; one cut short closes it; a head longer
+// than the upstream buffer is still served (by net/http's reader).
+func TestFrontCopiesAnswersInPlace(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("b", 9<<10)
+	answers := map[string]string{
+		"/hop":   "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nX-A: 1\r\nContent-Length: 3\r\n\r\nhop",
+		"/close": "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nclose",
+		"/short": "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+		"/big":   "HTTP/1.1 200 OK\r\nX-Big: " + big + "\r\nContent-Length: 3\r\n\r\nbig",
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					r, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.WriteString(c, answers[r.URL.Path])
+					if r.URL.Path == "/close" || r.URL.Path == "/short" {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	tb := &backendServer{name: "raw", addr: mustAddrPort(t, "http://"+ln.Addr().String())}
+	addr := testAddr(t)
+	p := newPlane(t)
+	if err := p.Apply(oneLB(addr, 8080, []Rule{{ARN: "d", Action: forwardTo("tg")}}, targetGroup("tg", tb))); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", addr.String()+":8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	get := func(path string) (*http.Response, string, error) {
+		if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return nil, "", err
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return nil, "", err
+		}
+		body, err := io.ReadAll(resp.Body)
+		return resp, string(body), err
+	}
+	resp, body, err := get("/hop")
+	if err != nil || body != "hop" || resp.Header.Get("X-A") != "1" || resp.Header.Get("Keep-Alive") != "" {
+		t.Fatalf("/hop: %v %q %v", err, body, resp.Header)
+	}
+	if _, body, err := get("/close"); err != nil || body != "close" {
+		t.Fatalf("/close: %v %q", err, body)
+	}
+	if resp, body, err := get("/big"); err != nil || body != "big" || resp.Header.Get("X-Big") != big {
+		t.Fatalf("/big after /close: %v %q", err, body)
+	}
+	if _, body, err := get("/short"); err == nil {
+		t.Fatalf("/short: the client got all of %q", body)
+	}
+	if _, err := br.ReadByte(); err == nil {
+		t.Fatal("the connection of a cut-short answer stayed open")
+	}
+}

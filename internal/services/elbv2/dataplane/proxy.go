@@ -122,7 +122,7 @@ func forwardedFor(lb LoadBalancer, prior []string, client netip.AddrPort) string
 }
 
 // appendForwardedFor appends forwardedFor's value to dst.
-func appendForwardedFor(dst []byte, lb LoadBalancer, prior []string, client netip.AddrPort) []byte {
+func appendForwardedFor[T string | []byte](dst []byte, lb LoadBalancer, prior []T, client netip.AddrPort) []byte {
 	if lb.XFF == XFFRemove {
 		return dst
 	}

@@ -32,6 +32,11 @@ type upstreamConn struct {
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
+	// deadline is the one set on nc, zero when none is.
+	deadline time.Time
+	// answer is the head of the answer being read when the front reads
+	// it in place; its slices point into br's buffer.
+	answer responseHead
 }
 
 func (c *upstreamConn) close() { c.nc.Close() }
@@ -119,7 +124,7 @@ var errStaleConn = errors.New("pooled connection closed by the target")
 // copies the answer to w. Failures become ALB's 502 or 504.
 func (rt *lbRuntime) roundTripDirect(w http.ResponseWriter, r *http.Request, u *upstream, pool *connPool, addr netip.AddrPort) {
 	now := time.Now()
-	c, resp, err := send(r, u, pool, addr, rt.cfg.IdleTimeout, now)
+	c, resp, err := send(outgoing{req: r, u: u}, pool, addr, rt.cfg.IdleTimeout, now)
 	if err != nil {
 		upstreamError(w, r, err)
 		return
@@ -132,13 +137,46 @@ func (rt *lbRuntime) roundTripDirect(w http.ResponseWriter, r *http.Request, u *
 	c.close()
 }
 
-// send writes r on a pooled connection, or on a new one when the pool is
-// empty or the pooled one turns out to be closed, and reads the head of
-// the answer. The connection is the caller's until it puts it back. now
-// is when the request started: one clock reading serves the whole request.
-func send(r *http.Request, u *upstream, pool *connPool, addr netip.AddrPort, idle time.Duration, now time.Time) (*upstreamConn, *http.Response, error) {
-	if c := pool.get(idle, now); c != nil {
-		resp, err := exchange(c, r, u, idle, now, true)
+// outgoing is a request the direct path sends: one net/http parsed
+// (req), or one whose head the front parsed in place (head).
+type outgoing struct {
+	req  *http.Request
+	head *requestHead
+	u    *upstream
+}
+
+// headRequest stands for a HEAD request the front parsed in place when
+// net/http reads the answer: its body is empty whatever the head says.
+var headRequest = &http.Request{Method: http.MethodHead}
+
+// netRequest is the request net/http reads the answer to out for.
+func (out outgoing) netRequest() *http.Request {
+	if out.req != nil {
+		return out.req
+	}
+	if string(out.head.method) == http.MethodHead {
+		return headRequest
+	}
+	return nil
+}
+
+func (out outgoing) write(bw *bufio.Writer, now time.Time) {
+	if out.req != nil {
+		writeRequest(bw, out.req, out.u, now)
+		return
+	}
+	writeRequestHead(bw, out.head, out.u, now)
+}
+
+// send writes a request on a pooled connection, or on a new one when the
+// pool is empty or the pooled one turns out to be closed, and reads the
+// head of the answer: into c.answer (resp nil) when the request is the
+// front's and the answer has the common shape, else with net/http. The
+// connection is the caller's until it puts it back. now is when the
+// request started: one clock reading serves the whole request.
+func send(out outgoing, pool *connPool, addr netip.AddrPort, idle time.Duration, now time.Time) (c *upstreamConn, resp *http.Response, err error) {
+	if c = pool.get(idle, now); c != nil {
+		resp, err = exchange(c, out, idle, now, true)
 		if err == nil {
 			return c, resp, nil
 		}
@@ -147,12 +185,10 @@ func send(r *http.Request, u *upstream, pool *connPool, addr netip.AddrPort, idl
 			return nil, nil, err
 		}
 	}
-	c, err := dialUpstream(addr)
-	if err != nil {
+	if c, err = dialUpstream(addr); err != nil {
 		return nil, nil, err
 	}
-	resp, err := exchange(c, r, u, idle, now, false)
-	if err != nil {
+	if resp, err = exchange(c, out, idle, now, false); err != nil {
 		c.close()
 		return nil, nil, err
 	}
@@ -161,9 +197,9 @@ func send(r *http.Request, u *upstream, pool *connPool, addr netip.AddrPort, idl
 
 // exchange writes the request on c and reads the head of the final answer
 // (informational 1xx answers are skipped) within the idle timeout.
-func exchange(c *upstreamConn, r *http.Request, u *upstream, idle time.Duration, now time.Time, reused bool) (*http.Response, error) {
-	c.nc.SetDeadline(now.Add(idle))
-	writeRequest(c.bw, r, u, now)
+func exchange(c *upstreamConn, out outgoing, idle time.Duration, now time.Time, reused bool) (*http.Response, error) {
+	c.armDeadline(now, idle)
+	out.write(c.bw, now)
 	err := c.bw.Flush()
 	if err == nil {
 		_, err = c.br.Peek(1)
@@ -174,8 +210,21 @@ func exchange(c *upstreamConn, r *http.Request, u *upstream, idle time.Duration,
 		}
 		return nil, err
 	}
+	if out.head != nil {
+		n, err := peekHead(c.br)
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, err
+		}
+		if head, _ := c.br.Peek(n); err == nil && parseResponseHead(head, out.netRequest() == headRequest, &c.answer) {
+			c.answer.length = n
+			if int64(c.br.Buffered()-n) < c.answer.contentLength {
+				c.disarmDeadline() // the body may stream for longer
+			}
+			return nil, nil
+		}
+	}
 	for {
-		resp, err := http.ReadResponse(c.br, r)
+		resp, err := http.ReadResponse(c.br, out.netRequest())
 		if err != nil {
 			return nil, err
 		}
@@ -184,11 +233,28 @@ func exchange(c *upstreamConn, r *http.Request, u *upstream, idle time.Duration,
 			return nil, errors.New("target switched protocols unasked")
 		case resp.StatusCode >= 200:
 			if resp.ContentLength < 0 || int64(c.br.Buffered()) < resp.ContentLength {
-				c.nc.SetDeadline(time.Time{}) // the body may stream for longer
+				c.disarmDeadline() // the body may stream for longer
 			}
 			return resp, nil
 		}
 	}
+}
+
+// armDeadline makes sure the target answers within the idle timeout, give
+// or take a sixteenth: it moves the connection's deadline only when it is
+// outside [now+idle, now+idle*17/16], so a busy connection changes it once
+// in idle/16, not once a request (each change is a runtime timer update).
+func (c *upstreamConn) armDeadline(now time.Time, idle time.Duration) {
+	if d := c.deadline.Sub(now); d >= idle && d <= idle+idle/16 {
+		return
+	}
+	c.deadline = now.Add(idle + idle/16)
+	c.nc.SetDeadline(c.deadline)
+}
+
+func (c *upstreamConn) disarmDeadline() {
+	c.deadline = time.Time{}
+	c.nc.SetDeadline(time.Time{})
 }
 
 func isTimeout(err error) bool {
@@ -231,8 +297,27 @@ func writeRequest(bw *bufio.Writer, r *http.Request, u *upstream, now time.Time)
 			writeHeader(bw, k, v)
 		}
 	}
+	writeForwarded(bw, u, r.Header["X-Forwarded-For"], traced, now)
+}
+
+// writeRequestHead writes a request the front parsed in place as
+// writeRequest does: h.fields are already the end-to-end ones.
+func writeRequestHead(bw *bufio.Writer, h *requestHead, u *upstream, now time.Time) {
+	bw.Write(h.method)
+	bw.WriteByte(' ')
+	bw.Write(h.target)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.Write(h.host)
+	bw.WriteString("\r\n")
+	writeFields(bw, h.fields)
+	writeForwarded(bw, u, h.forwardedFor, h.traced, now)
+}
+
+// writeForwarded ends a request head with ALB's X-Forwarded-* fields and,
+// unless the client sent one (traced), a new X-Amzn-Trace-Id.
+func writeForwarded[T string | []byte](bw *bufio.Writer, u *upstream, priorXFF []T, traced bool, now time.Time) {
 	xff := append(bw.AvailableBuffer(), "X-Forwarded-For: "...)
-	if line := appendForwardedFor(xff, u.listener.lb.cfg, r.Header["X-Forwarded-For"], u.client); len(line) > len(xff) {
+	if line := appendForwardedFor(xff, u.listener.lb.cfg, priorXFF, u.client); len(line) > len(xff) {
 		bw.Write(append(line, "\r\n"...))
 	}
 	writeHeader(bw, "X-Forwarded-Proto", u.listener.proto)
@@ -243,6 +328,16 @@ func writeRequest(bw *bufio.Writer, r *http.Request, u *upstream, now time.Time)
 		bw.WriteString("\r\n")
 	}
 	bw.WriteString("\r\n")
+}
+
+// writeFields writes header fields as they came.
+func writeFields(bw *bufio.Writer, fields []field) {
+	for _, f := range fields {
+		bw.Write(f.name)
+		bw.WriteString(": ")
+		bw.Write(f.value)
+		bw.WriteString("\r\n")
+	}
 }
 
 func writeHeader(bw *bufio.Writer, name, value string) {
