@@ -81,7 +81,9 @@ func (f *front) acceptLoop(ln net.Listener) {
 
 // serve runs one connection: direct requests here, until one is not.
 func (f *front) serve(nc net.Conn) {
-	fc := &frontConn{nc: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10), remote: nc.RemoteAddr().String()}
+	raw := newRawIO(nc)
+	fc := &frontConn{nc: nc, br: bufio.NewReaderSize(reader(nc, raw), 4<<10), bw: bufio.NewWriterSize(writer(nc, raw), 4<<10),
+		remote: nc.RemoteAddr().String()}
 	fc.client = parseClientAddr(fc.remote)
 	if !f.track(fc) {
 		nc.Close()

@@ -104,7 +104,8 @@ func dialUpstream(addr netip.AddrPort) (*upstreamConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &upstreamConn{nc: nc, br: bufio.NewReaderSize(nc, 8<<10), bw: bufio.NewWriterSize(nc, 4<<10)}, nil
+	raw := newRawIO(nc)
+	return &upstreamConn{nc: nc, br: bufio.NewReaderSize(reader(nc, raw), 8<<10), bw: bufio.NewWriterSize(writer(nc, raw), 4<<10)}, nil
 }
 
 // directPath reports whether a request may take the direct path: a

@@ -1,0 +1,138 @@
+package dataplane
+
+import (
+	"io"
+	"net"
+	"syscall"
+	"unsafe"
+)
+
+// rawIO reads and writes a TCP connection of the direct path with raw
+// system calls. The sockets are non-blocking, so a read or write returns
+// at once (EAGAIN when it would wait; the goroutine then parks in the
+// poller as net.Conn's would). What it skips is the runtime's
+// entersyscall/exitsyscall: on a busy loopback a write, which delivers to
+// the peer in the same call, often outlasts sysmon's 20 µs tick, sysmon
+// then hands the P to another thread, and keeps ticking every 20 µs for
+// as long as that goes on. That cost nginx does not pay; with raw calls
+// sysmon sees running goroutines and backs off to its 10 ms tick.
+type rawIO struct {
+	rc syscall.RawConn
+	// The read and the write in progress: the closures handed to rc are
+	// made once per connection and work on these.
+	read, write rawOp
+	readFn      func(fd uintptr) bool
+	writeFn     func(fd uintptr) bool
+}
+
+// rawOp is a read or write in progress: its buffer, the bytes done, the
+// error that ended it.
+type rawOp struct {
+	buf []byte
+	n   int
+	err error
+}
+
+// newRawIO wraps nc, or returns nil when nc is not a socket (tests' pipes):
+// callers then use nc itself.
+func newRawIO(nc net.Conn) *rawIO {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	r := &rawIO{rc: rc}
+	r.readFn, r.writeFn = r.readOnce, r.writeSome
+	return r
+}
+
+// reader and writer are what a connection's bufio reader and writer sit on.
+func reader(nc net.Conn, r *rawIO) io.Reader {
+	if r == nil {
+		return nc
+	}
+	return rawReader{r}
+}
+
+func writer(nc net.Conn, r *rawIO) io.Writer {
+	if r == nil {
+		return nc
+	}
+	return rawWriter{r}
+}
+
+type rawReader struct{ *rawIO }
+
+type rawWriter struct{ *rawIO }
+
+func (r rawReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.read = rawOp{buf: p}
+	err := r.rc.Read(r.readFn)
+	op := r.read
+	r.read = rawOp{}
+	if err != nil {
+		return 0, err
+	}
+	return op.n, op.err
+}
+
+func (w rawWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	w.write = rawOp{buf: p}
+	err := w.rc.Write(w.writeFn)
+	op := w.write
+	w.write = rawOp{}
+	if err != nil {
+		return op.n, err
+	}
+	return op.n, op.err
+}
+
+// readOnce reads into buf; false (wait for data) on EAGAIN.
+func (r *rawIO) readOnce(fd uintptr) bool {
+	op := &r.read
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&op.buf[0])), uintptr(len(op.buf)))
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			return false
+		case e != 0:
+			op.err = e
+		case n == 0:
+			op.err = io.EOF
+		default:
+			op.n = int(n)
+		}
+		return true
+	}
+}
+
+// writeSome writes what is left of buf; false (wait for room) on EAGAIN.
+func (r *rawIO) writeSome(fd uintptr) bool {
+	op := &r.write
+	for op.n < len(op.buf) {
+		rest := op.buf[op.n:]
+		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			return false
+		case e != 0:
+			op.err = e
+			return true
+		}
+		op.n += int(n)
+	}
+	return true
+}
