@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +16,8 @@ import (
 	cwl "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/kumo-project/kumo/internal/config"
 )
 
 const logsUsage = `usage: kumo logs <service|task> [--follow] [--cluster C] [--since 1h] [--endpoint-url URL] [--region R]
@@ -26,47 +26,9 @@ Prints the awslogs output of a service's tasks (or of one task, by ID or ARN)
 from CloudWatch Logs, oldest first; --follow keeps printing new events.
 `
 
-// logsOptions are the flags of `kumo logs`.
-type logsOptions struct {
-	target   string
-	cluster  string
-	follow   bool
-	since    time.Duration
-	endpoint string
-	region   string
-}
-
-func parseLogs(args []string) (logsOptions, error) {
-	var o logsOptions
-	fs := flag.NewFlagSet("kumo logs", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.cluster, "cluster", "default", "cluster of the service or task")
-	fs.BoolVar(&o.follow, "follow", false, "keep printing new events")
-	fs.DurationVar(&o.since, "since", 0, "only events newer than this (default: all)")
-	fs.StringVar(&o.endpoint, "endpoint-url", "http://127.0.0.1:4566", "kumo's endpoint")
-	fs.StringVar(&o.region, "region", "us-east-1", "region")
-	// The target may come before or after the flags.
-	var rest []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return o, err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		rest = append(rest, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	if len(rest) != 1 {
-		return o, errors.New("name one service or task")
-	}
-	o.target = rest[0]
-	return o, nil
-}
-
 // logsCmd runs `kumo logs`.
 func logsCmd(args []string) int {
-	o, err := parseLogs(args)
+	o, err := config.ParseLogs(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kumo logs: %v\n\n%s", err, logsUsage)
 		return 2
@@ -74,9 +36,9 @@ func logsCmd(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	cfg := aws.Config{
-		Region:       o.region,
+		Region:       o.Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("kumo", "kumo", ""),
-		BaseEndpoint: aws.String(o.endpoint),
+		BaseEndpoint: aws.String(o.Endpoint),
 	}
 	t := &tailer{ecs: ecs.NewFromConfig(cfg), logs: cwl.NewFromConfig(cfg), opts: o, out: os.Stdout, seen: map[string]bool{}}
 	if err := t.run(ctx); err != nil && ctx.Err() == nil {
@@ -90,7 +52,7 @@ func logsCmd(args []string) int {
 type tailer struct {
 	ecs  *ecs.Client
 	logs *cwl.Client
-	opts logsOptions
+	opts config.Logs
 	out  io.Writer
 
 	start int64           // ms: events from here on
@@ -101,8 +63,8 @@ type tailer struct {
 const pollInterval = time.Second
 
 func (t *tailer) run(ctx context.Context) error {
-	if t.opts.since > 0 {
-		t.start = time.Now().Add(-t.opts.since).UnixMilli()
+	if t.opts.Since > 0 {
+		t.start = time.Now().Add(-t.opts.Since).UnixMilli()
 	}
 	for {
 		streams, err := t.streams(ctx)
@@ -112,7 +74,7 @@ func (t *tailer) run(ctx context.Context) error {
 		if err := t.printNew(ctx, streams); err != nil {
 			return err
 		}
-		if !t.opts.follow {
+		if !t.opts.Follow {
 			return nil
 		}
 		select {
@@ -152,7 +114,7 @@ func (t *tailer) streams(ctx context.Context) (map[string][]string, error) {
 		}
 	}
 	if len(byGroup) == 0 {
-		return nil, fmt.Errorf("%s has no containers logging with awslogs and a stream prefix", t.opts.target)
+		return nil, fmt.Errorf("%s has no containers logging with awslogs and a stream prefix", t.opts.Target)
 	}
 	return byGroup, nil
 }
@@ -160,8 +122,8 @@ func (t *tailer) streams(ctx context.Context) (map[string][]string, error) {
 // tasks are the target's tasks: a service's (running and stopped) or the
 // one task named.
 func (t *tailer) tasks(ctx context.Context) ([]ecstypes.Task, error) {
-	cluster := aws.String(t.opts.cluster)
-	svc, err := t.ecs.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: cluster, Services: []string{t.opts.target}})
+	cluster := aws.String(t.opts.Cluster)
+	svc, err := t.ecs.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: cluster, Services: []string{t.opts.Target}})
 	if err == nil && len(svc.Services) == 1 {
 		var arns []string
 		for _, status := range []ecstypes.DesiredStatus{ecstypes.DesiredStatusRunning, ecstypes.DesiredStatusStopped} {
@@ -176,9 +138,9 @@ func (t *tailer) tasks(ctx context.Context) ([]ecstypes.Task, error) {
 		}
 		return t.describeTasks(ctx, arns)
 	}
-	tasks, err := t.describeTasks(ctx, []string{t.opts.target})
+	tasks, err := t.describeTasks(ctx, []string{t.opts.Target})
 	if err != nil || len(tasks) == 0 {
-		return nil, fmt.Errorf("no service or task %q in cluster %s", t.opts.target, t.opts.cluster)
+		return nil, fmt.Errorf("no service or task %q in cluster %s", t.opts.Target, t.opts.Cluster)
 	}
 	return tasks, nil
 }
@@ -187,7 +149,7 @@ func (t *tailer) describeTasks(ctx context.Context, arns []string) ([]ecstypes.T
 	var out []ecstypes.Task
 	for len(arns) > 0 {
 		n := min(len(arns), 100)
-		res, err := t.ecs.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(t.opts.cluster), Tasks: arns[:n]})
+		res, err := t.ecs.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(t.opts.Cluster), Tasks: arns[:n]})
 		if err != nil {
 			return nil, err
 		}
