@@ -13,6 +13,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,6 +26,9 @@ var ErrNotFound = errors.New("not found")
 // Store is an open state database.
 type Store struct {
 	db *bolt.DB
+
+	addMu   sync.Mutex                       // serializes AddIndex
+	indexes atomic.Pointer[map[string]Index] // by index name; replaced whole
 }
 
 // Open opens (creating if needed) the store at path.
@@ -40,17 +45,18 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Update runs fn in a read-write transaction, committed if fn returns nil.
 func (s *Store) Update(fn func(tx *Tx) error) error {
-	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx}) })
+	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, s: s}) })
 }
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(fn func(tx *Tx) error) error {
-	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx}) })
+	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, s: s}) })
 }
 
 // Tx is a transaction over named tables.
 type Tx struct {
 	btx *bolt.Tx
+	s   *Store
 }
 
 func (tx *Tx) table(name string) (*bolt.Bucket, error) {
@@ -69,6 +75,9 @@ func (tx *Tx) Put(table, key string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s/%s: %w", table, key, err)
+	}
+	if err := tx.reindex(table, key, b.Get([]byte(key)), data); err != nil {
+		return err
 	}
 	return b.Put([]byte(key), data)
 }
@@ -103,6 +112,9 @@ func (tx *Tx) GetRaw(table, key string) []byte {
 func (tx *Tx) Delete(table, key string) error {
 	b, err := tx.table(table)
 	if err != nil || b == nil {
+		return err
+	}
+	if err := tx.reindex(table, key, b.Get([]byte(key)), nil); err != nil {
 		return err
 	}
 	return b.Delete([]byte(key))
