@@ -6,6 +6,10 @@
 // The store never invents IDs, ARNs or timestamps: callers make them, so the
 // same inputs always give the same state. Reads decode into fresh values, so
 // a caller may change what it read without touching the store.
+//
+// An Index keeps a secondary table of a table's records in step with every
+// write, so periodic work can read the few records it needs (ScanIndex)
+// instead of the whole table.
 package store
 
 import (
