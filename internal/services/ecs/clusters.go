@@ -161,10 +161,10 @@ func (s *Service) withCounts(ctx context.Context, c ecswire.Cluster, include []s
 	}
 	if wants["STATISTICS"] {
 		c.Statistics = []ecswire.KeyValuePair{
-			{Name: "runningFargateTasksCount", Value: itoa(int(c.RunningTasksCount))},
-			{Name: "pendingFargateTasksCount", Value: itoa(int(c.PendingTasksCount))},
-			{Name: "activeFargateServiceCount", Value: itoa(int(c.ActiveServicesCount))},
-			{Name: "drainingFargateServiceCount", Value: "0"},
+			{Name: "runningFargateTasksCount", Value: new(itoa(int(c.RunningTasksCount)))},
+			{Name: "pendingFargateTasksCount", Value: new(itoa(int(c.PendingTasksCount)))},
+			{Name: "activeFargateServiceCount", Value: new(itoa(int(c.ActiveServicesCount)))},
+			{Name: "drainingFargateServiceCount", Value: new("0")},
 		}
 	}
 	return &c

@@ -482,7 +482,7 @@ func TestTargetOf(t *testing.T) {
 		wantOK bool
 	}{
 		{"awsvpc: the task IP and the container port", taskRecord{Spec: node.TaskSpec{NetworkMode: node.NetworkAWSVPC},
-			Task: ecswire.Task{Attachments: []ecswire.Attachment{{Details: []ecswire.KeyValuePair{{Name: "privateIPv4Address", Value: "10.9.0.7"}}}}}},
+			Task: ecswire.Task{Attachments: []ecswire.Attachment{{Details: []ecswire.KeyValuePair{{Name: "privateIPv4Address", Value: new("10.9.0.7")}}}}}},
 			Target{ID: "10.9.0.7", Port: 8080}, true},
 		{"awsvpc before the node gave an IP", taskRecord{Spec: node.TaskSpec{NetworkMode: node.NetworkAWSVPC}}, Target{}, false},
 		{"bridge: loopback and the published host port", taskRecord{Spec: node.TaskSpec{NetworkMode: node.NetworkBridge},

@@ -188,8 +188,8 @@ func targetOf(r taskRecord, lb ecswire.LoadBalancer) (Target, bool) {
 	case node.NetworkAWSVPC:
 		for _, a := range r.Task.Attachments {
 			for _, d := range a.Details {
-				if d.Name == "privateIPv4Address" && d.Value != "" {
-					return Target{ID: d.Value, Port: port}, true
+				if ip := deref(d.Value, ""); d.Name == "privateIPv4Address" && ip != "" {
+					return Target{ID: ip, Port: port}, true
 				}
 			}
 		}

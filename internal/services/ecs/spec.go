@@ -105,7 +105,7 @@ func containerSpec(c ecswire.ContainerDefinition, o *ecswire.ContainerOverride) 
 		cs.InitProcessEnabled = *c.LinuxParameters.InitProcessEnabled
 	}
 	for _, kv := range c.Environment {
-		cs.Environment = setEnv(cs.Environment, kv.Name, kv.Value)
+		cs.Environment = setEnv(cs.Environment, kv.Name, deref(kv.Value, ""))
 	}
 	for _, d := range c.DependsOn {
 		cs.DependsOn = append(cs.DependsOn, node.Dependency{ContainerName: d.ContainerName, Condition: d.Condition})
@@ -145,7 +145,7 @@ func applyOverride(cs *node.ContainerSpec, o *ecswire.ContainerOverride) {
 		cs.Command = o.Command
 	}
 	for _, kv := range o.Environment {
-		cs.Environment = setEnv(cs.Environment, kv.Name, kv.Value)
+		cs.Environment = setEnv(cs.Environment, kv.Name, deref(kv.Value, ""))
 	}
 	if o.Cpu != nil {
 		cs.CPU = int(*o.Cpu)

@@ -25,7 +25,7 @@ func validateTags(tags []ecswire.Tag) error {
 		if len(t.Key) < 1 || len(t.Key) > 128 {
 			return invalidParameter("Tag keys must be between 1 and 128 characters.")
 		}
-		if len(t.Value) > 256 {
+		if len(deref(t.Value, "")) > 256 {
 			return invalidParameter("Tag values must be at most 256 characters.")
 		}
 		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {

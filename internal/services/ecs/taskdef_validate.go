@@ -266,7 +266,8 @@ func normalizeHealthCheck(c *ecswire.ContainerDefinition) error {
 
 func boolPtr(b bool) *bool    { return &b }
 func int32Ptr(n int32) *int32 { return &n }
-func deref(p *int32, def int32) int32 {
+// deref is *p, or def when p is nil (a member the request left out).
+func deref[T any](p *T, def T) T {
 	if p == nil {
 		return def
 	}

@@ -308,13 +308,13 @@ func newContainer(sc scope, cluster, taskID, taskARN string, c node.ContainerSpe
 func eniAttachment(nc *ecswire.NetworkConfiguration, status, ip, mac string) ecswire.Attachment {
 	details := []ecswire.KeyValuePair{}
 	if nc != nil && nc.AwsvpcConfiguration != nil && len(nc.AwsvpcConfiguration.Subnets) > 0 {
-		details = append(details, ecswire.KeyValuePair{Name: "subnetId", Value: nc.AwsvpcConfiguration.Subnets[0]})
+		details = append(details, ecswire.KeyValuePair{Name: "subnetId", Value: new(nc.AwsvpcConfiguration.Subnets[0])})
 	}
 	if ip != "" {
 		details = append(details,
-			ecswire.KeyValuePair{Name: "networkInterfaceId", Value: "eni-" + mac},
-			ecswire.KeyValuePair{Name: "macAddress", Value: mac},
-			ecswire.KeyValuePair{Name: "privateIPv4Address", Value: ip})
+			ecswire.KeyValuePair{Name: "networkInterfaceId", Value: new("eni-" + mac)},
+			ecswire.KeyValuePair{Name: "macAddress", Value: new(mac)},
+			ecswire.KeyValuePair{Name: "privateIPv4Address", Value: new(ip)})
 	}
 	return ecswire.Attachment{Id: arn.NewUUID(), Type: "ElasticNetworkInterface", Status: status, Details: details}
 }

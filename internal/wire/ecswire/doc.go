@@ -5,4 +5,4 @@
 // Handlers table of its operations. Do not edit wire_gen.go; regenerate it.
 package ecswire
 
-//go:generate go run ../../../tools/wiregen -model ecs -sdk github.com/aws/aws-sdk-go-v2/service/ecs -package ecswire -out wire_gen.go
+//go:generate go run ../../../tools/wiregen -model ecs -sdk github.com/aws/aws-sdk-go-v2/service/ecs -empty-strings KeyValuePair.value,Tag.value -package ecswire -out wire_gen.go

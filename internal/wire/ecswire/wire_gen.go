@@ -3076,8 +3076,8 @@ type KernelCapabilities struct {
 func (*KernelCapabilities) Validate(*protocol.Validator, string) {}
 
 type KeyValuePair struct {
-	Name  string `json:"name,omitempty"`
-	Value string `json:"value,omitempty"`
+	Name  string  `json:"name,omitempty"`
+	Value *string `json:"value,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5250,8 +5250,8 @@ type SystemControl struct {
 func (*SystemControl) Validate(*protocol.Validator, string) {}
 
 type Tag struct {
-	Key   string `json:"key,omitempty"`
-	Value string `json:"value,omitempty"`
+	Key   string  `json:"key,omitempty"`
+	Value *string `json:"value,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
@@ -5259,8 +5259,8 @@ func (s *Tag) Validate(v *protocol.Validator, path string) {
 	if s.Key != "" {
 		v.Length(s.Key, utf8.RuneCountInString(s.Key), protocol.Join(path, "key"), 1, 128)
 	}
-	if s.Value != "" {
-		v.Length(s.Value, utf8.RuneCountInString(s.Value), protocol.Join(path, "value"), 0, 256)
+	if s.Value != nil {
+		v.Length(*s.Value, utf8.RuneCountInString(*s.Value), protocol.Join(path, "value"), 0, 256)
 	}
 }
 
