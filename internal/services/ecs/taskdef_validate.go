@@ -266,6 +266,7 @@ func normalizeHealthCheck(c *ecswire.ContainerDefinition) error {
 
 func boolPtr(b bool) *bool    { return &b }
 func int32Ptr(n int32) *int32 { return &n }
+
 // deref is *p, or def when p is nil (a member the request left out).
 func deref[T any](p *T, def T) T {
 	if p == nil {
