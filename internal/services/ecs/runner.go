@@ -29,9 +29,10 @@ const (
 	actExpire        // delete a long-stopped task
 )
 
-// taskState is the part of a task record the runner decides on. Its scan
-// decodes only this, so it stays cheap with thousands of stopped tasks kept
-// for their retention hour.
+// taskState is the part of a task record the runner decides on. The
+// runner reads it only for the tasks taskWork lists as due, so a pass
+// stays cheap with thousands of stopped tasks kept for their retention
+// hour.
 type taskState struct {
 	Task struct {
 		LastStatus    string              `json:"lastStatus"`
@@ -84,18 +85,18 @@ func (s *Service) runLoop(ctx context.Context) {
 }
 
 func (s *Service) reconcileTasks(ctx context.Context) {
-	var all []taskState
+	now := s.clock.Now()
+	var due []taskState
 	err := s.store.View(func(tx *store.Tx) error {
 		var err error
-		all, err = store.List[taskState](tx, tableTasks, "")
+		due, err = dueTasks(tx, now)
 		return err
 	})
 	if err != nil {
 		s.log.Error("read tasks", "error", err)
 		return
 	}
-	now := s.clock.Now()
-	for _, rec := range all {
+	for _, rec := range due {
 		if ctx.Err() != nil {
 			return
 		}
@@ -187,15 +188,19 @@ func (s *Service) forgetLostTasks(ctx context.Context) {
 		onNode[st.TaskID] = true
 	}
 	var lost []string
-	s.store.View(func(tx *store.Tx) error {
-		all, err := store.List[taskRecord](tx, tableTasks, "")
-		for _, rec := range all {
-			if rec.Submitted && rec.Task.LastStatus != node.StatusStopped && !onNode[rec.Spec.TaskID] {
+	err = s.store.View(func(tx *store.Tx) error {
+		open, err := listWork[taskState](tx, workOpen)
+		for _, rec := range open {
+			if rec.Submitted && !onNode[rec.Spec.TaskID] {
 				lost = append(lost, rec.Spec.TaskID)
 			}
 		}
 		return err
 	})
+	if err != nil {
+		s.log.Error("read tasks", "error", err)
+		return
+	}
 	for _, id := range lost {
 		s.updateTask(id, func(r *taskRecord) bool {
 			markStopped(r, s.clock.Now(), "", "Task lost: the node no longer knows it")

@@ -114,6 +114,11 @@ func (s *Service) Gateway() *gateway.Service {
 
 // Start runs the reconcilers until ctx ends or Close is called.
 func (s *Service) Start(ctx context.Context) error {
+	// Before the gateway serves a request: every task write must keep the
+	// index.
+	if err := s.indexTasks(); err != nil {
+		return err
+	}
 	updates, err := s.node.Watch(ctx)
 	if err != nil {
 		return err

@@ -50,12 +50,8 @@ func (s *Service) moveTargets(ctx context.Context) {
 	}
 	var tasks []taskRecord
 	err := s.store.View(func(tx *store.Tx) error {
-		all, err := store.List[taskRecord](tx, tableTasks, "")
-		for _, t := range all {
-			if len(t.LoadBalancers) > 0 && (t.Registered || t.Draining || t.Task.LastStatus == statusActivating) {
-				tasks = append(tasks, t)
-			}
-		}
+		var err error
+		tasks, err = listWork[taskRecord](tx, workTargets)
 		return err
 	})
 	if err != nil {
