@@ -19,11 +19,19 @@ func validateTags(tags []ecrwire.Tag) error {
 		return protocol.ClientError("TooManyTagsException", "The number of tags exceeds the limit of %d.", maxTags)
 	}
 	for _, t := range tags {
-		if len(t.Key) < 1 || len(t.Key) > 128 || len(t.Value) > 256 || strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
-			return protocol.ClientError("InvalidTagParameterException", "Invalid tag key %q or value %q.", t.Key, t.Value)
+		if len(t.Key) < 1 || len(t.Key) > 128 || len(tagValue(t)) > 256 || strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
+			return protocol.ClientError("InvalidTagParameterException", "Invalid tag key %q or value %q.", t.Key, tagValue(t))
 		}
 	}
 	return nil
+}
+
+// tagValue is a tag's value; "" is a value ECR keeps and sends back.
+func tagValue(t ecrwire.Tag) string {
+	if t.Value == nil {
+		return ""
+	}
+	return *t.Value
 }
 
 func tagKey(t ecrwire.Tag) string { return t.Key }

@@ -5,4 +5,4 @@
 // Handlers table of its operations. Do not edit wire_gen.go; regenerate it.
 package ecrwire
 
-//go:generate go run ../../../tools/wiregen -model ecr -sdk github.com/aws/aws-sdk-go-v2/service/ecr -package ecrwire -out wire_gen.go
+//go:generate go run ../../../tools/wiregen -model ecr -sdk github.com/aws/aws-sdk-go-v2/service/ecr -empty-strings Tag.Value -package ecrwire -out wire_gen.go

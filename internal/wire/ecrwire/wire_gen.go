@@ -2889,14 +2889,14 @@ func (s *SubjectIdentifier) Validate(v *protocol.Validator, path string) {
 }
 
 type Tag struct {
-	Key   string `json:"Key,omitempty"`
-	Value string `json:"Value,omitempty"`
+	Key   string  `json:"Key,omitempty"`
+	Value *string `json:"Value,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
 func (s *Tag) Validate(v *protocol.Validator, path string) {
 	v.Required(s.Key != "", protocol.Join(path, "key"))
-	v.Required(s.Value != "", protocol.Join(path, "value"))
+	v.Required(s.Value != nil, protocol.Join(path, "value"))
 }
 
 type TagResourceRequest struct {
