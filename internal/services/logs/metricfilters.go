@@ -22,7 +22,7 @@ func (s *Service) PutMetricFilter(ctx context.Context, in *logswire.PutMetricFil
 	if _, err := s.events.Group(group); err != nil {
 		return nil, groupError(err)
 	}
-	if _, err := filterpattern.Compile(in.FilterPattern); err != nil {
+	if _, err := filterpattern.Compile(deref(in.FilterPattern)); err != nil {
 		return nil, patternError(err)
 	}
 	for _, t := range in.MetricTransformations {
@@ -149,7 +149,7 @@ func (s *Service) DeleteMetricFilter(ctx context.Context, in *logswire.DeleteMet
 // TestMetricFilter tells which of the messages match a pattern and what
 // it extracts from each.
 func (s *Service) TestMetricFilter(ctx context.Context, in *logswire.TestMetricFilterRequest) (*logswire.TestMetricFilterResponse, error) {
-	p, err := filterpattern.Compile(in.FilterPattern)
+	p, err := filterpattern.Compile(deref(in.FilterPattern))
 	if err != nil {
 		return nil, patternError(err)
 	}

@@ -56,7 +56,7 @@ func (s *Service) publishMetrics(ctx context.Context, sc scope, group string, ev
 // filterData is what one metric filter emits for a batch: a data point
 // per matching event, or the default value once when none matches.
 func filterData(f metricFilterRecord, events []logstore.InputEvent) []MetricDatum {
-	p, err := filterpattern.Compile(f.Filter.FilterPattern)
+	p, err := filterpattern.Compile(deref(f.Filter.FilterPattern))
 	if err != nil {
 		return nil
 	}

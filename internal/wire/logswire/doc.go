@@ -5,4 +5,4 @@
 // Handlers table of its operations. Do not edit wire_gen.go; regenerate it.
 package logswire
 
-//go:generate go run ../../../tools/wiregen -model logs -sdk github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs -package logswire -out wire_gen.go
+//go:generate go run ../../../tools/wiregen -model logs -sdk github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs -empty-strings PutMetricFilterRequest.filterPattern,MetricFilter.filterPattern,TestMetricFilterRequest.filterPattern,PutSubscriptionFilterRequest.filterPattern,SubscriptionFilter.filterPattern -package logswire -out wire_gen.go

@@ -3708,7 +3708,7 @@ func (s *MalformedQueryException) Validate(v *protocol.Validator, path string) {
 
 type MetricFilter struct {
 	FilterName                string                 `json:"filterName,omitempty"`
-	FilterPattern             string                 `json:"filterPattern,omitempty"`
+	FilterPattern             *string                `json:"filterPattern,omitempty"`
 	MetricTransformations     []MetricTransformation `json:"metricTransformations,omitzero" cbor:"metricTransformations,omitempty"`
 	CreationTime              *int64                 `json:"creationTime,omitempty"`
 	LogGroupName              string                 `json:"logGroupName,omitempty"`
@@ -3722,8 +3722,8 @@ func (s *MetricFilter) Validate(v *protocol.Validator, path string) {
 	if s.FilterName != "" {
 		v.Length(s.FilterName, utf8.RuneCountInString(s.FilterName), protocol.Join(path, "filterName"), 1, 512)
 	}
-	if s.FilterPattern != "" {
-		v.Length(s.FilterPattern, utf8.RuneCountInString(s.FilterPattern), protocol.Join(path, "filterPattern"), 0, 1024)
+	if s.FilterPattern != nil {
+		v.Length(*s.FilterPattern, utf8.RuneCountInString(*s.FilterPattern), protocol.Join(path, "filterPattern"), 0, 1024)
 	}
 	if s.MetricTransformations != nil {
 		v.Length(s.MetricTransformations, len(s.MetricTransformations), protocol.Join(path, "metricTransformations"), 1, 1)
@@ -4648,7 +4648,7 @@ func (s *PutLogGroupDeletionProtectionRequest) Validate(v *protocol.Validator, p
 type PutMetricFilterRequest struct {
 	LogGroupName              string                 `json:"logGroupName,omitempty"`
 	FilterName                string                 `json:"filterName,omitempty"`
-	FilterPattern             string                 `json:"filterPattern,omitempty"`
+	FilterPattern             *string                `json:"filterPattern,omitempty"`
 	MetricTransformations     []MetricTransformation `json:"metricTransformations,omitzero" cbor:"metricTransformations,omitempty"`
 	ApplyOnTransformedLogs    bool                   `json:"applyOnTransformedLogs"`
 	FieldSelectionCriteria    string                 `json:"fieldSelectionCriteria,omitempty"`
@@ -4665,9 +4665,9 @@ func (s *PutMetricFilterRequest) Validate(v *protocol.Validator, path string) {
 	if s.FilterName != "" {
 		v.Length(s.FilterName, utf8.RuneCountInString(s.FilterName), protocol.Join(path, "filterName"), 1, 512)
 	}
-	v.Required(s.FilterPattern != "", protocol.Join(path, "filterPattern"))
-	if s.FilterPattern != "" {
-		v.Length(s.FilterPattern, utf8.RuneCountInString(s.FilterPattern), protocol.Join(path, "filterPattern"), 0, 1024)
+	v.Required(s.FilterPattern != nil, protocol.Join(path, "filterPattern"))
+	if s.FilterPattern != nil {
+		v.Length(*s.FilterPattern, utf8.RuneCountInString(*s.FilterPattern), protocol.Join(path, "filterPattern"), 0, 1024)
 	}
 	v.Required(s.MetricTransformations != nil, protocol.Join(path, "metricTransformations"))
 	if s.MetricTransformations != nil {
@@ -4775,7 +4775,7 @@ func (s *PutRetentionPolicyRequest) Validate(v *protocol.Validator, path string)
 type PutSubscriptionFilterRequest struct {
 	LogGroupName           string   `json:"logGroupName,omitempty"`
 	FilterName             string   `json:"filterName,omitempty"`
-	FilterPattern          string   `json:"filterPattern,omitempty"`
+	FilterPattern          *string  `json:"filterPattern,omitempty"`
 	DestinationArn         string   `json:"destinationArn,omitempty"`
 	RoleArn                string   `json:"roleArn,omitempty"`
 	Distribution           string   `json:"distribution,omitempty"`
@@ -4794,9 +4794,9 @@ func (s *PutSubscriptionFilterRequest) Validate(v *protocol.Validator, path stri
 	if s.FilterName != "" {
 		v.Length(s.FilterName, utf8.RuneCountInString(s.FilterName), protocol.Join(path, "filterName"), 1, 512)
 	}
-	v.Required(s.FilterPattern != "", protocol.Join(path, "filterPattern"))
-	if s.FilterPattern != "" {
-		v.Length(s.FilterPattern, utf8.RuneCountInString(s.FilterPattern), protocol.Join(path, "filterPattern"), 0, 1024)
+	v.Required(s.FilterPattern != nil, protocol.Join(path, "filterPattern"))
+	if s.FilterPattern != nil {
+		v.Length(*s.FilterPattern, utf8.RuneCountInString(*s.FilterPattern), protocol.Join(path, "filterPattern"), 0, 1024)
 	}
 	v.Required(s.DestinationArn != "", protocol.Join(path, "destinationArn"))
 	if s.Distribution != "" {
@@ -5417,7 +5417,7 @@ func (*StopQueryResponse) Validate(*protocol.Validator, string) {}
 type SubscriptionFilter struct {
 	FilterName             string   `json:"filterName,omitempty"`
 	LogGroupName           string   `json:"logGroupName,omitempty"`
-	FilterPattern          string   `json:"filterPattern,omitempty"`
+	FilterPattern          *string  `json:"filterPattern,omitempty"`
 	DestinationArn         string   `json:"destinationArn,omitempty"`
 	RoleArn                string   `json:"roleArn,omitempty"`
 	Distribution           string   `json:"distribution,omitempty"`
@@ -5435,8 +5435,8 @@ func (s *SubscriptionFilter) Validate(v *protocol.Validator, path string) {
 	if s.LogGroupName != "" {
 		v.Length(s.LogGroupName, utf8.RuneCountInString(s.LogGroupName), protocol.Join(path, "logGroupName"), 1, 512)
 	}
-	if s.FilterPattern != "" {
-		v.Length(s.FilterPattern, utf8.RuneCountInString(s.FilterPattern), protocol.Join(path, "filterPattern"), 0, 1024)
+	if s.FilterPattern != nil {
+		v.Length(*s.FilterPattern, utf8.RuneCountInString(*s.FilterPattern), protocol.Join(path, "filterPattern"), 0, 1024)
 	}
 	if s.Distribution != "" {
 		v.Enum(s.Distribution, protocol.Join(path, "distribution"), DistributionValues)
@@ -5560,15 +5560,15 @@ func (s *TagResourceRequest) Validate(v *protocol.Validator, path string) {
 }
 
 type TestMetricFilterRequest struct {
-	FilterPattern    string   `json:"filterPattern,omitempty"`
+	FilterPattern    *string  `json:"filterPattern,omitempty"`
 	LogEventMessages []string `json:"logEventMessages,omitzero" cbor:"logEventMessages,omitempty"`
 }
 
 // Validate records the constraints of the model that s breaks.
 func (s *TestMetricFilterRequest) Validate(v *protocol.Validator, path string) {
-	v.Required(s.FilterPattern != "", protocol.Join(path, "filterPattern"))
-	if s.FilterPattern != "" {
-		v.Length(s.FilterPattern, utf8.RuneCountInString(s.FilterPattern), protocol.Join(path, "filterPattern"), 0, 1024)
+	v.Required(s.FilterPattern != nil, protocol.Join(path, "filterPattern"))
+	if s.FilterPattern != nil {
+		v.Length(*s.FilterPattern, utf8.RuneCountInString(*s.FilterPattern), protocol.Join(path, "filterPattern"), 0, 1024)
 	}
 	v.Required(s.LogEventMessages != nil, protocol.Join(path, "logEventMessages"))
 	if s.LogEventMessages != nil {
