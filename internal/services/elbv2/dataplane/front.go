@@ -45,12 +45,11 @@ type front struct {
 // frontConn is a client connection the front serves.
 type frontConn struct {
 	nc     net.Conn
+	io     *idleIO // under br and bw
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	client netip.AddrPort
 	remote string
-	// deadline is the read deadline set on nc.
-	deadline time.Time
 	// req is the head of the request being served; its slices point
 	// into br's buffer.
 	req requestHead
@@ -81,8 +80,8 @@ func (f *front) acceptLoop(ln net.Listener) {
 
 // serve runs one connection: direct requests here, until one is not.
 func (f *front) serve(nc net.Conn) {
-	raw := newRawIO(nc)
-	fc := &frontConn{nc: nc, br: bufio.NewReaderSize(reader(nc, raw), 4<<10), bw: bufio.NewWriterSize(writer(nc, raw), 4<<10),
+	io := newIdleIO(nc, f.idle)
+	fc := &frontConn{nc: nc, io: io, br: bufio.NewReaderSize(io, 4<<10), bw: bufio.NewWriterSize(io, 4<<10),
 		remote: nc.RemoteAddr().String()}
 	fc.client = parseClientAddr(fc.remote)
 	if !f.track(fc) {
@@ -96,7 +95,6 @@ func (f *front) serve(nc net.Conn) {
 			nc.Close()
 			return
 		}
-		fc.armDeadline(time.Now(), f.idle)
 		n, err := peekHead(fc.br)
 		fc.idle.Store(false)
 		if errors.Is(err, bufio.ErrBufferFull) { // a head longer than the buffer
@@ -112,17 +110,6 @@ func (f *front) serve(nc net.Conn) {
 			return
 		}
 	}
-}
-
-// armDeadline closes the connection once it is idle for the idle timeout,
-// give or take a sixteenth, moving the read deadline only when it is
-// outside [now+idle, now+idle*17/16] (as upstreamConn.armDeadline).
-func (fc *frontConn) armDeadline(now time.Time, idle time.Duration) {
-	if d := fc.deadline.Sub(now); d >= idle && d <= idle+idle/16 {
-		return
-	}
-	fc.deadline = now.Add(idle + idle/16)
-	fc.nc.SetReadDeadline(fc.deadline)
 }
 
 // serveDirect serves the request whose head is the first n buffered
@@ -194,7 +181,7 @@ func (f *front) forward(fc *frontConn, n int, l *listener, b *backend) {
 		if isTimeout(err) {
 			status = http.StatusGatewayTimeout
 		}
-		writeELBError(fc.bw, status)
+		writeELBError(fc.bw, status, head)
 		if fc.bw.Flush() != nil {
 			fc.nc.Close()
 		}
@@ -230,6 +217,10 @@ func (f *front) forward(fc *frontConn, n int, l *listener, b *backend) {
 func writeAnswerHead(bw *bufio.Writer, c *upstreamConn) error {
 	a := &c.answer
 	bw.Write(a.statusLine)
+	if len(a.statusLine) == len("HTTP/1.1 200") { // no reason phrase: the space before it is not optional
+		bw.WriteByte(' ')
+		bw.WriteString(http.StatusText(a.status))
+	}
 	bw.WriteString("\r\n")
 	writeFields(bw, a.fields)
 	bw.WriteString("\r\n")
@@ -238,10 +229,11 @@ func writeAnswerHead(bw *bufio.Writer, c *upstreamConn) error {
 }
 
 // copyN reads n bytes of r straight into bw's buffer, flushing it when
-// full.
-func copyN(bw *bufio.Writer, r io.Reader, n int64) error {
+// full or before r has to wait for more, so a body that streams reaches
+// the client as it comes.
+func copyN(bw *bufio.Writer, r *bufio.Reader, n int64) error {
 	for n > 0 {
-		if bw.Available() == 0 {
+		if bw.Available() == 0 || r.Buffered() == 0 && bw.Buffered() > 0 {
 			if err := bw.Flush(); err != nil {
 				return err
 			}
@@ -365,8 +357,9 @@ func reasonPhrase(resp *http.Response) string {
 	return http.StatusText(resp.StatusCode)
 }
 
-// writeELBError writes ALB's own error page, as elbError does.
-func writeELBError(bw *bufio.Writer, status int) {
+// writeELBError writes ALB's own error page, as elbError does; for a
+// HEAD request, only its head.
+func writeELBError(bw *bufio.Writer, status int, head bool) {
 	body := elbErrorPage(status)
 	bw.WriteString("HTTP/1.1 ")
 	bw.WriteString(strconv.Itoa(status))
@@ -375,13 +368,15 @@ func writeELBError(bw *bufio.Writer, status int) {
 	bw.WriteString("\r\nServer: awselb/2.0\r\nContent-Type: text/html\r\n")
 	writeHeader(bw, "Content-Length", strconv.Itoa(len(body)))
 	bw.WriteString("\r\n")
-	bw.WriteString(body)
+	if !head {
+		bw.WriteString(body)
+	}
 }
 
 // handOff gives the connection to the socket's http.Server, with what
 // was read from it and not served yet in front of the rest.
 func (f *front) handOff(fc *frontConn) {
-	fc.nc.SetReadDeadline(time.Time{})
+	fc.io.disarm()
 	rest, _ := fc.br.Peek(fc.br.Buffered())
 	f.handoff.give(&prefixedConn{Conn: fc.nc, pending: bytes.Clone(rest)})
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +180,9 @@ func TestFrontCopiesAnswersInPlace(t *testing.T) {
 		"/close": "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nclose",
 		"/short": "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
 		"/big":   "HTTP/1.1 200 OK\r\nX-Big: " + big + "\r\nContent-Length: 3\r\n\r\nbig",
+		// More than the answer: what follows it must reach no one.
+		"/poison":   "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON",
+		"/noreason": "HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok",
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -199,7 +203,15 @@ func TestFrontCopiesAnswersInPlace(t *testing.T) {
 					if err != nil {
 						return
 					}
-					io.WriteString(c, answers[r.URL.Path])
+					answer := answers[r.URL.Path]
+					if r.Method == http.MethodHead && r.URL.Path == "/poison" {
+						// The stray answer comes once the connection is back in the pool.
+						head, stray, _ := strings.Cut(answer, "\r\n\r\n")
+						io.WriteString(c, head+"\r\n\r\n")
+						time.Sleep(50 * time.Millisecond)
+						answer = stray
+					}
+					io.WriteString(c, answer)
 					if r.URL.Path == "/close" || r.URL.Path == "/short" {
 						return
 					}
@@ -241,10 +253,105 @@ func TestFrontCopiesAnswersInPlace(t *testing.T) {
 	if resp, body, err := get("/big"); err != nil || body != "big" || resp.Header.Get("X-Big") != big {
 		t.Fatalf("/big after /close: %v %q", err, body)
 	}
+	for _, method := range []string{"GET", "HEAD"} { // with the stray answer at once, and late
+		if _, err := io.WriteString(conn, method+" /poison HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		if resp, err := http.ReadResponse(br, &http.Request{Method: method}); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s /poison: %v", method, err)
+		} else {
+			io.Copy(io.Discard, resp.Body)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	for i := range 3 { // whichever pooled connection they take, no one gets the stray answer
+		if _, body, err := get("/hop"); err != nil || body != "hop" {
+			t.Fatalf("GET %d after a HEAD answered with a body: %q, %v", i, body, err)
+		}
+	}
+	if resp, body, err := get("/noreason"); err != nil || body != "ok" || resp.Status != "200 OK" {
+		t.Fatalf("/noreason: %v %q %v", err, body, resp)
+	}
 	if _, body, err := get("/short"); err == nil {
 		t.Fatalf("/short: the client got all of %q", body)
 	}
 	if _, err := br.ReadByte(); err == nil {
 		t.Fatal("the connection of a cut-short answer stayed open")
+	}
+}
+
+// TestFrontHeadErrorHasNoBody: ALB's own 502 to a HEAD request has a
+// head only, so the answer to the next request on the connection parses.
+func TestFrontHeadErrorHasNoBody(t *testing.T) {
+	t.Parallel()
+	gone := targetGroup("tg")
+	gone.Targets = []Target{{Key: "127.0.0.1:1", Addr: netip.MustParseAddrPort("127.0.0.1:1")}}
+	addr := testAddr(t)
+	p := newPlane(t)
+	if err := p.Apply(oneLB(addr, 8080, []Rule{{ARN: "d", Action: forwardTo("tg")}}, gone)); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", addr.String()+":8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(conn, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(conn)
+	for _, method := range []string{"HEAD", "GET"} {
+		resp, err := http.ReadResponse(br, &http.Request{Method: method})
+		if err != nil || resp.StatusCode != 502 {
+			t.Fatalf("%s: %v %v", method, err, resp)
+		}
+		io.Copy(io.Discard, resp.Body)
+	}
+}
+
+// TestFrontTimesOutAStalledBody: a target that stops mid-body for the idle
+// timeout loses the request, and the client's connection closes, as ALB
+// does with a connection on which no data moved for that long.
+func TestFrontTimesOutAStalledBody(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		http.ReadRequest(bufio.NewReader(c))
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+		time.Sleep(5 * time.Second) // stalled
+	}()
+	tb := &backendServer{name: "stall", addr: mustAddrPort(t, "http://"+ln.Addr().String())}
+	addr := testAddr(t)
+	p := newPlane(t)
+	cfg := oneLB(addr, 8080, []Rule{{ARN: "d", Action: forwardTo("tg")}}, targetGroup("tg", tb))
+	cfg.LoadBalancers[0].IdleTimeout = 200 * time.Millisecond
+	if err := p.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", addr.String()+":8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	start := time.Now()
+	got, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("the connection did not close within 3 s: %v (got %q)", err, got)
+	}
+	if waited := time.Since(start); waited < 200*time.Millisecond {
+		t.Fatalf("closed after %v, before the idle timeout", waited)
+	}
+	if !strings.HasSuffix(string(got), "\r\n\r\nabc") {
+		t.Fatalf("got %q, want the answer up to where the target stalled", got)
 	}
 }

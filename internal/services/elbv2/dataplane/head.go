@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // The front parses the heads of the requests it serves itself, and of
@@ -33,8 +35,9 @@ type requestHead struct {
 
 // parseRequestHead parses head (through its empty line) into h and
 // reports whether it is a request the direct path takes: a GET, HEAD or
-// OPTIONS over HTTP/1.1 in origin form, with one Host, no body, and no
-// Connection option but keep-alive.
+// OPTIONS over HTTP/1.1 in origin form, with one valid Host (as net/http's
+// server checks it), no body, at most one Content-Length and one
+// X-Amzn-Trace-Id, and no Connection option but keep-alive.
 func parseRequestHead(head []byte, h *requestHead) bool {
 	*h = requestHead{fields: h.fields[:0], forwardedFor: h.forwardedFor[:0]}
 	line, rest, ok := cutLine(head)
@@ -47,14 +50,14 @@ func parseRequestHead(head []byte, h *requestHead) bool {
 		return false
 	}
 	h.method, h.target = method, target
-	hosts := 0
+	hosts, lengths, traces := 0, 0, 0
 	for {
 		var f field
 		if line, rest, ok = cutLine(rest); !ok {
 			return false
 		}
 		if len(line) == 0 {
-			return hosts == 1 && len(h.host) > 0
+			return hosts == 1 && httpguts.ValidHostHeader(string(h.host)) && len(h.host) > 0 && lengths <= 1 && traces <= 1
 		}
 		if f, ok = parseField(line); !ok {
 			return false
@@ -67,6 +70,7 @@ func parseRequestHead(head []byte, h *requestHead) bool {
 			if string(f.value) != "0" {
 				return false
 			}
+			lengths++
 			h.fields = append(h.fields, f)
 		case isName(f.name, "Connection"):
 			if !isName(f.value, "keep-alive") {
@@ -77,9 +81,13 @@ func parseRequestHead(head []byte, h *requestHead) bool {
 		case isName(f.name, "X-Forwarded-For"):
 			h.forwardedFor = append(h.forwardedFor, f.value)
 		case isName(f.name, "X-Forwarded-Proto"), isName(f.name, "X-Forwarded-Port"), isHopField(f.name):
-		case isName(f.name, "X-Amzn-Trace-Id") && len(f.value) == 0:
+		case isName(f.name, "X-Amzn-Trace-Id"):
+			traces++
+			if len(f.value) > 0 {
+				h.traced = true
+				h.fields = append(h.fields, f)
+			}
 		default:
-			h.traced = h.traced || isName(f.name, "X-Amzn-Trace-Id")
 			h.fields = append(h.fields, f)
 		}
 	}

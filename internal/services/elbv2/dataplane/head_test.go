@@ -3,9 +3,12 @@ package dataplane
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // TestParseRequestHead: the heads the front serves itself are parsed with
@@ -51,6 +54,11 @@ func TestParseRequestHead(t *testing.T) {
 		"a bad escape":          "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n",
 		"a space in the target": "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",
 		"cut short":             "GET / HTTP/1.1\r\nHost: x\r\n",
+		"a space in Host":       "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+		"a path in Host":        "GET / HTTP/1.1\r\nHost: evil.com/x?\r\n\r\n",
+		"non-ASCII Host":        "GET / HTTP/1.1\r\nHost: x\x80y\r\n\r\n",
+		"two Content-Lengths":   "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\ncontent-length: 0\r\n\r\n",
+		"two trace IDs":         "GET / HTTP/1.1\r\nHost: x\r\nX-Amzn-Trace-Id:\r\nX-Amzn-Trace-Id: Root=1-a\r\n\r\n",
 	}
 	for name, head := range refused {
 		if parseRequestHead([]byte(head), &h) {
@@ -79,7 +87,7 @@ func TestParseResponseHead(t *testing.T) {
 	}
 
 	bodiless := map[string]struct {
-		head string
+		head   string
 		isHead bool
 	}{
 		"204":                 {"HTTP/1.1 204 No Content\r\n\r\n", false},
@@ -159,6 +167,9 @@ func FuzzParseRequestHead(f *testing.F) {
 			return
 		}
 		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
+		if err == nil && !httpguts.ValidHostHeader(r.Host) { // what net/http's server checks after reading
+			err = errors.New("malformed Host header")
+		}
 		if err != nil {
 			t.Fatalf("taken by the front, refused by net/http (%v): %q", err, head)
 		}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package dataplane
 
 import (
@@ -20,9 +22,8 @@ type rawIO struct {
 	rc syscall.RawConn
 	// The read and the write in progress: the closures handed to rc are
 	// made once per connection and work on these.
-	read, write rawOp
-	readFn      func(fd uintptr) bool
-	writeFn     func(fd uintptr) bool
+	reading, writing rawOp
+	readFn, writeFn  func(fd uintptr) bool
 }
 
 // rawOp is a read or write in progress: its buffer, the bytes done, the
@@ -33,8 +34,8 @@ type rawOp struct {
 	err error
 }
 
-// newRawIO wraps nc, or returns nil when nc is not a socket (tests' pipes):
-// callers then use nc itself.
+// newRawIO gives raw access to nc, or nil when nc is not a socket (tests'
+// pipes): callers then use nc itself.
 func newRawIO(nc net.Conn) *rawIO {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
@@ -49,56 +50,37 @@ func newRawIO(nc net.Conn) *rawIO {
 	return r
 }
 
-// reader and writer are what a connection's bufio reader and writer sit on.
-func reader(nc net.Conn, r *rawIO) io.Reader {
-	if r == nil {
-		return nc
-	}
-	return rawReader{r}
-}
-
-func writer(nc net.Conn, r *rawIO) io.Writer {
-	if r == nil {
-		return nc
-	}
-	return rawWriter{r}
-}
-
-type rawReader struct{ *rawIO }
-
-type rawWriter struct{ *rawIO }
-
-func (r rawReader) Read(p []byte) (int, error) {
+func (r *rawIO) read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r.read = rawOp{buf: p}
+	r.reading = rawOp{buf: p}
 	err := r.rc.Read(r.readFn)
-	op := r.read
-	r.read = rawOp{}
+	op := r.reading
+	r.reading = rawOp{}
 	if err != nil {
 		return 0, err
 	}
 	return op.n, op.err
 }
 
-func (w rawWriter) Write(p []byte) (int, error) {
+func (r *rawIO) write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	w.write = rawOp{buf: p}
-	err := w.rc.Write(w.writeFn)
-	op := w.write
-	w.write = rawOp{}
+	r.writing = rawOp{buf: p}
+	err := r.rc.Write(r.writeFn)
+	op := r.writing
+	r.writing = rawOp{}
 	if err != nil {
 		return op.n, err
 	}
 	return op.n, op.err
 }
 
-// readOnce reads into buf; false (wait for data) on EAGAIN.
+// readOnce reads into the buffer; false (wait for data) on EAGAIN.
 func (r *rawIO) readOnce(fd uintptr) bool {
-	op := &r.read
+	op := &r.reading
 	for {
 		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&op.buf[0])), uintptr(len(op.buf)))
 		switch {
@@ -117,9 +99,10 @@ func (r *rawIO) readOnce(fd uintptr) bool {
 	}
 }
 
-// writeSome writes what is left of buf; false (wait for room) on EAGAIN.
+// writeSome writes what is left of the buffer; false (wait for room) on
+// EAGAIN.
 func (r *rawIO) writeSome(fd uintptr) bool {
-	op := &r.write
+	op := &r.writing
 	for op.n < len(op.buf) {
 		rest := op.buf[op.n:]
 		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
@@ -135,4 +118,20 @@ func (r *rawIO) writeSome(fd uintptr) bool {
 		op.n += int(n)
 	}
 	return true
+}
+
+// quiet reports whether nothing can be read from an idle connection: no
+// unsolicited bytes and no end of stream from the peer. One non-blocking
+// peek; a pooled connection must pass it before it carries a request, or
+// another client's request could get bytes meant for no one, and a
+// connection the target closed is dropped before it is written to.
+func (r *rawIO) quiet() bool {
+	quiet := false
+	r.rc.Control(func(fd uintptr) {
+		var b byte
+		_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b)), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		quiet = e == syscall.EAGAIN
+	})
+	return quiet
 }

@@ -29,11 +29,10 @@ const maxIdlePerTarget = 256
 // upstreamConn is a keep-alive connection to a target.
 type upstreamConn struct {
 	nc        net.Conn
+	io        *idleIO // under br and bw; its idle is the load balancer's
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
-	// deadline is the one set on nc, zero when none is.
-	deadline time.Time
 	// answer is the head of the answer being read when the front reads
 	// it in place; its slices point into br's buffer.
 	answer responseHead
@@ -50,12 +49,13 @@ type connPool struct {
 
 func newConnPool() *connPool { return &connPool{idle: make(chan *upstreamConn, maxIdlePerTarget)} }
 
-// get returns an idle connection that has not outlived idleTimeout, or nil.
+// get returns an idle connection that has not outlived idleTimeout and
+// has nothing to read (see rawIO.quiet), or nil.
 func (p *connPool) get(idleTimeout time.Duration, now time.Time) *upstreamConn {
 	for {
 		select {
 		case c := <-p.idle:
-			if now.Sub(c.idleSince) < idleTimeout {
+			if now.Sub(c.idleSince) < idleTimeout && c.io.quiet() {
 				return c
 			}
 			c.close()
@@ -68,6 +68,10 @@ func (p *connPool) get(idleTimeout time.Duration, now time.Time) *upstreamConn {
 // put keeps a connection for the next request, or closes it when the
 // pool is full or its target is gone.
 func (p *connPool) put(c *upstreamConn, now time.Time) {
+	if c.br.Buffered() > 0 { // more than the answer came: the connection is out of step
+		c.close()
+		return
+	}
 	c.idleSince = now
 	select {
 	case p.idle <- c:
@@ -104,8 +108,8 @@ func dialUpstream(addr netip.AddrPort) (*upstreamConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw := newRawIO(nc)
-	return &upstreamConn{nc: nc, br: bufio.NewReaderSize(reader(nc, raw), 8<<10), bw: bufio.NewWriterSize(writer(nc, raw), 4<<10)}, nil
+	io := newIdleIO(nc, defaultIdleTimeout)
+	return &upstreamConn{nc: nc, io: io, br: bufio.NewReaderSize(io, 8<<10), bw: bufio.NewWriterSize(io, 4<<10)}, nil
 }
 
 // directPath reports whether a request may take the direct path: a
@@ -199,7 +203,7 @@ func send(out outgoing, pool *connPool, addr netip.AddrPort, idle time.Duration,
 // exchange writes the request on c and reads the head of the final answer
 // (informational 1xx answers are skipped) within the idle timeout.
 func exchange(c *upstreamConn, out outgoing, idle time.Duration, now time.Time, reused bool) (*http.Response, error) {
-	c.armDeadline(now, idle)
+	c.io.idle = idle
 	out.write(c.bw, now)
 	err := c.bw.Flush()
 	if err == nil {
@@ -218,9 +222,6 @@ func exchange(c *upstreamConn, out outgoing, idle time.Duration, now time.Time, 
 		}
 		if head, _ := c.br.Peek(n); err == nil && parseResponseHead(head, out.netRequest() == headRequest, &c.answer) {
 			c.answer.length = n
-			if int64(c.br.Buffered()-n) < c.answer.contentLength {
-				c.disarmDeadline() // the body may stream for longer
-			}
 			return nil, nil
 		}
 	}
@@ -233,29 +234,9 @@ func exchange(c *upstreamConn, out outgoing, idle time.Duration, now time.Time, 
 		case resp.StatusCode == http.StatusSwitchingProtocols:
 			return nil, errors.New("target switched protocols unasked")
 		case resp.StatusCode >= 200:
-			if resp.ContentLength < 0 || int64(c.br.Buffered()) < resp.ContentLength {
-				c.disarmDeadline() // the body may stream for longer
-			}
 			return resp, nil
 		}
 	}
-}
-
-// armDeadline makes sure the target answers within the idle timeout, give
-// or take a sixteenth: it moves the connection's deadline only when it is
-// outside [now+idle, now+idle*17/16], so a busy connection changes it once
-// in idle/16, not once a request (each change is a runtime timer update).
-func (c *upstreamConn) armDeadline(now time.Time, idle time.Duration) {
-	if d := c.deadline.Sub(now); d >= idle && d <= idle+idle/16 {
-		return
-	}
-	c.deadline = now.Add(idle + idle/16)
-	c.nc.SetDeadline(c.deadline)
-}
-
-func (c *upstreamConn) disarmDeadline() {
-	c.deadline = time.Time{}
-	c.nc.SetDeadline(time.Time{})
 }
 
 func isTimeout(err error) bool {

@@ -1,0 +1,60 @@
+package dataplane
+
+import (
+	"net"
+	"time"
+)
+
+// idleIO is what the bufio reader and writer of a direct-path connection
+// sit on. Every read and write may wait at most the idle timeout, as ALB
+// closes a connection on which no data moved for that long: a client that
+// sent nothing (or stopped reading), a target that does not answer (504)
+// or stalls mid-body. The deadline moves only when it falls outside
+// [now+idle, now+idle*65/64], so a busy connection changes it about once
+// in idle/64 rather than at every call (each change is a runtime timer
+// update).
+type idleIO struct {
+	nc       net.Conn
+	raw      *rawIO // nil (or !rawCalls): nc's own reads and writes
+	idle     time.Duration
+	deadline time.Time
+}
+
+func newIdleIO(nc net.Conn, idle time.Duration) *idleIO {
+	return &idleIO{nc: nc, raw: newRawIO(nc), idle: idle}
+}
+
+func (c *idleIO) Read(p []byte) (int, error) {
+	c.arm()
+	if c.raw == nil || !rawCalls {
+		return c.nc.Read(p)
+	}
+	return c.raw.read(p)
+}
+
+func (c *idleIO) Write(p []byte) (int, error) {
+	c.arm()
+	if c.raw == nil || !rawCalls {
+		return c.nc.Write(p)
+	}
+	return c.raw.write(p)
+}
+
+func (c *idleIO) arm() {
+	now := time.Now()
+	if d := c.deadline.Sub(now); d >= c.idle && d <= c.idle+c.idle/64 {
+		return
+	}
+	c.deadline = now.Add(c.idle + c.idle/64)
+	c.nc.SetDeadline(c.deadline)
+}
+
+// disarm clears the deadline, for the connection's next owner.
+func (c *idleIO) disarm() {
+	c.deadline = time.Time{}
+	c.nc.SetDeadline(time.Time{})
+}
+
+// quiet reports whether nothing waits to be read on an idle connection
+// (see rawIO.quiet); without raw access it cannot tell and says yes.
+func (c *idleIO) quiet() bool { return c.raw == nil || c.raw.quiet() }
