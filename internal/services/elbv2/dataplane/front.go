@@ -17,16 +17,17 @@ import (
 
 // The front serves the connections of a plain-HTTP listener. Its goroutine
 // per connection reads each request head and, when the request is one the
-// direct path takes (a body-less GET, HEAD or OPTIONS over HTTP/1.1 that a
-// rule forwards to one plain-HTTP group without stickiness, on a load
-// balancer without access logs), forwards it and writes the answer itself.
-// At the first request it does not take, it hands the connection, with the
-// bytes read but not served yet, to the socket's http.Server, which serves
-// it from then on: other actions, bodies, upgrades, h2c, HTTP/1.0.
-// net/http's server spends per request a context, a goroutine watching the
-// connection, a copy of the response headers and two deadline changes;
-// the front spends none of them, which is most of what separates a Go
-// proxy from nginx on a loopback.
+// direct path takes (HTTP/1.1, any method but CONNECT, no body or one of a
+// Content-Length that fits the read buffer beside its head, that a rule
+// forwards to one plain-HTTP group without stickiness, on a load balancer
+// without access logs), forwards it and writes the answer itself. At the
+// first request it does not take, it hands the connection, with the bytes
+// read but not served yet, to the socket's http.Server, which serves it
+// from then on: other actions, chunked or large bodies, Expect, upgrades,
+// h2c, HTTP/1.0. net/http's server spends per request a context, a
+// goroutine watching the connection, a copy of the response headers and
+// two deadline changes; the front spends none of them, which is most of
+// what separates a Go proxy from nginx on a loopback.
 //
 //	accept ─▶ front conn ─ direct request ─▶ upstream pool ─▶ target
 //	              │
@@ -119,6 +120,22 @@ func (f *front) serveDirect(fc *frontConn, n int) bool {
 	head, _ := fc.br.Peek(n)
 	if !parseRequestHead(head, &fc.req) {
 		return false
+	}
+	if body := fc.req.bodyLength; body > 0 {
+		// Only a body that fits the buffer beside its head: held whole,
+		// the request can be sent again if a pooled connection fails.
+		if int64(n)+body > int64(fc.br.Size()) {
+			return false
+		}
+		whole, err := fc.br.Peek(n + int(body))
+		if err != nil {
+			return false
+		}
+		if &whole[0] != &head[0] { // reading the body moved the head in the buffer
+			parseRequestHead(whole[:n], &fc.req)
+		}
+		head, fc.req.body = whole[:n], whole[n:]
+		n = len(whole)
 	}
 	t := f.p.table.Load()
 	l := t.listenerFor(f.key, string(fc.req.host))

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -354,4 +355,54 @@ func TestFrontTimesOutAStalledBody(t *testing.T) {
 	if !strings.HasSuffix(string(got), "\r\n\r\nabc") {
 		t.Fatalf("got %q, want the answer up to where the target stalled", got)
 	}
+}
+
+// TestFrontForwardsBodies: a request body held whole in the front's buffer
+// is forwarded by the front, also when it arrives after its head; a body
+// too big for the buffer goes, with its connection, to net/http.
+func TestFrontForwardsBodies(t *testing.T) {
+	t.Parallel()
+	target := newCountingTarget(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %d %d", r.Method, r.URL.Path, r.ContentLength, len(body))
+	})
+	addr := testAddr(t)
+	p := newPlane(t)
+	if err := p.Apply(oneLB(addr, 8080, []Rule{{ARN: "d", Action: forwardTo("tg")}}, targetGroup("tg", target.backend(t)))); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", addr.String()+":8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	request := func(method, path string, size int) (head, body string) {
+		return fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", method, path, size), strings.Repeat("b", size)
+	}
+	expect := func(want string) {
+		t.Helper()
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		if string(got) != want {
+			t.Fatalf("answer %q, want %q", got, want)
+		}
+	}
+	head, body := request("POST", "/whole", 512)
+	io.WriteString(conn, head+body)
+	expect("POST /whole 512 512")
+	head, body = request("PUT", "/split", 1000)
+	io.WriteString(conn, head+body[:300])
+	time.Sleep(20 * time.Millisecond)
+	io.WriteString(conn, body[300:])
+	expect("PUT /split 1000 1000")
+	head, body = request("POST", "/big", 6000)
+	io.WriteString(conn, head+body)
+	expect("POST /big 6000 6000")
+	io.WriteString(conn, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+	expect("GET /after 0 0")
 }

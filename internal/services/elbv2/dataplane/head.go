@@ -31,13 +31,21 @@ type requestHead struct {
 	forwardedFor [][]byte
 	// traced is set when fields hold a non-empty X-Amzn-Trace-Id.
 	traced bool
+	// bodyLength is the Content-Length; body, set by the front once all
+	// of it is buffered, points into the same buffer.
+	bodyLength int64
+	body       []byte
+	// replayable requests may be sent again on a new connection when a
+	// pooled one fails: the methods net/http's Transport replays, or any
+	// carrying an idempotency key.
+	replayable bool
 }
 
 // parseRequestHead parses head (through its empty line) into h and
-// reports whether it is a request the direct path takes: a GET, HEAD or
-// OPTIONS over HTTP/1.1 in origin form, with one valid Host (as net/http's
-// server checks it), no body, at most one Content-Length and one
-// X-Amzn-Trace-Id, and no Connection option but keep-alive.
+// reports whether it is a request the direct path takes: HTTP/1.1 in
+// origin form (so not CONNECT), with one valid Host (as net/http's server
+// checks it), a body only as one Content-Length (not chunked, no Expect),
+// at most one X-Amzn-Trace-Id, and no Connection option but keep-alive.
 func parseRequestHead(head []byte, h *requestHead) bool {
 	*h = requestHead{fields: h.fields[:0], forwardedFor: h.forwardedFor[:0]}
 	line, rest, ok := cutLine(head)
@@ -46,10 +54,10 @@ func parseRequestHead(head []byte, h *requestHead) bool {
 	}
 	method, line, _ := bytes.Cut(line, []byte(" "))
 	target, proto, _ := bytes.Cut(line, []byte(" "))
-	if !directMethod(method) || !originForm(target) || string(proto) != "HTTP/1.1" {
+	if !isToken(method) || string(method) == "CONNECT" || !originForm(target) || string(proto) != "HTTP/1.1" {
 		return false
 	}
-	h.method, h.target = method, target
+	h.method, h.target, h.replayable = method, target, replayableMethod(method)
 	hosts, lengths, traces := 0, 0, 0
 	for {
 		var f field
@@ -67,7 +75,7 @@ func parseRequestHead(head []byte, h *requestHead) bool {
 			h.host = f.value
 			hosts++
 		case isName(f.name, "Content-Length"):
-			if string(f.value) != "0" {
+			if h.bodyLength, ok = parseLength(f.value); !ok {
 				return false
 			}
 			lengths++
@@ -88,17 +96,28 @@ func parseRequestHead(head []byte, h *requestHead) bool {
 				h.fields = append(h.fields, f)
 			}
 		default:
+			h.replayable = h.replayable || isName(f.name, "Idempotency-Key") || isName(f.name, "X-Idempotency-Key")
 			h.fields = append(h.fields, f)
 		}
 	}
 }
 
-func directMethod(m []byte) bool {
+func replayableMethod(m []byte) bool {
 	switch string(m) {
-	case "GET", "HEAD", "OPTIONS":
+	case "GET", "HEAD", "OPTIONS", "TRACE":
 		return true
 	}
 	return false
+}
+
+// isToken reports whether b is a non-empty RFC 9110 token.
+func isToken(b []byte) bool {
+	for _, c := range b {
+		if !isTokenChar(c) {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 // originForm reports whether a request target is an absolute path with an
@@ -221,13 +240,8 @@ func cutLine(b []byte) (line, rest []byte, ok bool) {
 // refused.
 func parseField(line []byte) (field, bool) {
 	name, value, ok := bytes.Cut(line, []byte(":"))
-	if !ok || len(name) == 0 {
+	if !ok || !isToken(name) {
 		return field{}, false
-	}
-	for _, c := range name {
-		if !isTokenChar(c) {
-			return field{}, false
-		}
 	}
 	for _, c := range value {
 		if c < ' ' && c != '\t' || c == 0x7f {

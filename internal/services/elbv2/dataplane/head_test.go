@@ -33,10 +33,26 @@ func TestParseRequestHead(t *testing.T) {
 		t.Fatalf("parsed %q traced %v\nwant   %q traced true", got, h.traced, want)
 	}
 
+	for _, c := range []struct {
+		head       string
+		length     int64
+		replayable bool
+	}{
+		{"POST /api HTTP/1.1\r\nHost: x\r\nContent-Length: 512\r\n\r\n", 512, false},
+		{"PUT /api HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nIdempotency-Key: k1\r\n\r\n", 3, true},
+		{"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n", 3, true},
+		{"DELETE /a HTTP/1.1\r\nHost: x\r\n\r\n", 0, false},
+	} {
+		if !parseRequestHead([]byte(c.head), &h) || h.bodyLength != c.length || h.replayable != c.replayable {
+			t.Errorf("%q: body %d replayable %v, want %d %v", c.head, h.bodyLength, h.replayable, c.length, c.replayable)
+		}
+	}
+
 	refused := map[string]string{
-		"a body":                "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n",
 		"chunked":               "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
-		"POST":                  "POST / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"CONNECT":               "CONNECT / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"a bad method":          "G@T / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"a signed length":       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n",
 		"HTTP/1.0":              "GET / HTTP/1.0\r\nHost: x\r\n\r\n",
 		"absolute form":         "GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n",
 		"no Host":               "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n",
@@ -155,12 +171,13 @@ func (r *oneByteReader) Read(p []byte) (int, error) {
 }
 
 // FuzzParseRequestHead: whatever head the front takes, net/http takes
-// too, with the same method, target and host, and with no body; so the
-// front never serves a request net/http would refuse or read otherwise.
+// too, with the same method, target, host and body length; so the front
+// never serves a request net/http would refuse or read otherwise.
 func FuzzParseRequestHead(f *testing.F) {
 	f.Add("GET /a?b=c HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n")
 	f.Add("HEAD / HTTP/1.1\r\nhost: x:80\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n")
 	f.Add("OPTIONS /%41 HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n")
+	f.Add("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n")
 	f.Fuzz(func(t *testing.T, head string) {
 		var h requestHead
 		if !parseRequestHead([]byte(head), &h) {
@@ -174,7 +191,7 @@ func FuzzParseRequestHead(f *testing.F) {
 			t.Fatalf("taken by the front, refused by net/http (%v): %q", err, head)
 		}
 		if r.Method != string(h.method) || r.RequestURI != string(h.target) || r.Host != string(h.host) ||
-			r.ContentLength != 0 || r.Close || len(r.TransferEncoding) > 0 {
+			r.ContentLength != h.bodyLength || r.Close || len(r.TransferEncoding) > 0 {
 			t.Fatalf("the front and net/http disagree on %q: %s %s %s", head, r.Method, r.RequestURI, r.Host)
 		}
 	})

@@ -165,6 +165,10 @@ func (out outgoing) netRequest() *http.Request {
 	return nil
 }
 
+// replayable reports whether out may be sent again after a pooled
+// connection failed under it. net/http's requests here are (directPath).
+func (out outgoing) replayable() bool { return out.head == nil || out.head.replayable }
+
 func (out outgoing) write(bw *bufio.Writer, now time.Time) {
 	if out.req != nil {
 		writeRequest(bw, out.req, out.u, now)
@@ -186,7 +190,7 @@ func send(out outgoing, pool *connPool, addr netip.AddrPort, idle time.Duration,
 			return c, resp, nil
 		}
 		c.close()
-		if !errors.Is(err, errStaleConn) {
+		if !errors.Is(err, errStaleConn) || !out.replayable() {
 			return nil, nil, err
 		}
 	}
@@ -283,7 +287,8 @@ func writeRequest(bw *bufio.Writer, r *http.Request, u *upstream, now time.Time)
 }
 
 // writeRequestHead writes a request the front parsed in place as
-// writeRequest does: h.fields are already the end-to-end ones.
+// writeRequest does (h.fields are already the end-to-end ones), then its
+// body.
 func writeRequestHead(bw *bufio.Writer, h *requestHead, u *upstream, now time.Time) {
 	bw.Write(h.method)
 	bw.WriteByte(' ')
@@ -293,6 +298,7 @@ func writeRequestHead(bw *bufio.Writer, h *requestHead, u *upstream, now time.Ti
 	bw.WriteString("\r\n")
 	writeFields(bw, h.fields)
 	writeForwarded(bw, u, h.forwardedFor, h.traced, now)
+	bw.Write(h.body)
 }
 
 // writeForwarded ends a request head with ALB's X-Forwarded-* fields and,
