@@ -187,6 +187,9 @@ func directAction(t *table, a Action) bool {
 func (f *front) forward(fc *frontConn, n int, l *listener, b *backend) {
 	b.inflight.Add(1)
 	defer b.inflight.Add(-1)
+	// On a shared socket the connection's idle timeout is that of the load
+	// balancer it last served.
+	fc.io.idle = l.lb.cfg.IdleTimeout
 	addr, host := b.address()
 	u := upstream{scheme: "http", host: host, listener: l, client: fc.client}
 	now := time.Now()

@@ -1,7 +1,10 @@
 package dataplane
 
 import (
+	"bufio"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"testing"
 	"time"
@@ -83,5 +86,41 @@ func TestHostRoutedAddressIsNoLoadBalancerAddress(t *testing.T) {
 	t.Cleanup(p.Close)
 	if err := p.Apply(oneLB(testAddr(t), 18080, []Rule{{Action: forwardTo("a")}}, targetGroup("a", a))); err == nil {
 		t.Fatal("a load balancer on a host-routed address was accepted")
+	}
+}
+
+// TestHostRoutedIdleTimeout: a connection to a host-routed socket is closed
+// after the idle timeout of the load balancer it was last served by, not
+// the socket's default.
+func TestHostRoutedIdleTimeout(t *testing.T) {
+	t.Parallel()
+	a := newBackend(t, "a")
+	shared := testAddrFor(t.Name() + " shared")
+	p := New(Options{Clock: realClock(), Log: discardLog(), HostRouted: []netip.Addr{shared}})
+	t.Cleanup(p.Close)
+	cfg := oneLB(testAddr(t), 8080, []Rule{{ARN: "d", Action: forwardTo("a")}}, targetGroup("a", a))
+	cfg.LoadBalancers[0].IdleTimeout = 200 * time.Millisecond
+	if err := p.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", net.JoinHostPort(shared.String(), "8080"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: web-1.us-east-1.elb.localhost\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	start := time.Now()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("read on an idle connection: %v, want io.EOF", err)
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Fatalf("closed after %v idle, want about the load balancer's 200ms", waited)
 	}
 }
