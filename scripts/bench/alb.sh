@@ -4,6 +4,7 @@
 # run (issue 5, Performance).
 #
 #   scripts/bench/alb.sh                 # ROUNDS=2 DURATION=15s CONNECTIONS=64 by default
+#   BODY=512 scripts/bench/alb.sh        # POSTs with a 512-byte body instead of GETs
 #
 # One backend (scripts/bench/alb-backend: every path answers a 1 KB body)
 # listens on loopback. kumo serves it through an application load balancer
@@ -25,12 +26,14 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 rounds=${ROUNDS:-2}
 duration=${DURATION:-15s}
 connections=${CONNECTIONS:-64}
+body=${BODY:-0}
 export PATH="/usr/local/go/bin:$PATH"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
 
 [[ $rounds =~ ^[0-9]+$ ]] && ((rounds >= 1 && rounds <= 10)) || { echo "ROUNDS must be 1..10" >&2; exit 2; }
 [[ $duration =~ ^[0-9]+s$ ]] && ((${duration%s} >= 1 && ${duration%s} <= 120)) || { echo "DURATION must be 1s..120s" >&2; exit 2; }
 [[ $connections =~ ^[0-9]+$ ]] && ((connections >= 1 && connections <= 1000)) || { echo "CONNECTIONS must be 1..1000" >&2; exit 2; }
+[[ $body =~ ^[0-9]+$ ]] && ((body <= 65536)) || { echo "BODY must be 0..65536 (bytes)" >&2; exit 2; }
 
 # install_missing installs the packages that are not there yet without
 # letting them start their daemons (nginx would take port 80): a
@@ -259,14 +262,21 @@ to_ms() {
     printf "%.3f", n }'
 }
 
+# With BODY, wrk POSTs that many bytes per request.
+wrk_args=(-t2 -c"$connections" -d"$duration" --latency)
+if ((body > 0)); then
+  printf 'wrk.method = "POST"\nwrk.body = string.rep("b", %d)\nwrk.headers["Content-Type"] = "application/json"\n' "$body" >"$work/post.lua"
+  wrk_args+=(-s "$work/post.lua")
+fi
+
 results=$work/results # lines: contender round req/s p50_ms p99_ms errors cpu_us_per_request
-echo "bench: $rounds rounds of wrk -t2 -c$connections -d$duration --latency; backend $backend"
+echo "bench: $rounds rounds of wrk ${wrk_args[*]}; backend $backend"
 for ((i = 1; i <= rounds; i++)); do
   n=${#contenders[@]}
   for ((k = 0; k < n; k++)); do
     c=${contenders[$(((k + i - 1) % n))]}
     cpu0=$(cpu_ms ${servers[$c]})
-    out=$(wrk -t2 -c"$connections" -d"$duration" --latency "${urls[$c]}")
+    out=$(wrk "${wrk_args[@]}" "${urls[$c]}")
     cpu1=$(cpu_ms ${servers[$c]})
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     total=$(awk '/requests in/ {print $1}' <<<"$out")
