@@ -24,6 +24,8 @@ type rawIO struct {
 	// made once per connection and work on these.
 	reading, writing rawOp
 	readFn, writeFn  func(fd uintptr) bool
+	peekFn           func(fd uintptr)
+	peeked           bool // what peekFn saw: nothing to read
 }
 
 // rawOp is a read or write in progress: its buffer, the bytes done, the
@@ -46,7 +48,7 @@ func newRawIO(nc net.Conn) *rawIO {
 		return nil
 	}
 	r := &rawIO{rc: rc}
-	r.readFn, r.writeFn = r.readOnce, r.writeSome
+	r.readFn, r.writeFn, r.peekFn = r.readOnce, r.writeSome, r.peekQuiet
 	return r
 }
 
@@ -126,12 +128,14 @@ func (r *rawIO) writeSome(fd uintptr) bool {
 // another client's request could get bytes meant for no one, and a
 // connection the target closed is dropped before it is written to.
 func (r *rawIO) quiet() bool {
-	quiet := false
-	r.rc.Control(func(fd uintptr) {
-		var b byte
-		_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b)), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		quiet = e == syscall.EAGAIN
-	})
-	return quiet
+	r.peeked = false
+	r.rc.Control(r.peekFn)
+	return r.peeked
+}
+
+func (r *rawIO) peekQuiet(fd uintptr) {
+	var b [1]byte
+	_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	r.peeked = e == syscall.EAGAIN
 }
