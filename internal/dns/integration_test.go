@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
@@ -67,7 +66,7 @@ nslookup %s | grep -q 'Address: %s$' && exit 7
 nslookup task-name.example.com | grep -q 'Address: 192.0.2.' || exit 5
 nslookup gone-1.us-east-1.elb.localhost && exit 6
 exit 0`, name, name, strings.ReplaceAll(addr, ".", `\.`))
-		code := runTask(t, k, images.Busybox, script)
+		code := exitCode(t, k.RunScript(t, "dns", images.Busybox, script))
 		if code != 0 {
 			t.Fatalf("task exited %d (3: resolv.conf does not name the bridge IP alone, 4: ALB name not answered with the bridge IP, 7: ALB name answered with its loopback address, 5: upstream, 6: NXDOMAIN), want 0", code)
 		}
@@ -90,50 +89,12 @@ func freeDNSAddr(t *testing.T) string {
 	return pc.LocalAddr().String()
 }
 
-// runTask runs a Fargate (awsvpc) task of one busybox container running
-// script and returns its exit code once it stopped.
-func runTask(t *testing.T, k *kumotest.Kumo, image, script string) int32 {
+// exitCode is the exit code of a stopped task's container.
+func exitCode(t *testing.T, task ecstypes.Task) int32 {
 	t.Helper()
-	ctx := kumotest.Context(t, 2*time.Minute)
-	client := k.ECS()
-	if _, err := client.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("dns")}); err != nil {
-		t.Fatal(err)
+	c := task.Containers[0]
+	if c.ExitCode == nil {
+		t.Fatalf("task stopped without an exit code: %s", aws.ToString(task.StoppedReason))
 	}
-	td, err := client.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
-		Family: aws.String("dns-check"), NetworkMode: ecstypes.NetworkModeAwsvpc,
-		RequiresCompatibilities: []ecstypes.Compatibility{ecstypes.CompatibilityFargate},
-		Cpu:                     aws.String("256"), Memory: aws.String("512"),
-		ContainerDefinitions: []ecstypes.ContainerDefinition{{
-			Name: aws.String("check"), Image: aws.String(image), Essential: aws.Bool(true),
-			EntryPoint: []string{"/bin/sh", "-c"}, Command: []string{script},
-		}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := client.RunTask(ctx, &ecs.RunTaskInput{
-		Cluster: aws.String("dns"), TaskDefinition: td.TaskDefinition.TaskDefinitionArn, LaunchType: ecstypes.LaunchTypeFargate,
-		NetworkConfiguration: &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{Subnets: []string{"subnet-local"}}},
-	})
-	if err != nil || len(run.Tasks) != 1 {
-		t.Fatalf("run task: %v (failures %+v)", err, run)
-	}
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		d, err := client.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("dns"), Tasks: []string{*run.Tasks[0].TaskArn}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		task := d.Tasks[0]
-		if aws.ToString(task.LastStatus) == "STOPPED" {
-			c := task.Containers[0]
-			if c.ExitCode == nil {
-				t.Fatalf("task stopped without an exit code: %s", aws.ToString(task.StoppedReason))
-			}
-			return *c.ExitCode
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatal("the task did not stop within 90s")
-	return -1
+	return *c.ExitCode
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
@@ -69,7 +68,7 @@ func TestTaskReachesALBByName(t *testing.T) {
 gw=$(ip route | awk '/^default/ {print $3}')
 timeout 5 wget -O /dev/null http://$gw:8080/ 2>&1 | grep -q 'HTTP/1.1 503 ' || exit 5
 exit 0`, name)
-	task := runTask(t, k, image, script)
+	task := k.RunScript(t, "alb", image, script)
 	if code := task.Containers[0].ExitCode; code == nil || *code != 0 {
 		t.Fatalf("task exited %v (%s) (3: no answer through the ALB's name, 4: not the target's answer, "+
 			"5: a Host of no load balancer did not get ALB's 503), want 0", aws.ToInt32(code), aws.ToString(task.StoppedReason))
@@ -98,47 +97,6 @@ func recordingTarget(t *testing.T) (netip.AddrPort, func() string) {
 		defer mu.Unlock()
 		return strings.Join(seen, "; ")
 	}
-}
-
-// runTask runs a Fargate (awsvpc) task of one busybox container running
-// script and returns it once it stopped.
-func runTask(t *testing.T, k *kumotest.Kumo, image, script string) ecstypes.Task {
-	t.Helper()
-	ctx := kumotest.Context(t, 2*time.Minute)
-	client := k.ECS()
-	if _, err := client.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("alb")}); err != nil {
-		t.Fatal(err)
-	}
-	td, err := client.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
-		Family: aws.String("alb-client"), NetworkMode: ecstypes.NetworkModeAwsvpc,
-		RequiresCompatibilities: []ecstypes.Compatibility{ecstypes.CompatibilityFargate},
-		Cpu:                     aws.String("256"), Memory: aws.String("512"),
-		ContainerDefinitions: []ecstypes.ContainerDefinition{{
-			Name: aws.String("client"), Image: aws.String(image), Essential: aws.Bool(true),
-			EntryPoint: []string{"/bin/sh", "-c"}, Command: []string{script},
-		}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := client.RunTask(ctx, &ecs.RunTaskInput{
-		Cluster: aws.String("alb"), TaskDefinition: td.TaskDefinition.TaskDefinitionArn, LaunchType: ecstypes.LaunchTypeFargate,
-		NetworkConfiguration: &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{Subnets: []string{"subnet-local"}}},
-	})
-	if err != nil || len(run.Tasks) != 1 {
-		t.Fatalf("run task: %v (failures %+v)", err, run)
-	}
-	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		d, err := client.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("alb"), Tasks: []string{*run.Tasks[0].TaskArn}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if task := d.Tasks[0]; aws.ToString(task.LastStatus) == "STOPPED" {
-			return task
-		}
-	}
-	t.Fatal("the task did not stop within 90s")
-	return ecstypes.Task{}
 }
 
 // taskIP is the private IPv4 address of an awsvpc task.
