@@ -32,12 +32,7 @@ func TestFrontHandsOffMidConnection(t *testing.T) {
 	if err := p.Apply(oneLB(addr, 8080, rules, targetGroup("tg", target.backend(t)))); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := net.Dial("tcp", addr.String()+":8080")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn := dialFor(t, addr.String()+":8080", 10 * time.Second)
 	br := bufio.NewReader(conn)
 	get := func(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n" }
 	post := "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\ndata"
@@ -148,12 +143,7 @@ func TestFrontBareLineFeeds(t *testing.T) {
 	t.Parallel()
 	target := newCountingTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.URL.Path) })
 	base := servePlane(t, newPlane(t), target.backend(t))
-	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn := dialFor(t, strings.TrimPrefix(base, "http://"), 10 * time.Second)
 	io.WriteString(conn, "GET /lf HTTP/1.1\nHost: x\n\nGET /crlf HTTP/1.1\r\nHost: x\r\n\r\n")
 	br := bufio.NewReader(conn)
 	for _, want := range []string{"/lf", "/crlf"} {
@@ -226,12 +216,7 @@ func TestFrontCopiesAnswersInPlace(t *testing.T) {
 	if err := p.Apply(oneLB(addr, 8080, []Rule{{ARN: "d", Action: forwardTo("tg")}}, targetGroup("tg", tb))); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := net.Dial("tcp", addr.String()+":8080")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn := dialFor(t, addr.String()+":8080", 10 * time.Second)
 	br := bufio.NewReader(conn)
 	get := func(path string) (*http.Response, string, error) {
 		if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
@@ -292,12 +277,7 @@ func TestFrontHeadErrorHasNoBody(t *testing.T) {
 	if err := p.Apply(oneLB(addr, 8080, []Rule{{ARN: "d", Action: forwardTo("tg")}}, gone)); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := net.Dial("tcp", addr.String()+":8080")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn := dialFor(t, addr.String()+":8080", 10 * time.Second)
 	io.WriteString(conn, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	br := bufio.NewReader(conn)
 	for _, method := range []string{"HEAD", "GET"} {
@@ -337,12 +317,7 @@ func TestFrontTimesOutAStalledBody(t *testing.T) {
 	if err := p.Apply(cfg); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := net.Dial("tcp", addr.String()+":8080")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(3 * time.Second))
+	conn := dialFor(t, addr.String()+":8080", 3 * time.Second)
 	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	start := time.Now()
 	got, err := io.ReadAll(conn)
@@ -371,12 +346,7 @@ func TestFrontForwardsBodies(t *testing.T) {
 	if err := p.Apply(oneLB(addr, 8080, []Rule{{ARN: "d", Action: forwardTo("tg")}}, targetGroup("tg", target.backend(t)))); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := net.Dial("tcp", addr.String()+":8080")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn := dialFor(t, addr.String()+":8080", 10 * time.Second)
 	br := bufio.NewReader(conn)
 	request := func(method, path string, size int) (head, body string) {
 		return fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", method, path, size), strings.Repeat("b", size)
@@ -405,4 +375,17 @@ func TestFrontForwardsBodies(t *testing.T) {
 	expect("POST /big 6000 6000")
 	io.WriteString(conn, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
 	expect("GET /after 0 0")
+}
+
+// dialFor connects to a listener; the connection gives up after d and
+// closes with the test.
+func dialFor(t *testing.T, addr string, d time.Duration) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(d))
+	return conn
 }
