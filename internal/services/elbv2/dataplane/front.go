@@ -3,6 +3,7 @@ package dataplane
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -33,9 +34,13 @@ import (
 //	              │
 //	              └─ any other request ─▶ handoffListener ─▶ http.Server
 type front struct {
-	p        *Plane
-	key      socketKey
-	idle     time.Duration
+	p    *Plane
+	key  socketKey
+	idle time.Duration
+	// tls, on an HTTPS socket, terminates its connections: HTTP/2 ones
+	// (by ALPN) go to the http.Server at once, HTTP/1.1 ones are served
+	// as on a plain socket.
+	tls      *tls.Config
 	handoff  *handoffListener
 	closing  atomic.Bool
 	mu       sync.Mutex
@@ -45,8 +50,9 @@ type front struct {
 
 // frontConn is a client connection the front serves.
 type frontConn struct {
-	nc     net.Conn
-	io     *idleIO // under br and bw
+	nc     net.Conn // as accepted: what closing it closes
+	conn   net.Conn // what requests come on: nc, or its TLS session
+	io     *idleIO  // on conn, under br and bw
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	client netip.AddrPort
@@ -59,8 +65,8 @@ type frontConn struct {
 	idle  atomic.Bool
 }
 
-func newFront(p *Plane, key socketKey, idle time.Duration, addr net.Addr) *front {
-	return &front{p: p, key: key, idle: idle, conns: map[*frontConn]struct{}{},
+func newFront(p *Plane, key socketKey, idle time.Duration, tlsConfig *tls.Config, addr net.Addr) *front {
+	return &front{p: p, key: key, idle: idle, tls: tlsConfig, conns: map[*frontConn]struct{}{},
 		handoff: &handoffListener{conns: make(chan net.Conn), done: make(chan struct{}), addr: addr}}
 }
 
@@ -81,15 +87,27 @@ func (f *front) acceptLoop(ln net.Listener) {
 
 // serve runs one connection: direct requests here, until one is not.
 func (f *front) serve(nc net.Conn) {
-	io := newIdleIO(nc, f.idle)
-	fc := &frontConn{nc: nc, io: io, br: bufio.NewReaderSize(io, 4<<10), bw: bufio.NewWriterSize(io, 4<<10),
-		remote: nc.RemoteAddr().String()}
+	fc := &frontConn{nc: nc, conn: nc, remote: nc.RemoteAddr().String()}
 	fc.client = parseClientAddr(fc.remote)
 	if !f.track(fc) {
 		nc.Close()
 		return
 	}
 	defer f.untrack(fc)
+	if f.tls != nil {
+		tc, err := f.handshake(nc)
+		if err != nil {
+			nc.Close()
+			return
+		}
+		if tc.ConnectionState().NegotiatedProtocol == "h2" {
+			f.handoff.give(tc)
+			return
+		}
+		fc.conn = tc
+	}
+	fc.io = newIdleIO(fc.conn, f.idle)
+	fc.br, fc.bw = bufio.NewReaderSize(fc.io, 4<<10), bufio.NewWriterSize(fc.io, 4<<10)
 	for {
 		fc.idle.Store(true)
 		if f.closing.Load() {
@@ -111,6 +129,18 @@ func (f *front) serve(nc net.Conn) {
 			return
 		}
 	}
+}
+
+// handshake runs the TLS handshake of an HTTPS socket's connection
+// within the idle timeout (at most 10 s).
+func (f *front) handshake(nc net.Conn) (*tls.Conn, error) {
+	tc := tls.Server(withRawIO(nc), f.tls)
+	nc.SetDeadline(time.Now().Add(min(f.idle, 10*time.Second)))
+	if err := tc.Handshake(); err != nil {
+		return nil, err
+	}
+	nc.SetDeadline(time.Time{})
+	return tc, nil
 }
 
 // serveDirect serves the request whose head is the first n buffered
@@ -398,7 +428,11 @@ func writeELBError(bw *bufio.Writer, status int, head bool) {
 func (f *front) handOff(fc *frontConn) {
 	fc.io.disarm()
 	rest, _ := fc.br.Peek(fc.br.Buffered())
-	f.handoff.give(&prefixedConn{Conn: fc.nc, pending: bytes.Clone(rest)})
+	if len(rest) == 0 {
+		f.handoff.give(fc.conn) // as it is: a TLS session stays one for net/http
+		return
+	}
+	f.handoff.give(&prefixedConn{Conn: fc.conn, pending: bytes.Clone(rest)})
 }
 
 // prefixedConn is a connection whose first bytes were already read.

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -388,4 +389,43 @@ func dialFor(t *testing.T, addr string, d time.Duration) net.Conn {
 	t.Cleanup(func() { conn.Close() })
 	conn.SetDeadline(time.Now().Add(d))
 	return conn
+}
+
+// TestFrontServesTLS: on an HTTPS listener the front terminates TLS and
+// serves HTTP/1.1 requests as on a plain one (X-Forwarded-Proto https),
+// handing the session to net/http at the first request it does not take.
+func TestFrontServesTLS(t *testing.T) {
+	t.Parallel()
+	target := newCountingTarget(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.URL.Path+" "+r.Header.Get("X-Forwarded-Proto")+" "+r.Header.Get("X-Forwarded-Port"))
+	})
+	addr := testAddr(t)
+	p := newPlane(t)
+	cfg := httpsLB(addr, DefaultSSLPolicy, selfSigned(t, "web.test"), targetGroup("tg", target.backend(t)))
+	cfg.LoadBalancers[0].Listeners[0].Rules = []Rule{
+		{ARN: "sorry", Conditions: []Condition{{Field: "path-pattern", Values: []string{"/sorry"}}},
+			Action: Action{Type: ActionFixedResponse, Fixed: &FixedResponse{StatusCode: 503, Body: "maintenance"}}},
+		{ARN: "d", Action: forwardTo("tg")},
+	}
+	if err := p.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.Dial("tcp", addr.String()+":8443", &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	io.WriteString(conn, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /sorry HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+	for _, want := range []string{"/a https 8443", "maintenance", "/b https 8443"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != want {
+			t.Fatalf("answer %q, want %q", body, want)
+		}
+	}
 }

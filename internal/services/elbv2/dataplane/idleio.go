@@ -58,3 +58,22 @@ func (c *idleIO) disarm() {
 // quiet reports whether nothing waits to be read on an idle connection
 // (see rawIO.quiet); without raw access it cannot tell and says yes.
 func (c *idleIO) quiet() bool { return c.raw == nil || c.raw.quiet() }
+
+// rawConn is a connection whose reads and writes are rawIO's: what a TLS
+// session of the front sits on, so its records travel by raw calls too.
+type rawConn struct {
+	net.Conn
+	raw *rawIO
+}
+
+// withRawIO wraps nc in a rawConn when raw calls are possible, else
+// returns it as it is.
+func withRawIO(nc net.Conn) net.Conn {
+	if raw := newRawIO(nc); raw != nil && rawCalls {
+		return &rawConn{Conn: nc, raw: raw}
+	}
+	return nc
+}
+
+func (c *rawConn) Read(p []byte) (int, error)  { return c.raw.read(p) }
+func (c *rawConn) Write(p []byte) (int, error) { return c.raw.write(p) }

@@ -245,24 +245,22 @@ func (p *Plane) Close() {
 	}
 }
 
-// socket is one listening address with its HTTP server and, for plain
-// HTTP, the front that serves direct requests before the server.
+// socket is one listening address with its front, which serves direct
+// requests, and the HTTP server it hands the other connections to.
 type socket struct {
 	protocol string
 	http2    bool
 	idle     time.Duration
 	ln       net.Listener
 	srv      *http.Server
-	front    *front // nil for HTTPS
+	front    *front
 }
 
 // retire stops accepting at once (so the address can be bound again) and
 // lets open connections finish their requests.
 func (s *socket) retire() {
 	s.ln.Close()
-	if s.front != nil {
-		s.front.shutdown(false)
-	}
+	s.front.shutdown(false)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -275,9 +273,7 @@ func (s *socket) retire() {
 // close closes the socket and all its connections at once.
 func (s *socket) close() {
 	s.ln.Close()
-	if s.front != nil {
-		s.front.shutdown(true)
-	}
+	s.front.shutdown(true)
 	s.srv.Close()
 }
 
@@ -326,25 +322,18 @@ func (p *Plane) openSocket(key socketKey, routes *socketRoutes) (*socket, error)
 		Protocols:         new(http.Protocols),
 	}
 	srv.Protocols.SetHTTP1(true)
+	var tlsConfig *tls.Config // the front terminates TLS; srv gets sessions
 	if routes.protocol == "HTTPS" {
-		srv.Protocols.SetHTTP2(routes.http2)
-		srv.TLSConfig = &tls.Config{GetConfigForClient: p.tlsConfigFor(key)}
+		srv.Protocols.SetHTTP2(routes.http2) // for the sessions that chose h2
+		tlsConfig = &tls.Config{GetConfigForClient: p.tlsConfigFor(key)}
 	} else {
 		srv.Protocols.SetUnencryptedHTTP2(routes.http2)
 	}
 	sock := &socket{protocol: routes.protocol, http2: routes.http2, idle: routes.idle, ln: ln, srv: srv}
-	if routes.protocol == "HTTP" {
-		sock.front = newFront(p, key, idle, ln.Addr())
-		go sock.front.acceptLoop(ln)
-	}
+	sock.front = newFront(p, key, idle, tlsConfig, ln.Addr())
+	go sock.front.acceptLoop(ln)
 	go func() {
-		var err error
-		switch {
-		case routes.protocol == "HTTPS":
-			err = srv.ServeTLS(ln, "", "") // sets up HTTP/2 by ALPN
-		default:
-			err = srv.Serve(sock.front.handoff)
-		}
+		err := srv.Serve(sock.front.handoff)
 		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			p.log.Error("load balancer listener stopped", "address", ln.Addr(), "error", err)
 		}
