@@ -5,6 +5,7 @@
 #
 #   scripts/bench/alb.sh                 # ROUNDS=2 DURATION=15s CONNECTIONS=64 by default
 #   BODY=512 scripts/bench/alb.sh        # POSTs with a 512-byte body instead of GETs
+#   TLS=1 scripts/bench/alb.sh           # HTTPS listeners (one self-signed P-256 certificate)
 #
 # One backend (scripts/bench/alb-backend: every path answers a 1 KB body)
 # listens on loopback. kumo serves it through an application load balancer
@@ -27,6 +28,7 @@ rounds=${ROUNDS:-2}
 duration=${DURATION:-15s}
 connections=${CONNECTIONS:-64}
 body=${BODY:-0}
+tls=${TLS:-0}
 export PATH="/usr/local/go/bin:$PATH"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
 
@@ -34,6 +36,7 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-e
 [[ $duration =~ ^[0-9]+s$ ]] && ((${duration%s} >= 1 && ${duration%s} <= 120)) || { echo "DURATION must be 1s..120s" >&2; exit 2; }
 [[ $connections =~ ^[0-9]+$ ]] && ((connections >= 1 && connections <= 1000)) || { echo "CONNECTIONS must be 1..1000" >&2; exit 2; }
 [[ $body =~ ^[0-9]+$ ]] && ((body <= 65536)) || { echo "BODY must be 0..65536 (bytes)" >&2; exit 2; }
+[[ $tls == 0 || $tls == 1 ]] || { echo "TLS must be 0 or 1" >&2; exit 2; }
 
 # install_missing installs the packages that are not there yet without
 # letting them start their daemons (nginx would take port 80): a
@@ -56,7 +59,7 @@ install_missing() {
   ((own_policy)) && rm -f /usr/sbin/policy-rc.d
   return $rc
 }
-packages=(wrk nginx haproxy awscli curl python3)
+packages=(wrk nginx haproxy awscli curl python3 openssl)
 apt-cache show caddy >/dev/null 2>&1 && packages+=(caddy)
 install_missing "${packages[@]}"
 
@@ -80,7 +83,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # wait_for URL PID waits up to 30 s for URL to answer 200, while PID runs.
 wait_for() {
   for _ in $(seq 300); do
-    if curl -sf -o /dev/null "$1" 2>/dev/null; then return 0; fi
+    if curl -skf -o /dev/null "$1" 2>/dev/null; then return 0; fi
     kill -0 "$2" 2>/dev/null || { echo "bench: the server for $1 exited" >&2; return 1; }
     sleep 0.1
   done
@@ -107,8 +110,16 @@ pids+=($backend_pid)
 wait_for "http://$backend/" $backend_pid
 
 # urls and servers: the URL each contender is loaded at, and the PIDs
-# whose CPU time is its cost.
+# whose CPU time is its cost. With TLS the proxies listen with HTTPS, all
+# with the same certificate, and the backend stays plain HTTP behind them.
 declare -A urls servers
+scheme=http
+if ((tls)); then
+  scheme=https
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=bench.localhost \
+    -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
+  cat "$work/tls.crt" "$work/tls.key" >"$work/tls.pem"
+fi
 
 start_kumo() {
   local endpoint=127.0.0.1:$(free_port) pid lb addr tg port
@@ -123,7 +134,14 @@ start_kumo() {
     --vpc-id vpc-local --health-check-path /health --health-check-interval-seconds 5 --health-check-timeout-seconds 2 \
     --healthy-threshold-count 2 --query 'TargetGroups[0].TargetGroupArn' --output text)
   port=$(free_port)
-  elb create-listener --load-balancer-arn "$lb" --protocol HTTP --port "$port" \
+  local listener=(--protocol HTTP)
+  if ((tls)); then
+    local cert
+    cert=$(/usr/bin/aws --endpoint-url "http://$endpoint" acm import-certificate --certificate "fileb://$work/tls.crt" \
+      --private-key "fileb://$work/tls.key" --query CertificateArn --output text)
+    listener=(--protocol HTTPS --certificates "CertificateArn=$cert")
+  fi
+  elb create-listener --load-balancer-arn "$lb" "${listener[@]}" --port "$port" \
     --default-actions "Type=forward,TargetGroupArn=$tg" >/dev/null
   elb register-targets --target-group-arn "$tg" --targets "Id=127.0.0.1,Port=$backend_port"
   local state=""
@@ -133,14 +151,15 @@ start_kumo() {
     sleep 0.2
   done
   [ "$state" = healthy ] || { echo "bench: the kumo target is $state, not healthy" >&2; return 1; }
-  urls[kumo]=http://$addr:$port/
+  urls[kumo]=$scheme://$addr:$port/
   servers[kumo]=$pid
   wait_for "${urls[kumo]}" $pid
 }
 
 start_nginx() {
-  local port pid
+  local port pid ssl=""
   port=$(free_port)
+  ((tls)) && ssl="ssl; ssl_certificate $work/tls.crt; ssl_certificate_key $work/tls.key"
   mkdir -p "$work/nginx"
   cat >"$work/nginx/nginx.conf" <<CONF
 worker_processes auto;
@@ -159,7 +178,7 @@ http {
     keepalive 128;
   }
   server {
-    listen 127.0.0.1:$port;
+    listen 127.0.0.1:$port ${ssl:-};
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
@@ -174,14 +193,15 @@ CONF
   /usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' >>"$work/nginx.log" 2>&1 &
   pid=$!
   pids+=($pid)
-  urls[nginx]=http://127.0.0.1:$port/
+  urls[nginx]=$scheme://127.0.0.1:$port/
   wait_for "${urls[nginx]}" $pid
   servers[nginx]="$pid $(pgrep -P "$pid" | tr '\n' ' ')" # the master and its workers
 }
 
 start_haproxy() {
-  local port pid
+  local port pid ssl=""
   port=$(free_port)
+  ((tls)) && ssl="ssl crt $work/tls.pem"
   cat >"$work/haproxy.cfg" <<CONF
 global
   maxconn 4096
@@ -194,7 +214,7 @@ defaults
   option forwardfor
   http-reuse always
 frontend bench
-  bind 127.0.0.1:$port
+  bind 127.0.0.1:$port $ssl
   default_backend backend
 backend backend
   server b1 $backend
@@ -202,21 +222,25 @@ CONF
   /usr/sbin/haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
   pid=$!
   pids+=($pid)
-  urls[haproxy]=http://127.0.0.1:$port/
+  urls[haproxy]=$scheme://127.0.0.1:$port/
   servers[haproxy]=$pid
   wait_for "${urls[haproxy]}" $pid
 }
 
 start_caddy() {
-  local port pid
+  local port pid ssl="" sni=""
   port=$(free_port)
+  # wrk sends no SNI to an IP address; Caddy picks certificates by SNI.
+  ((tls)) && ssl="tls $work/tls.crt $work/tls.key" sni="default_sni bench.localhost"
   cat >"$work/Caddyfile" <<CONF
 {
   admin off
   auto_https off
+  $sni
 }
-http://127.0.0.1:$port {
+$scheme://127.0.0.1:$port {
   bind 127.0.0.1
+  $ssl
   reverse_proxy $backend
 }
 CONF
@@ -224,7 +248,7 @@ CONF
     /usr/bin/caddy run --config "$work/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 &
   pid=$!
   pids+=($pid)
-  urls[caddy]=http://127.0.0.1:$port/
+  urls[caddy]=$scheme://127.0.0.1:$port/
   servers[caddy]=$pid
   wait_for "${urls[caddy]}" $pid
 }
@@ -241,7 +265,7 @@ if command -v caddy >/dev/null; then
 fi
 # The body each one returns is the backend's 1 KB.
 for c in "${contenders[@]}"; do
-  size=$(curl -sf -o /dev/null -w '%{size_download}' "${urls[$c]}")
+  size=$(curl -skf -o /dev/null -w '%{size_download}' "${urls[$c]}")
   [ "$size" = 1024 ] || { echo "bench: $c answered $size bytes, want 1024" >&2; exit 1; }
 done
 
