@@ -90,6 +90,8 @@ func (s *Service) reconcileService(ctx context.Context, key string) error {
 	return nil
 }
 
+// readService reads a service and the tasks its pass decides on (see
+// serviceTasks).
 func (s *Service) readService(key string) (serviceRecord, []taskRecord, error) {
 	var rec serviceRecord
 	var tasks []taskRecord
@@ -100,12 +102,7 @@ func (s *Service) readService(key string) (serviceRecord, []taskRecord, error) {
 		if err != nil || !ok || rec.Service.Status == serviceInactive {
 			return err
 		}
-		all, err := store.List[taskRecord](tx, tableTasks, rec.scope().key(clusterName(rec.Service.ClusterArn))+"/")
-		for _, t := range all {
-			if t.Task.Group == serviceGroup(rec.Service.ServiceName) {
-				tasks = append(tasks, t)
-			}
-		}
+		tasks, err = serviceTasks(tx, rec)
 		return err
 	})
 	return rec, tasks, err

@@ -64,10 +64,13 @@ func sortableTime(t time.Time) string {
 	return t.UTC().Format("20060102T150405.000000000Z")
 }
 
-// indexTasks starts the store keeping taskWork, building it for a data
-// dir written before it existed.
+// indexTasks starts the store keeping taskWork and serviceTasksIndex,
+// building them for a data dir written before they existed.
 func (s *Service) indexTasks() error {
-	return s.store.AddIndex(taskWork)
+	if err := s.store.AddIndex(taskWork); err != nil {
+		return err
+	}
+	return s.store.AddIndex(serviceTasksIndex)
 }
 
 // dueTasks reads the tasks the runner may act on at now: those not yet
