@@ -123,7 +123,7 @@ func validateClusterSettings(settings []ecswire.ClusterSetting) error {
 func (s *Service) withCounts(ctx context.Context, c ecswire.Cluster, include []string) *ecswire.Cluster {
 	sc := scopeOf(ctx)
 	s.store.View(func(tx *store.Tx) error {
-		tasks, err := store.List[taskRecord](tx, tableTasks, sc.key(c.ClusterName)+"/")
+		tasks, err := openTasks(tx, sc.key(c.ClusterName)) // stopped ones count nowhere
 		if err != nil {
 			return err
 		}
@@ -256,14 +256,12 @@ func (s *Service) DeleteCluster(ctx context.Context, in *ecswire.DeleteClusterRe
 				return protocol.ClientError("ClusterContainsServicesException", "The Cluster cannot be deleted while Services are active.")
 			}
 		}
-		tasks, err := store.List[taskRecord](tx, tableTasks, sc.key(c.Cluster.ClusterName)+"/")
+		tasks, err := openTasks(tx, sc.key(c.Cluster.ClusterName))
 		if err != nil {
 			return serverException(err)
 		}
-		for _, t := range tasks {
-			if t.Task.LastStatus != "STOPPED" {
-				return protocol.ClientError("ClusterContainsTasksException", "The Cluster cannot be deleted while Tasks are active.")
-			}
+		if len(tasks) > 0 {
+			return protocol.ClientError("ClusterContainsTasksException", "The Cluster cannot be deleted while Tasks are active.")
 		}
 		c.Cluster.Status = statusInactive
 		out = c.Cluster

@@ -116,6 +116,15 @@ func serviceTasks(tx *store.Tx, rec serviceRecord) ([]taskRecord, error) {
 	return out, nil
 }
 
+// openServiceTasks reads a service's tasks that are not STOPPED: all its
+// running and pending counts come from.
+func openServiceTasks(tx *store.Tx, cluster, group string) ([]taskRecord, error) {
+	found := map[string]taskRecord{}
+	err := tx.ScanIndex(serviceTasksIndex.Name, serviceTasksPrefix(cluster, group)+serviceOpen, "",
+		func(_, key string, raw []byte) (bool, error) { return true, decodeTask(found, key, raw) })
+	return slices.Collect(maps.Values(found)), err
+}
+
 // readCounted adds to found the counted tasks still stored in the
 // cluster with the group, read by ID: a counted task of an older
 // deployment is in neither of the index's lists.

@@ -466,10 +466,6 @@ func (s *Service) DescribeServices(ctx context.Context, in *ecswire.DescribeServ
 			return err
 		}
 		name := cluster.Cluster.ClusterName
-		tasks, err := store.List[taskRecord](tx, tableTasks, sc.key(name)+"/")
-		if err != nil {
-			return serverException(err)
-		}
 		for _, ref := range in.Services {
 			key, svcName := serviceKey(sc, name, ref)
 			rec, ok, err := store.Get[serviceRecord](tx, tableServices, key)
@@ -479,6 +475,10 @@ func (s *Service) DescribeServices(ctx context.Context, in *ecswire.DescribeServ
 			if !ok {
 				out.Failures = append(out.Failures, ecswire.Failure{Arn: sc.serviceARN(name, svcName), Reason: "MISSING"})
 				continue
+			}
+			tasks, err := openServiceTasks(tx, sc.key(name), serviceGroup(rec.Service.ServiceName))
+			if err != nil {
+				return serverException(err)
 			}
 			svc := countServiceTasks(rec.Service, tasks)
 			if !contains(in.Include, "TAGS") {
@@ -498,7 +498,7 @@ func (s *Service) DescribeServices(ctx context.Context, in *ecswire.DescribeServ
 func (s *Service) withServiceCounts(ctx context.Context, svc ecswire.Service) ecswire.Service {
 	sc := scopeOf(ctx)
 	s.store.View(func(tx *store.Tx) error {
-		tasks, err := store.List[taskRecord](tx, tableTasks, sc.key(clusterName(svc.ClusterArn))+"/")
+		tasks, err := openServiceTasks(tx, sc.key(clusterName(svc.ClusterArn)), serviceGroup(svc.ServiceName))
 		svc = countServiceTasks(svc, tasks)
 		return err
 	})
@@ -506,7 +506,7 @@ func (s *Service) withServiceCounts(ctx context.Context, svc ecswire.Service) ec
 }
 
 // countServiceTasks fills the running and pending counts of a service and
-// its deployments from the cluster's tasks.
+// its deployments from its open tasks (openServiceTasks).
 func countServiceTasks(svc ecswire.Service, tasks []taskRecord) ecswire.Service {
 	svc.RunningCount, svc.PendingCount = 0, 0
 	deps := make([]ecswire.Deployment, len(svc.Deployments))

@@ -100,6 +100,12 @@ func dueTasks(tx *store.Tx, now time.Time) ([]taskState, error) {
 	return out, err
 }
 
+// openTasks reads a cluster's tasks that are not STOPPED yet, by the
+// cluster's key (account/region/name).
+func openTasks(tx *store.Tx, cluster string) ([]taskRecord, error) {
+	return listWork[taskRecord](tx, workOpen+cluster+"/")
+}
+
 // listWork decodes every task under one prefix of taskWork.
 func listWork[T any](tx *store.Tx, prefix string) ([]T, error) {
 	var out []T
