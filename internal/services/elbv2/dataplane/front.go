@@ -176,11 +176,12 @@ func (f *front) serveDirect(fc *frontConn, n int) bool {
 	if rule == nil || !directAction(t, rule.action) {
 		return false
 	}
-	b := t.groups[rule.action.Forward[0].ARN].pick("", f.p.clock.Now())
+	now := f.p.clock.Now() // one reading serves the whole request
+	b := t.groups[rule.action.Forward[0].ARN].pick("", now)
 	if b == nil {
 		return false
 	}
-	f.forward(fc, n, l, b)
+	f.forward(fc, n, l, b, now)
 	return true
 }
 
@@ -214,7 +215,7 @@ func directAction(t *table, a Action) bool {
 
 // forward sends the request whose head is the first n buffered bytes to
 // target b and writes the answer, or ALB's error page.
-func (f *front) forward(fc *frontConn, n int, l *listener, b *backend) {
+func (f *front) forward(fc *frontConn, n int, l *listener, b *backend, now time.Time) {
 	b.inflight.Add(1)
 	defer b.inflight.Add(-1)
 	// On a shared socket the connection's idle timeout is that of the load
@@ -222,7 +223,6 @@ func (f *front) forward(fc *frontConn, n int, l *listener, b *backend) {
 	fc.io.idle = l.lb.cfg.IdleTimeout
 	addr, host := b.address()
 	u := upstream{scheme: "http", host: host, listener: l, client: fc.client}
-	now := time.Now()
 	head := string(fc.req.method) == http.MethodHead
 	c, resp, err := send(outgoing{head: &fc.req, u: &u}, b.conns, addr, l.lb.cfg.IdleTimeout, now)
 	fc.br.Discard(n) // sent: fc.req is not needed any more

@@ -248,7 +248,18 @@ func parseField(line []byte) (field, bool) {
 			return field{}, false
 		}
 	}
-	return field{name: name, value: bytes.Trim(value, " \t")}, true
+	return field{name: name, value: trimWhitespace(value)}, true
+}
+
+// trimWhitespace drops the spaces and tabs around a field value.
+func trimWhitespace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 // isTokenChar reports whether c may appear in a field name (RFC 9110 tchar).

@@ -16,9 +16,15 @@ import (
 type idleIO struct {
 	nc       net.Conn
 	raw      *rawIO // nil (or !rawCalls): nc's own reads and writes
-	idle     time.Duration
-	deadline time.Time
+	idle time.Duration
+	// deadline is the one set on nc, as time since clockBase; 0: none.
+	deadline time.Duration
 }
+
+// clockBase lets arm read the monotonic clock alone (time.Since of a
+// time with a monotonic reading), where time.Now reads the wall clock
+// too: arm runs at every read and write.
+var clockBase = time.Now()
 
 func newIdleIO(nc net.Conn, idle time.Duration) *idleIO {
 	return &idleIO{nc: nc, raw: newRawIO(nc), idle: idle}
@@ -41,17 +47,17 @@ func (c *idleIO) Write(p []byte) (int, error) {
 }
 
 func (c *idleIO) arm() {
-	now := time.Now()
-	if d := c.deadline.Sub(now); d >= c.idle && d <= c.idle+c.idle/64 {
+	now := time.Since(clockBase)
+	if d := c.deadline - now; c.deadline != 0 && d >= c.idle && d <= c.idle+c.idle/64 {
 		return
 	}
-	c.deadline = now.Add(c.idle + c.idle/64)
-	c.nc.SetDeadline(c.deadline)
+	c.deadline = now + c.idle + c.idle/64
+	c.nc.SetDeadline(clockBase.Add(c.deadline))
 }
 
 // disarm clears the deadline, for the connection's next owner.
 func (c *idleIO) disarm() {
-	c.deadline = time.Time{}
+	c.deadline = 0
 	c.nc.SetDeadline(time.Time{})
 }
 
