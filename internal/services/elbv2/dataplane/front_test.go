@@ -33,7 +33,7 @@ func TestFrontHandsOffMidConnection(t *testing.T) {
 	if err := p.Apply(oneLB(addr, 8080, rules, targetGroup("tg", target.backend(t)))); err != nil {
 		t.Fatal(err)
 	}
-	conn := dialFor(t, addr.String()+":8080", 10 * time.Second)
+	conn := dialFor(t, addr.String()+":8080", 10*time.Second)
 	br := bufio.NewReader(conn)
 	get := func(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n" }
 	post := "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\ndata"
@@ -144,7 +144,7 @@ func TestFrontBareLineFeeds(t *testing.T) {
 	t.Parallel()
 	target := newCountingTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.URL.Path) })
 	base := servePlane(t, newPlane(t), target.backend(t))
-	conn := dialFor(t, strings.TrimPrefix(base, "http://"), 10 * time.Second)
+	conn := dialFor(t, strings.TrimPrefix(base, "http://"), 10*time.Second)
 	io.WriteString(conn, "GET /lf HTTP/1.1\nHost: x\n\nGET /crlf HTTP/1.1\r\nHost: x\r\n\r\n")
 	br := bufio.NewReader(conn)
 	for _, want := range []string{"/lf", "/crlf"} {
@@ -217,7 +217,7 @@ func TestFrontCopiesAnswersInPlace(t *testing.T) {
 	if err := p.Apply(oneLB(addr, 8080, []Rule{{ARN: "d", Action: forwardTo("tg")}}, targetGroup("tg", tb))); err != nil {
 		t.Fatal(err)
 	}
-	conn := dialFor(t, addr.String()+":8080", 10 * time.Second)
+	conn := dialFor(t, addr.String()+":8080", 10*time.Second)
 	br := bufio.NewReader(conn)
 	get := func(path string) (*http.Response, string, error) {
 		if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
@@ -278,7 +278,7 @@ func TestFrontHeadErrorHasNoBody(t *testing.T) {
 	if err := p.Apply(oneLB(addr, 8080, []Rule{{ARN: "d", Action: forwardTo("tg")}}, gone)); err != nil {
 		t.Fatal(err)
 	}
-	conn := dialFor(t, addr.String()+":8080", 10 * time.Second)
+	conn := dialFor(t, addr.String()+":8080", 10*time.Second)
 	io.WriteString(conn, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	br := bufio.NewReader(conn)
 	for _, method := range []string{"HEAD", "GET"} {
@@ -318,7 +318,7 @@ func TestFrontTimesOutAStalledBody(t *testing.T) {
 	if err := p.Apply(cfg); err != nil {
 		t.Fatal(err)
 	}
-	conn := dialFor(t, addr.String()+":8080", 3 * time.Second)
+	conn := dialFor(t, addr.String()+":8080", 3*time.Second)
 	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	start := time.Now()
 	got, err := io.ReadAll(conn)
@@ -347,7 +347,7 @@ func TestFrontForwardsBodies(t *testing.T) {
 	if err := p.Apply(oneLB(addr, 8080, []Rule{{ARN: "d", Action: forwardTo("tg")}}, targetGroup("tg", target.backend(t)))); err != nil {
 		t.Fatal(err)
 	}
-	conn := dialFor(t, addr.String()+":8080", 10 * time.Second)
+	conn := dialFor(t, addr.String()+":8080", 10*time.Second)
 	br := bufio.NewReader(conn)
 	request := func(method, path string, size int) (head, body string) {
 		return fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", method, path, size), strings.Repeat("b", size)

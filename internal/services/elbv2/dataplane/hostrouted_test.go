@@ -103,7 +103,7 @@ func TestHostRoutedIdleTimeout(t *testing.T) {
 	if err := p.Apply(cfg); err != nil {
 		t.Fatal(err)
 	}
-	conn := dialFor(t, net.JoinHostPort(shared.String(), "8080"), 5 * time.Second)
+	conn := dialFor(t, net.JoinHostPort(shared.String(), "8080"), 5*time.Second)
 	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: web-1.us-east-1.elb.localhost\r\n\r\n")
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)

@@ -14,9 +14,12 @@ import (
 // in idle/64 rather than at every call (each change is a runtime timer
 // update).
 type idleIO struct {
-	nc       net.Conn
-	raw      *rawIO // nil (or !rawCalls): nc's own reads and writes
+	nc   net.Conn
+	raw  *rawIO // nil (or !rawCalls): nc's own reads and writes
 	idle time.Duration
+	// before, when set, runs at the start of the next read (see
+	// rawIO.readAfter): the flush of a request whose answer it reads.
+	before func() error
 	// deadline is the one set on nc, as time since clockBase; 0: none.
 	deadline time.Duration
 }
@@ -32,6 +35,16 @@ func newIdleIO(nc net.Conn, idle time.Duration) *idleIO {
 
 func (c *idleIO) Read(p []byte) (int, error) {
 	c.arm()
+	before := c.before
+	c.before = nil
+	switch {
+	case c.raw != nil && rawCalls && before != nil:
+		return c.raw.readAfter(p, before)
+	case before != nil:
+		if err := before(); err != nil {
+			return 0, err
+		}
+	}
 	if c.raw == nil || !rawCalls {
 		return c.nc.Read(p)
 	}

@@ -26,6 +26,9 @@ type rawIO struct {
 	readFn, writeFn  func(fd uintptr) bool
 	peekFn           func(fd uintptr)
 	peeked           bool // what peekFn saw: nothing to read
+	// before is what readAfter runs first, inside the read.
+	before      func() error
+	readAfterFn func(fd uintptr) bool
 }
 
 // rawOp is a read or write in progress: its buffer, the bytes done, the
@@ -48,7 +51,7 @@ func newRawIO(nc net.Conn) *rawIO {
 		return nil
 	}
 	r := &rawIO{rc: rc}
-	r.readFn, r.writeFn, r.peekFn = r.readOnce, r.writeSome, r.peekQuiet
+	r.readFn, r.writeFn, r.peekFn, r.readAfterFn = r.readOnce, r.writeSome, r.peekQuiet, r.sendThenRead
 	return r
 }
 
@@ -78,6 +81,39 @@ func (r *rawIO) write(p []byte) (int, error) {
 		return op.n, err
 	}
 	return op.n, op.err
+}
+
+// readAfter runs before (a request's write), then waits for data and
+// reads it into p. A read has to try the socket first (the poller forgets,
+// as a read starts, what arrived before), and right after a request it
+// finds nothing: the EAGAIN costs a system call. Sent from inside the
+// read, the request's answer arrives after that start, so the read can
+// wait for it first. Only for a socket with nothing unread: a pooled
+// upstream connection (see rawIO.quiet) or a new one.
+func (r *rawIO) readAfter(p []byte, before func() error) (int, error) {
+	if len(p) == 0 {
+		return 0, before()
+	}
+	r.reading, r.before = rawOp{buf: p}, before
+	err := r.rc.Read(r.readAfterFn)
+	op := r.reading
+	r.reading, r.before = rawOp{}, nil
+	if err != nil {
+		return 0, err
+	}
+	return op.n, op.err
+}
+
+func (r *rawIO) sendThenRead(fd uintptr) bool {
+	if before := r.before; before != nil {
+		r.before = nil
+		if err := before(); err != nil {
+			r.reading.err = err
+			return true
+		}
+		return false // wait for the answer
+	}
+	return r.readOnce(fd)
 }
 
 // readOnce reads into the buffer; false (wait for data) on EAGAIN.

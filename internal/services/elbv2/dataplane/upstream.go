@@ -32,6 +32,7 @@ type upstreamConn struct {
 	io        *idleIO // under br and bw; its idle is the load balancer's
 	br        *bufio.Reader
 	bw        *bufio.Writer
+	flush     func() error // bw.Flush, bound once
 	idleSince time.Time
 	// answer is the head of the answer being read when the front reads
 	// it in place; its slices point into br's buffer.
@@ -109,7 +110,9 @@ func dialUpstream(addr netip.AddrPort) (*upstreamConn, error) {
 		return nil, err
 	}
 	io := newIdleIO(nc, defaultIdleTimeout)
-	return &upstreamConn{nc: nc, io: io, br: bufio.NewReaderSize(io, 8<<10), bw: bufio.NewWriterSize(io, 4<<10)}, nil
+	c := &upstreamConn{nc: nc, io: io, br: bufio.NewReaderSize(io, 8<<10), bw: bufio.NewWriterSize(io, 4<<10)}
+	c.flush = c.bw.Flush
+	return c, nil
 }
 
 // directPath reports whether a request may take the direct path: a
@@ -209,7 +212,12 @@ func send(out outgoing, pool *connPool, addr netip.AddrPort, idle time.Duration,
 func exchange(c *upstreamConn, out outgoing, idle time.Duration, now time.Time, reused bool) (*http.Response, error) {
 	c.io.idle = idle
 	out.write(c.bw, now)
-	err := c.bw.Flush()
+	var err error
+	if c.br.Buffered() == 0 {
+		c.io.before = c.flush // sent from the read that waits for the answer
+	} else {
+		err = c.bw.Flush() // cannot be: a pooled connection has nothing unread
+	}
 	if err == nil {
 		_, err = c.br.Peek(1)
 	}
