@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export PATH="/usr/local/go/bin:$PATH"
 
-echo "== go vet"
+echo "== gofmt, go vet"
+unformatted=$(gofmt -l cmd internal tools scripts)
+[ -z "$unformatted" ] || { echo "not gofmt-formatted:"; echo "$unformatted"; exit 1; }
 go vet ./...
 echo "== go test"
 go test -count=1 -timeout 20m ./...
