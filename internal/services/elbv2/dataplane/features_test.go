@@ -196,7 +196,7 @@ func TestForwardedFor(t *testing.T) {
 		{"remove", LoadBalancer{XFF: XFFRemove}, []string{"203.0.113.1"}, ""},
 	}
 	for _, tc := range cases {
-		if got := forwardedFor(tc.lb, tc.prior, client); got != tc.want {
+		if got := forwardedFor(&tc.lb, tc.prior, client); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}

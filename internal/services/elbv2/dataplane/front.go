@@ -168,7 +168,7 @@ func (f *front) serveDirect(fc *frontConn, n int) bool {
 		n = len(whole)
 	}
 	t := f.p.table.Load()
-	l := t.listenerFor(f.key, string(fc.req.host))
+	l := listenerFor(t, f.key, fc.req.host)
 	if l == nil || l.lb.accessLog != nil {
 		return false
 	}

@@ -103,7 +103,7 @@ func rewrite(pr *httputil.ProxyRequest) {
 // setForwardedHeaders sets the X-Forwarded-* headers and the trace ID on
 // an outgoing request's headers.
 func setForwardedHeaders(out, in http.Header, u *upstream) {
-	if xff := forwardedFor(u.listener.lb.cfg, in.Values("X-Forwarded-For"), u.client); xff != "" {
+	if xff := forwardedFor(&u.listener.lb.cfg, in.Values("X-Forwarded-For"), u.client); xff != "" {
 		out.Set("X-Forwarded-For", xff)
 	} else {
 		out.Del("X-Forwarded-For")
@@ -117,12 +117,12 @@ func setForwardedHeaders(out, in http.Header, u *upstream) {
 
 // forwardedFor is the X-Forwarded-For a target gets: the client's address
 // appended to what the client sent, what it sent, or nothing, by mode.
-func forwardedFor(lb LoadBalancer, prior []string, client netip.AddrPort) string {
+func forwardedFor(lb *LoadBalancer, prior []string, client netip.AddrPort) string {
 	return string(appendForwardedFor(nil, lb, prior, client))
 }
 
 // appendForwardedFor appends forwardedFor's value to dst.
-func appendForwardedFor[T string | []byte](dst []byte, lb LoadBalancer, prior []T, client netip.AddrPort) []byte {
+func appendForwardedFor[T string | []byte](dst []byte, lb *LoadBalancer, prior []T, client netip.AddrPort) []byte {
 	if lb.XFF == XFFRemove {
 		return dst
 	}
@@ -192,7 +192,7 @@ func elbErrorPage(status int) string {
 func (p *Plane) socketHandler(key socketKey) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t := p.table.Load()
-		l := t.listenerFor(key, r.Host)
+		l := listenerFor(t, key, r.Host)
 		if l == nil {
 			elbError(w, http.StatusServiceUnavailable)
 			return
@@ -212,13 +212,13 @@ func (p *Plane) socketHandler(key socketKey) http.Handler {
 // host-routed address (127.0.0.1, the task bridge IP), the one of the load
 // balancer its Host names; otherwise the socket's own. Nil when there is
 // none.
-func (t *table) listenerFor(key socketKey, host string) *listener {
+func listenerFor[T string | []byte](t *table, key socketKey, host T) *listener {
 	routes := t.sockets[key]
 	if routes == nil {
 		return nil
 	}
-	if routes.hostRouted {
-		return routes.byHost[strings.ToLower(hostOnly(host))]
+	if routes.hostRouted { // only here is the Host needed (as a string)
+		return routes.byHost[strings.ToLower(hostOnly(string(host)))]
 	}
 	return routes.dedicated
 }

@@ -313,7 +313,7 @@ func writeRequestHead(bw *bufio.Writer, h *requestHead, u *upstream, now time.Ti
 // unless the client sent one (traced), a new X-Amzn-Trace-Id.
 func writeForwarded[T string | []byte](bw *bufio.Writer, u *upstream, priorXFF []T, traced bool, now time.Time) {
 	xff := append(bw.AvailableBuffer(), "X-Forwarded-For: "...)
-	if line := appendForwardedFor(xff, u.listener.lb.cfg, priorXFF, u.client); len(line) > len(xff) {
+	if line := appendForwardedFor(xff, &u.listener.lb.cfg, priorXFF, u.client); len(line) > len(xff) {
 		bw.Write(append(line, "\r\n"...))
 	}
 	writeHeader(bw, "X-Forwarded-Proto", u.listener.proto)
