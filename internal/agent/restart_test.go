@@ -41,8 +41,15 @@ func TestRestartReattachesRunningTask(t *testing.T) {
 	if st.Status != node.StatusRunning || st.Seq < before.Seq || st.PrivateIPv4 != before.PrivateIPv4 {
 		t.Fatalf("after restart: %+v, before: %+v", st, before)
 	}
-	// The new agent serves the task's metadata endpoint again.
-	if out := e.metadataFromTask(id, container(st, "app").RuntimeID); !strings.Contains(out, `"KnownStatus":"RUNNING"`) {
+	// The new agent serves the task's metadata endpoint again (its
+	// listener may come up a moment after the task is re-attached).
+	var out string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if out = e.tryMetadataFromTask(id, container(st, "app").RuntimeID); strings.Contains(out, `"KnownStatus":"RUNNING"`) {
+			break
+		}
+	}
+	if !strings.Contains(out, `"KnownStatus":"RUNNING"`) {
 		t.Errorf("metadata after restart = %q", out)
 	}
 	time.Sleep(time.Second) // the re-attached health check and wait keep it running
@@ -129,6 +136,24 @@ func ping(address string) error {
 // network namespace, as the container would.
 func (e *testEnv) metadataFromTask(taskID, runtimeID string) string {
 	e.t.Helper()
+	out, err := e.metadataRequest(taskID, runtimeID)
+	if err != nil {
+		e.t.Errorf("metadata request: %v: %s", err, out)
+	}
+	return out
+}
+
+// tryMetadataFromTask is metadataFromTask for a caller that retries: a
+// failed request is its output, not an error.
+func (e *testEnv) tryMetadataFromTask(taskID, runtimeID string) string {
+	e.t.Helper()
+	out, _ := e.metadataRequest(taskID, runtimeID)
+	return out
+}
+
+// metadataRequest asks the metadata endpoint from inside the task's netns.
+func (e *testEnv) metadataRequest(taskID, runtimeID string) (string, error) {
+	e.t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
 		e.t.Skip("curl not installed")
 	}
@@ -139,8 +164,5 @@ func (e *testEnv) metadataFromTask(taskID, runtimeID string) string {
 	rec := e.agent.snapshot(tk)
 	out, err := exec.Command("nsenter", "--net="+rec.Sandbox.NetNSPath, "curl", "-sS", "--max-time", "5",
 		"http://"+metadataHost+"/v4/"+runtimeID).CombinedOutput()
-	if err != nil {
-		e.t.Errorf("metadata request: %v: %s", err, out)
-	}
-	return string(out)
+	return string(out), err
 }

@@ -11,6 +11,9 @@ elb() { "$aws" --endpoint-url "$endpoint" elbv2 "$@"; }
 acm() { "$aws" --endpoint-url "$endpoint" acm "$@"; }
 
 # Three backends: python's file server, each with its own index and /health.
+# backend NAME starts one and sets its port in ports[NAME]; it runs in this
+# shell (not a $(...) subshell) so that cleanup knows its PID.
+declare -A ports
 backend() {
   local dir="$work/$1" port
   mkdir -p "$dir/api"
@@ -21,11 +24,12 @@ backend() {
   python3 -m http.server "$port" --bind 127.0.0.1 --directory "$dir" >"$work/$1.log" 2>&1 &
   pids+=($!)
   wait_for "curl -sf http://127.0.0.1:$port/health"
-  echo "$port"
+  ports[$1]=$port
 }
-p1=$(backend web1)
-p2=$(backend web2)
-p3=$(backend api1)
+backend web1
+backend web2
+backend api1
+p1=${ports[web1]} p2=${ports[web2]} p3=${ports[api1]}
 
 name="web-alb-$RANDOM"
 read -r lb dns addr < <(elb create-load-balancer --name "$name" --type application --subnets subnet-a subnet-b \

@@ -536,7 +536,11 @@ func TestInNetNSRestoresTheThread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, err := netns.GetFromPath("/proc/self/ns/net")
+	// The host netns is this thread's: /proc/self/ns/net is the main
+	// thread's, which a parallel test may have in a task's netns just now.
+	runtime.LockOSThread()
+	host, err := netns.Get()
+	runtime.UnlockOSThread()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,10 +112,12 @@ func serve(ctx context.Context, ln net.Listener, stdout io.Writer) error {
 		case err = <-done:
 		}
 	}
+	// A client's connection that never sent a request (a pool's spare)
+	// keeps Shutdown waiting; after a grace period it is simply closed.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if shutdownErr := srv.Shutdown(shutdownCtx); err == nil {
-		err = shutdownErr
+	if errors.Is(srv.Shutdown(shutdownCtx), context.DeadlineExceeded) {
+		srv.Close()
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
