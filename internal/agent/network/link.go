@@ -60,10 +60,27 @@ func bridgeMAC(instanceID string) net.HardwareAddr {
 	return net.HardwareAddr{0x02, 0x6b, sum[0], sum[1], sum[2], sum[3]}
 }
 
+// retryDump runs a netlink dump again when the kernel interrupted it: a
+// dump that a concurrent change of the table cut across (another task's
+// veth coming or going) fails with EINTR, and is whole when asked again.
+func retryDump[T any](dump func() (T, error)) (T, error) {
+	for attempt := 1; ; attempt++ {
+		v, err := dump()
+		if !errors.Is(err, unix.EINTR) || attempt == 5 {
+			return v, err
+		}
+	}
+}
+
+// addrsOf lists the IPv4 addresses of a link.
+func addrsOf(link netlink.Link) ([]netlink.Addr, error) {
+	return retryDump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, netlink.FAMILY_V4) })
+}
+
 // setOnlyIPv4 gives link the address want and removes its other IPv4
 // addresses.
 func setOnlyIPv4(link netlink.Link, want netip.Prefix) error {
-	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	addrs, err := addrsOf(link)
 	if err != nil {
 		return fmt.Errorf("list addresses: %w", err)
 	}
@@ -93,7 +110,7 @@ func bridgeSubnet(name string) (netip.Prefix, bool) {
 	if err != nil {
 		return netip.Prefix{}, false
 	}
-	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	addrs, err := addrsOf(link)
 	if err != nil || len(addrs) == 0 {
 		return netip.Prefix{}, false
 	}
@@ -109,7 +126,7 @@ func deleteBridge(name string) error {
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", name, err)
 	}
-	links, err := netlink.LinkList()
+	links, err := retryDump(netlink.LinkList)
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}
@@ -128,8 +145,9 @@ func deleteBridge(name string) error {
 // routedPrefixes returns the IPv4 destinations the host routes, in every
 // routing table, except those through the link with index skipIndex.
 func routedPrefixes(skipIndex int) ([]netip.Prefix, error) {
-	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4,
-		&netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	routes, err := retryDump(func() ([]netlink.Route, error) {
+		return netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
