@@ -433,7 +433,7 @@ func (s *Service) ListTasks(ctx context.Context, in *ecswire.ListTasksRequest) (
 		if err != nil {
 			return err
 		}
-		tasks, err := store.List[taskRecord](tx, tableTasks, sc.key(cluster.Cluster.ClusterName)+"/")
+		tasks, err := listTasksWanting(tx, sc.key(cluster.Cluster.ClusterName), desired)
 		if err != nil {
 			return serverException(err)
 		}
@@ -452,6 +452,16 @@ func (s *Service) ListTasks(ctx context.Context, in *ecswire.ListTasksRequest) (
 		return nil, err
 	}
 	return &ecswire.ListTasksResponse{TaskArns: page, NextToken: next}, nil
+}
+
+// listTasksWanting reads the cluster's tasks ListTasks may list for a
+// desired status: for RUNNING only the open ones (a task is STOPPED in
+// desire before it is in fact), not the stopped ones kept for their hour.
+func listTasksWanting(tx *store.Tx, cluster, desired string) ([]taskRecord, error) {
+	if desired == "RUNNING" {
+		return openTasks(tx, cluster)
+	}
+	return store.List[taskRecord](tx, tableTasks, cluster+"/")
 }
 
 func matchesListFilter(t ecswire.Task, in *ecswire.ListTasksRequest, desired string) bool {
