@@ -25,62 +25,18 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 rounds=${ROUNDS:-5}
 size_mib=${SIZE_MIB:-200}
 concurrent=${CONCURRENT:-1}
-export PATH="/usr/local/go/bin:$PATH"
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
+# shellcheck source=scripts/bench/lib.bash
+source "$root/scripts/bench/lib.bash"
 
 [[ $rounds =~ ^[0-9]+$ ]] && ((rounds >= 1 && rounds <= 20)) || { echo "ROUNDS must be 1..20" >&2; exit 2; }
 [[ $size_mib =~ ^[0-9]+$ ]] && ((size_mib >= 1 && size_mib <= 4096)) || { echo "SIZE_MIB must be 1..4096" >&2; exit 2; }
 
-missing=()
-for p in docker-registry skopeo awscli curl python3; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "bench: installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_missing docker-registry skopeo awscli curl python3
+bench_start registry
 
-work=$(mktemp -d /tmp/kumo-bench-registry-XXXX)
-pids=()
-cleanup() {
-  local rc=$?
-  set +e # clean up everything, whatever fails
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if ((rc != 0)); then
-    for log in "$work"/*.log; do [ -f "$log" ] && { echo "--- $log"; tail -20 "$log"; }; done
-  fi
-  [ -x "${kumo_bin:-}" ] && "$kumo_bin" purge --data-dir "$work/kumo-data" --remove-data >/dev/null 2>&1
-  rm -rf "$work"
-  exit $rc
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# wait_for URL PID waits up to 30 s for URL to answer, while PID runs.
-wait_for() {
-  for _ in $(seq 300); do
-    if curl -sf "$1" >/dev/null 2>&1; then return 0; fi
-    kill -0 "$2" 2>/dev/null || { echo "bench: the server for $1 exited" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "bench: timed out waiting for $1" >&2
-  return 1
-}
-
-# kumo is built from this tree (flags of scripts/setup.sh), so the figures
-# are those of the code being looked at; KUMO_BIN=path runs another build.
 echo "bench: building kumo-bigimage"
 (cd "$root" && go build -o "$work/kumo-bigimage" ./internal/testimages/cmd/kumo-bigimage)
-kumo_bin=${KUMO_BIN:-}
-[ -z "$kumo_bin" ] || [ -x "$kumo_bin" ] || { echo "bench: KUMO_BIN=$kumo_bin is not an executable" >&2; exit 2; }
-if [ -z "$kumo_bin" ]; then
-  echo "bench: building kumo"
-  kumo_bin=$work/kumo
-  (cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$kumo_bin" ./cmd/kumo) ||
-    { echo "bench: kumo does not build; KUMO_BIN=bin/kumo benchmarks an existing build" >&2; exit 1; }
-fi
+build_kumo
 
 dist="127.0.0.1:$(free_port)"
 mkdir -p "$work/distribution"
@@ -111,8 +67,6 @@ wait_for "http://$kumo/_kumo/health" "$kumo_pid"
 # kumo's registry refuses pushes into repositories ECR does not know.
 /usr/bin/aws --endpoint-url "http://$kumo" ecr create-repository --repository-name bench >/dev/null
 
-# cpu_ms PID prints the CPU time (user + system) PID has used, in ms.
-cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$1/stat"; }
 
 # timed_copy PID SRC DEST runs one skopeo copy and prints its wall time and
 # the CPU time the registry process PID spent meanwhile, both in ms.

@@ -55,32 +55,29 @@ func newRawIO(nc net.Conn) *rawIO {
 	return r
 }
 
-func (r *rawIO) read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	r.reading = rawOp{buf: p}
-	err := r.rc.Read(r.readFn)
-	op := r.reading
-	r.reading = rawOp{}
-	if err != nil {
-		return 0, err
-	}
-	return op.n, op.err
-}
+func (r *rawIO) read(p []byte) (int, error) { return r.run(&r.reading, p, false, r.readFn) }
 
-func (r *rawIO) write(p []byte) (int, error) {
+func (r *rawIO) write(p []byte) (int, error) { return r.run(&r.writing, p, true, r.writeFn) }
+
+// run does one read or write: op is where fn finds p and leaves the
+// bytes done and the error that ended it.
+func (r *rawIO) run(op *rawOp, p []byte, write bool, fn func(fd uintptr) bool) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r.writing = rawOp{buf: p}
-	err := r.rc.Write(r.writeFn)
-	op := r.writing
-	r.writing = rawOp{}
-	if err != nil {
-		return op.n, err
+	*op = rawOp{buf: p}
+	var err error
+	if write {
+		err = r.rc.Write(fn)
+	} else {
+		err = r.rc.Read(fn)
 	}
-	return op.n, op.err
+	done := *op
+	*op = rawOp{}
+	if err != nil {
+		return done.n, err
+	}
+	return done.n, done.err
 }
 
 // readAfter runs before (a request's write), then waits for data and
@@ -94,14 +91,9 @@ func (r *rawIO) readAfter(p []byte, before func() error) (int, error) {
 	if len(p) == 0 {
 		return 0, before()
 	}
-	r.reading, r.before = rawOp{buf: p}, before
-	err := r.rc.Read(r.readAfterFn)
-	op := r.reading
-	r.reading, r.before = rawOp{}, nil
-	if err != nil {
-		return 0, err
-	}
-	return op.n, op.err
+	r.before = before
+	defer func() { r.before = nil }()
+	return r.run(&r.reading, p, false, r.readAfterFn)
 }
 
 func (r *rawIO) sendThenRead(fd uintptr) bool {
