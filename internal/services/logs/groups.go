@@ -67,21 +67,12 @@ func (s *Service) DescribeLogGroups(ctx context.Context, in *logswire.DescribeLo
 		names[name] = true
 	}
 	pattern := strings.ToLower(in.LogGroupNamePattern)
-	var groups []logstore.Group
-	for _, g := range s.events.Groups() {
-		name, ok := strings.CutPrefix(g.Name, sc.prefix())
-		switch {
-		case !ok, !strings.HasPrefix(name, in.LogGroupNamePrefix),
-			pattern != "" && !strings.Contains(strings.ToLower(name), pattern),
-			len(names) > 0 && !names[name],
-			in.LogGroupClass != "" && g.LogGroupClass != in.LogGroupClass:
-			continue
-		}
-		g.Name = name
-		groups = append(groups, g)
-	}
-	page, next, err := protocol.Page(groups, in.NextToken, limitOr(in.Limit, defaultDescribeLimit),
-		func(g logstore.Group) string { return g.Name }, "InvalidParameterException")
+	page, next, err := s.pageGroups(sc, in.NextToken, in.Limit, func(name string, g logstore.Group) bool {
+		return strings.HasPrefix(name, in.LogGroupNamePrefix) &&
+			(pattern == "" || strings.Contains(strings.ToLower(name), pattern)) &&
+			(len(names) == 0 || names[name]) &&
+			(in.LogGroupClass == "" || g.LogGroupClass == in.LogGroupClass)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +174,22 @@ func groupOf(sc scope, name, identifier string) (string, error) {
 }
 
 // limitOr returns *limit, or def when it is unset.
+// pageGroups pages the scope's log groups that keep accepts (given their
+// names without the scope's prefix, which the groups returned carry too).
+func (s *Service) pageGroups(sc scope, token string, limit *int32, keep func(name string, g logstore.Group) bool) ([]logstore.Group, string, error) {
+	var groups []logstore.Group
+	for _, g := range s.events.Groups() {
+		name, ok := strings.CutPrefix(g.Name, sc.prefix())
+		if !ok || !keep(name, g) {
+			continue
+		}
+		g.Name = name
+		groups = append(groups, g)
+	}
+	return protocol.Page(groups, token, limitOr(limit, defaultDescribeLimit),
+		func(g logstore.Group) string { return g.Name }, "InvalidParameterException")
+}
+
 func limitOr(limit *int32, def int) int {
 	if limit == nil || *limit <= 0 {
 		return def
@@ -205,17 +212,9 @@ func (s *Service) ListLogGroups(ctx context.Context, in *logswire.ListLogGroupsR
 			return nil, invalidParameter("Invalid logGroupNamePattern %q: %v", in.LogGroupNamePattern, err)
 		}
 	}
-	var groups []logstore.Group
-	for _, g := range s.events.Groups() {
-		name, ok := strings.CutPrefix(g.Name, sc.prefix())
-		if !ok || (pattern != nil && !pattern.MatchString(name)) || (in.LogGroupClass != "" && g.LogGroupClass != in.LogGroupClass) {
-			continue
-		}
-		g.Name = name
-		groups = append(groups, g)
-	}
-	page, next, err := protocol.Page(groups, in.NextToken, limitOr(in.Limit, defaultDescribeLimit),
-		func(g logstore.Group) string { return g.Name }, "InvalidParameterException")
+	page, next, err := s.pageGroups(sc, in.NextToken, in.Limit, func(name string, g logstore.Group) bool {
+		return (pattern == nil || pattern.MatchString(name)) && (in.LogGroupClass == "" || g.LogGroupClass == in.LogGroupClass)
+	})
 	if err != nil {
 		return nil, err
 	}
