@@ -207,14 +207,8 @@ func (s *Service) accessLogPath(r lbRecord) string {
 func (s *Service) listenerConfig(r listenerRecord, rules []ruleRecord) (dataplane.Listener, error) {
 	l := r.Listener
 	out := dataplane.Listener{ARN: l.ListenerArn, Port: int(*l.Port), Protocol: l.Protocol, SSLPolicy: l.SslPolicy}
-	var certARNs []string
-	for _, c := range l.Certificates {
-		certARNs = append(certARNs, c.CertificateArn)
-	}
-	if l.Protocol == "HTTPS" {
-		certARNs = append(certARNs, r.SNICertificates...)
-	}
-	for _, a := range certARNs {
+	// ModifyListener drops the SNI certificates of a listener made HTTP.
+	for _, a := range append(certificateARNs(l.Certificates), r.SNICertificates...) {
 		cert, err := s.keyPair(a)
 		if err != nil {
 			return out, err

@@ -310,10 +310,7 @@ func (p *Plane) openSocket(key socketKey, routes *socketRoutes) (*socket, error)
 	if err != nil {
 		return nil, err
 	}
-	idle := routes.idle
-	if idle <= 0 {
-		idle = defaultIdleTimeout
-	}
+	idle := routes.idle // the load balancer's, defaulted by runtimeFor, or 60 s
 	srv := &http.Server{
 		Handler:           p.socketHandler(key),
 		ReadHeaderTimeout: idle,

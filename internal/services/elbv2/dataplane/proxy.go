@@ -320,7 +320,7 @@ func (p *Plane) forward(w http.ResponseWriter, r *http.Request, t *table, l *lis
 		ctxU := u
 		l.lb.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), upstreamKey{}, &ctxU)))
 	case directPath(r, &u):
-		l.lb.roundTripDirect(w, r, &u, b.conns, addr)
+		l.lb.roundTripDirect(w, r, &u, b.conns, addr, now)
 	default:
 		l.lb.roundTrip(w, r, &u)
 	}

@@ -129,9 +129,9 @@ func directPath(r *http.Request, u *upstream) bool {
 var errStaleConn = errors.New("pooled connection closed by the target")
 
 // roundTripDirect forwards r on a pooled connection of the target and
-// copies the answer to w. Failures become ALB's 502 or 504.
-func (rt *lbRuntime) roundTripDirect(w http.ResponseWriter, r *http.Request, u *upstream, pool *connPool, addr netip.AddrPort) {
-	now := time.Now()
+// copies the answer to w. Failures become ALB's 502 or 504. now is the
+// plane's clock reading of the request, as the front's pool stamps use.
+func (rt *lbRuntime) roundTripDirect(w http.ResponseWriter, r *http.Request, u *upstream, pool *connPool, addr netip.AddrPort, now time.Time) {
 	c, resp, err := send(outgoing{req: r, u: u}, pool, addr, rt.cfg.IdleTimeout, now)
 	if err != nil {
 		upstreamError(w, r, err)
