@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"github.com/kumo-project/kumo/internal/agent/awslogs"
 	"github.com/kumo-project/kumo/internal/config"
 )
 
@@ -57,6 +58,9 @@ type tailer struct {
 
 	start int64           // ms: events from here on
 	seen  map[string]bool // event IDs printed at timestamp start
+	// defs are the task definitions read so far: a revision never
+	// changes, so --follow reads each once.
+	defs map[string]*ecstypes.TaskDefinition
 }
 
 // pollInterval is how often --follow looks for new events.
@@ -92,25 +96,27 @@ func (t *tailer) streams(ctx context.Context) (map[string][]string, error) {
 		return nil, err
 	}
 	byGroup := map[string][]string{}
-	defs := map[string]*ecstypes.TaskDefinition{}
+	if t.defs == nil {
+		t.defs = map[string]*ecstypes.TaskDefinition{}
+	}
 	for _, task := range tasks {
 		arn := aws.ToString(task.TaskDefinitionArn)
-		if defs[arn] == nil {
+		if t.defs[arn] == nil {
 			out, err := t.ecs.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(arn)})
 			if err != nil {
 				return nil, err
 			}
-			defs[arn] = out.TaskDefinition
+			t.defs[arn] = out.TaskDefinition
 		}
 		taskID := aws.ToString(task.TaskArn)
 		taskID = taskID[strings.LastIndex(taskID, "/")+1:]
-		for _, c := range defs[arn].ContainerDefinitions {
+		for _, c := range t.defs[arn].ContainerDefinitions {
 			lc := c.LogConfiguration
-			if lc == nil || lc.LogDriver != ecstypes.LogDriverAwslogs || lc.Options["awslogs-stream-prefix"] == "" {
+			if lc == nil || lc.LogDriver != ecstypes.LogDriverAwslogs || lc.Options[awslogs.OptStreamPrefix] == "" {
 				continue // without a prefix the stream is named after the runtime ID
 			}
-			group := lc.Options["awslogs-group"]
-			byGroup[group] = append(byGroup[group], lc.Options["awslogs-stream-prefix"]+"/"+aws.ToString(c.Name)+"/"+taskID)
+			group := lc.Options[awslogs.OptGroup]
+			byGroup[group] = append(byGroup[group], awslogs.StreamName(lc.Options[awslogs.OptStreamPrefix], aws.ToString(c.Name), taskID, ""))
 		}
 	}
 	if len(byGroup) == 0 {

@@ -2,6 +2,7 @@ package logs
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -37,11 +38,12 @@ func (s *Service) PutMetricFilter(ctx context.Context, in *logswire.PutMetricFil
 		EmitSystemFieldDimensions: in.EmitSystemFieldDimensions,
 	}}
 	err := s.db.Update(func(tx *store.Tx) error {
-		existing, err := store.List[metricFilterRecord](tx, tableMetricFilters, groupKey(group))
+		existing := 0
+		err := tx.Scan(tableMetricFilters, groupKey(group), "", func(string, []byte) (bool, error) { existing++; return true, nil })
 		if err != nil {
 			return err
 		}
-		if ok, _ := tx.Get(tableMetricFilters, filterKey(group, in.FilterName), &metricFilterRecord{}); !ok && len(existing) >= maxMetricFilters {
+		if tx.GetRaw(tableMetricFilters, filterKey(group, in.FilterName)) == nil && existing >= maxMetricFilters {
 			return limitExceeded("Resource limit exceeded.")
 		}
 		return tx.Put(tableMetricFilters, filterKey(group, in.FilterName), rec)
@@ -87,8 +89,9 @@ func (s *Service) DescribeMetricFilters(ctx context.Context, in *logswire.Descri
 	}
 	var filters []keyed
 	err := s.db.View(func(tx *store.Tx) error {
-		return tx.Scan(tableMetricFilters, prefix, "", func(k string, _ []byte) (bool, error) {
-			rec, _, err := store.Get[metricFilterRecord](tx, tableMetricFilters, k)
+		return tx.Scan(tableMetricFilters, prefix, "", func(k string, raw []byte) (bool, error) {
+			var rec metricFilterRecord
+			err := json.Unmarshal(raw, &rec)
 			if err == nil && publishes(rec.Filter, in.MetricName, in.MetricNamespace) {
 				filters = append(filters, keyed{k, rec.Filter})
 			}

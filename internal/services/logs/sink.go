@@ -76,13 +76,13 @@ func (s *Service) Put(ctx context.Context, dest awslogs.Destination, source stri
 	if err != nil {
 		return err
 	}
-	mark.Pending, mark.PendingSeq = offset, st.NextSeq
-	if err := s.saveMark(dest, source, mark); err != nil {
-		return err
-	}
 	if len(accepted) == 0 {
 		// Nothing to append (all too old): the mark must still move on.
 		return s.saveMark(dest, source, markRecord{Offset: offset, NextSeq: st.NextSeq})
+	}
+	mark.Pending, mark.PendingSeq = offset, st.NextSeq
+	if err := s.saveMark(dest, source, mark); err != nil {
+		return err
 	}
 	if _, err = s.events.Append(group, dest.Stream, accepted); err != nil {
 		return err
