@@ -45,7 +45,7 @@ func TestRestartReattachesRunningTask(t *testing.T) {
 	// listener may come up a moment after the task is re-attached).
 	var out string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if out = e.tryMetadataFromTask(id, container(st, "app").RuntimeID); strings.Contains(out, `"KnownStatus":"RUNNING"`) {
+		if out = e.metadataOrError(id, container(st, "app").RuntimeID); strings.Contains(out, `"KnownStatus":"RUNNING"`) {
 			break
 		}
 	}
@@ -132,27 +132,9 @@ func ping(address string) error {
 	return s.Start(ctx)
 }
 
-// metadataFromTask fetches the container's metadata from inside the task's
-// network namespace, as the container would.
-func (e *testEnv) metadataFromTask(taskID, runtimeID string) string {
-	e.t.Helper()
-	out, err := e.metadataRequest(taskID, runtimeID)
-	if err != nil {
-		e.t.Errorf("metadata request: %v: %s", err, out)
-	}
-	return out
-}
-
-// tryMetadataFromTask is metadataFromTask for a caller that retries: a
-// failed request is its output, not an error.
-func (e *testEnv) tryMetadataFromTask(taskID, runtimeID string) string {
-	e.t.Helper()
-	out, _ := e.metadataRequest(taskID, runtimeID)
-	return out
-}
-
-// metadataRequest asks the metadata endpoint from inside the task's netns.
-func (e *testEnv) metadataRequest(taskID, runtimeID string) (string, error) {
+// metadataOrError asks the container's metadata from inside the task's
+// netns and returns the answer, or curl's error output.
+func (e *testEnv) metadataOrError(taskID, runtimeID string) string {
 	e.t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
 		e.t.Skip("curl not installed")
@@ -164,5 +146,8 @@ func (e *testEnv) metadataRequest(taskID, runtimeID string) (string, error) {
 	rec := e.agent.snapshot(tk)
 	out, err := exec.Command("nsenter", "--net="+rec.Sandbox.NetNSPath, "curl", "-sS", "--max-time", "5",
 		"http://"+metadataHost+"/v4/"+runtimeID).CombinedOutput()
-	return string(out), err
+	if err != nil {
+		return err.Error() + ": " + string(out)
+	}
+	return string(out)
 }

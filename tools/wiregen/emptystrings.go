@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -46,12 +47,7 @@ func checkEmptyStrings(m *Model, names map[string]bool) error {
 
 // index returns the position of the member called name, or -1.
 func (ms Members) index(name string) int {
-	for i, mem := range ms {
-		if mem.Name == name {
-			return i
-		}
-	}
-	return -1
+	return slices.IndexFunc(ms, func(m Member) bool { return m.Name == name })
 }
 
 // emptyString reports whether a member of the structure owner is a *string

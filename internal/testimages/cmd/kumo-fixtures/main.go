@@ -116,8 +116,12 @@ func serve(ctx context.Context, ln net.Listener, stdout io.Writer) error {
 	// keeps Shutdown waiting; after a grace period it is simply closed.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if errors.Is(srv.Shutdown(shutdownCtx), context.DeadlineExceeded) {
-		srv.Close()
+	shutdownErr := srv.Shutdown(shutdownCtx)
+	if errors.Is(shutdownErr, context.DeadlineExceeded) {
+		shutdownErr = srv.Close()
+	}
+	if err == nil {
+		err = shutdownErr
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
