@@ -135,10 +135,16 @@ func (a *TokenAuth) CheckBearer(ctx context.Context, token string) (Principal, e
 // authenticate checks the request's credentials. ok is false when the
 // request must be refused with a challenge.
 func (r *Registry) authenticate(req *http.Request) (Principal, bool) {
-	a := r.cfg.Auth
-	if a == nil {
+	if r.cfg.Auth == nil {
 		return Principal{}, true
 	}
+	return Authenticate(r.cfg.Auth, req)
+}
+
+// Authenticate checks a registry request's credentials with a (Basic, or
+// a Bearer token from IssueBearer): ok is false when they are wrong, or
+// missing while a requires them.
+func Authenticate(a Authenticator, req *http.Request) (Principal, bool) {
 	h := req.Header.Get("Authorization")
 	if h == "" {
 		return Principal{}, !a.Required()

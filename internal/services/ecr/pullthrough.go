@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/kumo-project/kumo/internal/protocol"
+	"github.com/kumo-project/kumo/internal/registry"
 	"github.com/kumo-project/kumo/internal/store"
 	"github.com/kumo-project/kumo/internal/wire/ecrwire"
 	"github.com/opencontainers/go-digest"
@@ -195,24 +196,12 @@ func (s *Service) pullThrough(next http.Handler) http.Handler {
 }
 
 // authenticated reports whether a registry request may trigger an
-// upstream fetch: it carries valid credentials, or none are required. The
-// registry checks the same way before it serves the request
-// (registry.Registry.authenticate, unexported); a request with a forged
-// token must not make kumo fetch and store upstream images.
+// upstream fetch: it carries valid credentials, or none are required, as
+// the registry checks before it serves the request; a request with a
+// forged token must not make kumo fetch and store upstream images.
 func (s *Service) authenticated(r *http.Request) bool {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return !s.auth.Required()
-	}
-	if user, password, ok := r.BasicAuth(); ok {
-		_, err := s.auth.CheckBasic(r.Context(), user, password)
-		return err == nil
-	}
-	if scheme, token, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
-		_, err := s.auth.CheckBearer(r.Context(), strings.TrimSpace(token))
-		return err == nil
-	}
-	return false
+	_, ok := registry.Authenticate(s.auth, r)
+	return ok
 }
 
 // ruleFor finds the pull-through cache rule whose prefix repo starts
