@@ -86,6 +86,9 @@ func (s *Service) runLoop(ctx context.Context) {
 
 func (s *Service) reconcileTasks(ctx context.Context) {
 	now := s.clock.Now()
+	if err := s.forgetRunTokens(now); err != nil {
+		s.log.Error("forget expired RunTask client tokens", "error", err)
+	}
 	var due []taskState
 	err := s.store.View(func(tx *store.Tx) error {
 		var err error

@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"context"
+	"encoding/json"
 	"regexp"
 	"strings"
 	"time"
@@ -120,6 +121,45 @@ func (s *Service) earlierRun(tx *store.Tx, sc scope, token string) ([]ecswire.Ta
 		}
 	}
 	return tasks, true, nil
+}
+
+// runTokensByAge indexes tableRunTokens by when each was written, oldest
+// first, so the runner deletes the tokens past their lifetime without
+// reading the others.
+var runTokensByAge = store.Index{Name: "ecs/runtokens-by-age/v1", Table: tableRunTokens,
+	Keys: func(key string, raw []byte) ([]string, error) {
+		var rt runToken
+		if err := json.Unmarshal(raw, &rt); err != nil {
+			return nil, err
+		}
+		return []string{sortableTime(rt.At) + "/" + key}, nil
+	}}
+
+// forgetRunTokens deletes the clientTokens older than their lifetime: an
+// SDK sends one with every RunTask, and earlierRun ignores them by then.
+func (s *Service) forgetRunTokens(now time.Time) error {
+	cutoff := sortableTime(now.Add(-runTokenLifetime))
+	var expired []string
+	err := s.store.View(func(tx *store.Tx) error {
+		return tx.ScanIndex(runTokensByAge.Name, "", "", func(indexKey, key string, _ []byte) (bool, error) {
+			if indexKey >= cutoff {
+				return false, nil
+			}
+			expired = append(expired, key)
+			return true, nil
+		})
+	})
+	if err != nil || len(expired) == 0 {
+		return err
+	}
+	return s.store.Update(func(tx *store.Tx) error {
+		for _, key := range expired {
+			if err := tx.Delete(tableRunTokens, key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (s *Service) rememberRun(tx *store.Tx, sc scope, token string, tasks []ecswire.Task) error {

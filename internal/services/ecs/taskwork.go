@@ -64,13 +64,15 @@ func sortableTime(t time.Time) string {
 	return t.UTC().Format("20060102T150405.000000000Z")
 }
 
-// indexTasks starts the store keeping taskWork and serviceTasksIndex,
-// building them for a data dir written before they existed.
+// indexTasks starts the store keeping taskWork, serviceTasksIndex and
+// runTokensByAge, building them for a data dir written before they existed.
 func (s *Service) indexTasks() error {
-	if err := s.store.AddIndex(taskWork); err != nil {
-		return err
+	for _, ix := range []store.Index{taskWork, serviceTasksIndex, runTokensByAge} {
+		if err := s.store.AddIndex(ix); err != nil {
+			return err
+		}
 	}
-	return s.store.AddIndex(serviceTasksIndex)
+	return nil
 }
 
 // dueTasks reads the tasks the runner may act on at now: those not yet

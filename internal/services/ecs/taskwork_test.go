@@ -3,6 +3,7 @@ package ecs
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -230,5 +231,33 @@ func TestTargetPassSeesTasksInTargetGroups(t *testing.T) {
 	}
 	if j.index("register 127.0.0.1") < 0 || j.index("deregister 127.0.0.1") < 0 {
 		t.Errorf("target groups saw %v, want a register and a deregister", j.entries)
+	}
+}
+
+// TestRunnerForgetsExpiredRunTokens: a RunTask clientToken is deleted by
+// the runner pass once past its lifetime, and not before.
+func TestRunnerForgetsExpiredRunTokens(t *testing.T) {
+	t.Parallel()
+	e := newTickEnv(t, filepath.Join(t.TempDir(), "state.db"))
+	remember := func(token string) {
+		err := e.store.Update(func(tx *store.Tx) error { return e.svc.rememberRun(tx, scopeOf(e.ctx), token, nil) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	remember("old")
+	e.clock.set(tickStart.Add(30 * time.Minute))
+	remember("new")
+	e.clock.set(tickStart.Add(runTokenLifetime + time.Second))
+	e.svc.reconcileTasks(e.ctx)
+	var kept []string
+	e.store.View(func(tx *store.Tx) error {
+		return tx.Scan(tableRunTokens, "", "", func(k string, _ []byte) (bool, error) {
+			kept = append(kept, k[strings.LastIndex(k, "/")+1:])
+			return true, nil
+		})
+	})
+	if !slices.Equal(kept, []string{"new"}) {
+		t.Fatalf("tokens kept: %v, want [new]", kept)
 	}
 }
